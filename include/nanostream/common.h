@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NANOSTREAM_COMMON_H
+#define NANOSTREAM_COMMON_H
+
+#include <stdint.h>
+
+#include <nanostream/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Conventions shared by every nanostream function.
+ *
+ * Errors: a function returns 0 or a non-negative value (a sequence, a count) on success and a
+ * negative errno value on failure: -EINVAL for a bad argument, -EAGAIN when a "try" call finds
+ * no room (back-pressure: retry later, not a failure), -ETIMEDOUT when a deadline passes,
+ * -ESHUTDOWN when the object was halted. On failure nothing was changed. The library never
+ * prints, never aborts on bad input and keeps no global or thread-local error state.
+ *
+ * Time: deadlines are absolute times in nanoseconds on CLOCK_MONOTONIC (see ns_clock_ns()).
+ */
+
+#if defined(__GNUC__) && !defined(NS_STATIC_BUILD)
+#define NS_API __attribute__((visibility("default")))
+#else
+#define NS_API
+#endif
+
+/**
+ * Describe an error code returned by a nanostream function.
+ *
+ * @code may be negative (as returned) or positive. Returns a static, NUL-terminated string
+ * that stays valid for the life of the process; never NULL, also for unknown codes.
+ * Thread safety: any thread, any time. Wait-free.
+ */
+NS_API const char *ns_strerror(int code);
+
+/**
+ * The library's version as a string, for example "0.1.0".
+ *
+ * Compare with NS_VERSION_STRING to detect a header/library mismatch.
+ * Thread safety: any thread, any time. Wait-free.
+ */
+NS_API const char *ns_version(void);
+
+/**
+ * The library's version as NS_VERSION_NUMBER encodes it: major * 10000 + minor * 100 + patch.
+ *
+ * Thread safety: any thread, any time. Wait-free.
+ */
+NS_API uint32_t ns_version_number(void);
+
+/**
+ * Current time on CLOCK_MONOTONIC in nanoseconds: the clock that every deadline uses.
+ *
+ * Thread safety: any thread, any time. Wait-free (a vDSO read, no system call).
+ */
+NS_API int64_t ns_clock_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NANOSTREAM_COMMON_H */

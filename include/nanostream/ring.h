@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NANOSTREAM_RING_H
+#define NANOSTREAM_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include <nanostream/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The ring: a pre-allocated array of fixed-size slots that producers fill and consumers read,
+ * the LMAX Disruptor's data structure.
+ *
+ * Sequences. Every slot a producer claims has a 64-bit sequence number, starting at 0 and
+ * growing by one per slot; slot memory is reused every `capacity` sequences. A producer claims
+ * one or n consecutive sequences, writes the slots, then publishes them; consumers see a slot
+ * only after it is published. A claim waits (through the ring's wait strategy) until every
+ * consumer has finished with the slot's previous contents, so a producer never overwrites an
+ * unread event.
+ *
+ * Producer modes. NS_PRODUCER_SINGLE: one thread claims (the fastest mode; the ring does not
+ * guard against two threads claiming). NS_PRODUCER_MULTI: any number of threads claim
+ * concurrently; a blocking claim costs one fetch-and-add, and publishing is per slot, so
+ * producers never wait for each other.
+ */
+
+typedef struct ns_ring ns_ring;
+
+/** Producer modes for ns_ring_opts.producer. */
+enum ns_producer_mode {
+	NS_PRODUCER_SINGLE = 0, /* exactly one claiming thread at a time */
+	NS_PRODUCER_MULTI = 1,  /* any number of concurrent claiming threads */
+};
+
+/**
+ * Wait strategies for ns_ring_opts.wait: how a thread waits when a consumer finds nothing to
+ * read or a producer finds the ring full. The same strategy serves both sides.
+ */
+enum ns_wait_kind {
+	/* Spin on the sequence with a CPU pause. Lowest latency; burns a core. */
+	NS_WAIT_BUSY_SPIN = 0,
+	/* Spin spin_tries times, then sched_yield() between checks. */
+	NS_WAIT_YIELD = 1,
+	/* Spin spin_tries times, yield yield_tries times, then sleep sleep_ns between checks. */
+	NS_WAIT_SLEEP = 2,
+	/* Sleep on a mutex and condition variable. Publishers signal only when someone sleeps. */
+	NS_WAIT_BLOCKING = 3,
+	/* Sleep on a futex. A publish with no sleeper costs one fence and one load. */
+	NS_WAIT_LITE_BLOCKING = 4,
+	/* Like LITE_BLOCKING, but a consumer's wait returns -ETIMEDOUT after timeout_ns. */
+	NS_WAIT_TIMEOUT_BLOCKING = 5,
+	/* Spin for phase_spin_ns, yield for phase_yield_ns, then sleep on a futex. */
+	NS_WAIT_PHASED = 6,
+};
+
+/** Flags for ns_ring_opts.flags. None defined yet; any set bit is rejected with -EINVAL. */
+#define NS_RING_F_NONE 0u
+
+/**
+ * Called once per slot by ns_ring_create() (the Disruptor's event factory): prepares slot
+ * @index (0 .. capacity - 1). The slot arrives zero-filled. Return 0, or a negative errno to
+ * make ns_ring_create() fail with that code (a positive value is reported as -ECANCELED).
+ */
+typedef int (*ns_slot_init_fn)(void *arg, void *slot, uint64_t index);
+
+/**
+ * Options for ns_ring_create(). Start from NS_RING_OPTS_INIT and set what you need; fields
+ * left at 0 take the documented default. The struct only grows at the end; `size` records
+ * which version the caller was compiled against.
+ */
+struct ns_ring_opts {
+	uint32_t size;          /* set by NS_RING_OPTS_INIT; do not change */
+	uint32_t flags;         /* NS_RING_F_*; unknown bits -> -EINVAL */
+	uint64_t capacity;      /* slots; a power of two, 1 .. 2^30 */
+	uint32_t slot_size;     /* bytes per slot; a multiple of 8, 8 .. 65536 */
+	uint32_t producer;      /* enum ns_producer_mode */
+	uint32_t wait;          /* enum ns_wait_kind */
+	uint32_t max_consumers; /* consumers that may gate the ring at once; 0 = 16, max 1024 */
+	uint32_t spin_tries;    /* YIELD, SLEEP: spins before yielding; 0 = 100 */
+	uint32_t yield_tries;   /* SLEEP: yields before sleeping; 0 = 100 */
+	uint64_t sleep_ns;      /* SLEEP: nanoseconds per sleep; 0 = 100000 (100 us) */
+	uint64_t timeout_ns;    /* TIMEOUT_BLOCKING: consumer wait timeout; 0 = 1000000 (1 ms) */
+	uint64_t phase_spin_ns; /* PHASED: spin phase; 0 = 10000 (10 us) */
+	uint64_t phase_yield_ns;        /* PHASED: yield phase; 0 = 100000 (100 us) */
+	ns_slot_init_fn slot_init;      /* optional, see ns_slot_init_fn */
+	void *slot_init_arg;            /* passed to slot_init */
+};
+
+#define NS_RING_OPTS_INIT                                                                          \
+	{                                                                                          \
+		.size = sizeof(struct ns_ring_opts), .flags = 0, .capacity = 1024, .slot_size = 64, \
+		.producer = NS_PRODUCER_SINGLE, .wait = NS_WAIT_BUSY_SPIN                          \
+	}
+
+/**
+ * Two contiguous runs of slots covering a claimed range (see ns_ring_span()): a range that
+ * crosses the end of the ring is split in two; otherwise run 1 is empty.
+ */
+struct ns_ring_span {
+	void *data[2];   /* first slot of each run; data[1] is NULL when count[1] is 0 */
+	size_t count[2]; /* slots in each run; count[0] + count[1] is the claimed count */
+	size_t stride;   /* bytes from one slot to the next (the slot size) */
+};
+
+/**
+ * Create a ring: allocates every slot now (they are never reallocated), runs the optional
+ * slot initializer on each, and sets the producer and wait machinery up.
+ *
+ * Errors: -EINVAL (NULL argument; opts->size too small; unknown flag; capacity not a power of
+ * two or out of range; slot_size not a multiple of 8 or out of range; unknown producer mode
+ * or wait kind; max_consumers over 1024), -ENOMEM, or the slot initializer's code.
+ * On failure *ring is untouched and nothing leaks.
+ * Ownership: the caller destroys the ring with ns_ring_destroy().
+ * Thread safety: any thread. May block (allocates).
+ */
+NS_API int ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts);
+
+/**
+ * Destroy a ring and free its slots. NULL is accepted and ignored.
+ *
+ * Destroy every consumer of the ring first, and make sure no thread still uses it.
+ * Thread safety: one thread, after all others stopped using the ring.
+ */
+NS_API void ns_ring_destroy(ns_ring *ring);
+
+/**
+ * Claim one slot, waiting through the ring's wait strategy while the ring is full.
+ *
+ * Returns the slot's sequence (>= 0), or
+ *   -ESHUTDOWN  the ring was halted (before or during the wait)
+ *   -EINVAL     ring is NULL
+ * Never times out: use ns_ring_claim_until() for a deadline.
+ * Thread safety: SINGLE mode: the one producer thread. MULTI mode: any thread.
+ * Progress: blocks while the ring is full; otherwise wait-free (SINGLE) or one atomic
+ * fetch-and-add (MULTI).
+ */
+NS_API int64_t ns_ring_claim(ns_ring *ring);
+
+/**
+ * Claim @n consecutive slots, waiting while the ring lacks room for them.
+ *
+ * Returns the first sequence of the range (the range is first .. first + n - 1), or
+ *   -ESHUTDOWN  the ring was halted
+ *   -EINVAL     ring is NULL, n is 0, or n exceeds the capacity (never a deadlock)
+ * Thread safety and progress: as ns_ring_claim().
+ */
+NS_API int64_t ns_ring_claim_n(ns_ring *ring, uint32_t n);
+
+/**
+ * Claim @n consecutive slots, waiting at most until @deadline_ns (CLOCK_MONOTONIC, see
+ * ns_clock_ns()).
+ *
+ * Returns the first sequence of the range, or
+ *   -ETIMEDOUT  (normal outcome) no room by the deadline; nothing was claimed
+ *   -ESHUTDOWN  the ring was halted; nothing was claimed
+ *   -EINVAL     ring is NULL, n is 0 or n exceeds the capacity
+ * In MULTI mode this claims by compare-and-swap, so a timeout never leaves a hole.
+ * Thread safety: as ns_ring_claim(). Progress: lock-free; waits at most until the deadline.
+ */
+NS_API int64_t ns_ring_claim_until(ns_ring *ring, uint32_t n, int64_t deadline_ns);
+
+/**
+ * Claim one slot if there is room now.
+ *
+ * Returns the sequence, or
+ *   -EAGAIN     (normal outcome) the ring is full: back-pressure, retry or wait
+ *   -ESHUTDOWN  the ring was halted
+ *   -EINVAL     ring is NULL
+ * Never claims more than there is room for.
+ * Thread safety: as ns_ring_claim(). Progress: wait-free (SINGLE), lock-free (MULTI).
+ */
+NS_API int64_t ns_ring_try_claim(ns_ring *ring);
+
+/**
+ * Claim @n consecutive slots if there is room for all of them now; otherwise claims nothing.
+ *
+ * Returns the first sequence, or -EAGAIN (normal outcome), -ESHUTDOWN, or -EINVAL (ring NULL,
+ * n 0 or over the capacity). Thread safety and progress: as ns_ring_try_claim().
+ */
+NS_API int64_t ns_ring_try_claim_n(ns_ring *ring, uint32_t n);
+
+/**
+ * The slot of sequence @seq: where a producer writes a claimed event, or a consumer reads one.
+ *
+ * Returns NULL only when ring is NULL or seq is negative. Any other sequence maps to its slot
+ * (seq modulo capacity); using a slot you have not claimed, or after publishing it, is a bug
+ * that this call cannot detect.
+ * Ownership: the memory belongs to the ring. For a producer the pointer is valid until it
+ * publishes or abandons @seq.
+ * Thread safety: any thread. Wait-free.
+ */
+NS_API void *ns_ring_slot(const ns_ring *ring, int64_t seq);
+
+/**
+ * Describe the claimed range @first .. @first + @n - 1 as at most two contiguous runs, so a
+ * batch can be filled without a call per slot.
+ *
+ * Returns 0, or -EINVAL (ring or span NULL, first negative, n 0 or over the capacity).
+ * Ownership and thread safety: as ns_ring_slot(). Wait-free.
+ */
+NS_API int ns_ring_span(const ns_ring *ring, int64_t first, uint32_t n, struct ns_ring_span *span);
+
+/**
+ * Publish the claimed sequence @seq: consumers may now read its slot.
+ *
+ * Returns 0, or -EINVAL (ring NULL or seq negative). Publishing a sequence this producer
+ * did not claim is a bug (checked only with -Ddebug_checks=true). In SINGLE mode publishing
+ * a sequence also publishes every earlier claimed one, so publish in claim order.
+ * Thread safety: the thread that claimed @seq. Wait-free (BLOCKING strategies may make one
+ * futex or condition-variable wake call when a thread sleeps).
+ */
+NS_API int ns_ring_publish(ns_ring *ring, int64_t seq);
+
+/**
+ * Publish @n claimed sequences starting at @first, as one batch.
+ *
+ * Returns 0, or -EINVAL (ring NULL, first negative, n 0 or over the capacity).
+ * Thread safety and progress: as ns_ring_publish().
+ */
+NS_API int ns_ring_publish_n(ns_ring *ring, int64_t first, uint32_t n);
+
+/**
+ * Give back @n claimed, unpublished sequences starting at @first without publishing them:
+ * no consumer ever sees their slots (use it when filling a claim fails half way).
+ *
+ * SINGLE mode rewinds the producer, so the range must be the most recent claim (the same
+ * sequences are handed out again). MULTI mode marks the slots as skipped; consumers step over
+ * them, and any claimed range may be abandoned.
+ * Returns 0, or -EINVAL (ring NULL, n 0 or over the capacity, a range that is not claimed or
+ * already published, or in SINGLE mode not the most recent claim); on -EINVAL nothing changes.
+ * Thread safety: the thread that claimed the range. Wait-free.
+ */
+NS_API int ns_ring_abandon(ns_ring *ring, int64_t first, uint32_t n);
+
+/**
+ * Halt the ring: every waiting producer and consumer wakes and returns -ESHUTDOWN, and every
+ * later claim fails with -ESHUTDOWN. Halting is permanent and idempotent.
+ *
+ * Returns 0, or -EINVAL (ring NULL).
+ * Thread safety: any thread, any time. May make wake-up system calls; never blocks.
+ */
+NS_API int ns_ring_halt(ns_ring *ring);
+
+/**
+ * Whether ns_ring_halt() was called: 1 if halted, 0 if not, -EINVAL if ring is NULL.
+ * Thread safety: any thread. Wait-free.
+ */
+NS_API int ns_ring_is_halted(const ns_ring *ring);
+
+/**
+ * Whether sequence @seq is published and still in the ring: 1 yes, 0 no (not yet published,
+ * abandoned, or already overwritten), -EINVAL (ring NULL or seq negative).
+ * Thread safety: any thread. Wait-free.
+ */
+NS_API int ns_ring_is_published(const ns_ring *ring, int64_t seq);
+
+/**
+ * The ring's cursor: in SINGLE mode the highest published sequence, in MULTI mode the
+ * highest claimed one (claimed slots may still be unpublished; see ns_ring_is_published()).
+ * Returns -1 before the first publish (SINGLE) or claim (MULTI), or -EINVAL if ring is NULL.
+ * Thread safety: any thread. Wait-free.
+ */
+NS_API int64_t ns_ring_cursor(const ns_ring *ring);
+
+/**
+ * Slots a producer could claim now without waiting: capacity minus the slots that are claimed
+ * and not yet released by the slowest consumer. Returns -EINVAL if ring is NULL.
+ * Under concurrency it is a snapshot. In SINGLE mode it is exact only on the producer thread.
+ * Thread safety: any thread. Wait-free (reads every consumer's sequence).
+ */
+NS_API int64_t ns_ring_remaining(const ns_ring *ring);
+
+/** The ring's capacity in slots (0 if ring is NULL). Any thread. Wait-free. */
+NS_API uint64_t ns_ring_capacity(const ns_ring *ring);
+
+/** The ring's slot size in bytes (0 if ring is NULL). Any thread. Wait-free. */
+NS_API uint32_t ns_ring_slot_size(const ns_ring *ring);
+
+/*
+ * One-call publishing: the Disruptor's event translators. Each call claims, lets the
+ * translator fill the slot, then publishes it. A translator returns 0 to publish, or a
+ * negative errno: the claimed slots are then abandoned (never seen by consumers) and that
+ * code is returned (a positive value is reported as -ECANCELED).
+ *
+ * Blocking forms wait through the wait strategy while the ring is full; _try forms return
+ * -EAGAIN instead. Returns: the (first) published sequence, or the translator's code,
+ * -EAGAIN (try forms, normal outcome), -ESHUTDOWN, -EINVAL (ring or translator NULL, batch
+ * count 0 or over the capacity, args NULL with a non-zero count).
+ * Thread safety: as ns_ring_claim(). The translator runs on the calling thread.
+ */
+typedef int (*ns_translate_fn)(void *slot, int64_t seq, void *arg);
+typedef int (*ns_translate2_fn)(void *slot, int64_t seq, void *arg0, void *arg1);
+typedef int (*ns_translate3_fn)(void *slot, int64_t seq, void *arg0, void *arg1, void *arg2);
+
+NS_API int64_t ns_publish(ns_ring *ring, ns_translate_fn translate, void *arg);
+NS_API int64_t ns_publish2(ns_ring *ring, ns_translate2_fn translate, void *arg0, void *arg1);
+NS_API int64_t ns_publish3(ns_ring *ring, ns_translate3_fn translate, void *arg0, void *arg1,
+			   void *arg2);
+NS_API int64_t ns_publish_try(ns_ring *ring, ns_translate_fn translate, void *arg);
+NS_API int64_t ns_publish2_try(ns_ring *ring, ns_translate2_fn translate, void *arg0, void *arg1);
+NS_API int64_t ns_publish3_try(ns_ring *ring, ns_translate3_fn translate, void *arg0, void *arg1,
+			       void *arg2);
+
+/**
+ * Publish @count events with one claim: translate(slot_i, first + i, args[i]) fills event i.
+ * All or nothing: if any translator fails, the whole batch is abandoned and its code returned.
+ * Returns the first sequence of the batch on success; other codes as above.
+ */
+NS_API int64_t ns_publish_batch(ns_ring *ring, ns_translate_fn translate, void *const *args,
+				uint32_t count);
+NS_API int64_t ns_publish_batch_try(ns_ring *ring, ns_translate_fn translate, void *const *args,
+				    uint32_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NANOSTREAM_RING_H */

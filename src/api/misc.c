@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <nanostream/common.h>
+
+#include "api/opts.h"
+#include "util/cpu.h"
+
+/* The oldest options layout we accept: the size field and the flags word. */
+#define OPTS_MIN_SIZE 8u
+
+int
+nsi_opts_copy(void *dst, size_t dst_size, const void *src, uint32_t src_size)
+{
+	const unsigned char *extra = (const unsigned char *)src + dst_size;
+
+	if (src_size < OPTS_MIN_SIZE)
+		return -EINVAL;
+	for (size_t i = dst_size; i < src_size; i++) {
+		if (extra[i - dst_size] != 0)
+			return -EINVAL;
+	}
+	memset(dst, 0, dst_size);
+	memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+	return 0;
+}
+
+const char *
+ns_strerror(int code)
+{
+	if (code < 0)
+		code = -code;
+	switch (code) {
+	case 0:
+		return "Success";
+	case EAGAIN:
+		return "No room now (back-pressure): retry or wait";
+	case ETIMEDOUT:
+		return "Deadline passed before the operation could complete";
+	case ESHUTDOWN:
+		return "Halted: the ring or consumer no longer accepts work";
+	case EINVAL:
+		return "Invalid argument";
+	case ECANCELED:
+		return "Cancelled";
+	case EALREADY:
+		return "Already running or stopped";
+	case EBUSY:
+		return "No free consumer place on the ring (max_consumers reached)";
+	case ENOMEM:
+		return "Out of memory";
+	default:
+		break;
+	}
+	const char *s = strerrordesc_np(code);
+	return s != NULL ? s : "Unknown error";
+}
+
+const char *
+ns_version(void)
+{
+	return NS_VERSION_STRING;
+}
+
+uint32_t
+ns_version_number(void)
+{
+	return NS_VERSION_NUMBER;
+}
+
+int64_t
+ns_clock_ns(void)
+{
+	return nsi_clock_ns();
+}

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nanostream/ring.h>
+
+#include "api/opts.h"
+#include "core/ring.h"
+#include "mem/region.h"
+#include "util/cpu.h"
+
+#define RING_MAX_CAPACITY  (UINT64_C(1) << 30)
+#define RING_MAX_SLOT_SIZE 65536u
+#define RING_MAX_GATES     1024u
+#define RING_DEFAULT_GATES 16u
+
+static size_t
+align_up(size_t v, size_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static int
+validate(const struct ns_ring_opts *o)
+{
+	if (o->flags != 0)
+		return -EINVAL;
+	if (!nsi_is_pow2_u64(o->capacity) || o->capacity > RING_MAX_CAPACITY)
+		return -EINVAL;
+	if (o->slot_size == 0 || o->slot_size % 8 != 0 || o->slot_size > RING_MAX_SLOT_SIZE)
+		return -EINVAL;
+	if (o->producer != NS_PRODUCER_SINGLE && o->producer != NS_PRODUCER_MULTI)
+		return -EINVAL;
+	if (!nsi_wait_kind_is_valid(o->wait))
+		return -EINVAL;
+	if (o->max_consumers > RING_MAX_GATES)
+		return -EINVAL;
+	return 0;
+}
+
+static int
+init_slots(struct ns_ring *r, const struct ns_ring_opts *o)
+{
+	if (o->slot_init == NULL)
+		return 0;
+	for (int64_t i = 0; i < r->capacity; i++) {
+		int rc = o->slot_init(o->slot_init_arg, nsi_ring_slot(r, i), (uint64_t)i);
+		if (rc != 0)
+			return rc < 0 ? rc : -ECANCELED;
+	}
+	return 0;
+}
+
+int
+ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
+{
+	struct ns_ring_opts o;
+	struct nsi_region region;
+	struct ns_ring *r;
+	int rc;
+
+	if (ring == NULL || opts == NULL)
+		return -EINVAL;
+	rc = nsi_opts_copy(&o, sizeof(o), opts, opts->size);
+	if (rc < 0)
+		return rc;
+	rc = validate(&o);
+	if (rc < 0)
+		return rc;
+
+	r = aligned_alloc(NS_FALSE_SHARING, align_up(sizeof(*r), NS_FALSE_SHARING));
+	if (r == NULL)
+		return -ENOMEM;
+	memset(r, 0, sizeof(*r));
+	r->capacity = (int64_t)o.capacity;
+	r->mask = r->capacity - 1;
+	r->shift = nsi_log2_u64(o.capacity);
+	r->slot_size = o.slot_size;
+	r->producer = o.producer;
+	r->max_gates = o.max_consumers != 0 ? o.max_consumers : RING_DEFAULT_GATES;
+	r->wait = (struct nsi_wait_cfg){
+		.kind = o.wait,
+		.spin_tries = o.spin_tries,
+		.yield_tries = o.yield_tries,
+		.sleep_ns = o.sleep_ns,
+		.timeout_ns = o.timeout_ns,
+		.phase_spin_ns = o.phase_spin_ns,
+		.phase_yield_ns = o.phase_yield_ns,
+	};
+	nsi_wait_cfg_defaults(&r->wait);
+	r->notify = nsi_wait_kind_blocks(o.wait);
+
+	/* One mapping: [slots][gates][avail (MULTI)], each part on its own line pair. */
+	size_t slots_bytes = align_up((size_t)o.capacity * o.slot_size, NS_FALSE_SHARING);
+	size_t gates_bytes = (size_t)r->max_gates * sizeof(struct nsi_gate);
+	size_t avail_bytes = o.producer == NS_PRODUCER_MULTI ? (size_t)o.capacity * 4 : 0;
+	rc = nsi_region_map(&region, slots_bytes + gates_bytes + avail_bytes);
+	if (rc < 0)
+		goto err_ring;
+	r->mem_base = region.base;
+	r->mem_bytes = region.bytes;
+	r->slots = region.base;
+	r->gates = (struct nsi_gate *)(r->slots + slots_bytes);
+	if (avail_bytes != 0) {
+		r->avail = (uint32_t *)(r->slots + slots_bytes + gates_bytes);
+		/* The lap before the first: no slot reads as published. */
+		for (uint64_t i = 0; i < o.capacity; i++)
+			r->avail[i] = NSI_LAP_MASK;
+	}
+	for (uint32_t i = 0; i < r->max_gates; i++)
+		r->gates[i].value = NSI_GATE_FREE;
+
+	nsi_seq_init(&r->cursor, NSI_SEQ_INITIAL);
+	nsi_seq_init(&r->mp_cached_min, NSI_SEQ_INITIAL);
+	r->sp.next = NSI_SEQ_INITIAL;
+	r->sp.cached_min = NSI_SEQ_INITIAL;
+
+	rc = nsi_signal_init(&r->publish_sig, o.wait);
+	if (rc < 0)
+		goto err_region;
+	rc = nsi_signal_init(&r->progress_sig, o.wait);
+	if (rc < 0)
+		goto err_publish_sig;
+	rc = init_slots(r, &o);
+	if (rc < 0)
+		goto err_progress_sig;
+
+	*ring = r;
+	return 0;
+
+err_progress_sig:
+	nsi_signal_destroy(&r->progress_sig);
+err_publish_sig:
+	nsi_signal_destroy(&r->publish_sig);
+err_region:
+	nsi_region_unmap(&region);
+err_ring:
+	free(r);
+	return rc;
+}
+
+void
+ns_ring_destroy(ns_ring *ring)
+{
+	if (ring == NULL)
+		return;
+	struct nsi_region region = { .base = ring->mem_base, .bytes = ring->mem_bytes };
+	nsi_signal_destroy(&ring->progress_sig);
+	nsi_signal_destroy(&ring->publish_sig);
+	nsi_region_unmap(&region);
+	free(ring);
+}
+
+static bool
+bad_count(const ns_ring *ring, uint32_t n)
+{
+	return n == 0 || (int64_t)n > ring->capacity;
+}
+
+int64_t
+ns_ring_claim(ns_ring *ring)
+{
+	if (ring == NULL)
+		return -EINVAL;
+	return nsi_ring_claim(ring, 1, NSI_CLAIM_BLOCK, 0);
+}
+
+int64_t
+ns_ring_claim_n(ns_ring *ring, uint32_t n)
+{
+	if (ring == NULL || bad_count(ring, n))
+		return -EINVAL;
+	return nsi_ring_claim(ring, n, NSI_CLAIM_BLOCK, 0);
+}
+
+int64_t
+ns_ring_claim_until(ns_ring *ring, uint32_t n, int64_t deadline_ns)
+{
+	if (ring == NULL || bad_count(ring, n))
+		return -EINVAL;
+	/* Internally 0 means "no deadline"; any non-positive deadline has already passed. */
+	if (deadline_ns <= 0)
+		deadline_ns = 1;
+	return nsi_ring_claim(ring, n, NSI_CLAIM_DEADLINE, deadline_ns);
+}
+
+int64_t
+ns_ring_try_claim(ns_ring *ring)
+{
+	if (ring == NULL)
+		return -EINVAL;
+	return nsi_ring_claim(ring, 1, NSI_CLAIM_TRY, 0);
+}
+
+int64_t
+ns_ring_try_claim_n(ns_ring *ring, uint32_t n)
+{
+	if (ring == NULL || bad_count(ring, n))
+		return -EINVAL;
+	return nsi_ring_claim(ring, n, NSI_CLAIM_TRY, 0);
+}
+
+void *
+ns_ring_slot(const ns_ring *ring, int64_t seq)
+{
+	if (ring == NULL || seq < 0)
+		return NULL;
+	return nsi_ring_slot(ring, seq);
+}
+
+int
+ns_ring_span(const ns_ring *ring, int64_t first, uint32_t n, struct ns_ring_span *span)
+{
+	if (ring == NULL || span == NULL || first < 0 || bad_count(ring, n))
+		return -EINVAL;
+	int64_t idx = first & ring->mask;
+	int64_t run0 = ring->capacity - idx;
+
+	if (run0 > (int64_t)n)
+		run0 = n;
+	span->data[0] = nsi_ring_slot(ring, first);
+	span->count[0] = (size_t)run0;
+	span->data[1] = run0 < (int64_t)n ? ring->slots : NULL;
+	span->count[1] = (size_t)((int64_t)n - run0);
+	span->stride = ring->slot_size;
+	return 0;
+}
+
+#if NS_DEBUG_CHECKS
+/* Debug builds: a producer publishes only what was claimed. */
+static bool
+is_claimed(const ns_ring *ring, int64_t last)
+{
+	if (ring->producer == NS_PRODUCER_SINGLE)
+		return last <= nsi_load_relaxed_i64(&ring->sp.next);
+	return last <= nsi_seq_load_relaxed(&ring->cursor);
+}
+#endif
+
+int
+ns_ring_publish(ns_ring *ring, int64_t seq)
+{
+	if (ring == NULL || seq < 0)
+		return -EINVAL;
+	NS_DEBUG_ASSERT(is_claimed(ring, seq));
+	nsi_ring_publish(ring, seq, 1);
+	return 0;
+}
+
+int
+ns_ring_publish_n(ns_ring *ring, int64_t first, uint32_t n)
+{
+	if (ring == NULL || first < 0 || bad_count(ring, n))
+		return -EINVAL;
+	NS_DEBUG_ASSERT(is_claimed(ring, first + n - 1));
+	nsi_ring_publish(ring, first, n);
+	return 0;
+}
+
+int
+ns_ring_abandon(ns_ring *ring, int64_t first, uint32_t n)
+{
+	if (ring == NULL || first < 0 || bad_count(ring, n))
+		return -EINVAL;
+	return nsi_ring_abandon(ring, first, n);
+}
+
+int
+ns_ring_halt(ns_ring *ring)
+{
+	if (ring == NULL)
+		return -EINVAL;
+	nsi_ring_halt(ring);
+	return 0;
+}
+
+int
+ns_ring_is_halted(const ns_ring *ring)
+{
+	if (ring == NULL)
+		return -EINVAL;
+	return nsi_load_acquire_u32(&ring->halted) != 0;
+}
+
+int
+ns_ring_is_published(const ns_ring *ring, int64_t seq)
+{
+	if (ring == NULL || seq < 0)
+		return -EINVAL;
+	return nsi_ring_is_published(ring, seq);
+}
+
+int64_t
+ns_ring_cursor(const ns_ring *ring)
+{
+	if (ring == NULL)
+		return -EINVAL;
+	return nsi_seq_load_acquire(&ring->cursor);
+}
+
+int64_t
+ns_ring_remaining(const ns_ring *ring)
+{
+	if (ring == NULL)
+		return -EINVAL;
+	return nsi_ring_remaining(ring);
+}
+
+uint64_t
+ns_ring_capacity(const ns_ring *ring)
+{
+	return ring != NULL ? (uint64_t)ring->capacity : 0;
+}
+
+uint32_t
+ns_ring_slot_size(const ns_ring *ring)
+{
+	return ring != NULL ? ring->slot_size : 0;
+}

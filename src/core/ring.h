@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSI_CORE_RING_H
+#define NSI_CORE_RING_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nanostream/ring.h>
+
+#include "core/sequence.h"
+#include "core/wait.h"
+#include "util/atomic.h"
+#include "util/compiler.h"
+
+/*
+ * The ring and its sequencers. Code here assumes valid arguments: src/api checks them.
+ *
+ * Sequences: the cursor starts at -1; the first claim is sequence 0. A claim of n slots ending
+ * at `next` may proceed once every gating sequence (consumer) is >= next - capacity, i.e. the
+ * slot's previous occupant has been released.
+ *
+ * SINGLE: the producer keeps its last claimed sequence (sp_next) and a cached copy of the
+ * slowest gate (sp_cached_min) in its own lines, and reads the gates only when the cache says
+ * the ring may be full. Publishing stores the cursor (release).
+ *
+ * MULTI: the cursor is the highest claimed sequence, advanced by fetch-add (blocking claims)
+ * or compare-and-swap (try and deadline claims, which must not over-claim). Publishing stores
+ * the slot's lap number into avail[] (release); readers find the highest contiguous published
+ * sequence by scanning avail[], so producers never wait for each other. An abandoned slot's
+ * word carries NSI_AVAIL_SKIP as well as its lap.
+ */
+
+#define NSI_LAP_MASK   0x7fffffffu
+#define NSI_AVAIL_SKIP 0x80000000u
+#define NSI_GATE_FREE  INT64_MAX
+
+/* A consumer's gating sequence; NSI_GATE_FREE when the gate is unused. */
+struct nsi_gate {
+	int64_t value;
+	uint32_t in_use;
+} NS_SHARED_ALIGNED;
+
+struct ns_ring {
+	/* Read-mostly after create: shared by every thread without contention. */
+	uint8_t *slots;
+	uint32_t *avail; /* MULTI only */
+	struct nsi_gate *gates;
+	int64_t capacity;
+	int64_t mask;
+	uint32_t shift; /* log2(capacity) */
+	uint32_t slot_size;
+	uint32_t producer; /* enum ns_producer_mode */
+	uint32_t max_gates;
+	bool notify; /* the wait kind sleeps: movers must call nsi_signal_notify() */
+	uint32_t halted; /* written once by ns_ring_halt() */
+	struct nsi_wait_cfg wait;
+	void *mem_base; /* owned allocations, for destroy */
+	size_t mem_bytes;
+
+	/* SINGLE producer's private state (relaxed atomics: other threads may peek). */
+	struct {
+		int64_t next;       /* last claimed sequence */
+		int64_t cached_min; /* slowest gate when last read */
+	} sp NS_SHARED_ALIGNED;
+
+	struct nsi_seq cursor;        /* SINGLE: last published; MULTI: last claimed */
+	struct nsi_seq mp_cached_min; /* MULTI: slowest gate when last read, shared by producers */
+	struct {
+		uint32_t hwm; /* gates[0 .. hwm) may be in use */
+	} gate_set NS_SHARED_ALIGNED;
+	struct nsi_signal publish_sig;  /* consumers wait here for the cursor */
+	struct nsi_signal progress_sig; /* producers wait here for the gates */
+};
+
+enum nsi_claim_mode {
+	NSI_CLAIM_BLOCK,    /* wait as long as it takes (or until halt) */
+	NSI_CLAIM_DEADLINE, /* wait until a deadline */
+	NSI_CLAIM_TRY,      /* never wait */
+};
+
+/* Slow paths (sequencer.c). */
+int64_t nsi_gating_min(const struct ns_ring *r, int64_t dflt);
+int64_t nsi_sp_wait_room(struct ns_ring *r, int64_t cur, int64_t wrap, enum nsi_claim_mode mode,
+			 int64_t deadline_ns);
+int64_t nsi_mp_claim_fetch_add_slow(struct ns_ring *r, int64_t next, int64_t wrap);
+int64_t nsi_mp_claim_cas(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode,
+			 int64_t deadline_ns);
+int nsi_ring_abandon(struct ns_ring *r, int64_t first, int64_t n);
+int64_t nsi_ring_wait_for_slow(struct ns_ring *r, int64_t seq, const uint32_t *cancel,
+			       bool strategy_timeout);
+int64_t nsi_mp_highest_published(const struct ns_ring *r, int64_t lo, int64_t hi);
+int nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start);
+void nsi_gate_unregister(struct ns_ring *r, uint32_t index);
+int nsi_ring_is_published(const struct ns_ring *r, int64_t seq);
+int64_t nsi_ring_remaining(const struct ns_ring *r);
+void nsi_ring_halt(struct ns_ring *r);
+
+NS_INLINE uint8_t *
+nsi_ring_slot(const struct ns_ring *r, int64_t seq)
+{
+	return r->slots + (size_t)(seq & r->mask) * r->slot_size;
+}
+
+NS_INLINE uint32_t
+nsi_lap(const struct ns_ring *r, int64_t seq)
+{
+	return (uint32_t)(seq >> r->shift) & NSI_LAP_MASK;
+}
+
+NS_INLINE bool
+nsi_ring_halted(const struct ns_ring *r)
+{
+	/* A flag only: no data is published through it, so relaxed suffices. */
+	return NS_UNLIKELY(nsi_load_relaxed_u32(&r->halted) != 0);
+}
+
+/* Claim n slots in SINGLE mode. Returns the first sequence or a negative errno. */
+NS_INLINE int64_t
+nsi_sp_claim(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t deadline_ns)
+{
+	if (nsi_ring_halted(r))
+		return -ESHUTDOWN;
+	int64_t cur = nsi_load_relaxed_i64(&r->sp.next);
+	int64_t next = cur + n;
+	int64_t wrap = next - r->capacity;
+
+	if (NS_UNLIKELY(wrap > nsi_load_relaxed_i64(&r->sp.cached_min))) {
+		int64_t rc = nsi_sp_wait_room(r, cur, wrap, mode, deadline_ns);
+		if (rc < 0)
+			return rc;
+	}
+	nsi_store_relaxed_i64(&r->sp.next, next);
+	return cur + 1;
+}
+
+/* Blocking claim of n slots in MULTI mode: one fetch-and-add, no retry loop. */
+NS_INLINE int64_t
+nsi_mp_claim(struct ns_ring *r, int64_t n)
+{
+	if (nsi_ring_halted(r))
+		return -ESHUTDOWN;
+	int64_t next = nsi_seq_add_and_get(&r->cursor, n);
+	int64_t wrap = next - r->capacity;
+
+	if (NS_UNLIKELY(wrap > nsi_seq_load_relaxed(&r->mp_cached_min))) {
+		int64_t rc = nsi_mp_claim_fetch_add_slow(r, next, wrap);
+		if (rc < 0)
+			return rc;
+	}
+	return next - n + 1;
+}
+
+NS_INLINE int64_t
+nsi_ring_claim(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t deadline_ns)
+{
+	if (r->producer == NS_PRODUCER_SINGLE)
+		return nsi_sp_claim(r, n, mode, deadline_ns);
+	if (mode == NSI_CLAIM_BLOCK)
+		return nsi_mp_claim(r, n);
+	return nsi_mp_claim_cas(r, n, mode, deadline_ns);
+}
+
+NS_INLINE void
+nsi_ring_publish(struct ns_ring *r, int64_t first, int64_t n)
+{
+	if (r->producer == NS_PRODUCER_SINGLE) {
+		/* Pairs with the consumer's acquire of the cursor: the slots' contents are seen. */
+		nsi_seq_store_release(&r->cursor, first + n - 1);
+	} else {
+		for (int64_t s = first; s < first + n; s++) {
+			/* Pairs with the acquire in nsi_mp_is_available(). */
+			nsi_store_release_u32(&r->avail[s & r->mask], nsi_lap(r, s));
+		}
+	}
+	if (r->notify)
+		nsi_signal_notify(&r->publish_sig);
+}
+
+/* MULTI: the slot's word for @seq's lap; publish or skip, or 0 if not yet written. */
+NS_INLINE uint32_t
+nsi_mp_avail_word(const struct ns_ring *r, int64_t seq)
+{
+	/* Pairs with the release store in nsi_ring_publish() / nsi_ring_abandon(). */
+	uint32_t w = nsi_load_acquire_u32(&r->avail[seq & r->mask]);
+	return (w & NSI_LAP_MASK) == nsi_lap(r, seq) ? (w | 1u) : 0;
+}
+
+NS_INLINE bool
+nsi_mp_is_available(const struct ns_ring *r, int64_t seq)
+{
+	return nsi_mp_avail_word(r, seq) != 0;
+}
+
+NS_INLINE bool
+nsi_mp_is_skipped(const struct ns_ring *r, int64_t seq)
+{
+	return (nsi_mp_avail_word(r, seq) & NSI_AVAIL_SKIP) != 0;
+}
+
+/*
+ * Consumer side: wait until @seq is readable and return the highest sequence readable in one
+ * go (>= seq), or -ESHUTDOWN, -ECANCELED, -ETIMEDOUT.
+ */
+NS_INLINE int64_t
+nsi_ring_wait_for(struct ns_ring *r, int64_t seq, const uint32_t *cancel, bool strategy_timeout)
+{
+	if (r->producer == NS_PRODUCER_SINGLE) {
+		int64_t c = nsi_seq_load_acquire(&r->cursor);
+		if (NS_LIKELY(c >= seq))
+			return c;
+	} else if (NS_LIKELY(nsi_mp_is_available(r, seq))) {
+		return nsi_mp_highest_published(r, seq, nsi_seq_load_acquire(&r->cursor));
+	}
+	return nsi_ring_wait_for_slow(r, seq, cancel, strategy_timeout);
+}
+
+/* Consumer side: release every slot up to @seq to the producers. */
+NS_INLINE void
+nsi_gate_release(struct ns_ring *r, uint32_t gate, int64_t seq)
+{
+	/* Pairs with the acquire in nsi_gating_min(): our reads of the slots happen first. */
+	nsi_store_release_i64(&r->gates[gate].value, seq);
+	if (r->notify)
+		nsi_signal_notify(&r->progress_sig);
+}
+
+#endif /* NSI_CORE_RING_H */

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+
+#include "core/ring.h"
+
+int64_t
+nsi_gating_min(const struct ns_ring *r, int64_t dflt)
+{
+	/* Pairs with the release in nsi_gate_register(): a gate counted here is initialised. */
+	uint32_t n = nsi_load_acquire_u32(&r->gate_set.hwm);
+	int64_t min = dflt;
+
+	for (uint32_t i = 0; i < n; i++) {
+		/* Pairs with nsi_gate_release(): the consumer is done with slots up to v. */
+		int64_t v = nsi_load_acquire_i64(&r->gates[i].value);
+		if (v < min)
+			min = v;
+	}
+	return min;
+}
+
+struct gating_probe {
+	const struct ns_ring *ring;
+	int64_t dflt;
+};
+
+static int64_t
+probe_gating(const void *arg)
+{
+	const struct gating_probe *p = arg;
+
+	return nsi_gating_min(p->ring, p->dflt);
+}
+
+/* Wait on the progress signal until the slowest gate reaches @wrap. */
+static int64_t
+wait_gating(struct ns_ring *r, int64_t dflt, int64_t wrap, int64_t deadline_ns)
+{
+	struct gating_probe p = { .ring = r, .dflt = dflt };
+	struct nsi_wait_req req = {
+		.probe = probe_gating,
+		.arg = &p,
+		.target = wrap,
+		.halted = &r->halted,
+		.deadline_ns = deadline_ns,
+	};
+
+	return nsi_wait(&r->wait, &r->progress_sig, &req);
+}
+
+int64_t
+nsi_sp_wait_room(struct ns_ring *r, int64_t cur, int64_t wrap, enum nsi_claim_mode mode,
+		 int64_t deadline_ns)
+{
+	/*
+	 * Orders our earlier cursor stores before reading the gate set, against the fence in
+	 * nsi_gate_register(): either we see a new gate, or it sees our cursor.
+	 */
+	nsi_fence_seq_cst();
+	int64_t min = nsi_gating_min(r, cur);
+	nsi_store_relaxed_i64(&r->sp.cached_min, min);
+	if (wrap <= min)
+		return 0;
+	if (mode == NSI_CLAIM_TRY)
+		return -EAGAIN;
+	min = wait_gating(r, cur, wrap, mode == NSI_CLAIM_DEADLINE ? deadline_ns : 0);
+	if (min < 0)
+		return min;
+	nsi_store_relaxed_i64(&r->sp.cached_min, min);
+	return 0;
+}
+
+int64_t
+nsi_mp_claim_fetch_add_slow(struct ns_ring *r, int64_t next, int64_t wrap)
+{
+	nsi_fence_seq_cst(); /* as in nsi_sp_wait_room() */
+	int64_t min = nsi_gating_min(r, next);
+
+	if (wrap > min) {
+		/*
+		 * The range is ours already (fetch-add cannot be undone), so wait as long as it
+		 * takes. Only a halt ends the wait; the ring is then unusable anyway.
+		 */
+		min = wait_gating(r, next, wrap, 0);
+		if (min < 0)
+			return min;
+	}
+	/* A stale (lower) value here is harmless: it only sends a producer to this path. */
+	nsi_seq_store_relaxed(&r->mp_cached_min, min);
+	return 0;
+}
+
+int64_t
+nsi_mp_claim_cas(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t deadline_ns)
+{
+	for (;;) {
+		if (nsi_ring_halted(r))
+			return -ESHUTDOWN;
+		int64_t cur = nsi_seq_load_acquire(&r->cursor);
+		int64_t next = cur + n;
+		int64_t wrap = next - r->capacity;
+
+		if (wrap > nsi_seq_load_relaxed(&r->mp_cached_min)) {
+			nsi_fence_seq_cst(); /* as in nsi_sp_wait_room() */
+			int64_t min = nsi_gating_min(r, cur);
+			nsi_seq_store_relaxed(&r->mp_cached_min, min);
+			if (wrap > min) {
+				if (mode == NSI_CLAIM_TRY)
+					return -EAGAIN;
+				min = wait_gating(r, cur, wrap, deadline_ns);
+				if (min < 0)
+					return min;
+				continue; /* others may have claimed meanwhile: check again */
+			}
+		}
+		/* Succeeds only if nobody claimed since we checked the room: never over-claims. */
+		if (nsi_seq_cas(&r->cursor, &cur, next))
+			return cur + 1;
+	}
+}
+
+int
+nsi_ring_abandon(struct ns_ring *r, int64_t first, int64_t n)
+{
+	int64_t last = first + n - 1;
+
+	if (r->producer == NS_PRODUCER_SINGLE) {
+		/* Only the most recent, unpublished claim can be handed back. */
+		if (last != nsi_load_relaxed_i64(&r->sp.next) ||
+		    first <= nsi_seq_load_relaxed(&r->cursor))
+			return -EINVAL;
+		nsi_store_relaxed_i64(&r->sp.next, first - 1);
+		return 0;
+	}
+	if (last > nsi_seq_load_acquire(&r->cursor))
+		return -EINVAL;
+	for (int64_t s = first; s <= last; s++) {
+		if (nsi_mp_is_available(r, s))
+			return -EINVAL;
+	}
+	for (int64_t s = first; s <= last; s++) {
+		/* Readers step over the slot (see nsi_mp_is_skipped()); release as for publish. */
+		nsi_store_release_u32(&r->avail[s & r->mask], nsi_lap(r, s) | NSI_AVAIL_SKIP);
+	}
+	if (r->notify)
+		nsi_signal_notify(&r->publish_sig);
+	return 0;
+}
+
+int64_t
+nsi_mp_highest_published(const struct ns_ring *r, int64_t lo, int64_t hi)
+{
+	for (int64_t s = lo; s <= hi; s++) {
+		if (!nsi_mp_is_available(r, s))
+			return s - 1;
+	}
+	return hi;
+}
+
+static int64_t
+probe_sp_cursor(const void *arg)
+{
+	const struct ns_ring *r = arg;
+
+	return nsi_seq_load_acquire(&r->cursor);
+}
+
+struct slot_probe {
+	const struct ns_ring *ring;
+	int64_t seq;
+};
+
+static int64_t
+probe_mp_slot(const void *arg)
+{
+	const struct slot_probe *p = arg;
+
+	return nsi_mp_is_available(p->ring, p->seq) ? p->seq : p->seq - 1;
+}
+
+int64_t
+nsi_ring_wait_for_slow(struct ns_ring *r, int64_t seq, const uint32_t *cancel,
+		       bool strategy_timeout)
+{
+	struct slot_probe sp = { .ring = r, .seq = seq };
+	struct nsi_wait_req req = {
+		.target = seq,
+		.halted = &r->halted,
+		.cancel = cancel,
+		.strategy_timeout = strategy_timeout,
+	};
+
+	if (r->producer == NS_PRODUCER_SINGLE) {
+		req.probe = probe_sp_cursor;
+		req.arg = r;
+		return nsi_wait(&r->wait, &r->publish_sig, &req);
+	}
+	req.probe = probe_mp_slot;
+	req.arg = &sp;
+	int64_t rc = nsi_wait(&r->wait, &r->publish_sig, &req);
+	if (rc < 0)
+		return rc;
+	return nsi_mp_highest_published(r, seq, nsi_seq_load_acquire(&r->cursor));
+}
+
+int
+nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start)
+{
+	for (uint32_t i = 0; i < r->max_gates; i++) {
+		uint32_t expected = 0;
+		if (!nsi_cas_acq_rel_u32(&r->gates[i].in_use, &expected, 1))
+			continue;
+
+		struct nsi_gate *g = &r->gates[i];
+		nsi_store_release_i64(&g->value, nsi_seq_load_acquire(&r->cursor));
+		uint32_t hwm = nsi_load_acquire_u32(&r->gate_set.hwm);
+		while (hwm < i + 1 && !nsi_cas_acq_rel_u32(&r->gate_set.hwm, &hwm, i + 1)) {
+		}
+		/*
+		 * A producer that computed the slowest gate before seeing ours may claim up to
+		 * that value + capacity. Re-reading the cursor after the gate is visible (fence
+		 * pairs with the producers' fence before nsi_gating_min()) starts us at or past
+		 * every position such a producer relied on.
+		 */
+		nsi_fence_seq_cst();
+		int64_t s = nsi_seq_load_acquire(&r->cursor);
+		nsi_store_release_i64(&g->value, s);
+		*index = i;
+		*start = s;
+		return 0;
+	}
+	return -EBUSY;
+}
+
+void
+nsi_gate_unregister(struct ns_ring *r, uint32_t index)
+{
+	nsi_store_release_i64(&r->gates[index].value, NSI_GATE_FREE);
+	/* A producer may be asleep waiting on this gate. */
+	if (r->notify)
+		nsi_signal_notify(&r->progress_sig);
+	nsi_store_release_u32(&r->gates[index].in_use, 0);
+}
+
+int
+nsi_ring_is_published(const struct ns_ring *r, int64_t seq)
+{
+	if (r->producer == NS_PRODUCER_SINGLE) {
+		int64_t c = nsi_seq_load_acquire(&r->cursor);
+		return seq <= c && seq > c - r->capacity;
+	}
+	uint32_t w = nsi_mp_avail_word(r, seq);
+	return w != 0 && (w & NSI_AVAIL_SKIP) == 0;
+}
+
+int64_t
+nsi_ring_remaining(const struct ns_ring *r)
+{
+	int64_t claimed = r->producer == NS_PRODUCER_SINGLE ? nsi_load_relaxed_i64(&r->sp.next)
+							    : nsi_seq_load_acquire(&r->cursor);
+	int64_t used = claimed - nsi_gating_min(r, claimed);
+
+	return r->capacity - used;
+}
+
+void
+nsi_ring_halt(struct ns_ring *r)
+{
+	nsi_store_release_u32(&r->halted, 1);
+	nsi_signal_wake_all(&r->publish_sig);
+	nsi_signal_wake_all(&r->progress_sig);
+}

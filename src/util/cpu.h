@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSI_UTIL_CPU_H
+#define NSI_UTIL_CPU_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "util/compiler.h"
+
+/* Tell the core we are spinning: frees pipeline resources for the sibling hyperthread. */
+NS_INLINE void
+nsi_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* CLOCK_MONOTONIC in nanoseconds; a vDSO call, no system call. */
+NS_INLINE int64_t
+nsi_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+NS_INLINE int
+nsi_is_pow2_u64(uint64_t v)
+{
+	return v != 0 && (v & (v - 1)) == 0;
+}
+
+NS_INLINE uint32_t
+nsi_log2_u64(uint64_t v)
+{
+	return (uint32_t)(63 - __builtin_clzll(v));
+}
+
+#endif /* NSI_UTIL_CPU_H */
