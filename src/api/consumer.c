@@ -84,9 +84,12 @@ run_loop(struct ns_consumer *c)
 		/* Pairs with the release in ns_consumer_halt(). */
 		if (nsi_load_acquire_u32(&c->halt_requested) != 0)
 			return 0;
-		int64_t avail = nsi_ring_wait_for(r, next, &c->halt_requested, false);
-		if (avail < 0)
+		int64_t avail = nsi_ring_wait_for(r, next, &c->halt_requested, true);
+		if (NS_UNLIKELY(avail < 0)) {
+			if (avail == -ETIMEDOUT)
+				continue; /* TIMEOUT_BLOCKING: nothing arrived in time; wait again */
 			return avail == -ECANCELED ? 0 : (int)avail;
+		}
 
 		int64_t end = avail < next + c->max_batch - 1 ? avail : next + c->max_batch - 1;
 		int64_t last = end; /* the last event delivered gets end_of_batch */

@@ -144,7 +144,8 @@ nsi_mp_claim(struct ns_ring *r, int64_t n)
 	int64_t next = nsi_seq_add_and_get(&r->cursor, n);
 	int64_t wrap = next - r->capacity;
 
-	if (NS_UNLIKELY(wrap > nsi_seq_load_relaxed(&r->mp_cached_min))) {
+	/* Acquire pairs with the release store of the cache (nsi_mp_claim_fetch_add_slow()). */
+	if (NS_UNLIKELY(wrap > nsi_seq_load_acquire(&r->mp_cached_min))) {
 		int64_t rc = nsi_mp_claim_fetch_add_slow(r, next, wrap);
 		if (rc < 0)
 			return rc;

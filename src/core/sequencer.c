@@ -87,8 +87,13 @@ nsi_mp_claim_fetch_add_slow(struct ns_ring *r, int64_t next, int64_t wrap)
 		if (min < 0)
 			return min;
 	}
-	/* A stale (lower) value here is harmless: it only sends a producer to this path. */
-	nsi_seq_store_relaxed(&r->mp_cached_min, min);
+	/*
+	 * A stale (lower) value here is harmless: it only sends a producer to this path.
+	 * Release, paired with the acquire loads in the claim paths: a producer that trusts
+	 * the cache must also inherit our acquire of the consumers' gates, or its writes to
+	 * a slot would race with the consumer's last reads of it.
+	 */
+	nsi_seq_store_release(&r->mp_cached_min, min);
 	return 0;
 }
 
@@ -102,10 +107,10 @@ nsi_mp_claim_cas(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t
 		int64_t next = cur + n;
 		int64_t wrap = next - r->capacity;
 
-		if (wrap > nsi_seq_load_relaxed(&r->mp_cached_min)) {
+		if (wrap > nsi_seq_load_acquire(&r->mp_cached_min)) { /* pairs with release below */
 			nsi_fence_seq_cst(); /* as in nsi_sp_wait_room() */
 			int64_t min = nsi_gating_min(r, cur);
-			nsi_seq_store_relaxed(&r->mp_cached_min, min);
+			nsi_seq_store_release(&r->mp_cached_min, min);
 			if (wrap > min) {
 				if (mode == NSI_CLAIM_TRY)
 					return -EAGAIN;

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NS_TESTS_TESTUTIL_H
+#define NS_TESTS_TESTUTIL_H
+
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Helpers shared by the tests: checksums, scaled counts, a barrier that does not sleep. */
+
+/* CRC32C (Castagnoli), table-driven, reflected. */
+static inline uint32_t
+tu_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	static uint32_t table[256];
+	static int ready;
+	const uint8_t *p = data;
+
+	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+			for (int k = 0; k < 8; k++)
+				c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+			__atomic_store_n(&table[i], c, __ATOMIC_RELAXED);
+		}
+		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+	}
+	crc = ~crc;
+	while (len--)
+		crc = __atomic_load_n(&table[(crc ^ *p++) & 0xff], __ATOMIC_RELAXED) ^ (crc >> 8);
+	return ~crc;
+}
+
+static inline uint64_t
+tu_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+static inline void
+tu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* NS_STRESS_SCALE (default 1) multiplies iteration counts: PR = 1, nightly = 10. */
+static inline uint64_t
+tu_scaled(uint64_t base)
+{
+	const char *s = getenv("NS_STRESS_SCALE");
+	uint64_t scale = s != NULL ? strtoull(s, NULL, 10) : 1;
+
+	return base * (scale == 0 ? 1 : scale);
+}
+
+/*
+ * A reusable barrier for n threads that spins, then yields (never sleeps on a timer), so
+ * tests synchronise without sleeps even when threads outnumber cores.
+ */
+struct tu_barrier {
+	uint32_t n;
+	uint32_t count;
+	uint32_t generation;
+};
+
+static inline void
+tu_barrier_init(struct tu_barrier *b, uint32_t n)
+{
+	b->n = n;
+	b->count = 0;
+	b->generation = 0;
+}
+
+static inline void
+tu_barrier_wait(struct tu_barrier *b)
+{
+	uint32_t gen = __atomic_load_n(&b->generation, __ATOMIC_ACQUIRE);
+
+	if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->n) {
+		__atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&b->generation, gen + 1, __ATOMIC_RELEASE);
+		return;
+	}
+	for (uint32_t spins = 0; __atomic_load_n(&b->generation, __ATOMIC_ACQUIRE) == gen;
+	     spins++) {
+		if (spins > 200)
+			sched_yield();
+		else
+			tu_relax();
+	}
+}
+
+#endif /* NS_TESTS_TESTUTIL_H */

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Ring stress (RELIABILITY.md R1): P producers push events into one ring; one consumer checks
+ * every event. Each event carries its producer id, the producer's own sequence, a payload
+ * derived from both, and a CRC32C over all of that. The consumer asserts: no unknown producer,
+ * per-producer sequences consecutive (nothing lost, duplicated or reordered), every CRC and
+ * payload right, and the exact total.
+ *
+ *   stress_ring P     P = 1 (SINGLE producer mode), or 2 and 4 (MULTI mode; 4 oversubscribes
+ *                     two cores). Runs every wait strategy with claims of 1 and of 64.
+ *
+ * Counts: NS_STRESS_EVENTS events per cell (default 1,000,000; 200,000 under sanitizers),
+ * times NS_STRESS_SCALE. With P = 2 one extra "main" cell (busy spin, claims of 1) runs
+ * 100,000,000 events (10,000,000 under sanitizers), times the scale.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <nanostream/nanostream.h>
+
+#include "testutil.h"
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+#define MAX_PRODUCERS 8
+
+struct event {
+	uint32_t producer;
+	uint32_t len;
+	uint64_t pseq;
+	uint64_t payload;
+	uint32_t crc;
+	uint32_t pad;
+};
+
+struct cell {
+	uint32_t producers;
+	uint32_t wait;
+	uint32_t batch;
+	uint64_t per_producer;
+};
+
+struct checker {
+	ns_consumer *self;
+	uint32_t producers;
+	uint64_t target;
+	uint64_t total;
+	uint64_t next_pseq[MAX_PRODUCERS];
+	uint64_t bad_producer;
+	uint64_t bad_order;
+	uint64_t bad_crc;
+	uint64_t bad_payload;
+	uint64_t bad_len;
+};
+
+struct producer {
+	ns_ring *ring;
+	struct tu_barrier *start;
+	uint32_t id;
+	uint32_t batch;
+	uint64_t count;
+	int64_t error; /* first negative result, 0 if none */
+};
+
+static uint32_t
+event_crc(const struct event *e)
+{
+	return tu_crc32c(0, e, offsetof(struct event, crc));
+}
+
+static uint64_t
+payload_of(uint32_t producer, uint64_t pseq)
+{
+	return tu_mix64(((uint64_t)producer << 48) ^ pseq);
+}
+
+static void
+fill_event(struct event *e, uint32_t producer, uint64_t pseq)
+{
+	e->producer = producer;
+	e->len = sizeof(*e);
+	e->pseq = pseq;
+	e->payload = payload_of(producer, pseq);
+	e->crc = event_crc(e);
+	e->pad = 0;
+}
+
+static int
+check_event(void *ctx, void *slot, int64_t seq, bool end_of_batch)
+{
+	struct checker *c = ctx;
+	const struct event *e = slot;
+
+	(void)seq;
+	(void)end_of_batch;
+	if (e->producer >= c->producers) {
+		c->bad_producer++;
+	} else {
+		if (e->pseq != c->next_pseq[e->producer])
+			c->bad_order++;
+		c->next_pseq[e->producer] = e->pseq + 1;
+		if (e->payload != payload_of(e->producer, e->pseq))
+			c->bad_payload++;
+	}
+	if (e->len != sizeof(*e))
+		c->bad_len++;
+	if (e->crc != event_crc(e))
+		c->bad_crc++;
+	if (++c->total == c->target)
+		ns_consumer_halt(c->self);
+	return 0;
+}
+
+static int
+translate_event(void *slot, int64_t seq, void *arg)
+{
+	const struct producer *p = arg;
+
+	(void)seq;
+	fill_event(slot, p->id, p->count);
+	return 0;
+}
+
+static void *
+produce(void *arg)
+{
+	struct producer *p = arg;
+	uint64_t total = p->count;
+	uint64_t pseq = 0;
+
+	tu_barrier_wait(p->start);
+	while (pseq < total) {
+		if (p->batch == 1 && (p->id & 1)) {
+			/* Odd producers use the one-call translator form. */
+			p->count = pseq;
+			int64_t seq = ns_publish(p->ring, translate_event, p);
+			if (seq < 0) {
+				p->error = seq;
+				break;
+			}
+			pseq++;
+			continue;
+		}
+		uint64_t left = total - pseq;
+		uint32_t n = left < p->batch ? (uint32_t)left : p->batch;
+		int64_t first = ns_ring_claim_n(p->ring, n);
+		if (first < 0) {
+			p->error = first;
+			break;
+		}
+		struct ns_ring_span span;
+		ns_ring_span(p->ring, first, n, &span);
+		for (int run = 0; run < 2; run++) {
+			uint8_t *slot = span.data[run];
+			for (size_t i = 0; i < span.count[run]; i++, slot += span.stride)
+				fill_event((struct event *)slot, p->id, pseq++);
+		}
+		ns_ring_publish_n(p->ring, first, n);
+	}
+	p->count = total;
+	return NULL;
+}
+
+static void *
+consume(void *arg)
+{
+	return (void *)(intptr_t)ns_consumer_run(arg);
+}
+
+static void
+run_cell(const struct cell *cell)
+{
+	struct ns_ring_opts ro = NS_RING_OPTS_INIT;
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	struct checker chk = { .producers = cell->producers,
+			       .target = cell->per_producer * cell->producers };
+	struct producer prod[MAX_PRODUCERS];
+	pthread_t threads[MAX_PRODUCERS + 1];
+	struct tu_barrier start;
+	ns_ring *ring = NULL;
+	void *crc;
+
+	ro.capacity = 1024;
+	ro.slot_size = sizeof(struct event);
+	ro.producer = cell->producers == 1 ? NS_PRODUCER_SINGLE : NS_PRODUCER_MULTI;
+	ro.wait = cell->wait;
+	ro.sleep_ns = 20000;
+	assert_int_equal(ns_ring_create(&ring, &ro), 0);
+	co.on_event = check_event;
+	co.ctx = &chk;
+	assert_int_equal(ns_consumer_create(&chk.self, ring, &co), 0);
+
+	int64_t t0 = ns_clock_ns();
+	tu_barrier_init(&start, cell->producers);
+	assert_int_equal(pthread_create(&threads[cell->producers], NULL, consume, chk.self), 0);
+	for (uint32_t i = 0; i < cell->producers; i++) {
+		prod[i] = (struct producer){ .ring = ring, .start = &start, .id = i,
+					     .batch = cell->batch, .count = cell->per_producer };
+		assert_int_equal(pthread_create(&threads[i], NULL, produce, &prod[i]), 0);
+	}
+	for (uint32_t i = 0; i < cell->producers; i++) {
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		assert_int_equal(prod[i].error, 0);
+	}
+	assert_int_equal(pthread_join(threads[cell->producers], &crc), 0);
+	double secs = (double)(ns_clock_ns() - t0) / 1e9;
+
+	printf("# P=%u wait=%u batch=%u: %llu events in %.2f s, lost %lld, bad order %llu, "
+	       "bad crc %llu\n",
+	       cell->producers, cell->wait, cell->batch, (unsigned long long)chk.total, secs,
+	       (long long)(chk.target - chk.total), (unsigned long long)chk.bad_order,
+	       (unsigned long long)chk.bad_crc);
+	assert_int_equal((intptr_t)crc, 0); /* the consumer stopped because it had them all */
+	assert_int_equal(chk.total, chk.target);
+	assert_int_equal(chk.bad_producer, 0);
+	assert_int_equal(chk.bad_order, 0);
+	assert_int_equal(chk.bad_crc, 0);
+	assert_int_equal(chk.bad_payload, 0);
+	assert_int_equal(chk.bad_len, 0);
+	for (uint32_t i = 0; i < cell->producers; i++)
+		assert_int_equal(chk.next_pseq[i], cell->per_producer);
+	/* Nothing more arrived after the last event. */
+	assert_int_equal(ns_consumer_sequence(chk.self), ns_ring_cursor(ring));
+	ns_consumer_destroy(chk.self);
+	ns_ring_destroy(ring);
+}
+
+static uint32_t g_producers;
+
+static uint64_t
+events_per_cell(void)
+{
+	const char *s = getenv("NS_STRESS_EVENTS");
+	uint64_t base = s != NULL ? strtoull(s, NULL, 10) : (SANITIZED ? 200000 : 1000000);
+
+	return tu_scaled(base);
+}
+
+static void
+stress_cell(void **state)
+{
+	const uint32_t *wb = *state;
+	struct cell cell = { .producers = g_producers, .wait = wb[0], .batch = wb[1] };
+
+	cell.per_producer = events_per_cell() / g_producers;
+	run_cell(&cell);
+}
+
+static void
+stress_main_mp_cell(void **state)
+{
+	(void)state;
+	struct cell cell = { .producers = 2, .wait = NS_WAIT_BUSY_SPIN, .batch = 1 };
+
+	cell.per_producer = tu_scaled(SANITIZED ? 10000000 : 100000000) / 2;
+	run_cell(&cell);
+}
+
+#define CELL(name, wait, batch)                                                                    \
+	static uint32_t name##_state[2] = { wait, batch };                                         \
+	static int name##_setup(void **state)                                                      \
+	{                                                                                          \
+		*state = name##_state;                                                             \
+		return 0;                                                                          \
+	}
+
+CELL(spin_b1, NS_WAIT_BUSY_SPIN, 1)
+CELL(spin_b64, NS_WAIT_BUSY_SPIN, 64)
+CELL(yield_b1, NS_WAIT_YIELD, 1)
+CELL(yield_b64, NS_WAIT_YIELD, 64)
+CELL(sleep_b1, NS_WAIT_SLEEP, 1)
+CELL(sleep_b64, NS_WAIT_SLEEP, 64)
+CELL(blocking_b1, NS_WAIT_BLOCKING, 1)
+CELL(blocking_b64, NS_WAIT_BLOCKING, 64)
+CELL(lite_b1, NS_WAIT_LITE_BLOCKING, 1)
+CELL(lite_b64, NS_WAIT_LITE_BLOCKING, 64)
+CELL(timeout_b1, NS_WAIT_TIMEOUT_BLOCKING, 1)
+CELL(timeout_b64, NS_WAIT_TIMEOUT_BLOCKING, 64)
+CELL(phased_b1, NS_WAIT_PHASED, 1)
+CELL(phased_b64, NS_WAIT_PHASED, 64)
+
+#define CELL_TEST(name) cmocka_unit_test_setup(stress_cell, name##_setup)
+
+int
+main(int argc, char **argv)
+{
+	char group[32];
+	const struct CMUnitTest cells[] = {
+		CELL_TEST(spin_b1),     CELL_TEST(spin_b64),     CELL_TEST(yield_b1),
+		CELL_TEST(yield_b64),   CELL_TEST(sleep_b1),     CELL_TEST(sleep_b64),
+		CELL_TEST(blocking_b1), CELL_TEST(blocking_b64), CELL_TEST(lite_b1),
+		CELL_TEST(lite_b64),    CELL_TEST(timeout_b1),   CELL_TEST(timeout_b64),
+		CELL_TEST(phased_b1),   CELL_TEST(phased_b64),
+	};
+	const struct CMUnitTest main_cell[] = {
+		cmocka_unit_test(stress_main_mp_cell),
+	};
+
+	g_producers = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 1;
+	if (g_producers == 0 || g_producers > MAX_PRODUCERS) {
+		fprintf(stderr, "usage: %s PRODUCERS (1..%d)\n", argv[0], MAX_PRODUCERS);
+		return 2;
+	}
+	if (argc > 2 && strcmp(argv[2], "main") == 0)
+		return cmocka_run_group_tests_name("stress-main-mp-cell", main_cell, NULL, NULL);
+	snprintf(group, sizeof(group), "stress-p%u", g_producers);
+	return cmocka_run_group_tests_name(group, cells, NULL, NULL);
+}

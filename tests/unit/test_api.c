@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every public function with bad arguments: NULL for each pointer, zero, negative, too large,
+ * not a power of two. Each call returns its documented code, never crashes, and changes
+ * nothing. tests/abi/api-coverage.sh checks that every NS_API function is named here.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <nanostream/nanostream.h>
+
+static int
+fill(void *slot, int64_t seq, void *arg)
+{
+	(void)slot, (void)seq, (void)arg;
+	return 0;
+}
+
+static int
+fill2(void *slot, int64_t seq, void *a, void *b)
+{
+	(void)slot, (void)seq, (void)a, (void)b;
+	return 0;
+}
+
+static int
+fill3(void *slot, int64_t seq, void *a, void *b, void *c)
+{
+	(void)slot, (void)seq, (void)a, (void)b, (void)c;
+	return 0;
+}
+
+static int
+handler(void *ctx, void *slot, int64_t seq, bool end)
+{
+	(void)ctx, (void)slot, (void)seq, (void)end;
+	return 0;
+}
+
+static void
+ring_create_rejects_bad_options(void **state)
+{
+	(void)state;
+	ns_ring *r = NULL;
+	struct ns_ring_opts o;
+
+#define EXPECT_CREATE_EINVAL(field, value)                                                         \
+	do {                                                                                       \
+		struct ns_ring_opts bad_ = NS_RING_OPTS_INIT;                                      \
+		bad_.field = value;                                                                \
+		assert_int_equal(ns_ring_create(&r, &bad_), -EINVAL);                              \
+		assert_null(r);                                                                    \
+	} while (0)
+
+	o = (struct ns_ring_opts)NS_RING_OPTS_INIT;
+	assert_int_equal(ns_ring_create(NULL, &o), -EINVAL);
+	assert_int_equal(ns_ring_create(&r, NULL), -EINVAL);
+	assert_null(r);
+	EXPECT_CREATE_EINVAL(size, 0);
+	EXPECT_CREATE_EINVAL(size, 4);
+	EXPECT_CREATE_EINVAL(flags, 1);
+	EXPECT_CREATE_EINVAL(flags, 0x80000000u);
+	EXPECT_CREATE_EINVAL(capacity, 0);
+	EXPECT_CREATE_EINVAL(capacity, 3);
+	EXPECT_CREATE_EINVAL(capacity, 1000);
+	EXPECT_CREATE_EINVAL(capacity, UINT64_C(1) << 31);
+	EXPECT_CREATE_EINVAL(capacity, UINT64_MAX);
+	EXPECT_CREATE_EINVAL(slot_size, 0);
+	EXPECT_CREATE_EINVAL(slot_size, 12);
+	EXPECT_CREATE_EINVAL(slot_size, 65536 + 8);
+	EXPECT_CREATE_EINVAL(slot_size, UINT32_MAX);
+	EXPECT_CREATE_EINVAL(producer, 2);
+	EXPECT_CREATE_EINVAL(producer, UINT32_MAX);
+	EXPECT_CREATE_EINVAL(wait, 7);
+	EXPECT_CREATE_EINVAL(wait, UINT32_MAX);
+	EXPECT_CREATE_EINVAL(max_consumers, 1025);
+#undef EXPECT_CREATE_EINVAL
+
+	/* Edge values that are valid. */
+	o.capacity = 1;
+	o.slot_size = 8;
+	assert_int_equal(ns_ring_create(&r, &o), 0);
+	ns_ring_destroy(r);
+	ns_ring_destroy(NULL);
+}
+
+static void
+ring_calls_reject_null_and_bad_counts(void **state)
+{
+	(void)state;
+	struct ns_ring_opts o = NS_RING_OPTS_INIT;
+	struct ns_ring_span span;
+	ns_ring *r = NULL;
+	void *args[1] = { NULL };
+
+	o.capacity = 8;
+	assert_int_equal(ns_ring_create(&r, &o), 0);
+
+	assert_int_equal(ns_ring_claim(NULL), -EINVAL);
+	assert_int_equal(ns_ring_claim_n(NULL, 1), -EINVAL);
+	assert_int_equal(ns_ring_claim_n(r, 0), -EINVAL);
+	assert_int_equal(ns_ring_claim_n(r, 9), -EINVAL);
+	assert_int_equal(ns_ring_claim_n(r, UINT32_MAX), -EINVAL);
+	assert_int_equal(ns_ring_claim_until(NULL, 1, 0), -EINVAL);
+	assert_int_equal(ns_ring_claim_until(r, 0, 0), -EINVAL);
+	assert_int_equal(ns_ring_claim_until(r, 9, INT64_MAX), -EINVAL);
+	assert_int_equal(ns_ring_try_claim(NULL), -EINVAL);
+	assert_int_equal(ns_ring_try_claim_n(NULL, 1), -EINVAL);
+	assert_int_equal(ns_ring_try_claim_n(r, 0), -EINVAL);
+	assert_int_equal(ns_ring_try_claim_n(r, 9), -EINVAL);
+
+	assert_null(ns_ring_slot(NULL, 0));
+	assert_null(ns_ring_slot(r, -1));
+	assert_int_equal(ns_ring_span(NULL, 0, 1, &span), -EINVAL);
+	assert_int_equal(ns_ring_span(r, 0, 1, NULL), -EINVAL);
+	assert_int_equal(ns_ring_span(r, -1, 1, &span), -EINVAL);
+	assert_int_equal(ns_ring_span(r, 0, 0, &span), -EINVAL);
+	assert_int_equal(ns_ring_span(r, 0, 9, &span), -EINVAL);
+
+	assert_int_equal(ns_ring_publish(NULL, 0), -EINVAL);
+	assert_int_equal(ns_ring_publish(r, -1), -EINVAL);
+	assert_int_equal(ns_ring_publish_n(NULL, 0, 1), -EINVAL);
+	assert_int_equal(ns_ring_publish_n(r, -1, 1), -EINVAL);
+	assert_int_equal(ns_ring_publish_n(r, 0, 0), -EINVAL);
+	assert_int_equal(ns_ring_publish_n(r, 0, 9), -EINVAL);
+	assert_int_equal(ns_ring_abandon(NULL, 0, 1), -EINVAL);
+	assert_int_equal(ns_ring_abandon(r, -1, 1), -EINVAL);
+	assert_int_equal(ns_ring_abandon(r, 0, 0), -EINVAL);
+	assert_int_equal(ns_ring_abandon(r, 0, 9), -EINVAL);
+	assert_int_equal(ns_ring_abandon(r, 0, 1), -EINVAL); /* nothing claimed */
+
+	assert_int_equal(ns_ring_halt(NULL), -EINVAL);
+	assert_int_equal(ns_ring_is_halted(NULL), -EINVAL);
+	assert_int_equal(ns_ring_is_published(NULL, 0), -EINVAL);
+	assert_int_equal(ns_ring_is_published(r, -1), -EINVAL);
+	assert_int_equal(ns_ring_cursor(NULL), -EINVAL);
+	assert_int_equal(ns_ring_remaining(NULL), -EINVAL);
+	assert_int_equal(ns_ring_capacity(NULL), 0);
+	assert_int_equal(ns_ring_slot_size(NULL), 0);
+
+	assert_int_equal(ns_publish(NULL, fill, NULL), -EINVAL);
+	assert_int_equal(ns_publish(r, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_publish2(NULL, fill2, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_publish2(r, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_publish3(NULL, fill3, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_publish3(r, NULL, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_publish_try(NULL, fill, NULL), -EINVAL);
+	assert_int_equal(ns_publish_try(r, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_publish2_try(NULL, fill2, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_publish2_try(r, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_publish3_try(NULL, fill3, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_publish3_try(r, NULL, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_publish_batch(NULL, fill, args, 1), -EINVAL);
+	assert_int_equal(ns_publish_batch(r, NULL, args, 1), -EINVAL);
+	assert_int_equal(ns_publish_batch(r, fill, NULL, 1), -EINVAL);
+	assert_int_equal(ns_publish_batch(r, fill, args, 0), -EINVAL);
+	assert_int_equal(ns_publish_batch(r, fill, args, 9), -EINVAL);
+	assert_int_equal(ns_publish_batch_try(NULL, fill, args, 1), -EINVAL);
+	assert_int_equal(ns_publish_batch_try(r, NULL, args, 1), -EINVAL);
+	assert_int_equal(ns_publish_batch_try(r, fill, NULL, 1), -EINVAL);
+	assert_int_equal(ns_publish_batch_try(r, fill, args, 0), -EINVAL);
+
+	/* None of that changed the ring. */
+	assert_int_equal(ns_ring_cursor(r), -1);
+	assert_int_equal(ns_ring_remaining(r), 8);
+	assert_int_equal(ns_ring_is_halted(r), 0);
+	assert_int_equal(ns_ring_claim(r), 0);
+	ns_ring_destroy(r);
+}
+
+static void
+consumer_calls_reject_bad_arguments(void **state)
+{
+	(void)state;
+	struct ns_ring_opts o = NS_RING_OPTS_INIT;
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	ns_consumer *c = NULL;
+	ns_ring *r = NULL;
+
+	assert_int_equal(ns_ring_create(&r, &o), 0);
+	co.on_event = handler;
+	assert_int_equal(ns_consumer_create(NULL, r, &co), -EINVAL);
+	assert_int_equal(ns_consumer_create(&c, NULL, &co), -EINVAL);
+	assert_int_equal(ns_consumer_create(&c, r, NULL), -EINVAL);
+	co.on_event = NULL;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	co.on_event = handler;
+	co.flags = 1;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	co.flags = 0;
+	co.reserved = 1;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	co.reserved = 0;
+	co.size = 0;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	assert_null(c);
+	co.size = sizeof(co);
+	/* Failed creates took no consumer place: all 16 default places are still free. */
+	ns_consumer *all[16];
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(ns_consumer_create(&all[i], r, &co), 0);
+	for (int i = 0; i < 16; i++)
+		ns_consumer_destroy(all[i]);
+
+	assert_int_equal(ns_consumer_run(NULL), -EINVAL);
+	assert_int_equal(ns_consumer_halt(NULL), -EINVAL);
+	assert_int_equal(ns_consumer_sequence(NULL), -EINVAL);
+	ns_consumer_destroy(NULL);
+	ns_ring_destroy(r);
+}
+
+static void
+strerror_and_version_always_answer(void **state)
+{
+	(void)state;
+	const int codes[] = { 0, -EAGAIN, -ETIMEDOUT, -ESHUTDOWN, -EINVAL, -ECANCELED,
+			      -EALREADY, -EBUSY, -ENOMEM, -ENOENT, EINVAL, -99999, INT32_MIN };
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		const char *s = ns_strerror(codes[i]);
+		assert_non_null(s);
+		assert_true(strlen(s) > 0);
+	}
+	assert_string_equal(ns_strerror(-EINVAL), ns_strerror(EINVAL));
+	assert_string_equal(ns_version(), NS_VERSION_STRING);
+	assert_int_equal(ns_version_number(), NS_VERSION_NUMBER);
+	int64_t a = ns_clock_ns();
+	int64_t b = ns_clock_ns();
+	assert_true(a > 0);
+	assert_true(b >= a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ring_create_rejects_bad_options),
+		cmocka_unit_test(ring_calls_reject_null_and_bad_counts),
+		cmocka_unit_test(consumer_calls_reject_bad_arguments),
+		cmocka_unit_test(strerror_and_version_always_answer),
+	};
+	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
+}
