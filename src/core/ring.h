@@ -82,9 +82,9 @@ enum nsi_claim_mode {
 
 /* Slow paths (sequencer.c). */
 int64_t nsi_gating_min(const struct ns_ring *r, int64_t dflt);
-int64_t nsi_sp_wait_room(struct ns_ring *r, int64_t cur, int64_t wrap, enum nsi_claim_mode mode,
-			 int64_t deadline_ns);
-int64_t nsi_mp_claim_fetch_add_slow(struct ns_ring *r, int64_t next, int64_t wrap);
+int64_t nsi_sp_claim_slow(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode,
+			  int64_t deadline_ns);
+int64_t nsi_mp_claim_fetch_add_slow(struct ns_ring *r, int64_t next, int64_t n);
 int64_t nsi_mp_claim_cas(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode,
 			 int64_t deadline_ns);
 int nsi_ring_abandon(struct ns_ring *r, int64_t first, int64_t n);
@@ -116,21 +116,20 @@ nsi_ring_halted(const struct ns_ring *r)
 	return NS_UNLIKELY(nsi_load_relaxed_u32(&r->halted) != 0);
 }
 
-/* Claim n slots in SINGLE mode. Returns the first sequence or a negative errno. */
+/*
+ * Claim n slots in SINGLE mode. Returns the first sequence or a negative errno. The halt flag
+ * and a possibly-full ring share one unlikely branch, and the slow path is a tail call, so the
+ * fast path needs no stack frame.
+ */
 NS_INLINE int64_t
 nsi_sp_claim(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t deadline_ns)
 {
-	if (nsi_ring_halted(r))
-		return -ESHUTDOWN;
 	int64_t cur = nsi_load_relaxed_i64(&r->sp.next);
 	int64_t next = cur + n;
-	int64_t wrap = next - r->capacity;
 
-	if (NS_UNLIKELY(wrap > nsi_load_relaxed_i64(&r->sp.cached_min))) {
-		int64_t rc = nsi_sp_wait_room(r, cur, wrap, mode, deadline_ns);
-		if (rc < 0)
-			return rc;
-	}
+	if (NS_UNLIKELY(next - r->capacity > nsi_load_relaxed_i64(&r->sp.cached_min) ||
+			nsi_ring_halted(r)))
+		return nsi_sp_claim_slow(r, n, mode, deadline_ns);
 	nsi_store_relaxed_i64(&r->sp.next, next);
 	return cur + 1;
 }
@@ -142,14 +141,10 @@ nsi_mp_claim(struct ns_ring *r, int64_t n)
 	if (nsi_ring_halted(r))
 		return -ESHUTDOWN;
 	int64_t next = nsi_seq_add_and_get(&r->cursor, n);
-	int64_t wrap = next - r->capacity;
 
 	/* Acquire pairs with the release store of the cache (nsi_mp_claim_fetch_add_slow()). */
-	if (NS_UNLIKELY(wrap > nsi_seq_load_acquire(&r->mp_cached_min))) {
-		int64_t rc = nsi_mp_claim_fetch_add_slow(r, next, wrap);
-		if (rc < 0)
-			return rc;
-	}
+	if (NS_UNLIKELY(next - r->capacity > nsi_seq_load_acquire(&r->mp_cached_min)))
+		return nsi_mp_claim_fetch_add_slow(r, next, n);
 	return next - n + 1;
 }
 

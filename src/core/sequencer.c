@@ -51,9 +51,12 @@ wait_gating(struct ns_ring *r, int64_t dflt, int64_t wrap, int64_t deadline_ns)
 }
 
 int64_t
-nsi_sp_wait_room(struct ns_ring *r, int64_t cur, int64_t wrap, enum nsi_claim_mode mode,
-		 int64_t deadline_ns)
+nsi_sp_claim_slow(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t deadline_ns)
 {
+	if (nsi_ring_halted(r))
+		return -ESHUTDOWN;
+	int64_t cur = nsi_load_relaxed_i64(&r->sp.next);
+	int64_t wrap = cur + n - r->capacity;
 	/*
 	 * Orders our earlier cursor stores before reading the gate set, against the fence in
 	 * nsi_gate_register(): either we see a new gate, or it sees our cursor.
@@ -61,23 +64,25 @@ nsi_sp_wait_room(struct ns_ring *r, int64_t cur, int64_t wrap, enum nsi_claim_mo
 	nsi_fence_seq_cst();
 	int64_t min = nsi_gating_min(r, cur);
 	nsi_store_relaxed_i64(&r->sp.cached_min, min);
-	if (wrap <= min)
-		return 0;
-	if (mode == NSI_CLAIM_TRY)
-		return -EAGAIN;
-	min = wait_gating(r, cur, wrap, mode == NSI_CLAIM_DEADLINE ? deadline_ns : 0);
-	if (min < 0)
-		return min;
-	nsi_store_relaxed_i64(&r->sp.cached_min, min);
-	return 0;
+	if (wrap > min) {
+		if (mode == NSI_CLAIM_TRY)
+			return -EAGAIN;
+		min = wait_gating(r, cur, wrap, mode == NSI_CLAIM_DEADLINE ? deadline_ns : 0);
+		if (min < 0)
+			return min;
+		nsi_store_relaxed_i64(&r->sp.cached_min, min);
+	}
+	nsi_store_relaxed_i64(&r->sp.next, cur + n);
+	return cur + 1;
 }
 
 int64_t
-nsi_mp_claim_fetch_add_slow(struct ns_ring *r, int64_t next, int64_t wrap)
+nsi_mp_claim_fetch_add_slow(struct ns_ring *r, int64_t next, int64_t n)
 {
-	nsi_fence_seq_cst(); /* as in nsi_sp_wait_room() */
-	int64_t min = nsi_gating_min(r, next);
+	int64_t wrap = next - r->capacity;
 
+	nsi_fence_seq_cst(); /* as in nsi_sp_claim_slow() */
+	int64_t min = nsi_gating_min(r, next);
 	if (wrap > min) {
 		/*
 		 * The range is ours already (fetch-add cannot be undone), so wait as long as it
@@ -94,7 +99,7 @@ nsi_mp_claim_fetch_add_slow(struct ns_ring *r, int64_t next, int64_t wrap)
 	 * a slot would race with the consumer's last reads of it.
 	 */
 	nsi_seq_store_release(&r->mp_cached_min, min);
-	return 0;
+	return next - n + 1;
 }
 
 int64_t

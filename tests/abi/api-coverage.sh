@@ -1,0 +1,15 @@
+#!/bin/sh
+# Every public function must be exercised with bad arguments in tests/unit/test_api.c
+# (RELIABILITY.md A1). usage: api-coverage.sh INCLUDE_DIR TEST_API_C
+set -eu
+inc=$1 table=$2
+missing=""
+for fn in $(grep -h 'NS_API' "$inc"/nanostream/*.h | grep -v '#define' |
+	    sed -n 's/.*[ *]\(ns_[a-z0-9_]*\)(.*/\1/p' | sort -u); do
+	grep -q "\b$fn(" "$table" || missing="$missing $fn"
+done
+if [ -n "$missing" ]; then
+	echo "public functions not covered by $table:$missing"
+	exit 1
+fi
+echo "every public function appears in the bad-argument table"
