@@ -66,7 +66,7 @@ consumer_thread(void *arg)
 static int
 parse_wait(const char *s)
 {
-	static const char *const names[] = { "spin", "yield", "sleep", "blocking",
+	static const char *const names[] = { "spin", "yield",	"sleep", "blocking",
 					     "lite", "timeout", "phased" };
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++) {
 		if (strcmp(s, names[i]) == 0)
@@ -90,7 +90,8 @@ main(int argc, char **argv)
 	int rc;
 
 	if (n == 0 || wait < 0) {
-		fprintf(stderr, "usage: %s [events] [spin|yield|sleep|blocking|lite|timeout|phased]\n",
+		fprintf(stderr,
+			"usage: %s [events] [spin|yield|sleep|blocking|lite|timeout|phased]\n",
 			argv[0]);
 		return 2;
 	}

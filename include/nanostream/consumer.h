@@ -30,15 +30,18 @@ typedef int (*ns_event_fn)(void *ctx, void *slot, int64_t seq, bool end_of_batch
 
 /** Options for ns_consumer_create(). Start from NS_CONSUMER_OPTS_INIT. */
 struct ns_consumer_opts {
-	uint32_t size;      /* set by NS_CONSUMER_OPTS_INIT; do not change */
-	uint32_t flags;     /* none defined; any bit -> -EINVAL */
+	uint32_t size;	      /* set by NS_CONSUMER_OPTS_INIT; do not change */
+	uint32_t flags;	      /* none defined; any bit -> -EINVAL */
 	ns_event_fn on_event; /* required */
-	void *ctx;          /* passed to every callback */
-	uint32_t max_batch; /* most events per batch; 0 = the ring's capacity */
-	uint32_t reserved;  /* must be 0 */
+	void *ctx;	      /* passed to every callback */
+	uint32_t max_batch;   /* most events per batch; 0 = the ring's capacity */
+	uint32_t reserved;    /* must be 0 */
 };
 
-#define NS_CONSUMER_OPTS_INIT { .size = sizeof(struct ns_consumer_opts) }
+#define NS_CONSUMER_OPTS_INIT                                                                      \
+	{                                                                                          \
+		.size = sizeof(struct ns_consumer_opts)                                            \
+	}
 
 /**
  * Create a consumer of @ring. It starts after the ring's current cursor: it sees every event

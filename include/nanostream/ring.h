@@ -34,7 +34,7 @@ typedef struct ns_ring ns_ring;
 /** Producer modes for ns_ring_opts.producer. */
 enum ns_producer_mode {
 	NS_PRODUCER_SINGLE = 0, /* exactly one claiming thread at a time */
-	NS_PRODUCER_MULTI = 1,  /* any number of concurrent claiming threads */
+	NS_PRODUCER_MULTI = 1,	/* any number of concurrent claiming threads */
 };
 
 /**
@@ -74,27 +74,27 @@ typedef int (*ns_slot_init_fn)(void *arg, void *slot, uint64_t index);
  * which version the caller was compiled against.
  */
 struct ns_ring_opts {
-	uint32_t size;          /* set by NS_RING_OPTS_INIT; do not change */
-	uint32_t flags;         /* NS_RING_F_*; unknown bits -> -EINVAL */
-	uint64_t capacity;      /* slots; a power of two, 1 .. 2^30 */
-	uint32_t slot_size;     /* bytes per slot; a multiple of 8, 8 .. 65536 */
-	uint32_t producer;      /* enum ns_producer_mode */
-	uint32_t wait;          /* enum ns_wait_kind */
-	uint32_t max_consumers; /* consumers that may gate the ring at once; 0 = 16, max 1024 */
-	uint32_t spin_tries;    /* YIELD, SLEEP: spins before yielding; 0 = 100 */
-	uint32_t yield_tries;   /* SLEEP: yields before sleeping; 0 = 100 */
-	uint64_t sleep_ns;      /* SLEEP: nanoseconds per sleep; 0 = 100000 (100 us) */
-	uint64_t timeout_ns;    /* TIMEOUT_BLOCKING: consumer wait timeout; 0 = 1000000 (1 ms) */
-	uint64_t phase_spin_ns; /* PHASED: spin phase; 0 = 10000 (10 us) */
-	uint64_t phase_yield_ns;        /* PHASED: yield phase; 0 = 100000 (100 us) */
-	ns_slot_init_fn slot_init;      /* optional, see ns_slot_init_fn */
-	void *slot_init_arg;            /* passed to slot_init */
+	uint32_t size;		   /* set by NS_RING_OPTS_INIT; do not change */
+	uint32_t flags;		   /* NS_RING_F_*; unknown bits -> -EINVAL */
+	uint64_t capacity;	   /* slots; a power of two, 1 .. 2^30 */
+	uint32_t slot_size;	   /* bytes per slot; a multiple of 8, 8 .. 65536 */
+	uint32_t producer;	   /* enum ns_producer_mode */
+	uint32_t wait;		   /* enum ns_wait_kind */
+	uint32_t max_consumers;	   /* consumers that may gate the ring at once; 0 = 16, max 1024 */
+	uint32_t spin_tries;	   /* YIELD, SLEEP: spins before yielding; 0 = 100 */
+	uint32_t yield_tries;	   /* SLEEP: yields before sleeping; 0 = 100 */
+	uint64_t sleep_ns;	   /* SLEEP: nanoseconds per sleep; 0 = 100000 (100 us) */
+	uint64_t timeout_ns;	   /* TIMEOUT_BLOCKING: consumer wait timeout; 0 = 1000000 (1 ms) */
+	uint64_t phase_spin_ns;	   /* PHASED: spin phase; 0 = 10000 (10 us) */
+	uint64_t phase_yield_ns;   /* PHASED: yield phase; 0 = 100000 (100 us) */
+	ns_slot_init_fn slot_init; /* optional, see ns_slot_init_fn */
+	void *slot_init_arg;	   /* passed to slot_init */
 };
 
 #define NS_RING_OPTS_INIT                                                                          \
 	{                                                                                          \
-		.size = sizeof(struct ns_ring_opts), .flags = 0, .capacity = 1024, .slot_size = 64, \
-		.producer = NS_PRODUCER_SINGLE, .wait = NS_WAIT_BUSY_SPIN                          \
+		.size = sizeof(struct ns_ring_opts), .flags = 0, .capacity = 1024,                 \
+		.slot_size = 64, .producer = NS_PRODUCER_SINGLE, .wait = NS_WAIT_BUSY_SPIN         \
 	}
 
 /**
@@ -102,9 +102,9 @@ struct ns_ring_opts {
  * crosses the end of the ring is split in two; otherwise run 1 is empty.
  */
 struct ns_ring_span {
-	void *data[2];   /* first slot of each run; data[1] is NULL when count[1] is 0 */
+	void *data[2];	 /* first slot of each run; data[1] is NULL when count[1] is 0 */
 	size_t count[2]; /* slots in each run; count[0] + count[1] is the claimed count */
-	size_t stride;   /* bytes from one slot to the next (the slot size) */
+	size_t stride;	 /* bytes from one slot to the next (the slot size) */
 };
 
 /**

@@ -17,7 +17,7 @@ struct ns_consumer {
 	void *ctx;
 	int64_t max_batch;
 	uint32_t gate;
-	bool is_gated;   /* owns a gate (cleared when a handler error stops it) */
+	bool is_gated;	  /* owns a gate (cleared when a handler error stops it) */
 	uint32_t running; /* one ns_consumer_run() at a time */
 	/* Written by other threads (ns_consumer_halt()), read once per batch. */
 	uint32_t halt_requested NS_SHARED_ALIGNED;
@@ -50,8 +50,8 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 	c->ring = ring;
 	c->on_event = o.on_event;
 	c->ctx = o.ctx;
-	c->max_batch = o.max_batch != 0 && o.max_batch < ring->capacity ? o.max_batch
-									  : ring->capacity;
+	c->max_batch =
+		o.max_batch != 0 && o.max_batch < ring->capacity ? o.max_batch : ring->capacity;
 	rc = nsi_gate_register(ring, &c->gate, &start);
 	if (rc < 0) {
 		free(c);

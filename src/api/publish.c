@@ -99,8 +99,8 @@ ns_publish3_try(ns_ring *ring, ns_translate3_fn translate, void *arg0, void *arg
 }
 
 static int64_t
-publish_batch(ns_ring *ring, enum nsi_claim_mode mode, ns_translate_fn translate,
-	      void *const *args, uint32_t count)
+publish_batch(ns_ring *ring, enum nsi_claim_mode mode, ns_translate_fn translate, void *const *args,
+	      uint32_t count)
 {
 	if (ring == NULL || translate == NULL || args == NULL || count == 0 ||
 	    (int64_t)count > ring->capacity)

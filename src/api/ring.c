@@ -14,7 +14,7 @@
 
 #define RING_MAX_CAPACITY  (UINT64_C(1) << 30)
 #define RING_MAX_SLOT_SIZE 65536u
-#define RING_MAX_GATES     1024u
+#define RING_MAX_GATES	   1024u
 #define RING_DEFAULT_GATES 16u
 
 static size_t

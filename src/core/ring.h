@@ -53,7 +53,7 @@ struct ns_ring {
 	uint32_t slot_size;
 	uint32_t producer; /* enum ns_producer_mode */
 	uint32_t max_gates;
-	bool notify; /* the wait kind sleeps: movers must call nsi_signal_notify() */
+	bool notify;	 /* the wait kind sleeps: movers must call nsi_signal_notify() */
 	uint32_t halted; /* written once by ns_ring_halt() */
 	struct nsi_wait_cfg wait;
 	void *mem_base; /* owned allocations, for destroy */
@@ -61,23 +61,23 @@ struct ns_ring {
 
 	/* SINGLE producer's private state (relaxed atomics: other threads may peek). */
 	struct {
-		int64_t next;       /* last claimed sequence */
+		int64_t next;	    /* last claimed sequence */
 		int64_t cached_min; /* slowest gate when last read */
 	} sp NS_SHARED_ALIGNED;
 
-	struct nsi_seq cursor;        /* SINGLE: last published; MULTI: last claimed */
+	struct nsi_seq cursor;	      /* SINGLE: last published; MULTI: last claimed */
 	struct nsi_seq mp_cached_min; /* MULTI: slowest gate when last read, shared by producers */
 	struct {
 		uint32_t hwm; /* gates[0 .. hwm) may be in use */
 	} gate_set NS_SHARED_ALIGNED;
-	struct nsi_signal publish_sig;  /* consumers wait here for the cursor */
+	struct nsi_signal publish_sig;	/* consumers wait here for the cursor */
 	struct nsi_signal progress_sig; /* producers wait here for the gates */
 };
 
 enum nsi_claim_mode {
 	NSI_CLAIM_BLOCK,    /* wait as long as it takes (or until halt) */
 	NSI_CLAIM_DEADLINE, /* wait until a deadline */
-	NSI_CLAIM_TRY,      /* never wait */
+	NSI_CLAIM_TRY,	    /* never wait */
 };
 
 /* Slow paths (sequencer.c). */

@@ -113,7 +113,7 @@ nsi_mp_claim_cas(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t
 		int64_t wrap = next - r->capacity;
 
 		if (wrap > nsi_seq_load_acquire(&r->mp_cached_min)) { /* pairs with release below */
-			nsi_fence_seq_cst(); /* as in nsi_sp_wait_room() */
+			nsi_fence_seq_cst();			      /* as in nsi_sp_wait_room() */
 			int64_t min = nsi_gating_min(r, cur);
 			nsi_seq_store_release(&r->mp_cached_min, min);
 			if (wrap > min) {

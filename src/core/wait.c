@@ -105,8 +105,8 @@ futex_wait_until(uint32_t *word, uint32_t expected, int64_t deadline_ns)
 	if (deadline_ns != 0)
 		ns_to_timespec(deadline_ns, &ts);
 	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, which suits deadlines. */
-	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, expected,
-		deadline_ns != 0 ? &ts : NULL, NULL, FUTEX_BITSET_MATCH_ANY);
+	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, expected, deadline_ns != 0 ? &ts : NULL,
+		NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
 void
@@ -171,8 +171,8 @@ sleep_on_signal(struct nsi_signal *sig, const struct nsi_wait_req *req, int64_t 
 
 		pthread_mutex_lock(&sig->mu);
 		nsi_add_fetch_seq_cst_u32(&sig->waiters, 1); /* W1 */
-		nsi_fence_seq_cst();                         /* W2: pairs with N2 */
-		v = req->probe(req->arg);                    /* W4 */
+		nsi_fence_seq_cst();			     /* W2: pairs with N2 */
+		v = req->probe(req->arg);		     /* W4 */
 		if (v >= req->target || check_alerts(req) != 0) {
 			nsi_sub_fetch_release_u32(&sig->waiters, 1);
 			pthread_mutex_unlock(&sig->mu);
@@ -189,10 +189,10 @@ sleep_on_signal(struct nsi_signal *sig, const struct nsi_wait_req *req, int64_t 
 		return -EAGAIN;
 	}
 
-	nsi_add_fetch_seq_cst_u32(&sig->waiters, 1);       /* W1 */
-	nsi_fence_seq_cst();                               /* W2: pairs with N2 */
+	nsi_add_fetch_seq_cst_u32(&sig->waiters, 1);	    /* W1 */
+	nsi_fence_seq_cst();				    /* W2: pairs with N2 */
 	uint32_t epoch = nsi_load_acquire_u32(&sig->epoch); /* W3: pairs with N4 */
-	v = req->probe(req->arg);                          /* W4 */
+	v = req->probe(req->arg);			    /* W4 */
 	if (v < req->target && check_alerts(req) == 0)
 		futex_wait_until(&sig->epoch, epoch, deadline_ns); /* W5 */
 	nsi_sub_fetch_release_u32(&sig->waiters, 1);
@@ -264,7 +264,8 @@ nsi_wait(const struct nsi_wait_cfg *cfg, struct nsi_signal *sig, const struct ns
 				return -ETIMEDOUT;
 			if (now - start < (int64_t)cfg->phase_spin_ns) {
 				nsi_cpu_relax();
-			} else if (now - start < (int64_t)(cfg->phase_spin_ns + cfg->phase_yield_ns)) {
+			} else if (now - start <
+				   (int64_t)(cfg->phase_spin_ns + cfg->phase_yield_ns)) {
 				spins = 0; /* read the clock after every yield */
 				sched_yield();
 			} else {

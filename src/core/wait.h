@@ -42,9 +42,9 @@ struct nsi_wait_cfg {
 
 /* A place where threads sleep until another thread moves a value they wait on. */
 struct nsi_signal {
-	uint32_t epoch;   /* futex word; bumped by every wake */
+	uint32_t epoch;	  /* futex word; bumped by every wake */
 	uint32_t waiters; /* threads past W1 and not yet back */
-	bool use_cv;      /* NS_WAIT_BLOCKING: sleep on mu/cv instead of the futex */
+	bool use_cv;	  /* NS_WAIT_BLOCKING: sleep on mu/cv instead of the futex */
 	pthread_mutex_t mu;
 
 	pthread_cond_t cv;
@@ -59,8 +59,8 @@ struct nsi_wait_req {
 	int64_t target;
 	const uint32_t *halted; /* non-zero -> -ESHUTDOWN */
 	const uint32_t *cancel; /* optional; non-zero -> -ECANCELED */
-	int64_t deadline_ns;    /* CLOCK_MONOTONIC; 0 for none -> -ETIMEDOUT */
-	bool strategy_timeout;  /* TIMEOUT_BLOCKING's timeout applies -> -ETIMEDOUT */
+	int64_t deadline_ns;	/* CLOCK_MONOTONIC; 0 for none -> -ETIMEDOUT */
+	bool strategy_timeout;	/* TIMEOUT_BLOCKING's timeout applies -> -ETIMEDOUT */
 };
 
 void nsi_wait_cfg_defaults(struct nsi_wait_cfg *cfg);

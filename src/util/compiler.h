@@ -8,14 +8,14 @@
 #define NS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NS_INLINE      static inline __attribute__((always_inline))
 #define NS_NOINLINE    __attribute__((noinline))
-#define NS_COLD        __attribute__((cold, noinline))
+#define NS_COLD	       __attribute__((cold, noinline))
 
 /*
  * One cache line is 64 bytes on the x86-64 and arm64 parts we target, but the adjacent-line
  * prefetcher pulls lines in pairs, so data written by one thread and read by another gets a
  * 128-byte pair to itself.
  */
-#define NS_CACHELINE      64
+#define NS_CACHELINE	  64
 #define NS_FALSE_SHARING  128
 #define NS_SHARED_ALIGNED __attribute__((aligned(NS_FALSE_SHARING)))
 

@@ -33,13 +33,13 @@ iterations(void)
 struct litmus {
 	struct tu_barrier barrier;
 	uint64_t iterations;
-	void (*setup)(struct litmus *l, uint64_t it);   /* thread 0, before the race */
+	void (*setup)(struct litmus *l, uint64_t it); /* thread 0, before the race */
 	void (*actor)(struct litmus *l, int id, uint64_t it);
-	void (*judge)(struct litmus *l, uint64_t it);   /* thread 0, after the race */
+	void (*judge)(struct litmus *l, uint64_t it); /* thread 0, after the race */
 	ns_ring *ring;
 	uint32_t gate;
-	int64_t seq;        /* the sequence(s) raced on this iteration */
-	int64_t result[2];  /* per-thread observations */
+	int64_t seq;	   /* the sequence(s) raced on this iteration */
+	int64_t result[2]; /* per-thread observations */
 	uint64_t histogram[4];
 	uint64_t forbidden;
 };
@@ -347,9 +347,8 @@ sequence_reads_are_never_torn(void **state)
 
 	nsi_seq_init(&torn_seq, INT64_C(0x5555555555555555));
 	litmus_run(&l);
-	printf("# old %llu, new %llu, torn (forbidden) %llu\n",
-	       (unsigned long long)l.histogram[0], (unsigned long long)l.histogram[1],
-	       (unsigned long long)l.forbidden);
+	printf("# old %llu, new %llu, torn (forbidden) %llu\n", (unsigned long long)l.histogram[0],
+	       (unsigned long long)l.histogram[1], (unsigned long long)l.forbidden);
 	assert_int_equal(l.forbidden, 0);
 }
 

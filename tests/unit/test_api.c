@@ -218,8 +218,9 @@ static void
 strerror_and_version_always_answer(void **state)
 {
 	(void)state;
-	const int codes[] = { 0, -EAGAIN, -ETIMEDOUT, -ESHUTDOWN, -EINVAL, -ECANCELED,
-			      -EALREADY, -EBUSY, -ENOMEM, -ENOENT, EINVAL, -99999, INT32_MIN };
+	const int codes[] = { 0,	  -EAGAIN,   -ETIMEDOUT, -ESHUTDOWN, -EINVAL,
+			      -ECANCELED, -EALREADY, -EBUSY,	 -ENOMEM,    -ENOENT,
+			      EINVAL,	  -99999,    INT32_MIN };
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		const char *s = ns_strerror(codes[i]);

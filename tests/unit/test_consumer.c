@@ -19,7 +19,7 @@ struct log {
 	bool ends[64];
 	int n;
 	int stop_after; /* halt itself after this many events */
-	int fail_at;    /* return -EPROTO at this event index (-1: never) */
+	int fail_at;	/* return -EPROTO at this event index (-1: never) */
 };
 
 static int
@@ -189,8 +189,8 @@ skipped_slots_are_never_delivered(void **state)
 
 	int64_t a = ns_ring_claim_n(r, 2); /* 0..1 published */
 	int64_t b = ns_ring_claim_n(r, 2); /* 2..3 abandoned */
-	int64_t d = ns_ring_claim(r);      /* 4 published */
-	int64_t e = ns_ring_claim(r);      /* 5 abandoned, last of the batch */
+	int64_t d = ns_ring_claim(r);	   /* 4 published */
+	int64_t e = ns_ring_claim(r);	   /* 5 abandoned, last of the batch */
 	*(uint64_t *)ns_ring_slot(r, a) = 10;
 	*(uint64_t *)ns_ring_slot(r, a + 1) = 11;
 	*(uint64_t *)ns_ring_slot(r, d) = 14;

@@ -20,8 +20,9 @@
 #include "core/ring.h"
 
 #define KINDS 7
-static const char *const kind_names[KINDS] = { "busy-spin", "yield", "sleep", "blocking",
-					       "lite-blocking", "timeout-blocking", "phased" };
+static const char *const kind_names[KINDS] = { "busy-spin", "yield",	     "sleep",
+					       "blocking",  "lite-blocking", "timeout-blocking",
+					       "phased" };
 
 /* Generous upper bound that only catches hangs; accuracy is reported, not asserted. */
 #define HANG_BOUND_NS INT64_C(2000000000)

@@ -1,0 +1,35 @@
+# shellcheck shell=sh
+# Sourced by tools/demo, tools/test and .ci/run: installs missing Debian packages.
+# ns_need PKG...: installs those of PKG that are not installed (apt-get, as root or via sudo).
+ns_need()
+{
+	missing=""
+	for pkg in "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+			missing="$missing $pkg"
+		fi
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -eq 0 ]; then
+		sudo_cmd=""
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo_cmd="sudo"
+	else
+		echo "nanostream: missing Debian packages:$missing" >&2
+		echo "nanostream: run as root, or install them: apt-get install$missing" >&2
+		exit 1
+	fi
+	echo "nanostream: installing$missing" >&2
+	if [ -z "${NS_APT_UPDATED:-}" ]; then
+		$sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+		NS_APT_UPDATED=1
+		export NS_APT_UPDATED
+	fi
+	# shellcheck disable=SC2086
+	$sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2
+}
+
+# What building nanostream needs.
+NS_BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config libhugetlbfs-dev"
+# What the test suite needs on top (g++ for the C++ header checks).
+NS_TEST_PKGS="libcmocka-dev g++ python3"
