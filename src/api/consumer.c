@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,12 @@ struct ns_consumer {
 	/* Written by the running thread once per batch, read by ns_consumer_sequence(). */
 	int64_t sequence NS_SHARED_ALIGNED;
 };
+
+_Static_assert(offsetof(struct ns_consumer, halt_requested) % NS_FALSE_SHARING == 0 &&
+		       offsetof(struct ns_consumer, sequence) % NS_FALSE_SHARING == 0 &&
+		       offsetof(struct ns_consumer, sequence) >=
+			       offsetof(struct ns_consumer, halt_requested) + NS_FALSE_SHARING,
+	       "fields written by different threads sit on their own line pairs");
 
 int
 ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consumer_opts *opts)

@@ -136,11 +136,15 @@ runner(void *arg)
 	return NULL;
 }
 
+/* Start @fn on a thread; return once it has started and, for sleeping kinds, sleeps on @sig. */
 static void
-await_started(struct waiter *w)
+start_waiter(pthread_t *th, void *(*fn)(void *), struct waiter *w, uint32_t kind,
+	     const struct nsi_signal *sig)
 {
+	assert_int_equal(pthread_create(th, NULL, fn, w), 0);
 	while (__atomic_load_n(&w->started, __ATOMIC_ACQUIRE) == 0)
 		sched_yield();
+	await_sleeper(kind, sig);
 }
 
 static void
@@ -158,9 +162,7 @@ blocked_producer_wakes_when_consumer_releases(void **state)
 			assert_int_equal(nsi_gate_register(r, &g, &start), 0);
 			assert_int_equal(ns_ring_claim_n(r, 4), 0);
 			assert_int_equal(ns_ring_publish_n(r, 0, 4), 0);
-			assert_int_equal(pthread_create(&th, NULL, claimer, &w), 0);
-			await_started(&w);
-			await_sleeper(kind, &r->progress_sig);
+			start_waiter(&th, claimer, &w, kind, &r->progress_sig);
 			nsi_gate_release(r, g, 0);
 			assert_int_equal(pthread_join(th, NULL), 0);
 			assert_int_equal(w.result, 4);
@@ -179,9 +181,7 @@ blocked_reader_wakes_on_publish(void **state)
 			struct waiter w = { .ring = r, .seq = 0 };
 			pthread_t th;
 
-			assert_int_equal(pthread_create(&th, NULL, reader, &w), 0);
-			await_started(&w);
-			await_sleeper(kind, &r->publish_sig);
+			start_waiter(&th, reader, &w, kind, &r->publish_sig);
 			assert_int_equal(ns_ring_claim_n(r, 2), 0);
 			assert_int_equal(ns_ring_publish_n(r, 0, 2), 0);
 			assert_int_equal(pthread_join(th, NULL), 0);
@@ -205,9 +205,7 @@ halt_wakes_blocked_producer(void **state)
 
 			assert_int_equal(nsi_gate_register(r, &g, &start), 0);
 			assert_int_equal(ns_ring_claim_n(r, 4), 0);
-			assert_int_equal(pthread_create(&th, NULL, claimer, &w), 0);
-			await_started(&w);
-			await_sleeper(kind, &r->progress_sig);
+			start_waiter(&th, claimer, &w, kind, &r->progress_sig);
 			assert_int_equal(ns_ring_halt(r), 0);
 			assert_int_equal(pthread_join(th, NULL), 0);
 			assert_int_equal(w.result, -ESHUTDOWN);
@@ -239,9 +237,7 @@ halt_wakes_blocked_consumer(void **state)
 			co.on_event = count_event;
 			co.ctx = &events;
 			assert_int_equal(ns_consumer_create(&w.consumer, r, &co), 0);
-			assert_int_equal(pthread_create(&th, NULL, runner, &w), 0);
-			await_started(&w);
-			await_sleeper(kind, &r->publish_sig);
+			start_waiter(&th, runner, &w, kind, &r->publish_sig);
 			assert_int_equal(ns_ring_halt(r), 0);
 			assert_int_equal(pthread_join(th, NULL), 0);
 			assert_int_equal(w.result, -ESHUTDOWN);
@@ -266,9 +262,7 @@ consumer_halt_wakes_blocked_consumer(void **state)
 		co.on_event = count_event;
 		co.ctx = &events;
 		assert_int_equal(ns_consumer_create(&w.consumer, r, &co), 0);
-		assert_int_equal(pthread_create(&th, NULL, runner, &w), 0);
-		await_started(&w);
-		await_sleeper(kind, &r->publish_sig);
+		start_waiter(&th, runner, &w, kind, &r->publish_sig);
 		assert_int_equal(ns_consumer_halt(w.consumer), 0);
 		assert_int_equal(pthread_join(th, NULL), 0);
 		assert_int_equal(w.result, 0);
