@@ -147,6 +147,23 @@ start_waiter(pthread_t *th, void *(*fn)(void *), struct waiter *w, uint32_t kind
 	await_sleeper(kind, sig);
 }
 
+/*
+ * Fill a 4-slot ring that one consumer gate holds back, then start a thread whose claim must
+ * wait for room. Returns the gate.
+ */
+static uint32_t
+block_a_claimer(ns_ring *r, uint32_t kind, struct waiter *w, pthread_t *th)
+{
+	uint32_t g;
+	int64_t start;
+
+	assert_int_equal(nsi_gate_register(r, &g, &start), 0);
+	assert_int_equal(ns_ring_claim_n(r, 4), 0);
+	assert_int_equal(ns_ring_publish_n(r, 0, 4), 0);
+	start_waiter(th, claimer, w, kind, &r->progress_sig);
+	return g;
+}
+
 static void
 blocked_producer_wakes_when_consumer_releases(void **state)
 {
@@ -156,14 +173,8 @@ blocked_producer_wakes_when_consumer_releases(void **state)
 			ns_ring *r = make_ring(kind, mode, 0);
 			struct waiter w = { .ring = r };
 			pthread_t th;
-			uint32_t g;
-			int64_t start;
 
-			assert_int_equal(nsi_gate_register(r, &g, &start), 0);
-			assert_int_equal(ns_ring_claim_n(r, 4), 0);
-			assert_int_equal(ns_ring_publish_n(r, 0, 4), 0);
-			start_waiter(&th, claimer, &w, kind, &r->progress_sig);
-			nsi_gate_release(r, g, 0);
+			nsi_gate_release(r, block_a_claimer(r, kind, &w, &th), 0);
 			assert_int_equal(pthread_join(th, NULL), 0);
 			assert_int_equal(w.result, 4);
 			ns_ring_destroy(r);
@@ -200,12 +211,8 @@ halt_wakes_blocked_producer(void **state)
 			ns_ring *r = make_ring(kind, mode, 0);
 			struct waiter w = { .ring = r };
 			pthread_t th;
-			uint32_t g;
-			int64_t start;
 
-			assert_int_equal(nsi_gate_register(r, &g, &start), 0);
-			assert_int_equal(ns_ring_claim_n(r, 4), 0);
-			start_waiter(&th, claimer, &w, kind, &r->progress_sig);
+			block_a_claimer(r, kind, &w, &th);
 			assert_int_equal(ns_ring_halt(r), 0);
 			assert_int_equal(pthread_join(th, NULL), 0);
 			assert_int_equal(w.result, -ESHUTDOWN);
