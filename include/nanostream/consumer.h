@@ -15,42 +15,89 @@ extern "C" {
 /*
  * Consumers: batch event processors. A consumer reads every event published to its ring, in
  * sequence order, and gates the producers: a producer never overwrites a slot this consumer
- * has not finished with. Several consumers of one ring each see every event.
+ * has not finished with. Several consumers of one ring each see every event (multicast). A
+ * consumer created with `after` consumers sees an event only once all of them have finished
+ * it, which builds pipelines (A, then B, then C) and diamonds (A and B, then C).
  */
 
 typedef struct ns_consumer ns_consumer;
 
 /**
  * Handles one event. @slot is the event's slot (valid only during the call), @seq its
- * sequence, @end_of_batch true for the last event currently available. Return 0 to continue,
- * or a negative errno: the consumer then stops, leaves the ring's gating set (so producers
- * never wait on it) and ns_consumer_run() returns that code.
+ * sequence, @end_of_batch true for the last event of the batch. Return 0 to continue, or a
+ * negative errno: the consumer's error policy decides what happens next.
  */
 typedef int (*ns_event_fn)(void *ctx, void *slot, int64_t seq, bool end_of_batch);
 
+/** What a consumer does when on_event fails (ns_consumer_opts.error_policy). */
+enum ns_error_policy {
+	/* Stop: leave the gating set (producers never wait on it), run returns the code. */
+	NS_ERROR_STOP = 0,
+	/* Report the event to on_error, then carry on with the next one. */
+	NS_ERROR_SKIP = 1,
+	/* Retry the failing event up to max_retries times, then stop. */
+	NS_ERROR_RETRY = 2,
+};
+
+/** Flags for ns_consumer_opts.flags. */
+#define NS_CONSUMER_F_START_AT 0x1u /* start after opts.start_sequence, not the cursor */
+
 /** Options for ns_consumer_create(). Start from NS_CONSUMER_OPTS_INIT. */
 struct ns_consumer_opts {
-	uint32_t size;	      /* set by NS_CONSUMER_OPTS_INIT; do not change */
-	uint32_t flags;	      /* none defined; any bit -> -EINVAL */
-	ns_event_fn on_event; /* required */
-	void *ctx;	      /* passed to every callback */
-	uint32_t max_batch;   /* most events per batch; 0 = the ring's capacity */
-	uint32_t reserved;    /* must be 0 */
+	uint32_t size;	       /* set by NS_CONSUMER_OPTS_INIT; do not change */
+	uint32_t flags;	       /* NS_CONSUMER_F_*; unknown bits -> -EINVAL */
+	ns_event_fn on_event;  /* required */
+	void *ctx;	       /* passed to every callback */
+	uint32_t max_batch;    /* most events per batch; 0 = the ring's capacity */
+	uint32_t error_policy; /* enum ns_error_policy */
+	uint32_t max_retries;  /* NS_ERROR_RETRY: attempts after the first; 0 = 3 */
+	uint32_t after_count;  /* entries in after[], at most 64 */
+	/* Consumers of the same ring that must finish each event before this one sees it. */
+	ns_consumer *const *after;
+	/* Start after this sequence (with NS_CONSUMER_F_START_AT); -1 = from the beginning. */
+	int64_t start_sequence;
+	/* Optional callbacks, all on the consumer's thread. */
+	void (*on_start)(void *ctx);	/* before the first wait */
+	void (*on_shutdown)(void *ctx); /* after the loop ends, whatever the reason */
+	/* Before each batch: its size and how many more events were already published. */
+	void (*on_batch_start)(void *ctx, uint64_t batch_size, uint64_t queue_depth);
+	/* NS_WAIT_TIMEOUT_BLOCKING: no event arrived within the strategy's timeout. */
+	void (*on_timeout)(void *ctx, int64_t sequence);
+	/* Exactly once per failing event, with the handler's code (SKIP and RETRY; and STOP). */
+	void (*on_error)(void *ctx, void *slot, int64_t seq, int code);
 };
 
 #define NS_CONSUMER_OPTS_INIT                                                                      \
 	{                                                                                          \
-		.size = sizeof(struct ns_consumer_opts)                                            \
+		.size = sizeof(struct ns_consumer_opts), .start_sequence = -1                      \
 	}
 
+/** A snapshot of a consumer's counters (ns_consumer_stats()). */
+struct ns_consumer_stats {
+	uint32_t size; /* set by the caller: sizeof(struct ns_consumer_stats) */
+	uint32_t reserved;
+	uint64_t events;    /* events handled (not counting skipped-by-abandon slots) */
+	uint64_t batches;   /* batches handled */
+	uint64_t max_batch; /* largest batch seen */
+	uint64_t waits;	    /* times the consumer found nothing to do and waited */
+	uint64_t errors;    /* failing events reported to the error policy */
+	int64_t sequence;   /* last sequence finished */
+	int64_t lag;	    /* published events not yet finished (cursor - sequence) */
+};
+
 /**
- * Create a consumer of @ring. It starts after the ring's current cursor: it sees every event
- * claimed from now on, and gates producers from this call on.
+ * Create a consumer of @ring. Without NS_CONSUMER_F_START_AT it starts after the ring's
+ * current cursor (or after the slowest of its `after` consumers): it sees every event claimed
+ * from now on, and gates producers from this call on. With the flag it starts after
+ * opts.start_sequence, which must not be older than the ring can still hold.
  *
- * Errors: -EINVAL (NULL argument, opts->size too small, unknown flag, reserved field set,
- * on_event NULL), -EBUSY (the ring already has max_consumers consumers), -ENOMEM,
- * -ESHUTDOWN (ring halted). On failure *consumer is untouched.
- * Ownership: destroy with ns_consumer_destroy() before destroying the ring.
+ * Errors: -EINVAL (NULL argument, opts->size too small, unknown flag, on_event NULL, unknown
+ * error policy, after_count over 64 or after NULL with a count, an `after` consumer of another
+ * ring or NULL, a start sequence the ring no longer holds or beyond the cursor), -EBUSY (the
+ * ring already has max_consumers consumers), -ENOMEM, -ESHUTDOWN (ring halted). On failure
+ * *consumer is untouched.
+ * Ownership: destroy with ns_consumer_destroy() before destroying the ring, and before the
+ * consumers it runs after.
  * Thread safety: any thread, also while producers run. May block (allocates).
  */
 NS_API int ns_consumer_create(ns_consumer **consumer, ns_ring *ring,
@@ -58,27 +105,55 @@ NS_API int ns_consumer_create(ns_consumer **consumer, ns_ring *ring,
 
 /**
  * Run the batch loop on the calling thread: wait for events through the ring's wait
- * strategy, hand each to on_event, then release the batch's slots to the producers.
+ * strategy, hand each to on_event, then release the batch's slots.
  *
  * Returns why it stopped:
- *   0           ns_consumer_halt() was called (events published before are not all handled)
- *   -ESHUTDOWN  the ring was halted
- *   -EALREADY   the consumer is running on another thread, or stopped by a handler error
+ *   0           ns_consumer_halt() was called
+ *   -ESHUTDOWN  the ring was halted (after handling everything already published)
+ *   -EPIPE      a consumer this one runs after stopped, and this one caught up with it
+ *   -EALREADY   the consumer is running on another thread, or already stopped for good
  *   -EINVAL     consumer is NULL
- *   other       the handler's negative code: the consumer stopped and left the gating set
- * Under NS_WAIT_TIMEOUT_BLOCKING a wait that times out simply waits again.
- * Thread safety: one thread at a time per consumer. Blocks until halted.
+ *   other       the handler's negative code (NS_ERROR_STOP, or RETRY exhausted): the
+ *               consumer stopped and left the gating set
+ * Thread safety: one thread at a time per consumer. Blocks until it stops.
  */
 NS_API int ns_consumer_run(ns_consumer *consumer);
+
+/**
+ * Run the consumer on a new thread, pinned to @cpu (or unpinned if @cpu is negative) and
+ * named @name (at most 15 characters; NULL keeps the default).
+ *
+ * Returns 0, or -EINVAL (consumer NULL, cpu beyond the machine's CPUs), -EALREADY (already
+ * started), or a pthread error code (negated). Join with ns_consumer_join().
+ * Thread safety: any thread; once per consumer.
+ */
+NS_API int ns_consumer_start(ns_consumer *consumer, int cpu, const char *name);
+
+/**
+ * Wait for a thread started by ns_consumer_start() to end; returns what ns_consumer_run()
+ * returned there, or -EINVAL (consumer NULL, or not started).
+ * Thread safety: one thread, once per start. Blocks.
+ */
+NS_API int ns_consumer_join(ns_consumer *consumer);
 
 /**
  * Ask the consumer to stop: ns_consumer_run() returns 0 after the batch in progress (or at
  * once, if it is waiting). Safe before run (run then returns at once), during it, and twice.
  *
  * Returns 0, or -EINVAL (consumer NULL).
- * Thread safety: any thread, also from inside on_event. Never blocks.
+ * Thread safety: any thread, also from inside a callback. Never blocks.
  */
 NS_API int ns_consumer_halt(ns_consumer *consumer);
+
+/**
+ * Early release: from inside on_event, tell producers and downstream consumers that every
+ * event up to and including @seq is finished, before the batch ends. @seq must be a sequence
+ * of the current batch that on_event has already received.
+ *
+ * Returns 0, or -EINVAL (consumer NULL, or @seq outside what the consumer has received).
+ * Thread safety: only from the consumer's own callbacks. Wait-free.
+ */
+NS_API int ns_consumer_release(ns_consumer *consumer, int64_t seq);
 
 /**
  * The sequence of the last event this consumer finished (-1 before the first after a create
@@ -88,8 +163,18 @@ NS_API int ns_consumer_halt(ns_consumer *consumer);
 NS_API int64_t ns_consumer_sequence(const ns_consumer *consumer);
 
 /**
+ * Copy the consumer's counters into @stats (set stats->size first). Cheap (no locks, no
+ * system calls) and safe while the consumer runs; the fields are each current but not taken
+ * at one instant.
+ * Returns 0, or -EINVAL (NULL argument, stats->size too small).
+ * Thread safety: any thread. Wait-free.
+ */
+NS_API int ns_consumer_stats(const ns_consumer *consumer, struct ns_consumer_stats *stats);
+
+/**
  * Destroy a consumer: it leaves the ring's gating set, so producers no longer wait on it.
- * NULL is accepted and ignored. The consumer must not be running.
+ * NULL is accepted and ignored. A consumer started with ns_consumer_start() is halted and
+ * joined first; one running through ns_consumer_run() on another thread must have returned.
  * Thread safety: one thread, while no thread runs this consumer.
  */
 NS_API void ns_consumer_destroy(ns_consumer *consumer);

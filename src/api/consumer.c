@@ -2,42 +2,52 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nanostream/consumer.h>
 
 #include "api/opts.h"
-#include "core/ring.h"
+#include "core/processor.h"
 
-struct ns_consumer {
-	/* Read-mostly. */
-	struct ns_ring *ring;
-	ns_event_fn on_event;
-	void *ctx;
-	int64_t max_batch;
-	uint32_t gate;
-	bool is_gated;	  /* owns a gate (cleared when a handler error stops it) */
-	uint32_t running; /* one ns_consumer_run() at a time */
-	/* Written by other threads (ns_consumer_halt()), read once per batch. */
-	uint32_t halt_requested NS_SHARED_ALIGNED;
-	/* Written by the running thread once per batch, read by ns_consumer_sequence(). */
-	int64_t sequence NS_SHARED_ALIGNED;
-};
+#define DEFAULT_RETRIES 3u
 
 _Static_assert(offsetof(struct ns_consumer, halt_requested) % NS_FALSE_SHARING == 0 &&
-		       offsetof(struct ns_consumer, sequence) % NS_FALSE_SHARING == 0 &&
-		       offsetof(struct ns_consumer, sequence) >=
-			       offsetof(struct ns_consumer, halt_requested) + NS_FALSE_SHARING,
+		       offsetof(struct ns_consumer, progress) % NS_FALSE_SHARING == 0 &&
+		       offsetof(struct ns_consumer, stats) % NS_FALSE_SHARING == 0 &&
+		       offsetof(struct ns_consumer, batch) % NS_FALSE_SHARING == 0,
 	       "fields written by different threads sit on their own line pairs");
+
+static int
+validate(const struct ns_consumer_opts *o, const ns_ring *ring)
+{
+	if ((o->flags & ~NS_CONSUMER_F_START_AT) != 0 || o->on_event == NULL)
+		return -EINVAL;
+	if (o->error_policy > NS_ERROR_RETRY)
+		return -EINVAL;
+	if (o->after_count > NSI_MAX_AFTER || (o->after_count != 0 && o->after == NULL))
+		return -EINVAL;
+	for (uint32_t i = 0; i < o->after_count; i++) {
+		if (o->after[i] == NULL || o->after[i]->ring != ring)
+			return -EINVAL;
+	}
+	/* Both a start sequence and upstream consumers would be two starting points. */
+	if ((o->flags & NS_CONSUMER_F_START_AT) != 0 && o->after_count != 0)
+		return -EINVAL;
+	return 0;
+}
 
 int
 ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consumer_opts *opts)
 {
 	struct ns_consumer_opts o;
 	struct ns_consumer *c;
-	int64_t start;
+	enum nsi_gate_start how = NSI_GATE_AT_CURSOR;
+	int64_t start = -1;
 	int rc;
 
 	if (consumer == NULL || ring == NULL || opts == NULL)
@@ -45,8 +55,9 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 	rc = nsi_opts_copy(&o, sizeof(o), opts, opts->size);
 	if (rc < 0)
 		return rc;
-	if (o.flags != 0 || o.reserved != 0 || o.on_event == NULL)
-		return -EINVAL;
+	rc = validate(&o, ring);
+	if (rc < 0)
+		return rc;
 	if (nsi_ring_halted(ring))
 		return -ESHUTDOWN;
 
@@ -57,66 +68,42 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 	c->ring = ring;
 	c->on_event = o.on_event;
 	c->ctx = o.ctx;
+	c->on_start = o.on_start;
+	c->on_shutdown = o.on_shutdown;
+	c->on_batch_start = o.on_batch_start;
+	c->on_timeout = o.on_timeout;
+	c->on_error = o.on_error;
 	c->max_batch =
 		o.max_batch != 0 && o.max_batch < ring->capacity ? o.max_batch : ring->capacity;
-	rc = nsi_gate_register(ring, &c->gate, &start);
-	if (rc < 0) {
-		free(c);
-		return rc;
+	c->error_policy = o.error_policy;
+	c->max_retries = o.max_retries != 0 ? o.max_retries : DEFAULT_RETRIES;
+	if (o.after_count != 0) {
+		c->after = calloc(o.after_count, sizeof(*c->after));
+		if (c->after == NULL) {
+			rc = -ENOMEM;
+			goto err_free;
+		}
+		memcpy(c->after, o.after, o.after_count * sizeof(*c->after));
+		c->after_count = o.after_count;
+		/* The upstream consumers' own gates already hold producers back to here. */
+		start = nsi_processor_upstream_min(c);
+		how = NSI_GATE_AT_TRUSTED;
+	} else if ((o.flags & NS_CONSUMER_F_START_AT) != 0) {
+		start = o.start_sequence;
+		how = NSI_GATE_AT_CHECKED;
 	}
+	rc = nsi_gate_register(ring, &c->gate, &start, how);
+	if (rc < 0)
+		goto err_free;
 	c->is_gated = true;
-	c->sequence = start;
+	c->progress.sequence = start;
 	*consumer = c;
 	return 0;
-}
 
-/* Leave the gating set: producers stop waiting on this consumer. */
-static void
-ungate(struct ns_consumer *c)
-{
-	if (c->is_gated) {
-		nsi_gate_unregister(c->ring, c->gate);
-		c->is_gated = false;
-	}
-}
-
-static int
-run_loop(struct ns_consumer *c)
-{
-	struct ns_ring *r = c->ring;
-	const bool is_multi = r->producer == NS_PRODUCER_MULTI;
-	int64_t next = nsi_load_relaxed_i64(&c->sequence) + 1;
-
-	for (;;) {
-		/* Pairs with the release in ns_consumer_halt(). */
-		if (nsi_load_acquire_u32(&c->halt_requested) != 0)
-			return 0;
-		int64_t avail = nsi_ring_wait_for(r, next, &c->halt_requested, true);
-		if (NS_UNLIKELY(avail < 0)) {
-			if (avail == -ETIMEDOUT)
-				continue; /* TIMEOUT_BLOCKING: nothing arrived in time; wait again */
-			return avail == -ECANCELED ? 0 : (int)avail;
-		}
-
-		int64_t end = avail < next + c->max_batch - 1 ? avail : next + c->max_batch - 1;
-		int64_t last = end; /* the last event delivered gets end_of_batch */
-		while (is_multi && last >= next && nsi_mp_is_skipped(r, last))
-			last--;
-		for (int64_t s = next; s <= last; s++) {
-			if (is_multi && nsi_mp_is_skipped(r, s))
-				continue;
-			int rc = c->on_event(c->ctx, nsi_ring_slot(r, s), s, s == last);
-			if (NS_UNLIKELY(rc != 0)) {
-				nsi_store_relaxed_i64(&c->sequence, s - 1);
-				nsi_gate_release(r, c->gate, s - 1);
-				ungate(c);
-				return rc < 0 ? rc : -ECANCELED;
-			}
-		}
-		nsi_store_relaxed_i64(&c->sequence, end);
-		nsi_gate_release(r, c->gate, end);
-		next = end + 1;
-	}
+err_free:
+	free(c->after);
+	free(c);
+	return rc;
 }
 
 int
@@ -129,9 +116,67 @@ ns_consumer_run(ns_consumer *consumer)
 		return -EINVAL;
 	if (!nsi_cas_acq_rel_u32(&consumer->running, &idle, 1))
 		return -EALREADY;
-	rc = consumer->is_gated ? run_loop(consumer) : -EALREADY;
+	rc = consumer->is_gated ? nsi_processor_run(consumer) : -EALREADY;
 	nsi_store_release_u32(&consumer->running, 0);
 	return rc;
+}
+
+static void *
+consumer_thread(void *arg)
+{
+	struct ns_consumer *c = arg;
+
+	c->thread_result = ns_consumer_run(c);
+	return NULL;
+}
+
+int
+ns_consumer_start(ns_consumer *consumer, int cpu, const char *name)
+{
+	pthread_attr_t attr;
+	int rc;
+
+	if (consumer == NULL)
+		return -EINVAL;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	if (cpu >= CPU_SETSIZE || (ncpu > 0 && cpu >= ncpu))
+		return -EINVAL;
+	if (consumer->is_started)
+		return -EALREADY;
+	rc = pthread_attr_init(&attr);
+	if (rc != 0)
+		return -rc;
+	if (cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		rc = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	if (rc == 0)
+		rc = pthread_create(&consumer->thread, &attr, consumer_thread, consumer);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		return -rc;
+	consumer->is_started = true;
+	if (name != NULL) {
+		char short_name[16];
+		strncpy(short_name, name, sizeof(short_name) - 1);
+		short_name[sizeof(short_name) - 1] = '\0';
+		pthread_setname_np(consumer->thread, short_name); /* cosmetic: failure is fine */
+	}
+	return 0;
+}
+
+int
+ns_consumer_join(ns_consumer *consumer)
+{
+	if (consumer == NULL || !consumer->is_started)
+		return -EINVAL;
+	int rc = pthread_join(consumer->thread, NULL);
+	if (rc != 0)
+		return -rc;
+	consumer->is_started = false;
+	return consumer->thread_result;
 }
 
 int
@@ -140,8 +185,23 @@ ns_consumer_halt(ns_consumer *consumer)
 	if (consumer == NULL)
 		return -EINVAL;
 	nsi_store_release_u32(&consumer->halt_requested, 1);
-	/* It may be asleep on the publish signal: wake it (others re-check and sleep again). */
+	/*
+	 * It may be asleep on either signal (publish: waiting for producers; progress: waiting
+	 * for upstream consumers). Others woken with it re-check and sleep again.
+	 */
 	nsi_signal_wake_all(&consumer->ring->publish_sig);
+	nsi_signal_wake_all(&consumer->ring->progress_sig);
+	return 0;
+}
+
+int
+ns_consumer_release(ns_consumer *consumer, int64_t seq)
+{
+	if (consumer == NULL || seq < consumer->batch.lo || seq > consumer->batch.received ||
+	    seq <= consumer->batch.released)
+		return -EINVAL;
+	consumer->batch.released = seq;
+	nsi_processor_release(consumer, seq);
 	return 0;
 }
 
@@ -150,7 +210,29 @@ ns_consumer_sequence(const ns_consumer *consumer)
 {
 	if (consumer == NULL)
 		return -EINVAL;
-	return nsi_load_relaxed_i64(&consumer->sequence);
+	return nsi_load_acquire_i64(&consumer->progress.sequence);
+}
+
+int
+ns_consumer_stats(const ns_consumer *consumer, struct ns_consumer_stats *stats)
+{
+	struct ns_consumer_stats s;
+
+	if (consumer == NULL || stats == NULL ||
+	    stats->size < offsetof(struct ns_consumer_stats, events))
+		return -EINVAL;
+	memset(&s, 0, sizeof(s));
+	s.size = stats->size;
+	s.events = nsi_load_relaxed_u64(&consumer->stats.events);
+	s.batches = nsi_load_relaxed_u64(&consumer->stats.batches);
+	s.max_batch = nsi_load_relaxed_u64(&consumer->stats.max_batch);
+	s.waits = nsi_load_relaxed_u64(&consumer->stats.waits);
+	s.errors = nsi_load_relaxed_u64(&consumer->stats.errors);
+	s.sequence = nsi_load_acquire_i64(&consumer->progress.sequence);
+	int64_t cursor = nsi_seq_load_acquire(&consumer->ring->cursor);
+	s.lag = cursor > s.sequence ? cursor - s.sequence : 0;
+	memcpy(stats, &s, stats->size < sizeof(s) ? stats->size : sizeof(s));
+	return 0;
 }
 
 void
@@ -158,6 +240,12 @@ ns_consumer_destroy(ns_consumer *consumer)
 {
 	if (consumer == NULL)
 		return;
-	ungate(consumer);
+	if (consumer->is_started) {
+		ns_consumer_halt(consumer);
+		ns_consumer_join(consumer);
+	}
+	if (consumer->is_gated)
+		nsi_gate_unregister(consumer->ring, consumer->gate);
+	free(consumer->after);
 	free(consumer);
 }

@@ -91,7 +91,13 @@ int nsi_ring_abandon(struct ns_ring *r, int64_t first, int64_t n);
 int64_t nsi_ring_wait_for_slow(struct ns_ring *r, int64_t seq, const uint32_t *cancel,
 			       bool strategy_timeout);
 int64_t nsi_mp_highest_published(const struct ns_ring *r, int64_t lo, int64_t hi);
-int nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start);
+enum nsi_gate_start {
+	NSI_GATE_AT_CURSOR,  /* after the current cursor */
+	NSI_GATE_AT_CHECKED, /* after *start, if no producer can have reused the slots after it */
+	NSI_GATE_AT_TRUSTED, /* after *start, which other gates already protect */
+};
+/* Take a free gate starting after a sequence (stored in *start). Returns 0, -EBUSY, -EINVAL. */
+int nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start, enum nsi_gate_start how);
 void nsi_gate_unregister(struct ns_ring *r, uint32_t index);
 int nsi_ring_is_published(const struct ns_ring *r, int64_t seq);
 int64_t nsi_ring_remaining(const struct ns_ring *r);
@@ -196,19 +202,30 @@ nsi_mp_is_skipped(const struct ns_ring *r, int64_t seq)
 }
 
 /*
+ * Consumer side, without waiting: the highest sequence readable in one go from @seq, or
+ * seq - 1 if @seq is not readable yet.
+ */
+NS_INLINE int64_t
+nsi_ring_available(const struct ns_ring *r, int64_t seq)
+{
+	if (r->producer == NS_PRODUCER_SINGLE)
+		return nsi_seq_load_acquire(&r->cursor);
+	if (nsi_mp_is_available(r, seq))
+		return nsi_mp_highest_published(r, seq, nsi_seq_load_acquire(&r->cursor));
+	return seq - 1;
+}
+
+/*
  * Consumer side: wait until @seq is readable and return the highest sequence readable in one
  * go (>= seq), or -ESHUTDOWN, -ECANCELED, -ETIMEDOUT.
  */
 NS_INLINE int64_t
 nsi_ring_wait_for(struct ns_ring *r, int64_t seq, const uint32_t *cancel, bool strategy_timeout)
 {
-	if (r->producer == NS_PRODUCER_SINGLE) {
-		int64_t c = nsi_seq_load_acquire(&r->cursor);
-		if (NS_LIKELY(c >= seq))
-			return c;
-	} else if (NS_LIKELY(nsi_mp_is_available(r, seq))) {
-		return nsi_mp_highest_published(r, seq, nsi_seq_load_acquire(&r->cursor));
-	}
+	int64_t avail = nsi_ring_available(r, seq);
+
+	if (NS_LIKELY(avail >= seq))
+		return avail;
 	return nsi_ring_wait_for_slow(r, seq, cancel, strategy_timeout);
 }
 

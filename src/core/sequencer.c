@@ -215,8 +215,23 @@ nsi_ring_wait_for_slow(struct ns_ring *r, int64_t seq, const uint32_t *cancel,
 	return nsi_mp_highest_published(r, seq, nsi_seq_load_acquire(&r->cursor));
 }
 
+/* The slowest gate other than @except (@dflt if there is none). */
+static int64_t
+gating_min_except(const struct ns_ring *r, int64_t dflt, uint32_t except)
+{
+	uint32_t n = nsi_load_acquire_u32(&r->gate_set.hwm);
+	int64_t min = dflt;
+
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t v = nsi_load_acquire_i64(&r->gates[i].value);
+		if (i != except && v < min)
+			min = v;
+	}
+	return min;
+}
+
 int
-nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start)
+nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start, enum nsi_gate_start how)
 {
 	for (uint32_t i = 0; i < r->max_gates; i++) {
 		uint32_t expected = 0;
@@ -224,19 +239,31 @@ nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start)
 			continue;
 
 		struct nsi_gate *g = &r->gates[i];
-		nsi_store_release_i64(&g->value, nsi_seq_load_acquire(&r->cursor));
+		int64_t s = how == NSI_GATE_AT_CURSOR ? nsi_seq_load_acquire(&r->cursor) : *start;
+		nsi_store_release_i64(&g->value, s);
 		uint32_t hwm = nsi_load_acquire_u32(&r->gate_set.hwm);
 		while (hwm < i + 1 && !nsi_cas_acq_rel_u32(&r->gate_set.hwm, &hwm, i + 1)) {
 		}
 		/*
 		 * A producer that computed the slowest gate before seeing ours may claim up to
-		 * that value + capacity. Re-reading the cursor after the gate is visible (fence
-		 * pairs with the producers' fence before nsi_gating_min()) starts us at or past
-		 * every position such a producer relied on.
+		 * that value + capacity. The fence pairs with the producers' fence before
+		 * nsi_gating_min(): what we read after it bounds what such a producer relied on.
 		 */
 		nsi_fence_seq_cst();
-		int64_t s = nsi_seq_load_acquire(&r->cursor);
-		nsi_store_release_i64(&g->value, s);
+		int64_t cursor = nsi_seq_load_acquire(&r->cursor);
+		if (how == NSI_GATE_AT_CURSOR) {
+			/* Start at or past every position such a producer relied on. */
+			s = cursor;
+			nsi_store_release_i64(&g->value, s);
+		} else if (how == NSI_GATE_AT_CHECKED &&
+			   (s > cursor || s < gating_min_except(r, cursor, i))) {
+			/*
+			 * Older than the slowest other gate (or, with none, than the cursor):
+			 * a producer may already have reused the slots after it.
+			 */
+			nsi_gate_unregister(r, i);
+			return -EINVAL;
+		}
 		*index = i;
 		*start = s;
 		return 0;

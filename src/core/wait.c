@@ -173,7 +173,7 @@ sleep_on_signal(struct nsi_signal *sig, const struct nsi_wait_req *req, int64_t 
 		nsi_add_fetch_seq_cst_u32(&sig->waiters, 1); /* W1 */
 		nsi_fence_seq_cst();			     /* W2: pairs with N2 */
 		v = req->probe(req->arg);		     /* W4 */
-		if (v >= req->target || check_alerts(req) != 0) {
+		if (v >= req->target || v == NSI_PROBE_BROKEN || check_alerts(req) != 0) {
 			nsi_sub_fetch_release_u32(&sig->waiters, 1);
 			pthread_mutex_unlock(&sig->mu);
 			return v >= req->target ? v : -EAGAIN;
@@ -193,7 +193,7 @@ sleep_on_signal(struct nsi_signal *sig, const struct nsi_wait_req *req, int64_t 
 	nsi_fence_seq_cst();				    /* W2: pairs with N2 */
 	uint32_t epoch = nsi_load_acquire_u32(&sig->epoch); /* W3: pairs with N4 */
 	v = req->probe(req->arg);			    /* W4 */
-	if (v < req->target && check_alerts(req) == 0)
+	if (v < req->target && v != NSI_PROBE_BROKEN && check_alerts(req) == 0)
 		futex_wait_until(&sig->epoch, epoch, deadline_ns); /* W5 */
 	nsi_sub_fetch_release_u32(&sig->waiters, 1);
 	return v >= req->target ? v : -EAGAIN;
@@ -211,6 +211,8 @@ nsi_wait(const struct nsi_wait_cfg *cfg, struct nsi_signal *sig, const struct ns
 		int64_t v = req->probe(req->arg);
 		if (v >= req->target)
 			return v;
+		if (NS_UNLIKELY(v == NSI_PROBE_BROKEN))
+			return -EPIPE;
 		int64_t alert = check_alerts(req);
 		if (alert != 0)
 			return alert;

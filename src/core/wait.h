@@ -50,8 +50,13 @@ struct nsi_signal {
 	pthread_cond_t cv;
 } NS_SHARED_ALIGNED;
 
-/* Returns the probed value; the wait ends when it is >= the request's target. */
+/*
+ * Returns the probed value; the wait ends when it is >= the request's target. A probe returns
+ * NSI_PROBE_BROKEN when the value can never reach the target (a consumer it follows stopped
+ * for good); the wait then returns -EPIPE.
+ */
 typedef int64_t (*nsi_probe_fn)(const void *arg);
+#define NSI_PROBE_BROKEN INT64_MIN
 
 struct nsi_wait_req {
 	nsi_probe_fn probe;
@@ -73,7 +78,7 @@ void nsi_signal_destroy(struct nsi_signal *sig);
 
 /*
  * Wait until req->probe(req->arg) >= req->target. Returns the probed value, or -ESHUTDOWN,
- * -ECANCELED, -ETIMEDOUT as the request allows. Checks the probe before anything else, so a
+ * -ECANCELED, -ETIMEDOUT as the request allows, or -EPIPE for a broken probe. Checks the probe before anything else, so a
  * satisfied wait on a halted object still succeeds.
  */
 int64_t nsi_wait(const struct nsi_wait_cfg *cfg, struct nsi_signal *sig,

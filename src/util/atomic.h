@@ -52,6 +52,19 @@ nsi_cas_acq_rel_i64(int64_t *p, int64_t *expected, int64_t desired)
 					   __ATOMIC_ACQUIRE);
 }
 
+/* 64-bit unsigned (single-writer counters that other threads read). */
+NS_INLINE uint64_t
+nsi_load_relaxed_u64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+NS_INLINE void
+nsi_store_relaxed_u64(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
 /* 32-bit unsigned (availability words, flags, futex words, counts). */
 NS_INLINE uint32_t
 nsi_load_relaxed_u32(const uint32_t *p)

@@ -14,6 +14,9 @@
 
 #include <nanostream/nanostream.h>
 
+/* A CPU number no machine running these tests has. */
+#define CPU_SETSIZE_GUESS 4096
+
 static int
 fill(void *slot, int64_t seq, void *arg)
 {
@@ -190,12 +193,49 @@ consumer_calls_reject_bad_arguments(void **state)
 	co.on_event = NULL;
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
 	co.on_event = handler;
-	co.flags = 1;
+	co.flags = 0x2;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	co.flags = 0x80;
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
 	co.flags = 0;
-	co.reserved = 1;
+	co.error_policy = 3;
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
-	co.reserved = 0;
+	co.error_policy = UINT32_MAX;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	co.error_policy = NS_ERROR_STOP;
+	co.after_count = 1; /* with after == NULL */
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	ns_consumer *none[1] = { NULL };
+	co.after = none;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	co.after_count = 65;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	/* An upstream consumer of another ring. */
+	ns_ring *other = NULL;
+	ns_consumer *foreign = NULL;
+	assert_int_equal(ns_ring_create(&other, &o), 0);
+	co.after_count = 0;
+	co.after = NULL;
+	assert_int_equal(ns_consumer_create(&foreign, other, &co), 0);
+	co.after = &foreign;
+	co.after_count = 1;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	/* Both a start sequence and upstream consumers. */
+	co.flags = NS_CONSUMER_F_START_AT;
+	assert_int_equal(ns_consumer_create(&c, other, &co), -EINVAL);
+	co.after = NULL;
+	co.after_count = 0;
+	/* Start sequences the ring cannot honour: beyond the cursor, or already reusable. */
+	co.start_sequence = 5;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	co.start_sequence = -2;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	co.start_sequence = INT64_MIN;
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	co.flags = 0;
+	co.start_sequence = -1;
+	ns_consumer_destroy(foreign);
+	ns_ring_destroy(other);
 	co.size = 0;
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
 	assert_null(c);
@@ -210,7 +250,28 @@ consumer_calls_reject_bad_arguments(void **state)
 	assert_int_equal(ns_consumer_run(NULL), -EINVAL);
 	assert_int_equal(ns_consumer_halt(NULL), -EINVAL);
 	assert_int_equal(ns_consumer_sequence(NULL), -EINVAL);
+	assert_int_equal(ns_consumer_start(NULL, -1, NULL), -EINVAL);
+	assert_int_equal(ns_consumer_join(NULL), -EINVAL);
+	assert_int_equal(ns_consumer_release(NULL, 0), -EINVAL);
+	struct ns_consumer_stats st = { .size = sizeof(st) };
+	assert_int_equal(ns_consumer_stats(NULL, &st), -EINVAL);
 	ns_consumer_destroy(NULL);
+
+	/* A valid consumer, misused. */
+	assert_int_equal(ns_consumer_create(&c, r, &co), 0);
+	assert_int_equal(ns_consumer_start(c, 1 << 20, "x"), -EINVAL);
+	assert_int_equal(ns_consumer_start(c, CPU_SETSIZE_GUESS, "x"), -EINVAL);
+	assert_int_equal(ns_consumer_join(c), -EINVAL);	      /* never started */
+	assert_int_equal(ns_consumer_release(c, 0), -EINVAL); /* nothing received */
+	assert_int_equal(ns_consumer_release(c, -5), -EINVAL);
+	assert_int_equal(ns_consumer_stats(c, NULL), -EINVAL);
+	st.size = 0;
+	assert_int_equal(ns_consumer_stats(c, &st), -EINVAL);
+	st.size = sizeof(st);
+	assert_int_equal(ns_consumer_stats(c, &st), 0);
+	assert_int_equal(st.events, 0);
+	assert_int_equal(st.sequence, -1);
+	ns_consumer_destroy(c);
 	ns_ring_destroy(r);
 }
 

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include <nanostream/ring.h>
@@ -237,6 +239,364 @@ too_many_consumers_is_ebusy(void **state)
 	ns_ring_destroy(r);
 }
 
+/* Records every callback in order, for the lifecycle and error-policy tests. */
+struct trace {
+	ns_consumer *self;
+	char log[512];
+	size_t len;
+	int events;
+	int stop_after;
+	int64_t fail_seq; /* on_event fails for this sequence ... */
+	int fail_times;	  /* ... this many times (-1: always) */
+	int errors_seen;
+	int64_t error_seq;
+	int error_code;
+};
+
+static void
+trace_add(struct trace *t, const char *what)
+{
+	size_t n = strlen(what);
+	assert_true(t->len + n + 1 < sizeof(t->log));
+	memcpy(t->log + t->len, what, n);
+	t->len += n;
+	t->log[t->len++] = ' ';
+	t->log[t->len] = '\0';
+}
+
+static void
+tr_start(void *ctx)
+{
+	trace_add(ctx, "start");
+}
+
+static void
+tr_shutdown(void *ctx)
+{
+	trace_add(ctx, "shutdown");
+}
+
+static void
+tr_batch(void *ctx, uint64_t size, uint64_t depth)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "batch%llu+%llu", (unsigned long long)size,
+		 (unsigned long long)depth);
+	trace_add(ctx, buf);
+}
+
+static int
+tr_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct trace *t = ctx;
+	char buf[32];
+	(void)slot;
+	if (seq == t->fail_seq && t->fail_times != 0) {
+		if (t->fail_times > 0)
+			t->fail_times--;
+		snprintf(buf, sizeof(buf), "fail%lld", (long long)seq);
+		trace_add(t, buf);
+		return -EPROTO;
+	}
+	snprintf(buf, sizeof(buf), "e%lld%s", (long long)seq, end ? "!" : "");
+	trace_add(t, buf);
+	if (++t->events == t->stop_after)
+		ns_consumer_halt(t->self);
+	return 0;
+}
+
+static void
+tr_error(void *ctx, void *slot, int64_t seq, int code)
+{
+	struct trace *t = ctx;
+	(void)slot;
+	t->errors_seen++;
+	t->error_seq = seq;
+	t->error_code = code;
+	trace_add(t, "error");
+}
+
+static ns_consumer *
+make_traced(ns_ring *r, struct trace *t, uint32_t policy, uint32_t max_batch)
+{
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	ns_consumer *c = NULL;
+
+	co.on_event = tr_event;
+	co.ctx = t;
+	co.on_start = tr_start;
+	co.on_shutdown = tr_shutdown;
+	co.on_batch_start = tr_batch;
+	co.on_error = tr_error;
+	co.error_policy = policy;
+	co.max_retries = 2;
+	co.max_batch = max_batch;
+	assert_int_equal(ns_consumer_create(&c, r, &co), 0);
+	t->self = c;
+	return c;
+}
+
+static void
+callbacks_fire_in_order(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	struct trace t = { .stop_after = 5, .fail_seq = -1 };
+	ns_consumer *c = make_traced(r, &t, NS_ERROR_STOP, 3);
+
+	publish_values(r, 0, 5);
+	assert_int_equal(ns_consumer_run(c), 0);
+	assert_string_equal(t.log, "start batch3+2 e0 e1 e2! batch2+0 e3 e4! shutdown ");
+	ns_consumer_destroy(c);
+	ns_ring_destroy(r);
+}
+
+static void
+error_policy_stop_reports_once_and_stops(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	struct trace t = { .stop_after = -1, .fail_seq = 2, .fail_times = -1 };
+	ns_consumer *c = make_traced(r, &t, NS_ERROR_STOP, 0);
+
+	publish_values(r, 0, 5);
+	assert_int_equal(ns_consumer_run(c), -EPROTO);
+	assert_string_equal(t.log, "start batch5+0 e0 e1 fail2 error shutdown ");
+	assert_int_equal(t.errors_seen, 1);
+	assert_int_equal(t.error_seq, 2);
+	assert_int_equal(t.error_code, -EPROTO);
+	assert_int_equal(ns_consumer_sequence(c), 1);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(r);
+}
+
+static void
+error_policy_skip_reports_once_and_continues(void **state)
+{
+	(void)state;
+	for (uint32_t mode = 0; mode < 2; mode++) {
+		ns_ring *r = make_ring(mode);
+		struct trace t = { .stop_after = 4, .fail_seq = 2, .fail_times = -1 };
+		ns_consumer *c = make_traced(r, &t, NS_ERROR_SKIP, 0);
+
+		publish_values(r, 0, 5);
+		assert_int_equal(ns_consumer_run(c), 0);
+		assert_string_equal(t.log, "start batch5+0 e0 e1 fail2 error e3 e4! shutdown ");
+		assert_int_equal(t.errors_seen, 1);
+		/* The sequence advanced past the failed event; nothing else skipped or repeated. */
+		assert_int_equal(ns_consumer_sequence(c), 4);
+		struct ns_consumer_stats st = { .size = sizeof(st) };
+		assert_int_equal(ns_consumer_stats(c, &st), 0);
+		assert_int_equal(st.events, 4);
+		assert_int_equal(st.errors, 1);
+		ns_consumer_destroy(c);
+		ns_ring_destroy(r);
+	}
+}
+
+static void
+error_policy_retry_redelivers_batch_then_succeeds(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	struct trace t = { .stop_after = 5, .fail_seq = 1, .fail_times = 2 };
+	ns_consumer *c = make_traced(r, &t, NS_ERROR_RETRY, 0);
+
+	publish_values(r, 0, 3);
+	assert_int_equal(ns_consumer_run(c), 0);
+	/* Two failures, each followed by the batch again from its start; no error report. */
+	assert_string_equal(t.log, "start batch3+0 e0 fail1 e0 fail1 e0 e1 e2! shutdown ");
+	assert_int_equal(t.errors_seen, 0);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(r);
+}
+
+static void
+error_policy_retry_exhausted_reports_once_and_stops(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	struct trace t = { .stop_after = -1, .fail_seq = 0, .fail_times = -1 };
+	ns_consumer *c = make_traced(r, &t, NS_ERROR_RETRY, 0);
+
+	publish_values(r, 0, 2);
+	assert_int_equal(ns_consumer_run(c), -EPROTO);
+	assert_string_equal(t.log, "start batch2+0 fail0 fail0 fail0 error shutdown ");
+	assert_int_equal(t.errors_seen, 1);
+	assert_int_equal(ns_consumer_sequence(c), -1);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(r);
+}
+
+/* A stage of a graph: checks order, records who saw what, halts after n events. */
+struct stage {
+	ns_consumer *self;
+	const struct stage *upstream[2];
+	int upstream_count;
+	int64_t seen;
+	int64_t stop_at;
+	int violations; /* an event seen before an upstream stage finished it */
+};
+
+static int
+stage_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct stage *s = ctx;
+	(void)slot, (void)end;
+	for (int i = 0; i < s->upstream_count; i++) {
+		if (__atomic_load_n(&s->upstream[i]->seen, __ATOMIC_ACQUIRE) <= seq)
+			s->violations++;
+	}
+	__atomic_store_n(&s->seen, seq + 1, __ATOMIC_RELEASE);
+	if (seq == s->stop_at)
+		ns_consumer_halt(s->self);
+	return 0;
+}
+
+static ns_consumer *
+make_stage(ns_ring *r, struct stage *s, ns_consumer **after, uint32_t n)
+{
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+
+	co.on_event = stage_event;
+	co.ctx = s;
+	co.after = after;
+	co.after_count = n;
+	co.max_batch = 3;
+	assert_int_equal(ns_consumer_create(&s->self, r, &co), 0);
+	return s->self;
+}
+
+static void
+diamond_runs_each_stage_after_its_upstreams(void **state)
+{
+	(void)state;
+	for (uint32_t mode = 0; mode < 2; mode++) {
+		struct ns_ring_opts o = NS_RING_OPTS_INIT;
+		ns_ring *r = NULL;
+		const int64_t n = 5000;
+
+		o.capacity = 64;
+		o.producer = mode;
+		o.wait = NS_WAIT_YIELD;
+		assert_int_equal(ns_ring_create(&r, &o), 0);
+		struct stage a = { .stop_at = n - 1 }, b = { .stop_at = n - 1 };
+		struct stage d = { .stop_at = n - 1, .upstream = { &a, &b }, .upstream_count = 2 };
+		ns_consumer *ca = make_stage(r, &a, NULL, 0);
+		ns_consumer *cb = make_stage(r, &b, NULL, 0);
+		ns_consumer *ups[2] = { ca, cb };
+		ns_consumer *cd = make_stage(r, &d, ups, 2);
+
+		assert_int_equal(ns_consumer_start(cd, -1, "ns-diamond-d"), 0);
+		assert_int_equal(ns_consumer_start(ca, 0, "ns-diamond-a"), 0);
+		assert_int_equal(ns_consumer_start(cb, -1, NULL), 0);
+		assert_int_equal(ns_consumer_start(cb, -1, NULL), -EALREADY);
+		for (int64_t i = 0; i < n; i++) {
+			int64_t seq = ns_ring_claim(r);
+			assert_int_equal(seq, i);
+			assert_int_equal(ns_ring_publish(r, seq), 0);
+		}
+		assert_int_equal(ns_consumer_join(ca), 0);
+		assert_int_equal(ns_consumer_join(cb), 0);
+		assert_int_equal(ns_consumer_join(cd), 0);
+		assert_int_equal(a.seen, n);
+		assert_int_equal(b.seen, n);
+		assert_int_equal(d.seen, n);
+		assert_int_equal(d.violations, 0);
+		ns_consumer_destroy(cd);
+		ns_consumer_destroy(ca);
+		ns_consumer_destroy(cb);
+		ns_ring_destroy(r);
+	}
+}
+
+static void
+downstream_of_stopped_consumer_returns_epipe(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	struct trace t = { .stop_after = -1, .fail_seq = 3, .fail_times = -1 };
+	ns_consumer *a = make_traced(r, &t, NS_ERROR_STOP, 0);
+	struct stage b = { .stop_at = -1 };
+	ns_consumer *cb = make_stage(r, &b, &a, 1);
+
+	publish_values(r, 0, 6);
+	assert_int_equal(ns_consumer_run(a), -EPROTO);
+	/* B handles what A finished (0..2), then learns A will never go further. */
+	assert_int_equal(ns_consumer_run(cb), -EPIPE);
+	assert_int_equal(b.seen, 3);
+	ns_consumer_destroy(cb);
+	ns_consumer_destroy(a);
+	ns_ring_destroy(r);
+}
+
+static int
+release_early(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct log *l = ctx;
+	(void)slot, (void)end;
+	if (seq == 1) {
+		assert_int_equal(ns_consumer_release(l->self, 2), -EINVAL); /* not received yet */
+		assert_int_equal(ns_consumer_release(l->self, 1), 0);
+		/* The producer got slots 0 and 1 back before the batch ended. */
+		assert_int_equal(ns_consumer_sequence(l->self), 1);
+		assert_int_equal(ns_consumer_release(l->self, 1), -EINVAL); /* already */
+	}
+	if (++l->n == l->stop_after)
+		ns_consumer_halt(l->self);
+	return 0;
+}
+
+static void
+early_release_reports_progress_mid_batch(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	struct log l = { .stop_after = 4, .fail_at = -1 };
+
+	co.on_event = release_early;
+	co.ctx = &l;
+	assert_int_equal(ns_consumer_create(&l.self, r, &co), 0);
+	publish_values(r, 0, 4);
+	assert_int_equal(ns_consumer_run(l.self), 0);
+	assert_int_equal(ns_consumer_sequence(l.self), 3);
+	ns_consumer_destroy(l.self);
+	ns_ring_destroy(r);
+}
+
+static void
+start_at_sequence_misses_nothing_from_there(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	struct log first = { .stop_after = 3, .fail_at = -1 };
+	ns_consumer *c1 = make_consumer(r, &first, 0);
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	struct log late = { .stop_after = 4, .fail_at = -1 };
+
+	publish_values(r, 100, 6);
+	assert_int_equal(ns_consumer_run(c1), 0); /* c1 is at 5 */
+	/* c1 holds nothing back below 5: a start before that is refused, 3 (<= cursor) not. */
+	co.on_event = on_event;
+	co.ctx = &late;
+	co.flags = NS_CONSUMER_F_START_AT;
+	co.start_sequence = 4;
+	assert_int_equal(ns_consumer_create(&late.self, r, &co), -EINVAL);
+	ns_consumer_destroy(c1);
+	ns_consumer *c2 = NULL;
+	co.start_sequence = 5;
+	assert_int_equal(ns_consumer_create(&c2, r, &co), 0);
+	late.self = c2;
+	publish_values(r, 106, 4);
+	assert_int_equal(ns_consumer_run(c2), 0);
+	assert_int_equal(late.n, 4);
+	assert_int_equal(late.seqs[0], 6);
+	assert_int_equal(late.values[0], 106);
+	ns_consumer_destroy(c2);
+	ns_ring_destroy(r);
+}
+
 int
 main(void)
 {
@@ -248,6 +608,15 @@ main(void)
 		cmocka_unit_test(halted_ring_drains_published_then_stops),
 		cmocka_unit_test(skipped_slots_are_never_delivered),
 		cmocka_unit_test(too_many_consumers_is_ebusy),
+		cmocka_unit_test(callbacks_fire_in_order),
+		cmocka_unit_test(error_policy_stop_reports_once_and_stops),
+		cmocka_unit_test(error_policy_skip_reports_once_and_continues),
+		cmocka_unit_test(error_policy_retry_redelivers_batch_then_succeeds),
+		cmocka_unit_test(error_policy_retry_exhausted_reports_once_and_stops),
+		cmocka_unit_test(diamond_runs_each_stage_after_its_upstreams),
+		cmocka_unit_test(downstream_of_stopped_consumer_returns_epipe),
+		cmocka_unit_test(early_release_reports_progress_mid_batch),
+		cmocka_unit_test(start_at_sequence_misses_nothing_from_there),
 	};
 	return cmocka_run_group_tests_name("consumer", tests, NULL, NULL);
 }

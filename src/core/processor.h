@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSI_CORE_PROCESSOR_H
+#define NSI_CORE_PROCESSOR_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nanostream/consumer.h>
+
+#include "core/ring.h"
+#include "util/compiler.h"
+
+/*
+ * The batch event processor behind ns_consumer. It owns a gate on the ring (so producers never
+ * overwrite what it has not finished) and publishes its progress for the consumers that run
+ * after it. A consumer with upstream consumers waits on their progress (the ring's progress
+ * signal) instead of on the cursor: everything they finished is published.
+ */
+
+#define NSI_MAX_AFTER 64
+
+struct ns_consumer {
+	/* Read-mostly, set at create. */
+	struct ns_ring *ring;
+	ns_event_fn on_event;
+	void *ctx;
+	void (*on_start)(void *ctx);
+	void (*on_shutdown)(void *ctx);
+	void (*on_batch_start)(void *ctx, uint64_t batch_size, uint64_t queue_depth);
+	void (*on_timeout)(void *ctx, int64_t sequence);
+	void (*on_error)(void *ctx, void *slot, int64_t seq, int code);
+	int64_t max_batch;
+	uint32_t error_policy;
+	uint32_t max_retries;
+	uint32_t after_count;
+	struct ns_consumer **after;
+	uint32_t gate;
+	bool is_gated; /* owns a gate; cleared when it stops for good */
+
+	/* Lifecycle, touched by the owning threads only (cold). */
+	uint32_t running; /* one ns_consumer_run() at a time */
+	bool is_started;  /* ns_consumer_start() made a thread not yet joined */
+	pthread_t thread;
+	int thread_result;
+
+	/* Written by other threads (ns_consumer_halt()), read once per batch. */
+	uint32_t halt_requested NS_SHARED_ALIGNED;
+
+	/* Written by the running thread, read by downstream consumers and observers. */
+	struct {
+		int64_t sequence;  /* last finished (release) */
+		uint32_t finished; /* will never progress again (release) */
+	} progress NS_SHARED_ALIGNED;
+
+	/* Counters: written by the running thread (relaxed), read by ns_consumer_stats(). */
+	struct {
+		uint64_t events;
+		uint64_t batches;
+		uint64_t max_batch;
+		uint64_t waits;
+		uint64_t errors;
+	} stats NS_SHARED_ALIGNED;
+
+	/* Private to the running thread. */
+	struct {
+		int64_t lo;	  /* first sequence of the current batch */
+		int64_t received; /* last sequence handed to on_event */
+		int64_t released; /* last sequence released early */
+	} batch NS_SHARED_ALIGNED;
+};
+
+/* The loop of ns_consumer_run(); see there for the return values. */
+int nsi_processor_run(struct ns_consumer *c);
+
+/* Lowest progress among the upstream consumers (the probe of a dependent consumer). */
+int64_t nsi_processor_upstream_min(const struct ns_consumer *c);
+
+/* Publish progress up to @seq: gate (producers), progress (downstream), signal sleepers. */
+void nsi_processor_release(struct ns_consumer *c, int64_t seq);
+
+/* Stop for good: leave the gating set and tell downstream consumers. */
+void nsi_processor_finish(struct ns_consumer *c);
+
+#endif /* NSI_CORE_PROCESSOR_H */
