@@ -179,6 +179,86 @@ NS_API int ns_consumer_stats(const ns_consumer *consumer, struct ns_consumer_sta
  */
 NS_API void ns_consumer_destroy(ns_consumer *consumer);
 
+/*
+ * Work pools: N worker threads share one stream of events; each event is handled by exactly
+ * one worker (in no particular order across workers). A pool composes with `after` like a
+ * consumer: ns_work_pool_consumer() is the handle to list in a downstream consumer's `after`,
+ * and the pool itself may run after other consumers.
+ */
+typedef struct ns_work_pool ns_work_pool;
+
+#define NS_WORK_POOL_MAX_WORKERS 64
+
+/** Options for ns_work_pool_create(). Start from NS_WORK_POOL_OPTS_INIT. */
+struct ns_work_pool_opts {
+	uint32_t size;	       /* set by NS_WORK_POOL_OPTS_INIT; do not change */
+	uint32_t flags;	       /* none defined; any bit -> -EINVAL */
+	uint32_t workers;      /* 1 .. NS_WORK_POOL_MAX_WORKERS */
+	uint32_t error_policy; /* enum ns_error_policy; RETRY retries the failing event */
+	ns_event_fn on_event;  /* required; end_of_batch is always true */
+	void *ctx;	       /* shared by all workers: on_event runs on several threads */
+	uint32_t max_retries;  /* NS_ERROR_RETRY: attempts after the first; 0 = 3 */
+	uint32_t after_count;  /* entries in after[], at most 64 */
+	ns_consumer *const *after;
+	/* Exactly once per failing event, on the worker's thread. */
+	void (*on_error)(void *ctx, void *slot, int64_t seq, int code);
+};
+
+#define NS_WORK_POOL_OPTS_INIT                                                                     \
+	{                                                                                          \
+		.size = sizeof(struct ns_work_pool_opts)                                           \
+	}
+
+/**
+ * Create a work pool on @ring; it starts after the cursor (or after its `after` consumers),
+ * like a consumer, and gates the producers.
+ *
+ * Errors: -EINVAL (NULL argument, opts->size too small, unknown flag, workers 0 or too many,
+ * on_event NULL, unknown error policy, bad `after` list as for consumers), -EBUSY (not enough
+ * free consumer places on the ring: each worker takes one), -ENOMEM, -ESHUTDOWN.
+ * Ownership: destroy with ns_work_pool_destroy() before the ring.
+ * Thread safety: any thread. May block (allocates).
+ */
+NS_API int ns_work_pool_create(ns_work_pool **pool, ns_ring *ring,
+			       const struct ns_work_pool_opts *opts);
+
+/**
+ * Start one thread per worker; @cpus is NULL (unpinned) or holds one CPU per worker (-1 for
+ * unpinned). Returns 0, -EINVAL (pool NULL, a CPU beyond the machine's), -EALREADY, or a
+ * pthread error (negated; the workers already started are halted and joined).
+ * Thread safety: any thread; once per pool.
+ */
+NS_API int ns_work_pool_start(ns_work_pool *pool, const int *cpus);
+
+/**
+ * Ask every worker to stop after its current event. Returns 0 or -EINVAL (pool NULL).
+ * Thread safety: any thread, also from on_event. Never blocks.
+ */
+NS_API int ns_work_pool_halt(ns_work_pool *pool);
+
+/**
+ * Wait for every worker thread to end. Returns 0 if all stopped because of a halt, else the
+ * first non-zero worker result (see ns_consumer_run()), or -EINVAL (pool NULL or not
+ * started). Thread safety: one thread, once per start. Blocks.
+ */
+NS_API int ns_work_pool_join(ns_work_pool *pool);
+
+/**
+ * The pool as an upstream consumer, to list in another consumer's `after`; its sequence is
+ * the highest sequence up to which every event has been handled. Borrowed: valid until
+ * ns_work_pool_destroy(); ns_consumer_sequence() and ns_consumer_halt() work on it,
+ * ns_consumer_run(), _start() and _destroy() do not (-EINVAL or ignored).
+ * Returns NULL if pool is NULL. Thread safety: any thread. Wait-free.
+ */
+NS_API ns_consumer *ns_work_pool_consumer(ns_work_pool *pool);
+
+/**
+ * Destroy the pool: halts and joins started workers and leaves the gating set. NULL is
+ * accepted. Destroy consumers that run after the pool first.
+ * Thread safety: one thread.
+ */
+NS_API void ns_work_pool_destroy(ns_work_pool *pool);
+
 #ifdef __cplusplus
 }
 #endif

@@ -112,11 +112,16 @@ ns_consumer_run(ns_consumer *consumer)
 	uint32_t idle = 0;
 	int rc;
 
-	if (consumer == NULL)
-		return -EINVAL;
+	if (consumer == NULL || consumer->workers != NULL)
+		return -EINVAL; /* a work pool's head runs through ns_work_pool_start() */
 	if (!nsi_cas_acq_rel_u32(&consumer->running, &idle, 1))
 		return -EALREADY;
-	rc = consumer->is_gated ? nsi_processor_run(consumer) : -EALREADY;
+	if (!consumer->is_gated)
+		rc = -EALREADY;
+	else if (consumer->work_seq != NULL)
+		rc = nsi_worker_run(consumer);
+	else
+		rc = nsi_processor_run(consumer);
 	nsi_store_release_u32(&consumer->running, 0);
 	return rc;
 }
@@ -136,7 +141,7 @@ ns_consumer_start(ns_consumer *consumer, int cpu, const char *name)
 	pthread_attr_t attr;
 	int rc;
 
-	if (consumer == NULL)
+	if (consumer == NULL || consumer->workers != NULL)
 		return -EINVAL;
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	if (cpu >= CPU_SETSIZE || (ncpu > 0 && cpu >= ncpu))
@@ -184,6 +189,8 @@ ns_consumer_halt(ns_consumer *consumer)
 {
 	if (consumer == NULL)
 		return -EINVAL;
+	for (uint32_t i = 0; i < consumer->worker_count; i++)
+		nsi_store_release_u32(&consumer->workers[i]->halt_requested, 1);
 	nsi_store_release_u32(&consumer->halt_requested, 1);
 	/*
 	 * It may be asleep on either signal (publish: waiting for producers; progress: waiting
@@ -210,7 +217,8 @@ ns_consumer_sequence(const ns_consumer *consumer)
 {
 	if (consumer == NULL)
 		return -EINVAL;
-	return nsi_load_acquire_i64(&consumer->progress.sequence);
+	uint32_t finished;
+	return nsi_consumer_progress(consumer, &finished);
 }
 
 int
@@ -223,12 +231,25 @@ ns_consumer_stats(const ns_consumer *consumer, struct ns_consumer_stats *stats)
 		return -EINVAL;
 	memset(&s, 0, sizeof(s));
 	s.size = stats->size;
-	s.events = nsi_load_relaxed_u64(&consumer->stats.events);
-	s.batches = nsi_load_relaxed_u64(&consumer->stats.batches);
-	s.max_batch = nsi_load_relaxed_u64(&consumer->stats.max_batch);
-	s.waits = nsi_load_relaxed_u64(&consumer->stats.waits);
-	s.errors = nsi_load_relaxed_u64(&consumer->stats.errors);
-	s.sequence = nsi_load_acquire_i64(&consumer->progress.sequence);
+	/* A work pool's head reports the sum over its workers. */
+	const struct ns_consumer *const *parts = (const struct ns_consumer *const *)&consumer;
+	uint32_t n = 1;
+	if (consumer->workers != NULL) {
+		parts = (const struct ns_consumer *const *)consumer->workers;
+		n = consumer->worker_count;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ns_consumer *c = parts[i];
+		s.events += nsi_load_relaxed_u64(&c->stats.events);
+		s.batches += nsi_load_relaxed_u64(&c->stats.batches);
+		s.waits += nsi_load_relaxed_u64(&c->stats.waits);
+		s.errors += nsi_load_relaxed_u64(&c->stats.errors);
+		uint64_t mb = nsi_load_relaxed_u64(&c->stats.max_batch);
+		if (mb > s.max_batch)
+			s.max_batch = mb;
+	}
+	uint32_t finished;
+	s.sequence = nsi_consumer_progress(consumer, &finished);
 	int64_t cursor = nsi_seq_load_acquire(&consumer->ring->cursor);
 	s.lag = cursor > s.sequence ? cursor - s.sequence : 0;
 	memcpy(stats, &s, stats->size < sizeof(s) ? stats->size : sizeof(s));
@@ -238,8 +259,8 @@ ns_consumer_stats(const ns_consumer *consumer, struct ns_consumer_stats *stats)
 void
 ns_consumer_destroy(ns_consumer *consumer)
 {
-	if (consumer == NULL)
-		return;
+	if (consumer == NULL || consumer->workers != NULL)
+		return; /* a work pool's head belongs to the pool */
 	if (consumer->is_started) {
 		ns_consumer_halt(consumer);
 		ns_consumer_join(consumer);

@@ -16,13 +16,34 @@ count(uint64_t *counter, uint64_t n)
 }
 
 int64_t
+nsi_consumer_progress(const struct ns_consumer *c, uint32_t *finished)
+{
+	if (c->workers == NULL) {
+		/* Finished first: the sequence read after it is then final. */
+		*finished = nsi_load_acquire_u32(&c->progress.finished);
+		/* Pairs with the release in nsi_processor_release(): those events are done. */
+		return nsi_load_acquire_i64(&c->progress.sequence);
+	}
+	int64_t min = INT64_MAX;
+	*finished = 0;
+	for (uint32_t i = 0; i < c->worker_count; i++) {
+		uint32_t f;
+		int64_t s = nsi_consumer_progress(c->workers[i], &f);
+		*finished |= f;
+		if (s < min)
+			min = s;
+	}
+	return min;
+}
+
+int64_t
 nsi_processor_upstream_min(const struct ns_consumer *c)
 {
 	int64_t min = INT64_MAX;
 
 	for (uint32_t i = 0; i < c->after_count; i++) {
-		/* Pairs with the release in nsi_processor_release(): their events are done. */
-		int64_t s = nsi_load_acquire_i64(&c->after[i]->progress.sequence);
+		uint32_t finished;
+		int64_t s = nsi_consumer_progress(c->after[i], &finished);
 		if (s < min)
 			min = s;
 	}
@@ -42,10 +63,8 @@ probe_upstream(const void *arg)
 	int64_t min = INT64_MAX;
 
 	for (uint32_t i = 0; i < c->after_count; i++) {
-		const struct ns_consumer *u = c->after[i];
-		/* Finished first (acquire): the sequence read after it is then final. */
-		uint32_t finished = nsi_load_acquire_u32(&u->progress.finished);
-		int64_t s = nsi_load_acquire_i64(&u->progress.sequence);
+		uint32_t finished;
+		int64_t s = nsi_consumer_progress(c->after[i], &finished);
 		if (finished && s < p->target)
 			return NSI_PROBE_BROKEN;
 		if (s < min)
@@ -159,6 +178,42 @@ handle_batch(struct ns_consumer *c, int64_t lo, int64_t end, int64_t avail)
 	return 0;
 }
 
+/*
+ * What a failed wait means for the loop: 1 to wait again (a timeout, after on_timeout), or
+ * the loop's result (0 for a halt).
+ */
+static int
+wait_failed(struct ns_consumer *c, int64_t err, int64_t next)
+{
+	if (err == -ETIMEDOUT) {
+		if (c->on_timeout != NULL)
+			c->on_timeout(c->ctx, next - 1);
+		return 1;
+	}
+	if (err == -ECANCELED)
+		return 0;
+	if (err == -EPIPE && nsi_ring_halted(c->ring))
+		return -ESHUTDOWN; /* upstream drained a halted ring: so are we */
+	return (int)err;
+}
+
+/* Stopped by an error: leave the gating set so producers never wait on us. */
+static void
+ungate(struct ns_consumer *c)
+{
+	nsi_gate_unregister(c->ring, c->gate);
+	c->is_gated = false;
+}
+
+static int
+end_run(struct ns_consumer *c, int rc)
+{
+	nsi_processor_finish(c);
+	if (c->on_shutdown != NULL)
+		c->on_shutdown(c->ctx);
+	return rc;
+}
+
 int
 nsi_processor_run(struct ns_consumer *c)
 {
@@ -175,31 +230,81 @@ nsi_processor_run(struct ns_consumer *c)
 		}
 		int64_t avail = wait_available(c, next);
 		if (NS_UNLIKELY(avail < 0)) {
-			if (avail == -ETIMEDOUT) {
-				if (c->on_timeout != NULL)
-					c->on_timeout(c->ctx, next - 1);
+			rc = wait_failed(c, avail, next);
+			if (rc == 1)
 				continue;
-			}
-			if (avail == -ECANCELED)
-				rc = 0;
-			else if (avail == -EPIPE && nsi_ring_halted(c->ring))
-				rc = -ESHUTDOWN; /* upstream drained a halted ring: so are we */
-			else
-				rc = (int)avail;
 			break;
 		}
 		int64_t end = avail < next + c->max_batch - 1 ? avail : next + c->max_batch - 1;
 		rc = handle_batch(c, next, end, avail);
 		if (NS_UNLIKELY(rc != 0)) {
-			/* Stopped by an error: leave the gating set so producers never wait on us. */
-			nsi_gate_unregister(c->ring, c->gate);
-			c->is_gated = false;
+			ungate(c);
 			break;
 		}
 		next = end + 1;
 	}
-	nsi_processor_finish(c);
-	if (c->on_shutdown != NULL)
-		c->on_shutdown(c->ctx);
-	return rc;
+	return end_run(c, rc);
+}
+
+int
+nsi_worker_run(struct ns_consumer *w)
+{
+	const bool is_multi = w->ring->producer == NS_PRODUCER_MULTI;
+	bool has_claim = false;
+	uint32_t attempts = 0;
+	int64_t s = 0;
+	int rc;
+
+	if (w->on_start != NULL)
+		w->on_start(w->ctx);
+	for (;;) {
+		if (nsi_load_acquire_u32(&w->halt_requested) != 0) {
+			rc = 0;
+			break;
+		}
+		if (!has_claim) {
+			/*
+			 * Everything before our new sequence is finished or being handled by a
+			 * worker whose own progress is below it, so s - 1 is a safe bound.
+			 */
+			s = nsi_seq_add_and_get(w->work_seq, 1);
+			has_claim = true;
+			attempts = 0;
+			nsi_processor_release(w, s - 1);
+		}
+		int64_t avail = wait_available(w, s);
+		if (NS_UNLIKELY(avail < 0)) {
+			rc = wait_failed(w, avail, s);
+			if (rc == 1)
+				continue;
+			break;
+		}
+		if (!(is_multi && nsi_mp_is_skipped(w->ring, s))) {
+			void *slot = nsi_ring_slot(w->ring, s);
+			w->batch.lo = s;
+			w->batch.received = s;
+			w->batch.released = s - 1;
+			int erc = w->on_event(w->ctx, slot, s, true);
+			if (NS_UNLIKELY(erc != 0)) {
+				count(&w->stats.errors, 1);
+				if (w->error_policy == NS_ERROR_RETRY &&
+				    attempts < w->max_retries) {
+					attempts++;
+					continue; /* the same sequence again */
+				}
+				if (w->on_error != NULL)
+					w->on_error(w->ctx, slot, s, erc);
+				if (w->error_policy != NS_ERROR_SKIP) {
+					rc = erc < 0 ? erc : -ECANCELED;
+					ungate(w);
+					break;
+				}
+			} else {
+				count(&w->stats.events, 1);
+			}
+			count(&w->stats.batches, 1);
+		}
+		has_claim = false;
+	}
+	return end_run(w, rc);
 }

@@ -38,6 +38,11 @@ struct ns_consumer {
 	uint32_t gate;
 	bool is_gated; /* owns a gate; cleared when it stops for good */
 
+	/* Work pools: the pool's head has workers (and no gate); workers share work_seq. */
+	struct ns_consumer **workers;
+	uint32_t worker_count;
+	struct nsi_seq *work_seq;
+
 	/* Lifecycle, touched by the owning threads only (cold). */
 	uint32_t running; /* one ns_consumer_run() at a time */
 	bool is_started;  /* ns_consumer_start() made a thread not yet joined */
@@ -72,6 +77,16 @@ struct ns_consumer {
 
 /* The loop of ns_consumer_run(); see there for the return values. */
 int nsi_processor_run(struct ns_consumer *c);
+
+/* A work-pool worker's loop: claims one sequence at a time from the shared work sequence. */
+int nsi_worker_run(struct ns_consumer *w);
+
+/*
+ * A consumer's progress as downstream consumers see it: its own sequence, or for a work
+ * pool's head the lowest of its workers'. *finished is set when it will never progress again
+ * (for a pool: when any worker stopped). Acquire: the events up to it are done.
+ */
+int64_t nsi_consumer_progress(const struct ns_consumer *c, uint32_t *finished);
 
 /* Lowest progress among the upstream consumers (the probe of a dependent consumer). */
 int64_t nsi_processor_upstream_min(const struct ns_consumer *c);

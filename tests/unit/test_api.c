@@ -276,6 +276,60 @@ consumer_calls_reject_bad_arguments(void **state)
 }
 
 static void
+work_pool_calls_reject_bad_arguments(void **state)
+{
+	(void)state;
+	struct ns_ring_opts o = NS_RING_OPTS_INIT;
+	struct ns_work_pool_opts po = NS_WORK_POOL_OPTS_INIT;
+	ns_work_pool *p = NULL;
+	ns_ring *r = NULL;
+	int cpus[2] = { 0, 1 << 20 };
+
+	o.max_consumers = 4;
+	assert_int_equal(ns_ring_create(&r, &o), 0);
+	po.workers = 2;
+	po.on_event = handler;
+	assert_int_equal(ns_work_pool_create(NULL, r, &po), -EINVAL);
+	assert_int_equal(ns_work_pool_create(&p, NULL, &po), -EINVAL);
+	assert_int_equal(ns_work_pool_create(&p, r, NULL), -EINVAL);
+#define EXPECT_POOL_EINVAL(field, value)                                                           \
+	do {                                                                                       \
+		struct ns_work_pool_opts bad_ = po;                                                \
+		bad_.field = value;                                                                \
+		assert_int_equal(ns_work_pool_create(&p, r, &bad_), -EINVAL);                      \
+		assert_null(p);                                                                    \
+	} while (0)
+	EXPECT_POOL_EINVAL(size, 0);
+	EXPECT_POOL_EINVAL(flags, 1);
+	EXPECT_POOL_EINVAL(workers, 0);
+	EXPECT_POOL_EINVAL(workers, NS_WORK_POOL_MAX_WORKERS + 1);
+	EXPECT_POOL_EINVAL(on_event, NULL);
+	EXPECT_POOL_EINVAL(error_policy, 3);
+	EXPECT_POOL_EINVAL(after_count, 1);
+	EXPECT_POOL_EINVAL(after_count, 65);
+#undef EXPECT_POOL_EINVAL
+	/* Five workers on a ring with four consumer places: -EBUSY, and no place is lost. */
+	po.workers = 5;
+	assert_int_equal(ns_work_pool_create(&p, r, &po), -EBUSY);
+	assert_null(p);
+	po.workers = 4;
+	assert_int_equal(ns_work_pool_create(&p, r, &po), 0);
+	ns_work_pool_destroy(p);
+	po.workers = 2;
+	assert_int_equal(ns_work_pool_create(&p, r, &po), 0);
+
+	assert_int_equal(ns_work_pool_start(NULL, NULL), -EINVAL);
+	assert_int_equal(ns_work_pool_start(p, cpus), -EINVAL); /* second CPU does not exist */
+	assert_int_equal(ns_work_pool_halt(NULL), -EINVAL);
+	assert_int_equal(ns_work_pool_join(NULL), -EINVAL);
+	assert_int_equal(ns_work_pool_join(p), -EINVAL);
+	assert_null(ns_work_pool_consumer(NULL));
+	ns_work_pool_destroy(NULL);
+	ns_work_pool_destroy(p);
+	ns_ring_destroy(r);
+}
+
+static void
 strerror_and_version_always_answer(void **state)
 {
 	(void)state;
@@ -304,6 +358,7 @@ main(void)
 		cmocka_unit_test(ring_create_rejects_bad_options),
 		cmocka_unit_test(ring_calls_reject_null_and_bad_counts),
 		cmocka_unit_test(consumer_calls_reject_bad_arguments),
+		cmocka_unit_test(work_pool_calls_reject_bad_arguments),
 		cmocka_unit_test(strerror_and_version_always_answer),
 	};
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);

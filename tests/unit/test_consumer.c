@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -597,6 +598,151 @@ start_at_sequence_misses_nothing_from_there(void **state)
 	ns_ring_destroy(r);
 }
 
+/* Work pool: every event handled by exactly one worker; a consumer after the pool sees it. */
+struct pool_check {
+	uint32_t *handled; /* per sequence: how many workers handled it */
+	int64_t n;
+	ns_consumer *tail;
+	int64_t tail_seen;
+	int violations;	     /* tail saw an event the pool had not finished */
+	uint32_t fail_every; /* worker fails events with seq % fail_every == 0 (0: never) */
+	uint32_t errors_reported;
+};
+
+static int
+pool_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct pool_check *pc = ctx;
+	(void)slot;
+	assert_true(end);
+	if (pc->fail_every != 0 && seq % pc->fail_every == 0)
+		return -EIO;
+	__atomic_add_fetch(&pc->handled[seq], 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void
+pool_error(void *ctx, void *slot, int64_t seq, int code)
+{
+	struct pool_check *pc = ctx;
+	(void)slot;
+	assert_int_equal(code, -EIO);
+	assert_int_equal(seq % pc->fail_every, 0);
+	__atomic_add_fetch(&pc->errors_reported, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&pc->handled[seq], 1, __ATOMIC_RELAXED); /* counted as its one turn */
+}
+
+static int
+tail_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct pool_check *pc = ctx;
+	(void)slot, (void)end;
+	if (__atomic_load_n(&pc->handled[seq], __ATOMIC_RELAXED) != 1)
+		pc->violations++;
+	pc->tail_seen++;
+	if (seq == pc->n - 1)
+		ns_consumer_halt(pc->tail);
+	return 0;
+}
+
+static void
+run_pool(uint32_t mode, uint32_t workers, uint32_t fail_every, uint32_t policy)
+{
+	struct ns_ring_opts o = NS_RING_OPTS_INIT;
+	struct ns_work_pool_opts po = NS_WORK_POOL_OPTS_INIT;
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	struct pool_check pc = { .n = 20000, .fail_every = fail_every };
+	ns_work_pool *pool = NULL;
+	ns_ring *r = NULL;
+
+	pc.handled = calloc((size_t)pc.n, sizeof(*pc.handled));
+	assert_non_null(pc.handled);
+	o.capacity = 256;
+	o.producer = mode;
+	o.wait = NS_WAIT_YIELD;
+	assert_int_equal(ns_ring_create(&r, &o), 0);
+	po.workers = workers;
+	po.on_event = pool_event;
+	po.on_error = pool_error;
+	po.error_policy = policy;
+	po.ctx = &pc;
+	assert_int_equal(ns_work_pool_create(&pool, r, &po), 0);
+	ns_consumer *head = ns_work_pool_consumer(pool);
+	co.on_event = tail_event;
+	co.ctx = &pc;
+	co.after = &head;
+	co.after_count = 1;
+	assert_int_equal(ns_consumer_create(&pc.tail, r, &co), 0);
+	assert_int_equal(ns_consumer_start(pc.tail, -1, "ns-tail"), 0);
+	assert_int_equal(ns_work_pool_start(pool, NULL), 0);
+	assert_int_equal(ns_work_pool_start(pool, NULL), -EALREADY);
+
+	for (int64_t i = 0; i < pc.n; i++) {
+		int64_t seq = ns_ring_claim(r);
+		assert_int_equal(seq, i);
+		assert_int_equal(ns_ring_publish(r, seq), 0);
+	}
+	assert_int_equal(ns_consumer_join(pc.tail), 0);
+	assert_int_equal(ns_consumer_sequence(head), pc.n - 1);
+	assert_int_equal(ns_work_pool_halt(pool), 0);
+	assert_int_equal(ns_work_pool_join(pool), 0);
+
+	for (int64_t i = 0; i < pc.n; i++)
+		assert_int_equal(pc.handled[i], 1);
+	assert_int_equal(pc.tail_seen, pc.n);
+	assert_int_equal(pc.violations, 0);
+	struct ns_consumer_stats st = { .size = sizeof(st) };
+	assert_int_equal(ns_consumer_stats(head, &st), 0);
+	uint64_t failures = fail_every ? (uint64_t)((pc.n - 1) / fail_every + 1) : 0;
+	assert_int_equal(st.events, (uint64_t)pc.n - failures);
+	assert_int_equal(st.errors, failures);
+	assert_int_equal(pc.errors_reported, failures);
+	ns_consumer_destroy(pc.tail);
+	ns_work_pool_destroy(pool);
+	ns_ring_destroy(r);
+	free(pc.handled);
+}
+
+static void
+work_pool_handles_each_event_exactly_once(void **state)
+{
+	(void)state;
+	for (uint32_t mode = 0; mode < 2; mode++) {
+		run_pool(mode, 2, 0, NS_ERROR_STOP);
+		run_pool(mode, 3, 0, NS_ERROR_STOP); /* more workers than cores */
+	}
+}
+
+static void
+work_pool_skip_policy_reports_each_failure_once(void **state)
+{
+	(void)state;
+	run_pool(NS_PRODUCER_MULTI, 2, 7, NS_ERROR_SKIP);
+}
+
+static void
+work_pool_head_is_not_a_runnable_consumer(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	struct ns_work_pool_opts po = NS_WORK_POOL_OPTS_INIT;
+	struct pool_check pc = { .n = 0 };
+	ns_work_pool *pool = NULL;
+
+	po.workers = 2;
+	po.on_event = pool_event;
+	po.ctx = &pc;
+	assert_int_equal(ns_work_pool_create(&pool, r, &po), 0);
+	ns_consumer *head = ns_work_pool_consumer(pool);
+	assert_int_equal(ns_consumer_run(head), -EINVAL);
+	assert_int_equal(ns_consumer_start(head, -1, NULL), -EINVAL);
+	ns_consumer_destroy(head); /* ignored: the pool owns it */
+	assert_int_equal(ns_consumer_sequence(head), -1);
+	assert_int_equal(ns_work_pool_join(pool), -EINVAL); /* never started */
+	ns_work_pool_destroy(pool);
+	ns_ring_destroy(r);
+}
+
 int
 main(void)
 {
@@ -617,6 +763,9 @@ main(void)
 		cmocka_unit_test(downstream_of_stopped_consumer_returns_epipe),
 		cmocka_unit_test(early_release_reports_progress_mid_batch),
 		cmocka_unit_test(start_at_sequence_misses_nothing_from_there),
+		cmocka_unit_test(work_pool_handles_each_event_exactly_once),
+		cmocka_unit_test(work_pool_skip_policy_reports_each_failure_once),
+		cmocka_unit_test(work_pool_head_is_not_a_runnable_consumer),
 	};
 	return cmocka_run_group_tests_name("consumer", tests, NULL, NULL);
 }
