@@ -259,6 +259,65 @@ NS_API ns_consumer *ns_work_pool_consumer(ns_work_pool *pool);
  */
 NS_API void ns_work_pool_destroy(ns_work_pool *pool);
 
+/*
+ * Pollers: pull-style consumption on the caller's thread, for loops that do other work
+ * between events. A poller gates producers and may run after consumers, like a consumer.
+ */
+typedef struct ns_poller ns_poller;
+
+/** What ns_poller_poll() found (non-negative results). */
+enum ns_poll_state {
+	NS_POLL_IDLE = 0,	/* nothing published after the poller's position */
+	NS_POLL_PROCESSING = 1, /* handled at least one event */
+	NS_POLL_GATING =
+		2, /* events are published, but an `after` consumer has not finished them */
+};
+
+/** Options for ns_poller_create(). Start from NS_POLLER_OPTS_INIT. */
+struct ns_poller_opts {
+	uint32_t size;	      /* set by NS_POLLER_OPTS_INIT; do not change */
+	uint32_t flags;	      /* none defined; any bit -> -EINVAL */
+	uint32_t after_count; /* entries in after[], at most 64 */
+	uint32_t reserved;    /* must be 0 */
+	ns_consumer *const *after;
+};
+
+#define NS_POLLER_OPTS_INIT                                                                        \
+	{                                                                                          \
+		.size = sizeof(struct ns_poller_opts)                                              \
+	}
+
+/**
+ * Create a poller of @ring, starting after the cursor (or after its `after` consumers).
+ * Errors: as ns_consumer_create(). Ownership: destroy with ns_poller_destroy() before the ring.
+ * Thread safety: any thread. May block (allocates).
+ */
+NS_API int ns_poller_create(ns_poller **poller, ns_ring *ring, const struct ns_poller_opts *opts);
+
+/**
+ * Handle the events available now, at most @max (0: up to the ring's capacity), without
+ * waiting. @handler returns 0 to go on, a positive value to stop after this event (it counts
+ * as handled), or a negative errno to stop before it (the event stays unhandled and is offered
+ * again by the next poll); end_of_batch marks the last event of this poll.
+ *
+ * Returns NS_POLL_PROCESSING, NS_POLL_GATING or NS_POLL_IDLE (normal outcomes), or
+ *   -ESHUTDOWN  the ring was halted and every published event was handled
+ *   -EPIPE      an `after` consumer stopped for good and everything it finished was handled
+ *   -EINVAL     poller or handler NULL
+ *   other       the handler's negative code
+ * Thread safety: one thread at a time per poller. Never blocks; no allocation or system call.
+ */
+NS_API int ns_poller_poll(ns_poller *poller, ns_event_fn handler, void *ctx, uint32_t max);
+
+/**
+ * The poller as an upstream consumer, to list in another consumer's `after` (borrowed, valid
+ * until ns_poller_destroy()). NULL if poller is NULL. Any thread. Wait-free.
+ */
+NS_API ns_consumer *ns_poller_consumer(ns_poller *poller);
+
+/** Destroy a poller; it leaves the gating set. NULL is accepted. One thread. */
+NS_API void ns_poller_destroy(ns_poller *poller);
+
 #ifdef __cplusplus
 }
 #endif

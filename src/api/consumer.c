@@ -112,8 +112,8 @@ ns_consumer_run(ns_consumer *consumer)
 	uint32_t idle = 0;
 	int rc;
 
-	if (consumer == NULL || consumer->workers != NULL)
-		return -EINVAL; /* a work pool's head runs through ns_work_pool_start() */
+	if (consumer == NULL || consumer->workers != NULL || consumer->is_poller)
+		return -EINVAL; /* pools and pollers are driven by their own calls */
 	if (!nsi_cas_acq_rel_u32(&consumer->running, &idle, 1))
 		return -EALREADY;
 	if (!consumer->is_gated)
@@ -141,7 +141,7 @@ ns_consumer_start(ns_consumer *consumer, int cpu, const char *name)
 	pthread_attr_t attr;
 	int rc;
 
-	if (consumer == NULL || consumer->workers != NULL)
+	if (consumer == NULL || consumer->workers != NULL || consumer->is_poller)
 		return -EINVAL;
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	if (cpu >= CPU_SETSIZE || (ncpu > 0 && cpu >= ncpu))
@@ -257,10 +257,8 @@ ns_consumer_stats(const ns_consumer *consumer, struct ns_consumer_stats *stats)
 }
 
 void
-ns_consumer_destroy(ns_consumer *consumer)
+nsi_consumer_free(struct ns_consumer *consumer)
 {
-	if (consumer == NULL || consumer->workers != NULL)
-		return; /* a work pool's head belongs to the pool */
 	if (consumer->is_started) {
 		ns_consumer_halt(consumer);
 		ns_consumer_join(consumer);
@@ -269,4 +267,13 @@ ns_consumer_destroy(ns_consumer *consumer)
 		nsi_gate_unregister(consumer->ring, consumer->gate);
 	free(consumer->after);
 	free(consumer);
+}
+
+void
+ns_consumer_destroy(ns_consumer *consumer)
+{
+	/* A work pool's head and a poller belong to their pool or poller. */
+	if (consumer == NULL || consumer->workers != NULL || consumer->is_poller)
+		return;
+	nsi_consumer_free(consumer);
 }

@@ -178,6 +178,51 @@ handle_batch(struct ns_consumer *c, int64_t lo, int64_t end, int64_t avail)
 	return 0;
 }
 
+int
+nsi_processor_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t max)
+{
+	struct ns_ring *r = c->ring;
+	const bool is_multi = r->producer == NS_PRODUCER_MULTI;
+	int64_t next = nsi_load_relaxed_i64(&c->progress.sequence) + 1;
+	int64_t avail;
+
+	if (c->after_count == 0) {
+		avail = nsi_ring_available(r, next);
+		if (avail < next)
+			return nsi_ring_halted(r) ? -ESHUTDOWN : NS_POLL_IDLE;
+	} else {
+		struct upstream_probe p = { .consumer = c, .target = next };
+		avail = probe_upstream(&p);
+		if (avail == NSI_PROBE_BROKEN)
+			return nsi_ring_halted(r) ? -ESHUTDOWN : -EPIPE;
+		if (avail < next)
+			return nsi_ring_available(r, next) >= next ? NS_POLL_GATING : NS_POLL_IDLE;
+	}
+
+	int64_t end = avail < next + max - 1 ? avail : next + max - 1;
+	int64_t last = end;
+	while (is_multi && last >= next && nsi_mp_is_skipped(r, last))
+		last--;
+	uint64_t handled = 0;
+	for (int64_t s = next; s <= last; s++) {
+		if (is_multi && nsi_mp_is_skipped(r, s))
+			continue;
+		int rc = handler(ctx, nsi_ring_slot(r, s), s, s == last);
+		if (rc != 0) {
+			int64_t done = rc > 0 ? s : s - 1;
+			count(&c->stats.events, handled + (rc > 0));
+			if (done >= next)
+				nsi_processor_release(c, done);
+			return rc > 0 ? NS_POLL_PROCESSING : rc;
+		}
+		handled++;
+	}
+	count(&c->stats.events, handled);
+	count(&c->stats.batches, 1);
+	nsi_processor_release(c, end);
+	return NS_POLL_PROCESSING;
+}
+
 /*
  * What a failed wait means for the loop: 1 to wait again (a timeout, after on_timeout), or
  * the loop's result (0 for a halt).

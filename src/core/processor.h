@@ -42,6 +42,7 @@ struct ns_consumer {
 	struct ns_consumer **workers;
 	uint32_t worker_count;
 	struct nsi_seq *work_seq;
+	bool is_poller; /* stepped by ns_poller_poll(); not runnable */
 
 	/* Lifecycle, touched by the owning threads only (cold). */
 	uint32_t running; /* one ns_consumer_run() at a time */
@@ -78,6 +79,11 @@ struct ns_consumer {
 /* The loop of ns_consumer_run(); see there for the return values. */
 int nsi_processor_run(struct ns_consumer *c);
 
+/*
+ * One non-blocking step of a poller (see ns_poller_poll()): handle what is available now.
+ */
+int nsi_processor_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t max);
+
 /* A work-pool worker's loop: claims one sequence at a time from the shared work sequence. */
 int nsi_worker_run(struct ns_consumer *w);
 
@@ -93,6 +99,9 @@ int64_t nsi_processor_upstream_min(const struct ns_consumer *c);
 
 /* Publish progress up to @seq: gate (producers), progress (downstream), signal sleepers. */
 void nsi_processor_release(struct ns_consumer *c, int64_t seq);
+
+/* Free a consumer (halting and joining its thread, leaving the gating set). */
+void nsi_consumer_free(struct ns_consumer *c);
 
 /* Stop for good: leave the gating set and tell downstream consumers. */
 void nsi_processor_finish(struct ns_consumer *c);

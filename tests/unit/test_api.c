@@ -330,6 +330,41 @@ work_pool_calls_reject_bad_arguments(void **state)
 }
 
 static void
+poller_calls_reject_bad_arguments(void **state)
+{
+	(void)state;
+	struct ns_ring_opts o = NS_RING_OPTS_INIT;
+	struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+	ns_poller *p = NULL;
+	ns_ring *r = NULL;
+
+	assert_int_equal(ns_ring_create(&r, &o), 0);
+	assert_int_equal(ns_poller_create(NULL, r, &po), -EINVAL);
+	assert_int_equal(ns_poller_create(&p, NULL, &po), -EINVAL);
+	assert_int_equal(ns_poller_create(&p, r, NULL), -EINVAL);
+	po.flags = 1;
+	assert_int_equal(ns_poller_create(&p, r, &po), -EINVAL);
+	po.flags = 0;
+	po.reserved = 1;
+	assert_int_equal(ns_poller_create(&p, r, &po), -EINVAL);
+	po.reserved = 0;
+	po.after_count = 1;
+	assert_int_equal(ns_poller_create(&p, r, &po), -EINVAL);
+	po.after_count = 0;
+	po.size = 0;
+	assert_int_equal(ns_poller_create(&p, r, &po), -EINVAL);
+	assert_null(p);
+	po.size = sizeof(po);
+	assert_int_equal(ns_poller_create(&p, r, &po), 0);
+	assert_int_equal(ns_poller_poll(NULL, handler, NULL, 0), -EINVAL);
+	assert_int_equal(ns_poller_poll(p, NULL, NULL, 0), -EINVAL);
+	assert_null(ns_poller_consumer(NULL));
+	ns_poller_destroy(NULL);
+	ns_poller_destroy(p);
+	ns_ring_destroy(r);
+}
+
+static void
 strerror_and_version_always_answer(void **state)
 {
 	(void)state;
@@ -359,6 +394,7 @@ main(void)
 		cmocka_unit_test(ring_calls_reject_null_and_bad_counts),
 		cmocka_unit_test(consumer_calls_reject_bad_arguments),
 		cmocka_unit_test(work_pool_calls_reject_bad_arguments),
+		cmocka_unit_test(poller_calls_reject_bad_arguments),
 		cmocka_unit_test(strerror_and_version_always_answer),
 	};
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);

@@ -743,6 +743,96 @@ work_pool_head_is_not_a_runnable_consumer(void **state)
 	ns_ring_destroy(r);
 }
 
+struct poll_log {
+	int64_t seqs[64];
+	uint64_t values[64];
+	int n;
+	int64_t stop_at; /* return 1 at this sequence */
+	int64_t fail_at; /* return -EIO at this sequence */
+};
+
+static int
+poll_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct poll_log *l = ctx;
+	(void)end;
+	if (seq == l->fail_at)
+		return -EIO;
+	l->seqs[l->n] = seq;
+	l->values[l->n++] = *(uint64_t *)slot;
+	return seq == l->stop_at ? 1 : 0;
+}
+
+static void
+poller_reports_idle_processing_and_limits(void **state)
+{
+	(void)state;
+	for (uint32_t mode = 0; mode < 2; mode++) {
+		ns_ring *r = make_ring(mode);
+		struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+		struct poll_log l = { .stop_at = -1, .fail_at = -1 };
+		ns_poller *p = NULL;
+
+		assert_int_equal(ns_poller_create(&p, r, &po), 0);
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_IDLE);
+		publish_values(r, 10, 5);
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 2), NS_POLL_PROCESSING);
+		assert_int_equal(l.n, 2);
+		/* A handler error leaves its event for the next poll. */
+		l.fail_at = 3;
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), -EIO);
+		assert_int_equal(l.n, 3);
+		l.fail_at = -1;
+		/* Stop early after an event: it counts as handled. */
+		l.stop_at = 3;
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_PROCESSING);
+		assert_int_equal(l.n, 4);
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_PROCESSING);
+		assert_int_equal(l.n, 5);
+		for (int i = 0; i < 5; i++) {
+			assert_int_equal(l.seqs[i], i);
+			assert_int_equal(l.values[i], 10 + (uint64_t)i);
+		}
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_IDLE);
+		/* The poller gates producers: all 8 slots are free again. */
+		assert_int_equal(ns_ring_remaining(r), 8);
+		assert_int_equal(ns_ring_halt(r), 0);
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), -ESHUTDOWN);
+		ns_poller_destroy(p);
+		ns_ring_destroy(r);
+	}
+}
+
+static void
+poller_after_consumer_reports_gating(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	struct log first = { .stop_after = 2, .fail_at = -1 };
+	ns_consumer *c = make_consumer(r, &first, 0);
+	struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+	struct poll_log l = { .stop_at = -1, .fail_at = -1 };
+	ns_poller *p = NULL;
+
+	po.after = &c;
+	po.after_count = 1;
+	assert_int_equal(ns_poller_create(&p, r, &po), 0);
+	ns_consumer *as_consumer = ns_poller_consumer(p);
+	assert_int_equal(ns_consumer_run(as_consumer), -EINVAL);
+	assert_int_equal(ns_consumer_start(as_consumer, -1, NULL), -EINVAL);
+	ns_consumer_destroy(as_consumer); /* ignored: the poller owns it */
+
+	publish_values(r, 0, 3);
+	assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_GATING);
+	assert_int_equal(ns_consumer_run(c), 0); /* handles all 3, halts after the batch */
+	assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_PROCESSING);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), -EPIPE); /* c stopped for good */
+	ns_poller_destroy(p);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(r);
+}
+
 int
 main(void)
 {
@@ -766,6 +856,8 @@ main(void)
 		cmocka_unit_test(work_pool_handles_each_event_exactly_once),
 		cmocka_unit_test(work_pool_skip_policy_reports_each_failure_once),
 		cmocka_unit_test(work_pool_head_is_not_a_runnable_consumer),
+		cmocka_unit_test(poller_reports_idle_processing_and_limits),
+		cmocka_unit_test(poller_after_consumer_reports_gating),
 	};
 	return cmocka_run_group_tests_name("consumer", tests, NULL, NULL);
 }
