@@ -247,6 +247,24 @@ NS_API int ns_ring_abandon(ns_ring *ring, int64_t first, uint32_t n);
 NS_API int ns_ring_halt(ns_ring *ring);
 
 /**
+ * Shut the ring down without losing events: refuse new claims (they fail with -ESHUTDOWN,
+ * and producers waiting for room give up without claiming), wait until every consumer has
+ * handled every event claimed before, then halt the ring, which wakes and stops every
+ * consumer (ns_consumer_run() returns -ESHUTDOWN; join their threads).
+ *
+ * In MULTI mode events claimed but not yet published are waited for; in either mode a claim
+ * that overlaps the call itself may be refused or drained, never half-done.
+ * Returns 0 when drained and halted, or
+ *   -ETIMEDOUT  (normal outcome) @deadline_ns (CLOCK_MONOTONIC) passed first: claims stay
+ *               refused, consumers carry on; call again or ns_ring_halt()
+ *   -ESHUTDOWN  the ring was halted meanwhile
+ *   -EINVAL     ring is NULL
+ * @remaining (optional) receives how many claimed events the slowest consumer has not handled.
+ * Thread safety: any thread but a consumer of this ring. Blocks through the wait strategy.
+ */
+NS_API int ns_ring_drain(ns_ring *ring, int64_t deadline_ns, uint64_t *remaining);
+
+/**
  * Whether ns_ring_halt() was called: 1 if halted, 0 if not, -EINVAL if ring is NULL.
  * Thread safety: any thread. Wait-free.
  */

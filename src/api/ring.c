@@ -278,6 +278,15 @@ ns_ring_halt(ns_ring *ring)
 }
 
 int
+ns_ring_drain(ns_ring *ring, int64_t deadline_ns, uint64_t *remaining)
+{
+	if (ring == NULL)
+		return -EINVAL;
+	/* Internally 0 means "no deadline"; any non-positive deadline has already passed. */
+	return nsi_ring_drain(ring, deadline_ns <= 0 ? 1 : deadline_ns, remaining);
+}
+
+int
 ns_ring_is_halted(const ns_ring *ring)
 {
 	if (ring == NULL)

@@ -54,7 +54,8 @@ struct ns_ring {
 	uint32_t producer; /* enum ns_producer_mode */
 	uint32_t max_gates;
 	bool notify;	 /* the wait kind sleeps: movers must call nsi_signal_notify() */
-	uint32_t halted; /* written once by ns_ring_halt() */
+	uint32_t closed; /* claims fail: set by ns_ring_drain() and ns_ring_halt() */
+	uint32_t halted; /* waiters wake and fail: set once by ns_ring_halt() */
 	struct nsi_wait_cfg wait;
 	void *mem_base; /* owned allocations, for destroy */
 	size_t mem_bytes;
@@ -102,6 +103,8 @@ void nsi_gate_unregister(struct ns_ring *r, uint32_t index);
 int nsi_ring_is_published(const struct ns_ring *r, int64_t seq);
 int64_t nsi_ring_remaining(const struct ns_ring *r);
 void nsi_ring_halt(struct ns_ring *r);
+/* Close to claims, wait until every consumer handled every claimed event, then halt. */
+int nsi_ring_drain(struct ns_ring *r, int64_t deadline_ns, uint64_t *remaining);
 
 NS_INLINE uint8_t *
 nsi_ring_slot(const struct ns_ring *r, int64_t seq)
@@ -122,6 +125,13 @@ nsi_ring_halted(const struct ns_ring *r)
 	return NS_UNLIKELY(nsi_load_relaxed_u32(&r->halted) != 0);
 }
 
+/* Claims are refused (draining or halted). */
+NS_INLINE bool
+nsi_ring_closed(const struct ns_ring *r)
+{
+	return NS_UNLIKELY(nsi_load_relaxed_u32(&r->closed) != 0);
+}
+
 /*
  * Claim n slots in SINGLE mode. Returns the first sequence or a negative errno. The halt flag
  * and a possibly-full ring share one unlikely branch, and the slow path is a tail call, so the
@@ -134,7 +144,7 @@ nsi_sp_claim(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t dea
 	int64_t next = cur + n;
 
 	if (NS_UNLIKELY(next - r->capacity > nsi_load_relaxed_i64(&r->sp.cached_min) ||
-			nsi_ring_halted(r)))
+			nsi_ring_closed(r)))
 		return nsi_sp_claim_slow(r, n, mode, deadline_ns);
 	nsi_store_relaxed_i64(&r->sp.next, next);
 	return cur + 1;
@@ -144,7 +154,7 @@ nsi_sp_claim(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t dea
 NS_INLINE int64_t
 nsi_mp_claim(struct ns_ring *r, int64_t n)
 {
-	if (nsi_ring_halted(r))
+	if (nsi_ring_closed(r))
 		return -ESHUTDOWN;
 	int64_t next = nsi_seq_add_and_get(&r->cursor, n);
 

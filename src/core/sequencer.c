@@ -53,7 +53,7 @@ wait_gating(struct ns_ring *r, int64_t dflt, int64_t wrap, int64_t deadline_ns)
 int64_t
 nsi_sp_claim_slow(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t deadline_ns)
 {
-	if (nsi_ring_halted(r))
+	if (nsi_ring_closed(r))
 		return -ESHUTDOWN;
 	int64_t cur = nsi_load_relaxed_i64(&r->sp.next);
 	int64_t wrap = cur + n - r->capacity;
@@ -71,6 +71,8 @@ nsi_sp_claim_slow(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_
 		if (min < 0)
 			return min;
 		nsi_store_relaxed_i64(&r->sp.cached_min, min);
+		if (nsi_ring_closed(r)) /* a drain started while we waited: claim nothing */
+			return -ESHUTDOWN;
 	}
 	nsi_store_relaxed_i64(&r->sp.next, cur + n);
 	return cur + 1;
@@ -106,7 +108,7 @@ int64_t
 nsi_mp_claim_cas(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t deadline_ns)
 {
 	for (;;) {
-		if (nsi_ring_halted(r))
+		if (nsi_ring_closed(r))
 			return -ESHUTDOWN;
 		int64_t cur = nsi_seq_load_acquire(&r->cursor);
 		int64_t next = cur + n;
@@ -302,9 +304,52 @@ nsi_ring_remaining(const struct ns_ring *r)
 	return r->capacity - used;
 }
 
+/* Everything claimed so far: SINGLE's claims are the producer's private next. */
+static int64_t
+claimed(const struct ns_ring *r)
+{
+	return r->producer == NS_PRODUCER_SINGLE ? nsi_load_relaxed_i64(&r->sp.next)
+						 : nsi_seq_load_acquire(&r->cursor);
+}
+
+/* How far the slowest consumer is behind what was claimed, as a wait probe: 0 when drained. */
+static int64_t
+probe_drained(const void *arg)
+{
+	const struct ns_ring *r = arg;
+	int64_t c = claimed(r);
+
+	return nsi_gating_min(r, c) - c;
+}
+
+int
+nsi_ring_drain(struct ns_ring *r, int64_t deadline_ns, uint64_t *remaining)
+{
+	nsi_store_release_u32(&r->closed, 1);
+	/* Orders the close before reading what was claimed, against the claim paths' checks. */
+	nsi_fence_seq_cst();
+	struct nsi_wait_req req = {
+		.probe = probe_drained,
+		.arg = r,
+		.target = 0,
+		.halted = &r->halted,
+		.deadline_ns = deadline_ns,
+	};
+	int64_t rc = nsi_wait(&r->wait, &r->progress_sig, &req);
+	if (remaining != NULL) {
+		int64_t left = -probe_drained(r);
+		*remaining = left > 0 ? (uint64_t)left : 0;
+	}
+	if (rc == -ETIMEDOUT)
+		return -ETIMEDOUT; /* consumers carry on: drain again, or halt */
+	nsi_ring_halt(r);
+	return rc < 0 ? (int)rc : 0; /* -ESHUTDOWN: someone halted the ring meanwhile */
+}
+
 void
 nsi_ring_halt(struct ns_ring *r)
 {
+	nsi_store_release_u32(&r->closed, 1);
 	nsi_store_release_u32(&r->halted, 1);
 	nsi_signal_wake_all(&r->publish_sig);
 	nsi_signal_wake_all(&r->progress_sig);

@@ -138,6 +138,7 @@ ring_calls_reject_null_and_bad_counts(void **state)
 	assert_int_equal(ns_ring_abandon(r, 0, 1), -EINVAL); /* nothing claimed */
 
 	assert_int_equal(ns_ring_halt(NULL), -EINVAL);
+	assert_int_equal(ns_ring_drain(NULL, 0, NULL), -EINVAL);
 	assert_int_equal(ns_ring_is_halted(NULL), -EINVAL);
 	assert_int_equal(ns_ring_is_published(NULL, 0), -EINVAL);
 	assert_int_equal(ns_ring_is_published(r, -1), -EINVAL);
