@@ -991,6 +991,71 @@ drain_with_blocked_producer_never_half_claims(void **state)
 	}
 }
 
+static int
+count_only(void *ctx, void *slot, int64_t seq, bool end)
+{
+	(void)slot, (void)seq, (void)end;
+	(*(int64_t *)ctx)++;
+	return 0;
+}
+
+/*
+ * Lifecycle (RELIABILITY R4): halt before start, start then halt at once, start, yield, halt;
+ * 1000 cycles each, for every wait strategy. Each start/halt/join must end; the time of the
+ * slowest is printed (a hang would fail the test by its meson timeout).
+ */
+static void
+lifecycle_start_halt_cycles_always_end(void **state)
+{
+	(void)state;
+	for (uint32_t wait = NS_WAIT_BUSY_SPIN; wait <= NS_WAIT_PHASED; wait++) {
+		struct ns_ring_opts o = NS_RING_OPTS_INIT;
+		ns_ring *r = NULL;
+		int64_t events = 0;
+		int64_t slowest = 0;
+
+		o.capacity = 64;
+		o.wait = wait;
+		o.sleep_ns = 10000;
+		assert_int_equal(ns_ring_create(&r, &o), 0);
+		for (int variant = 0; variant < 3; variant++) {
+			for (int i = 0; i < 1000; i++) {
+				struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+				ns_consumer *c = NULL;
+				co.on_event = count_only;
+				co.ctx = &events;
+				assert_int_equal(ns_consumer_create(&c, r, &co), 0);
+				int64_t t0 = ns_clock_ns();
+				if (variant == 0)
+					assert_int_equal(ns_consumer_halt(c), 0);
+				assert_int_equal(ns_consumer_start(c, -1, NULL), 0);
+				if (variant == 2)
+					sched_yield();
+				assert_int_equal(ns_consumer_halt(c), 0);
+				assert_int_equal(ns_consumer_join(c), 0);
+				int64_t took = ns_clock_ns() - t0;
+				if (took > slowest)
+					slowest = took;
+				ns_consumer_destroy(c);
+			}
+		}
+		printf("# wait %u: slowest start/halt/join of 3000: %.3f ms\n", wait,
+		       (double)slowest / 1e6);
+		/* 1000 more that are destroyed while running (destroy halts and joins). */
+		for (int i = 0; i < 1000; i++) {
+			struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+			ns_consumer *c = NULL;
+			co.on_event = count_only;
+			co.ctx = &events;
+			assert_int_equal(ns_consumer_create(&c, r, &co), 0);
+			assert_int_equal(ns_consumer_start(c, -1, NULL), 0);
+			ns_consumer_destroy(c);
+		}
+		assert_int_equal(events, 0);
+		ns_ring_destroy(r);
+	}
+}
+
 int
 main(void)
 {
@@ -1019,6 +1084,7 @@ main(void)
 		cmocka_unit_test(drain_with_backlog_loses_nothing),
 		cmocka_unit_test(drain_times_out_with_remaining_then_completes),
 		cmocka_unit_test(drain_with_blocked_producer_never_half_claims),
+		cmocka_unit_test(lifecycle_start_halt_cycles_always_end),
 	};
 	return cmocka_run_group_tests_name("consumer", tests, NULL, NULL);
 }
