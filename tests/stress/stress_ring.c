@@ -26,6 +26,7 @@
 
 #include <nanostream/nanostream.h>
 
+#include "event.h"
 #include "testutil.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -40,15 +41,6 @@
 #endif
 
 #define MAX_PRODUCERS 8
-
-struct event {
-	uint32_t producer;
-	uint32_t len;
-	uint64_t pseq;
-	uint64_t payload;
-	uint32_t crc;
-	uint32_t pad;
-};
 
 struct cell {
 	uint32_t producers;
@@ -79,34 +71,11 @@ struct producer {
 	int64_t error; /* first negative result, 0 if none */
 };
 
-static uint32_t
-event_crc(const struct event *e)
-{
-	return tu_crc32c(0, e, offsetof(struct event, crc));
-}
-
-static uint64_t
-payload_of(uint32_t producer, uint64_t pseq)
-{
-	return tu_mix64(((uint64_t)producer << 48) ^ pseq);
-}
-
-static void
-fill_event(struct event *e, uint32_t producer, uint64_t pseq)
-{
-	e->producer = producer;
-	e->len = sizeof(*e);
-	e->pseq = pseq;
-	e->payload = payload_of(producer, pseq);
-	e->crc = event_crc(e);
-	e->pad = 0;
-}
-
 static int
 check_event(void *ctx, void *slot, int64_t seq, bool end_of_batch)
 {
 	struct checker *c = ctx;
-	const struct event *e = slot;
+	const struct tu_event *e = slot;
 
 	(void)seq;
 	(void)end_of_batch;
@@ -116,12 +85,12 @@ check_event(void *ctx, void *slot, int64_t seq, bool end_of_batch)
 		if (e->pseq != c->next_pseq[e->producer])
 			c->bad_order++;
 		c->next_pseq[e->producer] = e->pseq + 1;
-		if (e->payload != payload_of(e->producer, e->pseq))
+		if (e->payload != tu_event_payload(e->producer, e->pseq))
 			c->bad_payload++;
 	}
 	if (e->len != sizeof(*e))
 		c->bad_len++;
-	if (e->crc != event_crc(e))
+	if (e->crc != tu_event_crc(e))
 		c->bad_crc++;
 	if (++c->total == c->target)
 		ns_consumer_halt(c->self);
@@ -134,7 +103,7 @@ translate_event(void *slot, int64_t seq, void *arg)
 	const struct producer *p = arg;
 
 	(void)seq;
-	fill_event(slot, p->id, p->count);
+	tu_event_fill(slot, p->id, p->count);
 	return 0;
 }
 
@@ -170,7 +139,7 @@ produce(void *arg)
 		for (int run = 0; run < 2; run++) {
 			uint8_t *slot = span.data[run];
 			for (size_t i = 0; i < span.count[run]; i++, slot += span.stride)
-				fill_event((struct event *)slot, p->id, pseq++);
+				tu_event_fill((struct tu_event *)slot, p->id, pseq++);
 		}
 		ns_ring_publish_n(p->ring, first, n);
 	}
@@ -198,7 +167,7 @@ run_cell(const struct cell *cell)
 	void *crc;
 
 	ro.capacity = 1024;
-	ro.slot_size = sizeof(struct event);
+	ro.slot_size = sizeof(struct tu_event);
 	ro.producer = cell->producers == 1 ? NS_PRODUCER_SINGLE : NS_PRODUCER_MULTI;
 	ro.wait = cell->wait;
 	ro.sleep_ns = 20000;
