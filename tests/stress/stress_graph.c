@@ -10,7 +10,11 @@
  * Every stage checks per-producer order, payload and CRC, and that each upstream stage had
  * finished the event before it; the totals must be exact.
  *
- *   stress_graph multicast|pipeline|diamond|workpool
+ *   live       consumers added mid-stream (each must see every event after its start, in
+ *              order) and removed mid-stream (producers must never wait on them), over a
+ *              consumer that checks the whole stream
+ *
+ *   stress_graph multicast|pipeline|diamond|workpool|live
  *
  * Events per cell: NS_STRESS_EVENTS (default 200,000) times NS_STRESS_SCALE.
  */
@@ -236,7 +240,99 @@ run_graph(enum topology topo, uint32_t producers, uint32_t wait, uint64_t events
 	(void)ntails;
 }
 
+/* Live changes: a consumer added mid-stream sees every event after its start, in order. */
+struct live {
+	uint32_t producers;
+	int64_t start; /* sequence it was created after */
+	int64_t next;  /* next sequence it expects */
+	uint64_t seen;
+	uint64_t bad;
+};
+
+static int
+live_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct live *l = ctx;
+	(void)end;
+	if (seq != l->next || !tu_event_intact(slot, l->producers))
+		l->bad++;
+	l->next = seq + 1;
+	__atomic_add_fetch(&l->seen, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void
+run_live(uint32_t producers, uint32_t wait, uint64_t events)
+{
+	struct ns_ring_opts ro = NS_RING_OPTS_INIT;
+	struct graph g = { .producers = producers, .total = events / producers * producers };
+	struct producer prod[MAX_PRODUCERS];
+	pthread_t threads[MAX_PRODUCERS];
+	struct tu_barrier start;
+	ns_ring *r = NULL;
+	uint64_t rounds = 0, live_seen = 0, live_bad = 0;
+
+	g.marks = calloc(g.total, 1);
+	g.handled = calloc(g.total, sizeof(*g.handled));
+	ro.capacity = 512;
+	ro.slot_size = sizeof(struct tu_event);
+	ro.producer = producers == 1 ? NS_PRODUCER_SINGLE : NS_PRODUCER_MULTI;
+	ro.wait = wait;
+	ro.sleep_ns = 20000;
+	assert_int_equal(ns_ring_create(&r, &ro), 0);
+	ns_consumer *base = add_stage(&g, r, 0, NULL, 0, 0);
+	assert_int_equal(ns_consumer_start(base, -1, "ns-base"), 0);
+
+	tu_barrier_init(&start, producers);
+	for (uint32_t i = 0; i < producers; i++) {
+		prod[i] = (struct producer){
+			.ring = r, .start = &start, .id = i, .count = g.total / producers
+		};
+		assert_int_equal(pthread_create(&threads[i], NULL, produce, &prod[i]), 0);
+	}
+	/* Add and remove consumers until the producers are done. */
+	while (ns_ring_cursor(r) < (int64_t)g.total - 1 - 4096) {
+		struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+		struct live l = { .producers = producers };
+		ns_consumer *c = NULL;
+		co.on_event = live_event;
+		co.ctx = &l;
+		assert_int_equal(ns_consumer_create(&c, r, &co), 0);
+		l.start = ns_consumer_sequence(c);
+		l.next = l.start + 1;
+		assert_int_equal(ns_consumer_start(c, -1, "ns-live"), 0);
+		/* Let it see some events (or the stream end), then remove it mid-stream. */
+		while (__atomic_load_n(&l.seen, __ATOMIC_ACQUIRE) < 1000 &&
+		       ns_ring_cursor(r) < (int64_t)g.total - 1)
+			sched_yield();
+		ns_consumer_destroy(c);
+		live_seen += l.seen;
+		live_bad += l.bad;
+		rounds++;
+	}
+	for (uint32_t i = 0; i < producers; i++) {
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		assert_int_equal(prod[i].error, 0);
+	}
+	uint64_t left = 1;
+	assert_int_equal(ns_ring_drain(r, ns_clock_ns() + INT64_C(60000000000), &left), 0);
+	assert_int_equal(ns_consumer_join(base), -ESHUTDOWN);
+	printf("# live, %u producer(s), wait %u: %llu added and removed mid-stream, %llu events "
+	       "checked by them, %llu bad; base saw %llu of %llu\n",
+	       producers, wait, (unsigned long long)rounds, (unsigned long long)live_seen,
+	       (unsigned long long)live_bad, (unsigned long long)g.stages[0].seen,
+	       (unsigned long long)g.total);
+	assert_int_equal(live_bad, 0);
+	assert_int_equal(g.stages[0].bad, 0);
+	assert_int_equal(g.stages[0].seen, g.total);
+	ns_consumer_destroy(base);
+	ns_ring_destroy(r);
+	free(g.marks);
+	free(g.handled);
+}
+
 static enum topology g_topology;
+static bool g_live;
 
 static void
 graph_cell(void **state)
@@ -245,7 +341,10 @@ graph_cell(void **state)
 	const char *s = getenv("NS_STRESS_EVENTS");
 	uint64_t events = tu_scaled(s != NULL ? strtoull(s, NULL, 10) : 200000);
 
-	run_graph(g_topology, pw[0], pw[1], events);
+	if (g_live)
+		run_live(pw[0], pw[1], events);
+	else
+		run_graph(g_topology, pw[0], pw[1], events);
 }
 
 #define CELL(name, producers, wait)                                                                \
@@ -290,6 +389,10 @@ main(int argc, char **argv)
 			return cmocka_run_group_tests_name(group, cells, NULL, NULL);
 		}
 	}
-	fprintf(stderr, "usage: %s multicast|pipeline|diamond|workpool\n", argv[0]);
+	if (argc > 1 && strcmp(argv[1], "live") == 0) {
+		g_live = true;
+		return cmocka_run_group_tests_name("stress-live", cells, NULL, NULL);
+	}
+	fprintf(stderr, "usage: %s multicast|pipeline|diamond|workpool|live\n", argv[0]);
 	return 2;
 }

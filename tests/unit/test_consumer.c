@@ -1056,6 +1056,43 @@ lifecycle_start_halt_cycles_always_end(void **state)
 	}
 }
 
+static void
+removing_a_consumer_releases_a_blocked_producer(void **state)
+{
+	(void)state;
+	for (uint32_t wait = NS_WAIT_BUSY_SPIN; wait <= NS_WAIT_PHASED; wait++) {
+		for (uint32_t mode = 0; mode < 2; mode++) {
+			struct ns_ring_opts o = NS_RING_OPTS_INIT;
+			struct blocked_producer b = { 0 };
+			struct counter k = { 0 };
+			pthread_t th;
+
+			o.capacity = 8;
+			o.producer = mode;
+			o.wait = wait;
+			o.sleep_ns = 10000;
+			assert_int_equal(ns_ring_create(&b.ring, &o), 0);
+			ns_consumer *stuck = make_counter(b.ring, &k); /* never runs */
+			for (int i = 0; i < 8; i++) {
+				int64_t seq = ns_ring_claim(b.ring);
+				*(uint64_t *)ns_ring_slot(b.ring, seq) = (uint64_t)seq * 7;
+				assert_int_equal(ns_ring_publish(b.ring, seq), 0);
+			}
+			assert_int_equal(pthread_create(&th, NULL, claim_and_publish, &b), 0);
+			while (__atomic_load_n(&b.started, __ATOMIC_ACQUIRE) == 0)
+				sched_yield();
+			if (nsi_wait_kind_blocks(wait)) {
+				while (nsi_signal_waiters(&b.ring->progress_sig) == 0)
+					sched_yield();
+			}
+			ns_consumer_destroy(stuck); /* leaves the gating set: the claim goes on */
+			assert_int_equal(pthread_join(th, NULL), 0);
+			assert_int_equal(b.result, 8);
+			ns_ring_destroy(b.ring);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -1085,6 +1122,7 @@ main(void)
 		cmocka_unit_test(drain_times_out_with_remaining_then_completes),
 		cmocka_unit_test(drain_with_blocked_producer_never_half_claims),
 		cmocka_unit_test(lifecycle_start_halt_cycles_always_end),
+		cmocka_unit_test(removing_a_consumer_releases_a_blocked_producer),
 	};
 	return cmocka_run_group_tests_name("consumer", tests, NULL, NULL);
 }
