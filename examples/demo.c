@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The quick-start demo: one producer pushes events through a ring to a consumer thread, which
- * verifies a checksum over every event. Prints the rate and the checksum.
+ * The quick-start demo: a producer pushes events through a two-stage pipeline. Stage 1
+ * enriches each event in place (a hash of its value); stage 2 runs after stage 1, checks the
+ * enrichment and keeps a checksum over every event. Prints the rate and the checksum.
  *
  *   demo [events] [spin|yield|sleep|blocking|lite|timeout|phased]
  */
-#include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +15,17 @@
 
 struct event {
 	uint64_t value;
+	uint64_t hash; /* written by stage 1 */
 };
 
-struct totals {
-	uint64_t expected_events;
+struct verifier {
 	uint64_t events;
 	uint64_t checksum;
 	uint64_t next_value; /* events must arrive in order */
-	uint64_t out_of_order;
-	ns_consumer *self;
+	uint64_t errors;     /* out of order, or not enriched by stage 1 */
 };
 
-/* A 64-bit mix (splitmix64's finaliser) so the checksum depends on every event's value. */
+/* A 64-bit mix (splitmix64's finaliser). */
 static uint64_t
 mix(uint64_t x)
 {
@@ -39,28 +37,28 @@ mix(uint64_t x)
 }
 
 static int
-on_event(void *ctx, void *slot, int64_t seq, bool end_of_batch)
+enrich(void *ctx, void *slot, int64_t seq, bool end_of_batch)
 {
-	struct totals *t = ctx;
-	const struct event *e = slot;
+	struct event *e = slot;
 
-	(void)seq;
-	(void)end_of_batch;
-	if (e->value != t->next_value)
-		t->out_of_order++;
-	t->next_value = e->value + 1;
-	t->checksum += mix(e->value);
-	if (++t->events == t->expected_events)
-		ns_consumer_halt(t->self);
+	(void)ctx, (void)seq, (void)end_of_batch;
+	e->hash = mix(e->value);
 	return 0;
 }
 
-static void *
-consumer_thread(void *arg)
+static int
+verify(void *ctx, void *slot, int64_t seq, bool end_of_batch)
 {
-	ns_consumer *c = arg;
-	intptr_t rc = ns_consumer_run(c);
-	return (void *)rc;
+	struct verifier *v = ctx;
+	const struct event *e = slot;
+
+	(void)seq, (void)end_of_batch;
+	if (e->value != v->next_value || e->hash != mix(e->value))
+		v->errors++;
+	v->next_value = e->value + 1;
+	v->checksum += e->hash;
+	v->events++;
+	return 0;
 }
 
 static int
@@ -75,6 +73,13 @@ parse_wait(const char *s)
 	return -1;
 }
 
+static int
+fail(const char *what, int rc)
+{
+	fprintf(stderr, "%s: %s\n", what, ns_strerror(rc));
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -82,11 +87,10 @@ main(int argc, char **argv)
 	int wait = argc > 2 ? parse_wait(argv[2]) : NS_WAIT_YIELD;
 	struct ns_ring_opts ro = NS_RING_OPTS_INIT;
 	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
-	struct totals t = { .expected_events = n };
+	struct verifier v = { 0 };
+	ns_consumer *stage1 = NULL, *stage2 = NULL;
 	ns_ring *ring = NULL;
-	ns_consumer *consumer = NULL;
-	pthread_t th;
-	void *ret;
+	uint64_t left = 0;
 	int rc;
 
 	if (n == 0 || wait < 0) {
@@ -98,52 +102,53 @@ main(int argc, char **argv)
 	ro.capacity = 4096;
 	ro.slot_size = sizeof(struct event);
 	ro.wait = (uint32_t)wait;
-	rc = ns_ring_create(&ring, &ro);
-	if (rc < 0) {
-		fprintf(stderr, "ns_ring_create: %s\n", ns_strerror(rc));
-		return 1;
-	}
-	co.on_event = on_event;
-	co.ctx = &t;
-	rc = ns_consumer_create(&consumer, ring, &co);
-	if (rc < 0) {
-		fprintf(stderr, "ns_consumer_create: %s\n", ns_strerror(rc));
-		return 1;
-	}
-	t.self = consumer;
-	if (pthread_create(&th, NULL, consumer_thread, consumer) != 0) {
-		fprintf(stderr, "pthread_create failed\n");
-		return 1;
-	}
+	if ((rc = ns_ring_create(&ring, &ro)) < 0)
+		return fail("ns_ring_create", rc);
+	co.on_event = enrich;
+	if ((rc = ns_consumer_create(&stage1, ring, &co)) < 0)
+		return fail("ns_consumer_create", rc);
+	co.on_event = verify;
+	co.ctx = &v;
+	co.after = &stage1; /* stage 2 sees an event only after stage 1 finished it */
+	co.after_count = 1;
+	if ((rc = ns_consumer_create(&stage2, ring, &co)) < 0)
+		return fail("ns_consumer_create", rc);
+	if ((rc = ns_consumer_start(stage1, -1, "demo-enrich")) < 0 ||
+	    (rc = ns_consumer_start(stage2, -1, "demo-verify")) < 0)
+		return fail("ns_consumer_start", rc);
 
 	uint64_t expected = 0;
 	int64_t start = ns_clock_ns();
 	for (uint64_t i = 0; i < n; i++) {
 		int64_t seq = ns_ring_claim(ring);
-		if (seq < 0) {
-			fprintf(stderr, "ns_ring_claim: %s\n", ns_strerror((int)seq));
-			return 1;
-		}
+		if (seq < 0)
+			return fail("ns_ring_claim", (int)seq);
 		struct event *e = ns_ring_slot(ring, seq);
 		e->value = i;
+		e->hash = 0;
 		ns_ring_publish(ring, seq);
 		expected += mix(i);
 	}
-	pthread_join(th, &ret);
+	/* Let both stages finish every event, then stop them. */
+	rc = ns_ring_drain(ring, ns_clock_ns() + INT64_C(60000000000), &left);
+	if (rc < 0)
+		return fail("ns_ring_drain", rc);
+	ns_consumer_join(stage1);
+	ns_consumer_join(stage2);
 	int64_t elapsed = ns_clock_ns() - start;
 
-	printf("nanostream %s demo: 1 producer -> ring of %" PRIu64 " slots -> 1 consumer thread\n",
+	printf("nanostream %s demo: 1 producer -> ring of %" PRIu64
+	       " slots -> enrich -> verify (2 consumer threads)\n",
 	       ns_version(), ns_ring_capacity(ring));
-	printf("events      %" PRIu64 " sent, %" PRIu64 " received, %" PRIu64 " out of order\n", n,
-	       t.events, t.out_of_order);
+	printf("events      %" PRIu64 " sent, %" PRIu64 " verified, %" PRIu64 " errors\n", n,
+	       v.events, v.errors);
 	printf("rate        %.1f M events/s (%.2f ns/event)\n", (double)n * 1e3 / (double)elapsed,
 	       (double)elapsed / (double)n);
-	printf("checksum    %016" PRIx64 " expected %016" PRIx64 " -> %s\n", t.checksum, expected,
-	       t.checksum == expected ? "OK" : "MISMATCH");
+	printf("checksum    %016" PRIx64 " expected %016" PRIx64 " -> %s\n", v.checksum, expected,
+	       v.checksum == expected ? "OK" : "MISMATCH");
 
-	ns_consumer_destroy(consumer);
+	ns_consumer_destroy(stage2);
+	ns_consumer_destroy(stage1);
 	ns_ring_destroy(ring);
-	return (intptr_t)ret == 0 && t.checksum == expected && t.events == n && t.out_of_order == 0
-		       ? 0
-		       : 1;
+	return v.checksum == expected && v.events == n && v.errors == 0 ? 0 : 1;
 }
