@@ -11,16 +11,52 @@
 
 #include <nanostream/consumer.h>
 
+#include "api/consumer_setup.h"
 #include "api/opts.h"
 #include "core/processor.h"
-
-#define DEFAULT_RETRIES 3u
 
 _Static_assert(offsetof(struct ns_consumer, halt_requested) % NS_FALSE_SHARING == 0 &&
 		       offsetof(struct ns_consumer, progress) % NS_FALSE_SHARING == 0 &&
 		       offsetof(struct ns_consumer, stats) % NS_FALSE_SHARING == 0 &&
 		       offsetof(struct ns_consumer, batch) % NS_FALSE_SHARING == 0,
 	       "fields written by different threads sit on their own line pairs");
+
+struct ns_consumer *
+nsi_consumer_new(ns_ring *ring)
+{
+	struct ns_consumer *c = aligned_alloc(NS_FALSE_SHARING, sizeof(*c));
+
+	if (c != NULL) {
+		memset(c, 0, sizeof(*c));
+		c->ring = ring;
+	}
+	return c;
+}
+
+int
+nsi_consumer_check_after(ns_consumer *const *after, uint32_t count, const ns_ring *ring)
+{
+	if (count > NSI_MAX_AFTER || (count != 0 && after == NULL))
+		return -EINVAL;
+	for (uint32_t i = 0; i < count; i++) {
+		if (after[i] == NULL || after[i]->ring != ring)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int
+nsi_consumer_set_after(struct ns_consumer *c, ns_consumer *const *after, uint32_t count)
+{
+	if (count == 0)
+		return 0;
+	c->after = calloc(count, sizeof(*c->after));
+	if (c->after == NULL)
+		return -ENOMEM;
+	memcpy(c->after, after, count * sizeof(*c->after));
+	c->after_count = count;
+	return 0;
+}
 
 static int
 validate(const struct ns_consumer_opts *o, const ns_ring *ring)
@@ -29,16 +65,10 @@ validate(const struct ns_consumer_opts *o, const ns_ring *ring)
 		return -EINVAL;
 	if (o->error_policy > NS_ERROR_RETRY)
 		return -EINVAL;
-	if (o->after_count > NSI_MAX_AFTER || (o->after_count != 0 && o->after == NULL))
-		return -EINVAL;
-	for (uint32_t i = 0; i < o->after_count; i++) {
-		if (o->after[i] == NULL || o->after[i]->ring != ring)
-			return -EINVAL;
-	}
 	/* Both a start sequence and upstream consumers would be two starting points. */
 	if ((o->flags & NS_CONSUMER_F_START_AT) != 0 && o->after_count != 0)
 		return -EINVAL;
-	return 0;
+	return nsi_consumer_check_after(o->after, o->after_count, ring);
 }
 
 int
@@ -61,11 +91,9 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 	if (nsi_ring_halted(ring))
 		return -ESHUTDOWN;
 
-	c = aligned_alloc(NS_FALSE_SHARING, sizeof(*c));
+	c = nsi_consumer_new(ring);
 	if (c == NULL)
 		return -ENOMEM;
-	memset(c, 0, sizeof(*c));
-	c->ring = ring;
 	c->on_event = o.on_event;
 	c->ctx = o.ctx;
 	c->on_start = o.on_start;
@@ -76,15 +104,11 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 	c->max_batch =
 		o.max_batch != 0 && o.max_batch < ring->capacity ? o.max_batch : ring->capacity;
 	c->error_policy = o.error_policy;
-	c->max_retries = o.max_retries != 0 ? o.max_retries : DEFAULT_RETRIES;
+	c->max_retries = o.max_retries != 0 ? o.max_retries : NSI_DEFAULT_RETRIES;
+	rc = nsi_consumer_set_after(c, o.after, o.after_count);
+	if (rc < 0)
+		goto err_free;
 	if (o.after_count != 0) {
-		c->after = calloc(o.after_count, sizeof(*c->after));
-		if (c->after == NULL) {
-			rc = -ENOMEM;
-			goto err_free;
-		}
-		memcpy(c->after, o.after, o.after_count * sizeof(*c->after));
-		c->after_count = o.after_count;
 		/* The upstream consumers' own gates already hold producers back to here. */
 		start = nsi_processor_upstream_min(c);
 		how = NSI_GATE_AT_TRUSTED;

@@ -7,10 +7,9 @@
 
 #include <nanostream/consumer.h>
 
+#include "api/consumer_setup.h"
 #include "api/opts.h"
 #include "core/processor.h"
-
-#define DEFAULT_RETRIES 3u
 
 struct ns_work_pool {
 	struct ns_consumer *head; /* what downstream consumers list in `after` */
@@ -27,25 +26,7 @@ validate(const struct ns_work_pool_opts *o, const ns_ring *ring)
 		return -EINVAL;
 	if (o->workers == 0 || o->workers > NS_WORK_POOL_MAX_WORKERS)
 		return -EINVAL;
-	if (o->after_count > NSI_MAX_AFTER || (o->after_count != 0 && o->after == NULL))
-		return -EINVAL;
-	for (uint32_t i = 0; i < o->after_count; i++) {
-		if (o->after[i] == NULL || o->after[i]->ring != ring)
-			return -EINVAL;
-	}
-	return 0;
-}
-
-static struct ns_consumer *
-new_consumer(ns_ring *ring)
-{
-	struct ns_consumer *c = aligned_alloc(NS_FALSE_SHARING, sizeof(*c));
-
-	if (c != NULL) {
-		memset(c, 0, sizeof(*c));
-		c->ring = ring;
-	}
-	return c;
+	return nsi_consumer_check_after(o->after, o->after_count, ring);
 }
 
 static void
@@ -82,7 +63,7 @@ ns_work_pool_create(ns_work_pool **pool, ns_ring *ring, const struct ns_work_poo
 	if (p == NULL)
 		return -ENOMEM;
 	memset(p, 0, sizeof(*p));
-	p->head = new_consumer(ring);
+	p->head = nsi_consumer_new(ring);
 	p->workers = calloc(o.workers, sizeof(*p->workers));
 	if (p->head == NULL || p->workers == NULL) {
 		rc = -ENOMEM;
@@ -93,7 +74,7 @@ ns_work_pool_create(ns_work_pool **pool, ns_ring *ring, const struct ns_work_poo
 	enum nsi_gate_start how = NSI_GATE_AT_CURSOR;
 	int64_t start = -1;
 	for (uint32_t i = 0; i < o.workers; i++) {
-		struct ns_consumer *w = new_consumer(ring);
+		struct ns_consumer *w = nsi_consumer_new(ring);
 		if (w == NULL) {
 			rc = -ENOMEM;
 			goto err;
@@ -104,20 +85,14 @@ ns_work_pool_create(ns_work_pool **pool, ns_ring *ring, const struct ns_work_poo
 		w->on_error = o.on_error;
 		w->max_batch = 1;
 		w->error_policy = o.error_policy;
-		w->max_retries = o.max_retries != 0 ? o.max_retries : DEFAULT_RETRIES;
+		w->max_retries = o.max_retries != 0 ? o.max_retries : NSI_DEFAULT_RETRIES;
 		w->work_seq = &p->work_seq;
-		if (o.after_count != 0) {
-			w->after = calloc(o.after_count, sizeof(*w->after));
-			if (w->after == NULL) {
-				rc = -ENOMEM;
-				goto err;
-			}
-			memcpy(w->after, o.after, o.after_count * sizeof(*w->after));
-			w->after_count = o.after_count;
-			if (i == 0) {
-				start = nsi_processor_upstream_min(w);
-				how = NSI_GATE_AT_TRUSTED;
-			}
+		rc = nsi_consumer_set_after(w, o.after, o.after_count);
+		if (rc < 0)
+			goto err;
+		if (i == 0 && o.after_count != 0) {
+			start = nsi_processor_upstream_min(w);
+			how = NSI_GATE_AT_TRUSTED;
 		}
 		rc = nsi_gate_register(ring, &w->gate, &start, how);
 		if (rc < 0)
