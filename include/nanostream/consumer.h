@@ -51,7 +51,7 @@ struct ns_consumer_opts {
 	uint32_t max_batch;    /* most events per batch; 0 = the ring's capacity */
 	uint32_t error_policy; /* enum ns_error_policy */
 	uint32_t max_retries;  /* NS_ERROR_RETRY: attempts after the first; 0 = 3 */
-	uint32_t after_count;  /* entries in after[], at most 64 */
+	uint32_t after_count;  /* entries in after[], at most 1024 */
 	/* Consumers of the same ring that must finish each event before this one sees it. */
 	ns_consumer *const *after;
 	/* Start after this sequence (with NS_CONSUMER_F_START_AT); -1 = from the beginning. */
@@ -92,7 +92,7 @@ struct ns_consumer_stats {
  * opts.start_sequence, which must not be older than the ring can still hold.
  *
  * Errors: -EINVAL (NULL argument, opts->size too small, unknown flag, on_event NULL, unknown
- * error policy, after_count over 64 or after NULL with a count, an `after` consumer of another
+ * error policy, after_count over 1024 or after NULL with a count, an `after` consumer of another
  * ring or NULL, a start sequence the ring no longer holds or beyond the cursor), -EBUSY (the
  * ring already has max_consumers consumers), -ENOMEM, -ESHUTDOWN (ring halted). On failure
  * *consumer is untouched.
@@ -198,7 +198,7 @@ struct ns_work_pool_opts {
 	ns_event_fn on_event;  /* required; end_of_batch is always true */
 	void *ctx;	       /* shared by all workers: on_event runs on several threads */
 	uint32_t max_retries;  /* NS_ERROR_RETRY: attempts after the first; 0 = 3 */
-	uint32_t after_count;  /* entries in after[], at most 64 */
+	uint32_t after_count;  /* entries in after[], at most 1024 */
 	ns_consumer *const *after;
 	/* Exactly once per failing event, on the worker's thread. */
 	void (*on_error)(void *ctx, void *slot, int64_t seq, int code);
@@ -277,7 +277,7 @@ enum ns_poll_state {
 struct ns_poller_opts {
 	uint32_t size;	      /* set by NS_POLLER_OPTS_INIT; do not change */
 	uint32_t flags;	      /* none defined; any bit -> -EINVAL */
-	uint32_t after_count; /* entries in after[], at most 64 */
+	uint32_t after_count; /* entries in after[], at most 1024 */
 	uint32_t reserved;    /* must be 0 */
 	ns_consumer *const *after;
 };

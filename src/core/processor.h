@@ -18,7 +18,7 @@
  * signal) instead of on the cursor: everything they finished is published.
  */
 
-#define NSI_MAX_AFTER 64
+#define NSI_MAX_AFTER 1024 /* the most consumers a ring can have */
 
 struct ns_consumer {
 	/* Read-mostly, set at create. */

@@ -209,7 +209,7 @@ consumer_calls_reject_bad_arguments(void **state)
 	ns_consumer *none[1] = { NULL };
 	co.after = none;
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
-	co.after_count = 65;
+	co.after_count = 1025;
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
 	/* An upstream consumer of another ring. */
 	ns_ring *other = NULL;
@@ -307,7 +307,7 @@ work_pool_calls_reject_bad_arguments(void **state)
 	EXPECT_POOL_EINVAL(on_event, NULL);
 	EXPECT_POOL_EINVAL(error_policy, 3);
 	EXPECT_POOL_EINVAL(after_count, 1);
-	EXPECT_POOL_EINVAL(after_count, 65);
+	EXPECT_POOL_EINVAL(after_count, 1025);
 #undef EXPECT_POOL_EINVAL
 	/* Five workers on a ring with four consumer places: -EBUSY, and no place is lost. */
 	po.workers = 5;
