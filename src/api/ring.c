@@ -154,6 +154,13 @@ ns_ring_destroy(ns_ring *ring)
 	free(ring);
 }
 
+/* Internally 0 means "no deadline"; any non-positive deadline has already passed. */
+static int64_t
+past_or(int64_t deadline_ns)
+{
+	return deadline_ns <= 0 ? 1 : deadline_ns;
+}
+
 static bool
 bad_count(const ns_ring *ring, uint32_t n)
 {
@@ -181,10 +188,7 @@ ns_ring_claim_until(ns_ring *ring, uint32_t n, int64_t deadline_ns)
 {
 	if (ring == NULL || bad_count(ring, n))
 		return -EINVAL;
-	/* Internally 0 means "no deadline"; any non-positive deadline has already passed. */
-	if (deadline_ns <= 0)
-		deadline_ns = 1;
-	return nsi_ring_claim(ring, n, NSI_CLAIM_DEADLINE, deadline_ns);
+	return nsi_ring_claim(ring, n, NSI_CLAIM_DEADLINE, past_or(deadline_ns));
 }
 
 int64_t
@@ -229,23 +233,12 @@ ns_ring_span(const ns_ring *ring, int64_t first, uint32_t n, struct ns_ring_span
 	return 0;
 }
 
-#if NS_DEBUG_CHECKS
-/* Debug builds: a producer publishes only what was claimed. */
-static bool
-is_claimed(const ns_ring *ring, int64_t last)
-{
-	if (ring->producer == NS_PRODUCER_SINGLE)
-		return last <= nsi_load_relaxed_i64(&ring->sp.next);
-	return last <= nsi_seq_load_relaxed(&ring->cursor);
-}
-#endif
-
 int
 ns_ring_publish(ns_ring *ring, int64_t seq)
 {
 	if (ring == NULL || seq < 0)
 		return -EINVAL;
-	NS_DEBUG_ASSERT(is_claimed(ring, seq));
+	NS_DEBUG_ASSERT(seq <= nsi_ring_claimed(ring)); /* publish only what was claimed */
 	nsi_ring_publish(ring, seq, 1);
 	return 0;
 }
@@ -255,7 +248,7 @@ ns_ring_publish_n(ns_ring *ring, int64_t first, uint32_t n)
 {
 	if (ring == NULL || first < 0 || bad_count(ring, n))
 		return -EINVAL;
-	NS_DEBUG_ASSERT(is_claimed(ring, first + n - 1));
+	NS_DEBUG_ASSERT(first + n - 1 <= nsi_ring_claimed(ring));
 	nsi_ring_publish(ring, first, n);
 	return 0;
 }
@@ -282,8 +275,7 @@ ns_ring_drain(ns_ring *ring, int64_t deadline_ns, uint64_t *remaining)
 {
 	if (ring == NULL)
 		return -EINVAL;
-	/* Internally 0 means "no deadline"; any non-positive deadline has already passed. */
-	return nsi_ring_drain(ring, deadline_ns <= 0 ? 1 : deadline_ns, remaining);
+	return nsi_ring_drain(ring, past_or(deadline_ns), remaining);
 }
 
 int

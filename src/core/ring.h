@@ -133,6 +133,17 @@ nsi_ring_closed(const struct ns_ring *r)
 }
 
 /*
+ * The highest sequence claimed so far: SINGLE's producer-private next (relaxed: exact only on
+ * the producer thread), MULTI's cursor.
+ */
+NS_INLINE int64_t
+nsi_ring_claimed(const struct ns_ring *r)
+{
+	return r->producer == NS_PRODUCER_SINGLE ? nsi_load_relaxed_i64(&r->sp.next)
+						 : nsi_seq_load_acquire(&r->cursor);
+}
+
+/*
  * Claim n slots in SINGLE mode. Returns the first sequence or a negative errno. The halt flag
  * and a possibly-full ring share one unlikely branch, and the slow path is a tail call, so the
  * fast path needs no stack frame.

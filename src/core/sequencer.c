@@ -5,8 +5,9 @@
 
 #include "core/ring.h"
 
-int64_t
-nsi_gating_min(const struct ns_ring *r, int64_t dflt)
+/* The slowest gate other than @except (@dflt if there is none). */
+static int64_t
+gating_min_except(const struct ns_ring *r, int64_t dflt, uint32_t except)
 {
 	/* Pairs with the release in nsi_gate_register(): a gate counted here is initialised. */
 	uint32_t n = nsi_load_acquire_u32(&r->gate_set.hwm);
@@ -15,10 +16,16 @@ nsi_gating_min(const struct ns_ring *r, int64_t dflt)
 	for (uint32_t i = 0; i < n; i++) {
 		/* Pairs with nsi_gate_release(): the consumer is done with slots up to v. */
 		int64_t v = nsi_load_acquire_i64(&r->gates[i].value);
-		if (v < min)
+		if (i != except && v < min)
 			min = v;
 	}
 	return min;
+}
+
+int64_t
+nsi_gating_min(const struct ns_ring *r, int64_t dflt)
+{
+	return gating_min_except(r, dflt, UINT32_MAX);
 }
 
 struct gating_probe {
@@ -217,21 +224,6 @@ nsi_ring_wait_for_slow(struct ns_ring *r, int64_t seq, const uint32_t *cancel,
 	return nsi_mp_highest_published(r, seq, nsi_seq_load_acquire(&r->cursor));
 }
 
-/* The slowest gate other than @except (@dflt if there is none). */
-static int64_t
-gating_min_except(const struct ns_ring *r, int64_t dflt, uint32_t except)
-{
-	uint32_t n = nsi_load_acquire_u32(&r->gate_set.hwm);
-	int64_t min = dflt;
-
-	for (uint32_t i = 0; i < n; i++) {
-		int64_t v = nsi_load_acquire_i64(&r->gates[i].value);
-		if (i != except && v < min)
-			min = v;
-	}
-	return min;
-}
-
 int
 nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start, enum nsi_gate_start how)
 {
@@ -297,19 +289,10 @@ nsi_ring_is_published(const struct ns_ring *r, int64_t seq)
 int64_t
 nsi_ring_remaining(const struct ns_ring *r)
 {
-	int64_t claimed = r->producer == NS_PRODUCER_SINGLE ? nsi_load_relaxed_i64(&r->sp.next)
-							    : nsi_seq_load_acquire(&r->cursor);
+	int64_t claimed = nsi_ring_claimed(r);
 	int64_t used = claimed - nsi_gating_min(r, claimed);
 
 	return r->capacity - used;
-}
-
-/* Everything claimed so far: SINGLE's claims are the producer's private next. */
-static int64_t
-claimed(const struct ns_ring *r)
-{
-	return r->producer == NS_PRODUCER_SINGLE ? nsi_load_relaxed_i64(&r->sp.next)
-						 : nsi_seq_load_acquire(&r->cursor);
 }
 
 /* How far the slowest consumer is behind what was claimed, as a wait probe: 0 when drained. */
@@ -317,7 +300,7 @@ static int64_t
 probe_drained(const void *arg)
 {
 	const struct ns_ring *r = arg;
-	int64_t c = claimed(r);
+	int64_t c = nsi_ring_claimed(r);
 
 	return nsi_gating_min(r, c) - c;
 }
