@@ -4,6 +4,7 @@
 
 /* The umbrella header: includes every public nanostream header. */
 #include <nanostream/common.h>
+#include <nanostream/memory.h>
 #include <nanostream/ring.h>
 #include <nanostream/consumer.h>
 

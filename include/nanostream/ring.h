@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include <nanostream/common.h>
+#include <nanostream/memory.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,6 +90,19 @@ struct ns_ring_opts {
 	uint64_t phase_yield_ns;   /* PHASED: yield phase; 0 = 100000 (100 us) */
 	ns_slot_init_fn slot_init; /* optional, see ns_slot_init_fn */
 	void *slot_init_arg;	   /* passed to slot_init */
+	/* Memory (include/nanostream/memory.h). Since 0.1. */
+	uint32_t mem_policy;	   /* enum ns_mem_policy; 0 = NS_MEM_AUTO */
+	uint32_t mem_flags;	   /* NS_MEM_F_*; unknown bits -> -EINVAL */
+	uint32_t mem_sources;	   /* huge-page sources to try: NS_MEM_SRC_* bits; 0 = all */
+	int32_t numa_node;	   /* with NS_MEM_F_BIND: the node (0 .. highest node) */
+	/*
+	 * Optional caller-managed memory for the ring's whole storage: at least
+	 * ns_ring_mem_size() bytes, aligned to 128 bytes. The ring zeroes and uses it and never
+	 * frees it; it must outlive the ring. Policy must be AUTO and mem_flags must not hold
+	 * NS_MEM_F_LOCK or NS_MEM_F_BIND (lock or bind it yourself); mem_sources must be 0.
+	 */
+	void *mem_region;
+	uint64_t mem_region_bytes;
 };
 
 #define NS_RING_OPTS_INIT                                                                          \
@@ -108,17 +122,46 @@ struct ns_ring_span {
 };
 
 /**
- * Create a ring: allocates every slot now (they are never reallocated), runs the optional
- * slot initializer on each, and sets the producer and wait machinery up.
+ * Create a ring: allocates its storage now under the memory policy (it is never reallocated;
+ * pre-faulted unless NS_MEM_F_NO_PREFAULT), runs the optional slot initializer on each slot,
+ * and sets the producer and wait machinery up.
  *
  * Errors: -EINVAL (NULL argument; opts->size too small; unknown flag; capacity not a power of
  * two or out of range; slot_size not a multiple of 8 or out of range; unknown producer mode
- * or wait kind; max_consumers over 1024), -ENOMEM, or the slot initializer's code.
- * On failure *ring is untouched and nothing leaks.
+ * or wait kind; max_consumers over 1024; unknown mem_policy, mem_flags or mem_sources bits;
+ * NS_MEM_F_BIND with a node that does not exist or has no memory; mem_region misaligned,
+ * smaller than ns_ring_mem_size(), or combined with a policy, lock, bind or sources),
+ * -ENOMEM (out of memory; under NS_MEM_HUGE: no huge pages to be had), -EPERM or -ENOMEM
+ * from mlock() (NS_MEM_F_LOCK beyond RLIMIT_MEMLOCK), another kernel error from mapping,
+ * binding or pre-faulting, or the slot initializer's code.
+ * On failure *ring is untouched and nothing leaks (no memory, mapping, file or huge page).
+ * Never prints, whatever the state of huge pages.
  * Ownership: the caller destroys the ring with ns_ring_destroy().
  * Thread safety: any thread. May block (allocates).
  */
 NS_API int ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts);
+
+/**
+ * Bytes of storage a ring created with @opts needs: its control block, slots, consumer gates
+ * and (MULTI) availability words. The minimum size of ns_ring_opts.mem_region; a huge-page
+ * mapping is this rounded up to whole huge pages.
+ *
+ * Returns the byte count (> 0), or -EINVAL for options ns_ring_create() would reject (the
+ * memory fields other than mem_region are not checked here).
+ * Thread safety: any thread. Does not allocate.
+ */
+NS_API int64_t ns_ring_mem_size(const struct ns_ring_opts *opts);
+
+/**
+ * Report what the ring's memory turned out to be: source, page size, bytes, NUMA node,
+ * whether it was pre-faulted and locked, and why huge pages were not used (see
+ * struct ns_mem_info).
+ *
+ * Returns 0, or -EINVAL (NULL argument, info->size below the first version's size).
+ * Fills the first info->size bytes the library knows of; leaves the rest untouched.
+ * Thread safety: any thread, while the ring exists. Wait-free; does not allocate.
+ */
+NS_API int ns_ring_mem_info(const ns_ring *ring, struct ns_mem_info *info);
 
 /**
  * Destroy a ring and free its slots. NULL is accepted and ignored.

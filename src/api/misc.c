@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <nanostream/common.h>
+#include <nanostream/memory.h>
 
 #include "api/opts.h"
 #include "util/cpu.h"
@@ -51,12 +52,31 @@ ns_strerror(int code)
 	case EBUSY:
 		return "No free consumer place on the ring (max_consumers reached)";
 	case ENOMEM:
-		return "Out of memory";
+		return "Out of memory (or, under NS_MEM_HUGE, no huge pages to be had)";
 	default:
 		break;
 	}
 	const char *s = strerrordesc_np(code);
 	return s != NULL ? s : "Unknown error";
+}
+
+const char *
+ns_mem_source_name(uint32_t source)
+{
+	switch (source) {
+	case NS_MEM_SRC_NORMAL:
+		return "normal";
+	case NS_MEM_SRC_LIBHUGETLBFS:
+		return "libhugetlbfs";
+	case NS_MEM_SRC_MAP_HUGETLB:
+		return "MAP_HUGETLB";
+	case NS_MEM_SRC_THP:
+		return "THP";
+	case NS_MEM_SRC_USER:
+		return "user";
+	default:
+		return "unknown";
+	}
 }
 
 const char *

@@ -54,27 +54,111 @@ init_slots(struct ns_ring *r, const struct ns_ring_opts *o)
 	return 0;
 }
 
+/*
+ * A ring's storage is two parts. Data: [slots][avail (MULTI)], under the memory policy; it is
+ * what grows with the capacity. Control: [struct ns_ring][gates], a few KiB on normal pages
+ * (bound, locked as asked): kept apart so a ring whose slots fill whole huge pages does not
+ * spend one more huge page on it. A caller's region holds both, control first.
+ */
+struct layout {
+	size_t gates, control; /* control part: gates offset, total */
+	size_t avail, data;    /* data part: avail offset, total */
+};
+
+static struct layout
+layout_of(const struct ns_ring_opts *o)
+{
+	uint32_t max_gates = o->max_consumers != 0 ? o->max_consumers : RING_DEFAULT_GATES;
+	struct layout l;
+	l.gates = align_up(sizeof(struct ns_ring), NS_FALSE_SHARING);
+	l.control = l.gates + (size_t)max_gates * sizeof(struct nsi_gate);
+	l.avail = align_up((size_t)o->capacity * o->slot_size, NS_FALSE_SHARING);
+	l.data = l.avail + (o->producer == NS_PRODUCER_MULTI ? (size_t)o->capacity * 4 : 0);
+	return l;
+}
+
+static struct nsi_mem_req
+mem_req_of(const struct ns_ring_opts *o)
+{
+	return (struct nsi_mem_req){
+		.policy = o->mem_policy,
+		.flags = o->mem_flags,
+		.sources = o->mem_sources,
+		.node = o->numa_node,
+		.user = o->mem_region,
+		.user_bytes = (size_t)o->mem_region_bytes,
+	};
+}
+
+/* Copy and check a caller's options: 0 or -EINVAL. */
+static int
+load_opts(struct ns_ring_opts *o, const struct ns_ring_opts *opts)
+{
+	int rc = nsi_opts_copy(o, sizeof(*o), opts, opts->size);
+	if (rc < 0)
+		return rc;
+	rc = validate(o);
+	if (rc < 0)
+		return rc;
+	struct nsi_mem_req req = mem_req_of(o);
+	return nsi_mem_req_check(&req);
+}
+
+int64_t
+ns_ring_mem_size(const struct ns_ring_opts *opts)
+{
+	struct ns_ring_opts o;
+
+	if (opts == NULL)
+		return -EINVAL;
+	int rc = load_opts(&o, opts);
+	if (rc < 0)
+		return rc;
+	struct layout l = layout_of(&o);
+	return (int64_t)(l.control + l.data);
+}
+
 int
 ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
 {
 	struct ns_ring_opts o;
-	struct nsi_region region;
+	struct nsi_region data, control;
+	struct nsi_mem_req req;
 	struct ns_ring *r;
 	int rc;
 
 	if (ring == NULL || opts == NULL)
 		return -EINVAL;
-	rc = nsi_opts_copy(&o, sizeof(o), opts, opts->size);
-	if (rc < 0)
-		return rc;
-	rc = validate(&o);
+	rc = load_opts(&o, opts);
 	if (rc < 0)
 		return rc;
 
-	r = aligned_alloc(NS_FALSE_SHARING, align_up(sizeof(*r), NS_FALSE_SHARING));
-	if (r == NULL)
-		return -ENOMEM;
-	memset(r, 0, sizeof(*r));
+	struct layout l = layout_of(&o);
+	req = mem_req_of(&o);
+	if (req.user != NULL) {
+		/* The caller's memory holds both parts; nothing to map. */
+		rc = nsi_region_alloc(&data, l.control + l.data, &req);
+		if (rc < 0)
+			return rc;
+		control = (struct nsi_region){ .base = data.base, .bytes = l.control };
+		data.base = (uint8_t *)data.base + l.control;
+		data.bytes = l.data;
+	} else {
+		struct nsi_mem_req control_req = req;
+		control_req.policy = NS_MEM_NORMAL;
+		control_req.flags &= ~NS_MEM_F_NO_PREFAULT;
+		rc = nsi_region_alloc(&control, l.control, &control_req);
+		if (rc < 0)
+			return rc;
+		rc = nsi_region_alloc(&data, l.data, &req);
+		if (rc < 0) {
+			nsi_region_free(&control);
+			return rc;
+		}
+	}
+	r = control.base; /* zero-filled */
+	r->control = control;
+	r->region = data;
 	r->capacity = (int64_t)o.capacity;
 	r->mask = r->capacity - 1;
 	r->shift = nsi_log2_u64(o.capacity);
@@ -93,19 +177,10 @@ ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
 	nsi_wait_cfg_defaults(&r->wait);
 	r->notify = nsi_wait_kind_blocks(o.wait);
 
-	/* One mapping: [slots][gates][avail (MULTI)], each part on its own line pair. */
-	size_t slots_bytes = align_up((size_t)o.capacity * o.slot_size, NS_FALSE_SHARING);
-	size_t gates_bytes = (size_t)r->max_gates * sizeof(struct nsi_gate);
-	size_t avail_bytes = o.producer == NS_PRODUCER_MULTI ? (size_t)o.capacity * 4 : 0;
-	rc = nsi_region_map(&region, slots_bytes + gates_bytes + avail_bytes);
-	if (rc < 0)
-		goto err_ring;
-	r->mem_base = region.base;
-	r->mem_bytes = region.bytes;
-	r->slots = region.base;
-	r->gates = (struct nsi_gate *)(r->slots + slots_bytes);
-	if (avail_bytes != 0) {
-		r->avail = (uint32_t *)(r->slots + slots_bytes + gates_bytes);
+	r->slots = data.base;
+	r->gates = (struct nsi_gate *)((uint8_t *)control.base + l.gates);
+	if (o.producer == NS_PRODUCER_MULTI) {
+		r->avail = (uint32_t *)(r->slots + l.avail);
 		/* The lap before the first: no slot reads as published. */
 		for (uint64_t i = 0; i < o.capacity; i++)
 			r->avail[i] = NSI_LAP_MASK;
@@ -136,9 +211,8 @@ err_progress_sig:
 err_publish_sig:
 	nsi_signal_destroy(&r->publish_sig);
 err_region:
-	nsi_region_unmap(&region);
-err_ring:
-	free(r);
+	nsi_region_free(&data);
+	nsi_region_free(&control);
 	return rc;
 }
 
@@ -147,11 +221,22 @@ ns_ring_destroy(ns_ring *ring)
 {
 	if (ring == NULL)
 		return;
-	struct nsi_region region = { .base = ring->mem_base, .bytes = ring->mem_bytes };
+	/* The ring lives in its control region: copy that out before unmapping it. */
+	struct nsi_region control = ring->control;
 	nsi_signal_destroy(&ring->progress_sig);
 	nsi_signal_destroy(&ring->publish_sig);
-	nsi_region_unmap(&region);
-	free(ring);
+	nsi_region_free(&ring->region);
+	nsi_region_free(&control);
+}
+
+int
+ns_ring_mem_info(const ns_ring *ring, struct ns_mem_info *info)
+{
+	/* The first layout is the smallest a caller can have; later versions only grow. */
+	if (ring == NULL || info == NULL || info->size < sizeof(struct ns_mem_info))
+		return -EINVAL;
+	nsi_region_info(&ring->region, info, info->size);
+	return 0;
 }
 
 /* Internally 0 means "no deadline"; any non-positive deadline has already passed. */

@@ -11,6 +11,7 @@
 
 #include "core/sequence.h"
 #include "core/wait.h"
+#include "mem/region.h"
 #include "util/atomic.h"
 #include "util/compiler.h"
 
@@ -57,8 +58,8 @@ struct ns_ring {
 	uint32_t closed; /* claims fail: set by ns_ring_drain() and ns_ring_halt() */
 	uint32_t halted; /* waiters wake and fail: set once by ns_ring_halt() */
 	struct nsi_wait_cfg wait;
-	void *mem_base; /* owned allocations, for destroy */
-	size_t mem_bytes;
+	struct nsi_region region;  /* data: slots and avail[] */
+	struct nsi_region control; /* this struct and the gates */
 
 	/* SINGLE producer's private state (relaxed atomics: other threads may peek). */
 	struct {

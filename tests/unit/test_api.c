@@ -82,7 +82,53 @@ ring_create_rejects_bad_options(void **state)
 	EXPECT_CREATE_EINVAL(wait, 7);
 	EXPECT_CREATE_EINVAL(wait, UINT32_MAX);
 	EXPECT_CREATE_EINVAL(max_consumers, 1025);
+	EXPECT_CREATE_EINVAL(mem_policy, 3);
+	EXPECT_CREATE_EINVAL(mem_policy, UINT32_MAX);
+	EXPECT_CREATE_EINVAL(mem_flags, 8);
+	EXPECT_CREATE_EINVAL(mem_flags, 0x80000000u);
+	EXPECT_CREATE_EINVAL(mem_sources, NS_MEM_SRC_NORMAL);
+	EXPECT_CREATE_EINVAL(mem_sources, NS_MEM_SRC_USER);
+	EXPECT_CREATE_EINVAL(mem_sources, 0x100);
+	EXPECT_CREATE_EINVAL(numa_node, 1); /* a node without NS_MEM_F_BIND */
+	EXPECT_CREATE_EINVAL(mem_region_bytes, 4096); /* bytes without a region */
 #undef EXPECT_CREATE_EINVAL
+
+	/* Memory options that are only wrong together. */
+	static uint8_t user[1 << 16] __attribute__((aligned(4096)));
+	const struct {
+		uint32_t policy, flags, sources;
+		int32_t node;
+		void *region;
+		uint64_t bytes;
+	} bad_mem[] = {
+		{ 0, NS_MEM_F_BIND, 0, -1, NULL, 0 },	      /* no such node */
+		{ 0, NS_MEM_F_BIND, 0, 1024, NULL, 0 },	      /* past any node */
+		{ 0, NS_MEM_F_BIND, 0, INT32_MAX, NULL, 0 },  /* far past */
+		{ NS_MEM_HUGE, 0, 0, 0, user, sizeof(user) }, /* a region with a policy */
+		{ NS_MEM_NORMAL, 0, 0, 0, user, sizeof(user) },
+		{ 0, NS_MEM_F_LOCK, 0, 0, user, sizeof(user) }, /* lock a region: caller's job */
+		{ 0, NS_MEM_F_BIND, 0, 0, user, sizeof(user) }, /* bind a region: caller's job */
+		{ 0, 0, NS_MEM_SRC_THP, 0, user, sizeof(user) },
+		{ 0, 0, 0, 0, user + 8, sizeof(user) - 8 }, /* misaligned */
+		{ 0, 0, 0, 0, user, 0 },		    /* far too small */
+		{ 0, 0, 0, 0, user, 1024 },		    /* too small */
+	};
+	for (size_t i = 0; i < sizeof(bad_mem) / sizeof(bad_mem[0]); i++) {
+		struct ns_ring_opts bad = NS_RING_OPTS_INIT;
+		bad.capacity = 64;
+		bad.mem_policy = bad_mem[i].policy;
+		bad.mem_flags = bad_mem[i].flags;
+		bad.mem_sources = bad_mem[i].sources;
+		bad.numa_node = bad_mem[i].node;
+		bad.mem_region = bad_mem[i].region;
+		bad.mem_region_bytes = bad_mem[i].bytes;
+		memset(user, 0xa5, sizeof(user));
+		assert_int_equal(ns_ring_create(&r, &bad), -EINVAL);
+		assert_null(r);
+		/* The caller's region is left as it was. */
+		assert_int_equal(user[0], 0xa5);
+		assert_int_equal(user[sizeof(user) - 1], 0xa5);
+	}
 
 	/* Edge values that are valid. */
 	o.capacity = 1;
@@ -146,6 +192,27 @@ ring_calls_reject_null_and_bad_counts(void **state)
 	assert_int_equal(ns_ring_remaining(NULL), -EINVAL);
 	assert_int_equal(ns_ring_capacity(NULL), 0);
 	assert_int_equal(ns_ring_slot_size(NULL), 0);
+
+	struct ns_mem_info info = NS_MEM_INFO_INIT;
+	assert_int_equal(ns_ring_mem_info(NULL, &info), -EINVAL);
+	assert_int_equal(ns_ring_mem_info(r, NULL), -EINVAL);
+	info.size = 8;
+	info.source = 12345;
+	assert_int_equal(ns_ring_mem_info(r, &info), -EINVAL);
+	assert_int_equal(info.source, 12345); /* untouched */
+	struct ns_ring_opts bad_opts = NS_RING_OPTS_INIT;
+	assert_int_equal(ns_ring_mem_size(NULL), -EINVAL);
+	bad_opts.capacity = 3;
+	assert_int_equal(ns_ring_mem_size(&bad_opts), -EINVAL);
+	bad_opts.capacity = 8;
+	bad_opts.size = 4;
+	assert_int_equal(ns_ring_mem_size(&bad_opts), -EINVAL);
+	bad_opts.size = sizeof(bad_opts);
+	bad_opts.mem_flags = 0x40;
+	assert_int_equal(ns_ring_mem_size(&bad_opts), -EINVAL);
+	assert_string_equal(ns_mem_source_name(0), "unknown");
+	assert_string_equal(ns_mem_source_name(UINT32_MAX), "unknown");
+	assert_string_equal(ns_mem_source_name(NS_MEM_SRC_THP | NS_MEM_SRC_NORMAL), "unknown");
 
 	assert_int_equal(ns_publish(NULL, fill, NULL), -EINVAL);
 	assert_int_equal(ns_publish(r, NULL, NULL), -EINVAL);

@@ -81,7 +81,7 @@ ring_shared_fields_are_on_separate_line_pairs(void **state)
 		assert_true(pair_of(fields[i]) > pair_of(fields[i - 1]));
 	}
 	/* The read-mostly block (incl. the halt flag) ends before the producer's line. */
-	assert_true(offsetof(struct ns_ring, mem_bytes) + sizeof(size_t) <=
+	assert_true(offsetof(struct ns_ring, control) + sizeof(struct nsi_region) <=
 		    offsetof(struct ns_ring, sp));
 
 	/* And a live ring's allocation keeps that alignment. */
