@@ -30,6 +30,6 @@ ns_need()
 }
 
 # What building nanostream needs.
-NS_BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config libhugetlbfs-dev"
+NS_BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config libhugetlbfs-dev libnuma-dev"
 # What the test suite needs on top (g++ for the C++ header checks).
 NS_TEST_PKGS="libcmocka-dev g++ python3"
