@@ -15,7 +15,7 @@
  *
  * As root it reserves the huge pages it needs (vm.nr_hugepages) and gives them back after;
  * otherwise hugetlb figures need enough free huge pages, or are reported as skipped. Each
- * figure is the median of N runs (default 5) after a warm-up; min and max are shown. Lines
+ * figure is the median of N runs (default 7) after a warm-up; min and max are shown. Lines
  * "figure<TAB>value<TAB>unit" follow for scripts.
  */
 #include <errno.h>
@@ -30,14 +30,14 @@
 
 #include <nanostream/nanostream.h>
 
-#define SLOT_SIZE     64u   /* bytes written and read per event */
-#define SPARSE_SLOT   4096u /* a slot sized for the largest message, holding a small one */
-#define FIRST_EVENTS  (UINT64_C(1) << 20)
-#define NR_HUGEPAGES  "/proc/sys/vm/nr_hugepages"
-#define MAX_RUNS      64
-#define MAX_FIGURES   96
-#define PRODUCER_CPU  0
-#define CONSUMER_CPU  1
+#define SLOT_SIZE    64u   /* bytes written and read per event */
+#define SPARSE_SLOT  4096u /* a slot sized for the largest message, holding a small one */
+#define FIRST_EVENTS (UINT64_C(1) << 20)
+#define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
+#define MAX_RUNS     64
+#define MAX_FIGURES  96
+#define PRODUCER_CPU 0
+#define CONSUMER_CPU 1
 
 struct figure {
 	char name[80];
@@ -281,6 +281,7 @@ static const struct kind kinds[] = {
 	{ "hugetlb", NS_MEM_HUGE, NS_MEM_SRC_MAP_HUGETLB, NS_MEM_SRC_MAP_HUGETLB },
 	{ "thp", NS_MEM_HUGE, NS_MEM_SRC_THP, NS_MEM_SRC_THP },
 };
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 static uint32_t
 source_of(const ns_ring *ring)
@@ -295,8 +296,8 @@ static const struct shape {
 	const char *name;
 	uint32_t slot_size, batch;
 } shapes[] = {
-	{ "b1", SLOT_SIZE, 1 },	     /* one event per claim */
-	{ "b64", SLOT_SIZE, 64 },    /* 64 per claim: near memory speed */
+	{ "b1", SLOT_SIZE, 1 },	      /* one event per claim */
+	{ "b64", SLOT_SIZE, 64 },     /* 64 per claim: near memory speed */
 	{ "sparse", SPARSE_SLOT, 1 }, /* 4 KiB slots holding 64-byte events: a page per event */
 };
 
@@ -310,28 +311,42 @@ bench_large(int runs, unsigned slots_log2, int laps)
 		/* Every shape spans the same bytes: 2^slots_log2 slots of 64 bytes. */
 		uint64_t slots = (UINT64_C(1) << slots_log2) * SLOT_SIZE / shapes[b].slot_size;
 		uint64_t events = slots * (uint64_t)laps;
-		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-			int n = 0;
-			for (int r = -1; r < runs; r++) { /* run -1: warm-up, discarded */
-				ns_ring *ring = make_ring(slots, shapes[b].slot_size,
-							  kinds[k].policy, kinds[k].sources, 0, NULL);
+		/*
+		 * The kinds take turns within each run, so that drift on a shared machine
+		 * falls on all of them alike. Run -1 is a warm-up, discarded.
+		 */
+		double kv[NKINDS][MAX_RUNS];
+		int n[NKINDS] = { 0 };
+		bool usable[NKINDS] = { true, true, true };
+		for (int r = -1; r < runs; r++) {
+			for (size_t k = 0; k < NKINDS; k++) {
+				if (!usable[k])
+					continue;
+				ns_ring *ring =
+					make_ring(slots, shapes[b].slot_size, kinds[k].policy,
+						  kinds[k].sources, 0, NULL);
 				if (ring == NULL || source_of(ring) != kinds[k].expect) {
 					ns_ring_destroy(ring);
-					break;
+					usable[k] = false;
+					n[k] = 0;
+					continue;
 				}
 				int64_t ns = stream(ring, events, shapes[b].batch);
 				ns_ring_destroy(ring);
 				if (ns > 0 && r >= 0)
-					v[n++] = (double)events / ((double)ns / 1e3);
+					kv[k][n[k]++] = (double)events / ((double)ns / 1e3);
 			}
+		}
+		for (size_t k = 0; k < NKINDS; k++) {
 			snprintf(name, sizeof(name), "mem.large.%s.%s", shapes[b].name,
 				 kinds[k].name);
-			add_figure(name, "Mev/s", v, n);
+			add_figure(name, "Mev/s", kv[k], n[k]);
 		}
 		for (size_t k = 1; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 			snprintf(name, sizeof(name), "mem.large.%s.%s/normal", shapes[b].name,
 				 kinds[k].name);
-			snprintf(num, sizeof(num), "mem.large.%s.%s", shapes[b].name, kinds[k].name);
+			snprintf(num, sizeof(num), "mem.large.%s.%s", shapes[b].name,
+				 kinds[k].name);
 			snprintf(den, sizeof(den), "mem.large.%s.normal", shapes[b].name);
 			add_ratio(name, num, den);
 		}
@@ -356,11 +371,11 @@ bench_first_million(int runs)
 			for (int r = -1; r < runs; r++) {
 				double create_ms;
 				/* AUTO limited to one source: HUGE would pre-fault THP to check it. */
-				uint32_t policy =
-					kinds[k].policy == NS_MEM_NORMAL ? NS_MEM_NORMAL : NS_MEM_AUTO;
-				ns_ring *ring = make_ring(FIRST_EVENTS, SLOT_SIZE, policy,
-							  kinds[k].sources,
-							  pre ? 0 : NS_MEM_F_NO_PREFAULT, &create_ms);
+				uint32_t policy = kinds[k].policy == NS_MEM_NORMAL ? NS_MEM_NORMAL
+										   : NS_MEM_AUTO;
+				ns_ring *ring =
+					make_ring(FIRST_EVENTS, SLOT_SIZE, policy, kinds[k].sources,
+						  pre ? 0 : NS_MEM_F_NO_PREFAULT, &create_ms);
 				if (ring == NULL || source_of(ring) != kinds[k].expect) {
 					ns_ring_destroy(ring);
 					break;
@@ -424,7 +439,7 @@ write_long(const char *path, long v)
 int
 main(int argc, char **argv)
 {
-	int runs = 5, laps = 3;
+	int runs = 7, laps = 3;
 	unsigned slots_log2 = 22;
 
 	for (int i = 1; i < argc; i++) {
@@ -435,7 +450,8 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--laps") == 0 && i + 1 < argc)
 			laps = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: bench_mem [--runs N] [--slots-log2 N] [--laps N]\n");
+			fprintf(stderr,
+				"usage: bench_mem [--runs N] [--slots-log2 N] [--laps N]\n");
 			return 2;
 		}
 	}
@@ -445,7 +461,8 @@ main(int argc, char **argv)
 	}
 
 	/* Pages for the large ring plus the 64 MiB one, and some to spare. */
-	long need = (long)(((UINT64_C(1) << slots_log2) * SLOT_SIZE + (UINT64_C(64) << 20)) >> 21) + 4;
+	long need =
+		(long)(((UINT64_C(1) << slots_log2) * SLOT_SIZE + (UINT64_C(64) << 20)) >> 21) + 4;
 	long before = read_long(NR_HUGEPAGES);
 	bool reserved = false;
 	if (geteuid() == 0 && before >= 0) {
@@ -465,13 +482,14 @@ main(int argc, char **argv)
 		if (f->skipped)
 			printf("%-46s %12s %12s %12s  %s\n", f->name, "skipped", "-", "-", f->unit);
 		else
-			printf("%-46s %12.3f %12.3f %12.3f  %s\n", f->name, f->median, f->min, f->max,
-			       f->unit);
+			printf("%-46s %12.3f %12.3f %12.3f  %s\n", f->name, f->median, f->min,
+			       f->max, f->unit);
 	}
 	printf("\n");
 	for (int i = 0; i < nfigures; i++) {
 		if (!figures[i].skipped)
-			printf("%s\t%.4f\t%s\n", figures[i].name, figures[i].median, figures[i].unit);
+			printf("%s\t%.4f\t%s\n", figures[i].name, figures[i].median,
+			       figures[i].unit);
 	}
 	return 0;
 }

@@ -146,6 +146,13 @@ main(int argc, char **argv)
 	       (double)elapsed / (double)n);
 	printf("checksum    %016" PRIx64 " expected %016" PRIx64 " -> %s\n", v.checksum, expected,
 	       v.checksum == expected ? "OK" : "MISMATCH");
+	struct ns_mem_info mem = NS_MEM_INFO_INIT;
+	if (ns_ring_mem_info(ring, &mem) == 0)
+		printf("memory      %" PRIu64 " KiB on %s pages of %" PRIu64 " KiB%s%s%s\n",
+		       mem.bytes / 1024, ns_mem_source_name(mem.source), mem.page_size / 1024,
+		       (mem.flags & NS_MEM_INFO_PREFAULTED) ? ", pre-faulted" : "",
+		       mem.huge_error != 0 ? "; no huge pages: " : "",
+		       mem.huge_error != 0 ? ns_strerror(mem.huge_error) : "");
 
 	ns_consumer_destroy(stage2);
 	ns_consumer_destroy(stage1);

@@ -86,7 +86,10 @@ struct ns_mem_info {
  */
 #define NS_MEM_INFO_VERIFIED 8u
 
-#define NS_MEM_INFO_INIT { .size = sizeof(struct ns_mem_info) }
+#define NS_MEM_INFO_INIT                                                                           \
+	{                                                                                          \
+		.size = sizeof(struct ns_mem_info)                                                 \
+	}
 
 /**
  * A short name for a memory source: "normal", "libhugetlbfs", "MAP_HUGETLB", "THP", "user",

@@ -91,10 +91,10 @@ struct ns_ring_opts {
 	ns_slot_init_fn slot_init; /* optional, see ns_slot_init_fn */
 	void *slot_init_arg;	   /* passed to slot_init */
 	/* Memory (include/nanostream/memory.h). Since 0.1. */
-	uint32_t mem_policy;	   /* enum ns_mem_policy; 0 = NS_MEM_AUTO */
-	uint32_t mem_flags;	   /* NS_MEM_F_*; unknown bits -> -EINVAL */
-	uint32_t mem_sources;	   /* huge-page sources to try: NS_MEM_SRC_* bits; 0 = all */
-	int32_t numa_node;	   /* with NS_MEM_F_BIND: the node (0 .. highest node) */
+	uint32_t mem_policy;  /* enum ns_mem_policy; 0 = NS_MEM_AUTO */
+	uint32_t mem_flags;   /* NS_MEM_F_*; unknown bits -> -EINVAL */
+	uint32_t mem_sources; /* huge-page sources to try: NS_MEM_SRC_* bits; 0 = all */
+	int32_t numa_node;    /* with NS_MEM_F_BIND: the node (0 .. highest node) */
 	/*
 	 * Optional caller-managed memory for the ring's whole storage: at least
 	 * ns_ring_mem_size() bytes, aligned to 128 bytes. The ring zeroes and uses it and never

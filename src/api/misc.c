@@ -53,6 +53,10 @@ ns_strerror(int code)
 		return "No free consumer place on the ring (max_consumers reached)";
 	case ENOMEM:
 		return "Out of memory (or, under NS_MEM_HUGE, no huge pages to be had)";
+	case ERANGE:
+		return "Out of range (for huge pages: the memory is smaller than one huge page)";
+	case EOPNOTSUPP:
+		return "Not supported (for huge pages: no source available on this system)";
 	default:
 		break;
 	}

@@ -123,8 +123,11 @@ map_libhugetlbfs(struct attempt *a, size_t bytes, bool skip_small)
 	if (fd < 0)
 		return errno != 0 ? -errno : -EIO;
 	size_t len = round_up(bytes, (size_t)page);
-	/* Shared: the kernel reserves every page now, so ENOMEM here and never SIGBUS later. */
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/*
+	 * Private, like every other source (a fork() does not share the ring). The kernel still
+	 * reserves every page now: ENOMEM here, never SIGBUS later.
+	 */
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	int err = errno;
 	close(fd);
 	if (p == MAP_FAILED)
@@ -423,7 +426,8 @@ nsi_region_alloc(struct nsi_region *region, size_t bytes, const struct nsi_mem_r
 	}
 	if (req->policy != NS_MEM_NORMAL) {
 		huge_error = -EOPNOTSUPP; /* until a source says otherwise */
-		for (size_t i = 0; i < sizeof(huge_sources) / sizeof(huge_sources[0]) && !got; i++) {
+		for (size_t i = 0; i < sizeof(huge_sources) / sizeof(huge_sources[0]) && !got;
+		     i++) {
 			if (!(sources & huge_sources[i].source))
 				continue;
 			rc = huge_sources[i].map(&a, bytes, req->policy == NS_MEM_AUTO);

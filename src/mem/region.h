@@ -25,9 +25,9 @@ struct nsi_mem_req {
 };
 
 struct nsi_region {
-	void *base;	     /* usable memory */
-	size_t bytes;	     /* usable length (rounded up to the page size) */
-	void *map_base;	     /* what to munmap (may include guard pages); NULL for user memory */
+	void *base;	/* usable memory */
+	size_t bytes;	/* usable length (rounded up to the page size) */
+	void *map_base; /* what to munmap (may include guard pages); NULL for user memory */
 	size_t map_bytes;
 	uint64_t page_size;  /* 0 for user memory */
 	uint32_t source;     /* enum ns_mem_source */

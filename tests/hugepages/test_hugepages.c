@@ -30,15 +30,15 @@
 
 #include "memutil.h"
 
-#define SKIP	       77
-#define WANT_PAGES     32 /* 64 MiB of 2 MiB pages */
-#define MIN_PAGES      8
-#define CYCLES	       1000
-#define CHILD_ENV      "NS_HUGEPAGES_PREPARED"
-#define NR_HUGEPAGES   "/proc/sys/vm/nr_hugepages"
-#define HUGE_2M	       (UINT64_C(2) << 20)
-#define RING_2M_SLOTS  32768u /* x 64 bytes = one 2 MiB page of slots */
-#define F_NODE_AND_ADDR 3     /* MPOL_F_NODE | MPOL_F_ADDR */
+#define SKIP		77
+#define WANT_PAGES	32 /* 64 MiB of 2 MiB pages */
+#define MIN_PAGES	8
+#define CYCLES		1000
+#define CHILD_ENV	"NS_HUGEPAGES_PREPARED"
+#define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+#define HUGE_2M		(UINT64_C(2) << 20)
+#define RING_2M_SLOTS	32768u /* x 64 bytes = one 2 MiB page of slots */
+#define F_NODE_AND_ADDR 3      /* MPOL_F_NODE | MPOL_F_ADDR */
 
 static const struct {
 	uint32_t source;
@@ -247,7 +247,8 @@ prefaulted_huge_pages_take_no_faults(void **state)
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
 		if (!source_expected(sources[i].source))
 			continue;
-		struct ns_ring_opts o = huge_opts(NS_MEM_HUGE, sources[i].source, RING_2M_SLOTS * 4);
+		struct ns_ring_opts o =
+			huge_opts(NS_MEM_HUGE, sources[i].source, RING_2M_SLOTS * 4);
 		ns_ring *r = NULL;
 		assert_int_equal(ns_ring_create(&r, &o), 0);
 		long before = mu_minor_faults();
@@ -275,9 +276,8 @@ bound_huge_pages_sit_on_node_0(void **state)
 	assert_int_equal(info.source, NS_MEM_SRC_MAP_HUGETLB);
 	assert_int_equal(info.numa_node, 0);
 	int node = -1;
-	assert_int_equal(syscall(SYS_get_mempolicy, &node, NULL, 0, ns_ring_slot(r, 0),
-				 F_NODE_AND_ADDR),
-			 0);
+	assert_int_equal(
+		syscall(SYS_get_mempolicy, &node, NULL, 0, ns_ring_slot(r, 0), F_NODE_AND_ADDR), 0);
 	assert_int_equal(node, 0);
 	assert_slots_on_huge_pages(r, NS_MEM_SRC_MAP_HUGETLB);
 	ns_ring_destroy(r);

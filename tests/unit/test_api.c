@@ -89,7 +89,7 @@ ring_create_rejects_bad_options(void **state)
 	EXPECT_CREATE_EINVAL(mem_sources, NS_MEM_SRC_NORMAL);
 	EXPECT_CREATE_EINVAL(mem_sources, NS_MEM_SRC_USER);
 	EXPECT_CREATE_EINVAL(mem_sources, 0x100);
-	EXPECT_CREATE_EINVAL(numa_node, 1); /* a node without NS_MEM_F_BIND */
+	EXPECT_CREATE_EINVAL(numa_node, 1);	      /* a node without NS_MEM_F_BIND */
 	EXPECT_CREATE_EINVAL(mem_region_bytes, 4096); /* bytes without a region */
 #undef EXPECT_CREATE_EINVAL
 
@@ -436,9 +436,9 @@ static void
 strerror_and_version_always_answer(void **state)
 {
 	(void)state;
-	const int codes[] = { 0,	  -EAGAIN,   -ETIMEDOUT, -ESHUTDOWN, -EINVAL,
-			      -ECANCELED, -EALREADY, -EBUSY,	 -ENOMEM,    -ENOENT,
-			      EINVAL,	  -99999,    INT32_MIN };
+	const int codes[] = { 0,	  -EAGAIN,     -ETIMEDOUT, -ESHUTDOWN, -EINVAL,
+			      -ECANCELED, -EALREADY,   -EBUSY,	   -ENOMEM,    -ENOENT,
+			      -ERANGE,	  -EOPNOTSUPP, EINVAL,	   -99999,     INT32_MIN };
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		const char *s = ns_strerror(codes[i]);

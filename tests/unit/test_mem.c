@@ -18,13 +18,13 @@
 
 #include "memutil.h"
 
-#define MODE_BIND	 2 /* MPOL_BIND */
-#define F_NODE_AND_ADDR	 3 /* MPOL_F_NODE | MPOL_F_ADDR */
-#define F_ADDR		 2 /* MPOL_F_ADDR */
-#define CYCLES		 1000
-#define SMALL_CAPACITY	 64u
-#define FAULT_CAPACITY	 4096u /* x 256 bytes: 1 MiB, 256 pages of 4 KiB */
-#define FAULT_SLOT_SIZE	 256u
+#define MODE_BIND	2 /* MPOL_BIND */
+#define F_NODE_AND_ADDR 3 /* MPOL_F_NODE | MPOL_F_ADDR */
+#define F_ADDR		2 /* MPOL_F_ADDR */
+#define CYCLES		1000
+#define SMALL_CAPACITY	64u
+#define FAULT_CAPACITY	4096u /* x 256 bytes: 1 MiB, 256 pages of 4 KiB */
+#define FAULT_SLOT_SIZE 256u
 
 static struct ns_ring_opts
 opts_of(uint64_t capacity, uint32_t slot_size, uint32_t policy, uint32_t flags)
@@ -214,7 +214,8 @@ numa_binding_to_node_0_works(void **state)
 	for (int64_t s = 0; s < (int64_t)FAULT_CAPACITY; s += 64) {
 		int mode = -1;
 		unsigned long mask[16] = { 0 };
-		assert_int_equal(get_mempolicy_of(&mode, mask, 1024, ns_ring_slot(r, s), F_ADDR), 0);
+		assert_int_equal(get_mempolicy_of(&mode, mask, 1024, ns_ring_slot(r, s), F_ADDR),
+				 0);
 		assert_int_equal(mode, MODE_BIND);
 		assert_int_equal(mask[0], 1);
 		int node = -1;
