@@ -30,6 +30,8 @@
 
 #include <nanostream/nanostream.h>
 
+#include "memutil.h" /* tests/common: /proc and /sys readers */
+
 #define SLOT_SIZE    64u   /* bytes written and read per event */
 #define SPARSE_SLOT  4096u /* a slot sized for the largest message, holding a small one */
 #define FIRST_EVENTS (UINT64_C(1) << 20)
@@ -413,29 +415,6 @@ bench_first_million(int runs)
 
 /* --- huge pages for the run ------------------------------------------------------------- */
 
-static long
-read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static void
-write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-	if (f != NULL) {
-		fprintf(f, "%ld\n", v);
-		fclose(f);
-	}
-}
-
 int
 main(int argc, char **argv)
 {
@@ -463,10 +442,10 @@ main(int argc, char **argv)
 	/* Pages for the large ring plus the 64 MiB one, and some to spare. */
 	long need =
 		(long)(((UINT64_C(1) << slots_log2) * SLOT_SIZE + (UINT64_C(64) << 20)) >> 21) + 4;
-	long before = read_long(NR_HUGEPAGES);
+	long before = mu_read_long(NR_HUGEPAGES);
 	bool reserved = false;
 	if (geteuid() == 0 && before >= 0) {
-		write_long(NR_HUGEPAGES, before + need);
+		mu_write_long(NR_HUGEPAGES, before + need);
 		reserved = true;
 	}
 
@@ -474,7 +453,7 @@ main(int argc, char **argv)
 	bench_first_million(runs);
 
 	if (reserved)
-		write_long(NR_HUGEPAGES, before);
+		mu_write_long(NR_HUGEPAGES, before);
 
 	printf("%-46s %12s %12s %12s  %s\n", "figure", "median", "min", "max", "unit");
 	for (int i = 0; i < nfigures; i++) {

@@ -3,6 +3,7 @@
 #define NS_TESTS_MEMUTIL_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,6 +93,33 @@ mu_meminfo(const char *key)
 	return v;
 }
 
+/* The number in a one-number file such as /proc/sys/vm/nr_hugepages; -1 if unreadable. */
+static inline long
+mu_read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Write a number into such a file. Returns 0 or a negative errno. */
+static inline int
+mu_write_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -errno;
+	int rc = fprintf(f, "%ld\n", v) > 0 ? 0 : -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
 /* Minor page faults taken by the calling thread so far. */
 static inline long
 mu_minor_faults(void)
@@ -111,5 +139,18 @@ mu_touch_slots(uint8_t *first, size_t n, size_t stride)
 	for (size_t i = 0; i < n; i++)
 		*(volatile uint64_t *)(void *)(first + i * stride) = i;
 }
+
+#ifdef CMOCKA_H_
+#include <nanostream/nanostream.h>
+
+/* For cmocka tests: a ring's memory info, asserting that the call succeeds. */
+static inline struct ns_mem_info
+mu_info_of(const ns_ring *r)
+{
+	struct ns_mem_info info = NS_MEM_INFO_INIT;
+	assert_int_equal(ns_ring_mem_info(r, &info), 0);
+	return info;
+}
+#endif
 
 #endif /* NS_TESTS_MEMUTIL_H */

@@ -51,31 +51,6 @@ static const struct {
 
 /* --- machine facts --------------------------------------------------------------------- */
 
-static long
-read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static int
-write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-	if (f == NULL)
-		return -errno;
-	int rc = fprintf(f, "%ld\n", v) > 0 ? 0 : -EIO;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	return rc;
-}
-
 /* A hugetlbfs mount of the default page size, or NULL (written into @buf). */
 static const char *
 hugetlbfs_mount(char *buf, size_t size)
@@ -145,14 +120,6 @@ huge_opts(uint32_t policy, uint32_t sources_mask, uint64_t capacity)
 	return o;
 }
 
-static struct ns_mem_info
-info_of(const ns_ring *r)
-{
-	struct ns_mem_info info = NS_MEM_INFO_INIT;
-	assert_int_equal(ns_ring_mem_info(r, &info), 0);
-	return info;
-}
-
 /* What smaps says of the slots: on huge pages of the source's kind, all of them. */
 static void
 assert_slots_on_huge_pages(ns_ring *r, uint32_t source)
@@ -203,7 +170,7 @@ each_source_puts_the_slots_on_huge_pages(void **state)
 			continue;
 		}
 		assert_int_equal(rc, 0);
-		struct ns_mem_info info = info_of(r);
+		struct ns_mem_info info = mu_info_of(r);
 		assert_int_equal(info.source, sources[i].source);
 		assert_int_equal(info.page_size, HUGE_2M);
 		assert_int_equal(info.bytes, HUGE_2M); /* 2 MiB of slots: exactly one page */
@@ -226,7 +193,7 @@ auto_takes_the_first_source_that_works(void **state)
 	uint32_t want = libhugetlbfs_usable() ? NS_MEM_SRC_LIBHUGETLBFS : NS_MEM_SRC_MAP_HUGETLB;
 
 	assert_int_equal(ns_ring_create(&r, &o), 0);
-	struct ns_mem_info info = info_of(r);
+	struct ns_mem_info info = mu_info_of(r);
 	print_message("# AUTO took %s\n", ns_mem_source_name(info.source));
 	assert_int_equal(info.source, want);
 	assert_int_equal(info.huge_error, 0);
@@ -236,7 +203,7 @@ auto_takes_the_first_source_that_works(void **state)
 	/* Without the hugetlb sources, AUTO goes on to THP. */
 	o.mem_sources = NS_MEM_SRC_THP;
 	assert_int_equal(ns_ring_create(&r, &o), 0);
-	assert_int_equal(info_of(r).source, thp_enabled() ? NS_MEM_SRC_THP : NS_MEM_SRC_NORMAL);
+	assert_int_equal(mu_info_of(r).source, thp_enabled() ? NS_MEM_SRC_THP : NS_MEM_SRC_NORMAL);
 	ns_ring_destroy(r);
 }
 
@@ -272,7 +239,7 @@ bound_huge_pages_sit_on_node_0(void **state)
 	o.mem_flags = NS_MEM_F_BIND;
 	o.numa_node = 0;
 	assert_int_equal(ns_ring_create(&r, &o), 0);
-	struct ns_mem_info info = info_of(r);
+	struct ns_mem_info info = mu_info_of(r);
 	assert_int_equal(info.source, NS_MEM_SRC_MAP_HUGETLB);
 	assert_int_equal(info.numa_node, 0);
 	int node = -1;
@@ -289,8 +256,8 @@ none_reserved_auto_falls_back_huge_fails_cleanly(void **state)
 	(void)state;
 	if (geteuid() != 0)
 		skip(); /* emptying the pool needs root */
-	long reserved = read_long(NR_HUGEPAGES);
-	assert_int_equal(write_long(NR_HUGEPAGES, 0), 0);
+	long reserved = mu_read_long(NR_HUGEPAGES);
+	assert_int_equal(mu_write_long(NR_HUGEPAGES, 0), 0);
 	assert_int_equal(mu_meminfo("HugePages_Free:"), 0);
 
 	/* AUTO: normal pages, and the reason. */
@@ -298,7 +265,7 @@ none_reserved_auto_falls_back_huge_fails_cleanly(void **state)
 	struct ns_ring_opts o = huge_opts(NS_MEM_AUTO, hugetlb, RING_2M_SLOTS);
 	ns_ring *r = NULL;
 	assert_int_equal(ns_ring_create(&r, &o), 0);
-	struct ns_mem_info info = info_of(r);
+	struct ns_mem_info info = mu_info_of(r);
 	print_message("# AUTO without reserved pages: %s, huge_error %s\n",
 		      ns_mem_source_name(info.source), ns_strerror(info.huge_error));
 	assert_int_equal(info.source, NS_MEM_SRC_NORMAL);
@@ -321,7 +288,7 @@ none_reserved_auto_falls_back_huge_fails_cleanly(void **state)
 	assert_int_equal(mu_fd_count(), fds);
 	assert_int_equal(mu_meminfo("HugePages_Rsvd:"), rsvd);
 
-	assert_int_equal(write_long(NR_HUGEPAGES, reserved), 0);
+	assert_int_equal(mu_write_long(NR_HUGEPAGES, reserved), 0);
 }
 
 static void
@@ -368,7 +335,7 @@ run_hugepage_tests(void)
 static int
 prepare_and_run(char **argv)
 {
-	long before = read_long(NR_HUGEPAGES);
+	long before = mu_read_long(NR_HUGEPAGES);
 	long free_before = mu_meminfo("HugePages_Free:");
 	char mnt[512], made[] = "/tmp/ns-hugetlbfs-XXXXXX";
 	bool mounted = false;
@@ -378,14 +345,14 @@ prepare_and_run(char **argv)
 		fprintf(stderr, "no hugetlb support in this kernel: skipping\n");
 		return SKIP;
 	}
-	if (free_before < WANT_PAGES && write_long(NR_HUGEPAGES, before + WANT_PAGES) != 0) {
+	if (free_before < WANT_PAGES && mu_write_long(NR_HUGEPAGES, before + WANT_PAGES) != 0) {
 		fprintf(stderr, "cannot write %s: skipping\n", NR_HUGEPAGES);
 		return SKIP;
 	}
 	if (mu_meminfo("HugePages_Free:") < MIN_PAGES) {
 		fprintf(stderr, "could reserve only %lld huge pages: skipping\n",
 			(long long)mu_meminfo("HugePages_Free:"));
-		write_long(NR_HUGEPAGES, before);
+		mu_write_long(NR_HUGEPAGES, before);
 		return SKIP;
 	}
 	if (hugetlbfs_mount(mnt, sizeof(mnt)) == NULL && mkdtemp(made) != NULL) {
@@ -409,7 +376,7 @@ prepare_and_run(char **argv)
 		umount(made);
 		rmdir(made);
 	}
-	write_long(NR_HUGEPAGES, before);
+	mu_write_long(NR_HUGEPAGES, before);
 	return status;
 }
 

@@ -37,14 +37,6 @@ opts_of(uint64_t capacity, uint32_t slot_size, uint32_t policy, uint32_t flags)
 	return o;
 }
 
-static struct ns_mem_info
-info_of(const ns_ring *r)
-{
-	struct ns_mem_info info = NS_MEM_INFO_INIT;
-	assert_int_equal(ns_ring_mem_info(r, &info), 0);
-	return info;
-}
-
 /* Events go through: claim, write, publish, and the slot holds what was written. */
 static void
 ring_works(ns_ring *r)
@@ -67,7 +59,7 @@ normal_policy_reports_normal_pages(void **state)
 	ns_ring *r = NULL;
 
 	assert_int_equal(ns_ring_create(&r, &o), 0);
-	struct ns_mem_info info = info_of(r);
+	struct ns_mem_info info = mu_info_of(r);
 	assert_int_equal(info.source, NS_MEM_SRC_NORMAL);
 	assert_int_equal(info.page_size, (uint64_t)sysconf(_SC_PAGESIZE));
 	assert_true(info.bytes >= 1024 * 64);
@@ -90,7 +82,7 @@ auto_small_ring_uses_normal_pages_and_says_why(void **state)
 	ns_ring *r = NULL;
 
 	assert_int_equal(ns_ring_create(&r, &o), 0);
-	struct ns_mem_info info = info_of(r);
+	struct ns_mem_info info = mu_info_of(r);
 	assert_int_equal(info.source, NS_MEM_SRC_NORMAL);
 	assert_int_equal(info.huge_error, -ERANGE);
 	assert_true(info.flags & NS_MEM_INFO_PREFAULTED);
@@ -155,7 +147,7 @@ user_region_holds_the_ring(void **state)
 
 		ns_ring *r = NULL;
 		assert_int_equal(ns_ring_create(&r, &o), 0);
-		struct ns_mem_info info = info_of(r);
+		struct ns_mem_info info = mu_info_of(r);
 		assert_int_equal(info.source, NS_MEM_SRC_USER);
 		assert_int_equal(info.page_size, 0);
 		assert_int_equal(info.huge_error, 0);
@@ -206,7 +198,7 @@ numa_binding_to_node_0_works(void **state)
 		skip();
 	}
 	assert_int_equal(rc, 0);
-	struct ns_mem_info info = info_of(r);
+	struct ns_mem_info info = mu_info_of(r);
 	assert_int_equal(info.numa_node, 0);
 	assert_true(info.flags & NS_MEM_INFO_BOUND);
 
@@ -256,7 +248,7 @@ faults_writing_every_slot(uint32_t policy, uint32_t flags, uint64_t capacity,
 	ns_ring *r = NULL;
 
 	assert_int_equal(ns_ring_create(&r, &o), 0);
-	*info = info_of(r);
+	*info = mu_info_of(r);
 	long before = mu_minor_faults();
 	mu_touch_slots(ns_ring_slot(r, 0), capacity, FAULT_SLOT_SIZE);
 	long after = mu_minor_faults();
@@ -308,7 +300,7 @@ lock_keeps_the_memory_resident(void **state)
 		assert_int_equal(mu_mapping_count(), maps);
 		skip();
 	}
-	struct ns_mem_info info = info_of(r);
+	struct ns_mem_info info = mu_info_of(r);
 	assert_true(info.flags & NS_MEM_INFO_LOCKED);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	/* The sanitizers' runtime turns mlock() into a no-op that succeeds. */
@@ -336,7 +328,7 @@ cycle(const struct ns_ring_opts *o, int n, uint32_t expect_source)
 		ns_ring *r = NULL;
 		assert_int_equal(ns_ring_create(&r, o), 0);
 		if (i == 0)
-			assert_int_equal(info_of(r).source, expect_source);
+			assert_int_equal(mu_info_of(r).source, expect_source);
 		ns_ring_destroy(r);
 	}
 	assert_int_equal(mu_mapping_count(), maps);
