@@ -146,8 +146,9 @@ NS_API int ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts);
  * and (MULTI) availability words. The minimum size of ns_ring_opts.mem_region; a huge-page
  * mapping is this rounded up to whole huge pages.
  *
- * Returns the byte count (> 0), or -EINVAL for options ns_ring_create() would reject (the
- * memory fields other than mem_region are not checked here).
+ * Returns the byte count (> 0), or -EINVAL for malformed options, as ns_ring_create() checks
+ * them (whether a NUMA node exists, and whether mem_region is large enough, only create
+ * checks).
  * Thread safety: any thread. Does not allocate.
  */
 NS_API int64_t ns_ring_mem_size(const struct ns_ring_opts *opts);
