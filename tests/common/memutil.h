@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 /*
  * What the kernel says about this process's memory, read independently of the library: the
@@ -118,6 +119,39 @@ mu_write_long(const char *path, long v)
 	if (fclose(f) != 0 && rc == 0)
 		rc = -errno;
 	return rc;
+}
+
+/* Standard error redirected into an unlinked file, to see whether anything was printed. */
+struct mu_capture {
+	int saved, file;
+};
+
+static inline struct mu_capture
+mu_capture_stderr(void)
+{
+	char path[] = "/tmp/ns-stderr-XXXXXX";
+	struct mu_capture c = { -1, mkstemp(path) };
+	if (c.file >= 0) {
+		unlink(path);
+		fflush(stderr);
+		c.saved = dup(2);
+		dup2(c.file, 2);
+	}
+	return c;
+}
+
+/* Put standard error back. Returns the bytes written meanwhile, or -1 if capture failed. */
+static inline long
+mu_release_stderr(struct mu_capture c)
+{
+	if (c.file < 0 || c.saved < 0)
+		return -1;
+	fflush(stderr);
+	dup2(c.saved, 2);
+	close(c.saved);
+	long n = (long)lseek(c.file, 0, SEEK_END);
+	close(c.file);
+	return n;
 }
 
 /* Minor page faults taken by the calling thread so far. */

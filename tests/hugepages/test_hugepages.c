@@ -288,6 +288,29 @@ none_reserved_auto_falls_back_huge_fails_cleanly(void **state)
 	assert_int_equal(mu_fd_count(), fds);
 	assert_int_equal(mu_meminfo("HugePages_Rsvd:"), rsvd);
 
+	/*
+	 * Silence: this is where libhugetlbfs would print warnings if asked for pages it cannot
+	 * get. Each source alone, under both policies; standard error must stay empty.
+	 */
+	int rcs[6];
+	struct mu_capture cap = mu_capture_stderr();
+	for (size_t i = 0; i < 3; i++) {
+		o = huge_opts(NS_MEM_HUGE, sources[i].source, RING_2M_SLOTS);
+		rcs[2 * i] = ns_ring_create(&r, &o);
+		if (rcs[2 * i] == 0)
+			ns_ring_destroy(r);
+		o.mem_policy = NS_MEM_AUTO;
+		rcs[2 * i + 1] = ns_ring_create(&r, &o);
+		if (rcs[2 * i + 1] == 0)
+			ns_ring_destroy(r);
+	}
+	long printed = mu_release_stderr(cap);
+	assert_int_equal(printed, 0);
+	assert_int_equal(rcs[0], -ENOMEM); /* libhugetlbfs */
+	assert_int_equal(rcs[1], 0);
+	assert_int_equal(rcs[2], -ENOMEM); /* MAP_HUGETLB */
+	assert_int_equal(rcs[3], 0);
+
 	assert_int_equal(mu_write_long(NR_HUGEPAGES, reserved), 0);
 }
 
