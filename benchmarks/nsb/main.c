@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ns-bench: nanostream's workloads against peers and the machine's floor, in one run.
+ *
+ *   ns-bench list
+ *   ns-bench run [NAME...] [--runs N] [--seconds S] [--format table|tsv|json] [--cpus A,B]
+ *                [--hist DIR]
+ *
+ * NAME selects workloads by prefix ("ring.p1c1", "peer", "floor.c2c2.rtt"); none means all.
+ * Each figure is the median of N runs (default 5) after one discarded warm-up run, with min
+ * and max. Threads are pinned to the --cpus list in turn (default: every online CPU).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nanostream/nanostream.h>
+
+#include "nsb.h"
+
+#ifndef NSB_BUILD_FLAGS
+#define NSB_BUILD_FLAGS "unknown"
+#endif
+
+#define MAX_RUNS    101
+#define MAX_FIGURES 256
+#define NPCT	    5
+
+static const double pct_value[NPCT] = { 50.0, 90.0, 99.0, 99.9, 100.0 };
+static const char *const pct_name[NPCT] = { ".p50", ".p90", ".p99", ".p999", ".max" };
+
+/* --- shared helpers (nsb.h) --------------------------------------------------------------- */
+
+int64_t
+nsb_now(void)
+{
+	return ns_clock_ns();
+}
+
+void
+nsb_pin(const struct nsb_env *env, int index)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(env->cpus[index % env->ncpus], &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+struct start {
+	const struct nsb_env *env;
+	int index;
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *
+pinned_start(void *p)
+{
+	struct start s = *(struct start *)p;
+	free(p);
+	nsb_pin(s.env, s.index);
+	return s.fn(s.arg);
+}
+
+int
+nsb_thread(pthread_t *t, const struct nsb_env *env, int index, void *(*fn)(void *), void *arg)
+{
+	struct start *s = malloc(sizeof(*s));
+	if (s == NULL)
+		return ENOMEM;
+	*s = (struct start){ env, index, fn, arg };
+	int rc = pthread_create(t, NULL, pinned_start, s);
+	if (rc != 0)
+		free(s);
+	return rc;
+}
+
+void
+nsb_fail(struct nsb_run *run, const char *fmt, ...)
+{
+	va_list ap;
+	if (run->error[0] != '\0')
+		return; /* keep the first */
+	va_start(ap, fmt);
+	vsnprintf(run->error, sizeof(run->error), fmt, ap);
+	va_end(ap);
+}
+
+/* --- figures ------------------------------------------------------------------------------ */
+
+struct figure {
+	char name[128];
+	const char *unit;
+	bool lower_better;
+	int n;
+	double runs[MAX_RUNS];
+	double median, min, max;
+	const char *error; /* the workload failed: no value */
+};
+
+static struct figure figures[MAX_FIGURES];
+static int nfigures;
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static struct figure *
+new_figure(const char *name, const char *unit, bool lower_better)
+{
+	if (nfigures == MAX_FIGURES)
+		return NULL;
+	struct figure *f = &figures[nfigures++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->unit = unit;
+	f->lower_better = lower_better;
+	return f;
+}
+
+static void
+settle(struct figure *f)
+{
+	double v[MAX_RUNS];
+	if (f->n == 0)
+		return;
+	memcpy(v, f->runs, sizeof(double) * (size_t)f->n);
+	qsort(v, (size_t)f->n, sizeof(double), cmp_double);
+	f->median = f->n % 2 ? v[f->n / 2] : (v[f->n / 2 - 1] + v[f->n / 2]) / 2;
+	f->min = v[0];
+	f->max = v[f->n - 1];
+}
+
+static const struct figure *
+find(const char *name)
+{
+	for (int i = 0; i < nfigures; i++)
+		if (strcmp(figures[i].name, name) == 0 && figures[i].n > 0 && !figures[i].error)
+			return &figures[i];
+	return NULL;
+}
+
+/* --- the workload list -------------------------------------------------------------------- */
+
+static int
+all_workloads(const struct nsb_workload **out, int max)
+{
+	const struct nsb_workload *const lists[] = { nsb_floor_workloads, nsb_ours_workloads,
+						     nsb_mutex_workloads, nsb_ck_workloads,
+						     nsb_rte_workloads };
+	int n = 0;
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+		for (const struct nsb_workload *w = lists[l]; w->base != NULL && n < max; w++)
+			out[n++] = w;
+	return n;
+}
+
+static void
+full_name(const struct nsb_workload *w, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s", w->base, w->suffix);
+}
+
+static const char *
+unit_of(enum nsb_kind k)
+{
+	return k == NSB_RATE ? "ev/s" : k == NSB_COST ? "ns/event" : "ns";
+}
+
+/* --- running ------------------------------------------------------------------------------ */
+
+struct settings {
+	int runs;
+	double seconds;
+	const char *format;
+	const char *hist_dir;
+	struct nsb_env env;
+	char warnings[16][160];
+	int nwarnings;
+};
+
+static void
+warn(struct settings *s, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[160];
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "warning: %s\n", buf);
+	if (s->nwarnings < 16)
+		snprintf(s->warnings[s->nwarnings++], sizeof(s->warnings[0]), "%s", buf);
+}
+
+static void
+write_hgrm(const struct settings *s, const char *name, const struct nsb_hist *h)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s.hgrm", s->hist_dir, name);
+	FILE *f = fopen(path, "w");
+	if (f == NULL) {
+		fprintf(stderr, "ns-bench: cannot write %s: %s\n", path, strerror(errno));
+		return;
+	}
+	nsb_hist_write_hgrm(h, f);
+	fclose(f);
+}
+
+static void
+run_workload(struct settings *s, const struct nsb_workload *w, int index, int count)
+{
+	static struct nsb_hist hist, total;
+	char name[96], fname[128];
+	struct figure *f[NPCT] = { NULL };
+	int nf = w->kind == NSB_LATENCY ? NPCT : 1;
+
+	full_name(w, name, sizeof(name));
+	for (int i = 0; i < nf; i++) {
+		if (w->kind == NSB_LATENCY)
+			snprintf(fname, sizeof(fname), "%s%s%s", w->base, pct_name[i], w->suffix);
+		else
+			snprintf(fname, sizeof(fname), "%s", name);
+		f[i] = new_figure(fname, unit_of(w->kind), w->kind != NSB_RATE);
+		if (f[i] == NULL)
+			return;
+	}
+	nsb_hist_reset(&total);
+	for (int r = -1; r < s->runs; r++) {
+		struct nsb_run run;
+		memset(&run, 0, sizeof(run));
+		nsb_hist_reset(&hist);
+		run.hist = &hist;
+		if (r < 0)
+			fprintf(stderr, "\r[%d/%d] %-32s warm-up   ", index + 1, count, name);
+		else
+			fprintf(stderr, "\r[%d/%d] %-32s run %d/%d   ", index + 1, count, name,
+				r + 1, s->runs);
+		fflush(stderr);
+		if (w->run(w, &s->env, &run) != 0)
+			snprintf(run.error, sizeof(run.error), "could not set the workload up");
+		if (run.error[0] != '\0') {
+			fprintf(stderr, "\nns-bench: %s: %s\n", name, run.error);
+			for (int i = 0; i < nf; i++)
+				f[i]->error = "failed";
+			return;
+		}
+		if (r < 0)
+			continue;
+		if (w->kind == NSB_LATENCY) {
+			for (int i = 0; i < NPCT; i++)
+				f[i]->runs[f[i]->n++] = (double)nsb_hist_percentile(&hist, pct_value[i]);
+			nsb_hist_merge(&total, &hist);
+		} else {
+			f[0]->runs[f[0]->n++] = run.value;
+		}
+	}
+	for (int i = 0; i < nf; i++)
+		settle(f[i]);
+	if (w->kind == NSB_LATENCY && s->hist_dir != NULL)
+		write_hgrm(s, name, &total);
+}
+
+/* --- ratios and targets ------------------------------------------------------------------- */
+
+struct ratio {
+	const char *num, *den;
+};
+
+static const struct ratio ratios[] = {
+	{ "ring.p1c1.b1", "peer.mutex.p1c1.b1" },
+	{ "ring.p1c1.b1", "peer.ck.p1c1.b1" },
+	{ "ring.p1c1.b1", "peer.rte.p1c1.b1" },
+	{ "ring.p1c1.b64", "peer.mutex.p1c1.b64" },
+	{ "ring.p1c1.b64", "peer.rte.p1c1.b64" },
+	{ "ring.p1c1.b64", "floor.handoff.b64" },
+	{ "ring.p1c1.b1", "floor.handoff.b64" },
+	{ "ring.pingpong.rtt.p50", "floor.c2c2.rtt.p50" },
+	{ "ring.pingpong.rtt.p99", "floor.c2c2.rtt.p50" },
+	{ "ring.pingpong.rtt.p50", "floor.c2c1.rtt.p50" },
+	{ "ring.pingpong.rtt.p50", "peer.ck.pingpong.rtt.p50" },
+	{ "ring.pingpong.rtt.p50", "peer.rte.pingpong.rtt.p50" },
+	{ "ring.pingpong.rtt.p50.block", "peer.mutex.pingpong.rtt.p50" },
+	{ "ring.pingpong.rtt.p99.block", "peer.mutex.pingpong.rtt.p99" },
+	{ "ring.p2c1", "peer.ck.p2c1" },
+	{ "ring.p2c1", "peer.rte.p2c1" },
+	{ "ring.p2c1", "peer.mutex.p2c1" },
+	{ "ring.p2c1.yield", "peer.ck.p2c1.yield" },
+	{ "ring.p2c1.yield", "peer.rte.p2c1.yield" },
+	{ "ring.p2c1.yield", "peer.mutex.p2c1" },
+};
+
+struct target {
+	char name[96];
+	double value, limit;
+	bool met, known;
+	char detail[160];
+};
+
+static struct target targets[16];
+static int ntargets;
+
+static void
+target(const char *name, const struct figure *f, double value, bool ge, double limit,
+       const char *detail)
+{
+	struct target *t = &targets[ntargets++];
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->known = f != NULL;
+	t->value = value;
+	t->limit = limit;
+	t->met = t->known && (ge ? value >= limit : value <= limit);
+	snprintf(t->detail, sizeof(t->detail), "%s", detail);
+}
+
+static void
+check_targets(void)
+{
+	const struct figure *b1 = find("ring.p1c1.b1"), *b64 = find("ring.p1c1.b64");
+	const struct figure *mutex = find("peer.mutex.p1c1.b1");
+	const char *peers[] = { "peer.mutex.p1c1.b1", "peer.ck.p1c1.b1", "peer.rte.p1c1.b1" };
+	double best = 0;
+	const char *best_name = "none";
+	char d[160];
+
+	for (size_t i = 0; i < 3; i++) {
+		const struct figure *p = find(peers[i]);
+		if (p != NULL && p->median > best)
+			best = p->median, best_name = peers[i];
+	}
+	snprintf(d, sizeof(d), "ring.p1c1.b1 / best peer (%s)", best_name);
+	target("ring.p1c1.b1 >= 1.2 x best peer", best > 0 ? b1 : NULL,
+	       b1 && best > 0 ? b1->median / best : 0, true, 1.2, d);
+	target("ring.p1c1.b1 >= 5 x peer.mutex.p1c1.b1", mutex ? b1 : NULL,
+	       b1 && mutex ? b1->median / mutex->median : 0, true, 5.0,
+	       "ring.p1c1.b1 / peer.mutex.p1c1.b1");
+	const struct figure *h = find("floor.handoff.b64");
+	target("ring.p1c1.b64 >= 0.8 x floor.handoff.b64", h ? b64 : NULL,
+	       b64 && h ? b64->median / h->median : 0, true, 0.8,
+	       "ring.p1c1.b64 / floor.handoff.b64");
+	const struct figure *c2 = find("floor.c2c2.rtt.p50"), *pp50 = find("ring.pingpong.rtt.p50"),
+			    *pp99 = find("ring.pingpong.rtt.p99");
+	target("ring.pingpong.rtt.p50 <= 1.2 x floor.c2c2.rtt.p50", c2 ? pp50 : NULL,
+	       pp50 && c2 ? pp50->median / c2->median : 0, false, 1.2,
+	       "ring.pingpong.rtt.p50 / floor.c2c2.rtt.p50");
+	target("ring.pingpong.rtt.p99 <= 2 x floor.c2c2.rtt.p50", c2 ? pp99 : NULL,
+	       pp99 && c2 ? pp99->median / c2->median : 0, false, 2.0,
+	       "ring.pingpong.rtt.p99 / floor.c2c2.rtt.p50");
+	const struct figure *blk = find("ring.pingpong.rtt.p50.block");
+	target("ring.pingpong.rtt.p50.block <= 15 us", blk, blk ? blk->median : 0, false, 15000,
+	       "ns");
+	const struct figure *st64 = find("ring.st.b64"), *st1 = find("ring.st.b1");
+	target("ring.st.b64 < 1 ns/event", st64, st64 ? st64->median : 0, false, 1.0, "ns/event");
+	target("ring.st.b1 < 5 ns/event", st1, st1 ? st1->median : 0, false, 5.0, "ns/event");
+	const struct figure *p2 = find("ring.p2c1");
+	target("ring.p2c1 >= 5 M events/s", p2, p2 ? p2->median / 1e6 : 0, true, 5.0, "M ev/s");
+	target("ring.p2c1 no collapse (slowest run >= median / 4)", p2,
+	       p2 ? p2->min / p2->median : 0, true, 0.25, "slowest run / median");
+}
+
+/* --- output ------------------------------------------------------------------------------- */
+
+static void
+print_value(FILE *out, double v, const char *unit)
+{
+	if (strcmp(unit, "ev/s") == 0)
+		fprintf(out, "%10.2f M", v / 1e6);
+	else
+		fprintf(out, "%12.3f", v);
+}
+
+static void
+print_table(const struct settings *s)
+{
+	printf("%-40s %12s %12s %12s  %s\n", "figure", "median", "min", "max", "unit");
+	for (int i = 0; i < nfigures; i++) {
+		const struct figure *f = &figures[i];
+		printf("%-40s ", f->name);
+		if (f->error != NULL || f->n == 0) {
+			printf("%12s %12s %12s  %s\n", "failed", "-", "-", f->unit);
+			continue;
+		}
+		print_value(stdout, f->median, f->unit);
+		putchar(' ');
+		print_value(stdout, f->min, f->unit);
+		putchar(' ');
+		print_value(stdout, f->max, f->unit);
+		printf("  %s\n", f->unit);
+	}
+	printf("\nratios (same run; events/s: higher is better for ours, ns: lower is)\n");
+	for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+		const struct figure *a = find(ratios[i].num), *b = find(ratios[i].den);
+		if (a != NULL && b != NULL)
+			printf("  %-32s / %-30s %8.3f\n", ratios[i].num, ratios[i].den,
+			       a->median / b->median);
+	}
+	printf("\ntargets\n");
+	for (int i = 0; i < ntargets; i++) {
+		const struct target *t = &targets[i];
+		if (!t->known)
+			printf("  %-52s not measured in this run\n", t->name);
+		else
+			printf("  %-52s %10.3f  %s  (%s)\n", t->name, t->value,
+			       t->met ? "met   " : "MISSED", t->detail);
+	}
+	for (int i = 0; i < s->nwarnings; i++)
+		printf("warning: %s\n", s->warnings[i]);
+}
+
+static void
+print_tsv(void)
+{
+	for (int i = 0; i < nfigures; i++) {
+		const struct figure *f = &figures[i];
+		if (f->error == NULL && f->n > 0)
+			printf("%s\t%.6g\t%s\n", f->name, f->median, f->unit);
+	}
+	for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+		const struct figure *a = find(ratios[i].num), *b = find(ratios[i].den);
+		if (a != NULL && b != NULL)
+			printf("%s/%s\t%.4f\tratio\n", ratios[i].num, ratios[i].den,
+			       a->median / b->median);
+	}
+}
+
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void
+cpu_model(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+	snprintf(buf, size, "unknown");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "model name", 10) == 0) {
+			char *p = strchr(line, ':');
+			if (p != NULL) {
+				p++;
+				while (isspace((unsigned char)*p))
+					p++;
+				p[strcspn(p, "\n")] = '\0';
+				snprintf(buf, size, "%s", p);
+			}
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static void
+print_json(const struct settings *s)
+{
+	char model[256];
+	struct utsname u;
+	uname(&u);
+	cpu_model(model, sizeof(model));
+	printf("{\n  \"machine\": {\"cpu\": ");
+	json_string(model);
+	printf(", \"cores\": %ld, \"kernel\": ", sysconf(_SC_NPROCESSORS_ONLN));
+	json_string(u.release);
+	printf("},\n  \"build\": {\"compiler\": ");
+	json_string(__VERSION__);
+	printf(", \"flags\": ");
+	json_string(NSB_BUILD_FLAGS);
+	printf(", \"library\": ");
+	json_string(ns_version());
+	printf("},\n  \"settings\": {\"runs\": %d, \"seconds\": %g, \"cpus\": [", s->runs,
+	       s->env.seconds);
+	for (int i = 0; i < s->env.ncpus; i++)
+		printf("%s%d", i ? ", " : "", s->env.cpus[i]);
+	printf("]},\n  \"figures\": [");
+	for (int i = 0; i < nfigures; i++) {
+		const struct figure *f = &figures[i];
+		printf("%s\n    {\"name\": ", i ? "," : "");
+		json_string(f->name);
+		printf(", \"unit\": ");
+		json_string(f->unit);
+		if (f->error != NULL || f->n == 0) {
+			printf(", \"error\": \"failed\"}");
+			continue;
+		}
+		printf(", \"median\": %.6g, \"min\": %.6g, \"max\": %.6g, \"runs\": [", f->median,
+		       f->min, f->max);
+		for (int r = 0; r < f->n; r++)
+			printf("%s%.6g", r ? ", " : "", f->runs[r]);
+		printf("]}");
+	}
+	printf("\n  ],\n  \"ratios\": [");
+	int first = 1;
+	for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+		const struct figure *a = find(ratios[i].num), *b = find(ratios[i].den);
+		if (a == NULL || b == NULL)
+			continue;
+		printf("%s\n    {\"name\": \"%s/%s\", \"value\": %.4f}", first ? "" : ",",
+		       ratios[i].num, ratios[i].den, a->median / b->median);
+		first = 0;
+	}
+	printf("\n  ],\n  \"targets\": [");
+	for (int i = 0; i < ntargets; i++) {
+		const struct target *t = &targets[i];
+		printf("%s\n    {\"name\": ", i ? "," : "");
+		json_string(t->name);
+		if (t->known)
+			printf(", \"value\": %.4f, \"limit\": %g, \"met\": %s}", t->value, t->limit,
+			       t->met ? "true" : "false");
+		else
+			printf(", \"measured\": false}");
+	}
+	printf("\n  ],\n  \"warnings\": [");
+	for (int i = 0; i < s->nwarnings; i++) {
+		printf("%s\n    ", i ? "," : "");
+		json_string(s->warnings[i]);
+	}
+	printf("\n  ]\n}\n");
+}
+
+/* --- command line ------------------------------------------------------------------------- */
+
+static int
+usage(void)
+{
+	fprintf(stderr,
+		"usage: ns-bench list\n"
+		"       ns-bench run [NAME...] [--runs N] [--seconds S] [--format table|tsv|json]\n"
+		"                    [--cpus A,B,...] [--hist DIR]\n");
+	return 2;
+}
+
+static int
+parse_cpus(struct nsb_env *env, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL;
+	env->ncpus = 0;
+	for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		char *end;
+		long c = strtol(t, &end, 10);
+		if (*end != '\0' || c < 0 || c >= CPU_SETSIZE || env->ncpus == NSB_MAX_CPUS) {
+			free(copy);
+			return -1;
+		}
+		env->cpus[env->ncpus++] = (int)c;
+	}
+	free(copy);
+	return env->ncpus > 0 ? 0 : -1;
+}
+
+static void
+default_cpus(struct nsb_env *env)
+{
+	cpu_set_t set;
+	env->ncpus = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int c = 0; c < CPU_SETSIZE && env->ncpus < NSB_MAX_CPUS; c++)
+			if (CPU_ISSET(c, &set))
+				env->cpus[env->ncpus++] = c;
+	if (env->ncpus == 0)
+		env->cpus[env->ncpus++] = 0;
+}
+
+static bool
+selected(const struct nsb_workload *w, char **names, int nnames)
+{
+	char name[96];
+	if (nnames == 0)
+		return true;
+	full_name(w, name, sizeof(name));
+	for (int i = 0; i < nnames; i++)
+		if (strncmp(name, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct nsb_workload *all[256];
+	static struct settings s;
+	char *names[64];
+	int nnames = 0, n = all_workloads(all, 256);
+	char name[96];
+
+	if (argc < 2)
+		return usage();
+	if (strcmp(argv[1], "list") == 0) {
+		for (int i = 0; i < n; i++) {
+			full_name(all[i], name, sizeof(name));
+			printf("%-30s %-9s %d thr  %s\n", name, unit_of(all[i]->kind),
+			       all[i]->threads, all[i]->about);
+		}
+		return 0;
+	}
+	if (strcmp(argv[1], "run") != 0)
+		return usage();
+
+	s.runs = 5;
+	s.env.seconds = 0.2;
+	s.format = "table";
+	default_cpus(&s.env);
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--runs") == 0 && v != NULL) {
+			s.runs = atoi(v), i++;
+		} else if (strcmp(a, "--seconds") == 0 && v != NULL) {
+			s.env.seconds = atof(v), i++;
+		} else if (strcmp(a, "--format") == 0 && v != NULL) {
+			s.format = v, i++;
+		} else if (strcmp(a, "--cpus") == 0 && v != NULL) {
+			if (parse_cpus(&s.env, v) != 0)
+				return usage();
+			i++;
+		} else if (strcmp(a, "--hist") == 0 && v != NULL) {
+			s.hist_dir = v, i++;
+		} else if (a[0] == '-') {
+			return usage();
+		} else if (nnames < 64) {
+			names[nnames++] = argv[i];
+		}
+	}
+	if (s.runs < 1 || s.runs > MAX_RUNS - 1 || !(s.env.seconds > 0 && s.env.seconds <= 60) ||
+	    (strcmp(s.format, "table") && strcmp(s.format, "tsv") && strcmp(s.format, "json")))
+		return usage();
+	if (s.hist_dir != NULL && mkdir(s.hist_dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "ns-bench: cannot create %s: %s\n", s.hist_dir, strerror(errno));
+		return 1;
+	}
+
+	const struct nsb_workload *chosen[256];
+	int count = 0;
+	for (int i = 0; i < n; i++)
+		if (selected(all[i], names, nnames))
+			chosen[count++] = all[i];
+	if (count == 0) {
+		fprintf(stderr, "ns-bench: no workload matches; see `ns-bench list`\n");
+		return 2;
+	}
+	for (int i = 0; i < count; i++) {
+		if (chosen[i]->threads > s.env.ncpus) {
+			full_name(chosen[i], name, sizeof(name));
+			warn(&s, "%s runs %d busy threads on %d CPUs", name, chosen[i]->threads,
+			     s.env.ncpus);
+		}
+	}
+	int64_t t0 = nsb_now();
+	for (int i = 0; i < count; i++)
+		run_workload(&s, chosen[i], i, count);
+	fprintf(stderr, "\rns-bench: %d workloads, %d runs each, in %.1f s%30s\n", count, s.runs,
+		(double)(nsb_now() - t0) / 1e9, "");
+	check_targets();
+	if (strcmp(s.format, "tsv") == 0)
+		print_tsv();
+	else if (strcmp(s.format, "json") == 0)
+		print_json(&s);
+	else
+		print_table(&s);
+	return 0;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSB_H
+#define NSB_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hist.h"
+
+/*
+ * ns-bench's pieces: workloads (floor.c, ours.c, peers*.c) register here; main.c runs them,
+ * takes medians and prints. A workload runs once per call, for about env->seconds, checks
+ * what it moved (count, order) and reports one value or a latency histogram.
+ */
+
+#define NSB_MAX_CPUS 64
+
+enum nsb_kind {
+	NSB_RATE,    /* events per second (higher is better) */
+	NSB_COST,    /* nanoseconds per event (lower is better) */
+	NSB_LATENCY, /* round-trip histogram in ns: figures .p50 .p90 .p99 .p999 .max */
+};
+
+struct nsb_env {
+	double seconds;		 /* how long one run lasts */
+	int cpus[NSB_MAX_CPUS];	 /* CPUs to pin threads to, in order */
+	int ncpus;
+};
+
+struct nsb_run {
+	double value;	      /* NSB_RATE and NSB_COST */
+	struct nsb_hist *hist; /* NSB_LATENCY: reset by the runner, filled by the workload */
+	char error[160];      /* set when the run moved the wrong events: the run is void */
+};
+
+/* Parameters a workload family reads; the meaning of each is the family's. */
+struct nsb_params {
+	uint32_t wait;	    /* enum ns_wait_kind, or NSB_PEER_* for peers */
+	uint32_t batch;	    /* events per claim / enqueue */
+	uint32_t slot_size; /* bytes per event */
+	uint32_t producers;
+	uint32_t shape;	 /* family-specific: which topology */
+	const void *ops; /* peers: their struct nsb_queue_ops */
+};
+
+struct nsb_workload;
+typedef int (*nsb_run_fn)(const struct nsb_workload *w, const struct nsb_env *env,
+			  struct nsb_run *run);
+
+struct nsb_workload {
+	const char *base;   /* figure name before the percentile, e.g. "ring.pingpong.rtt" */
+	const char *suffix; /* after it, e.g. ".block"; "" for none */
+	enum nsb_kind kind;
+	int threads; /* threads that spin or run flat out: warn when above the CPU count */
+	nsb_run_fn run;
+	struct nsb_params p;
+	const char *about; /* one line for `ns-bench list` */
+};
+
+/* Peers' waiting modes (nsb_params.wait). */
+enum { NSB_PEER_SPIN = 100, NSB_PEER_YIELD = 101 };
+
+/*
+ * A peer queue of 64-bit values, driven by the shared harness in peers.c. Non-blocking
+ * queues return false / 0 when full / empty and the harness spins or yields; a blocking one
+ * (the mutex queue) waits inside and returns false / 0 only once closed.
+ */
+struct nsb_queue_ops {
+	void *(*create)(uint32_t capacity, uint32_t producers);
+	void (*destroy)(void *q);
+	bool (*push)(void *q, uint64_t v);
+	bool (*push_n)(void *q, const uint64_t *v, uint32_t n); /* all or none; NULL: no batch */
+	uint32_t (*pop)(void *q, uint64_t *out, uint32_t max);
+	void (*close)(void *q); /* blocking queues: wake waiters, pops drain then return 0 */
+	bool blocking;
+};
+
+/* Workload runners for any peer queue (peers.c). */
+int nsb_peer_p1c1(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run);
+int nsb_peer_p2c1(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run);
+int nsb_peer_pingpong(const struct nsb_workload *w, const struct nsb_env *env,
+		      struct nsb_run *run);
+
+/* Registries, each terminated by an entry with base == NULL. */
+extern const struct nsb_workload nsb_floor_workloads[];
+extern const struct nsb_workload nsb_ours_workloads[];
+extern const struct nsb_workload nsb_mutex_workloads[];
+extern const struct nsb_workload nsb_ck_workloads[];  /* empty without Concurrency Kit */
+extern const struct nsb_workload nsb_rte_workloads[]; /* empty without DPDK */
+
+/* --- helpers shared by the workloads ------------------------------------------------- */
+
+int64_t nsb_now(void);
+void nsb_pin(const struct nsb_env *env, int index);
+/* Start a thread pinned to env->cpus[index % ncpus]. Returns 0 or an errno. */
+int nsb_thread(pthread_t *t, const struct nsb_env *env, int index, void *(*fn)(void *), void *arg);
+void nsb_fail(struct nsb_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline void
+nsb_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* One spinning thread per line, 128 bytes apart (adjacent-line prefetch pairs lines). */
+#define NSB_LINE 128
+
+#endif /* NSB_H */

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nanostream's own workloads, through the public API of libnanostream.so as a user links it.
+ * Every consumer checks what it receives: per-producer order (events carry the producer's id
+ * and its own counter), and the totals at the end; a run that moved the wrong events is void.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nanostream/nanostream.h>
+
+#include "nsb.h"
+
+#define CAPACITY      (UINT64_C(1) << 16)
+#define PING_CAPACITY 1024u
+#define MAX_PRODUCERS 4
+#define MAX_STAGES    3
+#define ID_SHIFT      48
+#define COUNT_MASK    ((UINT64_C(1) << ID_SHIFT) - 1)
+#define CLOCK_EVERY   256 /* events between deadline checks */
+
+enum shape { P1C1, P2C1, P1C3, PIPELINE3, DIAMOND, WORKPOOL2, PINGPONG, ST };
+
+/* One checking consumer's state, on its own lines. */
+struct check {
+	_Alignas(NSB_LINE) uint64_t next[MAX_PRODUCERS];
+	uint64_t count, bad, sum;
+	uint32_t producers, words;
+	atomic_uint_fast64_t pool_count; /* work pools: shared by the workers */
+	atomic_uint_fast64_t pool_sum;
+};
+
+static int
+check_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct check *c = ctx;
+	const uint64_t *w = slot;
+	uint64_t v = w[0];
+	uint32_t id = (uint32_t)(v >> ID_SHIFT);
+	(void)seq, (void)end;
+	if (id >= c->producers || (v & COUNT_MASK) != c->next[id] || w[c->words - 1] != v)
+		c->bad++;
+	else
+		c->next[id]++;
+	c->count++;
+	return 0;
+}
+
+/* Work-pool workers see disjoint subsets: they check count and sum, not order. */
+static int
+pool_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct check *c = ctx;
+	(void)seq, (void)end;
+	atomic_fetch_add_explicit(&c->pool_count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->pool_sum, *(const uint64_t *)slot, memory_order_relaxed);
+	return 0;
+}
+
+struct producer {
+	ns_ring *ring;
+	const struct nsb_env *env;
+	int cpu_index;
+	uint32_t id, batch, words;
+	int64_t end;
+	uint64_t sent, sum;
+};
+
+static inline void
+write_event(uint64_t *w, uint32_t words, uint64_t v)
+{
+	for (uint32_t k = 0; k < words; k++)
+		w[k] = v; /* every word, so a 64-byte event costs its full write */
+}
+
+static void *
+produce(void *arg)
+{
+	struct producer *p = arg;
+	uint64_t base = (uint64_t)p->id << ID_SHIFT, n = 0, sum = 0;
+	nsb_pin(p->env, p->cpu_index);
+	for (;;) {
+		if (p->batch == 1) {
+			int64_t seq = ns_ring_claim(p->ring);
+			if (seq < 0)
+				break;
+			write_event(ns_ring_slot(p->ring, seq), p->words, base | n);
+			sum += base | n;
+			n++;
+			ns_ring_publish(p->ring, seq);
+		} else {
+			int64_t first = ns_ring_claim_n(p->ring, p->batch);
+			if (first < 0)
+				break;
+			struct ns_ring_span span;
+			ns_ring_span(p->ring, first, p->batch, &span);
+			for (int r = 0; r < 2; r++) {
+				uint8_t *slot = span.data[r];
+				for (size_t k = 0; k < span.count[r]; k++, slot += span.stride) {
+					write_event((uint64_t *)(void *)slot, p->words, base | n);
+					sum += base | n;
+					n++;
+				}
+			}
+			ns_ring_publish_n(p->ring, first, p->batch);
+		}
+		if ((n & (CLOCK_EVERY - 1)) < p->batch && nsb_now() > p->end)
+			break;
+	}
+	p->sent = n;
+	p->sum = sum;
+	return NULL;
+}
+
+static ns_ring *
+ring_for(const struct nsb_workload *w, uint64_t capacity, uint32_t producers)
+{
+	struct ns_ring_opts o = NS_RING_OPTS_INIT;
+	ns_ring *ring = NULL;
+	o.capacity = capacity;
+	o.slot_size = w->p.slot_size;
+	o.producer = producers > 1 ? NS_PRODUCER_MULTI : NS_PRODUCER_SINGLE;
+	o.wait = w->p.wait;
+	o.max_consumers = 8;
+	return ns_ring_create(&ring, &o) == 0 ? ring : NULL;
+}
+
+static int
+make_consumer(ns_consumer **c, ns_ring *ring, struct check *ck, ns_consumer *const *after,
+	      uint32_t nafter)
+{
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	co.on_event = check_event;
+	co.ctx = ck;
+	co.after = after;
+	co.after_count = nafter;
+	return ns_consumer_create(c, ring, &co);
+}
+
+/* Producers to 1, 3 or a graph of consumers (or a 2-worker pool), for env->seconds. */
+static int
+run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
+{
+	uint32_t producers = w->p.producers, nstages = 1, words = w->p.slot_size / 8;
+	struct check *ck = aligned_alloc(NSB_LINE, sizeof(struct check) * MAX_STAGES);
+	ns_consumer *stage[MAX_STAGES] = { NULL };
+	ns_work_pool *pool = NULL;
+	pthread_t threads[MAX_PRODUCERS];
+	struct producer prod[MAX_PRODUCERS];
+	ns_ring *ring = ring_for(w, CAPACITY, producers);
+	int rc = -1;
+
+	if (ck == NULL || ring == NULL)
+		goto out;
+	memset(ck, 0, sizeof(struct check) * MAX_STAGES);
+	for (int i = 0; i < MAX_STAGES; i++)
+		ck[i].producers = producers, ck[i].words = words;
+
+	/* Topology. CPU indices: producers first, then the consumers. */
+	switch ((enum shape)w->p.shape) {
+	case P1C1:
+	case P2C1:
+		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0);
+		break;
+	case P1C3: /* multicast: three independent consumers */
+		nstages = 3;
+		rc = 0;
+		for (int i = 0; i < 3 && rc == 0; i++)
+			rc = make_consumer(&stage[i], ring, &ck[i], NULL, 0);
+		break;
+	case PIPELINE3:
+		nstages = 3;
+		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0);
+		for (int i = 1; i < 3 && rc == 0; i++)
+			rc = make_consumer(&stage[i], ring, &ck[i], &stage[i - 1], 1);
+		break;
+	case DIAMOND:
+		nstages = 3;
+		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0);
+		if (rc == 0)
+			rc = make_consumer(&stage[1], ring, &ck[1], NULL, 0);
+		if (rc == 0)
+			rc = make_consumer(&stage[2], ring, &ck[2], stage, 2);
+		break;
+	case WORKPOOL2: {
+		struct ns_work_pool_opts po = NS_WORK_POOL_OPTS_INIT;
+		po.workers = 2;
+		po.on_event = pool_event;
+		po.ctx = &ck[0];
+		nstages = 0;
+		rc = ns_work_pool_create(&pool, ring, &po);
+		break;
+	}
+	default:
+		rc = -1;
+	}
+	if (rc != 0)
+		goto out;
+	for (uint32_t i = 0; i < nstages; i++) {
+		int cpu = env->cpus[(producers + i) % (uint32_t)env->ncpus];
+		if ((rc = ns_consumer_start(stage[i], cpu, "nsb-consumer")) != 0)
+			goto out;
+	}
+	if (pool != NULL) {
+		int cpus[2] = { env->cpus[producers % (uint32_t)env->ncpus],
+				env->cpus[(producers + 1) % (uint32_t)env->ncpus] };
+		if ((rc = ns_work_pool_start(pool, cpus)) != 0)
+			goto out;
+	}
+
+	int64_t t0 = nsb_now();
+	for (uint32_t i = 0; i < producers; i++) {
+		prod[i] = (struct producer){ ring, env, (int)i, i, w->p.batch, words,
+					     t0 + (int64_t)(env->seconds * 1e9), 0, 0 };
+		if (i > 0 && pthread_create(&threads[i], NULL, produce, &prod[i]) != 0) {
+			rc = -1;
+			goto out;
+		}
+	}
+	produce(&prod[0]);
+	for (uint32_t i = 1; i < producers; i++)
+		pthread_join(threads[i], NULL);
+	uint64_t left = 0;
+	rc = ns_ring_drain(ring, nsb_now() + INT64_C(60000000000), &left);
+	int64_t elapsed = nsb_now() - t0;
+	for (uint32_t i = 0; i < nstages; i++)
+		ns_consumer_join(stage[i]);
+	if (pool != NULL)
+		ns_work_pool_join(pool);
+
+	uint64_t sent = 0, sum = 0;
+	for (uint32_t i = 0; i < producers; i++)
+		sent += prod[i].sent, sum += prod[i].sum;
+	if (rc != 0)
+		nsb_fail(run, "drain: %s (%llu left)", ns_strerror(rc), (unsigned long long)left);
+	for (uint32_t i = 0; i < nstages; i++) {
+		if (ck[i].count != sent || ck[i].bad != 0)
+			nsb_fail(run, "consumer %u: %llu of %llu events, %llu out of order", i,
+				 (unsigned long long)ck[i].count, (unsigned long long)sent,
+				 (unsigned long long)ck[i].bad);
+	}
+	if (pool != NULL && (atomic_load(&ck[0].pool_count) != sent ||
+			     atomic_load(&ck[0].pool_sum) != sum))
+		nsb_fail(run, "work pool: %llu of %llu events, sum differs",
+			 (unsigned long long)atomic_load(&ck[0].pool_count),
+			 (unsigned long long)sent);
+	run->value = (double)sent / ((double)elapsed / 1e9);
+	rc = 0;
+out:
+	for (uint32_t i = 0; i < MAX_STAGES; i++)
+		ns_consumer_destroy(stage[i]);
+	ns_work_pool_destroy(pool);
+	ns_ring_destroy(ring);
+	free(ck);
+	return rc;
+}
+
+/* --- ping-pong: two rings, a consumer on each side answering the other -------------------- */
+
+struct pingpong {
+	ns_ring *ping, *pong;
+	struct nsb_hist *hist;
+	int64_t end;
+	uint64_t next, bad; /* the timer side's expected counter */
+	_Alignas(NSB_LINE) atomic_int done;
+};
+
+struct ping {
+	int64_t sent_ns;
+	uint64_t n;
+};
+
+static void
+send_ping(ns_ring *ring, uint64_t n)
+{
+	int64_t seq = ns_ring_claim(ring);
+	if (seq < 0)
+		return;
+	struct ping *e = ns_ring_slot(ring, seq);
+	e->n = n;
+	e->sent_ns = nsb_now();
+	ns_ring_publish(ring, seq);
+}
+
+/* The far side: echo every ping onto the pong ring. */
+static int
+echo_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct pingpong *pp = ctx;
+	const struct ping *in = slot;
+	(void)seq, (void)end;
+	int64_t s = ns_ring_claim(pp->pong);
+	if (s < 0)
+		return 0;
+	*(struct ping *)ns_ring_slot(pp->pong, s) = *in;
+	ns_ring_publish(pp->pong, s);
+	return 0;
+}
+
+/* The near side: time the round trip and send the next ping until the deadline. */
+static int
+timer_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	struct pingpong *pp = ctx;
+	const struct ping *in = slot;
+	int64_t now = nsb_now();
+	(void)seq, (void)end;
+	nsb_hist_record(pp->hist, (uint64_t)(now - in->sent_ns));
+	pp->bad += in->n != pp->next;
+	pp->next = in->n + 1;
+	if (now < pp->end)
+		send_ping(pp->ping, in->n + 1);
+	else
+		atomic_store_explicit(&pp->done, 1, memory_order_release);
+	return 0;
+}
+
+static int
+run_pingpong(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
+{
+	struct pingpong *pp = aligned_alloc(NSB_LINE, sizeof(*pp));
+	ns_consumer *echo = NULL, *timer = NULL;
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	int rc = -1;
+
+	if (pp == NULL)
+		return -1;
+	memset(pp, 0, sizeof(*pp));
+	pp->hist = run->hist;
+	pp->ping = ring_for(w, PING_CAPACITY, 1);
+	pp->pong = ring_for(w, PING_CAPACITY, 1);
+	if (pp->ping == NULL || pp->pong == NULL)
+		goto out;
+	co.ctx = pp;
+	co.on_event = echo_event;
+	if (ns_consumer_create(&echo, pp->ping, &co) != 0)
+		goto out;
+	co.on_event = timer_event;
+	if (ns_consumer_create(&timer, pp->pong, &co) != 0)
+		goto out;
+	if (ns_consumer_start(echo, env->cpus[1 % env->ncpus], "nsb-echo") != 0 ||
+	    ns_consumer_start(timer, env->cpus[0], "nsb-timer") != 0)
+		goto out;
+	pp->end = nsb_now() + (int64_t)(env->seconds * 1e9);
+	/* The first ping; after it the timer thread is the ping ring's only producer. */
+	send_ping(pp->ping, 0);
+	struct timespec nap = { 0, 1000000 };
+	while (!atomic_load_explicit(&pp->done, memory_order_acquire))
+		nanosleep(&nap, NULL);
+	ns_ring_halt(pp->ping);
+	ns_ring_halt(pp->pong);
+	ns_consumer_join(echo);
+	ns_consumer_join(timer);
+	if (pp->bad != 0 || run->hist->total == 0)
+		nsb_fail(run, "ping-pong: %llu out of order", (unsigned long long)pp->bad);
+	rc = 0;
+out:
+	ns_consumer_destroy(echo);
+	ns_consumer_destroy(timer);
+	ns_ring_destroy(pp->ping);
+	ns_ring_destroy(pp->pong);
+	free(pp);
+	return rc;
+}
+
+/* --- one thread: the producer's own cost ------------------------------------------------- */
+
+static int
+run_st(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
+{
+	ns_ring *ring = ring_for(w, 4096, 1);
+	uint32_t b = w->p.batch;
+	uint64_t n = 0;
+	if (ring == NULL)
+		return -1;
+	nsb_pin(env, 0);
+	int64_t t0 = nsb_now(), end = t0 + (int64_t)(env->seconds * 1e9), now;
+	do {
+		for (int i = 0; i < 4096; i++) {
+			if (b == 1) {
+				int64_t seq = ns_ring_claim(ring);
+				ns_ring_publish(ring, seq);
+			} else {
+				int64_t first = ns_ring_claim_n(ring, b);
+				ns_ring_publish_n(ring, first, b);
+			}
+		}
+		n += 4096u * b;
+	} while ((now = nsb_now()) < end);
+	if (ns_ring_cursor(ring) != (int64_t)n - 1)
+		nsb_fail(run, "st: cursor %lld after %llu events", (long long)ns_ring_cursor(ring),
+			 (unsigned long long)n);
+	run->value = (double)(now - t0) / (double)n;
+	ns_ring_destroy(ring);
+	return 0;
+}
+
+#define G(name, sfx, thr, shape_, prod_, batch_, slot_, wait_, about)                              \
+	{ name, sfx, NSB_RATE, thr, run_graph,                                                     \
+	  { .wait = wait_, .batch = batch_, .slot_size = slot_, .producers = prod_,              \
+	    .shape = shape_ },                                                                     \
+	  about }
+#define PP(sfx, wait_, about)                                                                      \
+	{ "ring.pingpong.rtt", sfx, NSB_LATENCY, 2, run_pingpong,                                  \
+	  { .wait = wait_, .batch = 1, .slot_size = 16, .producers = 1, .shape = PINGPONG },       \
+	  about }
+
+const struct nsb_workload nsb_ours_workloads[] = {
+	G("ring.p1c1.b1", "", 2, P1C1, 1, 1, 8, NS_WAIT_BUSY_SPIN, "1 producer -> 1 consumer, 8-byte events, claims of 1"),
+	G("ring.p1c1.b64", "", 2, P1C1, 1, 64, 8, NS_WAIT_BUSY_SPIN, "the same, claims of 64"),
+	G("ring.p1c1.b1", ".yield", 2, P1C1, 1, 1, 8, NS_WAIT_YIELD, "1 -> 1, claims of 1, yielding"),
+	G("ring.p1c1.b64", ".yield", 2, P1C1, 1, 64, 8, NS_WAIT_YIELD, "1 -> 1, claims of 64, yielding"),
+	G("ring.p1c1.b1", ".block", 1, P1C1, 1, 1, 8, NS_WAIT_BLOCKING, "1 -> 1, claims of 1, blocking (mutex + condvar)"),
+	G("ring.p1c1.b64", ".block", 1, P1C1, 1, 64, 8, NS_WAIT_BLOCKING, "1 -> 1, claims of 64, blocking"),
+	G("ring.p1c1.slot64.b1", "", 2, P1C1, 1, 1, 64, NS_WAIT_BUSY_SPIN, "1 -> 1, 64-byte events, claims of 1"),
+	PP("", NS_WAIT_BUSY_SPIN, "ping-pong through two rings, busy spin"),
+	PP(".yield", NS_WAIT_YIELD, "ping-pong, yielding"),
+	PP(".block", NS_WAIT_BLOCKING, "ping-pong, blocking (mutex + condvar)"),
+	PP(".lite", NS_WAIT_LITE_BLOCKING, "ping-pong, lite blocking (futex)"),
+	G("ring.p2c1", "", 3, P2C1, 2, 1, 8, NS_WAIT_BUSY_SPIN, "2 producers (MULTI) -> 1 consumer, busy spin"),
+	G("ring.p2c1", ".yield", 3, P2C1, 2, 1, 8, NS_WAIT_YIELD, "2 producers -> 1 consumer, yielding"),
+	G("ring.p1c3", "", 4, P1C3, 1, 1, 8, NS_WAIT_BUSY_SPIN, "multicast to 3 consumers, busy spin"),
+	G("ring.p1c3", ".yield", 4, P1C3, 1, 1, 8, NS_WAIT_YIELD, "multicast to 3, yielding"),
+	G("ring.pipeline3", "", 4, PIPELINE3, 1, 1, 8, NS_WAIT_BUSY_SPIN, "3-stage pipeline, busy spin"),
+	G("ring.pipeline3", ".yield", 4, PIPELINE3, 1, 1, 8, NS_WAIT_YIELD, "3-stage pipeline, yielding"),
+	G("ring.diamond", "", 4, DIAMOND, 1, 1, 8, NS_WAIT_BUSY_SPIN, "two consumers, then one after both, busy spin"),
+	G("ring.diamond", ".yield", 4, DIAMOND, 1, 1, 8, NS_WAIT_YIELD, "diamond, yielding"),
+	G("ring.workpool2", "", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_BUSY_SPIN, "work pool of 2 (each event to one worker), busy spin"),
+	G("ring.workpool2", ".yield", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_YIELD, "work pool of 2, yielding"),
+	{ "ring.st.b1", "", NSB_COST, 1, run_st, { .batch = 1, .slot_size = 8, .producers = 1, .shape = ST },
+	  "one thread: claim + publish, one slot (ns/event)" },
+	{ "ring.st.b64", "", NSB_COST, 1, run_st, { .batch = 64, .slot_size = 8, .producers = 1, .shape = ST },
+	  "one thread: claim + publish, 64 slots at a time (ns/event)" },
+	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
+};
