@@ -30,13 +30,15 @@ bounce_peer(void *arg)
 	for (uint64_t i = 1;; i++) {
 		uint64_t v;
 		if (s->two_lines) {
-			while ((v = atomic_load_explicit(&s->a, memory_order_acquire)) != i && v != STOP)
+			while ((v = atomic_load_explicit(&s->a, memory_order_acquire)) != i &&
+			       v != STOP)
 				nsb_relax();
 			if (v == STOP)
 				break;
 			atomic_store_explicit(&s->b, i, memory_order_release);
 		} else {
-			while ((v = atomic_load_explicit(&s->a, memory_order_acquire)) != 2 * i - 1 &&
+			while ((v = atomic_load_explicit(&s->a, memory_order_acquire)) !=
+				       2 * i - 1 &&
 			       v != STOP)
 				nsb_relax();
 			if (v == STOP)
@@ -162,11 +164,26 @@ run_handoff(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_
 }
 
 const struct nsb_workload nsb_floor_workloads[] = {
-	{ "floor.c2c1.rtt", "", NSB_LATENCY, 2, run_bounce, { .shape = 1 },
+	{ "floor.c2c1.rtt",
+	  "",
+	  NSB_LATENCY,
+	  2,
+	  run_bounce,
+	  { .shape = 1 },
 	  "two threads bouncing one cache line, round trip" },
-	{ "floor.c2c2.rtt", "", NSB_LATENCY, 2, run_bounce, { .shape = 2 },
+	{ "floor.c2c2.rtt",
+	  "",
+	  NSB_LATENCY,
+	  2,
+	  run_bounce,
+	  { .shape = 2 },
 	  "each thread writes its own line and waits on the other's, round trip" },
-	{ "floor.handoff.b64", "", NSB_RATE, 2, run_handoff, { .batch = 64 },
+	{ "floor.handoff.b64",
+	  "",
+	  NSB_RATE,
+	  2,
+	  run_handoff,
+	  { .batch = 64 },
 	  "bare single-producer hand-off, cursor published every 64 events" },
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
 };

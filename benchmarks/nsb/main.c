@@ -8,7 +8,7 @@
  *
  * NAME selects workloads by prefix ("ring.p1c1", "peer", "floor.c2c2.rtt"); none means all.
  * Each figure is the median of N runs (default 5) after one discarded warm-up run, with min
- * and max. Threads are pinned to the --cpus list in turn (default: every online CPU).
+ * and max; the workloads take turns, one run each per round. Threads are pinned to the --cpus list in turn (default: every online CPU).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -218,58 +218,113 @@ write_hgrm(const struct settings *s, const char *name, const struct nsb_hist *h)
 	fclose(f);
 }
 
-static void
-run_workload(struct settings *s, const struct nsb_workload *w, int index, int count)
-{
-	static struct nsb_hist hist, total;
-	char name[96], fname[128];
-	struct figure *f[NPCT] = { NULL };
-	int nf = w->kind == NSB_LATENCY ? NPCT : 1;
+/* One workload's figures and merged histogram, filled round by round. */
+struct slot {
+	const struct nsb_workload *w;
+	struct figure *f[NPCT];
+	int nf;
+	bool failed;
+	struct nsb_hist *total;
+};
 
+static int
+open_slot(struct slot *sl, const struct nsb_workload *w)
+{
+	char name[96], fname[128];
+	memset(sl, 0, sizeof(*sl));
+	sl->w = w;
+	sl->nf = w->kind == NSB_LATENCY ? NPCT : 1;
 	full_name(w, name, sizeof(name));
-	for (int i = 0; i < nf; i++) {
+	for (int i = 0; i < sl->nf; i++) {
 		if (w->kind == NSB_LATENCY)
 			snprintf(fname, sizeof(fname), "%s%s%s", w->base, pct_name[i], w->suffix);
 		else
 			snprintf(fname, sizeof(fname), "%s", name);
-		f[i] = new_figure(fname, unit_of(w->kind), w->kind != NSB_RATE);
-		if (f[i] == NULL)
-			return;
+		sl->f[i] = new_figure(fname, unit_of(w->kind), w->kind != NSB_RATE);
+		if (sl->f[i] == NULL)
+			return -1;
 	}
-	nsb_hist_reset(&total);
-	for (int r = -1; r < s->runs; r++) {
-		struct nsb_run run;
-		memset(&run, 0, sizeof(run));
-		nsb_hist_reset(&hist);
-		run.hist = &hist;
-		if (r < 0)
-			fprintf(stderr, "\r[%d/%d] %-32s warm-up   ", index + 1, count, name);
-		else
-			fprintf(stderr, "\r[%d/%d] %-32s run %d/%d   ", index + 1, count, name,
-				r + 1, s->runs);
-		fflush(stderr);
-		if (w->run(w, &s->env, &run) != 0)
-			snprintf(run.error, sizeof(run.error), "could not set the workload up");
-		if (run.error[0] != '\0') {
-			fprintf(stderr, "\nns-bench: %s: %s\n", name, run.error);
-			for (int i = 0; i < nf; i++)
-				f[i]->error = "failed";
-			return;
-		}
-		if (r < 0)
-			continue;
-		if (w->kind == NSB_LATENCY) {
-			for (int i = 0; i < NPCT; i++)
-				f[i]->runs[f[i]->n++] = (double)nsb_hist_percentile(&hist, pct_value[i]);
-			nsb_hist_merge(&total, &hist);
-		} else {
-			f[0]->runs[f[0]->n++] = run.value;
+	if (w->kind == NSB_LATENCY) {
+		sl->total = malloc(sizeof(*sl->total));
+		if (sl->total == NULL)
+			return -1;
+		nsb_hist_reset(sl->total);
+	}
+	return 0;
+}
+
+/* Run @sl's workload once; @keep is false for the warm-up round. */
+static void
+run_once(struct settings *s, struct slot *sl, bool keep)
+{
+	static struct nsb_hist hist;
+	struct nsb_run run;
+	char name[96];
+
+	if (sl->failed)
+		return;
+	full_name(sl->w, name, sizeof(name));
+	memset(&run, 0, sizeof(run));
+	nsb_hist_reset(&hist);
+	run.hist = &hist;
+	if (sl->w->run(sl->w, &s->env, &run) != 0)
+		snprintf(run.error, sizeof(run.error), "could not set the workload up");
+	if (run.error[0] != '\0') {
+		fprintf(stderr, "\nns-bench: %s: %s\n", name, run.error);
+		for (int i = 0; i < sl->nf; i++)
+			sl->f[i]->error = "failed";
+		sl->failed = true;
+		return;
+	}
+	if (!keep)
+		return;
+	if (sl->w->kind == NSB_LATENCY) {
+		for (int i = 0; i < NPCT; i++)
+			sl->f[i]->runs[sl->f[i]->n++] =
+				(double)nsb_hist_percentile(&hist, pct_value[i]);
+		nsb_hist_merge(sl->total, &hist);
+	} else {
+		sl->f[0]->runs[sl->f[0]->n++] = run.value;
+	}
+}
+
+/*
+ * Rounds: every selected workload runs once per round, in turn, so slow drift on a shared
+ * machine (another tenant, the host moving our vCPUs) falls on all of them alike and the
+ * ratios compare like with like. Round 0 is the warm-up and is discarded.
+ */
+static void
+run_rounds(struct settings *s, const struct nsb_workload *const *chosen, int count)
+{
+	struct slot *slots = calloc((size_t)count, sizeof(*slots));
+	char name[96];
+	if (slots == NULL)
+		return;
+	for (int i = 0; i < count; i++)
+		if (open_slot(&slots[i], chosen[i]) != 0)
+			slots[i].failed = true;
+	for (int r = 0; r <= s->runs; r++) {
+		for (int i = 0; i < count; i++) {
+			full_name(chosen[i], name, sizeof(name));
+			if (r == 0)
+				fprintf(stderr, "\r[warm-up %d/%d] %-32s   ", i + 1, count, name);
+			else
+				fprintf(stderr, "\r[round %d/%d, %d/%d] %-32s   ", r, s->runs,
+					i + 1, count, name);
+			fflush(stderr);
+			run_once(s, &slots[i], r > 0);
 		}
 	}
-	for (int i = 0; i < nf; i++)
-		settle(f[i]);
-	if (w->kind == NSB_LATENCY && s->hist_dir != NULL)
-		write_hgrm(s, name, &total);
+	for (int i = 0; i < count; i++) {
+		for (int k = 0; k < slots[i].nf && slots[i].f[k] != NULL; k++)
+			settle(slots[i].f[k]);
+		if (slots[i].total != NULL && s->hist_dir != NULL && !slots[i].failed) {
+			full_name(chosen[i], name, sizeof(name));
+			write_hgrm(s, name, slots[i].total);
+		}
+		free(slots[i].total);
+	}
+	free(slots);
 }
 
 /* --- ratios and targets ------------------------------------------------------------------- */
@@ -668,8 +723,7 @@ main(int argc, char **argv)
 		}
 	}
 	int64_t t0 = nsb_now();
-	for (int i = 0; i < count; i++)
-		run_workload(&s, chosen[i], i, count);
+	run_rounds(&s, chosen, count);
 	fprintf(stderr, "\rns-bench: %d workloads, %d runs each, in %.1f s%30s\n", count, s.runs,
 		(double)(nsb_now() - t0) / 1e9, "");
 	check_targets();

@@ -23,15 +23,15 @@ enum nsb_kind {
 };
 
 struct nsb_env {
-	double seconds;		 /* how long one run lasts */
-	int cpus[NSB_MAX_CPUS];	 /* CPUs to pin threads to, in order */
+	double seconds;		/* how long one run lasts */
+	int cpus[NSB_MAX_CPUS]; /* CPUs to pin threads to, in order */
 	int ncpus;
 };
 
 struct nsb_run {
-	double value;	      /* NSB_RATE and NSB_COST */
+	double value;	       /* NSB_RATE and NSB_COST */
 	struct nsb_hist *hist; /* NSB_LATENCY: reset by the runner, filled by the workload */
-	char error[160];      /* set when the run moved the wrong events: the run is void */
+	char error[160];       /* set when the run moved the wrong events: the run is void */
 };
 
 /* Parameters a workload family reads; the meaning of each is the family's. */
@@ -79,8 +79,7 @@ struct nsb_queue_ops {
 /* Workload runners for any peer queue (peers.c). */
 int nsb_peer_p1c1(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run);
 int nsb_peer_p2c1(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run);
-int nsb_peer_pingpong(const struct nsb_workload *w, const struct nsb_env *env,
-		      struct nsb_run *run);
+int nsb_peer_pingpong(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run);
 
 /* Registries, each terminated by an entry with base == NULL. */
 extern const struct nsb_workload nsb_floor_workloads[];

@@ -213,8 +213,10 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 
 	int64_t t0 = nsb_now();
 	for (uint32_t i = 0; i < producers; i++) {
-		prod[i] = (struct producer){ ring, env, (int)i, i, w->p.batch, words,
-					     t0 + (int64_t)(env->seconds * 1e9), 0, 0 };
+		prod[i] = (struct producer){
+			ring, env, (int)i, i, w->p.batch, words, t0 + (int64_t)(env->seconds * 1e9),
+			0,    0
+		};
 		if (i > 0 && pthread_create(&threads[i], NULL, produce, &prod[i]) != 0) {
 			rc = -1;
 			goto out;
@@ -242,8 +244,8 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 				 (unsigned long long)ck[i].count, (unsigned long long)sent,
 				 (unsigned long long)ck[i].bad);
 	}
-	if (pool != NULL && (atomic_load(&ck[0].pool_count) != sent ||
-			     atomic_load(&ck[0].pool_sum) != sum))
+	if (pool != NULL &&
+	    (atomic_load(&ck[0].pool_count) != sent || atomic_load(&ck[0].pool_sum) != sum))
 		nsb_fail(run, "work pool: %llu of %llu events, sum differs",
 			 (unsigned long long)atomic_load(&ck[0].pool_count),
 			 (unsigned long long)sent);
@@ -399,40 +401,75 @@ run_st(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *
 }
 
 #define G(name, sfx, thr, shape_, prod_, batch_, slot_, wait_, about)                              \
-	{ name, sfx, NSB_RATE, thr, run_graph,                                                     \
-	  { .wait = wait_, .batch = batch_, .slot_size = slot_, .producers = prod_,              \
-	    .shape = shape_ },                                                                     \
-	  about }
+	{                                                                                          \
+		name, sfx, NSB_RATE, thr, run_graph,                                               \
+			{ .wait = wait_,                                                           \
+			  .batch = batch_,                                                         \
+			  .slot_size = slot_,                                                      \
+			  .producers = prod_,                                                      \
+			  .shape = shape_ },                                                       \
+			about                                                                      \
+	}
 #define PP(sfx, wait_, about)                                                                      \
-	{ "ring.pingpong.rtt", sfx, NSB_LATENCY, 2, run_pingpong,                                  \
-	  { .wait = wait_, .batch = 1, .slot_size = 16, .producers = 1, .shape = PINGPONG },       \
-	  about }
+	{                                                                                          \
+		"ring.pingpong.rtt", sfx, NSB_LATENCY, 2, run_pingpong,                            \
+			{ .wait = wait_,                                                           \
+			  .batch = 1,                                                              \
+			  .slot_size = 16,                                                         \
+			  .producers = 1,                                                          \
+			  .shape = PINGPONG },                                                     \
+			about                                                                      \
+	}
 
 const struct nsb_workload nsb_ours_workloads[] = {
-	G("ring.p1c1.b1", "", 2, P1C1, 1, 1, 8, NS_WAIT_BUSY_SPIN, "1 producer -> 1 consumer, 8-byte events, claims of 1"),
+	G("ring.p1c1.b1", "", 2, P1C1, 1, 1, 8, NS_WAIT_BUSY_SPIN,
+	  "1 producer -> 1 consumer, 8-byte events, claims of 1"),
 	G("ring.p1c1.b64", "", 2, P1C1, 1, 64, 8, NS_WAIT_BUSY_SPIN, "the same, claims of 64"),
-	G("ring.p1c1.b1", ".yield", 2, P1C1, 1, 1, 8, NS_WAIT_YIELD, "1 -> 1, claims of 1, yielding"),
-	G("ring.p1c1.b64", ".yield", 2, P1C1, 1, 64, 8, NS_WAIT_YIELD, "1 -> 1, claims of 64, yielding"),
-	G("ring.p1c1.b1", ".block", 1, P1C1, 1, 1, 8, NS_WAIT_BLOCKING, "1 -> 1, claims of 1, blocking (mutex + condvar)"),
-	G("ring.p1c1.b64", ".block", 1, P1C1, 1, 64, 8, NS_WAIT_BLOCKING, "1 -> 1, claims of 64, blocking"),
-	G("ring.p1c1.slot64.b1", "", 2, P1C1, 1, 1, 64, NS_WAIT_BUSY_SPIN, "1 -> 1, 64-byte events, claims of 1"),
+	G("ring.p1c1.b1", ".yield", 2, P1C1, 1, 1, 8, NS_WAIT_YIELD,
+	  "1 -> 1, claims of 1, yielding"),
+	G("ring.p1c1.b64", ".yield", 2, P1C1, 1, 64, 8, NS_WAIT_YIELD,
+	  "1 -> 1, claims of 64, yielding"),
+	G("ring.p1c1.b1", ".block", 1, P1C1, 1, 1, 8, NS_WAIT_BLOCKING,
+	  "1 -> 1, claims of 1, blocking (mutex + condvar)"),
+	G("ring.p1c1.b64", ".block", 1, P1C1, 1, 64, 8, NS_WAIT_BLOCKING,
+	  "1 -> 1, claims of 64, blocking"),
+	G("ring.p1c1.slot64.b1", "", 2, P1C1, 1, 1, 64, NS_WAIT_BUSY_SPIN,
+	  "1 -> 1, 64-byte events, claims of 1"),
 	PP("", NS_WAIT_BUSY_SPIN, "ping-pong through two rings, busy spin"),
 	PP(".yield", NS_WAIT_YIELD, "ping-pong, yielding"),
 	PP(".block", NS_WAIT_BLOCKING, "ping-pong, blocking (mutex + condvar)"),
 	PP(".lite", NS_WAIT_LITE_BLOCKING, "ping-pong, lite blocking (futex)"),
-	G("ring.p2c1", "", 3, P2C1, 2, 1, 8, NS_WAIT_BUSY_SPIN, "2 producers (MULTI) -> 1 consumer, busy spin"),
-	G("ring.p2c1", ".yield", 3, P2C1, 2, 1, 8, NS_WAIT_YIELD, "2 producers -> 1 consumer, yielding"),
-	G("ring.p1c3", "", 4, P1C3, 1, 1, 8, NS_WAIT_BUSY_SPIN, "multicast to 3 consumers, busy spin"),
+	G("ring.p2c1", "", 3, P2C1, 2, 1, 8, NS_WAIT_BUSY_SPIN,
+	  "2 producers (MULTI) -> 1 consumer, busy spin"),
+	G("ring.p2c1", ".yield", 3, P2C1, 2, 1, 8, NS_WAIT_YIELD,
+	  "2 producers -> 1 consumer, yielding"),
+	G("ring.p1c3", "", 4, P1C3, 1, 1, 8, NS_WAIT_BUSY_SPIN,
+	  "multicast to 3 consumers, busy spin"),
 	G("ring.p1c3", ".yield", 4, P1C3, 1, 1, 8, NS_WAIT_YIELD, "multicast to 3, yielding"),
-	G("ring.pipeline3", "", 4, PIPELINE3, 1, 1, 8, NS_WAIT_BUSY_SPIN, "3-stage pipeline, busy spin"),
-	G("ring.pipeline3", ".yield", 4, PIPELINE3, 1, 1, 8, NS_WAIT_YIELD, "3-stage pipeline, yielding"),
-	G("ring.diamond", "", 4, DIAMOND, 1, 1, 8, NS_WAIT_BUSY_SPIN, "two consumers, then one after both, busy spin"),
+	G("ring.pipeline3", "", 4, PIPELINE3, 1, 1, 8, NS_WAIT_BUSY_SPIN,
+	  "3-stage pipeline, busy spin"),
+	G("ring.pipeline3", ".yield", 4, PIPELINE3, 1, 1, 8, NS_WAIT_YIELD,
+	  "3-stage pipeline, yielding"),
+	G("ring.diamond", "", 4, DIAMOND, 1, 1, 8, NS_WAIT_BUSY_SPIN,
+	  "two consumers, then one after both, busy spin"),
 	G("ring.diamond", ".yield", 4, DIAMOND, 1, 1, 8, NS_WAIT_YIELD, "diamond, yielding"),
-	G("ring.workpool2", "", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_BUSY_SPIN, "work pool of 2 (each event to one worker), busy spin"),
-	G("ring.workpool2", ".yield", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_YIELD, "work pool of 2, yielding"),
-	{ "ring.st.b1", "", NSB_COST, 1, run_st, { .batch = 1, .slot_size = 8, .producers = 1, .shape = ST },
+	G("ring.workpool2", "", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_BUSY_SPIN,
+	  "work pool of 2 (each event to one worker), busy spin"),
+	G("ring.workpool2", ".yield", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_YIELD,
+	  "work pool of 2, yielding"),
+	{ "ring.st.b1",
+	  "",
+	  NSB_COST,
+	  1,
+	  run_st,
+	  { .batch = 1, .slot_size = 8, .producers = 1, .shape = ST },
 	  "one thread: claim + publish, one slot (ns/event)" },
-	{ "ring.st.b64", "", NSB_COST, 1, run_st, { .batch = 64, .slot_size = 8, .producers = 1, .shape = ST },
+	{ "ring.st.b64",
+	  "",
+	  NSB_COST,
+	  1,
+	  run_st,
+	  { .batch = 64, .slot_size = 8, .producers = 1, .shape = ST },
 	  "one thread: claim + publish, 64 slots at a time (ns/event)" },
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
 };

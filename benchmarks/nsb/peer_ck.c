@@ -18,7 +18,8 @@ struct ck_queue {
 static void *
 ckq_create(uint32_t capacity, uint32_t producers)
 {
-	struct ck_queue *q = aligned_alloc(NSB_LINE, (sizeof(*q) + NSB_LINE - 1) / NSB_LINE * NSB_LINE);
+	struct ck_queue *q =
+		aligned_alloc(NSB_LINE, (sizeof(*q) + NSB_LINE - 1) / NSB_LINE * NSB_LINE);
 	if (q == NULL)
 		return NULL;
 	q->buf = aligned_alloc(NSB_LINE, capacity * sizeof(ck_ring_buffer_t));
@@ -67,16 +68,32 @@ static const struct nsb_queue_ops ck_ops = {
 };
 
 const struct nsb_workload nsb_ck_workloads[] = {
-	{ "peer.ck.p1c1.b1", "", NSB_RATE, 2, nsb_peer_p1c1,
+	{ "peer.ck.p1c1.b1",
+	  "",
+	  NSB_RATE,
+	  2,
+	  nsb_peer_p1c1,
 	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 1, .ops = &ck_ops },
 	  "ck_ring spsc, 1 -> 1, busy spin" },
-	{ "peer.ck.pingpong.rtt", "", NSB_LATENCY, 2, nsb_peer_pingpong,
+	{ "peer.ck.pingpong.rtt",
+	  "",
+	  NSB_LATENCY,
+	  2,
+	  nsb_peer_pingpong,
 	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 1, .ops = &ck_ops },
 	  "ck_ring spsc, ping-pong, busy spin" },
-	{ "peer.ck.p2c1", "", NSB_RATE, 3, nsb_peer_p2c1,
+	{ "peer.ck.p2c1",
+	  "",
+	  NSB_RATE,
+	  3,
+	  nsb_peer_p2c1,
 	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 2, .ops = &ck_ops },
 	  "ck_ring mpmc, 2 producers -> 1 consumer, busy spin" },
-	{ "peer.ck.p2c1", ".yield", NSB_RATE, 3, nsb_peer_p2c1,
+	{ "peer.ck.p2c1",
+	  ".yield",
+	  NSB_RATE,
+	  3,
+	  nsb_peer_p2c1,
 	  { .wait = NSB_PEER_YIELD, .batch = 1, .producers = 2, .ops = &ck_ops },
 	  "ck_ring mpmc, 2 -> 1, yielding when full or empty" },
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },

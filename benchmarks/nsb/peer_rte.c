@@ -16,7 +16,8 @@ rteq_create(uint32_t capacity, uint32_t producers)
 	ssize_t size = rte_ring_get_memsize(capacity);
 	if (size < 0)
 		return NULL;
-	struct rte_ring *r = aligned_alloc(NSB_LINE, ((size_t)size + NSB_LINE - 1) / NSB_LINE * NSB_LINE);
+	struct rte_ring *r =
+		aligned_alloc(NSB_LINE, ((size_t)size + NSB_LINE - 1) / NSB_LINE * NSB_LINE);
 	if (r == NULL)
 		return NULL;
 	unsigned flags = RING_F_SC_DEQ | (producers > 1 ? 0 : RING_F_SP_ENQ);
@@ -56,19 +57,39 @@ static const struct nsb_queue_ops rte_ops = {
 };
 
 const struct nsb_workload nsb_rte_workloads[] = {
-	{ "peer.rte.p1c1.b1", "", NSB_RATE, 2, nsb_peer_p1c1,
+	{ "peer.rte.p1c1.b1",
+	  "",
+	  NSB_RATE,
+	  2,
+	  nsb_peer_p1c1,
 	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 1, .ops = &rte_ops },
 	  "rte_ring SP/SC, 1 -> 1, busy spin" },
-	{ "peer.rte.p1c1.b64", "", NSB_RATE, 2, nsb_peer_p1c1,
+	{ "peer.rte.p1c1.b64",
+	  "",
+	  NSB_RATE,
+	  2,
+	  nsb_peer_p1c1,
 	  { .wait = NSB_PEER_SPIN, .batch = 64, .producers = 1, .ops = &rte_ops },
 	  "rte_ring SP/SC, 1 -> 1, bulk enqueue of 64, busy spin" },
-	{ "peer.rte.pingpong.rtt", "", NSB_LATENCY, 2, nsb_peer_pingpong,
+	{ "peer.rte.pingpong.rtt",
+	  "",
+	  NSB_LATENCY,
+	  2,
+	  nsb_peer_pingpong,
 	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 1, .ops = &rte_ops },
 	  "rte_ring SP/SC, ping-pong, busy spin" },
-	{ "peer.rte.p2c1", "", NSB_RATE, 3, nsb_peer_p2c1,
+	{ "peer.rte.p2c1",
+	  "",
+	  NSB_RATE,
+	  3,
+	  nsb_peer_p2c1,
 	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 2, .ops = &rte_ops },
 	  "rte_ring MP/SC, 2 producers -> 1 consumer, busy spin" },
-	{ "peer.rte.p2c1", ".yield", NSB_RATE, 3, nsb_peer_p2c1,
+	{ "peer.rte.p2c1",
+	  ".yield",
+	  NSB_RATE,
+	  3,
+	  nsb_peer_p2c1,
 	  { .wait = NSB_PEER_YIELD, .batch = 1, .producers = 2, .ops = &rte_ops },
 	  "rte_ring MP/SC, 2 -> 1, yielding when full or empty" },
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
