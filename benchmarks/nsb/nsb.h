@@ -42,7 +42,10 @@ struct nsb_params {
 	uint32_t producers;
 	uint32_t shape;	 /* family-specific: which topology */
 	const void *ops; /* peers: their struct nsb_queue_ops */
+	uint32_t flags;	 /* NSB_F_* */
 };
+
+#define NSB_F_RUNS 1u /* ours: consumers take runs of events (on_events), not one per call */
 
 struct nsb_workload;
 typedef int (*nsb_run_fn)(const struct nsb_workload *w, const struct nsb_env *env,

@@ -49,6 +49,32 @@ check_event(void *ctx, void *slot, int64_t seq, bool end)
 	return 0;
 }
 
+/* The same checks over a run of events (on_events): one call per run, a loop inside. */
+static int
+check_run(void *ctx, void *first, int64_t seq, uint32_t count, uint32_t stride, bool end)
+{
+	struct check *c = ctx;
+	const uint8_t *slot = first;
+	const uint32_t producers = c->producers, last = c->words - 1;
+	uint64_t bad = 0, next[MAX_PRODUCERS];
+	(void)seq, (void)end;
+	/* Counters in locals: the slots cannot alias them, so they stay in registers. */
+	memcpy(next, c->next, sizeof(next));
+	for (uint32_t i = 0; i < count; i++, slot += stride) {
+		const uint64_t *w = (const uint64_t *)(const void *)slot;
+		uint64_t v = w[0];
+		uint32_t id = (uint32_t)(v >> ID_SHIFT);
+		if (id >= producers || (v & COUNT_MASK) != next[id] || w[last] != v)
+			bad++;
+		else
+			next[id]++;
+	}
+	memcpy(c->next, next, sizeof(next));
+	c->bad += bad;
+	c->count += count;
+	return 0;
+}
+
 /* Work-pool workers see disjoint subsets: they check count and sum, not order. */
 static int
 pool_event(void *ctx, void *slot, int64_t seq, bool end)
@@ -130,10 +156,13 @@ ring_for(const struct nsb_workload *w, uint64_t capacity, uint32_t producers)
 
 static int
 make_consumer(ns_consumer **c, ns_ring *ring, struct check *ck, ns_consumer *const *after,
-	      uint32_t nafter)
+	      uint32_t nafter, bool runs)
 {
 	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
-	co.on_event = check_event;
+	if (runs)
+		co.on_events = check_run;
+	else
+		co.on_event = check_event;
 	co.ctx = ck;
 	co.after = after;
 	co.after_count = nafter;
@@ -145,6 +174,7 @@ static int
 run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
 {
 	uint32_t producers = w->p.producers, nstages = 1, words = w->p.slot_size / 8;
+	bool runs = (w->p.flags & NSB_F_RUNS) != 0;
 	struct check *ck = aligned_alloc(NSB_LINE, sizeof(struct check) * MAX_STAGES);
 	ns_consumer *stage[MAX_STAGES] = { NULL };
 	ns_work_pool *pool = NULL;
@@ -163,27 +193,27 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 	switch ((enum shape)w->p.shape) {
 	case P1C1:
 	case P2C1:
-		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0);
+		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0, runs);
 		break;
 	case P1C3: /* multicast: three independent consumers */
 		nstages = 3;
 		rc = 0;
 		for (int i = 0; i < 3 && rc == 0; i++)
-			rc = make_consumer(&stage[i], ring, &ck[i], NULL, 0);
+			rc = make_consumer(&stage[i], ring, &ck[i], NULL, 0, runs);
 		break;
 	case PIPELINE3:
 		nstages = 3;
-		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0);
+		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0, runs);
 		for (int i = 1; i < 3 && rc == 0; i++)
-			rc = make_consumer(&stage[i], ring, &ck[i], &stage[i - 1], 1);
+			rc = make_consumer(&stage[i], ring, &ck[i], &stage[i - 1], 1, runs);
 		break;
 	case DIAMOND:
 		nstages = 3;
-		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0);
+		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0, runs);
 		if (rc == 0)
-			rc = make_consumer(&stage[1], ring, &ck[1], NULL, 0);
+			rc = make_consumer(&stage[1], ring, &ck[1], NULL, 0, runs);
 		if (rc == 0)
-			rc = make_consumer(&stage[2], ring, &ck[2], stage, 2);
+			rc = make_consumer(&stage[2], ring, &ck[2], stage, 2, runs);
 		break;
 	case WORKPOOL2: {
 		struct ns_work_pool_opts po = NS_WORK_POOL_OPTS_INIT;
@@ -400,76 +430,52 @@ run_st(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *
 	return 0;
 }
 
+/* clang-format off */
+#define GF(name, sfx, thr, shape_, prod_, batch_, slot_, wait_, flags_, about)                     \
+	{ name, sfx, NSB_RATE, thr, run_graph,                                                     \
+	  { .wait = wait_, .batch = batch_, .slot_size = slot_, .producers = prod_,              \
+	    .shape = shape_, .flags = flags_ }, about }
 #define G(name, sfx, thr, shape_, prod_, batch_, slot_, wait_, about)                              \
-	{                                                                                          \
-		name, sfx, NSB_RATE, thr, run_graph,                                               \
-			{ .wait = wait_,                                                           \
-			  .batch = batch_,                                                         \
-			  .slot_size = slot_,                                                      \
-			  .producers = prod_,                                                      \
-			  .shape = shape_ },                                                       \
-			about                                                                      \
-	}
+	GF(name, sfx, thr, shape_, prod_, batch_, slot_, wait_, 0, about)
 #define PP(sfx, wait_, about)                                                                      \
-	{                                                                                          \
-		"ring.pingpong.rtt", sfx, NSB_LATENCY, 2, run_pingpong,                            \
-			{ .wait = wait_,                                                           \
-			  .batch = 1,                                                              \
-			  .slot_size = 16,                                                         \
-			  .producers = 1,                                                          \
-			  .shape = PINGPONG },                                                     \
-			about                                                                      \
-	}
+	{ "ring.pingpong.rtt", sfx, NSB_LATENCY, 2, run_pingpong,                                  \
+	  { .wait = wait_, .batch = 1, .slot_size = 16, .producers = 1, .shape = PINGPONG }, about }
+#define ST(name, batch_, about)                                                                    \
+	{ name, "", NSB_COST, 1, run_st,                                                           \
+	  { .batch = batch_, .slot_size = 8, .producers = 1, .shape = ST }, about }
 
 const struct nsb_workload nsb_ours_workloads[] = {
 	G("ring.p1c1.b1", "", 2, P1C1, 1, 1, 8, NS_WAIT_BUSY_SPIN,
-	  "1 producer -> 1 consumer, 8-byte events, claims of 1"),
-	G("ring.p1c1.b64", "", 2, P1C1, 1, 64, 8, NS_WAIT_BUSY_SPIN, "the same, claims of 64"),
-	G("ring.p1c1.b1", ".yield", 2, P1C1, 1, 1, 8, NS_WAIT_YIELD,
-	  "1 -> 1, claims of 1, yielding"),
-	G("ring.p1c1.b64", ".yield", 2, P1C1, 1, 64, 8, NS_WAIT_YIELD,
-	  "1 -> 1, claims of 64, yielding"),
+	  "1 producer -> 1 consumer, 8-byte events, claims of 1, consumer per event"),
+	GF("ring.p1c1.b64", "", 2, P1C1, 1, 64, 8, NS_WAIT_BUSY_SPIN, NSB_F_RUNS,
+	   "1 -> 1, claims of 64, consumer takes runs of events (on_events)"),
+	G("ring.p1c1.b64.event", "", 2, P1C1, 1, 64, 8, NS_WAIT_BUSY_SPIN,
+	  "1 -> 1, claims of 64, consumer called per event (on_event)"),
+	G("ring.p1c1.b1", ".yield", 2, P1C1, 1, 1, 8, NS_WAIT_YIELD, "1 -> 1, claims of 1, yielding"),
+	GF("ring.p1c1.b64", ".yield", 2, P1C1, 1, 64, 8, NS_WAIT_YIELD, NSB_F_RUNS,
+	   "1 -> 1, claims of 64, runs, yielding"),
 	G("ring.p1c1.b1", ".block", 1, P1C1, 1, 1, 8, NS_WAIT_BLOCKING,
 	  "1 -> 1, claims of 1, blocking (mutex + condvar)"),
-	G("ring.p1c1.b64", ".block", 1, P1C1, 1, 64, 8, NS_WAIT_BLOCKING,
-	  "1 -> 1, claims of 64, blocking"),
+	GF("ring.p1c1.b64", ".block", 1, P1C1, 1, 64, 8, NS_WAIT_BLOCKING, NSB_F_RUNS,
+	   "1 -> 1, claims of 64, runs, blocking"),
 	G("ring.p1c1.slot64.b1", "", 2, P1C1, 1, 1, 64, NS_WAIT_BUSY_SPIN,
 	  "1 -> 1, 64-byte events, claims of 1"),
 	PP("", NS_WAIT_BUSY_SPIN, "ping-pong through two rings, busy spin"),
 	PP(".yield", NS_WAIT_YIELD, "ping-pong, yielding"),
 	PP(".block", NS_WAIT_BLOCKING, "ping-pong, blocking (mutex + condvar)"),
 	PP(".lite", NS_WAIT_LITE_BLOCKING, "ping-pong, lite blocking (futex)"),
-	G("ring.p2c1", "", 3, P2C1, 2, 1, 8, NS_WAIT_BUSY_SPIN,
-	  "2 producers (MULTI) -> 1 consumer, busy spin"),
-	G("ring.p2c1", ".yield", 3, P2C1, 2, 1, 8, NS_WAIT_YIELD,
-	  "2 producers -> 1 consumer, yielding"),
-	G("ring.p1c3", "", 4, P1C3, 1, 1, 8, NS_WAIT_BUSY_SPIN,
-	  "multicast to 3 consumers, busy spin"),
+	G("ring.p2c1", "", 3, P2C1, 2, 1, 8, NS_WAIT_BUSY_SPIN, "2 producers (MULTI) -> 1 consumer, busy spin"),
+	G("ring.p2c1", ".yield", 3, P2C1, 2, 1, 8, NS_WAIT_YIELD, "2 producers -> 1 consumer, yielding"),
+	G("ring.p1c3", "", 4, P1C3, 1, 1, 8, NS_WAIT_BUSY_SPIN, "multicast to 3 consumers, busy spin"),
 	G("ring.p1c3", ".yield", 4, P1C3, 1, 1, 8, NS_WAIT_YIELD, "multicast to 3, yielding"),
-	G("ring.pipeline3", "", 4, PIPELINE3, 1, 1, 8, NS_WAIT_BUSY_SPIN,
-	  "3-stage pipeline, busy spin"),
-	G("ring.pipeline3", ".yield", 4, PIPELINE3, 1, 1, 8, NS_WAIT_YIELD,
-	  "3-stage pipeline, yielding"),
-	G("ring.diamond", "", 4, DIAMOND, 1, 1, 8, NS_WAIT_BUSY_SPIN,
-	  "two consumers, then one after both, busy spin"),
+	G("ring.pipeline3", "", 4, PIPELINE3, 1, 1, 8, NS_WAIT_BUSY_SPIN, "3-stage pipeline, busy spin"),
+	G("ring.pipeline3", ".yield", 4, PIPELINE3, 1, 1, 8, NS_WAIT_YIELD, "3-stage pipeline, yielding"),
+	G("ring.diamond", "", 4, DIAMOND, 1, 1, 8, NS_WAIT_BUSY_SPIN, "two consumers, then one after both, busy spin"),
 	G("ring.diamond", ".yield", 4, DIAMOND, 1, 1, 8, NS_WAIT_YIELD, "diamond, yielding"),
-	G("ring.workpool2", "", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_BUSY_SPIN,
-	  "work pool of 2 (each event to one worker), busy spin"),
-	G("ring.workpool2", ".yield", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_YIELD,
-	  "work pool of 2, yielding"),
-	{ "ring.st.b1",
-	  "",
-	  NSB_COST,
-	  1,
-	  run_st,
-	  { .batch = 1, .slot_size = 8, .producers = 1, .shape = ST },
-	  "one thread: claim + publish, one slot (ns/event)" },
-	{ "ring.st.b64",
-	  "",
-	  NSB_COST,
-	  1,
-	  run_st,
-	  { .batch = 64, .slot_size = 8, .producers = 1, .shape = ST },
-	  "one thread: claim + publish, 64 slots at a time (ns/event)" },
+	G("ring.workpool2", "", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_BUSY_SPIN, "work pool of 2 (each event to one worker), busy spin"),
+	G("ring.workpool2", ".yield", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_YIELD, "work pool of 2, yielding"),
+	ST("ring.st.b1", 1, "one thread: claim + publish, one slot (ns/event)"),
+	ST("ring.st.b64", 64, "one thread: claim + publish, 64 slots at a time (ns/event)"),
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
 };
+/* clang-format on */

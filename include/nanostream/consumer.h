@@ -29,6 +29,20 @@ typedef struct ns_consumer ns_consumer;
  */
 typedef int (*ns_event_fn)(void *ctx, void *slot, int64_t seq, bool end_of_batch);
 
+/**
+ * Handles a run of consecutive events (ns_consumer_opts.on_events, instead of on_event): @first
+ * is the slot of sequence @seq, and the run holds @count events, @stride bytes apart (the
+ * slot size), all valid only during the call. A batch arrives as one run or a few, in order:
+ * runs split where the ring wraps and, in MULTI mode, around abandoned slots; the last run of
+ * a batch has @end_of_batch true. Per-event work becomes a loop the compiler sees whole, with
+ * no call per event.
+ * Return 0 when every event of the run is handled, or a negative errno: the error policy then
+ * applies to the run as a whole (SKIP: on_error once, with the run's first slot, then carry
+ * on; RETRY: the same run again, up to max_retries times; STOP: stop before the run).
+ */
+typedef int (*ns_events_fn)(void *ctx, void *first, int64_t seq, uint32_t count, uint32_t stride,
+			    bool end_of_batch);
+
 /** What a consumer does when on_event fails (ns_consumer_opts.error_policy). */
 enum ns_error_policy {
 	/* Stop: leave the gating set (producers never wait on it), run returns the code. */
@@ -46,7 +60,7 @@ enum ns_error_policy {
 struct ns_consumer_opts {
 	uint32_t size;	       /* set by NS_CONSUMER_OPTS_INIT; do not change */
 	uint32_t flags;	       /* NS_CONSUMER_F_*; unknown bits -> -EINVAL */
-	ns_event_fn on_event;  /* required */
+	ns_event_fn on_event;  /* required, unless on_events (at the end) is set instead */
 	void *ctx;	       /* passed to every callback */
 	uint32_t max_batch;    /* most events per batch; 0 = the ring's capacity */
 	uint32_t error_policy; /* enum ns_error_policy */
@@ -65,6 +79,8 @@ struct ns_consumer_opts {
 	void (*on_timeout)(void *ctx, int64_t sequence);
 	/* Exactly once per failing event, with the handler's code (SKIP and RETRY; and STOP). */
 	void (*on_error)(void *ctx, void *slot, int64_t seq, int code);
+	/* Instead of on_event (set exactly one): events in runs, see ns_events_fn. Since 0.1. */
+	ns_events_fn on_events;
 };
 
 #define NS_CONSUMER_OPTS_INIT                                                                      \

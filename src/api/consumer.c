@@ -61,7 +61,9 @@ nsi_consumer_set_after(struct ns_consumer *c, ns_consumer *const *after, uint32_
 static int
 validate(const struct ns_consumer_opts *o, const ns_ring *ring)
 {
-	if ((o->flags & ~NS_CONSUMER_F_START_AT) != 0 || o->on_event == NULL)
+	/* Exactly one handler: per event or per run. */
+	if ((o->flags & ~NS_CONSUMER_F_START_AT) != 0 ||
+	    (o->on_event == NULL) == (o->on_events == NULL))
 		return -EINVAL;
 	if (o->error_policy > NS_ERROR_RETRY)
 		return -EINVAL;
@@ -95,6 +97,7 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 	if (c == NULL)
 		return -ENOMEM;
 	c->on_event = o.on_event;
+	c->on_events = o.on_events;
 	c->ctx = o.ctx;
 	c->on_start = o.on_start;
 	c->on_shutdown = o.on_shutdown;

@@ -122,6 +122,72 @@ nsi_processor_finish(struct ns_consumer *c)
 	nsi_signal_wake_all(&c->ring->progress_sig);
 }
 
+/* Statistics at the end of a batch lo..end that was handled to the end. */
+static void
+count_batch(struct ns_consumer *c, int64_t lo, int64_t end, uint64_t delivered)
+{
+	count(&c->stats.events, delivered);
+	count(&c->stats.batches, 1);
+	if ((uint64_t)(end - lo + 1) > nsi_load_relaxed_u64(&c->stats.max_batch))
+		nsi_store_relaxed_u64(&c->stats.max_batch, (uint64_t)(end - lo + 1));
+}
+
+/*
+ * on_events: hand events lo..end over as runs of consecutive slots, split at the ring's wrap
+ * and (MULTI) around abandoned slots. Returns as handle_batch() does.
+ */
+static int
+handle_runs(struct ns_consumer *c, int64_t lo, int64_t end, int64_t last)
+{
+	struct ns_ring *r = c->ring;
+	const bool is_multi = r->producer == NS_PRODUCER_MULTI;
+	uint64_t delivered = 0;
+	int64_t s = lo;
+
+	while (s <= last) {
+		if (is_multi && nsi_mp_is_skipped(r, s)) {
+			s++;
+			continue;
+		}
+		int64_t run_end = s | r->mask; /* the last sequence before the ring wraps */
+		if (run_end > last)
+			run_end = last;
+		for (int64_t k = s + 1; is_multi && k <= run_end; k++) {
+			if (nsi_mp_is_skipped(r, k)) {
+				run_end = k - 1;
+				break;
+			}
+		}
+		uint32_t n = (uint32_t)(run_end - s + 1), attempts = 0;
+		void *first = nsi_ring_slot(r, s);
+		c->batch.received = run_end;
+		for (;;) {
+			int rc = c->on_events(c->ctx, first, s, n, r->slot_size, run_end == last);
+			if (NS_LIKELY(rc == 0)) {
+				delivered += n;
+				break;
+			}
+			count(&c->stats.errors, 1);
+			if (c->error_policy == NS_ERROR_RETRY && attempts < c->max_retries) {
+				attempts++;
+				continue;
+			}
+			if (c->on_error != NULL)
+				c->on_error(c->ctx, first, s, rc);
+			if (c->error_policy == NS_ERROR_SKIP)
+				break;
+			count(&c->stats.events, delivered);
+			if (s - 1 > c->batch.released)
+				nsi_processor_release(c, s - 1);
+			return rc < 0 ? rc : -ECANCELED;
+		}
+		s = run_end + 1;
+	}
+	count_batch(c, lo, end, delivered);
+	nsi_processor_release(c, end);
+	return 0;
+}
+
 /*
  * Handle events lo..end. Returns 0, or the code that stops the consumer (it has already been
  * reported to on_error and the finished part released).
@@ -141,6 +207,8 @@ handle_batch(struct ns_consumer *c, int64_t lo, int64_t end, int64_t avail)
 		c->on_batch_start(c->ctx, (uint64_t)(end - lo + 1), (uint64_t)(avail - end));
 	c->batch.lo = lo;
 	c->batch.released = lo - 1;
+	if (c->on_events != NULL)
+		return handle_runs(c, lo, end, last);
 
 	for (int64_t s = lo; s <= last; s++) {
 		if (is_multi && nsi_mp_is_skipped(r, s))
@@ -170,10 +238,7 @@ handle_batch(struct ns_consumer *c, int64_t lo, int64_t end, int64_t avail)
 		nsi_processor_release(c, s - 1);
 		return rc < 0 ? rc : -ECANCELED;
 	}
-	count(&c->stats.events, delivered);
-	count(&c->stats.batches, 1);
-	if ((uint64_t)(end - lo + 1) > nsi_load_relaxed_u64(&c->stats.max_batch))
-		nsi_store_relaxed_u64(&c->stats.max_batch, (uint64_t)(end - lo + 1));
+	count_batch(c, lo, end, delivered);
 	nsi_processor_release(c, end);
 	return 0;
 }

@@ -24,6 +24,7 @@ struct ns_consumer {
 	/* Read-mostly, set at create. */
 	struct ns_ring *ring;
 	ns_event_fn on_event;
+	ns_events_fn on_events; /* instead of on_event: runs of events */
 	void *ctx;
 	void (*on_start)(void *ctx);
 	void (*on_shutdown)(void *ctx);

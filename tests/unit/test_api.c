@@ -45,6 +45,13 @@ handler(void *ctx, void *slot, int64_t seq, bool end)
 	return 0;
 }
 
+static int
+run_handler(void *ctx, void *first, int64_t seq, uint32_t count, uint32_t stride, bool end)
+{
+	(void)ctx, (void)first, (void)seq, (void)count, (void)stride, (void)end;
+	return 0;
+}
+
 static void
 ring_create_rejects_bad_options(void **state)
 {
@@ -261,6 +268,9 @@ consumer_calls_reject_bad_arguments(void **state)
 	co.on_event = NULL;
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
 	co.on_event = handler;
+	co.on_events = run_handler; /* both handlers: which one? */
+	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
+	co.on_events = NULL;
 	co.flags = 0x2;
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
 	co.flags = 0x80;

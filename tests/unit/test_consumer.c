@@ -215,6 +215,202 @@ skipped_slots_are_never_delivered(void **state)
 	ns_ring_destroy(r);
 }
 
+/* on_events: what each run was, and the values it carried. */
+struct runs {
+	ns_consumer *self;
+	int64_t seq[32];
+	uint32_t count[32];
+	bool end[32];
+	int n;
+	uint64_t values[64];
+	int nvalues;
+	int fail_runs;	/* fail this many calls first (-EPROTO) */
+	int stop_after; /* halt after this many values */
+	int errors;	/* on_error calls */
+	int64_t error_seq;
+};
+
+static int
+on_events(void *ctx, void *first, int64_t seq, uint32_t count, uint32_t stride, bool end)
+{
+	struct runs *r = ctx;
+	if (r->fail_runs > 0) {
+		r->fail_runs--;
+		return -EPROTO;
+	}
+	assert_int_equal(stride, 8);
+	r->seq[r->n] = seq;
+	r->count[r->n] = count;
+	r->end[r->n] = end;
+	r->n++;
+	for (uint32_t i = 0; i < count; i++)
+		r->values[r->nvalues++] =
+			*(const uint64_t *)(const void *)((const uint8_t *)first + i * stride);
+	if (r->nvalues >= r->stop_after)
+		ns_consumer_halt(r->self);
+	return 0;
+}
+
+static void
+on_run_error(void *ctx, void *slot, int64_t seq, int code)
+{
+	struct runs *r = ctx;
+	(void)slot;
+	assert_int_equal(code, -EPROTO);
+	r->errors++;
+	r->error_seq = seq;
+}
+
+static ns_consumer *
+make_run_consumer(ns_ring *ring, struct runs *r, uint32_t policy, uint32_t max_batch)
+{
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	ns_consumer *c = NULL;
+	co.max_batch = max_batch;
+	co.on_events = on_events;
+	co.on_error = on_run_error;
+	co.ctx = r;
+	co.error_policy = policy;
+	co.max_retries = 2;
+	assert_int_equal(ns_consumer_create(&c, ring, &co), 0);
+	r->self = c;
+	return c;
+}
+
+static void
+on_events_gets_runs_split_where_the_ring_wraps(void **state)
+{
+	(void)state;
+	for (uint32_t mode = 0; mode < 2; mode++) {
+		ns_ring *ring = make_ring(mode); /* 8 slots */
+		struct runs r = { .stop_after = 6 };
+		struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+		ns_consumer *c = NULL;
+
+		/* 0..4 go by before the consumer; it starts after 4 and gets 5..10, which wrap. */
+		publish_values(ring, 100, 5);
+		co.on_events = on_events;
+		co.ctx = &r;
+		co.flags = NS_CONSUMER_F_START_AT;
+		co.start_sequence = 4;
+		assert_int_equal(ns_consumer_create(&c, ring, &co), 0);
+		r.self = c;
+		publish_values(ring, 105, 6);
+		assert_int_equal(ns_consumer_run(c), 0);
+		assert_int_equal(r.nvalues, 6);
+		for (int i = 0; i < 6; i++)
+			assert_int_equal(r.values[i], 105 + (uint64_t)i);
+		assert_int_equal(r.n, 2);
+		assert_int_equal(r.seq[0], 5);
+		assert_int_equal(r.count[0], 3); /* 5..7: up to the ring's end */
+		assert_false(r.end[0]);
+		assert_int_equal(r.seq[1], 8);
+		assert_int_equal(r.count[1], 3); /* 8..10 */
+		assert_true(r.end[1]);
+		assert_int_equal(ns_consumer_sequence(c), 10);
+		assert_int_equal(ns_ring_remaining(ring), 8);
+		struct ns_consumer_stats st;
+		assert_int_equal(ns_consumer_stats(c, &st), 0);
+		assert_int_equal(st.events, 6);
+		assert_int_equal(st.batches, 1);
+		ns_consumer_destroy(c);
+		ns_ring_destroy(ring);
+	}
+}
+
+static void
+on_events_runs_go_around_abandoned_slots(void **state)
+{
+	(void)state;
+	ns_ring *ring = make_ring(NS_PRODUCER_MULTI);
+	struct runs r = { .stop_after = 4 };
+	ns_consumer *c = make_run_consumer(ring, &r, NS_ERROR_STOP, 0);
+
+	int64_t a = ns_ring_claim_n(ring, 2); /* 0..1 published */
+	int64_t b = ns_ring_claim(ring);      /* 2 abandoned */
+	int64_t d = ns_ring_claim_n(ring, 2); /* 3..4 published */
+	int64_t e = ns_ring_claim(ring);      /* 5 abandoned, the batch's last */
+	for (int i = 0; i < 2; i++) {
+		*(uint64_t *)ns_ring_slot(ring, a + i) = 10 + (uint64_t)i;
+		*(uint64_t *)ns_ring_slot(ring, d + i) = 13 + (uint64_t)i;
+	}
+	assert_int_equal(ns_ring_publish_n(ring, a, 2), 0);
+	assert_int_equal(ns_ring_abandon(ring, b, 1), 0);
+	assert_int_equal(ns_ring_publish_n(ring, d, 2), 0);
+	assert_int_equal(ns_ring_abandon(ring, e, 1), 0);
+	assert_int_equal(ns_consumer_run(c), 0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.seq[0], 0);
+	assert_int_equal(r.count[0], 2);
+	assert_false(r.end[0]);
+	assert_int_equal(r.seq[1], 3);
+	assert_int_equal(r.count[1], 2);
+	assert_true(r.end[1]); /* the last delivered run closes the batch */
+	const uint64_t want[4] = { 10, 11, 13, 14 };
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(r.values[i], want[i]);
+	assert_int_equal(ns_consumer_sequence(c), 5);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(ring);
+}
+
+static void
+on_events_error_policies_apply_to_the_run(void **state)
+{
+	(void)state;
+	/* STOP: reported once, nothing delivered, the sequence stays before the run. */
+	ns_ring *ring = make_ring(NS_PRODUCER_SINGLE);
+	struct runs r = { .stop_after = 100, .fail_runs = 1 };
+	ns_consumer *c = make_run_consumer(ring, &r, NS_ERROR_STOP, 0);
+	publish_values(ring, 0, 4);
+	assert_int_equal(ns_consumer_run(c), -EPROTO);
+	assert_int_equal(r.errors, 1);
+	assert_int_equal(r.error_seq, 0);
+	assert_int_equal(r.nvalues, 0);
+	assert_int_equal(ns_consumer_sequence(c), -1);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(ring);
+
+	/* SKIP: reported once, the run is passed over, the next batch arrives. */
+	ring = make_ring(NS_PRODUCER_SINGLE);
+	r = (struct runs){ .stop_after = 2, .fail_runs = 1 };
+	c = make_run_consumer(ring, &r, NS_ERROR_SKIP, 2); /* batches 0..1 and 2..3 */
+	publish_values(ring, 30, 4);
+	assert_int_equal(ns_consumer_run(c), 0);
+	assert_int_equal(r.errors, 1);
+	assert_int_equal(r.error_seq, 0);
+	assert_int_equal(r.nvalues, 2);
+	assert_int_equal(r.values[0], 32);
+	assert_int_equal(r.values[1], 33);
+	assert_int_equal(ns_consumer_sequence(c), 3);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(ring);
+
+	/* RETRY: the same run again; two failures, then it goes through. */
+	ring = make_ring(NS_PRODUCER_SINGLE);
+	r = (struct runs){ .stop_after = 4, .fail_runs = 2 };
+	c = make_run_consumer(ring, &r, NS_ERROR_RETRY, 0);
+	publish_values(ring, 20, 4);
+	assert_int_equal(ns_consumer_run(c), 0);
+	assert_int_equal(r.errors, 0);
+	assert_int_equal(r.nvalues, 4);
+	assert_int_equal(r.values[0], 20);
+	assert_int_equal(ns_consumer_sequence(c), 3);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(ring);
+
+	/* RETRY exhausted (max_retries 2: three failures): reported once, stops. */
+	ring = make_ring(NS_PRODUCER_SINGLE);
+	r = (struct runs){ .stop_after = 4, .fail_runs = 3 };
+	c = make_run_consumer(ring, &r, NS_ERROR_RETRY, 0);
+	publish_values(ring, 0, 4);
+	assert_int_equal(ns_consumer_run(c), -EPROTO);
+	assert_int_equal(r.errors, 1);
+	assert_int_equal(ns_consumer_sequence(c), -1);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(ring);
+}
+
 static void
 too_many_consumers_is_ebusy(void **state)
 {
@@ -1103,6 +1299,9 @@ main(void)
 		cmocka_unit_test(halt_before_run_returns_at_once),
 		cmocka_unit_test(halted_ring_drains_published_then_stops),
 		cmocka_unit_test(skipped_slots_are_never_delivered),
+		cmocka_unit_test(on_events_gets_runs_split_where_the_ring_wraps),
+		cmocka_unit_test(on_events_runs_go_around_abandoned_slots),
+		cmocka_unit_test(on_events_error_policies_apply_to_the_run),
 		cmocka_unit_test(too_many_consumers_is_ebusy),
 		cmocka_unit_test(callbacks_fire_in_order),
 		cmocka_unit_test(error_policy_stop_reports_once_and_stops),
