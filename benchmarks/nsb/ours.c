@@ -447,6 +447,8 @@ run_st(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *
 const struct nsb_workload nsb_ours_workloads[] = {
 	G("ring.p1c1.b1", "", 2, P1C1, 1, 1, 8, NS_WAIT_BUSY_SPIN,
 	  "1 producer -> 1 consumer, 8-byte events, claims of 1, consumer per event"),
+	GF("ring.p1c1.b1.runs", "", 2, P1C1, 1, 1, 8, NS_WAIT_BUSY_SPIN, NSB_F_RUNS,
+	   "1 -> 1, claims of 1, consumer takes runs of events (on_events)"),
 	GF("ring.p1c1.b64", "", 2, P1C1, 1, 64, 8, NS_WAIT_BUSY_SPIN, NSB_F_RUNS,
 	   "1 -> 1, claims of 64, consumer takes runs of events (on_events)"),
 	G("ring.p1c1.b64.event", "", 2, P1C1, 1, 64, 8, NS_WAIT_BUSY_SPIN,
