@@ -8,7 +8,8 @@
  * with 1 producer (SINGLE) and 2 producers (MULTI), for every wait strategy (busy spin with a
  * tenth of the events: 4 to 6 spinning threads on 2 cores advance once per time slice).
  * Every stage checks per-producer order, payload and CRC, and that each upstream stage had
- * finished the event before it; the totals must be exact.
+ * finished the event before it; the totals must be exact. Stage 1 of every graph takes its
+ * events in runs (on_events), the others one by one (on_event).
  *
  *   live       consumers added mid-stream (each must see every event after its start, in
  *              order) and removed mid-stream (producers must never wait on them), over a
@@ -86,6 +87,16 @@ stage_event(void *ctx, void *slot, int64_t seq, bool end)
 	return 0;
 }
 
+/* The same checks, taking events in runs (on_events): stage 1 of every graph uses it. */
+static int
+stage_events(void *ctx, void *first, int64_t seq, uint32_t count, uint32_t stride, bool end)
+{
+	uint8_t *slot = first;
+	for (uint32_t i = 0; i < count; i++, slot += stride)
+		stage_event(ctx, slot, seq + i, end && i + 1 == count);
+	return 0;
+}
+
 struct producer {
 	ns_ring *ring;
 	struct tu_barrier *start;
@@ -125,7 +136,10 @@ add_stage(struct graph *g, ns_ring *r, uint32_t id, ns_consumer **after, uint32_
 	s->id = id;
 	s->upmask = upmask;
 	s->in_order = true;
-	co.on_event = stage_event;
+	if (id == 1)
+		co.on_events = stage_events;
+	else
+		co.on_event = stage_event;
 	co.ctx = s;
 	co.after = after;
 	co.after_count = n;
