@@ -182,7 +182,7 @@ peer_produce(void *arg)
 			}
 			n += pr->batch;
 		}
-		if ((n & 255) < pr->batch && nsb_now() > pr->end)
+		if ((n & 4095) < pr->batch && nsb_now() > pr->end) /* as ours and the floor */
 			break;
 	}
 out:
