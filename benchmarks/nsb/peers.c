@@ -17,7 +17,8 @@
 
 #define CAPACITY      (1u << 16)
 #define PING_CAPACITY 1024u
-#define BURST	      64u
+#define BURST	      64u  /* most events a consumer takes per call */
+#define MAX_BATCH     256u /* most events a producer pushes per call */
 #define ID_SHIFT      48
 #define COUNT_MASK    ((UINT64_C(1) << ID_SHIFT) - 1)
 #define MAX_PRODUCERS 4
@@ -162,7 +163,7 @@ peer_produce(void *arg)
 	struct peer_producer *pp = arg;
 	struct peer_run *pr = pp->pr;
 	const struct nsb_queue_ops *ops = pr->ops;
-	uint64_t base = (uint64_t)pp->id << ID_SHIFT, n = 0, v[BURST];
+	uint64_t base = (uint64_t)pp->id << ID_SHIFT, n = 0, v[MAX_BATCH];
 	nsb_pin(pr->env, (int)pp->id);
 	for (;;) {
 		if (pr->batch == 1) {
@@ -385,6 +386,27 @@ const struct nsb_workload nsb_mutex_workloads[] = {
 	  nsb_peer_p1c1,
 	  { .batch = 64, .producers = 1, .ops = &mutex_ops },
 	  "mutex + condvar queue, 1 -> 1, 64 events per push" },
+	{ "peer.mutex.p1c1.b4",
+	  "",
+	  NSB_RATE,
+	  1,
+	  nsb_peer_p1c1,
+	  { .batch = 4, .producers = 1, .ops = &mutex_ops },
+	  "mutex + condvar queue, 1 -> 1, 4 events per push" },
+	{ "peer.mutex.p1c1.b16",
+	  "",
+	  NSB_RATE,
+	  1,
+	  nsb_peer_p1c1,
+	  { .batch = 16, .producers = 1, .ops = &mutex_ops },
+	  "mutex + condvar queue, 1 -> 1, 16 events per push" },
+	{ "peer.mutex.p1c1.b256",
+	  "",
+	  NSB_RATE,
+	  1,
+	  nsb_peer_p1c1,
+	  { .batch = 256, .producers = 1, .ops = &mutex_ops },
+	  "mutex + condvar queue, 1 -> 1, 256 events per push" },
 	{ "peer.mutex.pingpong.rtt",
 	  "",
 	  NSB_LATENCY,
