@@ -45,7 +45,8 @@ struct nsb_params {
 	uint32_t flags;	 /* NSB_F_* */
 };
 
-#define NSB_F_RUNS 1u /* ours: consumers take runs of events (on_events), not one per call */
+#define NSB_F_RUNS	  1u /* ours: consumers take runs of events (on_events), not one per call */
+#define NSB_F_NO_COALESCE 2u /* ours: consumers with NS_CONSUMER_F_NO_COALESCE */
 
 struct nsb_workload;
 typedef int (*nsb_run_fn)(const struct nsb_workload *w, const struct nsb_env *env,

@@ -179,11 +179,14 @@ ring_for(const struct nsb_workload *w, uint64_t capacity, uint32_t producers)
 	return ns_ring_create(&ring, &o) == 0 ? ring : NULL;
 }
 
+static uint32_t g_consumer_flags; /* NS_CONSUMER_F_* for the workload running now */
+
 static int
 make_consumer(ns_consumer **c, ns_ring *ring, struct check *ck, ns_consumer *const *after,
 	      uint32_t nafter, bool runs)
 {
 	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	co.flags = g_consumer_flags;
 	if (runs)
 		co.on_events = check_run;
 	else
@@ -200,6 +203,7 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 {
 	uint32_t producers = w->p.producers, nstages = 1, words = w->p.slot_size / 8;
 	bool runs = (w->p.flags & NSB_F_RUNS) != 0;
+	g_consumer_flags = (w->p.flags & NSB_F_NO_COALESCE) ? NS_CONSUMER_F_NO_COALESCE : 0;
 	struct check *ck = aligned_alloc(NSB_LINE, sizeof(struct check) * MAX_STAGES);
 	ns_consumer *stage[MAX_STAGES] = { NULL };
 	ns_work_pool *pool = NULL;
@@ -392,6 +396,7 @@ run_pingpong(const struct nsb_workload *w, const struct nsb_env *env, struct nsb
 	if (pp->ping == NULL || pp->pong == NULL)
 		goto out;
 	co.ctx = pp;
+	co.flags = (w->p.flags & NSB_F_NO_COALESCE) ? NS_CONSUMER_F_NO_COALESCE : 0;
 	co.on_event = echo_event;
 	if (ns_consumer_create(&echo, pp->ping, &co) != 0)
 		goto out;
@@ -462,9 +467,11 @@ run_st(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *
 	    .shape = shape_, .flags = flags_ }, about }
 #define G(name, sfx, thr, shape_, prod_, batch_, slot_, wait_, about)                              \
 	GF(name, sfx, thr, shape_, prod_, batch_, slot_, wait_, 0, about)
-#define PP(sfx, wait_, about)                                                                      \
+#define PPF(sfx, wait_, flags_, about)                                                             \
 	{ "ring.pingpong.rtt", sfx, NSB_LATENCY, 2, run_pingpong,                                  \
-	  { .wait = wait_, .batch = 1, .slot_size = 16, .producers = 1, .shape = PINGPONG }, about }
+	  { .wait = wait_, .batch = 1, .slot_size = 16, .producers = 1, .shape = PINGPONG,         \
+	    .flags = flags_ }, about }
+#define PP(sfx, wait_, about) PPF(sfx, wait_, 0, about)
 #define ST(name, batch_, about)                                                                    \
 	{ name, "", NSB_COST, 1, run_st,                                                           \
 	  { .batch = batch_, .slot_size = 8, .producers = 1, .shape = ST }, about }
@@ -472,6 +479,8 @@ run_st(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *
 const struct nsb_workload nsb_ours_workloads[] = {
 	G("ring.p1c1.b1", "", 2, P1C1, 1, 1, 8, NS_WAIT_BUSY_SPIN,
 	  "1 producer -> 1 consumer, 8-byte events, claims of 1, consumer per event"),
+	GF("ring.p1c1.b1.nocoalesce", "", 2, P1C1, 1, 1, 8, NS_WAIT_BUSY_SPIN, NSB_F_NO_COALESCE,
+	   "1 -> 1, claims of 1, consumer with NS_CONSUMER_F_NO_COALESCE"),
 	GF("ring.p1c1.b1.runs", "", 2, P1C1, 1, 1, 8, NS_WAIT_BUSY_SPIN, NSB_F_RUNS,
 	   "1 -> 1, claims of 1, consumer takes runs of events (on_events)"),
 	GF("ring.p1c1.b64", "", 2, P1C1, 1, 64, 8, NS_WAIT_BUSY_SPIN, NSB_F_RUNS,
@@ -494,6 +503,8 @@ const struct nsb_workload nsb_ours_workloads[] = {
 	PP(".yield", NS_WAIT_YIELD, "ping-pong, yielding"),
 	PP(".block", NS_WAIT_BLOCKING, "ping-pong, blocking (mutex + condvar)"),
 	PP(".lite", NS_WAIT_LITE_BLOCKING, "ping-pong, lite blocking (futex)"),
+	PPF(".nocoalesce", NS_WAIT_BUSY_SPIN, NSB_F_NO_COALESCE,
+	    "ping-pong, busy spin, consumers with NS_CONSUMER_F_NO_COALESCE"),
 	G("ring.p2c1", "", 3, P2C1, 2, 1, 8, NS_WAIT_BUSY_SPIN, "2 producers (MULTI) -> 1 consumer, busy spin"),
 	G("ring.p2c1", ".yield", 3, P2C1, 2, 1, 8, NS_WAIT_YIELD, "2 producers -> 1 consumer, yielding"),
 	G("ring.p1c3", "", 4, P1C3, 1, 1, 8, NS_WAIT_BUSY_SPIN, "multicast to 3 consumers, busy spin"),

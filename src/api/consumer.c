@@ -62,7 +62,7 @@ static int
 validate(const struct ns_consumer_opts *o, const ns_ring *ring)
 {
 	/* Exactly one handler: per event or per run. */
-	if ((o->flags & ~NS_CONSUMER_F_START_AT) != 0 ||
+	if ((o->flags & ~(NS_CONSUMER_F_START_AT | NS_CONSUMER_F_NO_COALESCE)) != 0 ||
 	    (o->on_event == NULL) == (o->on_events == NULL))
 		return -EINVAL;
 	if (o->error_policy > NS_ERROR_RETRY)
@@ -98,6 +98,7 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 		return -ENOMEM;
 	c->on_event = o.on_event;
 	c->on_events = o.on_events;
+	c->coalesce = (o.flags & NS_CONSUMER_F_NO_COALESCE) == 0;
 	c->ctx = o.ctx;
 	c->on_start = o.on_start;
 	c->on_shutdown = o.on_shutdown;

@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "core/processor.h"
+#include "util/cpu.h"
 
 /* A dependent consumer ignores the ring's halt until its upstream consumers have finished. */
 static const uint32_t never_halted;
@@ -73,16 +74,43 @@ probe_upstream(const void *arg)
 	return min;
 }
 
-/* Highest sequence this consumer may handle now, waiting for it if needed. */
+/*
+ * Coalescing. A consumer that finds a small batch already waiting, again and again, is
+ * right on the producer's heels: each look at the cursor takes its cache line (and the
+ * slot's) from a producer that is still writing, and both crawl (measured on 1 -> 1 with
+ * one event per claim: 19 M events/s, against 90-115 M/s with a pause of ~150 ns between
+ * batches). So after such a batch the consumer lets the producer publish a few more before
+ * looking again. A batch that had to be waited for (a quiet stream, a ping-pong) never
+ * triggers it, so latency is untouched there; in a saturated stream an event waits at most
+ * NSI_COALESCE_NS longer. NS_CONSUMER_F_NO_COALESCE turns it off.
+ */
+#define NSI_COALESCE_BELOW 16  /* events: smaller batches found at the first look */
+#define NSI_COALESCE_NS	   150 /* how long to let the producer run ahead */
+
+static void
+coalesce(void)
+{
+	int64_t until = nsi_clock_ns() + NSI_COALESCE_NS;
+	do
+		nsi_cpu_relax();
+	while (nsi_clock_ns() < until);
+}
+
+/*
+ * Highest sequence this consumer may handle now, waiting for it if needed. *waited tells
+ * whether it was there at the first look (false) or had to be waited for (true).
+ */
 static int64_t
-wait_available(struct ns_consumer *c, int64_t next)
+wait_available(struct ns_consumer *c, int64_t next, bool *waited)
 {
 	struct ns_ring *r = c->ring;
 
+	*waited = false;
 	if (c->after_count == 0) {
 		int64_t avail = nsi_ring_available(r, next);
 		if (NS_LIKELY(avail >= next))
 			return avail;
+		*waited = true;
 		count(&c->stats.waits, 1);
 		return nsi_ring_wait_for_slow(r, next, &c->halt_requested, true);
 	}
@@ -91,6 +119,7 @@ wait_available(struct ns_consumer *c, int64_t next)
 	int64_t avail = probe_upstream(&p);
 	if (NS_LIKELY(avail >= next))
 		return avail;
+	*waited = true;
 	count(&c->stats.waits, 1);
 	struct nsi_wait_req req = {
 		.probe = probe_upstream,
@@ -338,7 +367,8 @@ nsi_processor_run(struct ns_consumer *c)
 			rc = 0;
 			break;
 		}
-		int64_t avail = wait_available(c, next);
+		bool waited;
+		int64_t avail = wait_available(c, next, &waited);
 		if (NS_UNLIKELY(avail < 0)) {
 			rc = wait_failed(c, avail, next);
 			if (rc == 1)
@@ -351,6 +381,8 @@ nsi_processor_run(struct ns_consumer *c)
 			ungate(c);
 			break;
 		}
+		if (!waited && end - next + 1 < NSI_COALESCE_BELOW && c->coalesce)
+			coalesce();
 		next = end + 1;
 	}
 	return end_run(c, rc);
@@ -382,7 +414,8 @@ nsi_worker_run(struct ns_consumer *w)
 			attempts = 0;
 			nsi_processor_release(w, s - 1);
 		}
-		int64_t avail = wait_available(w, s);
+		bool waited;
+		int64_t avail = wait_available(w, s, &waited);
 		if (NS_UNLIKELY(avail < 0)) {
 			rc = wait_failed(w, avail, s);
 			if (rc == 1)

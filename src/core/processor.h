@@ -25,6 +25,7 @@ struct ns_consumer {
 	struct ns_ring *ring;
 	ns_event_fn on_event;
 	ns_events_fn on_events; /* instead of on_event: runs of events */
+	bool coalesce;		/* pause after small batches found at once (see processor.c) */
 	void *ctx;
 	void (*on_start)(void *ctx);
 	void (*on_shutdown)(void *ctx);

@@ -271,7 +271,7 @@ consumer_calls_reject_bad_arguments(void **state)
 	co.on_events = run_handler; /* both handlers: which one? */
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
 	co.on_events = NULL;
-	co.flags = 0x2;
+	co.flags = 0x4;
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);
 	co.flags = 0x80;
 	assert_int_equal(ns_consumer_create(&c, r, &co), -EINVAL);

@@ -412,6 +412,34 @@ on_events_error_policies_apply_to_the_run(void **state)
 }
 
 static void
+no_coalesce_flag_is_accepted_and_changes_no_outcome(void **state)
+{
+	(void)state;
+	for (uint32_t flags = 0; flags <= NS_CONSUMER_F_NO_COALESCE;
+	     flags += NS_CONSUMER_F_NO_COALESCE) {
+		ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+		struct log l = { .stop_after = 7, .fail_at = -1 };
+		struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+		ns_consumer *c = NULL;
+		co.on_event = on_event;
+		co.ctx = &l;
+		co.flags = flags;
+		assert_int_equal(ns_consumer_create(&c, r, &co), 0);
+		l.self = c;
+		/* Small batches found at once: the case that coalesces by default. */
+		for (int i = 0; i < 7; i++)
+			publish_values(r, 50 + (uint64_t)i, 1);
+		assert_int_equal(ns_consumer_run(c), 0);
+		assert_int_equal(l.n, 7);
+		for (int i = 0; i < 7; i++)
+			assert_int_equal(l.values[i], 50 + (uint64_t)i);
+		assert_int_equal(ns_consumer_sequence(c), 6);
+		ns_consumer_destroy(c);
+		ns_ring_destroy(r);
+	}
+}
+
+static void
 too_many_consumers_is_ebusy(void **state)
 {
 	(void)state;
@@ -1302,6 +1330,7 @@ main(void)
 		cmocka_unit_test(on_events_gets_runs_split_where_the_ring_wraps),
 		cmocka_unit_test(on_events_runs_go_around_abandoned_slots),
 		cmocka_unit_test(on_events_error_policies_apply_to_the_run),
+		cmocka_unit_test(no_coalesce_flag_is_accepted_and_changes_no_outcome),
 		cmocka_unit_test(too_many_consumers_is_ebusy),
 		cmocka_unit_test(callbacks_fire_in_order),
 		cmocka_unit_test(error_policy_stop_reports_once_and_stops),
