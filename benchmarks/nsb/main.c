@@ -303,12 +303,18 @@ run_rounds(struct settings *s, const struct nsb_workload *const *chosen, int cou
 	for (int i = 0; i < count; i++)
 		if (open_slot(&slots[i], chosen[i]) != 0)
 			slots[i].failed = true;
+	/* On a terminal one line rewritten in place; in a log, one line per round. */
+	const bool tty = isatty(STDERR_FILENO) != 0;
 	for (int r = 0; r <= s->runs; r++) {
+		if (!tty && r == 0)
+			fprintf(stderr, "ns-bench: warm-up round\n");
+		else if (!tty)
+			fprintf(stderr, "ns-bench: round %d/%d\n", r, s->runs);
 		for (int i = 0; i < count; i++) {
 			full_name(chosen[i], name, sizeof(name));
-			if (r == 0)
+			if (tty && r == 0)
 				fprintf(stderr, "\r[warm-up %d/%d] %-32s   ", i + 1, count, name);
-			else
+			else if (tty)
 				fprintf(stderr, "\r[round %d/%d, %d/%d] %-32s   ", r, s->runs,
 					i + 1, count, name);
 			fflush(stderr);
@@ -724,8 +730,9 @@ main(int argc, char **argv)
 	}
 	int64_t t0 = nsb_now();
 	run_rounds(&s, chosen, count);
-	fprintf(stderr, "\rns-bench: %d workloads, %d runs each, in %.1f s%30s\n", count, s.runs,
-		(double)(nsb_now() - t0) / 1e9, "");
+	fprintf(stderr, "%sns-bench: %d workloads, %d runs each, in %.1f s\n",
+		isatty(STDERR_FILENO) ? "\r\033[K" : "", count, s.runs,
+		(double)(nsb_now() - t0) / 1e9);
 	check_targets();
 	if (strcmp(s.format, "tsv") == 0)
 		print_tsv();
