@@ -30,6 +30,7 @@
 
 #include <nanostream/nanostream.h>
 
+#include "median.h"
 #include "memutil.h" /* tests/common: /proc and /sys readers */
 
 #define SLOT_SIZE    64u   /* bytes written and read per event */
@@ -51,13 +52,6 @@ struct figure {
 static struct figure figures[MAX_FIGURES];
 static int nfigures;
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 static void
 add_figure(const char *name, const char *unit, double *v, int n)
 {
@@ -67,10 +61,7 @@ add_figure(const char *name, const char *unit, double *v, int n)
 	f->skipped = n == 0;
 	if (n == 0)
 		return;
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	f->median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	f->min = v[0];
-	f->max = v[n - 1];
+	nsb_median(v, n, &f->median, &f->min, &f->max);
 }
 
 static const struct figure *

@@ -25,6 +25,7 @@
 
 #include <nanostream/nanostream.h>
 
+#include "median.h"
 #include "nsb.h"
 
 #ifndef NSB_BUILD_FLAGS
@@ -110,13 +111,6 @@ struct figure {
 static struct figure figures[MAX_FIGURES];
 static int nfigures;
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 static struct figure *
 new_figure(const char *name, const char *unit, bool lower_better)
 {
@@ -137,10 +131,7 @@ settle(struct figure *f)
 	if (f->n == 0)
 		return;
 	memcpy(v, f->runs, sizeof(double) * (size_t)f->n);
-	qsort(v, (size_t)f->n, sizeof(double), cmp_double);
-	f->median = f->n % 2 ? v[f->n / 2] : (v[f->n / 2 - 1] + v[f->n / 2]) / 2;
-	f->min = v[0];
-	f->max = v[f->n - 1];
+	nsb_median(v, f->n, &f->median, &f->min, &f->max);
 }
 
 static const struct figure *

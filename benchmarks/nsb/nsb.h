@@ -81,8 +81,8 @@ struct nsb_queue_ops {
 };
 
 /* Workload runners for any peer queue (peers.c). */
-int nsb_peer_p1c1(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run);
-int nsb_peer_p2c1(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run);
+/* Producers (w->p.producers, batch w->p.batch) -> 1 consumer, for env->seconds. */
+int nsb_peer_flow(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run);
 int nsb_peer_pingpong(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run);
 
 /* Registries, each terminated by an entry with base == NULL. */

@@ -179,15 +179,20 @@ ring_for(const struct nsb_workload *w, uint64_t capacity, uint32_t producers)
 	return ns_ring_create(&ring, &o) == 0 ? ring : NULL;
 }
 
-static uint32_t g_consumer_flags; /* NS_CONSUMER_F_* for the workload running now */
+/* The consumer flags a workload's NSB_F_* ask for. */
+static uint32_t
+consumer_flags(uint32_t wflags)
+{
+	return (wflags & NSB_F_NO_COALESCE) ? NS_CONSUMER_F_NO_COALESCE : 0;
+}
 
 static int
 make_consumer(ns_consumer **c, ns_ring *ring, struct check *ck, ns_consumer *const *after,
-	      uint32_t nafter, bool runs)
+	      uint32_t nafter, uint32_t wflags)
 {
 	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
-	co.flags = g_consumer_flags;
-	if (runs)
+	co.flags = consumer_flags(wflags);
+	if (wflags & NSB_F_RUNS)
 		co.on_events = check_run;
 	else
 		co.on_event = check_event;
@@ -202,8 +207,7 @@ static int
 run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
 {
 	uint32_t producers = w->p.producers, nstages = 1, words = w->p.slot_size / 8;
-	bool runs = (w->p.flags & NSB_F_RUNS) != 0;
-	g_consumer_flags = (w->p.flags & NSB_F_NO_COALESCE) ? NS_CONSUMER_F_NO_COALESCE : 0;
+	const uint32_t wflags = w->p.flags;
 	struct check *ck = aligned_alloc(NSB_LINE, sizeof(struct check) * MAX_STAGES);
 	ns_consumer *stage[MAX_STAGES] = { NULL };
 	ns_work_pool *pool = NULL;
@@ -222,27 +226,27 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 	switch ((enum shape)w->p.shape) {
 	case P1C1:
 	case P2C1:
-		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0, runs);
+		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0, wflags);
 		break;
 	case P1C3: /* multicast: three independent consumers */
 		nstages = 3;
 		rc = 0;
 		for (int i = 0; i < 3 && rc == 0; i++)
-			rc = make_consumer(&stage[i], ring, &ck[i], NULL, 0, runs);
+			rc = make_consumer(&stage[i], ring, &ck[i], NULL, 0, wflags);
 		break;
 	case PIPELINE3:
 		nstages = 3;
-		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0, runs);
+		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0, wflags);
 		for (int i = 1; i < 3 && rc == 0; i++)
-			rc = make_consumer(&stage[i], ring, &ck[i], &stage[i - 1], 1, runs);
+			rc = make_consumer(&stage[i], ring, &ck[i], &stage[i - 1], 1, wflags);
 		break;
 	case DIAMOND:
 		nstages = 3;
-		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0, runs);
+		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0, wflags);
 		if (rc == 0)
-			rc = make_consumer(&stage[1], ring, &ck[1], NULL, 0, runs);
+			rc = make_consumer(&stage[1], ring, &ck[1], NULL, 0, wflags);
 		if (rc == 0)
-			rc = make_consumer(&stage[2], ring, &ck[2], stage, 2, runs);
+			rc = make_consumer(&stage[2], ring, &ck[2], stage, 2, wflags);
 		break;
 	case WORKPOOL2: {
 		struct ns_work_pool_opts po = NS_WORK_POOL_OPTS_INIT;
@@ -396,7 +400,7 @@ run_pingpong(const struct nsb_workload *w, const struct nsb_env *env, struct nsb
 	if (pp->ping == NULL || pp->pong == NULL)
 		goto out;
 	co.ctx = pp;
-	co.flags = (w->p.flags & NSB_F_NO_COALESCE) ? NS_CONSUMER_F_NO_COALESCE : 0;
+	co.flags = consumer_flags(w->p.flags);
 	co.on_event = echo_event;
 	if (ns_consumer_create(&echo, pp->ping, &co) != 0)
 		goto out;

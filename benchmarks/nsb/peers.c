@@ -225,8 +225,8 @@ peer_consume(void *arg)
 	return NULL;
 }
 
-static int
-peer_flow(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
+int
+nsb_peer_flow(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
 {
 	struct peer_run *pr = aligned_alloc(NSB_LINE, sizeof(*pr));
 	struct peer_producer prod[MAX_PRODUCERS];
@@ -270,18 +270,6 @@ peer_flow(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 	pr->ops->destroy(pr->q);
 	free(pr);
 	return 0;
-}
-
-int
-nsb_peer_p1c1(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
-{
-	return peer_flow(w, env, run);
-}
-
-int
-nsb_peer_p2c1(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
-{
-	return peer_flow(w, env, run);
 }
 
 /* Ping-pong: main thread pings and times, a second thread echoes. */
@@ -376,35 +364,35 @@ const struct nsb_workload nsb_mutex_workloads[] = {
 	  "",
 	  NSB_RATE,
 	  1,
-	  nsb_peer_p1c1,
+	  nsb_peer_flow,
 	  { .batch = 1, .producers = 1, .ops = &mutex_ops },
 	  "mutex + condvar queue, 1 -> 1, one event per push" },
 	{ "peer.mutex.p1c1.b64",
 	  "",
 	  NSB_RATE,
 	  1,
-	  nsb_peer_p1c1,
+	  nsb_peer_flow,
 	  { .batch = 64, .producers = 1, .ops = &mutex_ops },
 	  "mutex + condvar queue, 1 -> 1, 64 events per push" },
 	{ "peer.mutex.p1c1.b4",
 	  "",
 	  NSB_RATE,
 	  1,
-	  nsb_peer_p1c1,
+	  nsb_peer_flow,
 	  { .batch = 4, .producers = 1, .ops = &mutex_ops },
 	  "mutex + condvar queue, 1 -> 1, 4 events per push" },
 	{ "peer.mutex.p1c1.b16",
 	  "",
 	  NSB_RATE,
 	  1,
-	  nsb_peer_p1c1,
+	  nsb_peer_flow,
 	  { .batch = 16, .producers = 1, .ops = &mutex_ops },
 	  "mutex + condvar queue, 1 -> 1, 16 events per push" },
 	{ "peer.mutex.p1c1.b256",
 	  "",
 	  NSB_RATE,
 	  1,
-	  nsb_peer_p1c1,
+	  nsb_peer_flow,
 	  { .batch = 256, .producers = 1, .ops = &mutex_ops },
 	  "mutex + condvar queue, 1 -> 1, 256 events per push" },
 	{ "peer.mutex.pingpong.rtt",
@@ -418,7 +406,7 @@ const struct nsb_workload nsb_mutex_workloads[] = {
 	  "",
 	  NSB_RATE,
 	  1,
-	  nsb_peer_p2c1,
+	  nsb_peer_flow,
 	  { .batch = 1, .producers = 2, .ops = &mutex_ops },
 	  "mutex + condvar queue, 2 producers -> 1 consumer" },
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
