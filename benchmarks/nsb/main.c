@@ -341,6 +341,10 @@ static const struct ratio ratios[] = {
 	{ "ring.pingpong.rtt.p50", "floor.c2c2.rtt.p50" },
 	{ "ring.pingpong.rtt.p99", "floor.c2c2.rtt.p50" },
 	{ "ring.pingpong.rtt.p50", "floor.c2c1.rtt.p50" },
+	{ "ring.pingpong.rtt.p50.slotseq", "floor.c2c2.rtt.p50" },
+	{ "ring.pingpong.rtt.p99.slotseq", "floor.c2c2.rtt.p50" },
+	{ "ring.pingpong.rtt.p50.slotseq", "ring.pingpong.rtt.p50" },
+	{ "ring.p1c1.b1.slotseq", "ring.p1c1.b1" },
 	{ "ring.pingpong.rtt.p50", "peer.ck.pingpong.rtt.p50" },
 	{ "ring.pingpong.rtt.p50", "peer.rte.pingpong.rtt.p50" },
 	{ "ring.pingpong.rtt.p50.block", "peer.mutex.pingpong.rtt.p50" },
@@ -409,6 +413,14 @@ check_targets(void)
 	target("ring.pingpong.rtt.p99 <= 2 x floor.c2c2.rtt.p50", c2 ? pp99 : NULL,
 	       pp99 && c2 ? pp99->median / c2->median : 0, false, 2.0,
 	       "ring.pingpong.rtt.p99 / floor.c2c2.rtt.p50");
+	pp50 = find("ring.pingpong.rtt.p50.slotseq");
+	pp99 = find("ring.pingpong.rtt.p99.slotseq");
+	target("ring.pingpong.rtt.p50.slotseq <= 1.2 x floor.c2c2.rtt.p50", c2 ? pp50 : NULL,
+	       pp50 && c2 ? pp50->median / c2->median : 0, false, 1.2,
+	       "latency layout: ring.pingpong.rtt.p50.slotseq / floor.c2c2.rtt.p50");
+	target("ring.pingpong.rtt.p99.slotseq <= 2 x floor.c2c2.rtt.p50", c2 ? pp99 : NULL,
+	       pp99 && c2 ? pp99->median / c2->median : 0, false, 2.0,
+	       "latency layout: ring.pingpong.rtt.p99.slotseq / floor.c2c2.rtt.p50");
 	const struct figure *blk = find("ring.pingpong.rtt.p50.block");
 	target("ring.pingpong.rtt.p50.block <= 15 us", blk, blk ? blk->median : 0, false, 15000,
 	       "ns");

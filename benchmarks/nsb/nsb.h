@@ -47,6 +47,7 @@ struct nsb_params {
 
 #define NSB_F_RUNS	  1u /* ours: consumers take runs of events (on_events), not one per call */
 #define NSB_F_NO_COALESCE 2u /* ours: consumers with NS_CONSUMER_F_NO_COALESCE */
+#define NSB_F_SEQ_IN_SLOT 4u /* ours: rings with NS_RING_F_SEQ_IN_SLOT (the latency layout) */
 
 struct nsb_workload;
 typedef int (*nsb_run_fn)(const struct nsb_workload *w, const struct nsb_env *env,

@@ -176,6 +176,8 @@ ring_for(const struct nsb_workload *w, uint64_t capacity, uint32_t producers)
 	o.producer = producers > 1 ? NS_PRODUCER_MULTI : NS_PRODUCER_SINGLE;
 	o.wait = w->p.wait;
 	o.max_consumers = 8;
+	if (w->p.flags & NSB_F_SEQ_IN_SLOT)
+		o.flags = NS_RING_F_SEQ_IN_SLOT;
 	return ns_ring_create(&ring, &o) == 0 ? ring : NULL;
 }
 
@@ -501,6 +503,8 @@ const struct nsb_workload nsb_ours_workloads[] = {
 	  "1 -> 1, claims of 1, blocking (mutex + condvar)"),
 	GF("ring.p1c1.b64", ".block", 1, P1C1, 1, 64, 8, NS_WAIT_BLOCKING, NSB_F_RUNS,
 	   "1 -> 1, claims of 64, runs, blocking"),
+	GF("ring.p1c1.b1.slotseq", "", 2, P1C1, 1, 1, 8, NS_WAIT_BUSY_SPIN, NSB_F_SEQ_IN_SLOT,
+	   "1 -> 1, claims of 1, ring with NS_RING_F_SEQ_IN_SLOT (latency layout)"),
 	G("ring.p1c1.slot64.b1", "", 2, P1C1, 1, 1, 64, NS_WAIT_BUSY_SPIN,
 	  "1 -> 1, 64-byte events, claims of 1"),
 	PP("", NS_WAIT_BUSY_SPIN, "ping-pong through two rings, busy spin"),
@@ -509,6 +513,10 @@ const struct nsb_workload nsb_ours_workloads[] = {
 	PP(".lite", NS_WAIT_LITE_BLOCKING, "ping-pong, lite blocking (futex)"),
 	PPF(".nocoalesce", NS_WAIT_BUSY_SPIN, NSB_F_NO_COALESCE,
 	    "ping-pong, busy spin, consumers with NS_CONSUMER_F_NO_COALESCE"),
+	PPF(".slotseq", NS_WAIT_BUSY_SPIN, NSB_F_SEQ_IN_SLOT,
+	    "ping-pong, busy spin, rings with NS_RING_F_SEQ_IN_SLOT (latency layout)"),
+	PPF(".slotseq.block", NS_WAIT_BLOCKING, NSB_F_SEQ_IN_SLOT,
+	    "ping-pong, blocking, rings with NS_RING_F_SEQ_IN_SLOT"),
 	G("ring.p2c1", "", 3, P2C1, 2, 1, 8, NS_WAIT_BUSY_SPIN, "2 producers (MULTI) -> 1 consumer, busy spin"),
 	G("ring.p2c1", ".yield", 3, P2C1, 2, 1, 8, NS_WAIT_YIELD, "2 producers -> 1 consumer, yielding"),
 	G("ring.p1c3", "", 4, P1C3, 1, 1, 8, NS_WAIT_BUSY_SPIN, "multicast to 3 consumers, busy spin"),

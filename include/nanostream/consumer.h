@@ -32,7 +32,7 @@ typedef int (*ns_event_fn)(void *ctx, void *slot, int64_t seq, bool end_of_batch
 /**
  * Handles a run of consecutive events (ns_consumer_opts.on_events, instead of on_event): @first
  * is the slot of sequence @seq, and the run holds @count events, @stride bytes apart (the
- * slot size), all valid only during the call. A batch arrives as one run or a few, in order:
+ * slot size, or more with NS_RING_F_SEQ_IN_SLOT), all valid only during the call. A batch arrives as one run or a few, in order:
  * runs split where the ring wraps and, in MULTI mode, around abandoned slots; the last run of
  * a batch has @end_of_batch true. Per-event work becomes a loop the compiler sees whole, with
  * no call per event.

@@ -26,7 +26,7 @@ align_up(size_t v, size_t a)
 static int
 validate(const struct ns_ring_opts *o)
 {
-	if (o->flags != 0)
+	if ((o->flags & ~NS_RING_F_SEQ_IN_SLOT) != 0)
 		return -EINVAL;
 	if (!nsi_is_pow2_u64(o->capacity) || o->capacity > RING_MAX_CAPACITY)
 		return -EINVAL;
@@ -59,21 +59,37 @@ init_slots(struct ns_ring *r, const struct ns_ring_opts *o)
  * what grows with the capacity. Control: [struct ns_ring][gates], a few KiB on normal pages
  * (bound, locked as asked): kept apart so a ring whose slots fill whole huge pages does not
  * spend one more huge page on it. A caller's region holds both, control first.
+ *
+ * With NS_RING_F_SEQ_IN_SLOT each slot is [header 8 bytes][data]: the stride is the next power
+ * of two up to 128 bytes, so a slot never straddles a line it need not, and beyond that a
+ * multiple of 64, so each header starts a cache line with the data's first bytes.
  */
+#define SLOT_HEADER 8u
+
 struct layout {
+	size_t stride;	       /* bytes per slot, header included */
 	size_t gates, control; /* control part: gates offset, total */
-	size_t avail, data;    /* data part: avail offset, total */
+	size_t avail, data;    /* data part: avail offset (MULTI without headers), total */
 };
 
 static struct layout
 layout_of(const struct ns_ring_opts *o)
 {
 	uint32_t max_gates = o->max_consumers != 0 ? o->max_consumers : RING_DEFAULT_GATES;
+	bool in_slot = (o->flags & NS_RING_F_SEQ_IN_SLOT) != 0;
 	struct layout l;
+	l.stride = o->slot_size;
+	if (in_slot) {
+		l.stride = o->slot_size + SLOT_HEADER;
+		l.stride = l.stride <= 128 ? (size_t)nsi_pow2_ceil_u64(l.stride)
+					   : align_up(l.stride, 64);
+	}
 	l.gates = align_up(sizeof(struct ns_ring), NS_FALSE_SHARING);
 	l.control = l.gates + (size_t)max_gates * sizeof(struct nsi_gate);
-	l.avail = align_up((size_t)o->capacity * o->slot_size, NS_FALSE_SHARING);
-	l.data = l.avail + (o->producer == NS_PRODUCER_MULTI ? (size_t)o->capacity * 4 : 0);
+	l.avail = align_up((size_t)o->capacity * l.stride, NS_FALSE_SHARING);
+	l.data = l.avail;
+	if (o->producer == NS_PRODUCER_MULTI && !in_slot)
+		l.data += (size_t)o->capacity * 4;
 	return l;
 }
 
@@ -177,14 +193,22 @@ ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
 	nsi_wait_cfg_defaults(&r->wait);
 	r->notify = nsi_wait_kind_blocks(o.wait);
 
+	r->in_slot = (o.flags & NS_RING_F_SEQ_IN_SLOT) != 0;
+	r->per_slot = r->in_slot || o.producer == NS_PRODUCER_MULTI;
+	r->stride = l.stride;
 	r->slots = data.base;
 	r->gates = (struct nsi_gate *)((uint8_t *)control.base + l.gates);
-	if (o.producer == NS_PRODUCER_MULTI) {
-		r->avail = (uint32_t *)(r->slots + l.avail);
-		/* The lap before the first: no slot reads as published. */
-		for (uint64_t i = 0; i < o.capacity; i++)
-			r->avail[i] = NSI_LAP_MASK;
+	if (r->in_slot) {
+		r->avail = r->slots;
+		r->avail_stride = l.stride;
+		r->slots += SLOT_HEADER;
+	} else if (r->per_slot) {
+		r->avail = (uint8_t *)data.base + l.avail;
+		r->avail_stride = sizeof(uint32_t);
 	}
+	/* The lap before the first: no slot reads as published. */
+	for (int64_t i = 0; r->per_slot && i < r->capacity; i++)
+		*nsi_avail_word(r, i) = NSI_LAP_MASK;
 	for (uint32_t i = 0; i < r->max_gates; i++)
 		r->gates[i].value = NSI_GATE_FREE;
 
@@ -312,9 +336,9 @@ ns_ring_span(const ns_ring *ring, int64_t first, uint32_t n, struct ns_ring_span
 		run0 = n;
 	span->data[0] = nsi_ring_slot(ring, first);
 	span->count[0] = (size_t)run0;
-	span->data[1] = run0 < (int64_t)n ? ring->slots : NULL;
+	span->data[1] = run0 < (int64_t)n ? nsi_ring_slot(ring, 0) : NULL;
 	span->count[1] = (size_t)((int64_t)n - run0);
-	span->stride = ring->slot_size;
+	span->stride = ring->stride;
 	return 0;
 }
 

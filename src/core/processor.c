@@ -191,7 +191,8 @@ handle_runs(struct ns_consumer *c, int64_t lo, int64_t end, int64_t last)
 		void *first = nsi_ring_slot(r, s);
 		c->batch.received = run_end;
 		for (;;) {
-			int rc = c->on_events(c->ctx, first, s, n, r->slot_size, run_end == last);
+			int rc = c->on_events(c->ctx, first, s, n, (uint32_t)r->stride,
+					      run_end == last);
 			if (NS_LIKELY(rc == 0)) {
 				delivered += n;
 				break;

@@ -31,6 +31,14 @@
  * the slot's lap number into avail[] (release); readers find the highest contiguous published
  * sequence by scanning avail[], so producers never wait for each other. An abandoned slot's
  * word carries NSI_AVAIL_SKIP as well as its lap.
+ *
+ * NS_RING_F_SEQ_IN_SLOT: the availability words live in an 8-byte header in front of each
+ * slot (the slot stride grows to hold it) and SINGLE publishes them too, before the cursor.
+ * Consumers then look at the slot's own line only: they wait on the header of the next slot
+ * and find how far they may read by scanning headers, never reading the cursor, so one cache
+ * line moves from producer to consumer per event instead of two. Any header whose lap matches
+ * its sequence's lap was published in that lap, so the scan needs no upper bound other than
+ * one capacity (the producers cannot be further ahead of the reader).
  */
 
 #define NSI_LAP_MASK   0x7fffffffu
@@ -45,14 +53,18 @@ struct nsi_gate {
 
 struct ns_ring {
 	/* Read-mostly after create: shared by every thread without contention. */
-	uint8_t *slots;
-	uint32_t *avail; /* MULTI only */
+	uint8_t *slots;	     /* slot 0's data (after its header with NS_RING_F_SEQ_IN_SLOT) */
+	uint8_t *avail;	     /* availability word of slot 0: MULTI or NS_RING_F_SEQ_IN_SLOT */
+	size_t stride;	     /* bytes from one slot to the next */
+	size_t avail_stride; /* bytes from one availability word to the next */
 	struct nsi_gate *gates;
 	int64_t capacity;
 	int64_t mask;
 	uint32_t shift; /* log2(capacity) */
 	uint32_t slot_size;
 	uint32_t producer; /* enum ns_producer_mode */
+	bool per_slot;	   /* readers look at availability words: MULTI or SEQ_IN_SLOT */
+	bool in_slot;	   /* NS_RING_F_SEQ_IN_SLOT */
 	uint32_t max_gates;
 	bool notify;	 /* the wait kind sleeps: movers must call nsi_signal_notify() */
 	uint32_t closed; /* claims fail: set by ns_ring_drain() and ns_ring_halt() */
@@ -110,7 +122,14 @@ int nsi_ring_drain(struct ns_ring *r, int64_t deadline_ns, uint64_t *remaining);
 NS_INLINE uint8_t *
 nsi_ring_slot(const struct ns_ring *r, int64_t seq)
 {
-	return r->slots + (size_t)(seq & r->mask) * r->slot_size;
+	return r->slots + (size_t)(seq & r->mask) * r->stride;
+}
+
+/* The availability word of @seq's slot (MULTI or NS_RING_F_SEQ_IN_SLOT). */
+NS_INLINE uint32_t *
+nsi_avail_word(const struct ns_ring *r, int64_t seq)
+{
+	return (uint32_t *)(void *)(r->avail + (size_t)(seq & r->mask) * r->avail_stride);
 }
 
 NS_INLINE uint32_t
@@ -189,14 +208,15 @@ nsi_ring_claim(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t d
 NS_INLINE void
 nsi_ring_publish(struct ns_ring *r, int64_t first, int64_t n)
 {
+	if (r->per_slot) {
+		for (int64_t s = first; s < first + n; s++) {
+			/* Pairs with the acquire in nsi_mp_avail_word(). */
+			nsi_store_release_u32(nsi_avail_word(r, s), nsi_lap(r, s));
+		}
+	}
 	if (r->producer == NS_PRODUCER_SINGLE) {
 		/* Pairs with the consumer's acquire of the cursor: the slots' contents are seen. */
 		nsi_seq_store_release(&r->cursor, first + n - 1);
-	} else {
-		for (int64_t s = first; s < first + n; s++) {
-			/* Pairs with the acquire in nsi_mp_is_available(). */
-			nsi_store_release_u32(&r->avail[s & r->mask], nsi_lap(r, s));
-		}
 	}
 	if (r->notify)
 		nsi_signal_notify(&r->publish_sig);
@@ -207,7 +227,7 @@ NS_INLINE uint32_t
 nsi_mp_avail_word(const struct ns_ring *r, int64_t seq)
 {
 	/* Pairs with the release store in nsi_ring_publish() / nsi_ring_abandon(). */
-	uint32_t w = nsi_load_acquire_u32(&r->avail[seq & r->mask]);
+	uint32_t w = nsi_load_acquire_u32(nsi_avail_word(r, seq));
 	return (w & NSI_LAP_MASK) == nsi_lap(r, seq) ? (w | 1u) : 0;
 }
 
@@ -230,11 +250,13 @@ nsi_mp_is_skipped(const struct ns_ring *r, int64_t seq)
 NS_INLINE int64_t
 nsi_ring_available(const struct ns_ring *r, int64_t seq)
 {
-	if (r->producer == NS_PRODUCER_SINGLE)
+	if (!r->per_slot)
 		return nsi_seq_load_acquire(&r->cursor);
-	if (nsi_mp_is_available(r, seq))
-		return nsi_mp_highest_published(r, seq, nsi_seq_load_acquire(&r->cursor));
-	return seq - 1;
+	if (!nsi_mp_is_available(r, seq))
+		return seq - 1;
+	if (r->in_slot)
+		return nsi_mp_highest_published(r, seq, seq + r->capacity - 1);
+	return nsi_mp_highest_published(r, seq, nsi_seq_load_acquire(&r->cursor));
 }
 
 /*

@@ -161,7 +161,7 @@ nsi_ring_abandon(struct ns_ring *r, int64_t first, int64_t n)
 	}
 	for (int64_t s = first; s <= last; s++) {
 		/* Readers step over the slot (see nsi_mp_is_skipped()); release as for publish. */
-		nsi_store_release_u32(&r->avail[s & r->mask], nsi_lap(r, s) | NSI_AVAIL_SKIP);
+		nsi_store_release_u32(nsi_avail_word(r, s), nsi_lap(r, s) | NSI_AVAIL_SKIP);
 	}
 	if (r->notify)
 		nsi_signal_notify(&r->publish_sig);
@@ -211,7 +211,7 @@ nsi_ring_wait_for_slow(struct ns_ring *r, int64_t seq, const uint32_t *cancel,
 		.strategy_timeout = strategy_timeout,
 	};
 
-	if (r->producer == NS_PRODUCER_SINGLE) {
+	if (!r->per_slot) {
 		req.probe = probe_sp_cursor;
 		req.arg = r;
 		return nsi_wait(&r->wait, &r->publish_sig, &req);
@@ -221,7 +221,7 @@ nsi_ring_wait_for_slow(struct ns_ring *r, int64_t seq, const uint32_t *cancel,
 	int64_t rc = nsi_wait(&r->wait, &r->publish_sig, &req);
 	if (rc < 0)
 		return rc;
-	return nsi_mp_highest_published(r, seq, nsi_seq_load_acquire(&r->cursor));
+	return nsi_ring_available(r, seq);
 }
 
 int

@@ -42,4 +42,11 @@ nsi_log2_u64(uint64_t v)
 	return (uint32_t)(63 - __builtin_clzll(v));
 }
 
+/* The smallest power of two >= v (v in 1 .. 2^63). */
+NS_INLINE uint64_t
+nsi_pow2_ceil_u64(uint64_t v)
+{
+	return v <= 1 ? 1 : UINT64_C(1) << (64 - __builtin_clzll(v - 1));
+}
+
 #endif /* NSI_UTIL_CPU_H */

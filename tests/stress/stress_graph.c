@@ -147,6 +147,9 @@ add_stage(struct graph *g, ns_ring *r, uint32_t id, ns_consumer **after, uint32_
 	return s->self;
 }
 
+/* ns_ring_opts.flags of every ring: "slotseq" as the second argument sets NS_RING_F_SEQ_IN_SLOT. */
+static uint32_t g_ring_flags;
+
 static void
 run_graph(enum topology topo, uint32_t producers, uint32_t wait, uint64_t events)
 {
@@ -171,6 +174,7 @@ run_graph(enum topology topo, uint32_t producers, uint32_t wait, uint64_t events
 	ro.wait = wait;
 	ro.sleep_ns = 20000;
 	ro.timeout_ns = 200000;
+	ro.flags = g_ring_flags;
 	assert_int_equal(ns_ring_create(&r, &ro), 0);
 
 	if (topo == MULTICAST) {
@@ -293,6 +297,7 @@ run_live(uint32_t producers, uint32_t wait, uint64_t events)
 	ro.producer = producers == 1 ? NS_PRODUCER_SINGLE : NS_PRODUCER_MULTI;
 	ro.wait = wait;
 	ro.sleep_ns = 20000;
+	ro.flags = g_ring_flags;
 	assert_int_equal(ns_ring_create(&r, &ro), 0);
 	ns_consumer *base = add_stage(&g, r, 0, NULL, 0, 0);
 	assert_int_equal(ns_consumer_start(base, -1, "ns-base"), 0);
@@ -404,12 +409,15 @@ main(int argc, char **argv)
 		CELL_TEST(mp_sleep),   CELL_TEST(mp_blocking), CELL_TEST(mp_lite),
 		CELL_TEST(mp_timeout), CELL_TEST(mp_phased),
 	};
-	char group[32];
+	char group[40];
 
+	if (argc > 2 && strcmp(argv[2], "slotseq") == 0)
+		g_ring_flags = NS_RING_F_SEQ_IN_SLOT;
 	for (int t = 0; t < 4; t++) {
 		if (argc > 1 && strcmp(argv[1], names[t]) == 0) {
 			g_topology = (enum topology)t;
-			snprintf(group, sizeof(group), "stress-%s", names[t]);
+			snprintf(group, sizeof(group), "stress-%s%s", names[t],
+				 g_ring_flags != 0 ? "-slotseq" : "");
 			return cmocka_run_group_tests_name(group, cells, NULL, NULL);
 		}
 	}
@@ -417,6 +425,6 @@ main(int argc, char **argv)
 		g_live = true;
 		return cmocka_run_group_tests_name("stress-live", cells, NULL, NULL);
 	}
-	fprintf(stderr, "usage: %s multicast|pipeline|diamond|workpool|live\n", argv[0]);
+	fprintf(stderr, "usage: %s multicast|pipeline|diamond|workpool|live [slotseq]\n", argv[0]);
 	return 2;
 }

@@ -6,8 +6,10 @@
  * per-producer sequences consecutive (nothing lost, duplicated or reordered), every CRC and
  * payload right, and the exact total.
  *
- *   stress_ring P     P = 1 (SINGLE producer mode), or 2 and 4 (MULTI mode; 4 oversubscribes
- *                     two cores). Runs every wait strategy with claims of 1 and of 64.
+ *   stress_ring P [slotseq]
+ *                     P = 1 (SINGLE producer mode), or 2 and 4 (MULTI mode; 4 oversubscribes
+ *                     two cores). Runs every wait strategy with claims of 1 and of 64;
+ *                     "slotseq" makes the ring with NS_RING_F_SEQ_IN_SLOT.
  *
  * Counts: NS_STRESS_EVENTS events per cell (default 1,000,000, also under sanitizers), times
  * NS_STRESS_SCALE (nightly: 10). With P = 2 one extra "main" cell (busy spin, claims of 1) runs
@@ -153,6 +155,8 @@ consume(void *arg)
 	return (void *)(intptr_t)ns_consumer_run(arg);
 }
 
+static uint32_t g_ring_flags; /* ns_ring_opts.flags */
+
 static void
 run_cell(const struct cell *cell)
 {
@@ -171,6 +175,7 @@ run_cell(const struct cell *cell)
 	ro.producer = cell->producers == 1 ? NS_PRODUCER_SINGLE : NS_PRODUCER_MULTI;
 	ro.wait = cell->wait;
 	ro.sleep_ns = 20000;
+	ro.flags = g_ring_flags;
 	assert_int_equal(ns_ring_create(&ring, &ro), 0);
 	co.on_event = check_event;
 	co.ctx = &chk;
@@ -277,7 +282,7 @@ CELL(phased_b64, NS_WAIT_PHASED, 64)
 int
 main(int argc, char **argv)
 {
-	char group[32];
+	char group[40];
 	const struct CMUnitTest cells[] = {
 		CELL_TEST(spin_b1),	CELL_TEST(spin_b64),	 CELL_TEST(yield_b1),
 		CELL_TEST(yield_b64),	CELL_TEST(sleep_b1),	 CELL_TEST(sleep_b64),
@@ -296,6 +301,9 @@ main(int argc, char **argv)
 	}
 	if (argc > 2 && strcmp(argv[2], "main") == 0)
 		return cmocka_run_group_tests_name("stress-main-mp-cell", main_cell, NULL, NULL);
-	snprintf(group, sizeof(group), "stress-p%u", g_producers);
+	if (argc > 2 && strcmp(argv[2], "slotseq") == 0)
+		g_ring_flags = NS_RING_F_SEQ_IN_SLOT;
+	snprintf(group, sizeof(group), "stress-p%u%s", g_producers,
+		 g_ring_flags != 0 ? "-slotseq" : "");
 	return cmocka_run_group_tests_name(group, cells, NULL, NULL);
 }

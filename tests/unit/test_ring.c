@@ -230,6 +230,74 @@ span_splits_at_ring_end(void **state)
 	ns_ring_destroy(r);
 }
 
+/*
+ * NS_RING_F_SEQ_IN_SLOT: the stride holds the 8-byte header, the caller's bytes never touch
+ * it (a claimed slot filled with 0xff still reads as unpublished), readers find runs by the
+ * headers alone, and abandoned MULTI slots are stepped over.
+ */
+static void
+seq_in_slot_layout_and_publication(void **state)
+{
+	(void)state;
+	static const uint32_t sizes[][2] = { { 8, 16 },	  { 16, 32 },	{ 56, 64 },
+					     { 64, 128 }, { 120, 128 }, { 200, 256 } };
+	for (uint32_t mode = 0; mode < 2; mode++) {
+		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			struct ns_ring_opts o = NS_RING_OPTS_INIT;
+			struct ns_ring_span sp;
+			ns_ring *r = NULL;
+			uint32_t size = sizes[k][0];
+
+			o.capacity = 8;
+			o.slot_size = size;
+			o.producer = mode;
+			o.flags = NS_RING_F_SEQ_IN_SLOT;
+			assert_int_equal(ns_ring_create(&r, &o), 0);
+			assert_int_equal(ns_ring_slot_size(r), size);
+			int64_t start;
+			uint32_t g = add_gate(r, &start);
+			uint8_t *s0 = ns_ring_slot(r, 0);
+			assert_int_equal((uintptr_t)s0 % 8, 0);
+			assert_int_equal((uint8_t *)ns_ring_slot(r, 1) - s0, sizes[k][1]);
+			assert_int_equal(ns_ring_claim_n(r, 1), 0);
+			assert_int_equal(ns_ring_span(r, 0, 1, &sp), 0);
+			assert_int_equal(sp.stride, sizes[k][1]);
+			assert_int_equal(ns_ring_abandon(r, 0, 1), 0);
+			int64_t base = mode == NS_PRODUCER_MULTI ? 1 : 0;
+			/* SINGLE takes the claim back; MULTI leaves a slot to step over. */
+			assert_int_equal(nsi_ring_available(r, 0), base - 1);
+			if (mode == NS_PRODUCER_MULTI)
+				assert_true(nsi_mp_is_skipped(r, 0));
+
+			for (int64_t lap = 0; lap < 50; lap++) {
+				int64_t first = ns_ring_claim_n(r, 3);
+				assert_int_equal(first, base + lap * 3);
+				for (int64_t q = first; q < first + 3; q++) {
+					memset(ns_ring_slot(r, q), 0xff, size);
+					assert_int_equal(nsi_ring_available(r, q), q - 1);
+				}
+				for (int64_t q = first; q < first + 3; q++)
+					*(int64_t *)ns_ring_slot(r, q) = q * 7;
+				assert_int_equal(ns_ring_publish_n(r, first, 3), 0);
+				/* The whole run, found from the headers (MULTI: from the skipped 0). */
+				int64_t from = lap == 0 ? 0 : first;
+				assert_int_equal(nsi_ring_wait_for(r, from, NULL, false),
+						 first + 2);
+				for (int64_t q = first; q < first + 3; q++) {
+					uint8_t *slot = ns_ring_slot(r, q);
+					assert_int_equal(*(int64_t *)slot, q * 7);
+					for (uint32_t b = 8; b < size; b++)
+						assert_int_equal(slot[b], 0xff);
+				}
+				assert_int_equal(nsi_ring_available(r, first + 3), first + 2);
+				nsi_gate_release(r, g, first + 2);
+			}
+			assert_int_equal(ns_ring_cursor(r), base + 50 * 3 - 1);
+			ns_ring_destroy(r);
+		}
+	}
+}
+
 struct init_log {
 	uint64_t calls;
 	uint64_t fail_at;
@@ -350,6 +418,7 @@ main(void)
 		cmocka_unit_test(abandon_sp_rewinds_latest_claim),
 		cmocka_unit_test(abandon_mp_marks_slots_skipped),
 		cmocka_unit_test(span_splits_at_ring_end),
+		cmocka_unit_test(seq_in_slot_layout_and_publication),
 		cmocka_unit_test(slot_init_runs_once_per_slot),
 		cmocka_unit_test(slot_init_failure_fails_create_untouched),
 		cmocka_unit_test(halt_fails_claims_with_eshutdown),
