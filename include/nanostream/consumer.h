@@ -331,7 +331,7 @@ NS_API int ns_poller_create(ns_poller **poller, ns_ring *ring, const struct ns_p
  *   other       the handler's negative code
  * Thread safety: one thread at a time per poller. Never blocks; no allocation or system call.
  */
-NS_API int ns_poller_poll(ns_poller *poller, ns_event_fn handler, void *ctx, uint32_t max);
+NS_API NS_HOT int ns_poller_poll(ns_poller *poller, ns_event_fn handler, void *ctx, uint32_t max);
 
 /**
  * The poller as an upstream consumer, to list in another consumer's `after` (borrowed, valid

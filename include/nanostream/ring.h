@@ -195,7 +195,7 @@ NS_API void ns_ring_destroy(ns_ring *ring);
  * Progress: blocks while the ring is full; otherwise wait-free (SINGLE) or one atomic
  * fetch-and-add (MULTI).
  */
-NS_API int64_t ns_ring_claim(ns_ring *ring);
+NS_API NS_HOT int64_t ns_ring_claim(ns_ring *ring);
 
 /**
  * Claim @n consecutive slots, waiting while the ring lacks room for them.
@@ -205,7 +205,7 @@ NS_API int64_t ns_ring_claim(ns_ring *ring);
  *   -EINVAL     ring is NULL, n is 0, or n exceeds the capacity (never a deadlock)
  * Thread safety and progress: as ns_ring_claim().
  */
-NS_API int64_t ns_ring_claim_n(ns_ring *ring, uint32_t n);
+NS_API NS_HOT int64_t ns_ring_claim_n(ns_ring *ring, uint32_t n);
 
 /**
  * Claim @n consecutive slots, waiting at most until @deadline_ns (CLOCK_MONOTONIC, see
@@ -230,7 +230,7 @@ NS_API int64_t ns_ring_claim_until(ns_ring *ring, uint32_t n, int64_t deadline_n
  * Never claims more than there is room for.
  * Thread safety: as ns_ring_claim(). Progress: wait-free (SINGLE), lock-free (MULTI).
  */
-NS_API int64_t ns_ring_try_claim(ns_ring *ring);
+NS_API NS_HOT int64_t ns_ring_try_claim(ns_ring *ring);
 
 /**
  * Claim @n consecutive slots if there is room for all of them now; otherwise claims nothing.
@@ -238,7 +238,7 @@ NS_API int64_t ns_ring_try_claim(ns_ring *ring);
  * Returns the first sequence, or -EAGAIN (normal outcome), -ESHUTDOWN, or -EINVAL (ring NULL,
  * n 0 or over the capacity). Thread safety and progress: as ns_ring_try_claim().
  */
-NS_API int64_t ns_ring_try_claim_n(ns_ring *ring, uint32_t n);
+NS_API NS_HOT int64_t ns_ring_try_claim_n(ns_ring *ring, uint32_t n);
 
 /**
  * The slot of sequence @seq: where a producer writes a claimed event, or a consumer reads one.
@@ -250,7 +250,7 @@ NS_API int64_t ns_ring_try_claim_n(ns_ring *ring, uint32_t n);
  * publishes or abandons @seq.
  * Thread safety: any thread. Wait-free.
  */
-NS_API void *ns_ring_slot(const ns_ring *ring, int64_t seq);
+NS_API NS_HOT void *ns_ring_slot(const ns_ring *ring, int64_t seq);
 
 /**
  * Describe the claimed range @first .. @first + @n - 1 as at most two contiguous runs, so a
@@ -259,7 +259,8 @@ NS_API void *ns_ring_slot(const ns_ring *ring, int64_t seq);
  * Returns 0, or -EINVAL (ring or span NULL, first negative, n 0 or over the capacity).
  * Ownership and thread safety: as ns_ring_slot(). Wait-free.
  */
-NS_API int ns_ring_span(const ns_ring *ring, int64_t first, uint32_t n, struct ns_ring_span *span);
+NS_API NS_HOT int ns_ring_span(const ns_ring *ring, int64_t first, uint32_t n,
+			       struct ns_ring_span *span);
 
 /**
  * Publish the claimed sequence @seq: consumers may now read its slot.
@@ -270,7 +271,7 @@ NS_API int ns_ring_span(const ns_ring *ring, int64_t first, uint32_t n, struct n
  * Thread safety: the thread that claimed @seq. Wait-free (BLOCKING strategies may make one
  * futex or condition-variable wake call when a thread sleeps).
  */
-NS_API int ns_ring_publish(ns_ring *ring, int64_t seq);
+NS_API NS_HOT int ns_ring_publish(ns_ring *ring, int64_t seq);
 
 /**
  * Publish @n claimed sequences starting at @first, as one batch.
@@ -278,7 +279,7 @@ NS_API int ns_ring_publish(ns_ring *ring, int64_t seq);
  * Returns 0, or -EINVAL (ring NULL, first negative, n 0 or over the capacity).
  * Thread safety and progress: as ns_ring_publish().
  */
-NS_API int ns_ring_publish_n(ns_ring *ring, int64_t first, uint32_t n);
+NS_API NS_HOT int ns_ring_publish_n(ns_ring *ring, int64_t first, uint32_t n);
 
 /**
  * Give back @n claimed, unpublished sequences starting at @first without publishing them:
@@ -371,24 +372,26 @@ typedef int (*ns_translate_fn)(void *slot, int64_t seq, void *arg);
 typedef int (*ns_translate2_fn)(void *slot, int64_t seq, void *arg0, void *arg1);
 typedef int (*ns_translate3_fn)(void *slot, int64_t seq, void *arg0, void *arg1, void *arg2);
 
-NS_API int64_t ns_publish(ns_ring *ring, ns_translate_fn translate, void *arg);
-NS_API int64_t ns_publish2(ns_ring *ring, ns_translate2_fn translate, void *arg0, void *arg1);
-NS_API int64_t ns_publish3(ns_ring *ring, ns_translate3_fn translate, void *arg0, void *arg1,
-			   void *arg2);
-NS_API int64_t ns_publish_try(ns_ring *ring, ns_translate_fn translate, void *arg);
-NS_API int64_t ns_publish2_try(ns_ring *ring, ns_translate2_fn translate, void *arg0, void *arg1);
-NS_API int64_t ns_publish3_try(ns_ring *ring, ns_translate3_fn translate, void *arg0, void *arg1,
-			       void *arg2);
+NS_API NS_HOT int64_t ns_publish(ns_ring *ring, ns_translate_fn translate, void *arg);
+NS_API NS_HOT int64_t ns_publish2(ns_ring *ring, ns_translate2_fn translate, void *arg0,
+				  void *arg1);
+NS_API NS_HOT int64_t ns_publish3(ns_ring *ring, ns_translate3_fn translate, void *arg0, void *arg1,
+				  void *arg2);
+NS_API NS_HOT int64_t ns_publish_try(ns_ring *ring, ns_translate_fn translate, void *arg);
+NS_API NS_HOT int64_t ns_publish2_try(ns_ring *ring, ns_translate2_fn translate, void *arg0,
+				      void *arg1);
+NS_API NS_HOT int64_t ns_publish3_try(ns_ring *ring, ns_translate3_fn translate, void *arg0,
+				      void *arg1, void *arg2);
 
 /**
  * Publish @count events with one claim: translate(slot_i, first + i, args[i]) fills event i.
  * All or nothing: if any translator fails, the whole batch is abandoned and its code returned.
  * Returns the first sequence of the batch on success; other codes as above.
  */
-NS_API int64_t ns_publish_batch(ns_ring *ring, ns_translate_fn translate, void *const *args,
-				uint32_t count);
-NS_API int64_t ns_publish_batch_try(ns_ring *ring, ns_translate_fn translate, void *const *args,
-				    uint32_t count);
+NS_API NS_HOT int64_t ns_publish_batch(ns_ring *ring, ns_translate_fn translate, void *const *args,
+				       uint32_t count);
+NS_API NS_HOT int64_t ns_publish_batch_try(ns_ring *ring, ns_translate_fn translate,
+					   void *const *args, uint32_t count);
 
 #ifdef __cplusplus
 }

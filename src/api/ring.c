@@ -195,6 +195,7 @@ ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
 
 	r->in_slot = (o.flags & NS_RING_F_SEQ_IN_SLOT) != 0;
 	r->per_slot = r->in_slot || o.producer == NS_PRODUCER_MULTI;
+	r->plain_publish = !r->per_slot && !r->notify;
 	r->stride = l.stride;
 	r->slots = data.base;
 	r->gates = (struct nsi_gate *)((uint8_t *)control.base + l.gates);
@@ -215,7 +216,7 @@ ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
 	nsi_seq_init(&r->cursor, NSI_SEQ_INITIAL);
 	nsi_seq_init(&r->mp_cached_min, NSI_SEQ_INITIAL);
 	r->sp.next = NSI_SEQ_INITIAL;
-	r->sp.cached_min = NSI_SEQ_INITIAL;
+	r->sp.limit = NSI_SEQ_INITIAL + r->capacity;
 
 	rc = nsi_signal_init(&r->publish_sig, o.wait);
 	if (rc < 0)

@@ -22,9 +22,10 @@
  * at `next` may proceed once every gating sequence (consumer) is >= next - capacity, i.e. the
  * slot's previous occupant has been released.
  *
- * SINGLE: the producer keeps its last claimed sequence (sp_next) and a cached copy of the
- * slowest gate (sp_cached_min) in its own lines, and reads the gates only when the cache says
- * the ring may be full. Publishing stores the cursor (release).
+ * SINGLE: the producer keeps its last claimed sequence (sp.next) and the highest sequence it
+ * may claim without looking at the gates (sp.limit: the slowest gate when last read, plus the
+ * capacity) in its own line, and reads the gates only when a claim would pass the limit.
+ * Publishing stores the cursor (release).
  *
  * MULTI: the cursor is the highest claimed sequence, advanced by fetch-add (blocking claims)
  * or compare-and-swap (try and deadline claims, which must not over-claim). Publishing stores
@@ -66,17 +67,18 @@ struct ns_ring {
 	bool per_slot;	   /* readers look at availability words: MULTI or SEQ_IN_SLOT */
 	bool in_slot;	   /* NS_RING_F_SEQ_IN_SLOT */
 	uint32_t max_gates;
-	bool notify;	 /* the wait kind sleeps: movers must call nsi_signal_notify() */
-	uint32_t closed; /* claims fail: set by ns_ring_drain() and ns_ring_halt() */
-	uint32_t halted; /* waiters wake and fail: set once by ns_ring_halt() */
+	bool notify;	    /* the wait kind sleeps: movers must call nsi_signal_notify() */
+	bool plain_publish; /* SINGLE, no headers, no sleepers to notify: a cursor store is all */
+	uint32_t closed;    /* claims fail: set by ns_ring_drain() and ns_ring_halt() */
+	uint32_t halted;    /* waiters wake and fail: set once by ns_ring_halt() */
 	struct nsi_wait_cfg wait;
 	struct nsi_region region;  /* data: slots and avail[] */
 	struct nsi_region control; /* this struct and the gates */
 
 	/* SINGLE producer's private state (relaxed atomics: other threads may peek). */
 	struct {
-		int64_t next;	    /* last claimed sequence */
-		int64_t cached_min; /* slowest gate when last read */
+		int64_t next;  /* last claimed sequence */
+		int64_t limit; /* slowest gate when last read + capacity */
 	} sp NS_SHARED_ALIGNED;
 
 	struct nsi_seq cursor;	      /* SINGLE: last published; MULTI: last claimed */
@@ -174,8 +176,7 @@ nsi_sp_claim(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t dea
 	int64_t cur = nsi_load_relaxed_i64(&r->sp.next);
 	int64_t next = cur + n;
 
-	if (NS_UNLIKELY(next - r->capacity > nsi_load_relaxed_i64(&r->sp.cached_min) ||
-			nsi_ring_closed(r)))
+	if (NS_UNLIKELY(next > nsi_load_relaxed_i64(&r->sp.limit) || nsi_ring_closed(r)))
 		return nsi_sp_claim_slow(r, n, mode, deadline_ns);
 	nsi_store_relaxed_i64(&r->sp.next, next);
 	return cur + 1;
@@ -208,6 +209,11 @@ nsi_ring_claim(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t d
 NS_INLINE void
 nsi_ring_publish(struct ns_ring *r, int64_t first, int64_t n)
 {
+	if (NS_LIKELY(r->plain_publish)) {
+		/* Pairs with the consumer's acquire of the cursor: the slots' contents are seen. */
+		nsi_seq_store_release(&r->cursor, first + n - 1);
+		return;
+	}
 	if (r->per_slot) {
 		for (int64_t s = first; s < first + n; s++) {
 			/* Pairs with the acquire in nsi_mp_avail_word(). */

@@ -70,14 +70,14 @@ nsi_sp_claim_slow(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_
 	 */
 	nsi_fence_seq_cst();
 	int64_t min = nsi_gating_min(r, cur);
-	nsi_store_relaxed_i64(&r->sp.cached_min, min);
+	nsi_store_relaxed_i64(&r->sp.limit, min + r->capacity);
 	if (wrap > min) {
 		if (mode == NSI_CLAIM_TRY)
 			return -EAGAIN;
 		min = wait_gating(r, cur, wrap, mode == NSI_CLAIM_DEADLINE ? deadline_ns : 0);
 		if (min < 0)
 			return min;
-		nsi_store_relaxed_i64(&r->sp.cached_min, min);
+		nsi_store_relaxed_i64(&r->sp.limit, min + r->capacity);
 		if (nsi_ring_closed(r)) /* a drain started while we waited: claim nothing */
 			return -ESHUTDOWN;
 	}
