@@ -380,6 +380,20 @@ target(const char *name, const struct figure *f, double value, bool ge, double l
 	snprintf(t->detail, sizeof(t->detail), "%s", detail);
 }
 
+/* ring.pingpong.rtt.<pct><sfx> <= limit_tenths / 10 x floor.c2c2.rtt.p50 */
+static void
+pingpong_target(const char *pct, const char *sfx, int limit_tenths)
+{
+	char fig[48], name[96], detail[160];
+	double limit = limit_tenths / 10.0;
+	snprintf(fig, sizeof(fig), "ring.pingpong.rtt.%.3s%.12s", pct, sfx);
+	snprintf(name, sizeof(name), "%s <= %d.%d x floor.c2c2.rtt.p50", fig, limit_tenths / 10,
+		 limit_tenths % 10);
+	snprintf(detail, sizeof(detail), "%s / floor.c2c2.rtt.p50", fig);
+	const struct figure *c2 = find("floor.c2c2.rtt.p50"), *pp = find(fig);
+	target(name, c2 ? pp : NULL, pp && c2 ? pp->median / c2->median : 0, false, limit, detail);
+}
+
 static void
 check_targets(void)
 {
@@ -405,22 +419,10 @@ check_targets(void)
 	target("ring.p1c1.b64 >= 0.8 x floor.handoff.b64", h ? b64 : NULL,
 	       b64 && h ? b64->median / h->median : 0, true, 0.8,
 	       "ring.p1c1.b64 / floor.handoff.b64");
-	const struct figure *c2 = find("floor.c2c2.rtt.p50"), *pp50 = find("ring.pingpong.rtt.p50"),
-			    *pp99 = find("ring.pingpong.rtt.p99");
-	target("ring.pingpong.rtt.p50 <= 1.2 x floor.c2c2.rtt.p50", c2 ? pp50 : NULL,
-	       pp50 && c2 ? pp50->median / c2->median : 0, false, 1.2,
-	       "ring.pingpong.rtt.p50 / floor.c2c2.rtt.p50");
-	target("ring.pingpong.rtt.p99 <= 2 x floor.c2c2.rtt.p50", c2 ? pp99 : NULL,
-	       pp99 && c2 ? pp99->median / c2->median : 0, false, 2.0,
-	       "ring.pingpong.rtt.p99 / floor.c2c2.rtt.p50");
-	pp50 = find("ring.pingpong.rtt.p50.slotseq");
-	pp99 = find("ring.pingpong.rtt.p99.slotseq");
-	target("ring.pingpong.rtt.p50.slotseq <= 1.2 x floor.c2c2.rtt.p50", c2 ? pp50 : NULL,
-	       pp50 && c2 ? pp50->median / c2->median : 0, false, 1.2,
-	       "latency layout: ring.pingpong.rtt.p50.slotseq / floor.c2c2.rtt.p50");
-	target("ring.pingpong.rtt.p99.slotseq <= 2 x floor.c2c2.rtt.p50", c2 ? pp99 : NULL,
-	       pp99 && c2 ? pp99->median / c2->median : 0, false, 2.0,
-	       "latency layout: ring.pingpong.rtt.p99.slotseq / floor.c2c2.rtt.p50");
+	pingpong_target("p50", "", 12);
+	pingpong_target("p99", "", 20);
+	pingpong_target("p50", ".slotseq", 12); /* the latency layout, NS_RING_F_SEQ_IN_SLOT */
+	pingpong_target("p99", ".slotseq", 20);
 	const struct figure *blk = find("ring.pingpong.rtt.p50.block");
 	target("ring.pingpong.rtt.p50.block <= 15 us", blk, blk ? blk->median : 0, false, 15000,
 	       "ns");

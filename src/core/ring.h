@@ -45,6 +45,7 @@
 #define NSI_LAP_MASK   0x7fffffffu
 #define NSI_AVAIL_SKIP 0x80000000u
 #define NSI_GATE_FREE  INT64_MAX
+#define NSI_SCAN_MAX   256 /* availability words read per look, at most */
 
 /* A consumer's gating sequence; NSI_GATE_FREE when the gate is unused. */
 struct nsi_gate {

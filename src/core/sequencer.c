@@ -171,6 +171,12 @@ nsi_ring_abandon(struct ns_ring *r, int64_t first, int64_t n)
 int64_t
 nsi_mp_highest_published(const struct ns_ring *r, int64_t lo, int64_t hi)
 {
+	/*
+	 * A look covers at most NSI_SCAN_MAX slots: a reader that takes one slot per look (a
+	 * work-pool worker) must not pay for the whole backlog on every event.
+	 */
+	if (hi - lo >= NSI_SCAN_MAX)
+		hi = lo + NSI_SCAN_MAX - 1;
 	for (int64_t s = lo; s <= hi; s++) {
 		if (!nsi_mp_is_available(r, s))
 			return s - 1;
