@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+/** @file
+ * Conventions and helpers shared by every nanostream function: errors, time, versions.
+ */
 #ifndef NANOSTREAM_COMMON_H
 #define NANOSTREAM_COMMON_H
 
@@ -47,9 +50,12 @@ extern "C" {
 /**
  * Describe an error code returned by a nanostream function.
  *
- * @code may be negative (as returned) or positive. Returns a static, NUL-terminated string
+ * @p code may be negative (as returned) or positive. Returns a static, NUL-terminated string
  * that stays valid for the life of the process; never NULL, also for unknown codes.
- * Thread safety: any thread, any time. Wait-free.
+ * Errors: none (unknown codes get "unknown error").
+ * Ownership: the string is the library's; do not free or modify it.
+ * Thread safety: any thread, any time.
+ * Progress: wait-free.
  */
 NS_API const char *ns_strerror(int code);
 
@@ -57,21 +63,28 @@ NS_API const char *ns_strerror(int code);
  * The library's version as a string, for example "0.1.0".
  *
  * Compare with NS_VERSION_STRING to detect a header/library mismatch.
- * Thread safety: any thread, any time. Wait-free.
+ * Errors: none.
+ * Ownership: a static string; do not free it.
+ * Thread safety: any thread, any time.
+ * Progress: wait-free.
  */
 NS_API const char *ns_version(void);
 
 /**
  * The library's version as NS_VERSION_NUMBER encodes it: major * 10000 + minor * 100 + patch.
  *
- * Thread safety: any thread, any time. Wait-free.
+ * Errors: none. Ownership: nothing to own.
+ * Thread safety: any thread, any time.
+ * Progress: wait-free.
  */
 NS_API uint32_t ns_version_number(void);
 
 /**
  * Current time on CLOCK_MONOTONIC in nanoseconds: the clock that every deadline uses.
  *
- * Thread safety: any thread, any time. Wait-free (a vDSO read, no system call).
+ * Errors: none. Ownership: nothing to own.
+ * Thread safety: any thread, any time.
+ * Progress: wait-free (a vDSO read, no system call).
  */
 NS_API int64_t ns_clock_ns(void);
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+/** @file
+ * The umbrella header: includes every public nanostream header.
+ */
 #ifndef NANOSTREAM_NANOSTREAM_H
 #define NANOSTREAM_NANOSTREAM_H
 
-/* The umbrella header: includes every public nanostream header. */
 #include <nanostream/common.h>
 #include <nanostream/memory.h>
 #include <nanostream/ring.h>
