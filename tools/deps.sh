@@ -33,3 +33,10 @@ ns_need()
 NS_BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config libhugetlbfs-dev libnuma-dev"
 # What the test suite needs on top (g++ for the C++ header checks).
 NS_TEST_PKGS="libcmocka-dev g++ python3"
+
+# The prefix for commands that need root: empty as root, else sudo.
+if [ "$(id -u)" -eq 0 ]; then
+	NS_SUDO=""
+else
+	NS_SUDO="sudo"
+fi

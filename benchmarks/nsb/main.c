@@ -745,5 +745,9 @@ main(int argc, char **argv)
 		print_json(&s);
 	else
 		print_table(&s);
+	/* A workload that failed its checks (order, count) makes the run fail. */
+	for (int i = 0; i < nfigures; i++)
+		if (figures[i].error != NULL)
+			return 1;
 	return 0;
 }
