@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log/log.h"
+#include "util/atomic.h"
+#include "util/cpu.h"
+
+static int64_t
+pack_tail(int32_t term_id, int32_t offset)
+{
+	return (int64_t)(((uint64_t)(uint32_t)term_id << 32) | (uint32_t)offset);
+}
+
+static int32_t
+tail_term_id(int64_t raw)
+{
+	return (int32_t)(uint32_t)((uint64_t)raw >> 32);
+}
+
+/* The offset part, which concurrent reservations may push past the term's end. */
+static int64_t
+tail_offset(int64_t raw)
+{
+	return (int64_t)((uint64_t)raw & 0xffffffffu);
+}
+
+/* a - b for term ids, which wrap around as 32-bit values. */
+static int32_t
+term_diff(int32_t a, int32_t b)
+{
+	return (int32_t)((uint32_t)a - (uint32_t)b);
+}
+
+static int32_t
+term_add(int32_t a, int32_t n)
+{
+	return (int32_t)((uint32_t)a + (uint32_t)n);
+}
+
+static int32_t *
+count_word(const struct nsi_log *log)
+{
+	return &log->meta->active_term_count;
+}
+
+size_t
+nsi_log_bytes(int32_t term_length)
+{
+	if (term_length < NSI_LOG_TERM_MIN || term_length > NSI_LOG_TERM_MAX ||
+	    !nsi_is_pow2_u64((uint64_t)term_length))
+		return 0;
+	return (size_t)term_length * NSI_LOG_PARTITIONS + NSI_LOG_META_BYTES;
+}
+
+static bool
+mtu_ok(int32_t mtu, int32_t term_length)
+{
+	return mtu >= NSI_LOG_MTU_MIN && mtu <= NSI_LOG_MTU_MAX && mtu % NSI_FRAME_ALIGN == 0 &&
+	       mtu <= term_length / 8;
+}
+
+int
+nsi_log_params_check(const struct nsi_log_params *p)
+{
+	if (nsi_log_bytes(p->term_length) == 0 || !mtu_ok(p->mtu, p->term_length))
+		return -EINVAL;
+	return 0;
+}
+
+static void
+fill_view(struct nsi_log *log, uint8_t *base, int32_t term_length, int32_t mtu,
+	  int32_t initial_term_id)
+{
+	for (int i = 0; i < NSI_LOG_PARTITIONS; i++)
+		log->terms[i] = base + (size_t)i * (size_t)term_length;
+	log->meta = (struct nsi_log_meta *)(void *)(base + (size_t)NSI_LOG_PARTITIONS *
+								  (size_t)term_length);
+	log->term_length = term_length;
+	log->shift = nsi_log2_u64((uint64_t)term_length);
+	log->initial_term_id = initial_term_id;
+	log->max_payload = mtu - NSI_DATA_HEADER_LEN;
+	log->max_message = term_length / 8 < NSI_LOG_MESSAGE_MAX ? term_length / 8
+								 : NSI_LOG_MESSAGE_MAX;
+}
+
+int
+nsi_log_init(struct nsi_log *log, void *base, size_t bytes, const struct nsi_log_params *p)
+{
+	if (log == NULL || base == NULL || p == NULL || nsi_log_params_check(p) != 0 ||
+	    bytes < nsi_log_bytes(p->term_length) || (uintptr_t)base % 128 != 0)
+		return -EINVAL;
+	fill_view(log, base, p->term_length, p->mtu, p->initial_term_id);
+
+	struct nsi_log_meta *m = log->meta;
+	m->end_of_stream_position = INT64_MAX;
+	m->is_connected = 0;
+	m->initial_term_id = p->initial_term_id;
+	m->term_length = p->term_length;
+	m->mtu = p->mtu;
+	m->page_size = p->page_size;
+	m->default_header = (struct nsi_data_header){
+		.frame_length = 0,
+		.version = NSI_FRAME_VERSION,
+		.flags = NSI_FLAG_UNFRAGMENTED,
+		.type = NSI_FRAME_DATA,
+		.session_id = p->session_id,
+		.stream_id = p->stream_id,
+	};
+	/*
+	 * Partition i starts as if it held term (initial + i - 3): the rotation into it expects
+	 * the id a full cycle earlier, which tells a stale tail from one already rotated.
+	 */
+	nsi_store_relaxed_i64(&m->tail[0], pack_tail(p->initial_term_id, 0));
+	for (int i = 1; i < NSI_LOG_PARTITIONS; i++)
+		nsi_store_relaxed_i64(&m->tail[i],
+				      pack_tail(term_add(p->initial_term_id, i - NSI_LOG_PARTITIONS), 0));
+	/* Publishes the formatted metadata to whoever acquires the count. */
+	nsi_store_release_u32((uint32_t *)count_word(log), 0);
+	return 0;
+}
+
+int
+nsi_log_attach(struct nsi_log *log, void *base, size_t bytes)
+{
+	if (log == NULL || base == NULL || bytes < NSI_LOG_META_BYTES ||
+	    (uintptr_t)base % 128 != 0)
+		return -EINVAL;
+	const struct nsi_log_meta *m =
+		(const struct nsi_log_meta *)(void *)((uint8_t *)base + bytes - NSI_LOG_META_BYTES);
+	(void)nsi_load_acquire_u32((const uint32_t *)&m->active_term_count);
+	int32_t term_length = m->term_length, mtu = m->mtu;
+	/* The other party may be hostile: the geometry must match the region exactly. */
+	if (nsi_log_bytes(term_length) != bytes || !mtu_ok(mtu, term_length))
+		return -EINVAL;
+	fill_view(log, base, term_length, mtu, m->initial_term_id);
+	return 0;
+}
+
+int32_t
+nsi_log_active_term_count(const struct nsi_log *log)
+{
+	return (int32_t)nsi_load_acquire_u32((const uint32_t *)count_word(log));
+}
+
+int64_t
+nsi_log_position(const struct nsi_log *log, int32_t term_id, int32_t offset)
+{
+	int64_t terms = (int64_t)(uint32_t)term_diff(term_id, log->initial_term_id);
+
+	return (terms << log->shift) + offset;
+}
+
+int64_t
+nsi_log_tail_position(const struct nsi_log *log)
+{
+	int32_t count = nsi_log_active_term_count(log);
+	int64_t raw = nsi_load_acquire_i64(&log->meta->tail[nsi_log_partition(count)]);
+	int64_t offset = tail_offset(raw);
+
+	if (offset > log->term_length)
+		offset = log->term_length;
+	return nsi_log_position(log, tail_term_id(raw), (int32_t)offset);
+}
+
+void
+nsi_log_clean(struct nsi_log *log, int partition)
+{
+	memset(log->terms[partition], 0, (size_t)log->term_length);
+}
+
+/* Write a frame's header with its length negated (not yet readable). */
+static struct nsi_data_header *
+begin_frame(struct nsi_log *log, int32_t term_id, int32_t offset, int32_t frame_length,
+	    uint8_t flags, uint16_t type, uint8_t *term)
+{
+	struct nsi_data_header *h = (struct nsi_data_header *)(void *)(term + offset);
+	struct nsi_data_header d = log->meta->default_header;
+
+	nsi_store_relaxed_u32((uint32_t *)&h->frame_length, (uint32_t)-frame_length);
+	h->version = d.version;
+	h->flags = flags;
+	h->type = type;
+	h->term_offset = offset;
+	h->session_id = d.session_id;
+	h->stream_id = d.stream_id;
+	h->term_id = term_id;
+	h->reserved_value = 0;
+	return h;
+}
+
+/* The commit: readers that acquire the length see the header and payload. */
+static void
+commit_frame(struct nsi_data_header *h, int32_t frame_length)
+{
+	nsi_store_release_u32((uint32_t *)&h->frame_length, (uint32_t)frame_length);
+}
+
+static void
+write_pad(struct nsi_log *log, uint8_t *term, int32_t term_id, int32_t offset, int32_t length)
+{
+	struct nsi_data_header *h =
+		begin_frame(log, term_id, offset, length, NSI_FLAG_UNFRAGMENTED, NSI_FRAME_PAD, term);
+	commit_frame(h, length);
+}
+
+/*
+ * Make term (term_id + 1) active: set its partition's tail (unless another writer did), then
+ * bump the active term count from @count. NSI_LOG_ROTATED, or NSI_LOG_MAX_POSITION at the end
+ * of the stream's positions.
+ */
+static int64_t
+rotate(struct nsi_log *log, int32_t count, int32_t term_id)
+{
+	if (count == INT32_MAX)
+		return NSI_LOG_MAX_POSITION;
+	int32_t next_id = term_add(term_id, 1);
+	int32_t expected_id = term_add(next_id, -NSI_LOG_PARTITIONS);
+	int64_t *next_tail = &log->meta->tail[nsi_log_partition(count + 1)];
+	int64_t raw = nsi_load_acquire_i64(next_tail);
+
+	while (tail_term_id(raw) == expected_id) {
+		if (nsi_cas_acq_rel_i64(next_tail, &raw, pack_tail(next_id, 0)))
+			break;
+	}
+	uint32_t expected = (uint32_t)count;
+	(void)nsi_cas_acq_rel_u32((uint32_t *)count_word(log), &expected, (uint32_t)count + 1);
+	return NSI_LOG_ROTATED;
+}
+
+/* Write @length bytes of @msg as frames at @offset (space reserved); returns nothing. */
+static void
+write_message(struct nsi_log *log, uint8_t *term, int32_t term_id, int32_t offset,
+	      const uint8_t *msg, int32_t length)
+{
+	if (length <= log->max_payload) {
+		int32_t frame_length = length + NSI_DATA_HEADER_LEN;
+		struct nsi_data_header *h = begin_frame(log, term_id, offset, frame_length,
+							NSI_FLAG_UNFRAGMENTED, NSI_FRAME_DATA, term);
+		if (length > 0)
+			memcpy((uint8_t *)h + NSI_DATA_HEADER_LEN, msg, (size_t)length);
+		commit_frame(h, frame_length);
+		return;
+	}
+	int32_t left = length;
+	uint8_t flags = NSI_FLAG_BEGIN;
+	while (left > 0) {
+		int32_t chunk = left < log->max_payload ? left : log->max_payload;
+		int32_t frame_length = chunk + NSI_DATA_HEADER_LEN;
+		if (chunk == left)
+			flags |= NSI_FLAG_END;
+		struct nsi_data_header *h =
+			begin_frame(log, term_id, offset, frame_length, flags, NSI_FRAME_DATA, term);
+		memcpy((uint8_t *)h + NSI_DATA_HEADER_LEN, msg + (length - left), (size_t)chunk);
+		commit_frame(h, frame_length);
+		offset += nsi_frame_align(frame_length);
+		left -= chunk;
+		flags = 0;
+	}
+}
+
+/* Bytes a message takes in the term, fragments and alignment included. */
+static int32_t
+required_bytes(const struct nsi_log *log, int32_t length)
+{
+	if (length <= log->max_payload)
+		return nsi_frame_align(length + NSI_DATA_HEADER_LEN);
+	int32_t full = length / log->max_payload, rest = length % log->max_payload;
+	int32_t bytes = full * nsi_frame_align(log->max_payload + NSI_DATA_HEADER_LEN);
+	return rest > 0 ? bytes + nsi_frame_align(rest + NSI_DATA_HEADER_LEN) : bytes;
+}
+
+int64_t
+nsi_log_append(struct nsi_log *log, bool exclusive, const void *msg, int32_t length)
+{
+	if (length < 0 || length > log->max_message || (msg == NULL && length > 0))
+		return -EMSGSIZE;
+	int32_t count = nsi_log_active_term_count(log);
+	int part = nsi_log_partition(count);
+	int64_t *tailp = &log->meta->tail[part];
+	int64_t raw = nsi_load_acquire_i64(tailp);
+	int32_t term_id = tail_term_id(raw);
+
+	/* The partition holds another term than the count says: a rotation is under way. */
+	if (term_diff(term_id, log->initial_term_id) != count)
+		return NSI_LOG_ROTATED;
+	/* Full (the last message may have ended exactly at the end): rotate, which is idempotent. */
+	if (tail_offset(raw) >= log->term_length)
+		return rotate(log, count, term_id);
+	int32_t required = required_bytes(log, length);
+	if (exclusive) {
+		if (tail_offset(raw) + required <= log->term_length)
+			nsi_store_release_i64(tailp, raw + required);
+		else
+			nsi_store_release_i64(tailp, pack_tail(term_id, log->term_length));
+	} else {
+		raw = nsi_add_fetch_acq_rel_i64(tailp, required) - required;
+		term_id = tail_term_id(raw);
+	}
+	int64_t offset = tail_offset(raw);
+	uint8_t *term = log->terms[part];
+
+	if (offset + required > log->term_length) {
+		/*
+		 * The writer that crossed the end pads the rest. Every writer that did not fit
+		 * rotates (idempotent): a term can also fill exactly, leaving no one to cross it.
+		 * The term to rotate is the one this reservation landed in, which is the one read
+		 * above unless this writer stalled across rotations.
+		 */
+		if (offset < log->term_length)
+			write_pad(log, term, term_id, (int32_t)offset,
+				  log->term_length - (int32_t)offset);
+		return rotate(log, term_diff(term_id, log->initial_term_id), term_id);
+	}
+	write_message(log, term, term_id, (int32_t)offset, msg, length);
+	return nsi_log_position(log, term_id, (int32_t)offset + required);
+}
+
+int
+nsi_term_read(const uint8_t *term, int32_t term_length, int32_t offset, int limit,
+	      nsi_frag_fn fn, void *ctx, int32_t *next)
+{
+	int delivered = 0;
+
+	if (offset < 0 || offset > term_length || offset % NSI_FRAME_ALIGN != 0) {
+		*next = offset;
+		return -EINVAL;
+	}
+	while (delivered < limit && offset < term_length) {
+		const struct nsi_data_header *h =
+			(const struct nsi_data_header *)(const void *)(term + offset);
+		/* Pairs with commit_frame(): the header and payload are complete. */
+		int32_t length = (int32_t)nsi_load_acquire_u32((const uint32_t *)&h->frame_length);
+		if (length <= 0)
+			break;
+		if (length < NSI_DATA_HEADER_LEN || length > term_length - offset ||
+		    nsi_frame_align(length) > term_length - offset) {
+			*next = offset;
+			return -EBADMSG;
+		}
+		if (h->type != NSI_FRAME_PAD) {
+			fn(ctx, term + offset + NSI_DATA_HEADER_LEN, length - NSI_DATA_HEADER_LEN, h);
+			delivered++;
+		}
+		offset += nsi_frame_align(length);
+	}
+	*next = offset;
+	return delivered;
+}

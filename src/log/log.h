@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSI_LOG_LOG_H
+#define NSI_LOG_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log/frame.h"
+#include "util/compiler.h"
+
+/*
+ * Log buffers: three terms of term_length bytes and a metadata page, in one region that a file
+ * in the driver directory will back (shared between processes). One term is being written,
+ * the one before it may still be read, the one after it is clean.
+ *
+ * Each partition has a 64-bit raw tail: term id in the high 32 bits, offset in the low 32.
+ * Appending reserves space by fetch-add on the active partition's tail (concurrent appender)
+ * or by a release store (exclusive appender: one writer). The writer whose reservation crosses
+ * the term's end pads the rest of the term. Every writer that does not fit rotates: it sets the
+ * next partition's tail to (term id + 1, offset 0) unless another did, then bumps the active
+ * term count from the old value (both compare-and-swap, so rotating twice is harmless), and
+ * returns NSI_LOG_ROTATED: the caller retries.
+ *
+ * A frame is committed by a release store of its positive length after the header and payload
+ * are written (the length is stored negated first); readers load the length with acquire and
+ * stop at zero or a negative length. Fragments of one message are reserved together and each
+ * committed in order.
+ *
+ * Position = (term id - initial term id) << log2(term_length) + offset: bytes since the start
+ * of the stream.
+ *
+ * The memory is shared with other processes and is not trusted: nsi_log_attach() validates the
+ * metadata, and the reader checks every frame length against the term before using it.
+ */
+
+#define NSI_LOG_PARTITIONS   3
+#define NSI_LOG_TERM_MIN     (64 * 1024)
+#define NSI_LOG_TERM_MAX     (1024 * 1024 * 1024)
+#define NSI_LOG_META_BYTES   4096
+#define NSI_LOG_MTU_MIN	     64
+#define NSI_LOG_MTU_MAX	     65504 /* largest 32-byte multiple a UDP datagram carries */
+#define NSI_LOG_MESSAGE_MAX  (16 * 1024 * 1024)
+
+/* Appender results besides a position (> 0) and negative errno values. */
+#define NSI_LOG_ROTATED	     (-1000) /* the term filled up and rotated: retry */
+#define NSI_LOG_MAX_POSITION (-1001) /* the stream reached its largest position */
+
+/* The metadata page (shared; layout fixed; little-endian). */
+struct nsi_log_meta {
+	int64_t tail[NSI_LOG_PARTITIONS]; /* raw tails: term id << 32 | offset */
+	char pad0[128 - NSI_LOG_PARTITIONS * 8];
+	int32_t active_term_count; /* terms completed since the start; partition = count % 3 */
+	char pad1[128 - 4];
+	int64_t end_of_stream_position;
+	int32_t is_connected;
+	int32_t initial_term_id;
+	int32_t term_length;
+	int32_t mtu;
+	int32_t page_size;
+	int32_t reserved;
+	struct nsi_data_header default_header;
+};
+
+_Static_assert(sizeof(struct nsi_log_meta) <= NSI_LOG_META_BYTES, "metadata fits its page");
+
+/* A process's view of a log buffer. */
+struct nsi_log {
+	uint8_t *terms[NSI_LOG_PARTITIONS];
+	struct nsi_log_meta *meta;
+	int32_t term_length;
+	uint32_t shift; /* log2(term_length) */
+	int32_t initial_term_id;
+	int32_t max_payload; /* per frame: mtu - header */
+	int32_t max_message;
+};
+
+struct nsi_log_params {
+	int32_t term_length;
+	int32_t mtu;
+	int32_t initial_term_id;
+	int32_t session_id;
+	int32_t stream_id;
+	int32_t page_size; /* of the memory backing the log, for the record */
+};
+
+/* Bytes a log with this term length occupies, or 0 if the length is not valid. */
+size_t nsi_log_bytes(int32_t term_length);
+/* 0, or -EINVAL when the term length or MTU is out of range. */
+int nsi_log_params_check(const struct nsi_log_params *p);
+/*
+ * Format zero-filled memory of nsi_log_bytes() bytes as a new log and fill @log.
+ * Returns 0 or -EINVAL.
+ */
+int nsi_log_init(struct nsi_log *log, void *base, size_t bytes, const struct nsi_log_params *p);
+/* Open a log another party formatted: validates its metadata. Returns 0 or -EINVAL. */
+int nsi_log_attach(struct nsi_log *log, void *base, size_t bytes);
+
+/*
+ * Append one message of @length bytes (0 .. max_message), fragmented when it exceeds
+ * max_payload. @exclusive: the caller is the only writer of this log. Returns the position
+ * after the message, NSI_LOG_ROTATED (retry), NSI_LOG_MAX_POSITION, or -EMSGSIZE.
+ */
+int64_t nsi_log_append(struct nsi_log *log, bool exclusive, const void *msg, int32_t length);
+
+/* Fragment handler: one committed data frame (payload and its header). */
+typedef void (*nsi_frag_fn)(void *ctx, const uint8_t *payload, int32_t length,
+			    const struct nsi_data_header *hdr);
+
+/*
+ * Read committed frames of @term from @offset, at most @limit data frames, skipping padding.
+ * Stores the offset after the last frame read in *next. Returns the number of data frames
+ * delivered, or -EBADMSG when a frame's length is impossible (corrupt memory): *next then
+ * points at that frame.
+ */
+int nsi_term_read(const uint8_t *term, int32_t term_length, int32_t offset, int limit,
+		  nsi_frag_fn fn, void *ctx, int32_t *next);
+
+/* Active partition and term id, and positions. */
+int32_t nsi_log_active_term_count(const struct nsi_log *log);
+int64_t nsi_log_position(const struct nsi_log *log, int32_t term_id, int32_t offset);
+/* The position the next append would start at (a snapshot under concurrency). */
+int64_t nsi_log_tail_position(const struct nsi_log *log);
+/* Zero a whole partition: only when no reader or writer can be in it. */
+void nsi_log_clean(struct nsi_log *log, int partition);
+
+NS_INLINE int
+nsi_log_partition(int32_t term_count)
+{
+	return (int)((uint32_t)term_count % NSI_LOG_PARTITIONS);
+}
+
+#endif /* NSI_LOG_LOG_H */

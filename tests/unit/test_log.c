@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Log buffers (src/log): geometry and validation, append and read, padding and rotation over
+ * many terms, fragmentation, corrupt frames, and concurrent appenders (exact totals, order per
+ * writer, a CRC per message; also under TSan).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "log/log.h"
+#include "testutil.h"
+#include "util/atomic.h"
+
+#define TERM (64 * 1024)
+#define MTU  1024
+
+static void *
+zeroed(size_t bytes)
+{
+	void *p = aligned_alloc(4096, bytes);
+	assert_non_null(p);
+	memset(p, 0, bytes);
+	return p;
+}
+
+static struct nsi_log_params
+params(void)
+{
+	return (struct nsi_log_params){ .term_length = TERM,
+					.mtu = MTU,
+					.initial_term_id = 7,
+					.session_id = 11,
+					.stream_id = 13,
+					.page_size = 4096 };
+}
+
+static void
+geometry_and_validation(void **state)
+{
+	(void)state;
+	assert_int_equal(nsi_log_bytes(TERM), 3 * TERM + NSI_LOG_META_BYTES);
+	assert_int_equal(nsi_log_bytes(TERM / 2), 0);
+	assert_int_equal(nsi_log_bytes(TERM + 32), 0);
+	assert_int_equal(nsi_log_bytes(INT32_MAX), 0);
+	struct nsi_log_params p = params();
+	assert_int_equal(nsi_log_params_check(&p), 0);
+	p.mtu = 1000; /* not a multiple of 32 */
+	assert_int_equal(nsi_log_params_check(&p), -EINVAL);
+	p.mtu = 32;
+	assert_int_equal(nsi_log_params_check(&p), -EINVAL);
+	p.mtu = TERM / 4; /* more than an eighth of the term */
+	assert_int_equal(nsi_log_params_check(&p), -EINVAL);
+
+	size_t bytes = nsi_log_bytes(TERM);
+	uint8_t *mem = zeroed(bytes);
+	struct nsi_log log, view;
+	p = params();
+	assert_int_equal(nsi_log_init(&log, mem, bytes - 1, &p), -EINVAL);
+	assert_int_equal(nsi_log_init(&log, mem + 8, bytes - 8, &p), -EINVAL);
+	assert_int_equal(nsi_log_init(&log, mem, bytes, &p), 0);
+	assert_int_equal(log.max_payload, MTU - 32);
+	assert_int_equal(log.max_message, TERM / 8);
+	assert_int_equal(nsi_log_tail_position(&log), 0);
+
+	assert_int_equal(nsi_log_attach(&view, mem, bytes), 0);
+	assert_int_equal(view.term_length, TERM);
+	assert_int_equal(view.initial_term_id, 7);
+	assert_ptr_equal(view.meta, log.meta);
+	assert_int_equal(nsi_log_attach(&view, mem, bytes - 4096), -EINVAL); /* no metadata there */
+	/* A hostile or corrupt metadata page is refused. */
+	log.meta->term_length = TERM * 2;
+	assert_int_equal(nsi_log_attach(&view, mem, bytes), -EINVAL);
+	log.meta->term_length = TERM;
+	log.meta->mtu = 48;
+	assert_int_equal(nsi_log_attach(&view, mem, bytes), -EINVAL);
+	free(mem);
+}
+
+struct collected {
+	uint8_t buf[TERM];
+	int32_t len[512];
+	uint8_t flags[512];
+	int32_t term_id[512];
+	int32_t offsets[512];
+	int n;
+	size_t used;
+};
+
+static void
+collect(void *ctx, const uint8_t *payload, int32_t length, const struct nsi_data_header *h)
+{
+	struct collected *c = ctx;
+	assert_true(c->n < 512);
+	c->len[c->n] = length;
+	c->flags[c->n] = h->flags;
+	c->term_id[c->n] = h->term_id;
+	c->offsets[c->n] = h->term_offset;
+	assert_int_equal(h->type, NSI_FRAME_DATA);
+	assert_int_equal(h->session_id, 11);
+	assert_int_equal(h->stream_id, 13);
+	memcpy(c->buf + c->used, payload, (size_t)length);
+	c->used += (size_t)length;
+	c->n++;
+}
+
+/* A log formatted in zeroed memory, with a frame collector. */
+struct fixture {
+	size_t bytes;
+	uint8_t *mem;
+	struct nsi_log log;
+	struct collected *c;
+};
+
+static void
+fx_open(struct fixture *f)
+{
+	struct nsi_log_params p = params();
+	f->bytes = nsi_log_bytes(TERM);
+	f->mem = zeroed(f->bytes);
+	f->c = calloc(1, sizeof(*f->c));
+	assert_non_null(f->c);
+	assert_int_equal(nsi_log_init(&f->log, f->mem, f->bytes, &p), 0);
+}
+
+static void
+fx_close(struct fixture *f)
+{
+	free(f->c);
+	free(f->mem);
+}
+
+static void
+fill_pattern(uint8_t *p, int32_t n, uint32_t seed)
+{
+	for (int32_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(seed * 31u + (uint32_t)i * 7u);
+}
+
+static void
+append_read_unfragmented(void **state)
+{
+	(void)state;
+	static const int32_t sizes[] = { 0, 1, 31, 32, 100, MTU - 32 };
+	for (int excl = 0; excl < 2; excl++) {
+		struct fixture f;
+		fx_open(&f);
+		struct nsi_log log = f.log;
+		struct collected *c = f.c;
+		uint8_t msg[MTU];
+		int64_t pos = 0;
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			fill_pattern(msg, sizes[i], (uint32_t)i);
+			int64_t r = nsi_log_append(&log, excl, msg, sizes[i]);
+			pos += nsi_frame_align(sizes[i] + 32);
+			assert_int_equal(r, pos);
+		}
+		assert_int_equal(nsi_log_tail_position(&log), pos);
+		int32_t next;
+		assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 100, collect, c, &next), 6);
+		assert_int_equal(next, pos);
+		size_t at = 0;
+		for (int i = 0; i < 6; i++) {
+			assert_int_equal(c->len[i], sizes[i]);
+			assert_int_equal(c->flags[i], NSI_FLAG_UNFRAGMENTED);
+			assert_int_equal(c->term_id[i], 7);
+			fill_pattern(msg, sizes[i], (uint32_t)i);
+			if (sizes[i] > 0)
+				assert_memory_equal(c->buf + at, msg, (size_t)sizes[i]);
+			at += (size_t)sizes[i];
+		}
+		/* A limit stops early; reading on resumes where it stopped. */
+		c->n = 0, c->used = 0;
+		assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 2, collect, c, &next), 2);
+		assert_int_equal(next, 32 + 64);
+		assert_int_equal(nsi_log_append(&log, excl, msg, -1), -EMSGSIZE);
+		assert_int_equal(nsi_log_append(&log, excl, msg, TERM / 8 + 1), -EMSGSIZE);
+		assert_int_equal(nsi_log_append(&log, excl, NULL, 5), -EMSGSIZE);
+		fx_close(&f);
+	}
+}
+
+static void
+fragments_are_reserved_together(void **state)
+{
+	(void)state;
+	for (int excl = 0; excl < 2; excl++) {
+		struct fixture f;
+		fx_open(&f);
+		struct nsi_log log = f.log;
+		struct collected *c = f.c;
+		static uint8_t msg[5000], again[5000];
+		fill_pattern(msg, 5000, 99);
+		/* 5 x 992 + 40: six frames, 5 x 1024 + 96 bytes. */
+		assert_int_equal(nsi_log_append(&log, excl, msg, 5000), 5 * 1024 + 96);
+		int32_t next;
+		assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 100, collect, c, &next), 6);
+		assert_int_equal(c->flags[0], NSI_FLAG_BEGIN);
+		for (int i = 1; i < 5; i++)
+			assert_int_equal(c->flags[i], 0);
+		assert_int_equal(c->flags[5], NSI_FLAG_END);
+		assert_int_equal(c->len[5], 40);
+		for (int i = 0; i < 6; i++)
+			assert_int_equal(c->offsets[i], i * 1024);
+		memcpy(again, c->buf, 5000);
+		assert_memory_equal(again, msg, 5000);
+		fx_close(&f);
+	}
+}
+
+/* Reads a whole stream across terms, cleaning each term once read. */
+struct stream_reader {
+	struct nsi_log *log;
+	int64_t position;
+	uint32_t next_seq;
+	uint64_t bad;
+};
+
+static void
+check_seq(void *ctx, const uint8_t *payload, int32_t length, const struct nsi_data_header *h)
+{
+	struct stream_reader *r = ctx;
+	uint32_t seq;
+	assert_true(length >= 4);
+	memcpy(&seq, payload, 4);
+	if (seq != r->next_seq)
+		print_message("seq %u expected %u at term %d offset %d len %d\n", seq, r->next_seq,
+			      h->term_id, h->term_offset, length);
+	r->bad += seq != r->next_seq;
+	r->next_seq = seq + 1;
+}
+
+static int
+read_stream(struct stream_reader *r, nsi_frag_fn fn)
+{
+	struct nsi_log *log = r->log;
+	int32_t count = (int32_t)(r->position >> log->shift);
+	int32_t offset = (int32_t)(r->position & (log->term_length - 1));
+	int part = nsi_log_partition(count);
+	int32_t next;
+	int n = nsi_term_read(log->terms[part], log->term_length, offset, 64, fn, r, &next);
+	assert_true(n >= 0);
+	r->position += next - offset;
+	if (next == log->term_length)
+		nsi_log_clean(log, part); /* finished with this term: clean it for reuse */
+	return n;
+}
+
+static void
+rotation_over_many_terms(void **state)
+{
+	(void)state;
+	for (int excl = 0; excl < 2; excl++) {
+		size_t bytes = nsi_log_bytes(TERM);
+		uint8_t *mem = zeroed(bytes);
+		struct nsi_log log;
+		struct nsi_log_params p = params();
+		struct stream_reader r = { .log = &log };
+		uint8_t msg[900]; /* unfragmented: 932 bytes, 960 with alignment */
+		uint32_t seq = 0;
+		int rotations = 0;
+		assert_int_equal(nsi_log_init(&log, mem, bytes, &p), 0);
+		while (rotations < 10) {
+			memcpy(msg, &seq, 4);
+			int64_t res = nsi_log_append(&log, excl, msg, 900);
+			if (res == NSI_LOG_ROTATED) {
+				rotations++;
+				assert_int_equal(nsi_log_active_term_count(&log), rotations);
+				/* The new term starts empty, with the next term id. */
+				int64_t raw = log.meta->tail[nsi_log_partition(rotations)];
+				assert_int_equal((int32_t)((uint64_t)raw >> 32), 7 + rotations);
+				assert_int_equal(raw & 0xffffffff, 0);
+				continue;
+			}
+			assert_true(res > 0);
+			seq++;
+			while (r.position < res)
+				read_stream(&r, check_seq);
+			assert_int_equal(r.position, res);
+		}
+		assert_int_equal(r.next_seq, seq);
+		assert_int_equal(r.bad, 0);
+		assert_int_equal(seq, 10 * (TERM / 960)); /* 68 per term, then 256 bytes of padding */
+		free(mem);
+	}
+}
+
+static void
+padding_covers_the_end_of_a_term(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_open(&f);
+	struct nsi_log log = f.log;
+	struct collected *c = f.c;
+	uint8_t msg[900];
+	memset(msg, 5, sizeof(msg));
+	int n = 0;
+	int64_t res;
+	while ((res = nsi_log_append(&log, false, msg, 900)) > 0)
+		n++;
+	assert_int_equal(res, NSI_LOG_ROTATED);
+	assert_int_equal(n, TERM / 960); /* 68 frames of 960 bytes; 256 bytes left */
+	const struct nsi_data_header *pad =
+		(const struct nsi_data_header *)(const void *)(log.terms[0] + n * 960);
+	assert_int_equal(pad->type, NSI_FRAME_PAD);
+	assert_int_equal(pad->frame_length, TERM - n * 960);
+	int32_t next;
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 1000, collect, c, &next), n);
+	assert_int_equal(next, TERM);
+	/* Position continues at the next term's start. */
+	assert_int_equal(nsi_log_append(&log, false, msg, 900), TERM + 960);
+	fx_close(&f);
+}
+
+static void
+corrupt_frames_are_refused(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_open(&f);
+	struct nsi_log log = f.log;
+	struct collected *c = f.c;
+	uint8_t msg[64] = { 0 };
+	int32_t next;
+	assert_true(nsi_log_append(&log, false, msg, 64) > 0);
+	struct nsi_data_header *h = (struct nsi_data_header *)(void *)log.terms[0];
+	h->frame_length = 16; /* shorter than a header */
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 10, collect, c, &next), -EBADMSG);
+	assert_int_equal(next, 0);
+	h->frame_length = TERM + 32; /* past the term */
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 10, collect, c, &next), -EBADMSG);
+	h->frame_length = INT32_MAX;
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 10, collect, c, &next), -EBADMSG);
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, 16, 10, collect, c, &next), -EINVAL);
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, -32, 10, collect, c, &next), -EINVAL);
+	assert_int_equal(c->n, 0);
+	fx_close(&f);
+}
+
+/* --- concurrent appenders --------------------------------------------------------------- */
+
+#define WRITERS	   3
+#define PER_WRITER 20000
+#define WINDOW	   (TERM / 2)
+
+struct shared {
+	struct nsi_log log;
+	int64_t reader_position; /* released by the reader, acquired by writers */
+	struct tu_barrier start;
+};
+
+struct writer {
+	struct shared *s;
+	uint32_t id;
+	uint64_t rotated;
+};
+
+struct msg_head {
+	uint32_t writer;
+	uint32_t seq;
+	uint32_t length;
+	uint32_t crc; /* over the payload after this head */
+};
+
+static void *
+write_messages(void *arg)
+{
+	struct writer *w = arg;
+	static _Thread_local uint8_t buf[3000];
+	uint32_t x = w->id * 2654435761u + 1;
+	tu_barrier_wait(&w->s->start);
+	for (uint32_t seq = 0; seq < PER_WRITER; seq++) {
+		x = x * 1664525u + 1013904223u;
+		uint32_t len = 16 + x % 2800; /* some fragmented (max payload 992) */
+		struct msg_head head = { .writer = w->id, .seq = seq, .length = len };
+		fill_pattern(buf + sizeof(head), (int32_t)(len - sizeof(head)), x);
+		head.crc = tu_crc32c(0, buf + sizeof(head), len - sizeof(head));
+		memcpy(buf, &head, sizeof(head));
+		for (;;) {
+			/* Flow control: never more than WINDOW bytes ahead of the reader. */
+			while (nsi_log_tail_position(&w->s->log) + 4096 - WINDOW >
+			       nsi_load_acquire_i64(&w->s->reader_position))
+				sched_yield();
+			int64_t r = nsi_log_append(&w->s->log, false, buf, (int32_t)len);
+			if (r > 0)
+				break;
+			assert_int_equal(r, NSI_LOG_ROTATED);
+			w->rotated++;
+		}
+	}
+	return NULL;
+}
+
+struct assembler {
+	struct stream_reader r;
+	uint8_t msg[4096];
+	int32_t have;
+	uint32_t next[WRITERS];
+	uint64_t messages, bad_order, bad_crc, bad_frag;
+};
+
+static void
+assemble(void *ctx, const uint8_t *payload, int32_t length, const struct nsi_data_header *h)
+{
+	struct assembler *a = ctx;
+	if (h->flags & NSI_FLAG_BEGIN)
+		a->have = 0;
+	else if (a->have == 0)
+		a->bad_frag++; /* a middle or end fragment without its beginning */
+	if (a->have + length > (int32_t)sizeof(a->msg)) {
+		a->bad_frag++;
+		a->have = 0;
+		return;
+	}
+	memcpy(a->msg + a->have, payload, (size_t)length);
+	a->have += length;
+	if (!(h->flags & NSI_FLAG_END))
+		return;
+	struct msg_head head;
+	memcpy(&head, a->msg, sizeof(head));
+	a->messages++;
+	if (head.writer >= WRITERS || head.length != (uint32_t)a->have) {
+		a->bad_frag++;
+	} else {
+		a->bad_order += head.seq != a->next[head.writer];
+		a->next[head.writer] = head.seq + 1;
+		a->bad_crc += head.crc != tu_crc32c(0, a->msg + sizeof(head),
+						    head.length - sizeof(head));
+	}
+	a->have = 0;
+}
+
+static void
+concurrent_appenders_lose_nothing(void **state)
+{
+	(void)state;
+	size_t bytes = nsi_log_bytes(TERM);
+	uint8_t *mem = zeroed(bytes);
+	struct shared *s = calloc(1, sizeof(*s));
+	struct assembler *a = calloc(1, sizeof(*a));
+	struct writer w[WRITERS];
+	pthread_t t[WRITERS];
+	struct nsi_log_params p = params();
+	assert_int_equal(nsi_log_init(&s->log, mem, bytes, &p), 0);
+	a->r.log = &s->log;
+	tu_barrier_init(&s->start, WRITERS);
+	for (uint32_t i = 0; i < WRITERS; i++) {
+		w[i] = (struct writer){ .s = s, .id = i };
+		assert_int_equal(pthread_create(&t[i], NULL, write_messages, &w[i]), 0);
+	}
+	while (a->messages < (uint64_t)WRITERS * PER_WRITER) {
+		if (read_stream(&a->r, assemble) == 0)
+			sched_yield();
+		nsi_store_release_i64(&s->reader_position, a->r.position);
+	}
+	uint64_t rotated = 0;
+	for (uint32_t i = 0; i < WRITERS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		rotated += w[i].rotated;
+	}
+	print_message("%llu messages, %d terms, %llu rotated appends retried\n",
+		      (unsigned long long)a->messages, nsi_log_active_term_count(&s->log),
+		      (unsigned long long)rotated);
+	assert_int_equal(a->messages, (uint64_t)WRITERS * PER_WRITER);
+	assert_int_equal(a->bad_order, 0);
+	assert_int_equal(a->bad_crc, 0);
+	assert_int_equal(a->bad_frag, 0);
+	for (uint32_t i = 0; i < WRITERS; i++)
+		assert_int_equal(a->next[i], PER_WRITER);
+	assert_int_equal(a->r.position, nsi_log_tail_position(&s->log));
+	assert_true(nsi_log_active_term_count(&s->log) > 100); /* the terms rotated many times */
+	free(a);
+	free(s);
+	free(mem);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(geometry_and_validation),
+		cmocka_unit_test(append_read_unfragmented),
+		cmocka_unit_test(fragments_are_reserved_together),
+		cmocka_unit_test(rotation_over_many_terms),
+		cmocka_unit_test(padding_covers_the_end_of_a_term),
+		cmocka_unit_test(corrupt_frames_are_refused),
+		cmocka_unit_test(concurrent_appenders_lose_nothing),
+	};
+	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
+}
