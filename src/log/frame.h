@@ -16,9 +16,9 @@
 #error "nanostream's frame layout is little-endian; a big-endian port must byte-swap frames"
 #endif
 
-#define NSI_FRAME_ALIGN	      32
-#define NSI_DATA_HEADER_LEN   32
-#define NSI_FRAME_VERSION     1
+#define NSI_FRAME_ALIGN	    32
+#define NSI_DATA_HEADER_LEN 32
+#define NSI_FRAME_VERSION   1
 
 #define NSI_FLAG_BEGIN	       0x80u
 #define NSI_FLAG_END	       0x40u

@@ -77,13 +77,13 @@ fill_view(struct nsi_log *log, uint8_t *base, int32_t term_length, int32_t mtu,
 	for (int i = 0; i < NSI_LOG_PARTITIONS; i++)
 		log->terms[i] = base + (size_t)i * (size_t)term_length;
 	log->meta = (struct nsi_log_meta *)(void *)(base + (size_t)NSI_LOG_PARTITIONS *
-								  (size_t)term_length);
+								   (size_t)term_length);
 	log->term_length = term_length;
 	log->shift = nsi_log2_u64((uint64_t)term_length);
 	log->initial_term_id = initial_term_id;
 	log->max_payload = mtu - NSI_DATA_HEADER_LEN;
-	log->max_message = term_length / 8 < NSI_LOG_MESSAGE_MAX ? term_length / 8
-								 : NSI_LOG_MESSAGE_MAX;
+	log->max_message =
+		term_length / 8 < NSI_LOG_MESSAGE_MAX ? term_length / 8 : NSI_LOG_MESSAGE_MAX;
 }
 
 int
@@ -115,8 +115,9 @@ nsi_log_init(struct nsi_log *log, void *base, size_t bytes, const struct nsi_log
 	 */
 	nsi_store_relaxed_i64(&m->tail[0], pack_tail(p->initial_term_id, 0));
 	for (int i = 1; i < NSI_LOG_PARTITIONS; i++)
-		nsi_store_relaxed_i64(&m->tail[i],
-				      pack_tail(term_add(p->initial_term_id, i - NSI_LOG_PARTITIONS), 0));
+		nsi_store_relaxed_i64(
+			&m->tail[i],
+			pack_tail(term_add(p->initial_term_id, i - NSI_LOG_PARTITIONS), 0));
 	/* Publishes the formatted metadata to whoever acquires the count. */
 	nsi_store_release_u32((uint32_t *)count_word(log), 0);
 	return 0;
@@ -125,8 +126,7 @@ nsi_log_init(struct nsi_log *log, void *base, size_t bytes, const struct nsi_log
 int
 nsi_log_attach(struct nsi_log *log, void *base, size_t bytes)
 {
-	if (log == NULL || base == NULL || bytes < NSI_LOG_META_BYTES ||
-	    (uintptr_t)base % 128 != 0)
+	if (log == NULL || base == NULL || bytes < NSI_LOG_META_BYTES || (uintptr_t)base % 128 != 0)
 		return -EINVAL;
 	const struct nsi_log_meta *m =
 		(const struct nsi_log_meta *)(void *)((uint8_t *)base + bytes - NSI_LOG_META_BYTES);
@@ -201,8 +201,8 @@ commit_frame(struct nsi_data_header *h, int32_t frame_length)
 static void
 write_pad(struct nsi_log *log, uint8_t *term, int32_t term_id, int32_t offset, int32_t length)
 {
-	struct nsi_data_header *h =
-		begin_frame(log, term_id, offset, length, NSI_FLAG_UNFRAGMENTED, NSI_FRAME_PAD, term);
+	struct nsi_data_header *h = begin_frame(log, term_id, offset, length, NSI_FLAG_UNFRAGMENTED,
+						NSI_FRAME_PAD, term);
 	commit_frame(h, length);
 }
 
@@ -237,8 +237,9 @@ write_message(struct nsi_log *log, uint8_t *term, int32_t term_id, int32_t offse
 {
 	if (length <= log->max_payload) {
 		int32_t frame_length = length + NSI_DATA_HEADER_LEN;
-		struct nsi_data_header *h = begin_frame(log, term_id, offset, frame_length,
-							NSI_FLAG_UNFRAGMENTED, NSI_FRAME_DATA, term);
+		struct nsi_data_header *h =
+			begin_frame(log, term_id, offset, frame_length, NSI_FLAG_UNFRAGMENTED,
+				    NSI_FRAME_DATA, term);
 		if (length > 0)
 			memcpy((uint8_t *)h + NSI_DATA_HEADER_LEN, msg, (size_t)length);
 		commit_frame(h, frame_length);
@@ -251,8 +252,8 @@ write_message(struct nsi_log *log, uint8_t *term, int32_t term_id, int32_t offse
 		int32_t frame_length = chunk + NSI_DATA_HEADER_LEN;
 		if (chunk == left)
 			flags |= NSI_FLAG_END;
-		struct nsi_data_header *h =
-			begin_frame(log, term_id, offset, frame_length, flags, NSI_FRAME_DATA, term);
+		struct nsi_data_header *h = begin_frame(log, term_id, offset, frame_length, flags,
+							NSI_FRAME_DATA, term);
 		memcpy((uint8_t *)h + NSI_DATA_HEADER_LEN, msg + (length - left), (size_t)chunk);
 		commit_frame(h, frame_length);
 		offset += nsi_frame_align(frame_length);
@@ -319,8 +320,8 @@ nsi_log_append(struct nsi_log *log, bool exclusive, const void *msg, int32_t len
 }
 
 int
-nsi_term_read(const uint8_t *term, int32_t term_length, int32_t offset, int limit,
-	      nsi_frag_fn fn, void *ctx, int32_t *next)
+nsi_term_read(const uint8_t *term, int32_t term_length, int32_t offset, int limit, nsi_frag_fn fn,
+	      void *ctx, int32_t *next)
 {
 	int delivered = 0;
 
@@ -341,7 +342,8 @@ nsi_term_read(const uint8_t *term, int32_t term_length, int32_t offset, int limi
 			return -EBADMSG;
 		}
 		if (h->type != NSI_FRAME_PAD) {
-			fn(ctx, term + offset + NSI_DATA_HEADER_LEN, length - NSI_DATA_HEADER_LEN, h);
+			fn(ctx, term + offset + NSI_DATA_HEADER_LEN, length - NSI_DATA_HEADER_LEN,
+			   h);
 			delivered++;
 		}
 		offset += nsi_frame_align(length);

@@ -34,13 +34,13 @@
  * metadata, and the reader checks every frame length against the term before using it.
  */
 
-#define NSI_LOG_PARTITIONS   3
-#define NSI_LOG_TERM_MIN     (64 * 1024)
-#define NSI_LOG_TERM_MAX     (1024 * 1024 * 1024)
-#define NSI_LOG_META_BYTES   4096
-#define NSI_LOG_MTU_MIN	     64
-#define NSI_LOG_MTU_MAX	     65504 /* largest 32-byte multiple a UDP datagram carries */
-#define NSI_LOG_MESSAGE_MAX  (16 * 1024 * 1024)
+#define NSI_LOG_PARTITIONS  3
+#define NSI_LOG_TERM_MIN    (64 * 1024)
+#define NSI_LOG_TERM_MAX    (1024 * 1024 * 1024)
+#define NSI_LOG_META_BYTES  4096
+#define NSI_LOG_MTU_MIN	    64
+#define NSI_LOG_MTU_MAX	    65504 /* largest 32-byte multiple a UDP datagram carries */
+#define NSI_LOG_MESSAGE_MAX (16 * 1024 * 1024)
 
 /* Appender results besides a position (> 0) and negative errno values. */
 #define NSI_LOG_ROTATED	     (-1000) /* the term filled up and rotated: retry */

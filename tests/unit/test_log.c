@@ -15,7 +15,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "log/log.h"
+#include "log/logfile.h"
 #include "testutil.h"
 #include "util/atomic.h"
 
@@ -287,7 +292,8 @@ rotation_over_many_terms(void **state)
 		}
 		assert_int_equal(r.next_seq, seq);
 		assert_int_equal(r.bad, 0);
-		assert_int_equal(seq, 10 * (TERM / 960)); /* 68 per term, then 256 bytes of padding */
+		assert_int_equal(seq,
+				 10 * (TERM / 960)); /* 68 per term, then 256 bytes of padding */
 		free(mem);
 	}
 }
@@ -432,8 +438,8 @@ assemble(void *ctx, const uint8_t *payload, int32_t length, const struct nsi_dat
 	} else {
 		a->bad_order += head.seq != a->next[head.writer];
 		a->next[head.writer] = head.seq + 1;
-		a->bad_crc += head.crc != tu_crc32c(0, a->msg + sizeof(head),
-						    head.length - sizeof(head));
+		a->bad_crc +=
+			head.crc != tu_crc32c(0, a->msg + sizeof(head), head.length - sizeof(head));
 	}
 	a->have = 0;
 }
@@ -482,6 +488,94 @@ concurrent_appenders_lose_nothing(void **state)
 	free(mem);
 }
 
+/* --- log files ------------------------------------------------------------------------------ */
+
+static void
+directory_is_private(void **state)
+{
+	(void)state;
+	char base[] = "/tmp/ns-logtest-XXXXXX", path[256];
+	struct stat st;
+	assert_non_null(mkdtemp(base));
+	snprintf(path, sizeof(path), "%s/d", base);
+	assert_int_equal(nsi_dir_secure(path), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(nsi_dir_secure(path), 0); /* exists already: fine */
+	assert_int_equal(chmod(path, 0755), 0);
+	assert_int_equal(nsi_dir_secure(path), -EPERM); /* others may enter */
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/link", base);
+	assert_int_equal(symlink("/tmp", path), 0);
+	assert_int_equal(nsi_dir_secure(path), -ELOOP);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/file", base);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(nsi_dir_secure(path), -ENOTDIR);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(nsi_dir_secure(""), -EINVAL);
+	assert_int_equal(nsi_dir_secure(NULL), -EINVAL);
+	assert_int_equal(rmdir(base), 0);
+}
+
+static void
+files_are_created_once_and_shared(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ns-logtest-XXXXXX", path[256], other[256];
+	struct nsi_logfile a = { 0 }, b = { 0 };
+	struct nsi_log_params p = params();
+	struct stat st;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pub-1.log", dir);
+	assert_int_equal(nsi_logfile_create(&a, path, &p, true), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal((size_t)st.st_size, nsi_log_bytes(TERM));
+	assert_int_equal(nsi_logfile_create(&b, path, &p, false), -EEXIST);
+
+	/* Another mapping of the same file sees what the first one appends. */
+	assert_int_equal(nsi_logfile_open(&b, path), 0);
+	assert_int_equal(b.log.term_length, TERM);
+	uint8_t msg[100];
+	fill_pattern(msg, 100, 3);
+	assert_int_equal(nsi_log_append(&a.log, false, msg, 100), 160);
+	struct collected *c = calloc(1, sizeof(*c));
+	int32_t next;
+	assert_int_equal(nsi_term_read(b.log.terms[0], TERM, 0, 10, collect, c, &next), 1);
+	assert_memory_equal(c->buf, msg, 100);
+	free(c);
+	/* Metadata changed behind our back is refused at open. */
+	a.log.meta->term_length = 12345;
+	nsi_logfile_close(&b);
+	assert_int_equal(nsi_logfile_open(&b, path), -EINVAL);
+	a.log.meta->term_length = TERM;
+	nsi_logfile_close(&a);
+
+	/* A symbolic link is neither created through nor opened. */
+	snprintf(other, sizeof(other), "%s/link.log", dir);
+	assert_int_equal(symlink(path, other), 0);
+	assert_int_equal(nsi_logfile_create(&b, other, &p, false), -EEXIST);
+	assert_int_equal(nsi_logfile_open(&b, other), -ELOOP);
+	assert_int_equal(unlink(other), 0);
+	/* A file of a size no log has; a missing file; bad parameters leave no file. */
+	snprintf(other, sizeof(other), "%s/short.log", dir);
+	FILE *fp = fopen(other, "w");
+	assert_non_null(fp);
+	fputs("not a log", fp);
+	fclose(fp);
+	assert_int_equal(nsi_logfile_open(&b, other), -EINVAL);
+	assert_int_equal(unlink(other), 0);
+	assert_int_equal(nsi_logfile_open(&b, other), -ENOENT);
+	p.term_length = 1000;
+	assert_int_equal(nsi_logfile_create(&b, other, &p, false), -EINVAL);
+	assert_int_equal(access(other, F_OK), -1);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -493,6 +587,8 @@ main(void)
 		cmocka_unit_test(padding_covers_the_end_of_a_term),
 		cmocka_unit_test(corrupt_frames_are_refused),
 		cmocka_unit_test(concurrent_appenders_lose_nothing),
+		cmocka_unit_test(directory_is_private),
+		cmocka_unit_test(files_are_created_once_and_shared),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

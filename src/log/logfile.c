@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log/logfile.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+int
+nsi_dir_secure(const char *dir)
+{
+	struct stat st;
+
+	if (dir == NULL || dir[0] == '\0')
+		return -EINVAL;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	if (lstat(dir, &st) != 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+		return -EPERM;
+	return 0;
+}
+
+/* Touch every page now, so that the first messages pay no page faults. */
+static void
+prefault_shared(void *base, size_t bytes)
+{
+	if (madvise(base, bytes, MADV_POPULATE_WRITE) == 0)
+		return;
+	/* Kernels before 5.14: write each page (the file is new, so it reads zero anyway). */
+	long page = sysconf(_SC_PAGESIZE);
+	for (size_t off = 0; off < bytes; off += (size_t)(page > 0 ? page : 4096))
+		((volatile uint8_t *)base)[off] = 0;
+}
+
+int
+nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log_params *p,
+		   bool prefault)
+{
+	if (f == NULL || path == NULL || p == NULL || nsi_log_params_check(p) != 0)
+		return -EINVAL;
+	size_t bytes = nsi_log_bytes(p->term_length);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	void *base = MAP_FAILED;
+	if (ftruncate(fd, (off_t)bytes) != 0)
+		rc = -errno;
+	if (rc == 0) {
+		base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (base == MAP_FAILED)
+			rc = -errno;
+	}
+	close(fd);
+	if (rc == 0) {
+		if (prefault)
+			prefault_shared(base, bytes);
+		rc = nsi_log_init(&f->log, base, bytes, p);
+	}
+	if (rc != 0) {
+		if (base != MAP_FAILED)
+			munmap(base, bytes);
+		unlink(path);
+		return rc;
+	}
+	f->base = base;
+	f->bytes = bytes;
+	return 0;
+}
+
+int
+nsi_logfile_open(struct nsi_logfile *f, const char *path)
+{
+	struct stat st;
+
+	if (f == NULL || path == NULL)
+		return -EINVAL;
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	/* Only a regular file of our own whose size a log can have. */
+	size_t bytes = (size_t)st.st_size;
+	int64_t term = st.st_size > NSI_LOG_META_BYTES
+			       ? (st.st_size - NSI_LOG_META_BYTES) / NSI_LOG_PARTITIONS
+			       : 0;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || term > NSI_LOG_TERM_MAX ||
+	    nsi_log_bytes((int32_t)term) != bytes) {
+		close(fd);
+		return S_ISREG(st.st_mode) && st.st_uid != geteuid() ? -EPERM : -EINVAL;
+	}
+	void *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int rc = base == MAP_FAILED ? -errno : 0;
+	close(fd);
+	if (rc != 0)
+		return rc;
+	rc = nsi_log_attach(&f->log, base, bytes);
+	if (rc != 0) {
+		munmap(base, bytes);
+		return rc;
+	}
+	f->base = base;
+	f->bytes = bytes;
+	return 0;
+}
+
+void
+nsi_logfile_close(struct nsi_logfile *f)
+{
+	if (f != NULL && f->base != NULL) {
+		munmap(f->base, f->bytes);
+		f->base = NULL;
+	}
+}

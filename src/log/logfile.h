@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSI_LOG_LOGFILE_H
+#define NSI_LOG_LOGFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log/log.h"
+
+/*
+ * Log buffers in files, shared between processes: a directory that only its owner can enter
+ * (0700), files only the owner can read (0600), created with O_EXCL and opened with
+ * O_NOFOLLOW, so another user can neither read the stream nor plant a file or a symbolic link
+ * for us to write through. Mapped MAP_SHARED and pre-faulted (MADV_POPULATE_WRITE) unless told
+ * not to.
+ */
+
+struct nsi_logfile {
+	struct nsi_log log;
+	void *base;
+	size_t bytes;
+};
+
+/*
+ * Make @dir if missing (0700) and check it: a directory, not a symbolic link, owned by us,
+ * no access for group or others. Returns 0, -EPERM (exists with the wrong owner or mode),
+ * -ENOTDIR, -ELOOP (a symbolic link), or what mkdir/lstat said.
+ */
+int nsi_dir_secure(const char *dir);
+
+/*
+ * Create @path (which must not exist) as a new log with @p, map it and format it.
+ * Returns 0, -EEXIST, -EINVAL (bad parameters, path too long), -ELOOP, or a system error; on
+ * failure no file is left behind.
+ */
+int nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log_params *p,
+		       bool prefault);
+
+/*
+ * Open an existing log at @path and validate it. Returns 0, -ENOENT, -ELOOP, -EINVAL (not a
+ * regular file, a size that no log has, or metadata that does not match), or a system error.
+ */
+int nsi_logfile_open(struct nsi_logfile *f, const char *path);
+
+/* Unmap (the file stays). */
+void nsi_logfile_close(struct nsi_logfile *f);
+
+#endif /* NSI_LOG_LOGFILE_H */
