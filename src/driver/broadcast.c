@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "driver/broadcast.h"
+#include "util/atomic.h"
+#include "util/cpu.h"
+
+static int64_t
+align8(int64_t v)
+{
+	return (v + (NSI_BCAST_ALIGN - 1)) & ~(int64_t)(NSI_BCAST_ALIGN - 1);
+}
+
+/* Record bytes: relaxed atomic 8-byte accesses (receivers may race with an overwrite). */
+static void
+store_word(uint8_t *p, uint64_t v)
+{
+	__atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELAXED);
+}
+
+static uint64_t
+load_word(const uint8_t *p)
+{
+	return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
+}
+
+static uint64_t
+header_word(int32_t length, int32_t type)
+{
+	return (uint64_t)(uint32_t)length | (uint64_t)(uint32_t)type << 32;
+}
+
+int
+nsi_bcast_init(struct nsi_bcast *b, void *base, size_t bytes)
+{
+	if (b == NULL || base == NULL || bytes <= NSI_BCAST_TRAILER || (uintptr_t)base % 128 != 0)
+		return -EINVAL;
+	size_t capacity = bytes - NSI_BCAST_TRAILER;
+	if (capacity < NSI_BCAST_MIN_BYTES || !nsi_is_pow2_u64(capacity) || capacity > INT32_MAX)
+		return -EINVAL;
+	b->buf = base;
+	b->trailer = (struct nsi_bcast_trailer *)(void *)((uint8_t *)base + capacity);
+	b->capacity = (int64_t)capacity;
+	b->mask = b->capacity - 1;
+	b->max_msg = (int32_t)(capacity / 8) - NSI_BCAST_HEADER;
+	return 0;
+}
+
+int
+nsi_bcast_transmit(struct nsi_bcast *b, int32_t type, const void *msg, int32_t length)
+{
+	if (type < 0)
+		return -EINVAL;
+	if (length < 0 || length > b->max_msg || (msg == NULL && length > 0))
+		return -EMSGSIZE;
+	struct nsi_bcast_trailer *t = b->trailer;
+	int64_t record = length + NSI_BCAST_HEADER, aligned = align8(record);
+	int64_t tail = nsi_load_relaxed_i64(&t->tail); /* ours alone */
+	int64_t index = tail & b->mask, to_end = b->capacity - index;
+	int64_t start = aligned > to_end ? tail + to_end : tail;
+
+	/*
+	 * Announce the new tail before overwriting anything: a receiver whose copy read any byte
+	 * written after this fence also sees the new intent when it checks (fence to fence).
+	 */
+	nsi_store_relaxed_i64(&t->tail_intent, start + aligned);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (start != tail) {
+		store_word(b->buf + index, header_word((int32_t)to_end, NSI_BCAST_PAD_TYPE));
+		index = 0;
+	}
+	uint8_t *rec = b->buf + index;
+	store_word(rec, header_word((int32_t)record, type));
+	const uint8_t *src = msg;
+	for (int32_t off = 0; off < length; off += 8) {
+		uint64_t w = 0;
+		memcpy(&w, src + off, (size_t)(length - off < 8 ? length - off : 8));
+		store_word(rec + NSI_BCAST_HEADER + off, w);
+	}
+	nsi_store_release_i64(&t->latest, start);
+	nsi_store_release_i64(&t->tail, start + aligned);
+	return 0;
+}
+
+void
+nsi_bcast_receiver_init(struct nsi_bcast_receiver *r, const struct nsi_bcast *b)
+{
+	r->b = b;
+	r->lapped_count = 0;
+	r->cursor = nsi_load_acquire_i64(&b->trailer->latest);
+}
+
+/* Did the transmitter start overwriting the record at @cursor (since the reads before)? */
+static bool
+overwritten(const struct nsi_bcast *b, int64_t cursor)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return nsi_load_relaxed_i64(&b->trailer->tail_intent) - cursor > b->capacity;
+}
+
+static void
+skip_to_latest(struct nsi_bcast_receiver *r)
+{
+	r->cursor = nsi_load_acquire_i64(&r->b->trailer->latest);
+}
+
+int
+nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_t out_len,
+		  int32_t *length)
+{
+	const struct nsi_bcast *b = r->b;
+
+	for (;;) {
+		int64_t cursor = r->cursor;
+		if (nsi_load_acquire_i64(&b->trailer->tail) <= cursor)
+			return 0;
+		if (overwritten(b, cursor)) {
+			r->lapped_count++;
+			skip_to_latest(r);
+			continue;
+		}
+		int64_t index = cursor & b->mask;
+		uint64_t h = load_word(b->buf + index);
+		int32_t len = (int32_t)(uint32_t)h, typ = (int32_t)(uint32_t)(h >> 32);
+		bool pad = typ == NSI_BCAST_PAD_TYPE;
+		bool sane = pad ? len == b->capacity - index
+				: len >= NSI_BCAST_HEADER && len <= b->capacity - index &&
+					  len - NSI_BCAST_HEADER <= b->max_msg;
+		if (!sane) {
+			if (overwritten(b, cursor)) {
+				r->lapped_count++;
+				skip_to_latest(r);
+				continue;
+			}
+			skip_to_latest(r);
+			return -EBADMSG;
+		}
+		if (pad) {
+			r->cursor = cursor + len;
+			continue;
+		}
+		int32_t n = len - NSI_BCAST_HEADER;
+		if (n > out_len) {
+			r->cursor = cursor + align8(len);
+			return -EMSGSIZE;
+		}
+		uint8_t *dst = out;
+		for (int32_t off = 0; off < n; off += 8) {
+			uint64_t w = load_word(b->buf + index + NSI_BCAST_HEADER + off);
+			memcpy(dst + off, &w, (size_t)(n - off < 8 ? n - off : 8));
+		}
+		if (overwritten(b, cursor)) {
+			r->lapped_count++;
+			skip_to_latest(r);
+			continue;
+		}
+		r->cursor = cursor + align8(len);
+		*type = typ;
+		*length = n;
+		return 1;
+	}
+}

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Broadcast buffer (src/driver/broadcast): order and content across many wraps, a lapped
+ * receiver, small output buffers, bad arguments, corrupt records, and a transmitter racing
+ * two receivers (no torn record is ever delivered; also under TSan).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "driver/broadcast.h"
+#include "testutil.h"
+#include "util/atomic.h"
+
+#define CAP 4096
+
+struct fixture {
+	uint8_t *mem;
+	struct nsi_bcast b;
+};
+
+static void
+fx_open(struct fixture *f)
+{
+	f->mem = aligned_alloc(4096, 2 * CAP); /* a multiple of the alignment, >= CAP + trailer */
+	assert_non_null(f->mem);
+	memset(f->mem, 0, CAP + NSI_BCAST_TRAILER);
+	assert_int_equal(nsi_bcast_init(&f->b, f->mem, CAP + NSI_BCAST_TRAILER), 0);
+}
+
+static void
+fill(uint8_t *p, int32_t n, uint32_t seed)
+{
+	for (int32_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(seed * 131u + (uint32_t)i);
+}
+
+static void
+init_rejects_bad_geometry(void **state)
+{
+	(void)state;
+	struct fixture f;
+	struct nsi_bcast b;
+	fx_open(&f);
+	assert_int_equal(f.b.capacity, CAP);
+	assert_int_equal(f.b.max_msg, CAP / 8 - 8);
+	assert_int_equal(nsi_bcast_init(&b, f.mem, CAP + NSI_BCAST_TRAILER - 8), -EINVAL);
+	assert_int_equal(nsi_bcast_init(&b, f.mem, 512 + NSI_BCAST_TRAILER), -EINVAL);
+	assert_int_equal(nsi_bcast_init(&b, f.mem + 8, CAP), -EINVAL);
+	assert_int_equal(nsi_bcast_init(&b, NULL, CAP + NSI_BCAST_TRAILER), -EINVAL);
+	assert_int_equal(nsi_bcast_transmit(&f.b, -1, "x", 1), -EINVAL);
+	assert_int_equal(nsi_bcast_transmit(&f.b, 1, "x", -1), -EMSGSIZE);
+	assert_int_equal(nsi_bcast_transmit(&f.b, 1, NULL, 4), -EMSGSIZE);
+	assert_int_equal(nsi_bcast_transmit(&f.b, 1, f.mem, CAP / 8 - 7), -EMSGSIZE);
+	free(f.mem);
+}
+
+static void
+in_order_across_wraps(void **state)
+{
+	(void)state;
+	struct fixture f;
+	struct nsi_bcast_receiver r;
+	uint8_t msg[512], out[512];
+	int32_t type, len;
+	fx_open(&f);
+	nsi_bcast_receiver_init(&r, &f.b);
+	assert_int_equal(nsi_bcast_receive(&r, &type, out, sizeof(out), &len), 0);
+	for (uint32_t i = 0; i < 5000; i++) {
+		int32_t n = (int32_t)(i * 37 % (uint32_t)f.b.max_msg);
+		fill(msg, n, i);
+		assert_int_equal(nsi_bcast_transmit(&f.b, (int32_t)(i % 7), msg, n), 0);
+		assert_int_equal(nsi_bcast_receive(&r, &type, out, sizeof(out), &len), 1);
+		assert_int_equal(type, (int32_t)(i % 7));
+		assert_int_equal(len, n);
+		if (n > 0)
+			assert_memory_equal(out, msg, (size_t)n);
+		assert_int_equal(nsi_bcast_receive(&r, &type, out, sizeof(out), &len), 0);
+	}
+	assert_int_equal(r.lapped_count, 0);
+	free(f.mem);
+}
+
+static void
+lapped_receiver_skips_to_latest(void **state)
+{
+	(void)state;
+	struct fixture f;
+	struct nsi_bcast_receiver r, late;
+	uint8_t msg[100], out[512];
+	int32_t type, len;
+	uint32_t seq;
+	fx_open(&f);
+	nsi_bcast_receiver_init(&r, &f.b);
+	/* 200 records of 112 bytes: more than 5 buffers' worth, none read. */
+	for (seq = 0; seq < 200; seq++) {
+		memcpy(msg, &seq, 4);
+		assert_int_equal(nsi_bcast_transmit(&f.b, 1, msg, 100), 0);
+	}
+	assert_int_equal(nsi_bcast_receive(&r, &type, out, sizeof(out), &len), 1);
+	assert_int_equal(r.lapped_count, 1);
+	memcpy(&seq, out, 4);
+	assert_int_equal(seq, 199); /* the latest record */
+	assert_int_equal(nsi_bcast_receive(&r, &type, out, sizeof(out), &len), 0);
+	/* It follows from there on. */
+	seq = 200;
+	memcpy(msg, &seq, 4);
+	assert_int_equal(nsi_bcast_transmit(&f.b, 1, msg, 100), 0);
+	assert_int_equal(nsi_bcast_receive(&r, &type, out, sizeof(out), &len), 1);
+	memcpy(&seq, out, 4);
+	assert_int_equal(seq, 200);
+	/* A receiver that joins late starts at the latest record, not lapped. */
+	nsi_bcast_receiver_init(&late, &f.b);
+	assert_int_equal(nsi_bcast_receive(&late, &type, out, sizeof(out), &len), 1);
+	memcpy(&seq, out, 4);
+	assert_int_equal(seq, 200);
+	assert_int_equal(late.lapped_count, 0);
+	free(f.mem);
+}
+
+static void
+small_buffer_and_corrupt_records(void **state)
+{
+	(void)state;
+	struct fixture f;
+	struct nsi_bcast_receiver r;
+	uint8_t msg[64] = { 1, 2, 3 }, out[16];
+	int32_t type, len;
+	fx_open(&f);
+	nsi_bcast_receiver_init(&r, &f.b);
+	assert_int_equal(nsi_bcast_transmit(&f.b, 2, msg, 64), 0);
+	assert_int_equal(nsi_bcast_transmit(&f.b, 3, msg, 8), 0);
+	assert_int_equal(nsi_bcast_receive(&r, &type, out, sizeof(out), &len), -EMSGSIZE);
+	assert_int_equal(nsi_bcast_receive(&r, &type, out, sizeof(out), &len), 1);
+	assert_int_equal(type, 3);
+	assert_int_equal(len, 8);
+	/* A record whose length runs past the buffer's end is refused, not read. */
+	int64_t at = r.cursor;
+	assert_int_equal(nsi_bcast_transmit(&f.b, 4, msg, 8), 0);
+	uint32_t bad = CAP * 2;
+	memcpy(f.mem + (at & (CAP - 1)), &bad, 4);
+	assert_int_equal(nsi_bcast_receive(&r, &type, out, sizeof(out), &len), -EBADMSG);
+	free(f.mem);
+}
+
+/* --- a transmitter racing two receivers ---------------------------------------------------- */
+
+#define RECORDS 200000
+#define END	9
+
+struct race {
+	struct fixture f;
+	struct tu_barrier start;
+	uint32_t done[2];
+};
+
+struct rx {
+	struct race *race;
+	int id;
+	uint64_t delivered, torn, out_of_order;
+	uint64_t lapped;
+};
+
+static void *
+transmit_all(void *arg)
+{
+	struct race *race = arg;
+	uint8_t msg[200];
+	tu_barrier_wait(&race->start);
+	for (uint32_t seq = 0; seq < RECORDS; seq++) {
+		int32_t n = 8 + (int32_t)(seq % 190);
+		memcpy(msg, &seq, 4);
+		fill(msg + 8, n - 8, seq);
+		uint32_t crc = tu_crc32c(0, msg + 8, (size_t)(n - 8));
+		memcpy(msg + 4, &crc, 4);
+		assert_int_equal(nsi_bcast_transmit(&race->f.b, 1, msg, n), 0);
+		/* Let the receivers run now and then: some keep up, some get lapped mid-copy. */
+		if (seq % 32 == 31)
+			sched_yield();
+	}
+	/* Until both receivers have seen the end (they may be lapped past a single one). */
+	while (nsi_load_acquire_u32(&race->done[0]) == 0 || nsi_load_acquire_u32(&race->done[1]) == 0) {
+		assert_int_equal(nsi_bcast_transmit(&race->f.b, END, NULL, 0), 0);
+		sched_yield();
+	}
+	return NULL;
+}
+
+static void *
+receive_all(void *arg)
+{
+	struct rx *x = arg;
+	struct nsi_bcast_receiver r;
+	uint8_t out[256];
+	int32_t type, len;
+	int64_t last = -1;
+	nsi_bcast_receiver_init(&r, &x->race->f.b);
+	tu_barrier_wait(&x->race->start);
+	for (;;) {
+		int rc = nsi_bcast_receive(&r, &type, out, sizeof(out), &len);
+		if (rc == 0) {
+			sched_yield();
+			continue;
+		}
+		assert_int_equal(rc, 1);
+		if (type == END)
+			break;
+		uint32_t seq, crc;
+		memcpy(&seq, out, 4);
+		memcpy(&crc, out + 4, 4);
+		x->torn += len != 8 + (int32_t)(seq % 190) ||
+			   crc != tu_crc32c(0, out + 8, (size_t)(len - 8));
+		x->out_of_order += (int64_t)seq <= last;
+		last = seq;
+		x->delivered++;
+	}
+	x->lapped = r.lapped_count;
+	nsi_store_release_u32(&x->race->done[x->id], 1);
+	return NULL;
+}
+
+static void
+transmitter_races_receivers(void **state)
+{
+	(void)state;
+	struct race *race = calloc(1, sizeof(*race));
+	struct rx x[2] = { { .race = race, .id = 0 }, { .race = race, .id = 1 } };
+	pthread_t t[3];
+	fx_open(&race->f);
+	tu_barrier_init(&race->start, 3);
+	assert_int_equal(pthread_create(&t[0], NULL, transmit_all, race), 0);
+	assert_int_equal(pthread_create(&t[1], NULL, receive_all, &x[0]), 0);
+	assert_int_equal(pthread_create(&t[2], NULL, receive_all, &x[1]), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		print_message("receiver %d: %llu delivered, lapped %llu times\n", i,
+			      (unsigned long long)x[i].delivered, (unsigned long long)x[i].lapped);
+		assert_int_equal(x[i].torn, 0);
+		assert_int_equal(x[i].out_of_order, 0);
+		assert_true(x[i].delivered > 0);
+	}
+	free(race->f.mem);
+	free(race);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(init_rejects_bad_geometry),
+		cmocka_unit_test(in_order_across_wraps),
+		cmocka_unit_test(lapped_receiver_skips_to_latest),
+		cmocka_unit_test(small_buffer_and_corrupt_records),
+		cmocka_unit_test(transmitter_races_receivers),
+	};
+	return cmocka_run_group_tests_name("broadcast", tests, NULL, NULL);
+}
