@@ -128,7 +128,7 @@ nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_
 		bool pad = typ == NSI_BCAST_PAD_TYPE;
 		bool sane = pad ? len == b->capacity - index
 				: len >= NSI_BCAST_HEADER && len <= b->capacity - index &&
-					  len - NSI_BCAST_HEADER <= b->max_msg;
+					    len - NSI_BCAST_HEADER <= b->max_msg;
 		if (!sane) {
 			if (overwritten(b, cursor)) {
 				r->lapped_count++;

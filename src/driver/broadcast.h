@@ -61,7 +61,7 @@ int nsi_bcast_transmit(struct nsi_bcast *b, int32_t type, const void *msg, int32
 
 struct nsi_bcast_receiver {
 	const struct nsi_bcast *b;
-	int64_t cursor;	      /* start of the next record to read */
+	int64_t cursor;	       /* start of the next record to read */
 	uint64_t lapped_count; /* times the transmitter overwrote records not yet read */
 };
 

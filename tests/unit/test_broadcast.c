@@ -186,7 +186,8 @@ transmit_all(void *arg)
 			sched_yield();
 	}
 	/* Until both receivers have seen the end (they may be lapped past a single one). */
-	while (nsi_load_acquire_u32(&race->done[0]) == 0 || nsi_load_acquire_u32(&race->done[1]) == 0) {
+	while (nsi_load_acquire_u32(&race->done[0]) == 0 ||
+	       nsi_load_acquire_u32(&race->done[1]) == 0) {
 		assert_int_equal(nsi_bcast_transmit(&race->f.b, END, NULL, 0), 0);
 		sched_yield();
 	}
