@@ -242,7 +242,7 @@ transmitter_races_receivers(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 	for (int i = 0; i < 2; i++) {
-		print_message("receiver %d: %llu delivered, lapped %llu times\n", i,
+		print_message("# receiver %d: %llu delivered, lapped %llu times\n", i,
 			      (unsigned long long)x[i].delivered, (unsigned long long)x[i].lapped);
 		assert_int_equal(x[i].torn, 0);
 		assert_int_equal(x[i].out_of_order, 0);

@@ -236,8 +236,8 @@ check_seq(void *ctx, const uint8_t *payload, int32_t length, const struct nsi_da
 	assert_true(length >= 4);
 	memcpy(&seq, payload, 4);
 	if (seq != r->next_seq)
-		print_message("seq %u expected %u at term %d offset %d len %d\n", seq, r->next_seq,
-			      h->term_id, h->term_offset, length);
+		print_message("# seq %u expected %u at term %d offset %d len %d\n", seq,
+			      r->next_seq, h->term_id, h->term_offset, length);
 	r->bad += seq != r->next_seq;
 	r->next_seq = seq + 1;
 }
@@ -472,7 +472,7 @@ concurrent_appenders_lose_nothing(void **state)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 		rotated += w[i].rotated;
 	}
-	print_message("%llu messages, %d terms, %llu rotated appends retried\n",
+	print_message("# %llu messages, %d terms, %llu rotated appends retried\n",
 		      (unsigned long long)a->messages, nsi_log_active_term_count(&s->log),
 		      (unsigned long long)rotated);
 	assert_int_equal(a->messages, (uint64_t)WRITERS * PER_WRITER);

@@ -319,6 +319,21 @@ fail_third_slot(void *arg, void *slot, uint64_t index)
 	return index == 2 ? -EIO : 0;
 }
 
+/*
+ * The process has as many mappings as before. Not under TSan: its runtime maps shadow memory
+ * on its own schedule (seen in CI under load: 4 more mappings after the cycles, none of them
+ * ours); the plain and ASan builds check mappings, every build checks descriptors.
+ */
+static void
+assert_mappings_back(int maps)
+{
+#if defined(__SANITIZE_THREAD__)
+	(void)maps;
+#else
+	assert_int_equal(mu_mapping_count(), maps);
+#endif
+}
+
 /* Create and destroy @n rings; mappings and descriptors must come back to where they were. */
 static void
 cycle(const struct ns_ring_opts *o, int n, uint32_t expect_source)
@@ -331,7 +346,7 @@ cycle(const struct ns_ring_opts *o, int n, uint32_t expect_source)
 			assert_int_equal(mu_info_of(r).source, expect_source);
 		ns_ring_destroy(r);
 	}
-	assert_int_equal(mu_mapping_count(), maps);
+	assert_mappings_back(maps);
 	assert_int_equal(mu_fd_count(), fds);
 }
 
@@ -375,7 +390,7 @@ create_destroy_cycles_leak_nothing(void **state)
 		assert_int_equal(ns_ring_create(&r, &o), -EIO);
 		assert_null(r);
 	}
-	assert_int_equal(mu_mapping_count(), maps);
+	assert_mappings_back(maps);
 	assert_int_equal(mu_fd_count(), fds);
 }
 
