@@ -18,13 +18,13 @@ align8(int64_t v)
 static void
 store_word(uint8_t *p, uint64_t v)
 {
-	__atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELAXED);
+	nsi_store_relaxed_u64((uint64_t *)(void *)p, v);
 }
 
 static uint64_t
 load_word(const uint8_t *p)
 {
-	return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
+	return nsi_load_relaxed_u64((const uint64_t *)(const void *)p);
 }
 
 static uint64_t
@@ -67,7 +67,7 @@ nsi_bcast_transmit(struct nsi_bcast *b, int32_t type, const void *msg, int32_t l
 	 * written after this fence also sees the new intent when it checks (fence to fence).
 	 */
 	nsi_store_relaxed_i64(&t->tail_intent, start + aligned);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	nsi_fence_release();
 	if (start != tail) {
 		store_word(b->buf + index, header_word((int32_t)to_end, NSI_BCAST_PAD_TYPE));
 		index = 0;
@@ -97,7 +97,7 @@ nsi_bcast_receiver_init(struct nsi_bcast_receiver *r, const struct nsi_bcast *b)
 static bool
 overwritten(const struct nsi_bcast *b, int64_t cursor)
 {
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	nsi_fence_acquire();
 	return nsi_load_relaxed_i64(&b->trailer->tail_intent) - cursor > b->capacity;
 }
 

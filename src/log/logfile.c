@@ -8,10 +8,7 @@
 #include <unistd.h>
 
 #include "log/logfile.h"
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
+#include "mem/region.h"
 
 int
 nsi_dir_secure(const char *dir)
@@ -31,18 +28,6 @@ nsi_dir_secure(const char *dir)
 	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
 		return -EPERM;
 	return 0;
-}
-
-/* Touch every page now, so that the first messages pay no page faults. */
-static void
-prefault_shared(void *base, size_t bytes)
-{
-	if (madvise(base, bytes, MADV_POPULATE_WRITE) == 0)
-		return;
-	/* Kernels before 5.14: write each page (the file is new, so it reads zero anyway). */
-	long page = sysconf(_SC_PAGESIZE);
-	for (size_t off = 0; off < bytes; off += (size_t)(page > 0 ? page : 4096))
-		((volatile uint8_t *)base)[off] = 0;
 }
 
 int
@@ -65,11 +50,10 @@ nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log
 			rc = -errno;
 	}
 	close(fd);
-	if (rc == 0) {
-		if (prefault)
-			prefault_shared(base, bytes);
+	if (rc == 0 && prefault)
+		rc = nsi_mem_populate(base, bytes, (size_t)sysconf(_SC_PAGESIZE));
+	if (rc == 0)
 		rc = nsi_log_init(&f->log, base, bytes, p);
-	}
 	if (rc != 0) {
 		if (base != MAP_FAILED)
 			munmap(base, bytes);

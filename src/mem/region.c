@@ -268,18 +268,23 @@ bind_node(const struct attempt *a, int32_t node)
 	return rc == 0 ? 0 : -errno;
 }
 
-/* Touch every page for writing. Returns 0 or the kernel's error (never SIGBUS). */
-static int
-populate(const struct attempt *a)
+int
+nsi_mem_populate(void *base, size_t bytes, size_t page)
 {
-	if (madvise(a->base, a->bytes, MADV_POPULATE_WRITE) == 0)
+	if (madvise(base, bytes, MADV_POPULATE_WRITE) == 0)
 		return 0;
 	if (errno != EINVAL)
 		return -errno;
 	/* Kernels before 5.14: write to each page. The memory is zero, so write zero. */
-	for (size_t off = 0; off < a->bytes; off += a->page)
-		((volatile uint8_t *)a->base)[off] = 0;
+	for (size_t off = 0; off < bytes; off += page)
+		((volatile uint8_t *)base)[off] = 0;
 	return 0;
+}
+
+static int
+populate(const struct attempt *a)
+{
+	return nsi_mem_populate(a->base, a->bytes, a->page);
 }
 
 int64_t

@@ -56,4 +56,11 @@ void nsi_region_info(const struct nsi_region *region, struct ns_mem_info *info, 
  */
 int64_t nsi_mem_thp_bytes(const void *base);
 
+/*
+ * Touch every page of zero-filled memory for writing (MADV_POPULATE_WRITE; a write per @page
+ * bytes on kernels before 5.14). Returns 0 or the kernel's error, never SIGBUS: a full tmpfs
+ * or hugetlbfs pool shows here, not on a later write.
+ */
+int nsi_mem_populate(void *base, size_t bytes, size_t page);
+
 #endif /* NSI_MEM_REGION_H */

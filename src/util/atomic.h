@@ -126,4 +126,21 @@ nsi_fence_seq_cst(void)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+/*
+ * Seqlock-style fences: a writer that announces (relaxed store), fences (release), then
+ * overwrites data; a reader that copies data, fences (acquire), then re-checks the
+ * announcement (src/driver/broadcast.c).
+ */
+NS_INLINE void
+nsi_fence_release(void)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+NS_INLINE void
+nsi_fence_acquire(void)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
 #endif /* NSI_UTIL_ATOMIC_H */
