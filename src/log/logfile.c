@@ -31,12 +31,10 @@ nsi_dir_secure(const char *dir)
 }
 
 int
-nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log_params *p,
-		   bool prefault)
+nsi_shm_create(const char *path, size_t bytes, bool prefault, void **out)
 {
-	if (f == NULL || path == NULL || p == NULL || nsi_log_params_check(p) != 0)
+	if (path == NULL || out == NULL || bytes == 0)
 		return -EINVAL;
-	size_t bytes = nsi_log_bytes(p->term_length);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -44,6 +42,9 @@ nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log
 	void *base = MAP_FAILED;
 	if (ftruncate(fd, (off_t)bytes) != 0)
 		rc = -errno;
+	/* Reserve the storage now: a full file system is an error here, never a SIGBUS later. */
+	if (rc == 0)
+		rc = -posix_fallocate(fd, 0, (off_t)bytes);
 	if (rc == 0) {
 		base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (base == MAP_FAILED)
@@ -52,11 +53,65 @@ nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log
 	close(fd);
 	if (rc == 0 && prefault)
 		rc = nsi_mem_populate(base, bytes, (size_t)sysconf(_SC_PAGESIZE));
-	if (rc == 0)
-		rc = nsi_log_init(&f->log, base, bytes, p);
 	if (rc != 0) {
 		if (base != MAP_FAILED)
 			munmap(base, bytes);
+		unlink(path);
+		return rc;
+	}
+	*out = base;
+	return 0;
+}
+
+int
+nsi_shm_open(const char *path, void **out, size_t *bytes)
+{
+	struct stat st;
+
+	if (path == NULL || out == NULL || bytes == NULL)
+		return -EINVAL;
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	/* Only a regular file of our own that no one else may write. */
+	int rc = 0;
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+		rc = -EINVAL;
+	else if (st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+		rc = -EPERM;
+	void *base = MAP_FAILED;
+	if (rc == 0) {
+		base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (base == MAP_FAILED)
+			rc = -errno;
+	}
+	close(fd);
+	if (rc != 0)
+		return rc;
+	*out = base;
+	*bytes = (size_t)st.st_size;
+	return 0;
+}
+
+int
+nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log_params *p,
+		   bool prefault)
+{
+	if (f == NULL || path == NULL || p == NULL || nsi_log_params_check(p) != 0)
+		return -EINVAL;
+	size_t bytes = nsi_log_bytes(p->term_length);
+	void *base;
+	int rc = nsi_shm_create(path, bytes, prefault, &base);
+	if (rc != 0)
+		return rc;
+	rc = nsi_log_init(&f->log, base, bytes, p);
+	if (rc != 0) {
+		munmap(base, bytes);
 		unlink(path);
 		return rc;
 	}
@@ -68,33 +123,14 @@ nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log
 int
 nsi_logfile_open(struct nsi_logfile *f, const char *path)
 {
-	struct stat st;
-
 	if (f == NULL || path == NULL)
 		return -EINVAL;
-	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0) {
-		int rc = -errno;
-		close(fd);
-		return rc;
-	}
-	/* Only a regular file of our own whose size a log can have. */
-	size_t bytes = (size_t)st.st_size;
-	int64_t term = st.st_size > NSI_LOG_META_BYTES
-			       ? (st.st_size - NSI_LOG_META_BYTES) / NSI_LOG_PARTITIONS
-			       : 0;
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || term > NSI_LOG_TERM_MAX ||
-	    nsi_log_bytes((int32_t)term) != bytes) {
-		close(fd);
-		return S_ISREG(st.st_mode) && st.st_uid != geteuid() ? -EPERM : -EINVAL;
-	}
-	void *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	int rc = base == MAP_FAILED ? -errno : 0;
-	close(fd);
+	void *base;
+	size_t bytes;
+	int rc = nsi_shm_open(path, &base, &bytes);
 	if (rc != 0)
 		return rc;
+	/* nsi_log_attach() checks that the size is one a log has and the metadata matches it. */
 	rc = nsi_log_attach(&f->log, base, bytes);
 	if (rc != 0) {
 		munmap(base, bytes);

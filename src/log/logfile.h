@@ -29,6 +29,21 @@ struct nsi_logfile {
 int nsi_dir_secure(const char *dir);
 
 /*
+ * Create @path (which must not exist: O_EXCL, O_NOFOLLOW, mode 0600) with @bytes reserved
+ * (posix_fallocate: -ENOSPC now rather than SIGBUS later), map it shared and optionally
+ * pre-fault it. Returns 0 and the mapping in *out, or a negative errno; on failure no file is
+ * left behind.
+ */
+int nsi_shm_create(const char *path, size_t bytes, bool prefault, void **out);
+
+/*
+ * Open and map an existing shared file: a regular file owned by us that neither group nor
+ * others may write (-EPERM otherwise), not a symbolic link (-ELOOP). Returns 0, the mapping
+ * and its size, or a negative errno.
+ */
+int nsi_shm_open(const char *path, void **out, size_t *bytes);
+
+/*
  * Create @path (which must not exist) as a new log with @p, map it and format it.
  * Returns 0, -EEXIST, -EINVAL (bad parameters, path too long), -ELOOP, or a system error; on
  * failure no file is left behind.

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSI_DRIVER_CNC_H
+#define NSI_DRIVER_CNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/broadcast.h"
+#include "driver/mpsc.h"
+
+/*
+ * The command-and-control file (cnc.dat in the driver directory): how clients, the driver and
+ * ns-stat find each other. A header page, then five sections, each starting on a page:
+ *
+ *   to-driver   many-to-one command ring (clients -> driver)
+ *   to-clients  broadcast buffer (driver -> clients)
+ *   counters    metadata records (256 B each) and values (128 B each, one per line pair)
+ *   error log   distinct errors with a count and first/last times
+ *
+ * The driver fills the header and stores the version last (release): a reader that finds
+ * version 0 waits; another major version is refused. Everything else in the file is untrusted
+ * by readers: lengths must match the file, ids must be in range.
+ */
+
+#define NSI_CNC_FILE	      "cnc.dat"
+#define NSI_CNC_MAGIC	      UINT64_C(0x31434e43534e) /* "NSCNC1" little-endian */
+#define NSI_CNC_VERSION_MAJOR 1
+#define NSI_CNC_VERSION_MINOR 0
+#define NSI_CNC_VERSION	      ((NSI_CNC_VERSION_MAJOR << 16) | NSI_CNC_VERSION_MINOR)
+#define NSI_CNC_HEADER_BYTES  4096
+
+struct nsi_cnc_header {
+	uint64_t magic;
+	int32_t version; /* stored last; 0: not ready */
+	int32_t header_bytes;
+	int32_t to_driver_bytes;
+	int32_t to_clients_bytes;
+	int32_t counters_meta_bytes;
+	int32_t counters_values_bytes;
+	int32_t error_log_bytes;
+	int32_t reserved;
+	int64_t pid;
+	int64_t start_time_ms; /* CLOCK_REALTIME, for people */
+	int64_t client_liveness_ns;
+	int64_t driver_timeout_ns;
+	char pad0[128 - 72];
+	int64_t driver_heartbeat_ns; /* CLOCK_MONOTONIC; the driver stores it every duty cycle */
+	char pad1[120];
+	uint32_t driver_doorbell; /* futex: clients bump it after a command */
+	char pad2[124];
+	uint32_t client_doorbell; /* futex: the driver bumps it after a broadcast */
+	char pad3[124];
+};
+
+_Static_assert(sizeof(struct nsi_cnc_header) <= NSI_CNC_HEADER_BYTES, "header fits its page");
+
+/* Counters. */
+#define NSI_COUNTER_META_BYTES	256
+#define NSI_COUNTER_VALUE_BYTES 128
+#define NSI_COUNTER_LABEL_MAX	(NSI_COUNTER_META_BYTES - 40)
+
+enum nsi_counter_state {
+	NSI_COUNTER_FREE = 0,
+	NSI_COUNTER_ALLOCATED = 1,
+	NSI_COUNTER_RECLAIMED = -1
+};
+
+struct nsi_counter_meta {
+	int32_t state; /* stored last, with release */
+	int32_t type_id;
+	int64_t owner_id; /* the client or registration the counter belongs to */
+	int64_t key;	  /* a type-specific key, e.g. session id << 32 | stream id */
+	int64_t free_at_ns;
+	int32_t label_length;
+	int32_t reserved;
+	char label[NSI_COUNTER_LABEL_MAX];
+};
+
+_Static_assert(sizeof(struct nsi_counter_meta) == NSI_COUNTER_META_BYTES, "counter metadata");
+
+struct nsi_counters {
+	struct nsi_counter_meta *meta;
+	uint8_t *values;
+	int32_t max;
+	int64_t reuse_delay_ns; /* a freed counter is not handed out again before this */
+};
+
+/* View the two areas; @meta_bytes / 256 must equal @values_bytes / 128. Returns 0 or -EINVAL. */
+int nsi_counters_init(struct nsi_counters *c, void *meta, size_t meta_bytes, void *values,
+		      size_t values_bytes, int64_t reuse_delay_ns);
+/* Driver only: allocate a counter (value 0). Returns its id, or -ENOSPC. */
+int32_t nsi_counter_alloc(struct nsi_counters *c, int32_t type_id, int64_t owner_id, int64_t key,
+			  const char *label, int64_t now_ns);
+/* Driver only: free an allocated counter. Returns 0 or -EINVAL. */
+int nsi_counter_free(struct nsi_counters *c, int32_t id, int64_t now_ns);
+/* The value's address, or NULL for an id out of range. */
+int64_t *nsi_counter_addr(const struct nsi_counters *c, int32_t id);
+/* An allocated counter's type (>= 0), or -ENOENT (free or out of range). */
+int32_t nsi_counter_type(const struct nsi_counters *c, int32_t id);
+/* Call @fn for each allocated counter (label NUL-terminated, copied). Returns the count. */
+typedef void (*nsi_counter_fn)(void *ctx, int32_t id, int32_t type_id, int64_t owner_id,
+			       int64_t key, const char *label, int64_t value);
+int nsi_counters_foreach(const struct nsi_counters *c, nsi_counter_fn fn, void *ctx);
+
+/* Error log: one writer (the driver), any number of readers. */
+struct nsi_errlog {
+	uint8_t *buf;
+	int32_t capacity;
+};
+
+struct nsi_errlog_record {
+	int32_t length; /* whole record; stored last, with release */
+	int32_t count;	/* observations of this error */
+	int64_t first_ns;
+	int64_t last_ns;
+	/* then the text, not NUL-terminated, padded to 8 bytes */
+};
+
+int nsi_errlog_init(struct nsi_errlog *e, void *base, size_t bytes);
+/*
+ * Record an error: a text already in the log gets its count and last time bumped, a new one
+ * is appended. Returns 0, or -ENOSPC when the log is full (the error is then only counted by
+ * the caller).
+ */
+int nsi_errlog_record(struct nsi_errlog *e, int64_t now_ns, const char *text);
+typedef void (*nsi_errlog_fn)(void *ctx, int32_t count, int64_t first_ns, int64_t last_ns,
+			      const char *text, int32_t length);
+/* Read every record. Returns the number read, or -EBADMSG for an impossible record. */
+int nsi_errlog_read(const struct nsi_errlog *e, nsi_errlog_fn fn, void *ctx);
+
+/* A mapped CnC file with its sections. */
+struct nsi_cnc {
+	struct nsi_cnc_header *hdr;
+	void *base;
+	size_t bytes;
+	struct nsi_mpsc to_driver;
+	struct nsi_bcast to_clients;
+	struct nsi_counters counters;
+	struct nsi_errlog errors;
+};
+
+struct nsi_cnc_params {
+	int32_t to_driver_bytes;  /* capacity, a power of two */
+	int32_t to_clients_bytes; /* capacity, a power of two */
+	int32_t counters;	  /* number of counters */
+	int32_t error_log_bytes;
+	int64_t client_liveness_ns;
+	int64_t driver_timeout_ns;
+	int64_t counter_reuse_ns;
+};
+
+/* Bytes the file takes with these parameters, or 0 when they are out of range. */
+size_t nsi_cnc_bytes(const struct nsi_cnc_params *p);
+
+/*
+ * Driver: create @path (O_EXCL, 0600), lay it out and publish the header (version last).
+ * Returns 0, -EEXIST, -EINVAL, -ENOSPC or another negative errno.
+ */
+int nsi_cnc_create(struct nsi_cnc *cnc, const char *path, const struct nsi_cnc_params *p,
+		   int64_t now_ns);
+
+/*
+ * Client or tool: open and check @path. Returns 0, -ENOENT (no driver has run here),
+ * -EAGAIN (the driver has not finished creating it: retry), -EPROTO (another major version
+ * or not a CnC file), -EINVAL (sizes that do not match the file), -EPERM (not ours, or
+ * writable by others), -ELOOP (a symbolic link).
+ */
+int nsi_cnc_open(struct nsi_cnc *cnc, const char *path);
+
+void nsi_cnc_close(struct nsi_cnc *cnc);
+
+/* The driver's heartbeat (CLOCK_MONOTONIC ns). */
+int64_t nsi_cnc_heartbeat(const struct nsi_cnc *cnc);
+void nsi_cnc_beat(struct nsi_cnc *cnc, int64_t now_ns);
+
+/* Doorbells: bump and wake all waiters; wait while the word still equals @seen. */
+void nsi_doorbell_ring(uint32_t *word);
+/* Returns 0 when woken or the word changed, -ETIMEDOUT after @timeout_ns (<= 0: no wait). */
+int nsi_doorbell_wait(uint32_t *word, uint32_t seen, int64_t timeout_ns);
+
+#endif /* NSI_DRIVER_CNC_H */
