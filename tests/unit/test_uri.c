@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Channel URIs (src/client/uri): good ones, a table of bad ones with their messages, and the
+ * round trip parse(print(parse(s))) == parse(s).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "client/uri.h"
+
+static void
+good_uris_parse_and_round_trip(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		int32_t term, mtu, session;
+		bool has_session;
+	} good[] = {
+		{ "ns:ipc", 0, 0, 0, false },
+		{ "ns:ipc?term-length=64k", 65536, 0, 0, false },
+		{ "ns:ipc?term-length=1m&mtu=1408", 1 << 20, 1408, 0, false },
+		{ "ns:ipc?mtu=4k&term-length=1G", 1 << 30, 4096, 0, false },
+		{ "ns:ipc?session-id=-7&term-length=131072", 131072, 0, -7, true },
+		{ "ns:ipc?session-id=2147483647", 0, 0, INT32_MAX, true },
+		{ "ns:ipc?session-id=-2147483648&mtu=64", 0, 64, INT32_MIN, true },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct nsi_uri u, v;
+		char err[128] = "", buf[NSI_URI_MAX];
+		assert_int_equal(nsi_uri_parse(good[i].s, &u, err, sizeof(err)), 0);
+		assert_int_equal(u.media, NSI_MEDIA_IPC);
+		assert_int_equal(u.term_length, good[i].term);
+		assert_int_equal(u.mtu, good[i].mtu);
+		assert_int_equal(u.session_id, good[i].session);
+		assert_int_equal(u.has_session_id, good[i].has_session);
+		int n = nsi_uri_print(&u, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_int_equal(nsi_uri_parse(buf, &v, err, sizeof(err)), 0);
+		assert_memory_equal(&u, &v, sizeof(u));
+		assert_int_equal(nsi_uri_print(&v, buf, 4), -ENOSPC);
+	}
+}
+
+static void
+bad_uris_name_the_bad_part(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		const char *says;
+	} bad[] = {
+		{ "", "does not start with" },
+		{ "aeron:ipc", "does not start with \"ns:\"" },
+		{ "ns:udp", "unknown media \"udp\"" },
+		{ "ns:", "unknown media \"\"" },
+		{ "ns:ipc?", "empty parameter" },
+		{ "ns:ipc?mtu=64&", "empty parameter" },
+		{ "ns:ipc?&mtu=64", "empty parameter" },
+		{ "ns:ipc?mtu", "\"mtu\" has no '='" },
+		{ "ns:ipc?mtu=", "\"mtu\" has no value" },
+		{ "ns:ipc?term-length=100k", "term-length \"100k\"" },
+		{ "ns:ipc?term-length=32k", "term-length \"32k\"" },
+		{ "ns:ipc?term-length=2g", "term-length \"2g\"" },
+		{ "ns:ipc?term-length=1x", "term-length \"1x\"" },
+		{ "ns:ipc?term-length=-1m", "term-length \"-1m\"" },
+		{ "ns:ipc?term-length=9999999999999999999999999999999999999", "longer than 32" },
+		{ "ns:ipc?mtu=100", "mtu \"100\"" },
+		{ "ns:ipc?mtu=65536", "mtu \"65536\"" },
+		{ "ns:ipc?mtu=32", "mtu \"32\"" },
+		{ "ns:ipc?term-length=64k&mtu=16k", "more than term-length / 8" },
+		{ "ns:ipc?session-id=abc", "session-id \"abc\"" },
+		{ "ns:ipc?session-id=2147483648", "session-id \"2147483648\"" },
+		{ "ns:ipc?session-id=", "no value" },
+		{ "ns:ipc?mtu=64&mtu=64", "mtu given twice" },
+		{ "ns:ipc?term-length=64k&term-length=64k", "term-length given twice" },
+		{ "ns:ipc?session-id=1&session-id=1", "session-id given twice" },
+		{ "ns:ipc?endpoint=host:1", "unknown parameter \"endpoint\"" },
+		{ "ns:ipc?=5", "unknown parameter \"\"" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct nsi_uri u;
+		char err[160] = "";
+		assert_int_equal(nsi_uri_parse(bad[i].s, &u, err, sizeof(err)), -EINVAL);
+		if (strstr(err, bad[i].says) == NULL)
+			fail_msg("\"%s\": got \"%s\", wanted \"%s\"", bad[i].s, err, bad[i].says);
+	}
+	char err[100];
+	struct nsi_uri u;
+	assert_int_equal(nsi_uri_parse(NULL, &u, err, sizeof(err)), -EINVAL);
+	assert_int_equal(nsi_uri_parse("ns:ipc", NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(nsi_uri_parse("ns:ipc?mtu=1", &u, NULL, 0), -EINVAL);
+	char huge[NSI_URI_MAX + 10];
+	memset(huge, 'a', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	memcpy(huge, "ns:ipc?", 7);
+	assert_int_equal(nsi_uri_parse(huge, &u, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "longer than 512"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(good_uris_parse_and_round_trip),
+		cmocka_unit_test(bad_uris_name_the_bad_part),
+	};
+	return cmocka_run_group_tests_name("uri", tests, NULL, NULL);
+}
