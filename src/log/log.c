@@ -65,7 +65,8 @@ mtu_ok(int32_t mtu, int32_t term_length)
 int
 nsi_log_params_check(const struct nsi_log_params *p)
 {
-	if (nsi_log_bytes(p->term_length) == 0 || !mtu_ok(p->mtu, p->term_length))
+	if (nsi_log_bytes(p->term_length) == 0 || !mtu_ok(p->mtu, p->term_length) ||
+	    p->window < 0 || p->window > p->term_length)
 		return -EINVAL;
 	return 0;
 }
@@ -101,6 +102,9 @@ nsi_log_init(struct nsi_log *log, void *base, size_t bytes, const struct nsi_log
 	m->term_length = p->term_length;
 	m->mtu = p->mtu;
 	m->page_size = p->page_size;
+	m->window = p->window != 0 ? p->window : p->term_length / 2;
+	for (int i = 0; i < NSI_LOG_MAX_SUBSCRIBERS; i++)
+		m->subscriber_counters[i] = -1;
 	m->default_header = (struct nsi_data_header){
 		.frame_length = 0,
 		.version = NSI_FRAME_VERSION,
@@ -230,18 +234,39 @@ rotate(struct nsi_log *log, int32_t count, int32_t term_id)
 	return NSI_LOG_ROTATED;
 }
 
-/* Write @length bytes of @msg as frames at @offset (space reserved); returns nothing. */
+/* Copy @n bytes from the gathered pieces, starting @skip bytes in. */
+static void
+gather_copy(uint8_t *dst, const struct nsi_gather *v, int count, int32_t skip, int32_t n)
+{
+	int i = 0;
+	while (i < count && (size_t)skip >= v[i].len)
+		skip -= (int32_t)v[i++].len;
+	while (n > 0 && i < count) {
+		size_t take = v[i].len - (size_t)skip;
+		if (take > (size_t)n)
+			take = (size_t)n;
+		memcpy(dst, (const uint8_t *)v[i].base + skip, take);
+		dst += take;
+		n -= (int32_t)take;
+		skip = 0;
+		i++;
+	}
+}
+
+/* Write @length bytes gathered from @v as frames at @offset (space reserved). */
 static void
 write_message(struct nsi_log *log, uint8_t *term, int32_t term_id, int32_t offset,
-	      const uint8_t *msg, int32_t length)
+	      const struct nsi_gather *v, int count, int32_t length)
 {
 	if (length <= log->max_payload) {
 		int32_t frame_length = length + NSI_DATA_HEADER_LEN;
 		struct nsi_data_header *h =
 			begin_frame(log, term_id, offset, frame_length, NSI_FLAG_UNFRAGMENTED,
 				    NSI_FRAME_DATA, term);
-		if (length > 0)
-			memcpy((uint8_t *)h + NSI_DATA_HEADER_LEN, msg, (size_t)length);
+		if (count == 1 && length > 0)
+			memcpy((uint8_t *)h + NSI_DATA_HEADER_LEN, v[0].base, (size_t)length);
+		else if (length > 0)
+			gather_copy((uint8_t *)h + NSI_DATA_HEADER_LEN, v, count, 0, length);
 		commit_frame(h, frame_length);
 		return;
 	}
@@ -254,7 +279,7 @@ write_message(struct nsi_log *log, uint8_t *term, int32_t term_id, int32_t offse
 			flags |= NSI_FLAG_END;
 		struct nsi_data_header *h = begin_frame(log, term_id, offset, frame_length, flags,
 							NSI_FRAME_DATA, term);
-		memcpy((uint8_t *)h + NSI_DATA_HEADER_LEN, msg + (length - left), (size_t)chunk);
+		gather_copy((uint8_t *)h + NSI_DATA_HEADER_LEN, v, count, length - left, chunk);
 		commit_frame(h, frame_length);
 		offset += nsi_frame_align(frame_length);
 		left -= chunk;
@@ -273,24 +298,24 @@ required_bytes(const struct nsi_log *log, int32_t length)
 	return rest > 0 ? bytes + nsi_frame_align(rest + NSI_DATA_HEADER_LEN) : bytes;
 }
 
-int64_t
-nsi_log_append(struct nsi_log *log, bool exclusive, const void *msg, int32_t length)
+/*
+ * Reserve @required bytes in the active term. Returns the offset (>= 0) with *term_id and
+ * *part set, or NSI_LOG_ROTATED / NSI_LOG_MAX_POSITION when the term was full.
+ */
+static int64_t
+reserve(struct nsi_log *log, bool exclusive, int32_t required, int32_t *term_id_out, int *part_out)
 {
-	if (length < 0 || length > log->max_message || (msg == NULL && length > 0))
-		return -EMSGSIZE;
 	int32_t count = nsi_log_active_term_count(log);
 	int part = nsi_log_partition(count);
 	int64_t *tailp = &log->meta->tail[part];
 	int64_t raw = nsi_load_acquire_i64(tailp);
 	int32_t term_id = tail_term_id(raw);
-
 	/* The partition holds another term than the count says: a rotation is under way. */
 	if (term_diff(term_id, log->initial_term_id) != count)
 		return NSI_LOG_ROTATED;
 	/* Full (the last message may have ended exactly at the end): rotate, which is idempotent. */
 	if (tail_offset(raw) >= log->term_length)
 		return rotate(log, count, term_id);
-	int32_t required = required_bytes(log, length);
 	if (exclusive) {
 		if (tail_offset(raw) + required <= log->term_length)
 			nsi_store_release_i64(tailp, raw + required);
@@ -301,8 +326,6 @@ nsi_log_append(struct nsi_log *log, bool exclusive, const void *msg, int32_t len
 		term_id = tail_term_id(raw);
 	}
 	int64_t offset = tail_offset(raw);
-	uint8_t *term = log->terms[part];
-
 	if (offset + required > log->term_length) {
 		/*
 		 * The writer that crossed the end pads the rest. Every writer that did not fit
@@ -311,12 +334,110 @@ nsi_log_append(struct nsi_log *log, bool exclusive, const void *msg, int32_t len
 		 * above unless this writer stalled across rotations.
 		 */
 		if (offset < log->term_length)
-			write_pad(log, term, term_id, (int32_t)offset,
+			write_pad(log, log->terms[part], term_id, (int32_t)offset,
 				  log->term_length - (int32_t)offset);
 		return rotate(log, term_diff(term_id, log->initial_term_id), term_id);
 	}
-	write_message(log, term, term_id, (int32_t)offset, msg, length);
+	*term_id_out = term_id;
+	*part_out = part;
+	return offset;
+}
+
+int64_t
+nsi_log_appendv(struct nsi_log *log, bool exclusive, const struct nsi_gather *v, int n,
+		int32_t length)
+{
+	if (length < 0 || length > log->max_message || (v == NULL && length > 0))
+		return -EMSGSIZE;
+	int32_t required = required_bytes(log, length), term_id;
+	int part;
+	int64_t offset = reserve(log, exclusive, required, &term_id, &part);
+	if (offset < 0)
+		return offset;
+	write_message(log, log->terms[part], term_id, (int32_t)offset, v, n, length);
 	return nsi_log_position(log, term_id, (int32_t)offset + required);
+}
+
+int64_t
+nsi_log_append(struct nsi_log *log, bool exclusive, const void *msg, int32_t length)
+{
+	struct nsi_gather one = { msg, length > 0 ? (size_t)length : 0 };
+	if (msg == NULL && length > 0)
+		return -EMSGSIZE;
+	return nsi_log_appendv(log, exclusive, &one, 1, length);
+}
+
+int64_t
+nsi_log_claim(struct nsi_log *log, bool exclusive, int32_t length, struct nsi_log_claim *c)
+{
+	if (length < 0 || length > log->max_payload)
+		return -EMSGSIZE;
+	int32_t frame_length = length + NSI_DATA_HEADER_LEN, term_id;
+	int32_t required = nsi_frame_align(frame_length);
+	int part;
+	int64_t offset = reserve(log, exclusive, required, &term_id, &part);
+	if (offset < 0)
+		return offset;
+	c->hdr = begin_frame(log, term_id, (int32_t)offset, frame_length, NSI_FLAG_UNFRAGMENTED,
+			     NSI_FRAME_DATA, log->terms[part]);
+	c->payload = (uint8_t *)c->hdr + NSI_DATA_HEADER_LEN;
+	c->length = length;
+	return nsi_log_position(log, term_id, (int32_t)offset + required);
+}
+
+void
+nsi_log_claim_commit(struct nsi_log_claim *c)
+{
+	commit_frame(c->hdr, c->length + NSI_DATA_HEADER_LEN);
+}
+
+void
+nsi_log_claim_abort(struct nsi_log_claim *c)
+{
+	c->hdr->type = NSI_FRAME_PAD;
+	commit_frame(c->hdr, c->length + NSI_DATA_HEADER_LEN);
+}
+
+int32_t
+nsi_term_frame(const uint8_t *term, int32_t term_length, int32_t offset,
+	       const struct nsi_data_header **hdr)
+{
+	if (offset < 0 || offset >= term_length || offset % NSI_FRAME_ALIGN != 0)
+		return -EINVAL;
+	const struct nsi_data_header *h =
+		(const struct nsi_data_header *)(const void *)(term + offset);
+	/* Pairs with commit_frame(): the header and payload are complete. */
+	int32_t length = (int32_t)nsi_load_acquire_u32((const uint32_t *)&h->frame_length);
+	if (length <= 0)
+		return 0;
+	if (length < NSI_DATA_HEADER_LEN || nsi_frame_align(length) > term_length - offset ||
+	    length > term_length - offset)
+		return -EBADMSG;
+	*hdr = h;
+	return nsi_frame_align(length);
+}
+
+int64_t
+nsi_log_clean_to(struct nsi_log *log, int64_t position)
+{
+	struct nsi_log_meta *m = log->meta;
+	int64_t clean = nsi_load_acquire_i64(&m->clean_position), done = 0;
+	int64_t term_mask = (int64_t)log->term_length - 1;
+	/* Never more than the three terms behind: older positions share the same memory. */
+	if (position - clean > (int64_t)log->term_length * NSI_LOG_PARTITIONS)
+		clean = position - (int64_t)log->term_length * NSI_LOG_PARTITIONS;
+	while (clean < position) {
+		int part = nsi_log_partition((int32_t)(clean >> log->shift));
+		int64_t offset = clean & term_mask;
+		int64_t n = (int64_t)log->term_length - offset;
+		if (n > position - clean)
+			n = position - clean;
+		memset(log->terms[part] + offset, 0, (size_t)n);
+		clean += n;
+		done += n;
+	}
+	nsi_store_release_i64(&m->clean_position, clean);
+	return done;
 }
 
 int

@@ -34,13 +34,14 @@
  * metadata, and the reader checks every frame length against the term before using it.
  */
 
-#define NSI_LOG_PARTITIONS  3
-#define NSI_LOG_TERM_MIN    (64 * 1024)
-#define NSI_LOG_TERM_MAX    (1024 * 1024 * 1024)
-#define NSI_LOG_META_BYTES  4096
-#define NSI_LOG_MTU_MIN	    64
-#define NSI_LOG_MTU_MAX	    65504 /* largest 32-byte multiple a UDP datagram carries */
-#define NSI_LOG_MESSAGE_MAX (16 * 1024 * 1024)
+#define NSI_LOG_PARTITIONS	3
+#define NSI_LOG_TERM_MIN	(64 * 1024)
+#define NSI_LOG_TERM_MAX	(1024 * 1024 * 1024)
+#define NSI_LOG_META_BYTES	4096
+#define NSI_LOG_MTU_MIN		64
+#define NSI_LOG_MTU_MAX		65504 /* largest 32-byte multiple a UDP datagram carries */
+#define NSI_LOG_MESSAGE_MAX	(16 * 1024 * 1024)
+#define NSI_LOG_MAX_SUBSCRIBERS 64
 
 /* Appender results besides a position (> 0) and negative errno values. */
 #define NSI_LOG_ROTATED	     (-1000) /* the term filled up and rotated: retry */
@@ -52,6 +53,14 @@ struct nsi_log_meta {
 	char pad0[128 - NSI_LOG_PARTITIONS * 8];
 	int32_t active_term_count; /* terms completed since the start; partition = count % 3 */
 	char pad1[128 - 4];
+	/* Publishers' shared limit, read on their slow path only. */
+	int64_t publisher_limit; /* publishers may not start a message at or past it */
+	int64_t clean_position;	 /* positions below it were zeroed for reuse */
+	int32_t limit_lock;	 /* 0, or the pid of the publisher refreshing the limit */
+	int32_t window;		 /* bytes publishers may run ahead of the slowest subscriber */
+	char pad2[128 - 24];
+	/* Written by the driver: the position counters of the subscribers (-1: empty). */
+	int32_t subscriber_counters[NSI_LOG_MAX_SUBSCRIBERS];
 	int64_t end_of_stream_position;
 	int32_t is_connected;
 	int32_t initial_term_id;
@@ -82,6 +91,7 @@ struct nsi_log_params {
 	int32_t session_id;
 	int32_t stream_id;
 	int32_t page_size; /* of the memory backing the log, for the record */
+	int32_t window;	   /* 0: half a term; at most a term */
 };
 
 /* Bytes a log with this term length occupies, or 0 if the length is not valid. */
@@ -102,6 +112,47 @@ int nsi_log_attach(struct nsi_log *log, void *base, size_t bytes);
  * after the message, NSI_LOG_ROTATED (retry), NSI_LOG_MAX_POSITION, or -EMSGSIZE.
  */
 int64_t nsi_log_append(struct nsi_log *log, bool exclusive, const void *msg, int32_t length);
+
+/* One gathered piece of a message (same shape as struct iovec). */
+struct nsi_gather {
+	const void *base;
+	size_t len;
+};
+
+/* Append a message gathered from @n pieces of @length bytes in total (as nsi_log_append). */
+int64_t nsi_log_appendv(struct nsi_log *log, bool exclusive, const struct nsi_gather *v, int n,
+			int32_t length);
+
+/* A frame reserved by nsi_log_claim(): the caller writes the payload, then commits or aborts. */
+struct nsi_log_claim {
+	struct nsi_data_header *hdr;
+	uint8_t *payload;
+	int32_t length;
+};
+
+/*
+ * Reserve one unfragmented frame for @length bytes (0 .. max_payload). Returns the position
+ * after it, NSI_LOG_ROTATED, NSI_LOG_MAX_POSITION or -EMSGSIZE; on success the frame must be
+ * committed or aborted (the log stalls for readers until then).
+ */
+int64_t nsi_log_claim(struct nsi_log *log, bool exclusive, int32_t length, struct nsi_log_claim *c);
+void nsi_log_claim_commit(struct nsi_log_claim *c);
+/* Turn the reserved frame into padding: readers skip it. */
+void nsi_log_claim_abort(struct nsi_log_claim *c);
+
+/*
+ * Look at the frame at @offset of @term: returns its aligned length (> 0) and *hdr when it is
+ * committed, 0 when nothing is committed there yet, -EBADMSG when its length is impossible
+ * (corrupt memory), -EINVAL for a bad offset. Padding is returned like data (check the type).
+ */
+int32_t nsi_term_frame(const uint8_t *term, int32_t term_length, int32_t offset,
+		       const struct nsi_data_header **hdr);
+
+/*
+ * Zero the log's memory for positions from its clean position up to @position (which must be
+ * at or behind every reader), so writers can reuse it three terms on. Returns bytes zeroed.
+ */
+int64_t nsi_log_clean_to(struct nsi_log *log, int64_t position);
 
 /* Fragment handler: one committed data frame (payload and its header). */
 typedef void (*nsi_frag_fn)(void *ctx, const uint8_t *payload, int32_t length,

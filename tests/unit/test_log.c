@@ -488,6 +488,70 @@ concurrent_appenders_lose_nothing(void **state)
 	free(mem);
 }
 
+static void
+gather_claim_and_clean(void **state)
+{
+	(void)state;
+	struct nsi_log log;
+	struct nsi_log_params p = params();
+	void *mem = zeroed(nsi_log_bytes(TERM));
+	assert_int_equal(nsi_log_init(&log, mem, nsi_log_bytes(TERM), &p), 0);
+	assert_int_equal(log.meta->window, TERM / 2);
+	assert_int_equal(log.meta->subscriber_counters[0], -1);
+	assert_int_equal(log.meta->subscriber_counters[NSI_LOG_MAX_SUBSCRIBERS - 1], -1);
+
+	/* A message gathered from three pieces, one of them empty, and a fragmented one. */
+	uint8_t big[3000], out[3000];
+	fill_pattern(big, 3000, 5);
+	struct nsi_gather v[3] = { { big, 10 }, { big + 10, 0 }, { big + 10, 90 } };
+	assert_int_equal(nsi_log_appendv(&log, false, v, 3, 100), 160);
+	struct nsi_gather w[2] = { { big, 1500 }, { big + 1500, 1500 } };
+	int64_t pos = nsi_log_appendv(&log, true, w, 2, 3000);
+	assert_true(pos > 160);
+	struct collected *c = calloc(1, sizeof(*c));
+	int32_t next;
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 100, collect, c, &next), 5);
+	assert_int_equal(next, (int32_t)pos);
+	assert_memory_equal(c->buf, big, 100);
+	memcpy(out, c->buf + 100, 3000);
+	assert_memory_equal(out, big, 3000);
+
+	/* try-claim: commit shows the frame, abort turns it into padding, too long is refused. */
+	struct nsi_log_claim cl;
+	assert_int_equal(nsi_log_claim(&log, false, log.max_payload + 1, &cl), -EMSGSIZE);
+	int64_t p1 = nsi_log_claim(&log, false, 40, &cl);
+	assert_int_equal(p1, pos + 96);
+	const struct nsi_data_header *h;
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, (int32_t)pos, &h), 0); /* not yet */
+	memcpy(cl.payload, big, 40);
+	nsi_log_claim_commit(&cl);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, (int32_t)pos, &h), 96);
+	assert_int_equal(h->type, NSI_FRAME_DATA);
+	assert_int_equal(h->frame_length, 72);
+	int64_t p2 = nsi_log_claim(&log, true, 8, &cl);
+	nsi_log_claim_abort(&cl);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, (int32_t)p1, &h), 64);
+	assert_int_equal(h->type, NSI_FRAME_PAD);
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, (int32_t)pos, 100, collect, c, &next),
+			 1);
+	assert_int_equal(next, (int32_t)p2);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 3, &h), -EINVAL);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, TERM, &h), -EINVAL);
+
+	/* Cleaning zeroes what is behind the readers, once, and never more than three terms. */
+	assert_int_equal(nsi_log_clean_to(&log, 160), 160);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 0, &h), 0);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 160, &h), MTU);
+	assert_int_equal(nsi_log_clean_to(&log, 160), 0);
+	assert_int_equal(nsi_log_clean_to(&log, 100LL * TERM), 3LL * TERM);
+	assert_int_equal(log.meta->clean_position, 100LL * TERM);
+	p.window = TERM + 1;
+	assert_int_equal(nsi_log_params_check(&p), -EINVAL);
+	free(c);
+	free(mem);
+}
+
 /* --- log files ------------------------------------------------------------------------------ */
 
 static void
@@ -587,6 +651,7 @@ main(void)
 		cmocka_unit_test(padding_covers_the_end_of_a_term),
 		cmocka_unit_test(corrupt_frames_are_refused),
 		cmocka_unit_test(concurrent_appenders_lose_nothing),
+		cmocka_unit_test(gather_claim_and_clean),
 		cmocka_unit_test(directory_is_private),
 		cmocka_unit_test(files_are_created_once_and_shared),
 	};
