@@ -32,6 +32,8 @@ nsi_opts_copy(void *dst, size_t dst_size, const void *src, uint32_t src_size)
 const char *
 ns_strerror(int code)
 {
+	if (code == INT32_MIN)
+		return "Unknown error";
 	if (code < 0)
 		code = -code;
 	switch (code) {
@@ -50,13 +52,31 @@ ns_strerror(int code)
 	case EALREADY:
 		return "Already running or stopped";
 	case EBUSY:
-		return "No free consumer place on the ring (max_consumers reached)";
+		return "Busy: no free consumer place on the ring, or a client with open "
+		       "publications or subscriptions";
 	case ENOMEM:
 		return "Out of memory (or, under NS_MEM_HUGE, no huge pages to be had)";
 	case ERANGE:
 		return "Out of range (for huge pages: the memory is smaller than one huge page)";
 	case EOPNOTSUPP:
 		return "Not supported (for huge pages: no source available on this system)";
+	case ENOTCONN:
+		return "Not connected: the publication has no subscriber (nothing was sent)";
+	case EINPROGRESS:
+		return "Admin action: the log moved to its next term; retry at once";
+	case EPIPE:
+		return "Publication closed: the driver ended its stream";
+	case EOVERFLOW:
+		return "Max position exceeded: the stream reached the largest position of its log";
+	case EMSGSIZE:
+		return "Message too long for this publication (see ns_publication_max_message)";
+	case ECONNREFUSED:
+		return "No media driver runs in the directory (and none may be started)";
+	case EPROTO:
+		return "The media driver's files are of another version or not ours to read";
+	case EPERM:
+		return "Not permitted: a file or directory belongs to another user or is open to "
+		       "others";
 	default:
 		break;
 	}
