@@ -9,5 +9,6 @@
 #include <nanostream/memory.h>
 #include <nanostream/ring.h>
 #include <nanostream/consumer.h>
+#include <nanostream/ipc.h>
 
 #endif /* NANOSTREAM_NANOSTREAM_H */

@@ -446,9 +446,30 @@ static void
 strerror_and_version_always_answer(void **state)
 {
 	(void)state;
-	const int codes[] = { 0,	  -EAGAIN,     -ETIMEDOUT, -ESHUTDOWN, -EINVAL,
-			      -ECANCELED, -EALREADY,   -EBUSY,	   -ENOMEM,    -ENOENT,
-			      -ERANGE,	  -EOPNOTSUPP, EINVAL,	   -99999,     INT32_MIN };
+	const int codes[] = { 0,
+			      -EAGAIN,
+			      -ETIMEDOUT,
+			      -ESHUTDOWN,
+			      -EINVAL,
+			      -ECANCELED,
+			      -EALREADY,
+			      -EBUSY,
+			      -ENOMEM,
+			      -ENOENT,
+			      -ERANGE,
+			      -EOPNOTSUPP,
+			      EINVAL,
+			      -99999,
+			      INT32_MIN,
+			      NS_NOT_CONNECTED,
+			      NS_BACK_PRESSURED,
+			      NS_ADMIN_ACTION,
+			      NS_PUBLICATION_CLOSED,
+			      NS_MAX_POSITION_EXCEEDED,
+			      -EMSGSIZE,
+			      -ECONNREFUSED,
+			      -EPROTO,
+			      -EPERM };
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		const char *s = ns_strerror(codes[i]);
@@ -456,6 +477,9 @@ strerror_and_version_always_answer(void **state)
 		assert_true(strlen(s) > 0);
 	}
 	assert_string_equal(ns_strerror(-EINVAL), ns_strerror(EINVAL));
+	/* The offer results are told apart. */
+	assert_string_not_equal(ns_strerror(NS_NOT_CONNECTED), ns_strerror(NS_BACK_PRESSURED));
+	assert_string_not_equal(ns_strerror(NS_ADMIN_ACTION), ns_strerror(NS_PUBLICATION_CLOSED));
 	assert_string_equal(ns_version(), NS_VERSION_STRING);
 	assert_int_equal(ns_version_number(), NS_VERSION_NUMBER);
 	int64_t a = ns_clock_ns();

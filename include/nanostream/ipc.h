@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: MIT */
+/** @file
+ * Messages between threads and processes over log buffers in shared memory: clients, the
+ * media driver, publications, subscriptions and images.
+ */
+#ifndef NANOSTREAM_IPC_H
+#define NANOSTREAM_IPC_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <nanostream/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * A connection to the media driver of a directory. The driver owns the shared files: one log
+ * buffer per publication (three terms and a metadata page) and the command-and-control file
+ * through which clients ask for publications and subscriptions. When no driver runs in the
+ * directory, ns_client_create() starts one inside the process (the embedded driver), which
+ * serves every process that uses the directory until its client closes.
+ */
+typedef struct ns_client ns_client;
+/** A stream a client sends on (shared by the client's threads, or exclusive to one). */
+typedef struct ns_publication ns_publication;
+/** A stream a client receives: the messages of every publication on the stream. */
+typedef struct ns_subscription ns_subscription;
+/** One publisher session as one subscription sees it. */
+typedef struct ns_image ns_image;
+
+/*
+ * Offer results besides a position (> 0): none of them is a failure of the library; each
+ * says what to do next. ns_strerror() describes each.
+ */
+/** No subscriber yet (or any more): the message was not sent. */
+#define NS_NOT_CONNECTED (-ENOTCONN)
+/** The slowest subscriber is a window behind: retry later. */
+#define NS_BACK_PRESSURED (-EAGAIN)
+/** The log moved to its next term meanwhile: retry at once. */
+#define NS_ADMIN_ACTION (-EINPROGRESS)
+/** The publication was closed by the driver (it is gone, or the stream ended). */
+#define NS_PUBLICATION_CLOSED (-EPIPE)
+/** The stream reached the largest position a log can have: open a new publication. */
+#define NS_MAX_POSITION_EXCEEDED (-EOVERFLOW)
+
+/** Flags for ns_client_opts.flags. */
+#define NS_CLIENT_NO_THREAD   0x1u /**< an embedded driver runs only inside this client's calls */
+#define NS_CLIENT_NO_EMBEDDED 0x2u /**< never start a driver: -ECONNREFUSED when none runs */
+
+/** Options for ns_client_create(). Start from NS_CLIENT_OPTS_INIT. */
+struct ns_client_opts {
+	uint32_t size;	/**< sizeof(struct ns_client_opts) */
+	uint32_t flags; /**< NS_CLIENT_* */
+	/** The driver directory; NULL: $NANOSTREAM_DIR, else /dev/shm/nanostream-<user>. */
+	const char *dir;
+	int64_t timeout_ns;	   /**< wait for the driver's answers; 0: 5 s */
+	int64_t driver_timeout_ns; /**< a driver silent this long is dead; 0: 10 s */
+	int32_t term_length;	   /**< an embedded driver's default term; 0: 1 MiB */
+	int32_t mtu;		   /**< an embedded driver's default frame size; 0: 4096 */
+	uint32_t reserved[4];	   /**< zero */
+};
+
+/** Default client options. */
+#define NS_CLIENT_OPTS_INIT                                                                        \
+	{                                                                                          \
+		.size = sizeof(struct ns_client_opts)                                              \
+	}
+
+/**
+ * Connect to the driver of a directory, starting an embedded one when none runs.
+ *
+ * The directory is created 0700 when missing and must belong to the caller with no access
+ * for others; files in it are 0600. The embedded driver runs in a thread of its own that
+ * sleeps until a command arrives or its heartbeat is due (it never spins), or, with
+ * NS_CLIENT_NO_THREAD, only inside this client's calls (ns_client_do_work() and the waiting
+ * calls).
+ * Errors: -EINVAL (NULL, bad options), -EPERM / -ENOTDIR / -ELOOP (the directory is not a
+ * private directory of ours), -ECONNREFUSED (NS_CLIENT_NO_EMBEDDED and no driver),
+ * -EPROTO (the driver speaks another version), -ETIMEDOUT (a driver is starting and did not
+ * finish in time), -ENOMEM, or a system error. Nothing is left behind on failure.
+ * Ownership: *client is the caller's until ns_client_close().
+ * Thread safety: any thread.
+ * Progress: blocking (file creation, a short wait for a starting driver).
+ */
+NS_API int ns_client_create(ns_client **client, const struct ns_client_opts *opts);
+
+/**
+ * Close a client: tells the driver, and stops an embedded driver (which other processes may
+ * be using: they lose it).
+ *
+ * Errors: -EINVAL (NULL), -EBUSY (publications or subscriptions still open: close them
+ * first; nothing changed).
+ * Ownership: frees the client.
+ * Thread safety: one thread, with no other call on this client in progress.
+ * Progress: blocking (joins the driver thread).
+ */
+NS_API int ns_client_close(ns_client *client);
+
+/**
+ * Do pending client work: read the driver's notices (images arriving or leaving) and, for an
+ * embedded driver in NS_CLIENT_NO_THREAD mode, run the driver's duty cycle.
+ *
+ * Returns the amount of work done (0: none). Errors: -EINVAL (NULL).
+ * Ownership: nothing changes hands.
+ * Thread safety: any thread; calls are serialised inside the client.
+ * Progress: blocking (takes the client's lock).
+ */
+NS_API int ns_client_do_work(ns_client *client);
+
+/**
+ * Whether this client started the driver it uses (1) or connected to one that ran (0).
+ *
+ * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
+ * Thread safety: any thread. Progress: wait-free.
+ */
+NS_API int ns_client_is_embedded(const ns_client *client);
+
+/**
+ * Check a channel URI without a driver: "ns:ipc", optionally with parameters
+ * "?term-length=1m&mtu=4096&session-id=7" (term-length a power of two from 64k to 1g, mtu
+ * 64 to 65504 and a multiple of 32, session-id a 32-bit integer; each at most once).
+ *
+ * Returns 0, or -EINVAL with a message naming the bad part in @p msg (when not NULL; at most
+ * @p msg_len bytes, NUL-terminated).
+ * Ownership: @p msg is the caller's.
+ * Thread safety: any thread. Progress: wait-free.
+ */
+NS_API int ns_uri_check(const char *uri, char *msg, size_t msg_len);
+
+/** Flags for ns_publication_add(). */
+#define NS_PUBLICATION_EXCLUSIVE 0x1u /**< a log of its own, one writing thread: faster */
+
+/**
+ * Add a publication on @p uri and @p stream_id.
+ *
+ * Shared publications (the default) on one stream share one log: any thread of any process
+ * may offer to it. An exclusive one has its own log and session, and one thread at a time may
+ * offer to it.
+ * Errors: -EINVAL (NULL, a bad URI, unknown flags, or parameters that differ from the
+ * stream's existing shared publication), -ETIMEDOUT (the driver did not answer within the
+ * client's timeout), or the driver's error (-ENOSPC: no room for the log).
+ * Ownership: *pub is the caller's until ns_publication_close().
+ * Thread safety: any thread.
+ * Progress: blocking (waits for the driver).
+ */
+NS_API int ns_publication_add(ns_client *client, const char *uri, int32_t stream_id, uint32_t flags,
+			      ns_publication **pub);
+
+/**
+ * Close a publication. The stream ends for subscribers (after what was offered) once every
+ * publication sharing its log is closed.
+ *
+ * Errors: -EINVAL (NULL). A driver that does not answer does not stop the close.
+ * Ownership: frees @p pub.
+ * Thread safety: one thread, with no offer on @p pub in progress.
+ * Progress: blocking (waits for the driver, at most the client's timeout).
+ */
+NS_API int ns_publication_close(ns_publication *pub);
+
+/**
+ * Offer one message of @p len bytes (up to ns_publication_max_message()).
+ *
+ * Returns the stream position after the message (> 0), or NS_NOT_CONNECTED,
+ * NS_BACK_PRESSURED, NS_ADMIN_ACTION, NS_PUBLICATION_CLOSED, NS_MAX_POSITION_EXCEEDED (none
+ * of which sent anything), -EMSGSIZE (too long), -EINVAL (NULL).
+ * Ownership: the bytes are copied; @p buf stays the caller's.
+ * Thread safety: shared publication: any thread; exclusive: one thread at a time.
+ * Progress: lock-free (wait-free for an exclusive publication).
+ */
+NS_API NS_HOT int64_t ns_offer(ns_publication *pub, const void *buf, size_t len);
+
+/**
+ * Offer one message gathered from @p iovcnt pieces (as ns_offer()).
+ *
+ * Returns as ns_offer(); -EINVAL also for a negative @p iovcnt or a NULL piece with a length.
+ * Ownership: the bytes are copied.
+ * Thread safety: as ns_offer(). Progress: as ns_offer().
+ */
+NS_API int64_t ns_offerv(ns_publication *pub, const struct iovec *iov, int iovcnt);
+
+/** A frame reserved by ns_try_claim(): write @c length bytes at @c data, then commit. */
+struct ns_claim {
+	void *data;	  /**< where the message goes */
+	size_t length;	  /**< its length, as claimed */
+	void *frame_;	  /**< private */
+	int64_t position; /**< the stream position after the message */
+};
+
+/**
+ * Reserve @p len bytes (up to ns_publication_max_payload(): one frame) in the log and write
+ * the message in place. Commit or abort it soon: subscribers wait for it.
+ *
+ * Returns the position after the message, or the codes of ns_offer(); -EMSGSIZE when
+ * @p len is over the frame payload.
+ * Ownership: claim->data points into the log until commit or abort.
+ * Thread safety: as ns_offer(). Progress: as ns_offer().
+ */
+NS_API NS_HOT int64_t ns_try_claim(ns_publication *pub, size_t len, struct ns_claim *claim);
+
+/**
+ * Make a claimed message visible to subscribers.
+ *
+ * Errors: -EINVAL (NULL, or a claim already committed or aborted).
+ * Ownership: claim->data is no longer the caller's.
+ * Thread safety: the thread that claimed. Progress: wait-free.
+ */
+NS_API NS_HOT int ns_claim_commit(struct ns_claim *claim);
+
+/**
+ * Give a claimed frame up: subscribers skip it.
+ *
+ * Errors: -EINVAL (NULL, or a claim already committed or aborted).
+ * Ownership: claim->data is no longer the caller's.
+ * Thread safety: the thread that claimed. Progress: wait-free.
+ */
+NS_API int ns_claim_abort(struct ns_claim *claim);
+
+/**
+ * Offer, waiting through not connected, back pressure and admin actions until
+ * @p deadline_ns (CLOCK_MONOTONIC, see ns_clock_ns()), with wait strategy @p wait
+ * (NS_WAIT_BUSY_SPIN, NS_WAIT_YIELD, NS_WAIT_SLEEP or NS_WAIT_PHASED).
+ *
+ * Returns the position, -ETIMEDOUT, or the other codes of ns_offer(); -EINVAL for another
+ * wait strategy.
+ * Ownership: the bytes are copied.
+ * Thread safety: as ns_offer().
+ * Progress: blocking (bounded by the deadline).
+ */
+NS_API int64_t ns_offer_wait(ns_publication *pub, const void *buf, size_t len, uint32_t wait,
+			     int64_t deadline_ns);
+
+/**
+ * Wait until the publication has a subscriber, or @p deadline_ns passes.
+ *
+ * Errors: -ETIMEDOUT, -EINVAL (NULL).
+ * Ownership: nothing changes hands.
+ * Thread safety: any thread.
+ * Progress: blocking (sleeps in steps of 100 us at most).
+ */
+NS_API int ns_publication_wait_connected(ns_publication *pub, int64_t deadline_ns);
+
+/**
+ * 1 when at least one subscriber is linked to the publication, else 0.
+ *
+ * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
+ * Thread safety: any thread. Progress: wait-free.
+ */
+NS_API int ns_publication_is_connected(const ns_publication *pub);
+
+/**
+ * The position the next message would start at (a snapshot when threads share it).
+ *
+ * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
+ * Thread safety: any thread. Progress: wait-free.
+ */
+NS_API int64_t ns_publication_position(const ns_publication *pub);
+
+/**
+ * The publication's session id (what images report), or -EINVAL for NULL (a session id may
+ * itself be negative: check the pointer instead).
+ *
+ * Errors: -EINVAL. Ownership: nothing changes hands.
+ * Thread safety: any thread. Progress: wait-free.
+ */
+NS_API int32_t ns_publication_session_id(const ns_publication *pub);
+
+/**
+ * The longest message ns_offer() takes (term length / 8, at most 16 MiB), or -EINVAL.
+ *
+ * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
+ * Thread safety: any thread. Progress: wait-free.
+ */
+NS_API int32_t ns_publication_max_message(const ns_publication *pub);
+
+/**
+ * The longest message ns_try_claim() takes (the MTU less the 32-byte header), or -EINVAL.
+ *
+ * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
+ * Thread safety: any thread. Progress: wait-free.
+ */
+NS_API int32_t ns_publication_max_payload(const ns_publication *pub);
+
+/** What a subscriber's handler learns about a fragment besides its bytes. */
+struct ns_header {
+	int64_t position;	/**< stream position after the message */
+	int32_t session_id;	/**< the publisher's session */
+	int32_t stream_id;	/**< the stream */
+	int32_t term_id;	/**< the term the (last) frame is in */
+	int32_t term_offset;	/**< its offset in the term */
+	uint32_t flags;		/**< frame flags (0xC0: a whole message) */
+	int32_t reserved;	/**< zero */
+	int64_t reserved_value; /**< the frame's reserved value */
+	const ns_image *image;	/**< the image the message came from */
+};
+
+/**
+ * Handles one message (reassembled when it came in fragments). @p buf is valid only during
+ * the call; for an unfragmented message it points into the shared log (zero copy).
+ */
+typedef void (*ns_fragment_fn)(void *ctx, const void *buf, size_t len, const struct ns_header *hdr);
+
+/** What a controlled handler tells ns_controlled_poll() to do. */
+enum ns_poll_action {
+	NS_POLL_ABORT = 0,    /**< not consumed: stop; the message comes again next poll */
+	NS_POLL_BREAK = 1,    /**< consumed: stop polling */
+	NS_POLL_COMMIT = 2,   /**< consumed: record the position now, carry on */
+	NS_POLL_CONTINUE = 3, /**< consumed: carry on */
+};
+
+/** A handler for ns_controlled_poll(): returns an enum ns_poll_action. */
+typedef int (*ns_controlled_fn)(void *ctx, const void *buf, size_t len,
+				const struct ns_header *hdr);
+
+/** Called when an image arrives or leaves (from the thread that polls). */
+typedef void (*ns_image_fn)(void *ctx, const ns_image *image);
+
+/** Options for ns_subscription_add(). Start from NS_SUBSCRIPTION_OPTS_INIT. */
+struct ns_subscription_opts {
+	uint32_t size;		    /**< sizeof(struct ns_subscription_opts) */
+	uint32_t flags;		    /**< zero */
+	ns_image_fn on_available;   /**< optional */
+	ns_image_fn on_unavailable; /**< optional: after the image's last message */
+	void *ctx;		    /**< passed to both */
+	uint32_t reserved[4];	    /**< zero */
+};
+
+/** Default subscription options. */
+#define NS_SUBSCRIPTION_OPTS_INIT                                                                  \
+	{                                                                                          \
+		.size = sizeof(struct ns_subscription_opts)                                        \
+	}
+
+/**
+ * Add a subscription on @p uri and @p stream_id: it receives every publication on the stream
+ * (only the one with the URI's session-id, when given) from the position it joins at.
+ *
+ * Errors: -EINVAL (NULL client, URI or out pointer, a bad URI or bad options), -ETIMEDOUT
+ * (the driver did not answer), -ENOMEM.
+ * Ownership: *sub is the caller's until ns_subscription_close().
+ * Thread safety: any thread.
+ * Progress: blocking (waits for the driver).
+ */
+NS_API int ns_subscription_add(ns_client *client, const char *uri, int32_t stream_id,
+			       const struct ns_subscription_opts *opts, ns_subscription **sub);
+
+/**
+ * Close a subscription and its images (no callback runs).
+ *
+ * Errors: -EINVAL (NULL).
+ * Ownership: frees @p sub and its images.
+ * Thread safety: one thread, with no poll on @p sub in progress.
+ * Progress: blocking (waits for the driver, at most the client's timeout).
+ */
+NS_API int ns_subscription_close(ns_subscription *sub);
+
+/**
+ * Deliver up to @p limit fragments from the subscription's images to @p fn, in order per
+ * image; images are served in turn. Also takes in arriving images and retires drained ones
+ * (running the callbacks).
+ *
+ * Returns the number of fragments read (0: none), or -EINVAL (NULL, limit < 1).
+ * A corrupt image (impossible frame lengths in shared memory) is closed: its unavailable
+ * callback runs; no bad frame reaches @p fn.
+ * Ownership: buffers passed to @p fn are valid only during the call.
+ * Thread safety: one thread at a time per subscription.
+ * Progress: wait-free (when the client's lock is busy, notices wait for the next poll).
+ */
+NS_API NS_HOT int ns_poll(ns_subscription *sub, ns_fragment_fn fn, void *ctx, int limit);
+
+/**
+ * As ns_poll(), with a handler that decides per message (enum ns_poll_action). A message that
+ * came in fragments is re-read whole after an abort.
+ *
+ * Returns the number of fragments consumed, or -EINVAL (NULL, limit < 1).
+ * Ownership: as ns_poll(). Thread safety: as ns_poll(). Progress: as ns_poll().
+ */
+NS_API int ns_controlled_poll(ns_subscription *sub, ns_controlled_fn fn, void *ctx, int limit);
+
+/**
+ * Poll, waiting with strategy @p wait (NS_WAIT_BUSY_SPIN, NS_WAIT_YIELD, NS_WAIT_SLEEP or
+ * NS_WAIT_PHASED) until at least one fragment arrives or @p deadline_ns passes.
+ *
+ * Returns the number of fragments (> 0), -ETIMEDOUT, or -EINVAL.
+ * Ownership: as ns_poll(). Thread safety: as ns_poll().
+ * Progress: blocking (bounded by the deadline).
+ */
+NS_API int ns_poll_wait(ns_subscription *sub, ns_fragment_fn fn, void *ctx, int limit,
+			uint32_t wait, int64_t deadline_ns);
+
+/**
+ * Wait until the subscription has at least one image (a publisher), or @p deadline_ns.
+ *
+ * Errors: -ETIMEDOUT, -EINVAL (NULL).
+ * Ownership: nothing changes hands.
+ * Thread safety: the thread that polls the subscription (images are taken in here).
+ * Progress: blocking (sleeps in steps of 100 us at most).
+ */
+NS_API int ns_subscription_wait_connected(ns_subscription *sub, int64_t deadline_ns);
+
+/**
+ * The number of images the subscription polls now.
+ *
+ * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
+ * Thread safety: the thread that polls. Progress: wait-free.
+ */
+NS_API int ns_subscription_image_count(const ns_subscription *sub);
+
+/**
+ * The session id of an image's publisher; 0 for NULL.
+ *
+ * Errors: none (NULL gives 0). Ownership: the image is the subscription's.
+ * Thread safety: the thread that polls. Progress: wait-free.
+ */
+NS_API int32_t ns_image_session_id(const ns_image *image);
+
+/**
+ * How far the subscription has read the image (a stream position), or -EINVAL for NULL.
+ *
+ * Errors: -EINVAL. Ownership: the image is the subscription's.
+ * Thread safety: the thread that polls. Progress: wait-free.
+ */
+NS_API int64_t ns_image_position(const ns_image *image);
+
+/**
+ * 1 when the image's stream has ended and every message was read, else 0; -EINVAL for NULL.
+ *
+ * Errors: -EINVAL. Ownership: the image is the subscription's.
+ * Thread safety: the thread that polls. Progress: wait-free.
+ */
+NS_API int ns_image_is_end_of_stream(const ns_image *image);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NANOSTREAM_IPC_H */

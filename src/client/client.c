@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nanostream/ring.h>
+
+#include "client/client.h"
+#include "client/uri.h"
+#include "util/atomic.h"
+
+#define DEFAULT_TIMEOUT_NS	  (5LL * 1000000000)
+#define DEFAULT_DRIVER_TIMEOUT_NS (10LL * 1000000000)
+#define DEFAULT_TERM_LENGTH	  (1024 * 1024)
+#define DEFAULT_MTU		  4096
+#define HEARTBEAT_NS		  (100LL * 1000000)
+
+static int64_t
+now_ns(void)
+{
+	return ns_clock_ns();
+}
+
+void
+nsi_backoff(uint32_t wait, uint64_t i)
+{
+	struct timespec ts = { 0, 50000 };
+	switch (wait) {
+	case NS_WAIT_BUSY_SPIN:
+		__builtin_ia32_pause();
+		break;
+	case NS_WAIT_YIELD:
+		sched_yield();
+		break;
+	case NS_WAIT_SLEEP:
+		nanosleep(&ts, NULL);
+		break;
+	default: /* NS_WAIT_PHASED */
+		if (i < 1000)
+			__builtin_ia32_pause();
+		else if (i < 1100)
+			sched_yield();
+		else
+			nanosleep(&ts, NULL);
+		break;
+	}
+}
+
+bool
+nsi_wait_kind_ok(uint32_t wait)
+{
+	return wait == NS_WAIT_BUSY_SPIN || wait == NS_WAIT_YIELD || wait == NS_WAIT_SLEEP ||
+	       wait == NS_WAIT_PHASED;
+}
+
+int64_t
+nsi_client_next_id(ns_client *c)
+{
+	return nsi_mpsc_next_id(&c->cnc.to_driver);
+}
+
+/* ---- notices from the driver ---- */
+
+static ns_subscription *
+find_sub(ns_client *c, int64_t reg_id)
+{
+	for (int i = 0; i < c->nsubs; i++)
+		if (c->subs[i]->reg_id == reg_id)
+			return c->subs[i];
+	return NULL;
+}
+
+static bool
+push(void **v, int *n, int *cap, size_t elem, const void *item)
+{
+	if (*n == *cap) {
+		int ncap = *cap > 0 ? *cap * 2 : 4;
+		void *p = realloc(*v, (size_t)ncap * elem);
+		if (p == NULL)
+			return false;
+		*v = p;
+		*cap = ncap;
+	}
+	memcpy((uint8_t *)*v + (size_t)*n * elem, item, elem);
+	(*n)++;
+	return true;
+}
+
+int
+nsi_client_open_log(ns_client *c, const char *name, int32_t name_len, struct nsi_logfile *lf)
+{
+	char path[PATH_MAX];
+	/* A name from shared memory: a plain file name, nothing that walks elsewhere. */
+	if (name_len <= 0 || name_len >= NSI_NAME_MAX || memchr(name, '/', (size_t)name_len) ||
+	    memchr(name, '\0', (size_t)name_len) || name[0] == '.')
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%.*s", c->dir, (int)name_len, name);
+	return nsi_logfile_open(lf, path);
+}
+
+void
+nsi_image_free(ns_image *img)
+{
+	if (img == NULL)
+		return;
+	nsi_logfile_close(&img->lf);
+	free(img->asm_buf);
+	free(img);
+}
+
+static void
+on_image_available(ns_client *c, ns_subscription *s, struct nsi_rsp_image m, const uint8_t *msg,
+		   int32_t length)
+{
+	if (m.name_length != length - (int32_t)sizeof(m))
+		return;
+	ns_image *img = calloc(1, sizeof(*img));
+	if (img == NULL)
+		return;
+	int64_t *counter = nsi_counter_addr(&c->cnc.counters, m.position_counter);
+	if (counter == NULL ||
+	    nsi_counter_type(&c->cnc.counters, m.position_counter) !=
+		    NSI_COUNTER_SUBSCRIBER_POSITION ||
+	    nsi_client_open_log(c, (const char *)msg + sizeof(m), m.name_length, &img->lf) != 0) {
+		free(img);
+		return;
+	}
+	img->log = img->lf.log;
+	const struct nsi_data_header *dh = &img->log.meta->default_header;
+	if (m.position < 0 || m.position % NSI_FRAME_ALIGN != 0 || dh->session_id != m.session_id ||
+	    dh->stream_id != m.stream_id) {
+		nsi_image_free(img);
+		return;
+	}
+	img->position = m.position;
+	img->position_counter = counter;
+	img->image_id = m.image_id;
+	img->eos = INT64_MAX;
+	img->session_id = m.session_id;
+	img->asm_cap = img->log.max_message;
+	img->sub = s;
+	if (!push((void **)&s->arrived, &s->narrived, &s->cap_arrived, sizeof(img), &img)) {
+		nsi_image_free(img);
+		return;
+	}
+	nsi_store_release_u32(&s->changed, 1);
+}
+
+static void
+on_image_unavailable(ns_subscription *s, struct nsi_rsp_image m)
+{
+	struct nsi_image_gone g = { .image_id = m.image_id, .eos = m.position };
+	if (push((void **)&s->gone, &s->ngone, &s->cap_gone, sizeof(g), &g))
+		nsi_store_release_u32(&s->changed, 1);
+}
+
+static void
+dispatch(ns_client *c, int32_t type, const uint8_t *msg, int32_t length)
+{
+	if (type == NSI_RSP_IMAGE_AVAILABLE || type == NSI_RSP_IMAGE_UNAVAILABLE) {
+		struct nsi_rsp_image m;
+		if (length < (int32_t)sizeof(m))
+			return;
+		memcpy(&m, msg, sizeof(m));
+		ns_subscription *s = find_sub(c, m.subscription_id);
+		if (s == NULL)
+			return; /* another client's */
+		if (type == NSI_RSP_IMAGE_AVAILABLE)
+			on_image_available(c, s, m, msg, length);
+		else
+			on_image_unavailable(s, m);
+		return;
+	}
+	/* Responses start with the correlation id. */
+	if (c->waiting == NULL || length < 8 || length > (int32_t)sizeof(c->waiting->msg))
+		return;
+	int64_t correlation;
+	memcpy(&correlation, msg, 8);
+	if (correlation != c->waiting->correlation_id)
+		return;
+	c->waiting->type = type;
+	c->waiting->length = length;
+	memcpy(c->waiting->msg, msg, (size_t)length);
+}
+
+/* Read the driver's broadcasts (lock held). */
+static int
+read_notices(ns_client *c)
+{
+	uint8_t buf[1024];
+	int32_t type, length;
+	int n = 0, rc;
+	/* The tail before reading: a notice that lands meanwhile still differs from it. */
+	int64_t tail = nsi_load_acquire_i64(&c->cnc.to_clients.trailer->tail);
+	while ((rc = nsi_bcast_receive(&c->rx, &type, buf, sizeof(buf), &length)) != 0) {
+		if (rc == 1) {
+			dispatch(c, type, buf, length);
+			n++;
+		}
+	}
+	nsi_store_relaxed_i64(&c->seen_tail, tail);
+	return n;
+}
+
+static int
+work_locked(ns_client *c)
+{
+	int n = 0;
+	if (c->driver != NULL && !c->driver_threaded)
+		n += nsi_driver_do_work(c->driver);
+	return n + read_notices(c);
+}
+
+int
+nsi_client_try_work(ns_client *c)
+{
+	if (pthread_mutex_trylock(&c->lock) != 0)
+		return 0;
+	int n = work_locked(c);
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+int
+ns_client_do_work(ns_client *c)
+{
+	if (c == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	int n = work_locked(c);
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+int
+ns_client_is_embedded(const ns_client *c)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return c->driver != NULL;
+}
+
+static bool
+driver_alive(ns_client *c)
+{
+	int64_t pid = c->cnc.hdr->pid;
+	if (pid <= 0 || pid > INT32_MAX || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+		return false;
+	return now_ns() - nsi_cnc_heartbeat(&c->cnc) <= c->driver_timeout_ns;
+}
+
+int
+nsi_client_request(ns_client *c, int32_t type, const void *msg, int32_t length, int64_t correlation,
+		   struct nsi_response *out)
+{
+	pthread_mutex_lock(&c->lock);
+	int64_t deadline = now_ns() + c->timeout_ns;
+	uint32_t *bell = &c->cnc.hdr->client_doorbell;
+	int rc;
+	while ((rc = nsi_mpsc_write(&c->cnc.to_driver, type, msg, length)) == -EAGAIN) {
+		if (now_ns() > deadline)
+			break;
+		(void)work_locked(c);
+		nsi_backoff(NS_WAIT_SLEEP, 0);
+	}
+	if (rc != 0) {
+		pthread_mutex_unlock(&c->lock);
+		return rc == -EAGAIN ? -ETIMEDOUT : rc;
+	}
+	nsi_doorbell_ring(&c->cnc.hdr->driver_doorbell);
+	out->correlation_id = correlation;
+	out->type = 0;
+	c->waiting = out;
+	for (;;) {
+		uint32_t seen = nsi_load_acquire_u32(bell);
+		(void)work_locked(c);
+		if (out->type != 0)
+			break;
+		int64_t left = deadline - now_ns();
+		if (left <= 0) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (c->driver == NULL || c->driver_threaded)
+			(void)nsi_doorbell_wait(bell, seen, left < 10000000 ? left : 10000000);
+	}
+	c->waiting = NULL;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int
+nsi_client_add_sub(ns_client *c, ns_subscription *s)
+{
+	pthread_mutex_lock(&c->lock);
+	bool ok = push((void **)&c->subs, &c->nsubs, &c->cap_subs, sizeof(s), &s);
+	pthread_mutex_unlock(&c->lock);
+	return ok ? 0 : -ENOMEM;
+}
+
+void
+nsi_client_remove_sub(ns_client *c, ns_subscription *s)
+{
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < c->nsubs; i++)
+		if (c->subs[i] == s)
+			c->subs[i] = c->subs[--c->nsubs];
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- life cycle ---- */
+
+static int
+default_dir(char *buf, size_t len)
+{
+	const char *env = getenv("NANOSTREAM_DIR");
+	if (env != NULL && env[0] != '\0') {
+		if (strlen(env) >= len)
+			return -EINVAL;
+		snprintf(buf, len, "%s", env);
+		return 0;
+	}
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != NULL)
+		snprintf(buf, len, "/dev/shm/nanostream-%s", res->pw_name);
+	else
+		snprintf(buf, len, "/dev/shm/nanostream-%u", (unsigned)geteuid());
+	return 0;
+}
+
+static void *
+driver_main(void *arg)
+{
+	ns_client *c = arg;
+	nsi_driver_run(c->driver, &c->stop);
+	return NULL;
+}
+
+/* Open the directory's CnC file when a live driver is behind it. */
+static int
+connect_cnc(ns_client *c, const char *path)
+{
+	int rc = nsi_cnc_open(&c->cnc, path);
+	if (rc != 0)
+		return rc;
+	if (!driver_alive(c)) {
+		nsi_cnc_close(&c->cnc);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int
+ns_client_create(ns_client **out, const struct ns_client_opts *opts)
+{
+	if (out == NULL || opts == NULL || opts->size < sizeof(struct ns_client_opts) ||
+	    (opts->flags & ~(NS_CLIENT_NO_THREAD | NS_CLIENT_NO_EMBEDDED)) != 0 ||
+	    opts->timeout_ns < 0 || opts->driver_timeout_ns < 0 || opts->term_length < 0 ||
+	    opts->mtu < 0)
+		return -EINVAL;
+	for (int i = 0; i < 4; i++)
+		if (opts->reserved[i] != 0)
+			return -EINVAL;
+	if (opts->term_length != 0 || opts->mtu != 0) {
+		struct nsi_log_params lp = { .term_length = opts->term_length ? opts->term_length
+									      : DEFAULT_TERM_LENGTH,
+					     .mtu = opts->mtu ? opts->mtu : DEFAULT_MTU };
+		if (lp.mtu > lp.term_length / 8 && opts->mtu == 0)
+			lp.mtu = lp.term_length / 8;
+		if (nsi_log_params_check(&lp) != 0)
+			return -EINVAL;
+	}
+	ns_client *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	int rc = 0;
+	if (opts->dir != NULL) {
+		if (strlen(opts->dir) >= sizeof(c->dir))
+			rc = -EINVAL;
+		else
+			snprintf(c->dir, sizeof(c->dir), "%s", opts->dir);
+	} else {
+		rc = default_dir(c->dir, sizeof(c->dir));
+	}
+	if (rc == 0)
+		rc = nsi_dir_secure(c->dir);
+	if (rc != 0) {
+		free(c);
+		return rc;
+	}
+	c->flags = opts->flags;
+	c->timeout_ns = opts->timeout_ns ? opts->timeout_ns : DEFAULT_TIMEOUT_NS;
+	c->driver_timeout_ns =
+		opts->driver_timeout_ns ? opts->driver_timeout_ns : DEFAULT_DRIVER_TIMEOUT_NS;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", c->dir, NSI_CNC_FILE);
+	int64_t deadline = now_ns() + c->timeout_ns;
+	for (uint64_t i = 0;; i++) {
+		rc = connect_cnc(c, path);
+		if (rc == 0 || (rc != -ENOENT && rc != -EAGAIN && rc != -EINVAL))
+			break;
+		if (rc == -ENOENT && (opts->flags & NS_CLIENT_NO_EMBEDDED)) {
+			rc = -ECONNREFUSED;
+			break;
+		}
+		if (rc == -ENOENT || rc == -EINVAL) {
+			struct nsi_driver_opts d = {
+				.dir = c->dir,
+				.heartbeat_ns = HEARTBEAT_NS,
+				.client_liveness_ns = c->driver_timeout_ns,
+				.driver_timeout_ns = c->driver_timeout_ns,
+				.term_length =
+					opts->term_length ? opts->term_length : DEFAULT_TERM_LENGTH,
+				.mtu = opts->mtu ? opts->mtu : DEFAULT_MTU,
+				.prefault = true,
+			};
+			if (d.mtu > d.term_length / 8)
+				d.mtu = d.term_length / 8;
+			rc = nsi_driver_create(&c->driver, &d);
+			if (rc == 0) {
+				rc = nsi_cnc_open(&c->cnc, path);
+				if (rc != 0) {
+					nsi_driver_destroy(c->driver);
+					c->driver = NULL;
+				}
+				break;
+			}
+			if (rc != -EADDRINUSE && rc != -EAGAIN && rc != -EEXIST)
+				break;
+		}
+		if (now_ns() > deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		nsi_backoff(NS_WAIT_PHASED, i);
+	}
+	if (rc != 0) {
+		free(c);
+		return rc;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	nsi_bcast_receiver_init(&c->rx, &c->cnc.to_clients);
+	c->client_id = nsi_client_next_id(c);
+	if (c->driver != NULL && !(opts->flags & NS_CLIENT_NO_THREAD)) {
+		if (pthread_create(&c->driver_thread, NULL, driver_main, c) != 0) {
+			nsi_cnc_close(&c->cnc);
+			nsi_driver_destroy(c->driver);
+			pthread_mutex_destroy(&c->lock);
+			free(c);
+			return -EAGAIN;
+		}
+		c->driver_threaded = true;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+ns_client_close(ns_client *c)
+{
+	if (c == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	bool busy = c->nsubs > 0 || c->npubs > 0;
+	pthread_mutex_unlock(&c->lock);
+	if (busy)
+		return -EBUSY;
+	struct nsi_cmd_remove m = { .client_id = c->client_id,
+				    .correlation_id = nsi_client_next_id(c) };
+	struct nsi_response r;
+	(void)nsi_client_request(c, NSI_CMD_CLIENT_CLOSE, &m, sizeof(m), m.correlation_id, &r);
+	if (c->driver_threaded) {
+		__atomic_store_n(&c->stop, true, __ATOMIC_RELEASE);
+		nsi_driver_wake(c->driver);
+		pthread_join(c->driver_thread, NULL);
+	}
+	nsi_cnc_close(&c->cnc);
+	if (c->driver != NULL)
+		nsi_driver_destroy(c->driver);
+	pthread_mutex_destroy(&c->lock);
+	free(c->subs);
+	free(c);
+	return 0;
+}
+
+int
+ns_uri_check(const char *uri, char *msg, size_t msg_len)
+{
+	struct nsi_uri u;
+	if (msg != NULL && msg_len > 0)
+		msg[0] = '\0';
+	return nsi_uri_parse(uri, &u, msg, msg_len);
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSI_CLIENT_CLIENT_H
+#define NSI_CLIENT_CLIENT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <nanostream/ipc.h>
+
+#include "driver/cnc.h"
+#include "driver/driver.h"
+#include "driver/proto.h"
+#include "log/logfile.h"
+
+/* A response the client waits for. */
+struct nsi_response {
+	int64_t correlation_id;
+	int32_t type;
+	int32_t length;
+	uint8_t msg[512];
+};
+
+struct ns_client {
+	char dir[PATH_MAX - 64];
+	struct nsi_cnc cnc;
+	int64_t client_id;
+	int64_t timeout_ns;
+	int64_t driver_timeout_ns;
+	uint32_t flags;
+	pthread_mutex_t lock; /* conductor state below, and the embedded driver's duty cycle */
+	struct nsi_bcast_receiver rx;
+	int64_t seen_tail;	      /* the broadcast tail when the client last read it (atomic) */
+	struct nsi_response *waiting; /* the response a request waits for */
+	ns_subscription **subs;
+	int nsubs, cap_subs;
+	int npubs;
+	struct nsi_driver *driver; /* embedded driver, or NULL */
+	pthread_t driver_thread;
+	bool driver_threaded;
+	bool stop;
+};
+
+struct ns_publication {
+	struct nsi_log log; /* first: the hot path's view */
+	int64_t limit;	    /* cached publisher limit */
+	bool exclusive;
+	int32_t pid;
+	ns_client *client;
+	struct nsi_logfile lf;
+	int64_t reg_id; /* the add command's correlation id */
+	int32_t session_id;
+	int32_t stream_id;
+};
+
+struct ns_image {
+	struct nsi_log log;
+	int64_t position;
+	int64_t *position_counter; /* NULL once the stream ended (the driver freed it) */
+	int64_t image_id;
+	int64_t eos; /* INT64_MAX until the driver says the stream ended */
+	int32_t session_id;
+	bool corrupt;
+	bool assembling;
+	int32_t asm_len;
+	int32_t asm_cap;
+	uint8_t *asm_buf;
+	struct nsi_logfile lf;
+	struct ns_subscription *sub;
+};
+
+struct nsi_image_gone {
+	int64_t image_id;
+	int64_t eos;
+};
+
+struct ns_subscription {
+	/* The polling thread's own. */
+	ns_image **images;
+	int nimages, cap_images;
+	int next;	  /* round-robin start */
+	uint32_t changed; /* atomic: the conductor queued arrivals or departures */
+	/* Queued by the conductor under the client's lock. */
+	ns_image **arrived;
+	int narrived, cap_arrived;
+	struct nsi_image_gone *gone;
+	int ngone, cap_gone;
+	/* Fixed. */
+	ns_client *client;
+	int64_t reg_id;
+	int32_t stream_id;
+	struct ns_subscription_opts opts;
+};
+
+/* Send a command and wait for the response with its correlation id (client lock taken). */
+int nsi_client_request(ns_client *c, int32_t type, const void *msg, int32_t length,
+		       int64_t correlation, struct nsi_response *out);
+/* Add a publication (@sub false) or subscription; waits for the driver's answer. */
+int nsi_client_add(ns_client *c, bool sub, const char *uri, int32_t stream_id, int32_t exclusive,
+		   int64_t correlation, struct nsi_response *r);
+/* Remove one (best effort). */
+void nsi_client_remove(ns_client *c, bool sub, int64_t reg_id);
+/* A new correlation id. */
+int64_t nsi_client_next_id(ns_client *c);
+/* Conductor work if the lock is free; returns work done. */
+int nsi_client_try_work(ns_client *c);
+/* Register / forget a subscription for image notices (takes the lock). */
+int nsi_client_add_sub(ns_client *c, ns_subscription *s);
+void nsi_client_remove_sub(ns_client *c, ns_subscription *s);
+/* Back off per wait strategy between retries (iteration counts from 0). */
+void nsi_backoff(uint32_t wait, uint64_t iteration);
+bool nsi_wait_kind_ok(uint32_t wait);
+/* Map a log file of the client's directory. */
+int nsi_client_open_log(ns_client *c, const char *name, int32_t name_len, struct nsi_logfile *lf);
+/* Free an image (unmap its log). */
+void nsi_image_free(ns_image *img);
+
+#endif /* NSI_CLIENT_CLIENT_H */

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nanostream/ring.h>
+
+#include "client/client.h"
+#include "client/uri.h"
+#include "util/atomic.h"
+#include "util/compiler.h"
+
+static int
+add_command(ns_client *c, int32_t type, const char *uri, int32_t stream_id, int32_t exclusive,
+	    int64_t correlation, struct nsi_response *r)
+{
+	uint8_t buf[sizeof(struct nsi_cmd_add) + NSI_URI_MAX];
+	size_t ulen = strlen(uri);
+	struct nsi_cmd_add m = { .client_id = c->client_id,
+				 .correlation_id = correlation,
+				 .stream_id = stream_id,
+				 .exclusive = exclusive,
+				 .uri_length = (int32_t)ulen };
+	memcpy(buf, &m, sizeof(m));
+	memcpy(buf + sizeof(m), uri, ulen);
+	int rc = nsi_client_request(c, type, buf, (int32_t)(sizeof(m) + ulen), m.correlation_id, r);
+	if (rc != 0)
+		return rc;
+	if (r->type == NSI_RSP_ERROR) {
+		struct nsi_rsp_error e;
+		if (r->length < (int32_t)sizeof(e))
+			return -EPROTO;
+		memcpy(&e, r->msg, sizeof(e));
+		return e.code < 0 && e.code > -4096 ? e.code : -EPROTO;
+	}
+	return 0;
+}
+
+/* Tell the driver a registration is gone (best effort: a silent driver does not stop us). */
+static void
+remove_command(ns_client *c, int32_t type, int64_t reg_id)
+{
+	struct nsi_cmd_remove m = { .client_id = c->client_id,
+				    .correlation_id = nsi_client_next_id(c),
+				    .registration_id = reg_id };
+	struct nsi_response r;
+	(void)nsi_client_request(c, type, &m, sizeof(m), m.correlation_id, &r);
+}
+
+int
+nsi_client_add(ns_client *c, bool sub, const char *uri, int32_t stream_id, int32_t exclusive,
+	       int64_t correlation, struct nsi_response *r)
+{
+	return add_command(c, sub ? NSI_CMD_ADD_SUBSCRIPTION : NSI_CMD_ADD_PUBLICATION, uri,
+			   stream_id, exclusive, correlation, r);
+}
+
+void
+nsi_client_remove(ns_client *c, bool sub, int64_t reg_id)
+{
+	remove_command(c, sub ? NSI_CMD_REMOVE_SUBSCRIPTION : NSI_CMD_REMOVE_PUBLICATION, reg_id);
+}
+
+int
+ns_publication_add(ns_client *c, const char *uri, int32_t stream_id, uint32_t flags,
+		   ns_publication **out)
+{
+	struct nsi_uri u;
+	if (c == NULL || uri == NULL || out == NULL || (flags & ~NS_PUBLICATION_EXCLUSIVE) != 0 ||
+	    nsi_uri_parse(uri, &u, NULL, 0) != 0)
+		return -EINVAL;
+	ns_publication *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	struct nsi_response r = { 0 };
+	int64_t correlation = nsi_client_next_id(c);
+	int rc = add_command(c, NSI_CMD_ADD_PUBLICATION, uri, stream_id,
+			     (flags & NS_PUBLICATION_EXCLUSIVE) != 0, correlation, &r);
+	struct nsi_rsp_publication m;
+	if (rc == 0 && (r.type != NSI_RSP_PUBLICATION_READY || r.length < (int32_t)sizeof(m)))
+		rc = -EPROTO;
+	if (rc == 0) {
+		memcpy(&m, r.msg, sizeof(m));
+		if (m.name_length != r.length - (int32_t)sizeof(m))
+			rc = -EPROTO;
+	}
+	if (rc == 0)
+		rc = nsi_client_open_log(c, (const char *)r.msg + sizeof(m), m.name_length, &p->lf);
+	if (rc != 0) {
+		if (r.type == NSI_RSP_PUBLICATION_READY)
+			remove_command(c, NSI_CMD_REMOVE_PUBLICATION, correlation);
+		free(p);
+		return rc;
+	}
+	p->log = p->lf.log;
+	p->exclusive = (flags & NS_PUBLICATION_EXCLUSIVE) != 0;
+	p->pid = (int32_t)getpid();
+	p->client = c;
+	p->reg_id = correlation;
+	p->session_id = m.session_id;
+	p->stream_id = stream_id;
+	pthread_mutex_lock(&c->lock);
+	c->npubs++;
+	pthread_mutex_unlock(&c->lock);
+	*out = p;
+	return 0;
+}
+
+int
+ns_publication_close(ns_publication *p)
+{
+	if (p == NULL)
+		return -EINVAL;
+	ns_client *c = p->client;
+	remove_command(c, NSI_CMD_REMOVE_PUBLICATION, p->reg_id);
+	nsi_logfile_close(&p->lf);
+	pthread_mutex_lock(&c->lock);
+	c->npubs--;
+	pthread_mutex_unlock(&c->lock);
+	free(p);
+	return 0;
+}
+
+/* ---- the publisher limit ---- */
+
+static bool
+lock_owner_dead(int32_t pid)
+{
+	return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/*
+ * The limit ran out: take the slowest subscriber's position, clean the log behind it and
+ * raise the limit to it plus the window. One publisher at a time does it (a lock word in the
+ * log's metadata holding its pid; a dead holder's lock is taken over).
+ */
+NS_COLD static int
+refresh_limit(ns_publication *p, int64_t position)
+{
+	struct nsi_log_meta *m = p->log.meta;
+	int64_t shared = nsi_load_acquire_i64(&m->publisher_limit);
+	if (shared > position) {
+		p->limit = shared;
+		return 0;
+	}
+	if (nsi_load_acquire_i64(&m->end_of_stream_position) != INT64_MAX)
+		return NS_PUBLICATION_CLOSED;
+	uint32_t expected = 0;
+	if (!nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid)) {
+		if (!lock_owner_dead((int32_t)expected) ||
+		    !nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid))
+			return NS_BACK_PRESSURED;
+	}
+	const struct nsi_counters *counters = &p->client->cnc.counters;
+	int64_t min = INT64_MAX;
+	for (int i = 0; i < NSI_LOG_MAX_SUBSCRIBERS; i++) {
+		int32_t id =
+			(int32_t)nsi_load_acquire_u32((const uint32_t *)&m->subscriber_counters[i]);
+		int64_t *v = id >= 0 ? nsi_counter_addr(counters, id) : NULL;
+		if (v == NULL)
+			continue;
+		int64_t pos = nsi_load_acquire_i64(v);
+		if (pos < min)
+			min = pos;
+	}
+	int rc = 0;
+	if (min == INT64_MAX) {
+		rc = NS_NOT_CONNECTED;
+	} else {
+		/* Counters are shared memory: a subscriber cannot be ahead of the log. */
+		int64_t tail = nsi_log_tail_position(&p->log);
+		if (min > tail)
+			min = tail;
+		if (min < 0)
+			min = 0;
+		int32_t window = m->window;
+		if (window <= 0 || window > p->log.term_length)
+			window = p->log.term_length / 2;
+		(void)nsi_log_clean_to(&p->log, min);
+		int64_t limit = min + window;
+		if (limit > shared)
+			nsi_store_release_i64(&m->publisher_limit, limit);
+		else
+			limit = shared;
+		p->limit = limit;
+		if (limit <= position)
+			rc = NS_BACK_PRESSURED;
+	}
+	nsi_store_release_u32((uint32_t *)&m->limit_lock, 0);
+	return rc;
+}
+
+/* 0 when the next message may start, else the offer result that says why not. */
+NS_INLINE int
+check_limit(ns_publication *p)
+{
+	int64_t position = nsi_log_tail_position(&p->log);
+	return NS_LIKELY(position < p->limit) ? 0 : refresh_limit(p, position);
+}
+
+static int64_t
+append_result(int64_t r)
+{
+	if (r == NSI_LOG_ROTATED)
+		return NS_ADMIN_ACTION;
+	if (r == NSI_LOG_MAX_POSITION)
+		return NS_MAX_POSITION_EXCEEDED;
+	return r;
+}
+
+int64_t
+ns_offer(ns_publication *p, const void *buf, size_t len)
+{
+	if (NS_UNLIKELY(p == NULL || (buf == NULL && len > 0)))
+		return -EINVAL;
+	if (NS_UNLIKELY(len > (size_t)p->log.max_message))
+		return -EMSGSIZE;
+	int rc = check_limit(p);
+	if (NS_UNLIKELY(rc != 0))
+		return rc;
+	return append_result(nsi_log_append(&p->log, p->exclusive, buf, (int32_t)len));
+}
+
+int64_t
+ns_offerv(ns_publication *p, const struct iovec *iov, int iovcnt)
+{
+	if (p == NULL || iovcnt < 0 || (iov == NULL && iovcnt > 0))
+		return -EINVAL;
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_base == NULL && iov[i].iov_len > 0)
+			return -EINVAL;
+		total += iov[i].iov_len;
+		if (total > (size_t)p->log.max_message)
+			return -EMSGSIZE;
+	}
+	int rc = check_limit(p);
+	if (rc != 0)
+		return rc;
+	_Static_assert(sizeof(struct nsi_gather) == sizeof(struct iovec), "gather is an iovec");
+	return append_result(nsi_log_appendv(&p->log, p->exclusive,
+					     (const struct nsi_gather *)(const void *)iov, iovcnt,
+					     (int32_t)total));
+}
+
+_Static_assert(sizeof(struct nsi_log_claim) <= sizeof(void *) * 2 + sizeof(int64_t), "claim fits");
+
+int64_t
+ns_try_claim(ns_publication *p, size_t len, struct ns_claim *claim)
+{
+	if (NS_UNLIKELY(p == NULL || claim == NULL))
+		return -EINVAL;
+	if (NS_UNLIKELY(len > (size_t)p->log.max_payload))
+		return -EMSGSIZE;
+	int rc = check_limit(p);
+	if (NS_UNLIKELY(rc != 0))
+		return rc;
+	struct nsi_log_claim c;
+	int64_t r = nsi_log_claim(&p->log, p->exclusive, (int32_t)len, &c);
+	if (r < 0)
+		return append_result(r);
+	claim->data = c.payload;
+	claim->length = len;
+	claim->frame_ = c.hdr;
+	claim->position = r;
+	return r;
+}
+
+static int
+finish_claim(struct ns_claim *claim, bool commit)
+{
+	if (claim == NULL || claim->frame_ == NULL)
+		return -EINVAL;
+	struct nsi_log_claim c = { .hdr = claim->frame_,
+				   .payload = claim->data,
+				   .length = (int32_t)claim->length };
+	if (commit)
+		nsi_log_claim_commit(&c);
+	else
+		nsi_log_claim_abort(&c);
+	claim->frame_ = NULL;
+	claim->data = NULL;
+	return 0;
+}
+
+int
+ns_claim_commit(struct ns_claim *claim)
+{
+	return finish_claim(claim, true);
+}
+
+int
+ns_claim_abort(struct ns_claim *claim)
+{
+	return finish_claim(claim, false);
+}
+
+static bool
+retryable(int64_t r)
+{
+	return r == NS_BACK_PRESSURED || r == NS_ADMIN_ACTION || r == NS_NOT_CONNECTED;
+}
+
+int64_t
+ns_offer_wait(ns_publication *p, const void *buf, size_t len, uint32_t wait, int64_t deadline_ns)
+{
+	if (p == NULL || !nsi_wait_kind_ok(wait))
+		return -EINVAL;
+	for (uint64_t i = 0;; i++) {
+		int64_t r = ns_offer(p, buf, len);
+		if (!retryable(r))
+			return r;
+		if (r != NS_ADMIN_ACTION) {
+			if (ns_clock_ns() >= deadline_ns)
+				return -ETIMEDOUT;
+			(void)nsi_client_try_work(p->client);
+			nsi_backoff(wait, i);
+		}
+	}
+}
+
+int
+ns_publication_wait_connected(ns_publication *p, int64_t deadline_ns)
+{
+	if (p == NULL)
+		return -EINVAL;
+	for (uint64_t i = 0; !ns_publication_is_connected(p); i++) {
+		if (ns_clock_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+		(void)nsi_client_try_work(p->client);
+		nsi_backoff(NS_WAIT_PHASED, i);
+	}
+	return 0;
+}
+
+int
+ns_publication_is_connected(const ns_publication *p)
+{
+	if (p == NULL)
+		return -EINVAL;
+	return nsi_load_acquire_u32((const uint32_t *)&p->log.meta->is_connected) != 0;
+}
+
+int64_t
+ns_publication_position(const ns_publication *p)
+{
+	if (p == NULL)
+		return -EINVAL;
+	return nsi_log_tail_position(&p->log);
+}
+
+int32_t
+ns_publication_session_id(const ns_publication *p)
+{
+	return p != NULL ? p->session_id : -EINVAL;
+}
+
+int32_t
+ns_publication_max_message(const ns_publication *p)
+{
+	return p != NULL ? p->log.max_message : -EINVAL;
+}
+
+int32_t
+ns_publication_max_payload(const ns_publication *p)
+{
+	return p != NULL ? p->log.max_payload : -EINVAL;
+}

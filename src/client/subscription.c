@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nanostream/ring.h>
+
+#include "client/client.h"
+#include "client/uri.h"
+#include "util/atomic.h"
+#include "util/compiler.h"
+
+int
+ns_subscription_add(ns_client *c, const char *uri, int32_t stream_id,
+		    const struct ns_subscription_opts *opts, ns_subscription **out)
+{
+	struct nsi_uri u;
+	if (c == NULL || uri == NULL || out == NULL || nsi_uri_parse(uri, &u, NULL, 0) != 0)
+		return -EINVAL;
+	if (opts != NULL) {
+		if (opts->size < sizeof(*opts) || opts->flags != 0)
+			return -EINVAL;
+		for (int i = 0; i < 4; i++)
+			if (opts->reserved[i] != 0)
+				return -EINVAL;
+	}
+	ns_subscription *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->client = c;
+	s->stream_id = stream_id;
+	if (opts != NULL)
+		s->opts = *opts;
+	/* Registered before the command: the driver's image notices follow its answer at once. */
+	s->reg_id = nsi_client_next_id(c);
+	int rc = nsi_client_add_sub(c, s);
+	if (rc != 0) {
+		free(s);
+		return rc;
+	}
+	struct nsi_response r = { 0 };
+	rc = nsi_client_add(c, true, uri, stream_id, 0, s->reg_id, &r);
+	if (rc == 0 && r.type != NSI_RSP_SUBSCRIPTION_READY)
+		rc = -EPROTO;
+	if (rc != 0) {
+		nsi_client_remove_sub(c, s);
+		for (int i = 0; i < s->narrived; i++)
+			nsi_image_free(s->arrived[i]);
+		free(s->arrived);
+		free(s->gone);
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int
+ns_subscription_close(ns_subscription *s)
+{
+	if (s == NULL)
+		return -EINVAL;
+	nsi_client_remove(s->client, true, s->reg_id);
+	nsi_client_remove_sub(s->client, s);
+	for (int i = 0; i < s->nimages; i++)
+		nsi_image_free(s->images[i]);
+	for (int i = 0; i < s->narrived; i++)
+		nsi_image_free(s->arrived[i]);
+	free(s->images);
+	free(s->arrived);
+	free(s->gone);
+	free(s);
+	return 0;
+}
+
+/* ---- images arriving and leaving (the polling thread) ---- */
+
+static void
+take_changes(ns_subscription *s)
+{
+	ns_client *c = s->client;
+	if (pthread_mutex_trylock(&c->lock) != 0)
+		return;
+	nsi_store_relaxed_u32(&s->changed, 0);
+	int first_new = s->nimages;
+	for (int i = 0; i < s->narrived; i++) {
+		if (s->nimages == s->cap_images) {
+			int ncap = s->cap_images ? s->cap_images * 2 : 4;
+			ns_image **v = realloc(s->images, (size_t)ncap * sizeof(*v));
+			if (v == NULL) {
+				/* Keep the rest queued for the next poll. */
+				memmove(s->arrived, s->arrived + i,
+					(size_t)(s->narrived - i) * sizeof(*s->arrived));
+				s->narrived -= i;
+				nsi_store_relaxed_u32(&s->changed, 1);
+				goto gone;
+			}
+			s->images = v;
+			s->cap_images = ncap;
+		}
+		s->images[s->nimages++] = s->arrived[i];
+	}
+	s->narrived = 0;
+gone:
+	for (int g = 0; g < s->ngone; g++)
+		for (int i = 0; i < s->nimages; i++)
+			if (s->images[i]->image_id == s->gone[g].image_id) {
+				s->images[i]->eos = s->gone[g].eos;
+				/* The driver freed the counter: stop writing it. */
+				s->images[i]->position_counter = NULL;
+			}
+	s->ngone = 0;
+	int last_new = s->nimages;
+	pthread_mutex_unlock(&c->lock);
+	if (s->opts.on_available != NULL)
+		for (int i = first_new; i < last_new; i++)
+			s->opts.on_available(s->opts.ctx, s->images[i]);
+}
+
+/* Drop images whose stream ended and was read to its end, or that were found corrupt. */
+static void
+retire(ns_subscription *s)
+{
+	for (int i = 0; i < s->nimages;) {
+		ns_image *img = s->images[i];
+		if (img->corrupt || img->position >= img->eos) {
+			for (int k = i; k + 1 < s->nimages; k++)
+				s->images[k] = s->images[k + 1];
+			s->nimages--;
+			if (s->opts.on_unavailable != NULL)
+				s->opts.on_unavailable(s->opts.ctx, img);
+			nsi_image_free(img);
+		} else {
+			i++;
+		}
+	}
+}
+
+NS_INLINE void
+maybe_changes(ns_subscription *s)
+{
+	ns_client *c = s->client;
+	int64_t tail = nsi_load_relaxed_i64(&c->cnc.to_clients.trailer->tail);
+	if (NS_UNLIKELY(tail != nsi_load_relaxed_i64(&c->seen_tail)))
+		(void)nsi_client_try_work(c);
+	if (NS_UNLIKELY(nsi_load_relaxed_u32(&s->changed) != 0))
+		take_changes(s);
+}
+
+/* ---- reading an image ---- */
+
+struct reader {
+	ns_fragment_fn fn;
+	ns_controlled_fn cfn;
+	void *ctx;
+};
+
+static void
+fill_header(struct ns_header *h, const ns_image *img, const struct nsi_data_header *d,
+	    int64_t position, uint32_t flags)
+{
+	h->position = position;
+	h->session_id = d->session_id;
+	h->stream_id = d->stream_id;
+	h->term_id = d->term_id;
+	h->term_offset = d->term_offset;
+	h->flags = flags;
+	h->reserved = 0;
+	h->reserved_value = d->reserved_value;
+	h->image = img;
+}
+
+/*
+ * Read up to @limit fragments of @img. Controlled mode (r->cfn) moves the position only at
+ * message boundaries, so an aborted or unfinished fragmented message is read again whole.
+ * Returns fragments consumed; *stop set when a controlled handler said abort or break.
+ */
+static int
+image_read(ns_image *img, const struct reader *r, int limit, bool *stop)
+{
+	const struct nsi_log *log = &img->log;
+	int64_t position = img->position, committed = position;
+	int32_t term_count = (int32_t)(position >> log->shift);
+	int32_t offset = (int32_t)(position & (log->term_length - 1));
+	const uint8_t *term = log->terms[nsi_log_partition(term_count)];
+	int64_t term_base = position - offset;
+	int n = 0, frags = 0; /* fragments of the message being read */
+	if (r->cfn != NULL)
+		img->assembling = false; /* controlled reads start at a message boundary */
+	while (n < limit && offset < log->term_length && term_base + offset < img->eos) {
+		const struct nsi_data_header *h;
+		int32_t len = nsi_term_frame(term, log->term_length, offset, &h);
+		if (len == 0)
+			break;
+		if (NS_UNLIKELY(len < 0 ||
+				(h->type != NSI_FRAME_DATA && h->type != NSI_FRAME_PAD) ||
+				h->term_offset != offset)) {
+			img->corrupt = true;
+			break;
+		}
+		int64_t after = term_base + offset + len;
+		offset += len;
+		if (h->type == NSI_FRAME_PAD) {
+			if (!img->assembling)
+				committed = after;
+			continue;
+		}
+		/* Poll counts fragments as read; controlled poll counts a message's when consumed. */
+		if (r->cfn == NULL)
+			n++;
+		frags = img->assembling ? frags + 1 : 1;
+		int32_t plen = h->frame_length - NSI_DATA_HEADER_LEN;
+		const uint8_t *payload = (const uint8_t *)h + NSI_DATA_HEADER_LEN;
+		uint32_t flags = h->flags & NSI_FLAG_UNFRAGMENTED;
+		if (flags != NSI_FLAG_UNFRAGMENTED) {
+			if (flags == NSI_FLAG_BEGIN) {
+				if (img->asm_buf == NULL) {
+					img->asm_buf = malloc((size_t)img->asm_cap);
+					if (img->asm_buf == NULL) {
+						img->corrupt = true;
+						break;
+					}
+				}
+				img->assembling = true;
+				img->asm_len = 0;
+			} else if (!img->assembling) {
+				continue; /* a tail whose beginning we never saw */
+			}
+			if (plen > img->asm_cap - img->asm_len) {
+				img->corrupt = true; /* longer than any message of this log */
+				break;
+			}
+			memcpy(img->asm_buf + img->asm_len, payload, (size_t)plen);
+			img->asm_len += plen;
+			if (!(flags & NSI_FLAG_END))
+				continue;
+			img->assembling = false;
+			payload = img->asm_buf;
+			plen = img->asm_len;
+		}
+		struct ns_header hdr;
+		fill_header(&hdr, img, h, after, NSI_FLAG_UNFRAGMENTED);
+		if (r->fn != NULL) {
+			r->fn(r->ctx, payload, (size_t)plen, &hdr);
+			continue;
+		}
+		int action = r->cfn(r->ctx, payload, (size_t)plen, &hdr);
+		if (action == NS_POLL_ABORT) {
+			*stop = true; /* not consumed: read again next time */
+			break;
+		}
+		n += frags;
+		committed = after;
+		if (action == NS_POLL_BREAK) {
+			*stop = true;
+			break;
+		}
+		if (action == NS_POLL_COMMIT && img->position_counter != NULL)
+			nsi_store_release_i64(img->position_counter, committed);
+	}
+	int64_t next = r->cfn != NULL ? committed : term_base + offset;
+	if (next != img->position) {
+		img->position = next;
+		/* Pairs with the publishers' acquire in refresh_limit(): they may reuse behind it. */
+		if (img->position_counter != NULL)
+			nsi_store_release_i64(img->position_counter, next);
+	}
+	return n;
+}
+
+static int
+poll_images(ns_subscription *s, const struct reader *r, int limit)
+{
+	maybe_changes(s);
+	int total = 0, n = s->nimages;
+	bool stop = false, retiring = false;
+	if (n == 0)
+		return 0;
+	int start = s->next < n ? s->next : 0;
+	s->next = start + 1;
+	for (int k = 0; k < n && total < limit && !stop; k++) {
+		ns_image *img = s->images[(start + k) % n];
+		total += image_read(img, r, limit - total, &stop);
+		retiring |= img->corrupt || img->position >= img->eos;
+	}
+	if (NS_UNLIKELY(retiring))
+		retire(s);
+	return total;
+}
+
+int
+ns_poll(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit)
+{
+	if (NS_UNLIKELY(s == NULL || fn == NULL || limit < 1))
+		return -EINVAL;
+	struct reader r = { .fn = fn, .ctx = ctx };
+	return poll_images(s, &r, limit);
+}
+
+int
+ns_controlled_poll(ns_subscription *s, ns_controlled_fn fn, void *ctx, int limit)
+{
+	if (s == NULL || fn == NULL || limit < 1)
+		return -EINVAL;
+	struct reader r = { .cfn = fn, .ctx = ctx };
+	return poll_images(s, &r, limit);
+}
+
+int
+ns_poll_wait(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit, uint32_t wait,
+	     int64_t deadline_ns)
+{
+	if (s == NULL || fn == NULL || limit < 1 || !nsi_wait_kind_ok(wait))
+		return -EINVAL;
+	for (uint64_t i = 0;; i++) {
+		int n = ns_poll(s, fn, ctx, limit);
+		if (n != 0)
+			return n;
+		if (ns_clock_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+		if (s->client->driver != NULL && !s->client->driver_threaded)
+			(void)nsi_client_try_work(s->client);
+		nsi_backoff(wait, i);
+	}
+}
+
+int
+ns_subscription_wait_connected(ns_subscription *s, int64_t deadline_ns)
+{
+	if (s == NULL)
+		return -EINVAL;
+	for (uint64_t i = 0;; i++) {
+		(void)nsi_client_try_work(s->client);
+		if (nsi_load_relaxed_u32(&s->changed) != 0)
+			take_changes(s);
+		if (s->nimages > 0)
+			return 0;
+		if (ns_clock_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+		nsi_backoff(NS_WAIT_PHASED, i);
+	}
+}
+
+int
+ns_subscription_image_count(const ns_subscription *s)
+{
+	return s != NULL ? s->nimages : -EINVAL;
+}
+
+int32_t
+ns_image_session_id(const ns_image *img)
+{
+	return img != NULL ? img->session_id : 0;
+}
+
+int64_t
+ns_image_position(const ns_image *img)
+{
+	return img != NULL ? img->position : -EINVAL;
+}
+
+int
+ns_image_is_end_of_stream(const ns_image *img)
+{
+	if (img == NULL)
+		return -EINVAL;
+	return img->position >= img->eos;
+}

@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/uri.h"
+#include "driver/driver.h"
+#include "driver/proto.h"
+#include "log/logfile.h"
+#include "util/atomic.h"
+
+struct drv_pub {
+	int64_t reg_id;
+	int32_t session_id;
+	int32_t stream_id;
+	bool exclusive;
+	int refs;
+	struct nsi_logfile lf;
+	char name[NSI_NAME_MAX];
+};
+
+struct drv_handle {
+	int64_t reg_id; /* the add command's correlation id */
+	int64_t client_id;
+	int64_t pub_reg;
+};
+
+struct drv_sub {
+	int64_t reg_id;
+	int64_t client_id;
+	int32_t stream_id;
+};
+
+struct drv_link {
+	int64_t sub_reg;
+	int64_t pub_reg;
+	int32_t counter;
+	int32_t slot; /* index in the log's subscriber list */
+};
+
+#define ARRAY(T)                                                                                   \
+	struct {                                                                                   \
+		T *v;                                                                              \
+		int n, cap;                                                                        \
+	}
+
+struct nsi_driver {
+	struct nsi_driver_opts o;
+	char dir[PATH_MAX - 64];
+	char cnc_path[PATH_MAX];
+	struct nsi_cnc cnc;
+	ARRAY(struct drv_pub *) pubs;
+	ARRAY(struct drv_handle) handles;
+	ARRAY(struct drv_sub) subs;
+	ARRAY(struct drv_link) links;
+	int32_t next_session_id;
+	int64_t next_reg_id;
+	uint32_t prng;
+	bool bcast_pending;
+};
+
+/* Grow an ARRAY to hold one more; returns false when out of memory. */
+#define ARRAY_RESERVE(a) ((a).n < (a).cap || grow((void **)&(a).v, &(a).cap, sizeof(*(a).v)))
+
+static bool
+grow(void **v, int *cap, size_t elem)
+{
+	int ncap = *cap > 0 ? *cap * 2 : 8;
+	void *p = realloc(*v, (size_t)ncap * elem);
+	if (p == NULL)
+		return false;
+	*v = p;
+	*cap = ncap;
+	return true;
+}
+
+static int64_t
+now_of(const struct nsi_driver *d)
+{
+	return d->o.clock(d->o.clock_ctx);
+}
+
+static int64_t
+mono_clock(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint32_t
+next_random(struct nsi_driver *d)
+{
+	d->prng ^= d->prng << 13;
+	d->prng ^= d->prng >> 17;
+	d->prng ^= d->prng << 5;
+	return d->prng;
+}
+
+static void report(struct nsi_driver *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+report(struct nsi_driver *d, const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	(void)nsi_errlog_record(&d->cnc.errors, now_of(d), text);
+}
+
+/* ---- responses ---- */
+
+static void
+transmit(struct nsi_driver *d, int32_t type, const void *fixed, size_t fixed_len, const char *var,
+	 int32_t var_len)
+{
+	uint8_t buf[512];
+	if (fixed_len + (size_t)var_len > sizeof(buf))
+		var_len = (int32_t)(sizeof(buf) - fixed_len);
+	memcpy(buf, fixed, fixed_len);
+	if (var_len > 0)
+		memcpy(buf + fixed_len, var, (size_t)var_len);
+	if (nsi_bcast_transmit(&d->cnc.to_clients, type, buf, (int32_t)fixed_len + var_len) == 0)
+		d->bcast_pending = true;
+}
+
+static void
+send_error(struct nsi_driver *d, int64_t correlation, int code, const char *text)
+{
+	struct nsi_rsp_error e = { .correlation_id = correlation,
+				   .code = code,
+				   .text_length = (int32_t)strlen(text) };
+	transmit(d, NSI_RSP_ERROR, &e, sizeof(e), text, e.text_length);
+}
+
+static void
+send_ok(struct nsi_driver *d, int64_t correlation)
+{
+	struct nsi_rsp_ok ok = { .correlation_id = correlation };
+	transmit(d, NSI_RSP_OK, &ok, sizeof(ok), NULL, 0);
+}
+
+static void
+send_image(struct nsi_driver *d, int32_t type, const struct drv_sub *s, const struct drv_pub *p,
+	   int64_t position, int32_t counter)
+{
+	struct nsi_rsp_image m = { .subscription_id = s->reg_id,
+				   .image_id = p->reg_id,
+				   .position = position,
+				   .session_id = p->session_id,
+				   .stream_id = p->stream_id,
+				   .position_counter = counter,
+				   .name_length = type == NSI_RSP_IMAGE_AVAILABLE
+							  ? (int32_t)strlen(p->name)
+							  : 0 };
+	transmit(d, type, &m, sizeof(m), p->name, m.name_length);
+}
+
+/* ---- links ---- */
+
+static struct drv_pub *
+find_pub(struct nsi_driver *d, int64_t reg_id)
+{
+	for (int i = 0; i < d->pubs.n; i++)
+		if (d->pubs.v[i]->reg_id == reg_id)
+			return d->pubs.v[i];
+	return NULL;
+}
+
+static int
+link_count(const struct nsi_driver *d, int64_t pub_reg)
+{
+	int n = 0;
+	for (int i = 0; i < d->links.n; i++)
+		n += d->links.v[i].pub_reg == pub_reg;
+	return n;
+}
+
+/* Link @s to @p: a position counter at the log's tail, listed in the log's metadata. */
+static void
+link_pair(struct nsi_driver *d, const struct drv_sub *s, struct drv_pub *p)
+{
+	struct nsi_log_meta *m = p->lf.log.meta;
+	int slot = -1;
+	for (int i = 0; i < NSI_LOG_MAX_SUBSCRIBERS && slot < 0; i++)
+		if (nsi_load_relaxed_u32((const uint32_t *)&m->subscriber_counters[i]) ==
+		    UINT32_MAX)
+			slot = i;
+	char label[96];
+	snprintf(label, sizeof(label), "sub-pos: %lld %s session %d stream %d",
+		 (long long)s->reg_id, p->name, (int)p->session_id, (int)p->stream_id);
+	int32_t counter = -ENOSPC;
+	if (slot >= 0 && ARRAY_RESERVE(d->links))
+		counter = nsi_counter_alloc(
+			&d->cnc.counters, NSI_COUNTER_SUBSCRIBER_POSITION, s->client_id,
+			(int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id),
+			label, now_of(d));
+	if (counter < 0) {
+		report(d, "cannot link subscription %lld to %s: %s", (long long)s->reg_id, p->name,
+		       slot < 0 ? "too many subscribers" : "no free counter");
+		return;
+	}
+	int64_t join = nsi_log_tail_position(&p->lf.log);
+	nsi_store_release_i64(nsi_counter_addr(&d->cnc.counters, counter), join);
+	/* Publishers that read the slot see the counter at the join position. */
+	nsi_store_release_u32((uint32_t *)&m->subscriber_counters[slot], (uint32_t)counter);
+	nsi_store_release_u32((uint32_t *)&m->is_connected, 1);
+	d->links.v[d->links.n++] = (struct drv_link){
+		.sub_reg = s->reg_id, .pub_reg = p->reg_id, .counter = counter, .slot = slot
+	};
+	send_image(d, NSI_RSP_IMAGE_AVAILABLE, s, p, join, counter);
+}
+
+static void
+unlink_at(struct nsi_driver *d, int i, struct drv_pub *p)
+{
+	struct drv_link l = d->links.v[i];
+	d->links.v[i] = d->links.v[--d->links.n];
+	if (p != NULL) {
+		struct nsi_log_meta *m = p->lf.log.meta;
+		nsi_store_release_u32((uint32_t *)&m->subscriber_counters[l.slot], UINT32_MAX);
+		if (link_count(d, p->reg_id) == 0)
+			nsi_store_release_u32((uint32_t *)&m->is_connected, 0);
+	}
+	(void)nsi_counter_free(&d->cnc.counters, l.counter, now_of(d));
+}
+
+/* ---- publications ---- */
+
+static void
+close_pub(struct nsi_driver *d, struct drv_pub *p)
+{
+	struct nsi_log *log = &p->lf.log;
+	int64_t eos = nsi_log_tail_position(log);
+	nsi_store_release_i64(&log->meta->end_of_stream_position, eos);
+	for (int i = d->links.n - 1; i >= 0; i--) {
+		if (d->links.v[i].pub_reg != p->reg_id)
+			continue;
+		for (int k = 0; k < d->subs.n; k++)
+			if (d->subs.v[k].reg_id == d->links.v[i].sub_reg)
+				send_image(d, NSI_RSP_IMAGE_UNAVAILABLE, &d->subs.v[k], p, eos,
+					   d->links.v[i].counter);
+		unlink_at(d, i, p);
+	}
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
+	unlink(path);
+	nsi_logfile_close(&p->lf);
+	for (int i = 0; i < d->pubs.n; i++)
+		if (d->pubs.v[i] == p)
+			d->pubs.v[i] = d->pubs.v[--d->pubs.n];
+	free(p);
+}
+
+static void
+add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, const char *uri_text)
+{
+	struct nsi_uri uri;
+	char err[160];
+	if (nsi_uri_parse(uri_text, &uri, err, sizeof(err)) != 0) {
+		send_error(d, c->correlation_id, -EINVAL, err);
+		return;
+	}
+	int32_t term = uri.term_length != 0 ? uri.term_length : d->o.term_length;
+	int32_t mtu = uri.mtu != 0 ? uri.mtu : d->o.mtu;
+	if (mtu > term / 8)
+		mtu = term / 8;
+	struct drv_pub *p = NULL;
+	if (!c->exclusive) {
+		for (int i = 0; i < d->pubs.n && p == NULL; i++) {
+			struct drv_pub *q = d->pubs.v[i];
+			if (!q->exclusive && q->stream_id == c->stream_id &&
+			    (!uri.has_session_id || q->session_id == uri.session_id))
+				p = q;
+		}
+		if (p != NULL &&
+		    ((uri.term_length != 0 && uri.term_length != p->lf.log.term_length) ||
+		     (uri.mtu != 0 && uri.mtu != p->lf.log.meta->mtu))) {
+			snprintf(err, sizeof(err),
+				 "stream %d already has a publication with term-length %d, mtu %d",
+				 (int)c->stream_id, (int)p->lf.log.term_length,
+				 (int)p->lf.log.meta->mtu);
+			send_error(d, c->correlation_id, -EINVAL, err);
+			return;
+		}
+	}
+	if (!ARRAY_RESERVE(d->handles) || (p == NULL && !ARRAY_RESERVE(d->pubs))) {
+		send_error(d, c->correlation_id, -ENOMEM, "driver out of memory");
+		return;
+	}
+	if (p == NULL) {
+		p = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			send_error(d, c->correlation_id, -ENOMEM, "driver out of memory");
+			return;
+		}
+		p->reg_id = ++d->next_reg_id;
+		p->session_id = uri.has_session_id ? uri.session_id : d->next_session_id++;
+		p->stream_id = c->stream_id;
+		p->exclusive = c->exclusive != 0;
+		snprintf(p->name, sizeof(p->name), "pub-%lld.log", (long long)p->reg_id);
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
+		struct nsi_log_params lp = { .term_length = term,
+					     .mtu = mtu,
+					     .initial_term_id = (int32_t)next_random(d),
+					     .session_id = p->session_id,
+					     .stream_id = p->stream_id,
+					     .page_size = (int32_t)sysconf(_SC_PAGESIZE) };
+		int rc = nsi_logfile_create(&p->lf, path, &lp, d->o.prefault);
+		if (rc != 0) {
+			snprintf(err, sizeof(err), "cannot create log %s: %s", p->name,
+				 strerror(-rc));
+			report(d, "%s", err);
+			send_error(d, c->correlation_id, rc, err);
+			free(p);
+			return;
+		}
+		d->pubs.v[d->pubs.n++] = p;
+	}
+	p->refs++;
+	d->handles.v[d->handles.n++] = (struct drv_handle){ .reg_id = c->correlation_id,
+							    .client_id = c->client_id,
+							    .pub_reg = p->reg_id };
+	struct nsi_rsp_publication r = { .correlation_id = c->correlation_id,
+					 .registration_id = p->reg_id,
+					 .session_id = p->session_id,
+					 .stream_id = p->stream_id,
+					 .exclusive = p->exclusive,
+					 .name_length = (int32_t)strlen(p->name) };
+	transmit(d, NSI_RSP_PUBLICATION_READY, &r, sizeof(r), p->name, r.name_length);
+	if (p->refs == 1)
+		for (int i = 0; i < d->subs.n; i++)
+			if (d->subs.v[i].stream_id == p->stream_id)
+				link_pair(d, &d->subs.v[i], p);
+}
+
+static int
+remove_handle(struct nsi_driver *d, int64_t client_id, int64_t reg_id)
+{
+	for (int i = 0; i < d->handles.n; i++) {
+		struct drv_handle h = d->handles.v[i];
+		if (h.reg_id != reg_id || h.client_id != client_id)
+			continue;
+		d->handles.v[i] = d->handles.v[--d->handles.n];
+		struct drv_pub *p = find_pub(d, h.pub_reg);
+		if (p != NULL && --p->refs == 0)
+			close_pub(d, p);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- subscriptions ---- */
+
+static void
+add_subscription(struct nsi_driver *d, const struct nsi_cmd_add *c, const char *uri_text)
+{
+	struct nsi_uri uri;
+	char err[160];
+	if (nsi_uri_parse(uri_text, &uri, err, sizeof(err)) != 0) {
+		send_error(d, c->correlation_id, -EINVAL, err);
+		return;
+	}
+	if (!ARRAY_RESERVE(d->subs)) {
+		send_error(d, c->correlation_id, -ENOMEM, "driver out of memory");
+		return;
+	}
+	struct drv_sub *s = &d->subs.v[d->subs.n++];
+	*s = (struct drv_sub){ .reg_id = c->correlation_id,
+			       .client_id = c->client_id,
+			       .stream_id = c->stream_id };
+	struct nsi_rsp_ok ok = { .correlation_id = c->correlation_id };
+	transmit(d, NSI_RSP_SUBSCRIPTION_READY, &ok, sizeof(ok), NULL, 0);
+	struct drv_sub copy = *s;
+	for (int i = 0; i < d->pubs.n; i++) {
+		struct drv_pub *p = d->pubs.v[i];
+		if (p->stream_id == copy.stream_id &&
+		    (!uri.has_session_id || p->session_id == uri.session_id))
+			link_pair(d, &copy, p);
+	}
+}
+
+static int
+remove_subscription(struct nsi_driver *d, int64_t client_id, int64_t reg_id)
+{
+	for (int i = 0; i < d->subs.n; i++) {
+		if (d->subs.v[i].reg_id != reg_id || d->subs.v[i].client_id != client_id)
+			continue;
+		for (int k = d->links.n - 1; k >= 0; k--)
+			if (d->links.v[k].sub_reg == reg_id)
+				unlink_at(d, k, find_pub(d, d->links.v[k].pub_reg));
+		d->subs.v[i] = d->subs.v[--d->subs.n];
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void
+close_client(struct nsi_driver *d, int64_t client_id)
+{
+	for (int i = d->handles.n - 1; i >= 0; i--)
+		if (i < d->handles.n && d->handles.v[i].client_id == client_id)
+			(void)remove_handle(d, client_id, d->handles.v[i].reg_id);
+	for (int i = d->subs.n - 1; i >= 0; i--)
+		if (i < d->subs.n && d->subs.v[i].client_id == client_id)
+			(void)remove_subscription(d, client_id, d->subs.v[i].reg_id);
+}
+
+/* ---- commands ---- */
+
+static void
+on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
+{
+	struct nsi_driver *d = ctx;
+	switch (type) {
+	case NSI_CMD_ADD_PUBLICATION:
+	case NSI_CMD_ADD_SUBSCRIPTION: {
+		struct nsi_cmd_add c;
+		char uri[NSI_URI_MAX + 1];
+		if (length < (int32_t)sizeof(c))
+			break;
+		memcpy(&c, msg, sizeof(c));
+		if (c.uri_length < 0 || c.uri_length > NSI_URI_MAX ||
+		    c.uri_length != length - (int32_t)sizeof(c)) {
+			send_error(d, c.correlation_id, -EINVAL, "malformed command");
+			return;
+		}
+		memcpy(uri, msg + sizeof(c), (size_t)c.uri_length);
+		uri[c.uri_length] = '\0';
+		if (type == NSI_CMD_ADD_PUBLICATION)
+			add_publication(d, &c, uri);
+		else
+			add_subscription(d, &c, uri);
+		return;
+	}
+	case NSI_CMD_REMOVE_PUBLICATION:
+	case NSI_CMD_REMOVE_SUBSCRIPTION:
+	case NSI_CMD_KEEPALIVE:
+	case NSI_CMD_CLIENT_CLOSE: {
+		struct nsi_cmd_remove c;
+		if (length != (int32_t)sizeof(c))
+			break;
+		memcpy(&c, msg, sizeof(c));
+		int rc = 0;
+		if (type == NSI_CMD_REMOVE_PUBLICATION)
+			rc = remove_handle(d, c.client_id, c.registration_id);
+		else if (type == NSI_CMD_REMOVE_SUBSCRIPTION)
+			rc = remove_subscription(d, c.client_id, c.registration_id);
+		else if (type == NSI_CMD_CLIENT_CLOSE)
+			close_client(d, c.client_id);
+		if (type == NSI_CMD_KEEPALIVE)
+			return;
+		if (rc == 0)
+			send_ok(d, c.correlation_id);
+		else
+			send_error(d, c.correlation_id, rc, "no such registration");
+		return;
+	}
+	default:
+		break;
+	}
+	report(d, "malformed command: type %d, %d bytes", (int)type, (int)length);
+}
+
+int
+nsi_driver_do_work(struct nsi_driver *d)
+{
+	int64_t now = now_of(d);
+	nsi_cnc_beat(&d->cnc, now);
+	int work = nsi_mpsc_read(&d->cnc.to_driver, on_command, d, 16);
+	if (work < 0) {
+		report(d, "corrupt command ring");
+		work = 0;
+	}
+	if (d->bcast_pending) {
+		d->bcast_pending = false;
+		nsi_doorbell_ring(&d->cnc.hdr->client_doorbell);
+	}
+	return work;
+}
+
+void
+nsi_driver_run(struct nsi_driver *d, const bool *stop)
+{
+	uint32_t *bell = &d->cnc.hdr->driver_doorbell;
+	while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
+		/* Read the bell before working: a command rung in meanwhile ends the wait. */
+		uint32_t seen = nsi_load_acquire_u32(bell);
+		if (nsi_driver_do_work(d) == 0)
+			(void)nsi_doorbell_wait(bell, seen, d->o.heartbeat_ns);
+	}
+}
+
+void
+nsi_driver_wake(struct nsi_driver *d)
+{
+	nsi_doorbell_ring(&d->cnc.hdr->driver_doorbell);
+}
+
+struct nsi_cnc *
+nsi_driver_cnc(struct nsi_driver *d)
+{
+	return &d->cnc;
+}
+
+/* ---- life cycle ---- */
+
+/* Remove a dead driver's files: its CnC and its logs. */
+static void
+remove_stale(const char *dir, const char *cnc_path)
+{
+	unlink(cnc_path);
+	DIR *dp = opendir(dir);
+	if (dp == NULL)
+		return;
+	struct dirent *e;
+	char path[PATH_MAX];
+	while ((e = readdir(dp)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (strncmp(e->d_name, "pub-", 4) == 0 && n > 4 &&
+		    strcmp(e->d_name + n - 4, ".log") == 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	}
+	closedir(dp);
+}
+
+static bool
+driver_alive(const struct nsi_cnc *cnc, int64_t now)
+{
+	int64_t beat = nsi_cnc_heartbeat(cnc), pid = cnc->hdr->pid;
+	if (pid <= 0 || pid > INT_MAX || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+		return false;
+	return now - beat <= cnc->hdr->driver_timeout_ns;
+}
+
+int
+nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
+{
+	if (out == NULL || o == NULL || o->dir == NULL ||
+	    strlen(o->dir) >= sizeof(((struct nsi_driver *)0)->dir))
+		return -EINVAL;
+	int rc = nsi_dir_secure(o->dir);
+	if (rc != 0)
+		return rc;
+	struct nsi_driver *d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -ENOMEM;
+	d->o = *o;
+	if (d->o.clock == NULL)
+		d->o.clock = mono_clock;
+	snprintf(d->dir, sizeof(d->dir), "%s", o->dir);
+	snprintf(d->cnc_path, sizeof(d->cnc_path), "%s/%s", d->dir, NSI_CNC_FILE);
+	int64_t now = now_of(d);
+	d->prng = (uint32_t)now ^ (uint32_t)getpid() ^ 0x9e3779b9u;
+	if (d->prng == 0)
+		d->prng = 1;
+	d->next_session_id = (int32_t)next_random(d);
+	struct nsi_cnc_params p = { .to_driver_bytes = 64 * 1024,
+				    .to_clients_bytes = 64 * 1024,
+				    .counters = o->counters > 0 ? o->counters : 1024,
+				    .error_log_bytes = 64 * 1024,
+				    .client_liveness_ns = o->client_liveness_ns,
+				    .driver_timeout_ns = o->driver_timeout_ns,
+				    .counter_reuse_ns = o->heartbeat_ns * 2 };
+	rc = nsi_cnc_create(&d->cnc, d->cnc_path, &p, now);
+	if (rc == -EEXIST) {
+		struct nsi_cnc old;
+		int orc = nsi_cnc_open(&old, d->cnc_path);
+		if (orc == 0) {
+			bool alive = driver_alive(&old, now);
+			nsi_cnc_close(&old);
+			orc = alive ? -EADDRINUSE : 0;
+		} else if (orc == -EPROTO || orc == -EINVAL) {
+			orc = 0; /* a foreign or broken file: the directory is ours, replace it */
+		}
+		if (orc == 0) {
+			remove_stale(d->dir, d->cnc_path);
+			rc = nsi_cnc_create(&d->cnc, d->cnc_path, &p, now);
+		} else {
+			rc = orc;
+		}
+	}
+	if (rc != 0) {
+		free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+void
+nsi_driver_destroy(struct nsi_driver *d)
+{
+	if (d == NULL)
+		return;
+	while (d->pubs.n > 0) {
+		struct drv_pub *p = d->pubs.v[0];
+		p->refs = 0;
+		close_pub(d, p);
+	}
+	nsi_doorbell_ring(&d->cnc.hdr->client_doorbell);
+	unlink(d->cnc_path);
+	nsi_cnc_close(&d->cnc);
+	free(d->pubs.v);
+	free(d->handles.v);
+	free(d->subs.v);
+	free(d->links.v);
+	free(d);
+}

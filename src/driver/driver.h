@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSI_DRIVER_DRIVER_H
+#define NSI_DRIVER_DRIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "driver/cnc.h"
+
+/*
+ * The media driver's conductor: owns the CnC file and the log files of a directory, serves
+ * the clients' commands, links publications to subscriptions (a position counter per link,
+ * listed in the log's metadata, from which publishers compute their limit), and keeps the
+ * heartbeat that tells clients it is alive. One thread calls nsi_driver_do_work(); it either
+ * runs in a thread of its own (nsi_driver_run: sleeps on the CnC doorbell when idle) or is
+ * called from the application's own calls (no-thread mode).
+ */
+
+enum nsi_counter_kind {
+	NSI_COUNTER_SUBSCRIBER_POSITION = 1,
+	NSI_COUNTER_SYSTEM = 2,
+};
+
+struct nsi_driver_opts {
+	const char *dir;
+	int64_t (*clock)(void *ctx); /* CLOCK_MONOTONIC ns unless a test injects its own */
+	void *clock_ctx;
+	int64_t heartbeat_ns;	    /* idle wake-up and heartbeat interval */
+	int64_t client_liveness_ns; /* a client silent this long is gone (next issue) */
+	int64_t driver_timeout_ns;  /* clients give up on a driver silent this long */
+	int32_t term_length;	    /* default for publications whose URI does not say */
+	int32_t mtu;
+	int32_t counters;
+	bool prefault;
+};
+
+struct nsi_driver;
+
+/*
+ * Create the driver of @o->dir: make the directory (0700), create its CnC file. A CnC file
+ * left by a dead driver (stale heartbeat or no such process) is replaced, with its logs.
+ * Returns 0, -EADDRINUSE (a live driver runs there), -EAGAIN (one is starting: retry), or
+ * the directory's or the file's error.
+ */
+int nsi_driver_create(struct nsi_driver **d, const struct nsi_driver_opts *o);
+
+/* One duty cycle: commands, timers, heartbeat. Returns the amount of work done (0: idle). */
+int nsi_driver_do_work(struct nsi_driver *d);
+
+/* Run duty cycles until *stop becomes true (any thread may set it and ring the doorbell). */
+void nsi_driver_run(struct nsi_driver *d, const bool *stop);
+
+/* Wake a driver sleeping in nsi_driver_run(). */
+void nsi_driver_wake(struct nsi_driver *d);
+
+/* Remove the driver's files and free it. */
+void nsi_driver_destroy(struct nsi_driver *d);
+
+/* The driver's view of its CnC file (for tests and the embedded client). */
+struct nsi_cnc *nsi_driver_cnc(struct nsi_driver *d);
+
+#endif /* NSI_DRIVER_DRIVER_H */
