@@ -92,6 +92,10 @@ extern const struct nsb_workload nsb_ours_workloads[];
 extern const struct nsb_workload nsb_mutex_workloads[];
 extern const struct nsb_workload nsb_ck_workloads[];  /* empty without Concurrency Kit */
 extern const struct nsb_workload nsb_rte_workloads[]; /* empty without DPDK */
+extern const struct nsb_workload nsb_ipc_workloads[]; /* ipc.c: processes, shared memory */
+
+/* The other process of an IPC workload: `ns-bench ipc-peer MODE DIR CPU`. */
+int nsb_ipc_peer_main(int argc, char **argv);
 
 /* --- helpers shared by the workloads ------------------------------------------------- */
 

@@ -22,9 +22,9 @@
  * term count from the old value (both compare-and-swap, so rotating twice is harmless), and
  * returns NSI_LOG_ROTATED: the caller retries.
  *
- * A frame is committed by a release store of its positive length after the header and payload
- * are written (the length is stored negated first); readers load the length with acquire and
- * stop at zero or a negative length. Fragments of one message are reserved together and each
+ * A frame is committed by a release store of its first word (length, version, flags, type)
+ * after the rest of the header and the payload are written; until then its length reads 0.
+ * Readers load the length with acquire and stop at zero (or a negative length). Fragments of one message are reserved together and each
  * committed in order.
  *
  * Position = (term id - initial term id) << log2(term_length) + offset: bytes since the start
@@ -82,6 +82,9 @@ struct nsi_log {
 	int32_t initial_term_id;
 	int32_t max_payload; /* per frame: mtu - header */
 	int32_t max_message;
+	/* The default header's constant words, read once (the metadata is shared memory). */
+	uint64_t hdr_session; /* session id << 32 */
+	uint32_t hdr_stream;
 };
 
 struct nsi_log_params {

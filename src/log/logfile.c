@@ -125,8 +125,8 @@ nsi_logfile_open(struct nsi_logfile *f, const char *path)
 {
 	if (f == NULL || path == NULL)
 		return -EINVAL;
-	void *base;
-	size_t bytes;
+	void *base = NULL;
+	size_t bytes = 0;
 	int rc = nsi_shm_open(path, &base, &bytes);
 	if (rc != 0)
 		return rc;

@@ -65,6 +65,12 @@ nsi_store_relaxed_u64(uint64_t *p, uint64_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
+NS_INLINE void
+nsi_store_release_u64(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
 /* 32-bit unsigned (availability words, flags, futex words, counts). */
 NS_INLINE uint32_t
 nsi_load_relaxed_u32(const uint32_t *p)
