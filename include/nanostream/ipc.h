@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include <nanostream/common.h>
+#include <nanostream/memory.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,7 +62,14 @@ struct ns_client_opts {
 	int64_t driver_timeout_ns; /**< a driver silent this long is dead; 0: 10 s */
 	int32_t term_length;	   /**< an embedded driver's default term; 0: 1 MiB */
 	int32_t mtu;		   /**< an embedded driver's default frame size; 0: 4096 */
-	uint32_t reserved[4];	   /**< zero */
+	/**
+	 * An embedded driver's log files: NS_MEM_AUTO (default) asks for transparent huge pages
+	 * (a tmpfs gives them when mounted with huge=always, within_size or advise; /dev/shm
+	 * usually is not), NS_MEM_HUGE makes adding a publication fail with -ENOMEM when the log
+	 * did not get them, NS_MEM_NORMAL never asks. Logs are pre-faulted in every case.
+	 */
+	uint32_t mem_policy;
+	uint32_t reserved[3]; /**< zero */
 };
 
 /** Default client options. */

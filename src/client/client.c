@@ -367,9 +367,11 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 	    opts->timeout_ns < 0 || opts->driver_timeout_ns < 0 || opts->term_length < 0 ||
 	    opts->mtu < 0)
 		return -EINVAL;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		if (opts->reserved[i] != 0)
 			return -EINVAL;
+	if (opts->mem_policy > NS_MEM_NORMAL)
+		return -EINVAL;
 	if (opts->term_length != 0 || opts->mtu != 0) {
 		struct nsi_log_params lp = { .term_length = opts->term_length ? opts->term_length
 									      : DEFAULT_TERM_LENGTH,
@@ -421,6 +423,10 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 				.term_length =
 					opts->term_length ? opts->term_length : DEFAULT_TERM_LENGTH,
 				.mtu = opts->mtu ? opts->mtu : DEFAULT_MTU,
+				.mem_huge = opts->mem_policy == NS_MEM_HUGE ? NSI_SHM_HUGE_ONLY
+					    : opts->mem_policy == NS_MEM_NORMAL
+						    ? NSI_SHM_NORMAL
+						    : NSI_SHM_HUGE_WANTED,
 				.prefault = true,
 			};
 			if (d.mtu > d.term_length / 8)

@@ -267,7 +267,7 @@ nsi_cnc_create(struct nsi_cnc *cnc, const char *path, const struct nsi_cnc_param
 	if (cnc == NULL || path == NULL || bytes == 0)
 		return -EINVAL;
 	void *base;
-	int rc = nsi_shm_create(path, bytes, true, &base);
+	int rc = nsi_shm_create(path, bytes, true, NSI_SHM_NORMAL, &base);
 	if (rc != 0)
 		return rc;
 	struct nsi_cnc_header *h = base;

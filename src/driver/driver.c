@@ -320,7 +320,7 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, const char *u
 					     .session_id = p->session_id,
 					     .stream_id = p->stream_id,
 					     .page_size = (int32_t)sysconf(_SC_PAGESIZE) };
-		int rc = nsi_logfile_create(&p->lf, path, &lp, d->o.prefault);
+		int rc = nsi_logfile_create(&p->lf, path, &lp, d->o.prefault, d->o.mem_huge);
 		if (rc != 0) {
 			snprintf(err, sizeof(err), "cannot create log %s: %s", p->name,
 				 strerror(-rc));

@@ -31,6 +31,7 @@ struct nsi_driver_opts {
 	int32_t term_length;	    /* default for publications whose URI does not say */
 	int32_t mtu;
 	int32_t counters;
+	int mem_huge; /* enum nsi_shm_huge, for log files */
 	bool prefault;
 };
 

@@ -30,10 +30,19 @@ nsi_dir_secure(const char *dir)
 	return 0;
 }
 
-int
-nsi_shm_create(const char *path, size_t bytes, bool prefault, void **out)
+/* Bytes of the mapping at @base on huge pages (tmpfs mapped by PMD). */
+static int64_t
+shared_huge_bytes(const void *base)
 {
-	if (path == NULL || out == NULL || bytes == 0)
+	static const char *const fields[] = { "ShmemPmdMapped:", "FilePmdMapped:", NULL };
+	return nsi_mem_smaps_bytes(base, fields);
+}
+
+int
+nsi_shm_create(const char *path, size_t bytes, bool prefault, int huge, void **out)
+{
+	if (path == NULL || out == NULL || bytes == 0 || huge < NSI_SHM_NORMAL ||
+	    huge > NSI_SHM_HUGE_ONLY)
 		return -EINVAL;
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -42,17 +51,32 @@ nsi_shm_create(const char *path, size_t bytes, bool prefault, void **out)
 	void *base = MAP_FAILED;
 	if (ftruncate(fd, (off_t)bytes) != 0)
 		rc = -errno;
-	/* Reserve the storage now: a full file system is an error here, never a SIGBUS later. */
-	if (rc == 0)
+	/*
+	 * Reserve the storage: a full file system is an error here, never a SIGBUS later. With
+	 * huge pages wanted, only after the mapping asked for them (else the reservation would
+	 * take normal pages).
+	 */
+	if (rc == 0 && huge == NSI_SHM_NORMAL)
 		rc = -posix_fallocate(fd, 0, (off_t)bytes);
 	if (rc == 0) {
 		base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (base == MAP_FAILED)
 			rc = -errno;
 	}
-	close(fd);
-	if (rc == 0 && prefault)
+	if (rc == 0 && huge != NSI_SHM_NORMAL && madvise(base, bytes, MADV_HUGEPAGE) != 0 &&
+	    huge == NSI_SHM_HUGE_ONLY)
+		rc = -ENOMEM;
+	if (rc == 0 && (prefault || huge == NSI_SHM_HUGE_ONLY))
 		rc = nsi_mem_populate(base, bytes, (size_t)sysconf(_SC_PAGESIZE));
+	/*
+	 * Huge pages or nothing: the file system must have given some (tmpfs mounted with
+	 * huge=always, within_size or advise). The metadata page at the end never is one.
+	 */
+	if (rc == 0 && huge == NSI_SHM_HUGE_ONLY && shared_huge_bytes(base) <= 0)
+		rc = -ENOMEM;
+	if (rc == 0 && huge != NSI_SHM_NORMAL)
+		rc = -posix_fallocate(fd, 0, (off_t)bytes);
+	close(fd);
 	if (rc != 0) {
 		if (base != MAP_FAILED)
 			munmap(base, bytes);
@@ -100,13 +124,13 @@ nsi_shm_open(const char *path, void **out, size_t *bytes)
 
 int
 nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log_params *p,
-		   bool prefault)
+		   bool prefault, int huge)
 {
 	if (f == NULL || path == NULL || p == NULL || nsi_log_params_check(p) != 0)
 		return -EINVAL;
 	size_t bytes = nsi_log_bytes(p->term_length);
 	void *base;
-	int rc = nsi_shm_create(path, bytes, prefault, &base);
+	int rc = nsi_shm_create(path, bytes, prefault, huge, &base);
 	if (rc != 0)
 		return rc;
 	rc = nsi_log_init(&f->log, base, bytes, p);

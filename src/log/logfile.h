@@ -29,12 +29,23 @@ struct nsi_logfile {
 int nsi_dir_secure(const char *dir);
 
 /*
- * Create @path (which must not exist: O_EXCL, O_NOFOLLOW, mode 0600) with @bytes reserved
- * (posix_fallocate: -ENOSPC now rather than SIGBUS later), map it shared and optionally
- * pre-fault it. Returns 0 and the mapping in *out, or a negative errno; on failure no file is
- * left behind.
+ * Huge pages for shared files: transparent huge pages of tmpfs, asked for by madvise. A tmpfs
+ * gives them when mounted with huge=always, within_size or advise (/dev/shm is mounted
+ * huge=never unless the administrator says otherwise).
  */
-int nsi_shm_create(const char *path, size_t bytes, bool prefault, void **out);
+enum nsi_shm_huge {
+	NSI_SHM_NORMAL = 0,	 /* normal pages */
+	NSI_SHM_HUGE_WANTED = 1, /* ask; the file system may say no */
+	NSI_SHM_HUGE_ONLY = 2,	 /* -ENOMEM unless the mapping got huge pages (checked in smaps) */
+};
+
+/*
+ * Create @path (which must not exist: O_EXCL, O_NOFOLLOW, mode 0600) with @bytes reserved
+ * (posix_fallocate: -ENOSPC now rather than SIGBUS later), map it shared, ask for huge pages
+ * as @huge (enum nsi_shm_huge) says, and optionally pre-fault it. Returns 0 and the mapping
+ * in *out, or a negative errno; on failure no file is left behind.
+ */
+int nsi_shm_create(const char *path, size_t bytes, bool prefault, int huge, void **out);
 
 /*
  * Open and map an existing shared file: a regular file owned by us that neither group nor
@@ -49,7 +60,7 @@ int nsi_shm_open(const char *path, void **out, size_t *bytes);
  * failure no file is left behind.
  */
 int nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log_params *p,
-		       bool prefault);
+		       bool prefault, int huge);
 
 /*
  * Open an existing log at @path and validate it. Returns 0, -ENOENT, -ELOOP, -EINVAL (not a

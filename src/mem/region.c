@@ -288,7 +288,7 @@ populate(const struct attempt *a)
 }
 
 int64_t
-nsi_mem_thp_bytes(const void *base)
+nsi_mem_smaps_bytes(const void *base, const char *const *fields)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");
 	char line[512];
@@ -305,15 +305,25 @@ nsi_mem_thp_bytes(const void *base)
 		unsigned long lo, hi;
 		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
 			if (in_vma)
-				break; /* our mapping had no AnonHugePages line */
+				break; /* the next mapping */
 			in_vma = lo == (unsigned long)base;
-		} else if (in_vma && strncmp(line, "AnonHugePages:", 14) == 0) {
-			result = (int64_t)kb_field(line, "AnonHugePages:");
-			break;
+			if (in_vma)
+				result = 0;
+			continue;
 		}
+		for (int i = 0; in_vma && fields[i] != NULL; i++)
+			if (strncmp(line, fields[i], strlen(fields[i])) == 0)
+				result += (int64_t)kb_field(line, fields[i]);
 	}
 	fclose(f);
 	return result;
+}
+
+int64_t
+nsi_mem_thp_bytes(const void *base)
+{
+	static const char *const fields[] = { "AnonHugePages:", NULL };
+	return nsi_mem_smaps_bytes(base, fields);
 }
 
 /* --- the policy ------------------------------------------------------------------------- */

@@ -57,6 +57,12 @@ void nsi_region_info(const struct nsi_region *region, struct ns_mem_info *info, 
 int64_t nsi_mem_thp_bytes(const void *base);
 
 /*
+ * The sum of the smaps fields named in @fields (NULL-terminated, e.g. "ShmemPmdMapped:") for
+ * the mapping that starts exactly at @base, in bytes; a negative errno when it is not found.
+ */
+int64_t nsi_mem_smaps_bytes(const void *base, const char *const *fields);
+
+/*
  * Touch every page of zero-filled memory for writing (MADV_POPULATE_WRITE; a write per @page
  * bytes on kernels before 5.14). Returns 0 or the kernel's error, never SIGBUS: a full tmpfs
  * or hugetlbfs pool shows here, not on a later write.

@@ -383,6 +383,9 @@ bad_arguments_change_nothing(void **state)
 	o.reserved[1] = 1;
 	assert_int_equal(ns_client_create(&c, &o), -EINVAL);
 	o.reserved[1] = 0;
+	o.mem_policy = 3;
+	assert_int_equal(ns_client_create(&c, &o), -EINVAL);
+	o.mem_policy = 0;
 	o.term_length = 1000;
 	assert_int_equal(ns_client_create(&c, &o), -EINVAL);
 	o.term_length = 0;
@@ -498,6 +501,69 @@ second_client_uses_the_running_driver(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+static long
+meminfo_kb(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	long v = -1;
+	size_t n = strlen(key);
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, n) == 0 && line[n] == ':')
+			v = strtol(line + n + 1, NULL, 10);
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
+
+/* NS_MEM_HUGE: refused where the directory's file system gives no huge pages; granted (and
+ * checked by the driver in smaps) on a tmpfs mounted huge=always, when root can mount one. */
+static void
+huge_page_policy_for_logs(void **state)
+{
+	(void)state;
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	o.mem_policy = NS_MEM_HUGE;
+	ns_client *c = NULL;
+	ns_publication *p = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	int rc = ns_publication_add(c, "ns:ipc?term-length=4m", 10, 0, &p);
+	if (rc == -ENOMEM) {
+		assert_null(p);
+		print_message("# NS_MEM_HUGE in %s: refused with -ENOMEM (no huge pages there)\n",
+			      dir);
+	} else {
+		assert_int_equal(rc, 0);
+		assert_int_equal(ns_publication_close(p), 0);
+	}
+	assert_int_equal(ns_client_close(c), 0);
+
+	char mnt[] = "/tmp/ns-thp-XXXXXX";
+	assert_non_null(mkdtemp(mnt));
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd),
+		 "mount -t tmpfs -o huge=always,size=64m,mode=0700 nsthp %s 2>/dev/null", mnt);
+	if (geteuid() != 0 || system(cmd) != 0) {
+		print_message("# no tmpfs with huge pages to try (needs root and mount)\n");
+		rmdir(mnt);
+		return;
+	}
+	long before = meminfo_kb("ShmemHugePages");
+	o.dir = mnt;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	assert_int_equal(ns_publication_add(c, "ns:ipc?term-length=4m", 10, 0, &p), 0);
+	long after = meminfo_kb("ShmemHugePages");
+	print_message("# NS_MEM_HUGE on tmpfs huge=always: granted; ShmemHugePages %ld -> %ld kB\n",
+		      before, after);
+	assert_true(after - before >= 2048);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_client_close(c), 0);
+	snprintf(cmd, sizeof(cmd), "umount %s", mnt);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(rmdir(mnt), 0);
+}
+
 int
 main(void)
 {
@@ -507,6 +573,7 @@ main(void)
 		cmocka_unit_test(threads_share_a_publication),
 		cmocka_unit_test(bad_arguments_change_nothing),
 		cmocka_unit_test(second_client_uses_the_running_driver),
+		cmocka_unit_test(huge_page_policy_for_logs),
 	};
 	return cmocka_run_group_tests_name("client", tests, setup, teardown);
 }

@@ -594,11 +594,11 @@ files_are_created_once_and_shared(void **state)
 	struct stat st;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/pub-1.log", dir);
-	assert_int_equal(nsi_logfile_create(&a, path, &p, true), 0);
+	assert_int_equal(nsi_logfile_create(&a, path, &p, true, NSI_SHM_HUGE_WANTED), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal((size_t)st.st_size, nsi_log_bytes(TERM));
-	assert_int_equal(nsi_logfile_create(&b, path, &p, false), -EEXIST);
+	assert_int_equal(nsi_logfile_create(&b, path, &p, false, NSI_SHM_NORMAL), -EEXIST);
 
 	/* Another mapping of the same file sees what the first one appends. */
 	assert_int_equal(nsi_logfile_open(&b, path), 0);
@@ -621,7 +621,7 @@ files_are_created_once_and_shared(void **state)
 	/* A symbolic link is neither created through nor opened. */
 	snprintf(other, sizeof(other), "%s/link.log", dir);
 	assert_int_equal(symlink(path, other), 0);
-	assert_int_equal(nsi_logfile_create(&b, other, &p, false), -EEXIST);
+	assert_int_equal(nsi_logfile_create(&b, other, &p, false, NSI_SHM_NORMAL), -EEXIST);
 	assert_int_equal(nsi_logfile_open(&b, other), -ELOOP);
 	assert_int_equal(unlink(other), 0);
 	/* A file of a size no log has; a missing file; bad parameters leave no file. */
@@ -634,7 +634,7 @@ files_are_created_once_and_shared(void **state)
 	assert_int_equal(unlink(other), 0);
 	assert_int_equal(nsi_logfile_open(&b, other), -ENOENT);
 	p.term_length = 1000;
-	assert_int_equal(nsi_logfile_create(&b, other, &p, false), -EINVAL);
+	assert_int_equal(nsi_logfile_create(&b, other, &p, false, NSI_SHM_NORMAL), -EINVAL);
 	assert_int_equal(access(other, F_OK), -1);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
