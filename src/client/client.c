@@ -22,6 +22,7 @@
 #define DEFAULT_TERM_LENGTH	  (1024 * 1024)
 #define DEFAULT_MTU		  4096
 #define HEARTBEAT_NS		  (100LL * 1000000)
+#define KEEPALIVE_NS		  (500LL * 1000000)
 
 static int64_t
 now_ns(void)
@@ -210,10 +211,24 @@ read_notices(ns_client *c)
 	return n;
 }
 
+/* Tell the driver this client lives, every KEEPALIVE_NS at most (lock held). */
+static int
+keepalive(ns_client *c)
+{
+	int64_t now = now_ns();
+	if (now - c->last_keepalive_ns < KEEPALIVE_NS)
+		return 0;
+	struct nsi_cmd_remove m = { .client_id = c->client_id };
+	if (nsi_mpsc_write(&c->cnc.to_driver, NSI_CMD_KEEPALIVE, &m, sizeof(m)) != 0)
+		return 0; /* the ring is full: the next call tries again */
+	c->last_keepalive_ns = now;
+	return 1;
+}
+
 static int
 work_locked(ns_client *c)
 {
-	int n = 0;
+	int n = keepalive(c);
 	if (c->driver != NULL && !c->driver_threaded)
 		n += nsi_driver_do_work(c->driver);
 	return n + read_notices(c);
@@ -456,6 +471,7 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 	pthread_mutex_init(&c->lock, NULL);
 	nsi_bcast_receiver_init(&c->rx, &c->cnc.to_clients);
 	c->client_id = nsi_client_next_id(c);
+	c->last_keepalive_ns = INT64_MIN / 2; /* the first work sends one */
 	if (c->driver != NULL && !(opts->flags & NS_CLIENT_NO_THREAD)) {
 		if (pthread_create(&c->driver_thread, NULL, driver_main, c) != 0) {
 			nsi_cnc_close(&c->cnc);

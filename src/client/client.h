@@ -30,7 +30,8 @@ struct ns_client {
 	uint32_t flags;
 	pthread_mutex_t lock; /* conductor state below, and the embedded driver's duty cycle */
 	struct nsi_bcast_receiver rx;
-	int64_t seen_tail;	      /* the broadcast tail when the client last read it (atomic) */
+	int64_t seen_tail; /* the broadcast tail when the client last read it (atomic) */
+	int64_t last_keepalive_ns;
 	struct nsi_response *waiting; /* the response a request waits for */
 	ns_subscription **subs;
 	int nsubs, cap_subs;

@@ -40,6 +40,11 @@ struct drv_sub {
 	int32_t stream_id;
 };
 
+struct drv_client {
+	int64_t id;
+	int64_t last_seen_ns; /* its last command or keepalive */
+};
+
 struct drv_link {
 	int64_t sub_reg;
 	int64_t pub_reg;
@@ -62,6 +67,7 @@ struct nsi_driver {
 	ARRAY(struct drv_handle) handles;
 	ARRAY(struct drv_sub) subs;
 	ARRAY(struct drv_link) links;
+	ARRAY(struct drv_client) clients;
 	int32_t next_session_id;
 	int64_t next_reg_id;
 	uint32_t prng;
@@ -422,6 +428,30 @@ close_client(struct nsi_driver *d, int64_t client_id)
 
 /* ---- commands ---- */
 
+/* A client was heard from: note when (the liveness timeout of the next issue reads it). */
+static void
+seen_client(struct nsi_driver *d, int64_t client_id, bool closing)
+{
+	for (int i = 0; i < d->clients.n; i++) {
+		if (d->clients.v[i].id != client_id)
+			continue;
+		if (closing)
+			d->clients.v[i] = d->clients.v[--d->clients.n];
+		else
+			d->clients.v[i].last_seen_ns = now_of(d);
+		return;
+	}
+	if (!closing && ARRAY_RESERVE(d->clients))
+		d->clients.v[d->clients.n++] =
+			(struct drv_client){ .id = client_id, .last_seen_ns = now_of(d) };
+}
+
+int
+nsi_driver_client_count(const struct nsi_driver *d)
+{
+	return d->clients.n;
+}
+
 static void
 on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 {
@@ -441,6 +471,7 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		}
 		memcpy(uri, msg + sizeof(c), (size_t)c.uri_length);
 		uri[c.uri_length] = '\0';
+		seen_client(d, c.client_id, false);
 		if (type == NSI_CMD_ADD_PUBLICATION)
 			add_publication(d, &c, uri);
 		else
@@ -455,6 +486,7 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		if (length != (int32_t)sizeof(c))
 			break;
 		memcpy(&c, msg, sizeof(c));
+		seen_client(d, c.client_id, type == NSI_CMD_CLIENT_CLOSE);
 		int rc = 0;
 		if (type == NSI_CMD_REMOVE_PUBLICATION)
 			rc = remove_handle(d, c.client_id, c.registration_id);
@@ -621,5 +653,6 @@ nsi_driver_destroy(struct nsi_driver *d)
 	free(d->handles.v);
 	free(d->subs.v);
 	free(d->links.v);
+	free(d->clients.v);
 	free(d);
 }

@@ -57,6 +57,9 @@ void nsi_driver_wake(struct nsi_driver *d);
 /* Remove the driver's files and free it. */
 void nsi_driver_destroy(struct nsi_driver *d);
 
+/* Clients heard from and not closed. */
+int nsi_driver_client_count(const struct nsi_driver *d);
+
 /* The driver's view of its CnC file (for tests and the embedded client). */
 struct nsi_cnc *nsi_driver_cnc(struct nsi_driver *d);
 

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The driver's conductor (src/driver/driver) driven by hand with an injected clock: commands
+ * and their answers, malformed commands (reported in the error log, nothing else changes),
+ * clients heard from, and who owns a directory (a live driver refuses a second one; a dead
+ * one's files are taken over).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "driver/driver.h"
+#include "driver/proto.h"
+
+static char dir[64];
+static int64_t fake_now = 1000000000;
+
+static int64_t
+fake_clock(void *ctx)
+{
+	return *(int64_t *)ctx;
+}
+
+static struct nsi_driver *
+driver(void)
+{
+	struct nsi_driver_opts o = { .dir = dir,
+				     .clock = fake_clock,
+				     .clock_ctx = &fake_now,
+				     .heartbeat_ns = 100000000,
+				     .client_liveness_ns = 1000000000,
+				     .driver_timeout_ns = 1000000000,
+				     .term_length = 64 * 1024,
+				     .mtu = 1024,
+				     .counters = 64 };
+	struct nsi_driver *d = NULL;
+	assert_int_equal(nsi_driver_create(&d, &o), 0);
+	return d;
+}
+
+/* Send ADD_* with @uri; returns the answer's type and copies it out. */
+static int32_t
+add(struct nsi_driver *d, struct nsi_bcast_receiver *rx, int32_t type, int64_t client,
+    int64_t correlation, const char *uri, uint8_t *out, int32_t *out_len)
+{
+	struct nsi_cnc *cnc = nsi_driver_cnc(d);
+	uint8_t buf[sizeof(struct nsi_cmd_add) + 256];
+	struct nsi_cmd_add m = { .client_id = client,
+				 .correlation_id = correlation,
+				 .stream_id = 7,
+				 .uri_length = (int32_t)strlen(uri) };
+	memcpy(buf, &m, sizeof(m));
+	memcpy(buf + sizeof(m), uri, strlen(uri));
+	assert_int_equal(
+		nsi_mpsc_write(&cnc->to_driver, type, buf, (int32_t)(sizeof(m) + strlen(uri))), 0);
+	assert_int_equal(nsi_driver_do_work(d), 1);
+	int32_t rtype = 0;
+	for (;;) {
+		int32_t t, len;
+		int rc = nsi_bcast_receive(rx, &t, out, 512, &len);
+		assert_true(rc >= 0);
+		if (rc == 0)
+			break;
+		int64_t corr;
+		memcpy(&corr, out, 8);
+		if (corr == correlation &&
+		    (t == NSI_RSP_PUBLICATION_READY || t == NSI_RSP_SUBSCRIPTION_READY ||
+		     t == NSI_RSP_ERROR)) {
+			rtype = t;
+			*out_len = len;
+			break;
+		}
+	}
+	return rtype;
+}
+
+struct errs {
+	int n;
+	char last[256];
+};
+
+static void
+collect(void *ctx, int32_t count, int64_t first_ns, int64_t last_ns, const char *text,
+	int32_t length)
+{
+	struct errs *e = ctx;
+	(void)count;
+	(void)first_ns;
+	(void)last_ns;
+	(void)length;
+	e->n++;
+	snprintf(e->last, sizeof(e->last), "%s", text);
+}
+
+static void
+commands_answers_and_malformed_input(void **state)
+{
+	(void)state;
+	struct nsi_driver *d = driver();
+	struct nsi_cnc *cnc = nsi_driver_cnc(d);
+	struct nsi_bcast_receiver rx;
+	nsi_bcast_receiver_init(&rx, &cnc->to_clients);
+	uint8_t out[512];
+	int32_t len;
+
+	/* A bad URI: an error answer naming it. */
+	assert_int_equal(add(d, &rx, NSI_CMD_ADD_PUBLICATION, 1, 100, "ns:ipc?mtu=3", out, &len),
+			 NSI_RSP_ERROR);
+	struct nsi_rsp_error e;
+	memcpy(&e, out, sizeof(e));
+	assert_int_equal(e.code, -EINVAL);
+	assert_non_null(strstr((char *)out + sizeof(e), "mtu \"3\""));
+
+	/* A publication, then a subscription that links to it (an image notice follows). */
+	assert_int_equal(add(d, &rx, NSI_CMD_ADD_PUBLICATION, 1, 101, "ns:ipc", out, &len),
+			 NSI_RSP_PUBLICATION_READY);
+	struct nsi_rsp_publication p;
+	memcpy(&p, out, sizeof(p));
+	assert_int_equal(p.stream_id, 7);
+	assert_int_equal(p.name_length, len - (int32_t)sizeof(p));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%.*s", dir, (int)p.name_length, (char *)out + sizeof(p));
+	assert_int_equal(access(path, F_OK), 0);
+	struct nsi_bcast_receiver rx2 = rx;
+	assert_int_equal(add(d, &rx, NSI_CMD_ADD_SUBSCRIPTION, 2, 102, "ns:ipc", out, &len),
+			 NSI_RSP_SUBSCRIPTION_READY);
+	int32_t t;
+	int found = 0;
+	while (nsi_bcast_receive(&rx2, &t, out, 512, &len) == 1)
+		found += t == NSI_RSP_IMAGE_AVAILABLE;
+	assert_int_equal(found, 1);
+	assert_int_equal(nsi_driver_client_count(d), 2);
+
+	/* Malformed commands: reported, nothing else happens, the driver carries on. */
+	uint8_t junk[64];
+	memset(junk, 0xab, sizeof(junk));
+	assert_int_equal(nsi_mpsc_write(&cnc->to_driver, 99, junk, 20), 0);
+	assert_int_equal(nsi_mpsc_write(&cnc->to_driver, NSI_CMD_ADD_PUBLICATION, junk, 4), 0);
+	assert_int_equal(nsi_mpsc_write(&cnc->to_driver, NSI_CMD_REMOVE_PUBLICATION, junk, 9), 0);
+	struct nsi_cmd_add bad = { .client_id = 3, .correlation_id = 103, .uri_length = 5000 };
+	assert_int_equal(
+		nsi_mpsc_write(&cnc->to_driver, NSI_CMD_ADD_SUBSCRIPTION, &bad, sizeof(bad)), 0);
+	assert_int_equal(nsi_driver_do_work(d), 4);
+	struct errs er = { 0 };
+	assert_true(nsi_errlog_read(&cnc->errors, collect, &er) >= 1);
+	assert_non_null(strstr(er.last, "malformed command"));
+	/* Removing what does not exist is an error answer, not a change. */
+	struct nsi_cmd_remove rm = { .client_id = 1,
+				     .correlation_id = 104,
+				     .registration_id = 999 };
+	assert_int_equal(
+		nsi_mpsc_write(&cnc->to_driver, NSI_CMD_REMOVE_PUBLICATION, &rm, sizeof(rm)), 0);
+	assert_int_equal(nsi_driver_do_work(d), 1);
+	assert_int_equal(access(path, F_OK), 0);
+	/* The owner closes: its publication and its log file go. */
+	rm = (struct nsi_cmd_remove){ .client_id = 1, .correlation_id = 105 };
+	assert_int_equal(nsi_mpsc_write(&cnc->to_driver, NSI_CMD_CLIENT_CLOSE, &rm, sizeof(rm)), 0);
+	assert_int_equal(nsi_driver_do_work(d), 1);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(nsi_driver_client_count(d), 1); /* client 2; malformed ones count not */
+	nsi_driver_destroy(d);
+}
+
+static void
+one_driver_per_directory(void **state)
+{
+	(void)state;
+	struct nsi_driver *d = driver(), *e = NULL;
+	struct nsi_driver_opts o = { .dir = dir,
+				     .clock = fake_clock,
+				     .clock_ctx = &fake_now,
+				     .heartbeat_ns = 100000000,
+				     .driver_timeout_ns = 1000000000 };
+	/* Alive (this process, a fresh heartbeat): refused, and its file is untouched. */
+	assert_int_equal(nsi_driver_create(&e, &o), -EADDRINUSE);
+	assert_int_equal(nsi_driver_do_work(d), 0);
+	/* Its heartbeat goes stale (the clock moves past the timeout): taken over. */
+	fake_now += 2000000000;
+	assert_int_equal(nsi_driver_create(&e, &o), 0);
+	nsi_driver_destroy(e);
+	/* d's files are gone with e; d only unmaps. */
+	nsi_driver_destroy(d);
+
+	/* A driver whose process is gone, heartbeat fresh or not: taken over. */
+	d = driver();
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	int st;
+	assert_int_equal(waitpid(child, &st, 0), child);
+	nsi_driver_cnc(d)->hdr->pid = child;
+	assert_int_equal(nsi_driver_create(&e, &o), 0);
+	nsi_driver_destroy(e);
+	nsi_driver_destroy(d);
+
+	/* A foreign file in its place: replaced (the directory is ours and private). */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/cnc.dat", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("not a cnc file, long enough to be read as one? no.", f);
+	fclose(f);
+	assert_int_equal(truncate(path, 1 << 20), 0);
+	assert_int_equal(nsi_driver_create(&e, &o), 0);
+	nsi_driver_destroy(e);
+	assert_int_equal(nsi_driver_create(NULL, &o), -EINVAL);
+	assert_int_equal(nsi_driver_create(&e, NULL), -EINVAL);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/ns-drivertest-XXXXXX");
+	return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return rmdir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(commands_answers_and_malformed_input),
+		cmocka_unit_test(one_driver_per_directory),
+	};
+	return cmocka_run_group_tests_name("driver", tests, setup, teardown);
+}
