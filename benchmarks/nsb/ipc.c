@@ -301,34 +301,17 @@ run_rtt(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run 
 	return 0;
 }
 
+/* clang-format off */
 const struct nsb_workload nsb_ipc_workloads[] = {
-	{ "ipc.p1s1.32",
-	  "",
-	  NSB_RATE,
-	  2,
-	  run_flow,
-	  { .slot_size = 32 },
+	{ "ipc.p1s1.32", "", NSB_RATE, 2, run_flow, { .slot_size = 32 },
 	  "IPC: 32-byte messages, shared publication -> subscriber in another process" },
-	{ "ipc.p1s1.256",
-	  "",
-	  NSB_RATE,
-	  2,
-	  run_flow,
-	  { .slot_size = 256 },
+	{ "ipc.p1s1.256", "", NSB_RATE, 2, run_flow, { .slot_size = 256 },
 	  "IPC: 256-byte messages, shared publication -> subscriber in another process" },
-	{ "ipc.p1s1.32",
-	  ".excl",
-	  NSB_RATE,
-	  2,
-	  run_flow,
+	{ "ipc.p1s1.32", ".excl", NSB_RATE, 2, run_flow,
 	  { .slot_size = 32, .flags = NS_PUBLICATION_EXCLUSIVE },
 	  "IPC: 32-byte messages, exclusive publication -> subscriber in another process" },
-	{ "ipc.rtt.32",
-	  "",
-	  NSB_LATENCY,
-	  2,
-	  run_rtt,
-	  { .slot_size = 32 },
+	{ "ipc.rtt.32", "", NSB_LATENCY, 2, run_rtt, { .slot_size = 32 },
 	  "IPC: 32-byte ping-pong between two processes (exclusive publications)" },
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
 };
+/* clang-format on */
