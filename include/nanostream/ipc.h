@@ -56,7 +56,10 @@ typedef struct ns_image ns_image;
 struct ns_client_opts {
 	uint32_t size;	/**< sizeof(struct ns_client_opts) */
 	uint32_t flags; /**< NS_CLIENT_* */
-	/** The driver directory; NULL: $NANOSTREAM_DIR, else /dev/shm/nanostream-<user>. */
+	/**
+	 * The driver directory; NULL: $NANOSTREAM_DIR, else /dev/shm/nanostream-USER (USER: the
+	 * user name).
+	 */
 	const char *dir;
 	int64_t timeout_ns;	   /**< wait for the driver's answers; 0: 5 s */
 	int64_t driver_timeout_ns; /**< a driver silent this long is dead; 0: 10 s */
