@@ -126,6 +126,13 @@ nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 					    "mtu \"%.*s\": %d to %d, a multiple of %d", (int)vlen,
 					    v, NSI_LOG_MTU_MIN, NSI_LOG_MTU_MAX, NSI_FRAME_ALIGN);
 			u->mtu = (int32_t)x;
+		} else if (klen == 11 && memcmp(p, "max-message", 11) == 0) {
+			if (u->max_message != 0)
+				return fail(err, err_len, "max-message given twice");
+			if (!parse_size(v, vlen, true, &x) || x < 1 || x > NSI_LOG_MESSAGE_MAX)
+				return fail(err, err_len, "max-message \"%.*s\": 1 to 16m",
+					    (int)vlen, v);
+			u->max_message = (int32_t)x;
 		} else if (klen == 10 && memcmp(p, "session-id", 10) == 0) {
 			if (u->has_session_id)
 				return fail(err, err_len, "session-id given twice");
@@ -136,7 +143,8 @@ nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 		} else {
 			return fail(
 				err, err_len,
-				"unknown parameter \"%.*s\" (known: term-length, mtu, session-id)",
+				"unknown parameter \"%.*s\" (known: term-length, mtu, session-id, "
+				"max-message)",
 				(int)klen, p);
 		}
 		if (p[plen] == '\0')
@@ -145,6 +153,10 @@ nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 	}
 	if (u->mtu != 0 && u->term_length != 0 && u->mtu > u->term_length / 8)
 		return fail(err, err_len, "mtu %d is more than term-length / 8", (int)u->mtu);
+	if (u->max_message != 0 && u->term_length != 0 &&
+	    u->max_message > nsi_log_max_message(u->term_length))
+		return fail(err, err_len, "max-message %d is more than term-length / 8",
+			    (int)u->max_message);
 	return 0;
 }
 
@@ -163,8 +175,13 @@ nsi_uri_print(const struct nsi_uri *u, char *buf, size_t len)
 			      (int)u->mtu);
 		sep = '&';
 	}
-	if (u->has_session_id)
+	if (u->has_session_id) {
 		n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0, "%csession-id=%d",
 			      sep, (int)u->session_id);
+		sep = '&';
+	}
+	if (u->max_message != 0)
+		n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0, "%cmax-message=%d",
+			      sep, (int)u->max_message);
 	return (size_t)n < len ? n : -ENOSPC;
 }

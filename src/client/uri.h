@@ -12,6 +12,7 @@
  *   term-length  bytes per term: a power of two from 64k to 1g (suffixes k, m, g)
  *   mtu          bytes per frame, header included: 64 to 65504, a multiple of 32
  *   session-id   the publication's session id (a 32-bit integer); otherwise the driver picks
+ *   max-message  the longest message, 1 up to term-length / 8 (at most 16m); otherwise that
  *
  * Keys may appear once. Errors name the bad part.
  */
@@ -25,6 +26,7 @@ struct nsi_uri {
 	int32_t term_length; /* 0: the driver's default */
 	int32_t mtu;	     /* 0: the driver's default */
 	int32_t session_id;
+	int32_t max_message; /* 0: the log's largest */
 	bool has_session_id;
 };
 

@@ -284,6 +284,12 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, const char *u
 	int32_t mtu = uri.mtu != 0 ? uri.mtu : d->o.mtu;
 	if (mtu > term / 8)
 		mtu = term / 8;
+	if (uri.max_message > nsi_log_max_message(term)) {
+		snprintf(err, sizeof(err), "max-message %d is more than term-length / 8 (%d)",
+			 (int)uri.max_message, (int)nsi_log_max_message(term));
+		send_error(d, c->correlation_id, -EINVAL, err);
+		return;
+	}
 	struct drv_pub *p = NULL;
 	if (!c->exclusive) {
 		for (int i = 0; i < d->pubs.n && p == NULL; i++) {
@@ -294,11 +300,13 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, const char *u
 		}
 		if (p != NULL &&
 		    ((uri.term_length != 0 && uri.term_length != p->lf.log.term_length) ||
-		     (uri.mtu != 0 && uri.mtu != p->lf.log.meta->mtu))) {
+		     (uri.mtu != 0 && uri.mtu != p->lf.log.meta->mtu) ||
+		     (uri.max_message != 0 && uri.max_message != p->lf.log.max_message))) {
 			snprintf(err, sizeof(err),
-				 "stream %d already has a publication with term-length %d, mtu %d",
+				 "stream %d already has a publication with term-length %d, mtu %d, "
+				 "max-message %d",
 				 (int)c->stream_id, (int)p->lf.log.term_length,
-				 (int)p->lf.log.meta->mtu);
+				 (int)p->lf.log.meta->mtu, (int)p->lf.log.max_message);
 			send_error(d, c->correlation_id, -EINVAL, err);
 			return;
 		}
@@ -325,7 +333,8 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, const char *u
 					     .initial_term_id = (int32_t)next_random(d),
 					     .session_id = p->session_id,
 					     .stream_id = p->stream_id,
-					     .page_size = (int32_t)sysconf(_SC_PAGESIZE) };
+					     .page_size = (int32_t)sysconf(_SC_PAGESIZE),
+					     .max_message = uri.max_message };
 		int rc = nsi_logfile_create(&p->lf, path, &lp, d->o.prefault, d->o.mem_huge);
 		if (rc != 0) {
 			snprintf(err, sizeof(err), "cannot create log %s: %s", p->name,

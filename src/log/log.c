@@ -66,7 +66,8 @@ int
 nsi_log_params_check(const struct nsi_log_params *p)
 {
 	if (nsi_log_bytes(p->term_length) == 0 || !mtu_ok(p->mtu, p->term_length) ||
-	    p->window < 0 || p->window > p->term_length)
+	    p->window < 0 || p->window > p->term_length || p->max_message < 0 ||
+	    p->max_message > nsi_log_max_message(p->term_length))
 		return -EINVAL;
 	return 0;
 }
@@ -79,9 +80,15 @@ cache_header(struct nsi_log *log)
 	log->hdr_stream = (uint32_t)d->stream_id;
 }
 
+int32_t
+nsi_log_max_message(int32_t term_length)
+{
+	return term_length / 8 < NSI_LOG_MESSAGE_MAX ? term_length / 8 : NSI_LOG_MESSAGE_MAX;
+}
+
 static void
 fill_view(struct nsi_log *log, uint8_t *base, int32_t term_length, int32_t mtu,
-	  int32_t initial_term_id)
+	  int32_t initial_term_id, int32_t max_message)
 {
 	for (int i = 0; i < NSI_LOG_PARTITIONS; i++)
 		log->terms[i] = base + (size_t)i * (size_t)term_length;
@@ -91,8 +98,7 @@ fill_view(struct nsi_log *log, uint8_t *base, int32_t term_length, int32_t mtu,
 	log->shift = nsi_log2_u64((uint64_t)term_length);
 	log->initial_term_id = initial_term_id;
 	log->max_payload = mtu - NSI_DATA_HEADER_LEN;
-	log->max_message =
-		term_length / 8 < NSI_LOG_MESSAGE_MAX ? term_length / 8 : NSI_LOG_MESSAGE_MAX;
+	log->max_message = max_message;
 	cache_header(log);
 }
 
@@ -102,7 +108,8 @@ nsi_log_init(struct nsi_log *log, void *base, size_t bytes, const struct nsi_log
 	if (log == NULL || base == NULL || p == NULL || nsi_log_params_check(p) != 0 ||
 	    bytes < nsi_log_bytes(p->term_length) || (uintptr_t)base % 128 != 0)
 		return -EINVAL;
-	fill_view(log, base, p->term_length, p->mtu, p->initial_term_id);
+	fill_view(log, base, p->term_length, p->mtu, p->initial_term_id,
+		  p->max_message != 0 ? p->max_message : nsi_log_max_message(p->term_length));
 
 	struct nsi_log_meta *m = log->meta;
 	m->end_of_stream_position = INT64_MAX;
@@ -111,6 +118,7 @@ nsi_log_init(struct nsi_log *log, void *base, size_t bytes, const struct nsi_log
 	m->term_length = p->term_length;
 	m->mtu = p->mtu;
 	m->page_size = p->page_size;
+	m->max_message = log->max_message;
 	m->window = p->window != 0 ? p->window : p->term_length / 2;
 	for (int i = 0; i < NSI_LOG_MAX_SUBSCRIBERS; i++)
 		m->subscriber_counters[i] = -1;
@@ -149,7 +157,10 @@ nsi_log_attach(struct nsi_log *log, void *base, size_t bytes)
 	/* The other party may be hostile: the geometry must match the region exactly. */
 	if (nsi_log_bytes(term_length) != bytes || !mtu_ok(mtu, term_length))
 		return -EINVAL;
-	fill_view(log, base, term_length, mtu, m->initial_term_id);
+	int32_t max_message = m->max_message;
+	if (max_message < 1 || max_message > nsi_log_max_message(term_length))
+		return -EINVAL;
+	fill_view(log, base, term_length, mtu, m->initial_term_id, max_message);
 	return 0;
 }
 

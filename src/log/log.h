@@ -67,7 +67,7 @@ struct nsi_log_meta {
 	int32_t term_length;
 	int32_t mtu;
 	int32_t page_size;
-	int32_t reserved;
+	int32_t max_message; /* longest message offers take (fragments included) */
 	struct nsi_data_header default_header;
 };
 
@@ -93,9 +93,13 @@ struct nsi_log_params {
 	int32_t initial_term_id;
 	int32_t session_id;
 	int32_t stream_id;
-	int32_t page_size; /* of the memory backing the log, for the record */
-	int32_t window;	   /* 0: half a term; at most a term */
+	int32_t page_size;   /* of the memory backing the log, for the record */
+	int32_t window;	     /* 0: half a term; at most a term */
+	int32_t max_message; /* 0: term length / 8 (at most 16 MiB); else 1 up to that */
 };
+
+/* The longest message a log with this term length can take. */
+int32_t nsi_log_max_message(int32_t term_length);
 
 /* Bytes a log with this term length occupies, or 0 if the length is not valid. */
 size_t nsi_log_bytes(int32_t term_length);

@@ -416,6 +416,13 @@ bad_arguments_change_nothing(void **state)
 	ns_publication *q = NULL;
 	assert_int_equal(ns_publication_add(c, "ns:ipc?term-length=256k", 1, 0, &q), -EINVAL);
 	assert_null(q);
+	/* max-message: at most term-length / 8; offers above it are refused. */
+	assert_int_equal(ns_publication_add(c, "ns:ipc?max-message=9000", 2, 0, &q), -EINVAL);
+	assert_int_equal(ns_publication_add(c, "ns:ipc?max-message=1000", 2, 0, &q), 0);
+	assert_int_equal(ns_publication_max_message(q), 1000);
+	uint8_t big[1001] = { 0 };
+	assert_int_equal(ns_offer(q, big, 1001), -EMSGSIZE);
+	assert_int_equal(ns_publication_close(q), 0);
 	assert_int_equal(ns_subscription_add(NULL, "ns:ipc", 1, NULL, &s), -EINVAL);
 	assert_int_equal(ns_subscription_add(c, "ns:ipx", 1, NULL, &s), -EINVAL);
 	assert_int_equal(ns_subscription_add(c, "ns:ipc", 1, NULL, NULL), -EINVAL);
