@@ -132,8 +132,9 @@ NS_API int ns_client_is_embedded(const ns_client *client);
 
 /**
  * Check a channel URI without a driver: "ns:ipc", optionally with parameters
- * "?term-length=1m&mtu=4096&session-id=7" (term-length a power of two from 64k to 1g, mtu
- * 64 to 65504 and a multiple of 32, session-id a 32-bit integer; each at most once).
+ * "?term-length=1m&mtu=4096&session-id=7&max-message=64k" (term-length a power of two from
+ * 64k to 1g, mtu 64 to 65504 and a multiple of 32, session-id a 32-bit integer, max-message
+ * 1 up to term-length / 8; each at most once).
  *
  * Returns 0, or -EINVAL with a message naming the bad part in @p msg (when not NULL; at most
  * @p msg_len bytes, NUL-terminated).
