@@ -618,7 +618,14 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 				    .error_log_bytes = 64 * 1024,
 				    .client_liveness_ns = o->client_liveness_ns,
 				    .driver_timeout_ns = o->driver_timeout_ns,
-				    .counter_reuse_ns = o->heartbeat_ns * 2 };
+				    /*
+				     * A subscriber keeps writing its position until it hears its
+				     * image is gone: a freed counter waits a client liveness
+				     * period before it serves another link.
+				     */
+				    .counter_reuse_ns = o->client_liveness_ns > o->heartbeat_ns * 2
+								? o->client_liveness_ns
+								: o->heartbeat_ns * 2 };
 	rc = nsi_cnc_create(&d->cnc, d->cnc_path, &p, now);
 	if (rc == -EEXIST) {
 		struct nsi_cnc old;
