@@ -272,14 +272,9 @@ close_pub(struct nsi_driver *d, struct drv_pub *p)
 }
 
 static void
-add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, const char *uri_text)
+add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_uri uri)
 {
-	struct nsi_uri uri;
 	char err[160];
-	if (nsi_uri_parse(uri_text, &uri, err, sizeof(err)) != 0) {
-		send_error(d, c->correlation_id, -EINVAL, err);
-		return;
-	}
 	int32_t term = uri.term_length != 0 ? uri.term_length : d->o.term_length;
 	int32_t mtu = uri.mtu != 0 ? uri.mtu : d->o.mtu;
 	if (mtu > term / 8)
@@ -382,14 +377,8 @@ remove_handle(struct nsi_driver *d, int64_t client_id, int64_t reg_id)
 /* ---- subscriptions ---- */
 
 static void
-add_subscription(struct nsi_driver *d, const struct nsi_cmd_add *c, const char *uri_text)
+add_subscription(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_uri uri)
 {
-	struct nsi_uri uri;
-	char err[160];
-	if (nsi_uri_parse(uri_text, &uri, err, sizeof(err)) != 0) {
-		send_error(d, c->correlation_id, -EINVAL, err);
-		return;
-	}
 	if (!ARRAY_RESERVE(d->subs)) {
 		send_error(d, c->correlation_id, -ENOMEM, "driver out of memory");
 		return;
@@ -481,10 +470,14 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		memcpy(uri, msg + sizeof(c), (size_t)c.uri_length);
 		uri[c.uri_length] = '\0';
 		seen_client(d, c.client_id, false);
-		if (type == NSI_CMD_ADD_PUBLICATION)
-			add_publication(d, &c, uri);
+		struct nsi_uri u;
+		char err[160];
+		if (nsi_uri_parse(uri, &u, err, sizeof(err)) != 0)
+			send_error(d, c.correlation_id, -EINVAL, err);
+		else if (type == NSI_CMD_ADD_PUBLICATION)
+			add_publication(d, &c, u);
 		else
-			add_subscription(d, &c, uri);
+			add_subscription(d, &c, u);
 		return;
 	}
 	case NSI_CMD_REMOVE_PUBLICATION:
