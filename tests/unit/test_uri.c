@@ -30,6 +30,7 @@ good_uris_parse_and_round_trip(void **state)
 		{ "ns:ipc?session-id=-7&term-length=131072", 131072, 0, -7, true },
 		{ "ns:ipc?session-id=2147483647", 0, 0, INT32_MAX, true },
 		{ "ns:ipc?session-id=-2147483648&mtu=64", 0, 64, INT32_MIN, true },
+		{ "ns:ipc?max-message=1k&session-id=3", 0, 0, 3, true },
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct nsi_uri u, v;
@@ -40,6 +41,8 @@ good_uris_parse_and_round_trip(void **state)
 		assert_int_equal(u.mtu, good[i].mtu);
 		assert_int_equal(u.session_id, good[i].session);
 		assert_int_equal(u.has_session_id, good[i].has_session);
+		if (strstr(good[i].s, "max-message=1k") != NULL)
+			assert_int_equal(u.max_message, 1024);
 		int n = nsi_uri_print(&u, buf, sizeof(buf));
 		assert_true(n > 0);
 		assert_int_equal(nsi_uri_parse(buf, &v, err, sizeof(err)), 0);
@@ -83,6 +86,10 @@ bad_uris_name_the_bad_part(void **state)
 		{ "ns:ipc?session-id=1&session-id=1", "session-id given twice" },
 		{ "ns:ipc?endpoint=host:1", "unknown parameter \"endpoint\"" },
 		{ "ns:ipc?=5", "unknown parameter \"\"" },
+		{ "ns:ipc?max-message=0", "max-message \"0\"" },
+		{ "ns:ipc?max-message=17m", "max-message \"17m\"" },
+		{ "ns:ipc?max-message=1&max-message=1", "max-message given twice" },
+		{ "ns:ipc?term-length=64k&max-message=9000", "max-message 9000 is more than" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct nsi_uri u;
