@@ -333,8 +333,8 @@ nsi_client_remove_sub(ns_client *c, ns_subscription *s)
 
 /* ---- life cycle ---- */
 
-static int
-default_dir(char *buf, size_t len)
+int
+nsi_default_dir(char *buf, size_t len)
 {
 	const char *env = getenv("NANOSTREAM_DIR");
 	if (env != NULL && env[0] != '\0') {
@@ -406,7 +406,7 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 		else
 			snprintf(c->dir, sizeof(c->dir), "%s", opts->dir);
 	} else {
-		rc = default_dir(c->dir, sizeof(c->dir));
+		rc = nsi_default_dir(c->dir, sizeof(c->dir));
 	}
 	if (rc == 0)
 		rc = nsi_dir_secure(c->dir);

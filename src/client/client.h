@@ -113,6 +113,8 @@ void nsi_backoff(uint32_t wait, uint64_t iteration);
 bool nsi_wait_kind_ok(uint32_t wait);
 /* Map a log file of the client's directory. */
 int nsi_client_open_log(ns_client *c, const char *name, int32_t name_len, struct nsi_logfile *lf);
+/* The default driver directory: $NANOSTREAM_DIR, else /dev/shm/nanostream-USER. 0 or -EINVAL. */
+int nsi_default_dir(char *buf, size_t len);
 /* Free an image (unmap its log). */
 void nsi_image_free(ns_image *img);
 

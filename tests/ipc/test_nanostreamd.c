@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nanostreamd, the standalone driver, as a user runs it: clients work with it as with the
+ * embedded one; a second daemon on the same directory refuses (exit 3); a killed one's
+ * directory is taken over; SIGTERM stops it cleanly (exit 0, files gone); usage errors exit
+ * 2 and an unusable directory 4.
+ *
+ *   test_nanostreamd PATH-TO-NANOSTREAMD
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <nanostream/nanostream.h>
+
+#include "testutil.h"
+
+#define SEC (1000LL * 1000 * 1000)
+
+static const char *daemon_path;
+static char dir[64];
+
+/* Run nanostreamd with @args (NULL-terminated), stderr to @err_fd (or /dev/null). */
+static pid_t
+start(const char *const *args, int err_fd)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		const char *argv[16] = { daemon_path };
+		int n = 1;
+		for (; args[n - 1] != NULL && n < 15; n++)
+			argv[n] = args[n - 1];
+		argv[n] = NULL;
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(err_fd >= 0 ? err_fd : null, 2);
+		execv(daemon_path, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int
+exit_of(pid_t pid)
+{
+	int st = 0;
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Connect to the daemon once it is up (NS_CLIENT_NO_EMBEDDED: never start our own). */
+static ns_client *
+connect_client(void)
+{
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	o.flags = NS_CLIENT_NO_EMBEDDED;
+	ns_client *c = NULL;
+	int64_t deadline = ns_clock_ns() + 10 * SEC;
+	int rc;
+	while ((rc = ns_client_create(&c, &o)) == -ECONNREFUSED && ns_clock_ns() < deadline)
+		usleep(1000); /* waiting for another process to start, not synchronising threads */
+	assert_int_equal(rc, 0);
+	assert_int_equal(ns_client_is_embedded(c), 0);
+	return c;
+}
+
+struct got {
+	uint32_t next;
+	uint32_t bad;
+};
+
+static void
+on_msg(void *ctx, const void *buf, size_t len, const struct ns_header *h)
+{
+	struct got *g = ctx;
+	uint32_t seq, crc;
+	(void)h;
+	memcpy(&seq, buf, 4);
+	memcpy(&crc, (const uint8_t *)buf + 4, 4);
+	if (seq != g->next || crc != tu_crc32c(seq, (const uint8_t *)buf + 8, len - 8))
+		g->bad++;
+	g->next = seq + 1;
+}
+
+static void
+clients_use_the_daemon(void **state)
+{
+	(void)state;
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	const char *args[] = { "--dir", dir, "--heartbeat-ms", "20", "--term-length", "64k", NULL };
+	pid_t d = start(args, pipefd[1]);
+	close(pipefd[1]);
+	ns_client *c = connect_client();
+	ns_subscription *s = NULL;
+	ns_publication *p = NULL;
+	assert_int_equal(ns_subscription_add(c, "ns:ipc", 5, NULL, &s), 0);
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 5, 0, &p), 0);
+	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
+	assert_int_equal(ns_publication_max_message(p), 8192); /* the daemon's 64k terms */
+	struct got g = { 0 };
+	uint8_t buf[3000];
+	for (uint32_t i = 0; i < 20000; i++) {
+		size_t len = 8 + (size_t)(tu_mix64(i) % 2900);
+		for (size_t k = 8; k < len; k++)
+			buf[k] = (uint8_t)(i + k);
+		uint32_t crc = tu_crc32c(i, buf + 8, len - 8);
+		memcpy(buf, &i, 4);
+		memcpy(buf + 4, &crc, 4);
+		while (ns_offer(p, buf, len) < 0)
+			(void)ns_poll(s, on_msg, &g, 64);
+	}
+	while (g.next < 20000)
+		assert_true(ns_poll_wait(s, on_msg, &g, 64, NS_WAIT_YIELD,
+					 ns_clock_ns() + 10 * SEC) > 0);
+	assert_int_equal(g.bad, 0);
+
+	/* A second daemon on the directory refuses, saying why. */
+	int errfd[2];
+	assert_int_equal(pipe(errfd), 0);
+	const char *args2[] = { "--dir", dir, NULL };
+	pid_t d2 = start(args2, errfd[1]);
+	close(errfd[1]);
+	assert_int_equal(exit_of(d2), 3);
+	char msg[256] = "";
+	assert_true(read(errfd[0], msg, sizeof(msg) - 1) > 0);
+	close(errfd[0]);
+	assert_non_null(strstr(msg, "another driver runs in"));
+
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+
+	/* SIGTERM: a clean stop, files removed. */
+	assert_int_equal(kill(d, SIGTERM), 0);
+	assert_int_equal(exit_of(d), 0);
+	char cnc[128], out[512] = "";
+	snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
+	assert_int_equal(access(cnc, F_OK), -1);
+	assert_true(read(pipefd[0], out, sizeof(out) - 1) > 0);
+	close(pipefd[0]);
+	assert_non_null(strstr(out, "driving"));
+}
+
+static void
+a_killed_daemon_is_replaced(void **state)
+{
+	(void)state;
+	const char *args[] = { "--dir", dir, "--heartbeat-ms", "20", NULL };
+	pid_t d = start(args, -1);
+	ns_client *c = connect_client(); /* it is up */
+	assert_int_equal(ns_client_close(c), 0);
+	assert_int_equal(kill(d, SIGKILL), 0);
+	assert_int_equal(exit_of(d), 128 + SIGKILL);
+	/* Its cnc.dat is left behind; the next daemon takes the directory over. */
+	char cnc[128];
+	snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
+	assert_int_equal(access(cnc, F_OK), 0);
+	d = start(args, -1);
+	c = connect_client();
+	ns_publication *p = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 1, 0, &p), 0);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_client_close(c), 0);
+	assert_int_equal(kill(d, SIGINT), 0);
+	assert_int_equal(exit_of(d), 0);
+}
+
+static void
+usage_and_directory_errors(void **state)
+{
+	(void)state;
+	const char *help[] = { "--help", NULL };
+	assert_int_equal(exit_of(start(help, -1)), 0);
+	const char *bad1[] = { "--mtu", "100", "--dir", dir, NULL };
+	assert_int_equal(exit_of(start(bad1, -1)), 2);
+	const char *bad2[] = { "--frobnicate", NULL };
+	assert_int_equal(exit_of(start(bad2, -1)), 2);
+	const char *bad3[] = { "--huge", "always", "--dir", dir, NULL };
+	assert_int_equal(exit_of(start(bad3, -1)), 2);
+	const char *bad4[] = { "--term-length", "100k", "--dir", dir, NULL };
+	assert_int_equal(exit_of(start(bad4, -1)), 2);
+	const char *extra[] = { "--dir", dir, "stray", NULL };
+	assert_int_equal(exit_of(start(extra, -1)), 2);
+	/* A directory others may enter, and a file where the directory should be. */
+	char open_dir[96], file[96];
+	snprintf(open_dir, sizeof(open_dir), "%s/open", dir);
+	assert_int_equal(mkdir(open_dir, 0755), 0);
+	assert_int_equal(chmod(open_dir, 0755), 0);
+	const char *bad5[] = { "--dir", open_dir, NULL };
+	assert_int_equal(exit_of(start(bad5, -1)), 4);
+	assert_int_equal(rmdir(open_dir), 0);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	const char *bad6[] = { "--dir", file, NULL };
+	assert_int_equal(exit_of(start(bad6, -1)), 4);
+	assert_int_equal(unlink(file), 0);
+	/* The environment configures it too: a bad value there is a usage error as well. */
+	setenv("NANOSTREAM_HEARTBEAT_MS", "soon", 1);
+	const char *envd[] = { "--dir", dir, NULL };
+	assert_int_equal(exit_of(start(envd, -1)), 2);
+	unsetenv("NANOSTREAM_HEARTBEAT_MS");
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/ns-daemontest-XXXXXX");
+	return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return rmdir(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PATH-TO-NANOSTREAMD\n", argv[0]);
+		return 2;
+	}
+	daemon_path = argv[1];
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(clients_use_the_daemon),
+		cmocka_unit_test(a_killed_daemon_is_replaced),
+		cmocka_unit_test(usage_and_directory_errors),
+	};
+	return cmocka_run_group_tests_name("nanostreamd", tests, setup, teardown);
+}

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nanostreamd: the media driver as a daemon of its own (in the foreground), for deployments
+ * where the driver must outlive the applications. Clients find it the way they find an
+ * embedded driver: through the directory's cnc.dat.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nanostream/nanostream.h>
+
+#include "client/client.h"
+#include "driver/driver.h"
+#include "log/logfile.h"
+
+enum exit_code {
+	EXIT_STOPPED = 0, /* stopped by SIGINT or SIGTERM */
+	EXIT_RUNTIME = 1, /* failed while running, or could not start for another reason */
+	EXIT_USAGE = 2,	  /* bad flags or environment */
+	EXIT_IN_USE = 3,  /* another driver runs in the directory */
+	EXIT_BAD_DIR = 4, /* the directory cannot be used (owner, mode, not a directory) */
+};
+
+static struct nsi_driver *driver;
+static bool stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	__atomic_store_n(&stop, true, __ATOMIC_RELEASE);
+	if (driver != NULL)
+		nsi_driver_wake(driver); /* an atomic add and a futex wake: signal-safe */
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nanostreamd [options]\n"
+		"Runs the nanostream media driver in the foreground until SIGINT or SIGTERM.\n"
+		"\n"
+		"  -d, --dir DIR               driver directory (default: $NANOSTREAM_DIR, else\n"
+		"                              /dev/shm/nanostream-USER); created 0700 if missing\n"
+		"      --term-length BYTES     default term length of publications (1m; 64k..1g,\n"
+		"                              a power of two; suffixes k, m, g)\n"
+		"      --mtu BYTES             default frame size (4096)\n"
+		"      --heartbeat-ms N        heartbeat and idle wake-up interval (100)\n"
+		"      --client-timeout-ms N   a client silent this long is gone (10000)\n"
+		"      --driver-timeout-ms N   clients give up on a driver silent this long "
+		"(10000)\n"
+		"      --counters N            counters in cnc.dat (1024)\n"
+		"      --huge auto|huge|normal huge pages for log files (auto)\n"
+		"  -h, --help                  this text\n"
+		"\n"
+		"Each option can also come from the environment (the flag wins):\n"
+		"NANOSTREAM_DIR, NANOSTREAM_TERM_LENGTH, NANOSTREAM_MTU, NANOSTREAM_HEARTBEAT_MS,\n"
+		"NANOSTREAM_CLIENT_TIMEOUT_MS, NANOSTREAM_DRIVER_TIMEOUT_MS, NANOSTREAM_COUNTERS,\n"
+		"NANOSTREAM_HUGE.\n"
+		"\n"
+		"Exit status: 0 stopped by a signal; 1 failed; 2 usage; 3 another driver runs in\n"
+		"the directory; 4 the directory cannot be used.\n");
+}
+
+/* A count with an optional k/m/g suffix (powers of 1024). */
+static bool
+parse_count(const char *s, int64_t max, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || v < 0)
+		return false;
+	int shift = 0;
+	if (*end == 'k' || *end == 'K')
+		shift = 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		shift = 20, end++;
+	else if (*end == 'g' || *end == 'G')
+		shift = 30, end++;
+	if (*end != '\0' || v > (max >> shift))
+		return false;
+	*out = (int64_t)v << shift;
+	return true;
+}
+
+struct setting {
+	const char *flag, *env;
+	const char *value;
+};
+
+enum {
+	S_DIR,
+	S_TERM,
+	S_MTU,
+	S_HEARTBEAT,
+	S_CLIENT_TIMEOUT,
+	S_DRIVER_TIMEOUT,
+	S_COUNTERS,
+	S_HUGE,
+	S_COUNT
+};
+
+int
+main(int argc, char **argv)
+{
+	struct setting set[S_COUNT] = {
+		[S_DIR] = { "--dir", "NANOSTREAM_DIR", NULL },
+		[S_TERM] = { "--term-length", "NANOSTREAM_TERM_LENGTH", "1m" },
+		[S_MTU] = { "--mtu", "NANOSTREAM_MTU", "4096" },
+		[S_HEARTBEAT] = { "--heartbeat-ms", "NANOSTREAM_HEARTBEAT_MS", "100" },
+		[S_CLIENT_TIMEOUT] = { "--client-timeout-ms", "NANOSTREAM_CLIENT_TIMEOUT_MS",
+				       "10000" },
+		[S_DRIVER_TIMEOUT] = { "--driver-timeout-ms", "NANOSTREAM_DRIVER_TIMEOUT_MS",
+				       "10000" },
+		[S_COUNTERS] = { "--counters", "NANOSTREAM_COUNTERS", "1024" },
+		[S_HUGE] = { "--huge", "NANOSTREAM_HUGE", "auto" },
+	};
+	for (int i = 0; i < S_COUNT; i++) {
+		const char *e = getenv(set[i].env);
+		if (e != NULL && e[0] != '\0')
+			set[i].value = e;
+	}
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "term-length", required_argument, NULL, S_TERM + 256 },
+		{ "mtu", required_argument, NULL, S_MTU + 256 },
+		{ "heartbeat-ms", required_argument, NULL, S_HEARTBEAT + 256 },
+		{ "client-timeout-ms", required_argument, NULL, S_CLIENT_TIMEOUT + 256 },
+		{ "driver-timeout-ms", required_argument, NULL, S_DRIVER_TIMEOUT + 256 },
+		{ "counters", required_argument, NULL, S_COUNTERS + 256 },
+		{ "huge", required_argument, NULL, S_HUGE + 256 },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (opt == 'd')
+			set[S_DIR].value = optarg;
+		else if (opt >= 256 && opt < 256 + S_COUNT)
+			set[opt - 256].value = optarg;
+		else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "nanostreamd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	int64_t v[S_COUNT] = { 0 };
+	static const int64_t max[S_COUNT] = {
+		[S_TERM] = 1LL << 30,	      [S_MTU] = 65504,
+		[S_HEARTBEAT] = 60000,	      [S_CLIENT_TIMEOUT] = 3600000,
+		[S_DRIVER_TIMEOUT] = 3600000, [S_COUNTERS] = 1 << 20,
+	};
+	for (int i = S_TERM; i <= S_COUNTERS; i++) {
+		if (!parse_count(set[i].value, max[i], &v[i]) || v[i] == 0) {
+			fprintf(stderr, "nanostreamd: %s \"%s\": a number from 1 to %lld\n",
+				set[i].flag, set[i].value, (long long)max[i]);
+			return EXIT_USAGE;
+		}
+	}
+	struct nsi_log_params lp = { .term_length = (int32_t)v[S_TERM], .mtu = (int32_t)v[S_MTU] };
+	if (nsi_log_params_check(&lp) != 0) {
+		fprintf(stderr,
+			"nanostreamd: --term-length %s / --mtu %s: the term a power of two from "
+			"64k "
+			"to 1g, the mtu 64 to 65504, a multiple of 32, at most term-length / 8\n",
+			set[S_TERM].value, set[S_MTU].value);
+		return EXIT_USAGE;
+	}
+	int huge;
+	if (strcmp(set[S_HUGE].value, "auto") == 0)
+		huge = NSI_SHM_HUGE_WANTED;
+	else if (strcmp(set[S_HUGE].value, "huge") == 0)
+		huge = NSI_SHM_HUGE_ONLY;
+	else if (strcmp(set[S_HUGE].value, "normal") == 0)
+		huge = NSI_SHM_NORMAL;
+	else {
+		fprintf(stderr, "nanostreamd: --huge \"%s\": auto, huge or normal\n",
+			set[S_HUGE].value);
+		return EXIT_USAGE;
+	}
+	char dir[PATH_MAX - 64];
+	if (set[S_DIR].value != NULL) {
+		if (strlen(set[S_DIR].value) >= sizeof(dir)) {
+			fprintf(stderr, "nanostreamd: --dir: too long\n");
+			return EXIT_USAGE;
+		}
+		snprintf(dir, sizeof(dir), "%s", set[S_DIR].value);
+	} else if (nsi_default_dir(dir, sizeof(dir)) != 0) {
+		fprintf(stderr, "nanostreamd: $NANOSTREAM_DIR is too long\n");
+		return EXIT_USAGE;
+	}
+
+	struct nsi_driver_opts o = {
+		.dir = dir,
+		.heartbeat_ns = v[S_HEARTBEAT] * 1000000,
+		.client_liveness_ns = v[S_CLIENT_TIMEOUT] * 1000000,
+		.driver_timeout_ns = v[S_DRIVER_TIMEOUT] * 1000000,
+		.term_length = (int32_t)v[S_TERM],
+		.mtu = (int32_t)v[S_MTU],
+		.counters = (int32_t)v[S_COUNTERS],
+		.mem_huge = huge,
+		.prefault = true,
+	};
+	int rc = nsi_driver_create(&driver, &o);
+	if (rc == -EADDRINUSE || rc == -EAGAIN) {
+		fprintf(stderr, "nanostreamd: another driver runs in %s (%s)\n", dir,
+			rc == -EADDRINUSE ? "its heartbeat is fresh and its process alive"
+					  : "it is starting");
+		return EXIT_IN_USE;
+	}
+	if (rc == -EPERM || rc == -ENOTDIR || rc == -ELOOP) {
+		fprintf(stderr,
+			"nanostreamd: cannot use %s: %s (it must be a directory of this user with "
+			"no access for others, not a symbolic link)\n",
+			dir, strerror(-rc));
+		return EXIT_BAD_DIR;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "nanostreamd: cannot start in %s: %s\n", dir, strerror(-rc));
+		return EXIT_RUNTIME;
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	fprintf(stderr, "nanostreamd %s: driving %s (pid %d); stop with SIGINT or SIGTERM\n",
+		ns_version(), dir, (int)getpid());
+	nsi_driver_run(driver, &stop);
+	nsi_driver_destroy(driver);
+	driver = NULL;
+	fprintf(stderr, "nanostreamd: stopped; %s is free\n", dir);
+	return EXIT_STOPPED;
+}
