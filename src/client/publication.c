@@ -133,6 +133,15 @@ lock_owner_dead(int32_t pid)
 	return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
+/* The driver's system counter of refused offers (shared by all publishers: an atomic add). */
+static void
+count_back_pressure(ns_publication *p)
+{
+	int64_t *c = nsi_counter_addr(&p->client->cnc.counters, NSI_SYS_BACK_PRESSURE);
+	if (c != NULL)
+		(void)nsi_add_fetch_acq_rel_i64(c, 1);
+}
+
 /*
  * The limit ran out: take the slowest subscriber's position, clean the log behind it and
  * raise the limit to it plus the window. One publisher at a time does it (a lock word in the
@@ -152,8 +161,10 @@ refresh_limit(ns_publication *p, int64_t position)
 	uint32_t expected = 0;
 	if (!nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid)) {
 		if (!lock_owner_dead((int32_t)expected) ||
-		    !nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid))
+		    !nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid)) {
+			count_back_pressure(p);
 			return NS_BACK_PRESSURED;
+		}
 	}
 	const struct nsi_counters *counters = &p->client->cnc.counters;
 	int64_t min = INT64_MAX;
@@ -191,6 +202,8 @@ refresh_limit(ns_publication *p, int64_t position)
 			rc = NS_BACK_PRESSURED;
 	}
 	nsi_store_release_u32((uint32_t *)&m->limit_lock, 0);
+	if (rc == NS_BACK_PRESSURED)
+		count_back_pressure(p);
 	return rc;
 }
 

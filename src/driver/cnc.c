@@ -302,14 +302,14 @@ nsi_cnc_create(struct nsi_cnc *cnc, const char *path, const struct nsi_cnc_param
 	return 0;
 }
 
-int
-nsi_cnc_open(struct nsi_cnc *cnc, const char *path)
+static int
+open_mode(struct nsi_cnc *cnc, const char *path, bool writable)
 {
 	if (cnc == NULL || path == NULL)
 		return -EINVAL;
-	void *base;
-	size_t bytes;
-	int rc = nsi_shm_open(path, &base, &bytes);
+	void *base = NULL;
+	size_t bytes = 0;
+	int rc = nsi_shm_open_mode(path, writable, &base, &bytes);
 	if (rc != 0)
 		return rc;
 	struct nsi_cnc_header *h = base;
@@ -341,6 +341,18 @@ nsi_cnc_open(struct nsi_cnc *cnc, const char *path)
 		return rc;
 	}
 	return 0;
+}
+
+int
+nsi_cnc_open(struct nsi_cnc *cnc, const char *path)
+{
+	return open_mode(cnc, path, true);
+}
+
+int
+nsi_cnc_open_readonly(struct nsi_cnc *cnc, const char *path)
+{
+	return open_mode(cnc, path, false);
 }
 
 void

@@ -167,6 +167,8 @@ int nsi_cnc_create(struct nsi_cnc *cnc, const char *path, const struct nsi_cnc_p
  * writable by others), -ELOOP (a symbolic link).
  */
 int nsi_cnc_open(struct nsi_cnc *cnc, const char *path);
+/* The same, mapped read-only: only the read calls may be used on it (ns-stat). */
+int nsi_cnc_open_readonly(struct nsi_cnc *cnc, const char *path);
 
 void nsi_cnc_close(struct nsi_cnc *cnc);
 

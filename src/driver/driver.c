@@ -26,6 +26,8 @@ struct drv_pub {
 	int refs;
 	struct nsi_logfile lf;
 	char name[NSI_NAME_MAX];
+	int32_t pos_counter; /* the log's tail, for ns-stat (-1: none) */
+	int32_t lim_counter; /* the publishers' limit (-1: none) */
 };
 
 struct drv_handle {
@@ -89,6 +91,25 @@ grow(void **v, int *cap, size_t elem)
 	return true;
 }
 
+static int64_t *
+sys_counter(struct nsi_driver *d, int which)
+{
+	return nsi_counter_addr(&d->cnc.counters, which);
+}
+
+static void
+sys_add(struct nsi_driver *d, int which, int64_t n)
+{
+	int64_t *c = sys_counter(d, which);
+	nsi_store_release_i64(c, nsi_load_relaxed_i64(c) + n);
+}
+
+static void
+sys_set(struct nsi_driver *d, int which, int64_t v)
+{
+	nsi_store_release_i64(sys_counter(d, which), v);
+}
+
 static int64_t
 now_of(const struct nsi_driver *d)
 {
@@ -125,6 +146,7 @@ report(struct nsi_driver *d, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	(void)nsi_errlog_record(&d->cnc.errors, now_of(d), text);
+	sys_add(d, NSI_SYS_ERRORS, 1);
 }
 
 /* ---- responses ---- */
@@ -265,10 +287,15 @@ close_pub(struct nsi_driver *d, struct drv_pub *p)
 	snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
 	unlink(path);
 	nsi_logfile_close(&p->lf);
+	if (p->pos_counter >= 0)
+		(void)nsi_counter_free(&d->cnc.counters, p->pos_counter, now_of(d));
+	if (p->lim_counter >= 0)
+		(void)nsi_counter_free(&d->cnc.counters, p->lim_counter, now_of(d));
 	for (int i = 0; i < d->pubs.n; i++)
 		if (d->pubs.v[i] == p)
 			d->pubs.v[i] = d->pubs.v[--d->pubs.n];
 	free(p);
+	sys_set(d, NSI_SYS_PUBLICATIONS, d->pubs.n);
 }
 
 static void
@@ -339,7 +366,19 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 			free(p);
 			return;
 		}
+		char label[96];
+		snprintf(label, sizeof(label), "pub-pos: %s session %d stream %d", p->name,
+			 (int)p->session_id, (int)p->stream_id);
+		int64_t key =
+			(int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id);
+		p->pos_counter = nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_PUBLISHER_POSITION,
+						   p->reg_id, key, label, now_of(d));
+		snprintf(label, sizeof(label), "pub-lim: %s session %d stream %d", p->name,
+			 (int)p->session_id, (int)p->stream_id);
+		p->lim_counter = nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_PUBLISHER_LIMIT,
+						   p->reg_id, key, label, now_of(d));
 		d->pubs.v[d->pubs.n++] = p;
+		sys_set(d, NSI_SYS_PUBLICATIONS, d->pubs.n);
 	}
 	p->refs++;
 	d->handles.v[d->handles.n++] = (struct drv_handle){ .reg_id = c->correlation_id,
@@ -520,6 +559,24 @@ nsi_driver_do_work(struct nsi_driver *d)
 		report(d, "corrupt command ring");
 		work = 0;
 	}
+	if (work > 0)
+		sys_add(d, NSI_SYS_COMMANDS, work);
+	/* Publishers' positions and limits for ns-stat: copies, refreshed every cycle. */
+	for (int i = 0; i < d->pubs.n; i++) {
+		struct drv_pub *p = d->pubs.v[i];
+		int64_t *c = nsi_counter_addr(&d->cnc.counters, p->pos_counter);
+		if (c != NULL)
+			nsi_store_release_i64(c, nsi_log_tail_position(&p->lf.log));
+		c = nsi_counter_addr(&d->cnc.counters, p->lim_counter);
+		if (c != NULL)
+			nsi_store_release_i64(
+				c, nsi_load_acquire_i64(&p->lf.log.meta->publisher_limit));
+	}
+	sys_set(d, NSI_SYS_CLIENTS, d->clients.n);
+	sys_set(d, NSI_SYS_SUBSCRIPTIONS, d->subs.n);
+	int64_t cycle = now_of(d) - now;
+	if (cycle > nsi_load_relaxed_i64(sys_counter(d, NSI_SYS_CYCLE_MAX_NS)))
+		sys_set(d, NSI_SYS_CYCLE_MAX_NS, cycle);
 	if (d->bcast_pending) {
 		d->bcast_pending = false;
 		nsi_doorbell_ring(&d->cnc.hdr->client_doorbell);
@@ -641,6 +698,25 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		free(d);
 		return rc;
 	}
+	static const char *const sys_labels[NSI_SYS_COUNT] = {
+		[NSI_SYS_COMMANDS] = "commands handled",
+		[NSI_SYS_ERRORS] = "errors",
+		[NSI_SYS_CLIENTS] = "clients",
+		[NSI_SYS_PUBLICATIONS] = "publications (logs)",
+		[NSI_SYS_SUBSCRIPTIONS] = "subscriptions",
+		[NSI_SYS_BACK_PRESSURE] = "back-pressure events",
+		[NSI_SYS_CLIENT_TIMEOUTS] = "client timeouts",
+		[NSI_SYS_UNBLOCKED] = "unblocked logs",
+		[NSI_SYS_CYCLE_MAX_NS] = "longest duty cycle (ns)",
+	};
+	for (int i = 0; i < NSI_SYS_COUNT; i++)
+		if (nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_SYSTEM, 0, i, sys_labels[i],
+				      now) != i) {
+			nsi_cnc_close(&d->cnc);
+			unlink(d->cnc_path);
+			free(d);
+			return -ENOSPC;
+		}
 	*out = d;
 	return 0;
 }

@@ -17,8 +17,24 @@
  */
 
 enum nsi_counter_kind {
-	NSI_COUNTER_SUBSCRIBER_POSITION = 1,
-	NSI_COUNTER_SYSTEM = 2,
+	NSI_COUNTER_SUBSCRIBER_POSITION = 1, /* written by the subscriber */
+	NSI_COUNTER_SYSTEM = 2,		     /* written by the driver (or counted by clients) */
+	NSI_COUNTER_PUBLISHER_POSITION = 3,  /* the log's tail, copied by the driver */
+	NSI_COUNTER_PUBLISHER_LIMIT = 4,     /* the publishers' limit, copied by the driver */
+};
+
+/* System counters: ids 0 .. NSI_SYS_COUNT - 1 of every driver's CnC, in this order. */
+enum nsi_sys_counter {
+	NSI_SYS_COMMANDS,	 /* commands handled */
+	NSI_SYS_ERRORS,		 /* errors reported to the error log */
+	NSI_SYS_CLIENTS,	 /* clients heard from and not closed */
+	NSI_SYS_PUBLICATIONS,	 /* logs open */
+	NSI_SYS_SUBSCRIPTIONS,	 /* subscriptions open */
+	NSI_SYS_BACK_PRESSURE,	 /* offers refused for back pressure (counted by publishers) */
+	NSI_SYS_CLIENT_TIMEOUTS, /* clients timed out */
+	NSI_SYS_UNBLOCKED,	 /* logs unblocked after a publisher died mid-message */
+	NSI_SYS_CYCLE_MAX_NS,	 /* the longest duty cycle, in ns */
+	NSI_SYS_COUNT
 };
 
 struct nsi_driver_opts {

@@ -90,11 +90,17 @@ nsi_shm_create(const char *path, size_t bytes, bool prefault, int huge, void **o
 int
 nsi_shm_open(const char *path, void **out, size_t *bytes)
 {
+	return nsi_shm_open_mode(path, true, out, bytes);
+}
+
+int
+nsi_shm_open_mode(const char *path, bool writable, void **out, size_t *bytes)
+{
 	struct stat st;
 
 	if (path == NULL || out == NULL || bytes == NULL)
 		return -EINVAL;
-	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) != 0) {
@@ -110,7 +116,8 @@ nsi_shm_open(const char *path, void **out, size_t *bytes)
 		rc = -EPERM;
 	void *base = MAP_FAILED;
 	if (rc == 0) {
-		base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		base = mmap(NULL, (size_t)st.st_size, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+			    MAP_SHARED, fd, 0);
 		if (base == MAP_FAILED)
 			rc = -errno;
 	}

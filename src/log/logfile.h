@@ -53,6 +53,8 @@ int nsi_shm_create(const char *path, size_t bytes, bool prefault, int huge, void
  * and its size, or a negative errno.
  */
 int nsi_shm_open(const char *path, void **out, size_t *bytes);
+/* The same, mapped read-only when @writable is false (monitoring tools). */
+int nsi_shm_open_mode(const char *path, bool writable, void **out, size_t *bytes);
 
 /*
  * Create @path (which must not exist) as a new log with @p, map it and format it.

@@ -5,7 +5,9 @@
  * directory is taken over; SIGTERM stops it cleanly (exit 0, files gone); usage errors exit
  * 2 and an unusable directory 4.
  *
- *   test_nanostreamd PATH-TO-NANOSTREAMD
+ * ns-stat reads the running daemon's counters and error log from another process.
+ *
+ *   test_nanostreamd PATH-TO-NANOSTREAMD PATH-TO-NS-STAT
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +30,39 @@
 
 #define SEC (1000LL * 1000 * 1000)
 
-static const char *daemon_path;
+static const char *daemon_path, *stat_path;
+
+/* Run ns-stat with @args; its stdout into @out. Returns its exit status. */
+static int
+run_stat(const char *const *args, char *out, size_t len)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		const char *argv[16] = { stat_path };
+		int n = 1;
+		for (; args[n - 1] != NULL && n < 15; n++)
+			argv[n] = args[n - 1];
+		argv[n] = NULL;
+		dup2(fds[1], 1);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		execv(stat_path, (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t used = 0;
+	ssize_t r;
+	while (used + 1 < len && (r = read(fds[0], out + used, len - 1 - used)) > 0)
+		used += (size_t)r;
+	out[used] = '\0';
+	close(fds[0]);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
 static char dir[64];
 
 /* Run nanostreamd with @args (NULL-terminated), stderr to @err_fd (or /dev/null). */
@@ -128,6 +162,28 @@ clients_use_the_daemon(void **state)
 					 ns_clock_ns() + 10 * SEC) > 0);
 	assert_int_equal(g.bad, 0);
 
+	/* ns-stat, from another process: system counters, this stream's positions and limit. */
+	static char out[8192];
+	const char *st[] = { "--dir", dir, NULL };
+	assert_int_equal(run_stat(st, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "(running)"));
+	assert_non_null(strstr(out, "commands handled"));
+	assert_non_null(strstr(out, "back-pressure events"));
+	assert_non_null(strstr(out, "pub-pos"));
+	assert_non_null(strstr(out, "pub-lim"));
+	assert_non_null(strstr(out, "sub-pos"));
+	assert_non_null(strstr(out, "stream 5"));
+	const char *ste[] = { "--dir", dir, "--errors", NULL };
+	assert_int_equal(run_stat(ste, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "no errors"));
+	const char *stw[] = { "-d", dir, "--watch", "--count", "2", NULL };
+	assert_int_equal(run_stat(stw, out, sizeof(out)), 0);
+	assert_non_null(strstr(strstr(out, "commands handled") + 1, "commands handled"));
+	const char *stn[] = { "--dir", "/tmp/ns-no-such-driver-dir", NULL };
+	assert_int_equal(run_stat(stn, out, sizeof(out)), 1);
+	const char *stb[] = { "--count", "2", NULL };
+	assert_int_equal(run_stat(stb, out, sizeof(out)), 2); /* --count without --watch */
+
 	/* A second daemon on the directory refuses, saying why. */
 	int errfd[2];
 	assert_int_equal(pipe(errfd), 0);
@@ -147,10 +203,11 @@ clients_use_the_daemon(void **state)
 	/* SIGTERM: a clean stop, files removed. */
 	assert_int_equal(kill(d, SIGTERM), 0);
 	assert_int_equal(exit_of(d), 0);
-	char cnc[128], out[512] = "";
+	char cnc[128];
+	memset(out, 0, 512);
 	snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
 	assert_int_equal(access(cnc, F_OK), -1);
-	assert_true(read(pipefd[0], out, sizeof(out) - 1) > 0);
+	assert_true(read(pipefd[0], out, 511) > 0);
 	close(pipefd[0]);
 	assert_non_null(strstr(out, "driving"));
 }
@@ -235,11 +292,12 @@ teardown(void **state)
 int
 main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s PATH-TO-NANOSTREAMD\n", argv[0]);
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s PATH-TO-NANOSTREAMD PATH-TO-NS-STAT\n", argv[0]);
 		return 2;
 	}
 	daemon_path = argv[1];
+	stat_path = argv[2];
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(clients_use_the_daemon),
 		cmocka_unit_test(a_killed_daemon_is_replaced),

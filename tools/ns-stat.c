@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ns-stat: a running media driver's counters and error log, read from its command-and-control
+ * file by another process (read-only mapping: it cannot disturb the driver).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nanostream/nanostream.h>
+
+#include "client/client.h"
+#include "driver/cnc.h"
+#include "driver/driver.h"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ns-stat [-d DIR] [--errors] [--watch [--count N]]\n"
+		"Prints the counters of the media driver of a directory (default: "
+		"$NANOSTREAM_DIR,\n"
+		"else /dev/shm/nanostream-USER).\n"
+		"\n"
+		"  -d, --dir DIR   the driver directory\n"
+		"  -e, --errors    print the driver's error log instead\n"
+		"  -w, --watch     print again every second (until interrupted)\n"
+		"  -n, --count N   with --watch: stop after N prints\n"
+		"  -h, --help      this text\n"
+		"\n"
+		"Exit status: 0; 1 no driver's file there, or one that cannot be read; 2 usage.\n");
+}
+
+static const char *
+kind_name(int32_t type)
+{
+	switch (type) {
+	case NSI_COUNTER_SYSTEM:
+		return "system";
+	case NSI_COUNTER_SUBSCRIBER_POSITION:
+		return "sub-pos";
+	case NSI_COUNTER_PUBLISHER_POSITION:
+		return "pub-pos";
+	case NSI_COUNTER_PUBLISHER_LIMIT:
+		return "pub-lim";
+	default:
+		return "other";
+	}
+}
+
+static void
+print_counter(void *ctx, int32_t id, int32_t type_id, int64_t owner_id, int64_t key,
+	      const char *label, int64_t value)
+{
+	(void)ctx;
+	(void)owner_id;
+	(void)key;
+	printf("%5d  %-8s %20lld  %s\n", (int)id, kind_name(type_id), (long long)value, label);
+}
+
+static void
+print_error(void *ctx, int32_t count, int64_t first_ns, int64_t last_ns, const char *text,
+	    int32_t length)
+{
+	int64_t now = *(const int64_t *)ctx;
+	(void)length;
+	printf("%8d x  first %.3f s ago, last %.3f s ago: %s\n", (int)count,
+	       (double)(now - first_ns) / 1e9, (double)(now - last_ns) / 1e9, text);
+}
+
+static int
+print_once(const struct nsi_cnc *cnc, const char *dir, bool errors)
+{
+	const struct nsi_cnc_header *h = cnc->hdr;
+	int64_t now = ns_clock_ns();
+	int64_t beat = nsi_cnc_heartbeat(cnc);
+	time_t started = (time_t)(h->start_time_ms / 1000);
+	char when[64] = "?";
+	struct tm tm;
+	if (localtime_r(&started, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	bool alive = kill((pid_t)h->pid, 0) == 0 || errno != ESRCH;
+	printf("driver %s: pid %lld (%s), started %s, heartbeat %.1f ms ago, cnc version %d.%d\n",
+	       dir, (long long)h->pid, alive ? "running" : "gone", when, (double)(now - beat) / 1e6,
+	       (int)(h->version >> 16), (int)(h->version & 0xffff));
+	if (errors) {
+		int n = nsi_errlog_read(&cnc->errors, print_error, &now);
+		if (n < 0) {
+			printf("error log: corrupt\n");
+			return 1;
+		}
+		if (n == 0)
+			printf("no errors\n");
+		return 0;
+	}
+	printf("%5s  %-8s %20s  %s\n", "id", "type", "value", "label");
+	nsi_counters_foreach(&cnc->counters, print_counter, NULL);
+	return 0;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' }, { "errors", no_argument, NULL, 'e' },
+		{ "watch", no_argument, NULL, 'w' },	 { "count", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },	 { NULL, 0, NULL, 0 },
+	};
+	const char *dir_opt = NULL;
+	bool errors = false, watch = false;
+	long count = -1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "d:ewn:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			dir_opt = optarg;
+			break;
+		case 'e':
+			errors = true;
+			break;
+		case 'w':
+			watch = true;
+			break;
+		case 'n': {
+			char *end;
+			count = strtol(optarg, &end, 10);
+			if (*end != '\0' || count < 1) {
+				fprintf(stderr, "ns-stat: --count \"%s\": a number >= 1\n", optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || (count > 0 && !watch)) {
+		usage(stderr);
+		return 2;
+	}
+	char dir[PATH_MAX - 64], path[PATH_MAX];
+	if (dir_opt != NULL)
+		snprintf(dir, sizeof(dir), "%s", dir_opt);
+	else if (nsi_default_dir(dir, sizeof(dir)) != 0)
+		return 2;
+	snprintf(path, sizeof(path), "%s/%s", dir, NSI_CNC_FILE);
+	struct nsi_cnc cnc;
+	int rc = nsi_cnc_open_readonly(&cnc, path);
+	if (rc != 0) {
+		fprintf(stderr, "ns-stat: %s: %s\n", path,
+			rc == -ENOENT	? "no driver has run here"
+			: rc == -EPROTO ? "not a driver file of this version"
+					: strerror(-rc));
+		return 1;
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	int status = 0;
+	for (long i = 0; !interrupted; i++) {
+		status = print_once(&cnc, dir, errors);
+		fflush(stdout);
+		if (!watch || status != 0 || (count > 0 && i + 1 >= count))
+			break;
+		struct timespec ts = { 1, 0 };
+		nanosleep(&ts, NULL);
+		printf("\n");
+	}
+	nsi_cnc_close(&cnc);
+	return status;
+}
