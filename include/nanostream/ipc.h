@@ -47,6 +47,12 @@ typedef struct ns_image ns_image;
 #define NS_PUBLICATION_CLOSED (-EPIPE)
 /** The stream reached the largest position a log can have: open a new publication. */
 #define NS_MAX_POSITION_EXCEEDED (-EOVERFLOW)
+/**
+ * The media driver stopped: its heartbeat is older than the client's driver timeout (or its
+ * process is gone). Returned by calls that need the driver, and by offers that reach their
+ * limit. Close the client and create a new one: it finds or starts a new driver.
+ */
+#define NS_EDRIVER_TIMEOUT (-EHOSTDOWN)
 
 /** Flags for ns_client_opts.flags. */
 #define NS_CLIENT_NO_THREAD   0x1u /**< an embedded driver runs only inside this client's calls */
@@ -88,7 +94,10 @@ struct ns_client_opts {
  * for others; files in it are 0600. The embedded driver runs in a thread of its own that
  * sleeps until a command arrives or its heartbeat is due (it never spins), or, with
  * NS_CLIENT_NO_THREAD, only inside this client's calls (ns_client_do_work() and the waiting
- * calls).
+ * calls). A client of a driver in another process keeps itself alive (keepalives with its
+ * pid) and hears the driver's notices from a thread that sleeps on the driver's doorbell; with
+ * NS_CLIENT_NO_THREAD it does so only inside its calls, and must call ns_client_do_work() at
+ * least every few seconds or the driver times it out (client liveness, 10 s by default).
  * Errors: -EINVAL (NULL, bad options), -EPERM / -ENOTDIR / -ELOOP (the directory is not a
  * private directory of ours), -ECONNREFUSED (NS_CLIENT_NO_EMBEDDED and no driver),
  * -EPROTO (the driver speaks another version), -ETIMEDOUT (a driver is starting and did not
@@ -115,7 +124,8 @@ NS_API int ns_client_close(ns_client *client);
  * Do pending client work: read the driver's notices (images arriving or leaving) and, for an
  * embedded driver in NS_CLIENT_NO_THREAD mode, run the driver's duty cycle.
  *
- * Returns the amount of work done (0: none). Errors: -EINVAL (NULL).
+ * Returns the amount of work done (0: none). Errors: -EINVAL (NULL), NS_EDRIVER_TIMEOUT (the
+ * driver stopped).
  * Ownership: nothing changes hands.
  * Thread safety: any thread; calls are serialised inside the client.
  * Progress: blocking (takes the client's lock).
@@ -154,7 +164,8 @@ NS_API int ns_uri_check(const char *uri, char *msg, size_t msg_len);
  * offer to it.
  * Errors: -EINVAL (NULL, a bad URI, unknown flags, or parameters that differ from the
  * stream's existing shared publication), -ETIMEDOUT (the driver did not answer within the
- * client's timeout), or the driver's error (-ENOSPC: no room for the log).
+ * client's timeout), NS_EDRIVER_TIMEOUT (the driver stopped), or the driver's error
+ * (-ENOSPC: no room for the log).
  * Ownership: *pub is the caller's until ns_publication_close().
  * Thread safety: any thread.
  * Progress: blocking (waits for the driver).
@@ -177,8 +188,8 @@ NS_API int ns_publication_close(ns_publication *pub);
  * Offer one message of @p len bytes (up to ns_publication_max_message()).
  *
  * Returns the stream position after the message (> 0), or NS_NOT_CONNECTED,
- * NS_BACK_PRESSURED, NS_ADMIN_ACTION, NS_PUBLICATION_CLOSED, NS_MAX_POSITION_EXCEEDED (none
- * of which sent anything), -EMSGSIZE (too long), -EINVAL (NULL).
+ * NS_BACK_PRESSURED, NS_ADMIN_ACTION, NS_PUBLICATION_CLOSED, NS_MAX_POSITION_EXCEEDED,
+ * NS_EDRIVER_TIMEOUT (none of which sent anything), -EMSGSIZE (too long), -EINVAL (NULL).
  * Ownership: the bytes are copied; @p buf stays the caller's.
  * Thread safety: shared publication: any thread; exclusive: one thread at a time.
  * Progress: lock-free (wait-free for an exclusive publication).
@@ -248,7 +259,7 @@ NS_API int64_t ns_offer_wait(ns_publication *pub, const void *buf, size_t len, u
 /**
  * Wait until the publication has a subscriber, or @p deadline_ns passes.
  *
- * Errors: -ETIMEDOUT, -EINVAL (NULL).
+ * Errors: -ETIMEDOUT, NS_EDRIVER_TIMEOUT (the driver stopped), -EINVAL (NULL).
  * Ownership: nothing changes hands.
  * Thread safety: any thread.
  * Progress: blocking (sleeps in steps of 100 us at most).
@@ -396,7 +407,8 @@ NS_API int ns_controlled_poll(ns_subscription *sub, ns_controlled_fn fn, void *c
  * Poll, waiting with strategy @p wait (NS_WAIT_BUSY_SPIN, NS_WAIT_YIELD, NS_WAIT_SLEEP or
  * NS_WAIT_PHASED) until at least one fragment arrives or @p deadline_ns passes.
  *
- * Returns the number of fragments (> 0), -ETIMEDOUT, or -EINVAL.
+ * Returns the number of fragments (> 0), -ETIMEDOUT, NS_EDRIVER_TIMEOUT (the driver stopped),
+ * or -EINVAL.
  * Ownership: as ns_poll(). Thread safety: as ns_poll().
  * Progress: blocking (bounded by the deadline).
  */
@@ -406,7 +418,7 @@ NS_API int ns_poll_wait(ns_subscription *sub, ns_fragment_fn fn, void *ctx, int 
 /**
  * Wait until the subscription has at least one image (a publisher), or @p deadline_ns.
  *
- * Errors: -ETIMEDOUT, -EINVAL (NULL).
+ * Errors: -ETIMEDOUT, NS_EDRIVER_TIMEOUT (the driver stopped), -EINVAL (NULL).
  * Ownership: nothing changes hands.
  * Thread safety: the thread that polls the subscription (images are taken in here).
  * Progress: blocking (sleeps in steps of 100 us at most).

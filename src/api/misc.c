@@ -74,6 +74,8 @@ ns_strerror(int code)
 		return "No media driver runs in the directory (and none may be started)";
 	case EPROTO:
 		return "The media driver's files are of another version or not ours to read";
+	case EHOSTDOWN:
+		return "The media driver stopped (its heartbeat is too old): create a new client";
 	case EPERM:
 		return "Not permitted: a file or directory belongs to another user or is open to "
 		       "others";

@@ -218,16 +218,37 @@ keepalive(ns_client *c)
 	int64_t now = now_ns();
 	if (now - c->last_keepalive_ns < KEEPALIVE_NS)
 		return 0;
-	struct nsi_cmd_remove m = { .client_id = c->client_id };
+	/* A keepalive carries the pid: the driver releases a client whose process is gone. */
+	struct nsi_cmd_remove m = { .client_id = c->client_id,
+				    .registration_id = (int64_t)getpid() };
 	if (nsi_mpsc_write(&c->cnc.to_driver, NSI_CMD_KEEPALIVE, &m, sizeof(m)) != 0)
 		return 0; /* the ring is full: the next call tries again */
 	c->last_keepalive_ns = now;
 	return 1;
 }
 
+static bool
+driver_alive(ns_client *c)
+{
+	int64_t pid = c->cnc.hdr->pid;
+	if (pid <= 0 || pid > INT32_MAX || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+		return false;
+	return now_ns() - nsi_cnc_heartbeat(&c->cnc) <= c->driver_timeout_ns;
+}
+
+bool
+nsi_client_driver_dead(const ns_client *c)
+{
+	return nsi_load_acquire_u32(&c->driver_dead) != 0;
+}
+
 static int
 work_locked(ns_client *c)
 {
+	if (c->driver == NULL && !nsi_client_driver_dead(c) && !driver_alive(c))
+		nsi_store_release_u32(&c->driver_dead, 1);
+	if (nsi_client_driver_dead(c))
+		return NS_EDRIVER_TIMEOUT;
 	int n = keepalive(c);
 	if (c->driver != NULL && !c->driver_threaded)
 		n += nsi_driver_do_work(c->driver);
@@ -263,20 +284,15 @@ ns_client_is_embedded(const ns_client *c)
 	return c->driver != NULL;
 }
 
-static bool
-driver_alive(ns_client *c)
-{
-	int64_t pid = c->cnc.hdr->pid;
-	if (pid <= 0 || pid > INT32_MAX || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
-		return false;
-	return now_ns() - nsi_cnc_heartbeat(&c->cnc) <= c->driver_timeout_ns;
-}
-
 int
 nsi_client_request(ns_client *c, int32_t type, const void *msg, int32_t length, int64_t correlation,
 		   struct nsi_response *out)
 {
 	pthread_mutex_lock(&c->lock);
+	if (work_locked(c) == NS_EDRIVER_TIMEOUT) {
+		pthread_mutex_unlock(&c->lock);
+		return NS_EDRIVER_TIMEOUT;
+	}
 	int64_t deadline = now_ns() + c->timeout_ns;
 	uint32_t *bell = &c->cnc.hdr->client_doorbell;
 	int rc;
@@ -299,6 +315,10 @@ nsi_client_request(ns_client *c, int32_t type, const void *msg, int32_t length, 
 		(void)work_locked(c);
 		if (out->type != 0)
 			break;
+		if (nsi_client_driver_dead(c)) {
+			rc = NS_EDRIVER_TIMEOUT;
+			break;
+		}
 		int64_t left = deadline - now_ns();
 		if (left <= 0) {
 			rc = -ETIMEDOUT;
@@ -350,6 +370,28 @@ nsi_default_dir(char *buf, size_t len)
 	else
 		snprintf(buf, len, "/dev/shm/nanostream-%u", (unsigned)geteuid());
 	return 0;
+}
+
+/*
+ * A client of a driver in another process keeps itself alive and hears the driver's notices
+ * from a thread that sleeps on the broadcast doorbell (at most half a keepalive period): it
+ * never spins, and applications that only offer or poll are not timed out.
+ */
+static void *
+conductor_main(void *arg)
+{
+	ns_client *c = arg;
+	uint32_t *bell = &c->cnc.hdr->client_doorbell;
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		uint32_t seen = nsi_load_acquire_u32(bell);
+		pthread_mutex_lock(&c->lock);
+		int rc = work_locked(c);
+		pthread_mutex_unlock(&c->lock);
+		if (rc == NS_EDRIVER_TIMEOUT)
+			break; /* nothing more to do: the application learns it from its calls */
+		(void)nsi_doorbell_wait(bell, seen, KEEPALIVE_NS / 2);
+	}
+	return NULL;
 }
 
 static void *
@@ -472,6 +514,18 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 	nsi_bcast_receiver_init(&c->rx, &c->cnc.to_clients);
 	c->client_id = nsi_client_next_id(c);
 	c->last_keepalive_ns = INT64_MIN / 2; /* the first work sends one */
+	pthread_mutex_lock(&c->lock);
+	(void)keepalive(c); /* the driver knows the client, and its pid, from now on */
+	pthread_mutex_unlock(&c->lock);
+	if (c->driver == NULL && !(opts->flags & NS_CLIENT_NO_THREAD)) {
+		if (pthread_create(&c->conductor_thread, NULL, conductor_main, c) != 0) {
+			nsi_cnc_close(&c->cnc);
+			pthread_mutex_destroy(&c->lock);
+			free(c);
+			return -EAGAIN;
+		}
+		c->conductor_threaded = true;
+	}
 	if (c->driver != NULL && !(opts->flags & NS_CLIENT_NO_THREAD)) {
 		if (pthread_create(&c->driver_thread, NULL, driver_main, c) != 0) {
 			nsi_cnc_close(&c->cnc);
@@ -500,10 +554,14 @@ ns_client_close(ns_client *c)
 				    .correlation_id = nsi_client_next_id(c) };
 	struct nsi_response r;
 	(void)nsi_client_request(c, NSI_CMD_CLIENT_CLOSE, &m, sizeof(m), m.correlation_id, &r);
+	__atomic_store_n(&c->stop, true, __ATOMIC_RELEASE);
 	if (c->driver_threaded) {
-		__atomic_store_n(&c->stop, true, __ATOMIC_RELEASE);
 		nsi_driver_wake(c->driver);
 		pthread_join(c->driver_thread, NULL);
+	}
+	if (c->conductor_threaded) {
+		nsi_doorbell_ring(&c->cnc.hdr->client_doorbell);
+		pthread_join(c->conductor_thread, NULL);
 	}
 	nsi_cnc_close(&c->cnc);
 	if (c->driver != NULL)

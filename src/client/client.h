@@ -40,6 +40,9 @@ struct ns_client {
 	pthread_t driver_thread;
 	bool driver_threaded;
 	bool stop;
+	pthread_t conductor_thread; /* keepalives and notices for a driver in another process */
+	bool conductor_threaded;
+	uint32_t driver_dead; /* atomic: the driver's heartbeat went stale */
 };
 
 struct ns_publication {
@@ -103,6 +106,8 @@ int nsi_client_add(ns_client *c, bool sub, const char *uri, int32_t stream_id, i
 void nsi_client_remove(ns_client *c, bool sub, int64_t reg_id);
 /* A new correlation id. */
 int64_t nsi_client_next_id(ns_client *c);
+/* Whether the client found its driver dead (then calls return NS_EDRIVER_TIMEOUT). */
+bool nsi_client_driver_dead(const ns_client *c);
 /* Conductor work if the lock is free; returns work done. */
 int nsi_client_try_work(ns_client *c);
 /* Register / forget a subscription for image notices (takes the lock). */

@@ -158,6 +158,8 @@ refresh_limit(ns_publication *p, int64_t position)
 	}
 	if (nsi_load_acquire_i64(&m->end_of_stream_position) != INT64_MAX)
 		return NS_PUBLICATION_CLOSED;
+	if (nsi_client_driver_dead(p->client))
+		return NS_EDRIVER_TIMEOUT;
 	uint32_t expected = 0;
 	if (!nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid)) {
 		if (!lock_owner_dead((int32_t)expected) ||
@@ -330,7 +332,8 @@ ns_offer_wait(ns_publication *p, const void *buf, size_t len, uint32_t wait, int
 		if (r != NS_ADMIN_ACTION) {
 			if (ns_clock_ns() >= deadline_ns)
 				return -ETIMEDOUT;
-			(void)nsi_client_try_work(p->client);
+			if (nsi_client_try_work(p->client) == NS_EDRIVER_TIMEOUT)
+				return NS_EDRIVER_TIMEOUT;
 			nsi_backoff(wait, i);
 		}
 	}
@@ -344,7 +347,8 @@ ns_publication_wait_connected(ns_publication *p, int64_t deadline_ns)
 	for (uint64_t i = 0; !ns_publication_is_connected(p); i++) {
 		if (ns_clock_ns() >= deadline_ns)
 			return -ETIMEDOUT;
-		(void)nsi_client_try_work(p->client);
+		if (nsi_client_try_work(p->client) == NS_EDRIVER_TIMEOUT)
+			return NS_EDRIVER_TIMEOUT;
 		nsi_backoff(NS_WAIT_PHASED, i);
 	}
 	return 0;

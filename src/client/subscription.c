@@ -320,6 +320,8 @@ ns_poll_wait(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit, uint32
 			return n;
 		if (ns_clock_ns() >= deadline_ns)
 			return -ETIMEDOUT;
+		if (nsi_client_driver_dead(s->client))
+			return NS_EDRIVER_TIMEOUT;
 		if (s->client->driver != NULL && !s->client->driver_threaded)
 			(void)nsi_client_try_work(s->client);
 		nsi_backoff(wait, i);
@@ -332,7 +334,8 @@ ns_subscription_wait_connected(ns_subscription *s, int64_t deadline_ns)
 	if (s == NULL)
 		return -EINVAL;
 	for (uint64_t i = 0;; i++) {
-		(void)nsi_client_try_work(s->client);
+		if (nsi_client_try_work(s->client) == NS_EDRIVER_TIMEOUT)
+			return NS_EDRIVER_TIMEOUT;
 		if (nsi_load_relaxed_u32(&s->changed) != 0)
 			take_changes(s);
 		if (s->nimages > 0)

@@ -45,6 +45,7 @@ struct drv_sub {
 struct drv_client {
 	int64_t id;
 	int64_t last_seen_ns; /* its last command or keepalive */
+	int64_t pid;	      /* from its keepalives; 0 until the first */
 };
 
 struct drv_link {
@@ -73,6 +74,8 @@ struct nsi_driver {
 	int32_t next_session_id;
 	int64_t next_reg_id;
 	uint32_t prng;
+	int64_t pid;	       /* the driver's own: its clients there are alive while it runs */
+	int64_t next_timer_ns; /* when client liveness is checked next */
 	bool bcast_pending;
 };
 
@@ -467,20 +470,49 @@ close_client(struct nsi_driver *d, int64_t client_id)
 
 /* A client was heard from: note when (the liveness timeout of the next issue reads it). */
 static void
-seen_client(struct nsi_driver *d, int64_t client_id, bool closing)
+seen_client(struct nsi_driver *d, int64_t client_id, bool closing, int64_t pid)
 {
 	for (int i = 0; i < d->clients.n; i++) {
 		if (d->clients.v[i].id != client_id)
 			continue;
-		if (closing)
+		if (closing) {
 			d->clients.v[i] = d->clients.v[--d->clients.n];
-		else
+		} else {
 			d->clients.v[i].last_seen_ns = now_of(d);
+			if (pid > 0)
+				d->clients.v[i].pid = pid;
+		}
 		return;
 	}
 	if (!closing && ARRAY_RESERVE(d->clients))
-		d->clients.v[d->clients.n++] =
-			(struct drv_client){ .id = client_id, .last_seen_ns = now_of(d) };
+		d->clients.v[d->clients.n++] = (struct drv_client){ .id = client_id,
+								    .last_seen_ns = now_of(d),
+								    .pid = pid > 0 ? pid : 0 };
+}
+
+/*
+ * Clients that are gone: their process no longer exists, or (for clients of other processes)
+ * nothing was heard from them for the client liveness timeout. Everything they held is
+ * released: their publications (a log closes when its last one goes, and its subscribers see
+ * the image leave after its last message) and their subscriptions (publishers are no longer
+ * held back by them).
+ */
+static void
+time_out_clients(struct nsi_driver *d, int64_t now)
+{
+	for (int i = d->clients.n - 1; i >= 0; i--) {
+		struct drv_client cl = d->clients.v[i];
+		bool dead = cl.pid > 0 && cl.pid <= INT32_MAX && kill((pid_t)cl.pid, 0) != 0 &&
+			    errno == ESRCH;
+		bool silent = cl.pid != d->pid && now - cl.last_seen_ns > d->o.client_liveness_ns;
+		if (!dead && !silent)
+			continue;
+		d->clients.v[i] = d->clients.v[--d->clients.n];
+		close_client(d, cl.id);
+		sys_add(d, NSI_SYS_CLIENT_TIMEOUTS, 1);
+		report(d, "client %lld (pid %lld) timed out: %s", (long long)cl.id,
+		       (long long)cl.pid, dead ? "its process is gone" : "silent too long");
+	}
 }
 
 int
@@ -508,7 +540,7 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		}
 		memcpy(uri, msg + sizeof(c), (size_t)c.uri_length);
 		uri[c.uri_length] = '\0';
-		seen_client(d, c.client_id, false);
+		seen_client(d, c.client_id, false, 0);
 		struct nsi_uri u;
 		char err[160];
 		if (nsi_uri_parse(uri, &u, err, sizeof(err)) != 0)
@@ -527,7 +559,9 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		if (length != (int32_t)sizeof(c))
 			break;
 		memcpy(&c, msg, sizeof(c));
-		seen_client(d, c.client_id, type == NSI_CMD_CLIENT_CLOSE);
+		/* A keepalive carries the client's pid in place of a registration id. */
+		seen_client(d, c.client_id, type == NSI_CMD_CLIENT_CLOSE,
+			    type == NSI_CMD_KEEPALIVE ? c.registration_id : 0);
 		int rc = 0;
 		if (type == NSI_CMD_REMOVE_PUBLICATION)
 			rc = remove_handle(d, c.client_id, c.registration_id);
@@ -571,6 +605,10 @@ nsi_driver_do_work(struct nsi_driver *d)
 		if (c != NULL)
 			nsi_store_release_i64(
 				c, nsi_load_acquire_i64(&p->lf.log.meta->publisher_limit));
+	}
+	if (now >= d->next_timer_ns) {
+		time_out_clients(d, now);
+		d->next_timer_ns = now + d->o.heartbeat_ns;
 	}
 	sys_set(d, NSI_SYS_CLIENTS, d->clients.n);
 	sys_set(d, NSI_SYS_SUBSCRIPTIONS, d->subs.n);
@@ -662,6 +700,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 	if (d->prng == 0)
 		d->prng = 1;
 	d->next_session_id = (int32_t)next_random(d);
+	d->pid = (int64_t)getpid();
 	struct nsi_cnc_params p = { .to_driver_bytes = 64 * 1024,
 				    .to_clients_bytes = 64 * 1024,
 				    .counters = o->counters > 0 ? o->counters : 1024,

@@ -31,6 +31,7 @@
 #define SEC (1000LL * 1000 * 1000)
 
 static const char *daemon_path, *stat_path;
+static char self_path[4096];
 
 /* Run ns-stat with @args; its stdout into @out. Returns its exit status. */
 static int
@@ -236,6 +237,113 @@ a_killed_daemon_is_replaced(void **state)
 	assert_int_equal(exit_of(d), 0);
 }
 
+/* A client of a driver that was killed gets NS_EDRIVER_TIMEOUT, never a hang, and a new
+ * client works with the next driver. */
+static void
+a_dead_driver_is_reported(void **state)
+{
+	(void)state;
+	const char *args[] = { "--dir", dir, "--heartbeat-ms", "20", NULL };
+	pid_t d = start(args, -1);
+	ns_client *probe = connect_client();
+	assert_int_equal(ns_client_close(probe), 0);
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	o.flags = NS_CLIENT_NO_EMBEDDED;
+	o.driver_timeout_ns = 300 * 1000 * 1000;
+	ns_client *c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	ns_publication *p = NULL;
+	ns_subscription *s = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 3, 0, &p), 0);
+	assert_int_equal(ns_subscription_add(c, "ns:ipc", 4, NULL, &s), 0);
+	assert_int_equal(kill(d, SIGKILL), 0);
+	assert_int_equal(exit_of(d), 128 + SIGKILL);
+	/* Waiting calls notice within the driver timeout (plus a keepalive period). */
+	int64_t t0 = ns_clock_ns();
+	assert_int_equal(ns_subscription_wait_connected(s, ns_clock_ns() + 10 * SEC),
+			 NS_EDRIVER_TIMEOUT);
+	print_message("# driver killed: NS_EDRIVER_TIMEOUT after %.0f ms (timeout 300 ms)\n",
+		      (double)(ns_clock_ns() - t0) / 1e6);
+	assert_int_equal(ns_client_do_work(c), NS_EDRIVER_TIMEOUT);
+	ns_publication *q = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 3, 0, &q), NS_EDRIVER_TIMEOUT);
+	uint8_t msg[16] = { 0 };
+	int64_t r;
+	while ((r = ns_offer(p, msg, sizeof(msg))) > 0)
+		; /* the cached limit may let a few through */
+	assert_true(r == NS_EDRIVER_TIMEOUT || r == NS_NOT_CONNECTED);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+	/* Reconnect: a new driver, a new client. */
+	d = start(args, -1);
+	c = connect_client();
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 3, 0, &p), 0);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_client_close(c), 0);
+	assert_int_equal(kill(d, SIGTERM), 0);
+	assert_int_equal(exit_of(d), 0);
+}
+
+/* A subscriber process killed with -9 no longer holds the publisher back. */
+static void
+a_killed_subscriber_releases_the_publisher(void **state)
+{
+	(void)state;
+	const char *args[] = { "--dir", dir, "--heartbeat-ms", "20", "--term-length", "64k", NULL };
+	pid_t d = start(args, -1);
+	ns_client *c = connect_client();
+	ns_publication *p = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 9, 0, &p), 0);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t sub = fork();
+	if (sub == 0) {
+		dup2(fds[1], 1);
+		execl(self_path, self_path, "hold-sub", dir, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	char line[16] = "";
+	assert_true(read(fds[0], line, sizeof(line) - 1) > 0);
+	close(fds[0]);
+	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
+	uint8_t msg[64] = { 0 };
+	int64_t r;
+	while ((r = ns_offer(p, msg, sizeof(msg))) > 0)
+		;
+	assert_int_equal(r, NS_BACK_PRESSURED); /* the subscriber never reads */
+	assert_int_equal(kill(sub, SIGKILL), 0);
+	assert_int_equal(exit_of(sub), 128 + SIGKILL);
+	int64_t t0 = ns_clock_ns();
+	while ((r = ns_offer(p, msg, sizeof(msg))) == NS_BACK_PRESSURED)
+		assert_true(ns_clock_ns() - t0 < 10 * SEC);
+	assert_int_equal(r, NS_NOT_CONNECTED);
+	print_message("# subscriber killed: publisher released after %.0f ms (heartbeat 20 ms)\n",
+		      (double)(ns_clock_ns() - t0) / 1e6);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_client_close(c), 0);
+	assert_int_equal(kill(d, SIGTERM), 0);
+	assert_int_equal(exit_of(d), 0);
+}
+
+static int
+run_hold_sub(const char *d)
+{
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = d;
+	o.flags = NS_CLIENT_NO_EMBEDDED;
+	ns_client *c = NULL;
+	ns_subscription *s = NULL;
+	if (ns_client_create(&c, &o) != 0 || ns_subscription_add(c, "ns:ipc", 9, NULL, &s) != 0)
+		return 3;
+	if (write(1, "ready\n", 6) != 6)
+		return 4;
+	for (;;)
+		pause(); /* subscribed, never polling, until killed */
+}
+
 static void
 usage_and_directory_errors(void **state)
 {
@@ -292,6 +400,12 @@ teardown(void **state)
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "hold-sub") == 0)
+		return run_hold_sub(argv[2]);
+	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+	if (n <= 0)
+		return 1;
+	self_path[n] = '\0';
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s PATH-TO-NANOSTREAMD PATH-TO-NS-STAT\n", argv[0]);
 		return 2;
@@ -301,6 +415,8 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(clients_use_the_daemon),
 		cmocka_unit_test(a_killed_daemon_is_replaced),
+		cmocka_unit_test(a_dead_driver_is_reported),
+		cmocka_unit_test(a_killed_subscriber_releases_the_publisher),
 		cmocka_unit_test(usage_and_directory_errors),
 	};
 	return cmocka_run_group_tests_name("nanostreamd", tests, setup, teardown);

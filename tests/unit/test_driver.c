@@ -170,6 +170,64 @@ commands_answers_and_malformed_input(void **state)
 }
 
 static void
+keepalive(struct nsi_driver *d, int64_t client, int64_t pid)
+{
+	struct nsi_cmd_remove m = { .client_id = client, .registration_id = pid };
+	assert_int_equal(
+		nsi_mpsc_write(&nsi_driver_cnc(d)->to_driver, NSI_CMD_KEEPALIVE, &m, sizeof(m)), 0);
+}
+
+/* Clients whose process died, or that went silent, are released (injected clock, no sleeps). */
+static void
+clients_time_out(void **state)
+{
+	(void)state;
+	struct nsi_driver *d = driver();
+	struct nsi_cnc *cnc = nsi_driver_cnc(d);
+	struct nsi_bcast_receiver rx;
+	nsi_bcast_receiver_init(&rx, &cnc->to_clients);
+	uint8_t out[512];
+	int32_t len;
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	int st;
+	assert_int_equal(waitpid(child, &st, 0), child);
+	/* The first cycle runs the liveness check; the next one is due a heartbeat later. */
+	assert_int_equal(nsi_driver_do_work(d), 0);
+	/* Client 7: a dead process holding a publication; 8: alive elsewhere; 9: this process. */
+	keepalive(d, 7, child);
+	keepalive(d, 8, getppid());
+	keepalive(d, 9, getpid());
+	assert_int_equal(nsi_driver_do_work(d), 3);
+	assert_int_equal(nsi_driver_client_count(d), 3);
+	assert_int_equal(add(d, &rx, NSI_CMD_ADD_PUBLICATION, 7, 200, "ns:ipc", out, &len),
+			 NSI_RSP_PUBLICATION_READY);
+	struct nsi_rsp_publication p;
+	memcpy(&p, out, sizeof(p));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%.*s", dir, (int)p.name_length, (char *)out + sizeof(p));
+	assert_int_equal(access(path, F_OK), 0);
+	fake_now += 200000000; /* a heartbeat: the liveness check runs */
+	(void)nsi_driver_do_work(d);
+	assert_int_equal(access(path, F_OK), -1); /* released with its client */
+	assert_int_equal(nsi_driver_client_count(d), 2);
+	assert_int_equal(*nsi_counter_addr(&cnc->counters, NSI_SYS_CLIENT_TIMEOUTS), 1);
+	struct errs er = { 0 };
+	assert_true(nsi_errlog_read(&cnc->errors, collect, &er) >= 1);
+	assert_non_null(strstr(er.last, "its process is gone"));
+	/* Silent past the liveness timeout (1 s here): 8 goes; 9 shares the driver's process. */
+	fake_now += 1500000000;
+	(void)nsi_driver_do_work(d);
+	assert_int_equal(nsi_driver_client_count(d), 1);
+	assert_int_equal(*nsi_counter_addr(&cnc->counters, NSI_SYS_CLIENT_TIMEOUTS), 2);
+	memset(&er, 0, sizeof(er));
+	assert_true(nsi_errlog_read(&cnc->errors, collect, &er) >= 2);
+	assert_non_null(strstr(er.last, "silent too long"));
+	nsi_driver_destroy(d);
+}
+
+static void
 one_driver_per_directory(void **state)
 {
 	(void)state;
@@ -235,6 +293,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(commands_answers_and_malformed_input),
+		cmocka_unit_test(clients_time_out),
 		cmocka_unit_test(one_driver_per_directory),
 	};
 	return cmocka_run_group_tests_name("driver", tests, setup, teardown);
