@@ -466,6 +466,7 @@ strerror_and_version_always_answer(void **state)
 			      NS_ADMIN_ACTION,
 			      NS_PUBLICATION_CLOSED,
 			      NS_MAX_POSITION_EXCEEDED,
+			      NS_EDRIVER_TIMEOUT,
 			      -EMSGSIZE,
 			      -ECONNREFUSED,
 			      -EPROTO,
