@@ -57,14 +57,17 @@ usage(FILE *out)
 		"      --client-timeout-ms N   a client silent this long is gone (10000)\n"
 		"      --driver-timeout-ms N   clients give up on a driver silent this long "
 		"(10000)\n"
+		"      --unblock-timeout-ms N  pad over a frame reserved and never committed "
+		"after\n"
+		"                              this long (its publisher died) (15000)\n"
 		"      --counters N            counters in cnc.dat (1024)\n"
 		"      --huge auto|huge|normal huge pages for log files (auto)\n"
 		"  -h, --help                  this text\n"
 		"\n"
 		"Each option can also come from the environment (the flag wins):\n"
 		"NANOSTREAM_DIR, NANOSTREAM_TERM_LENGTH, NANOSTREAM_MTU, NANOSTREAM_HEARTBEAT_MS,\n"
-		"NANOSTREAM_CLIENT_TIMEOUT_MS, NANOSTREAM_DRIVER_TIMEOUT_MS, NANOSTREAM_COUNTERS,\n"
-		"NANOSTREAM_HUGE.\n"
+		"NANOSTREAM_CLIENT_TIMEOUT_MS, NANOSTREAM_DRIVER_TIMEOUT_MS,\n"
+		"NANOSTREAM_UNBLOCK_TIMEOUT_MS, NANOSTREAM_COUNTERS, NANOSTREAM_HUGE.\n"
 		"\n"
 		"Exit status: 0 stopped by a signal; 1 failed; 2 usage; 3 another driver runs in\n"
 		"the directory; 4 the directory cannot be used.\n");
@@ -104,6 +107,7 @@ enum {
 	S_HEARTBEAT,
 	S_CLIENT_TIMEOUT,
 	S_DRIVER_TIMEOUT,
+	S_UNBLOCK,
 	S_COUNTERS,
 	S_HUGE,
 	S_COUNT
@@ -121,6 +125,7 @@ main(int argc, char **argv)
 				       "10000" },
 		[S_DRIVER_TIMEOUT] = { "--driver-timeout-ms", "NANOSTREAM_DRIVER_TIMEOUT_MS",
 				       "10000" },
+		[S_UNBLOCK] = { "--unblock-timeout-ms", "NANOSTREAM_UNBLOCK_TIMEOUT_MS", "15000" },
 		[S_COUNTERS] = { "--counters", "NANOSTREAM_COUNTERS", "1024" },
 		[S_HUGE] = { "--huge", "NANOSTREAM_HUGE", "auto" },
 	};
@@ -136,6 +141,7 @@ main(int argc, char **argv)
 		{ "heartbeat-ms", required_argument, NULL, S_HEARTBEAT + 256 },
 		{ "client-timeout-ms", required_argument, NULL, S_CLIENT_TIMEOUT + 256 },
 		{ "driver-timeout-ms", required_argument, NULL, S_DRIVER_TIMEOUT + 256 },
+		{ "unblock-timeout-ms", required_argument, NULL, S_UNBLOCK + 256 },
 		{ "counters", required_argument, NULL, S_COUNTERS + 256 },
 		{ "huge", required_argument, NULL, S_HUGE + 256 },
 		{ "help", no_argument, NULL, 'h' },
@@ -166,7 +172,8 @@ main(int argc, char **argv)
 	static const int64_t max[S_COUNT] = {
 		[S_TERM] = 1LL << 30,	      [S_MTU] = 65504,
 		[S_HEARTBEAT] = 60000,	      [S_CLIENT_TIMEOUT] = 3600000,
-		[S_DRIVER_TIMEOUT] = 3600000, [S_COUNTERS] = 1 << 20,
+		[S_DRIVER_TIMEOUT] = 3600000, [S_UNBLOCK] = 3600000,
+		[S_COUNTERS] = 1 << 20,
 	};
 	for (int i = S_TERM; i <= S_COUNTERS; i++) {
 		if (!parse_count(set[i].value, max[i], &v[i]) || v[i] == 0) {
@@ -213,6 +220,7 @@ main(int argc, char **argv)
 		.heartbeat_ns = v[S_HEARTBEAT] * 1000000,
 		.client_liveness_ns = v[S_CLIENT_TIMEOUT] * 1000000,
 		.driver_timeout_ns = v[S_DRIVER_TIMEOUT] * 1000000,
+		.unblock_timeout_ns = v[S_UNBLOCK] * 1000000,
 		.term_length = (int32_t)v[S_TERM],
 		.mtu = (int32_t)v[S_MTU],
 		.counters = (int32_t)v[S_COUNTERS],

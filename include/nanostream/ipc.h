@@ -67,10 +67,13 @@ struct ns_client_opts {
 	 * user name).
 	 */
 	const char *dir;
-	int64_t timeout_ns;	   /**< wait for the driver's answers; 0: 5 s */
-	int64_t driver_timeout_ns; /**< a driver silent this long is dead; 0: 10 s */
-	int32_t term_length;	   /**< an embedded driver's default term; 0: 1 MiB */
-	int32_t mtu;		   /**< an embedded driver's default frame size; 0: 4096 */
+	int64_t timeout_ns;	    /**< wait for the driver's answers; 0: 5 s */
+	int64_t driver_timeout_ns;  /**< a driver silent this long is dead; 0: 10 s */
+	int64_t client_timeout_ns;  /**< an embedded driver's client liveness timeout; 0: 10 s */
+	int64_t unblock_timeout_ns; /**< an embedded driver pads over a frame reserved and never
+				      *  committed after this long (its publisher died); 0: 15 s */
+	int32_t term_length;	    /**< an embedded driver's default term; 0: 1 MiB */
+	int32_t mtu;		    /**< an embedded driver's default frame size; 0: 4096 */
 	/**
 	 * An embedded driver's log files: NS_MEM_AUTO (default) asks for transparent huge pages
 	 * (a tmpfs gives them when mounted with huge=always, within_size or advise; /dev/shm

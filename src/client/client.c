@@ -421,8 +421,8 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 {
 	if (out == NULL || opts == NULL || opts->size < sizeof(struct ns_client_opts) ||
 	    (opts->flags & ~(NS_CLIENT_NO_THREAD | NS_CLIENT_NO_EMBEDDED)) != 0 ||
-	    opts->timeout_ns < 0 || opts->driver_timeout_ns < 0 || opts->term_length < 0 ||
-	    opts->mtu < 0)
+	    opts->timeout_ns < 0 || opts->driver_timeout_ns < 0 || opts->client_timeout_ns < 0 ||
+	    opts->unblock_timeout_ns < 0 || opts->term_length < 0 || opts->mtu < 0)
 		return -EINVAL;
 	for (int i = 0; i < 3; i++)
 		if (opts->reserved[i] != 0)
@@ -475,7 +475,8 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 			struct nsi_driver_opts d = {
 				.dir = c->dir,
 				.heartbeat_ns = HEARTBEAT_NS,
-				.client_liveness_ns = c->driver_timeout_ns,
+				.client_liveness_ns = opts->client_timeout_ns,
+				.unblock_timeout_ns = opts->unblock_timeout_ns,
 				.driver_timeout_ns = c->driver_timeout_ns,
 				.term_length =
 					opts->term_length ? opts->term_length : DEFAULT_TERM_LENGTH,

@@ -26,8 +26,10 @@ struct drv_pub {
 	int refs;
 	struct nsi_logfile lf;
 	char name[NSI_NAME_MAX];
-	int32_t pos_counter; /* the log's tail, for ns-stat (-1: none) */
-	int32_t lim_counter; /* the publishers' limit (-1: none) */
+	int64_t blocked_pos;   /* the slowest subscriber's position while it did not move */
+	int64_t blocked_since; /* since when */
+	int32_t pos_counter;   /* the log's tail, for ns-stat (-1: none) */
+	int32_t lim_counter;   /* the publishers' limit (-1: none) */
 };
 
 struct drv_handle {
@@ -271,11 +273,91 @@ unlink_at(struct nsi_driver *d, int i, struct drv_pub *p)
 
 /* ---- publications ---- */
 
+/* The slowest linked subscriber's position, or INT64_MAX with none. */
+static int64_t
+slowest(struct nsi_driver *d, const struct drv_pub *p)
+{
+	int64_t min = INT64_MAX;
+	for (int i = 0; i < d->links.n; i++) {
+		if (d->links.v[i].pub_reg != p->reg_id)
+			continue;
+		int64_t *c = nsi_counter_addr(&d->cnc.counters, d->links.v[i].counter);
+		int64_t v = c != NULL ? nsi_load_acquire_i64(c) : INT64_MAX;
+		if (v < min)
+			min = v;
+	}
+	return min;
+}
+
+static void
+unblocked(struct nsi_driver *d, const struct drv_pub *p, int64_t position, int32_t bytes)
+{
+	if (bytes > 0) {
+		sys_add(d, NSI_SYS_UNBLOCKED, 1);
+		report(d,
+		       "%s: padded %d bytes at position %lld left by a publisher that stopped "
+		       "between reserving and committing",
+		       p->name, (int)bytes, (long long)position);
+	} else if (bytes < 0) {
+		report(d, "%s: impossible frame at position %lld", p->name, (long long)position);
+	}
+}
+
+/*
+ * A log whose slowest subscriber has been stuck for the unblock timeout at a frame that was
+ * reserved and never committed gets that frame padded: its publisher died (or is too slow to
+ * wait for) and the subscribers carry on.
+ */
+static void
+check_blocked(struct nsi_driver *d, struct drv_pub *p, int64_t now)
+{
+	int64_t min = slowest(d, p), tail = nsi_log_tail_position(&p->lf.log);
+	if (min == INT64_MAX || min >= tail) {
+		p->blocked_pos = -1;
+		return;
+	}
+	if (min != p->blocked_pos) {
+		p->blocked_pos = min;
+		p->blocked_since = now;
+		return;
+	}
+	if (now - p->blocked_since < d->o.unblock_timeout_ns)
+		return;
+	unblocked(d, p, min, nsi_log_unblock(&p->lf.log, min, tail));
+	p->blocked_since = now;
+}
+
+/*
+ * Every publisher of the log is gone: nothing reserved can be committed any more, so every
+ * hole between the slowest subscriber and the end is padded at once and the subscribers read
+ * to the end of the stream.
+ */
+static void
+fill_holes(struct nsi_driver *d, struct drv_pub *p, int64_t eos)
+{
+	struct nsi_log *log = &p->lf.log;
+	int64_t pos = slowest(d, p);
+	while (pos < eos) {
+		int32_t offset = (int32_t)(pos & (log->term_length - 1));
+		const uint8_t *term = log->terms[nsi_log_partition((int32_t)(pos >> log->shift))];
+		const struct nsi_data_header *h;
+		int32_t len = nsi_term_frame(term, log->term_length, offset, &h);
+		if (len == 0) {
+			len = nsi_log_unblock(log, pos, eos);
+			unblocked(d, p, pos, len);
+		}
+		if (len <= 0)
+			break; /* corrupt, or nothing to pad: the subscribers will stop there */
+		pos += len;
+	}
+}
+
 static void
 close_pub(struct nsi_driver *d, struct drv_pub *p)
 {
 	struct nsi_log *log = &p->lf.log;
 	int64_t eos = nsi_log_tail_position(log);
+	fill_holes(d, p, eos);
 	nsi_store_release_i64(&log->meta->end_of_stream_position, eos);
 	for (int i = d->links.n - 1; i >= 0; i--) {
 		if (d->links.v[i].pub_reg != p->reg_id)
@@ -350,6 +432,7 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 		p->session_id = uri.has_session_id ? uri.session_id : d->next_session_id++;
 		p->stream_id = c->stream_id;
 		p->exclusive = c->exclusive != 0;
+		p->blocked_pos = -1;
 		snprintf(p->name, sizeof(p->name), "pub-%lld.log", (long long)p->reg_id);
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
@@ -608,6 +691,8 @@ nsi_driver_do_work(struct nsi_driver *d)
 	}
 	if (now >= d->next_timer_ns) {
 		time_out_clients(d, now);
+		for (int i = 0; i < d->pubs.n; i++)
+			check_blocked(d, d->pubs.v[i], now);
 		d->next_timer_ns = now + d->o.heartbeat_ns;
 	}
 	sys_set(d, NSI_SYS_CLIENTS, d->clients.n);
@@ -693,6 +778,14 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 	d->o = *o;
 	if (d->o.clock == NULL)
 		d->o.clock = mono_clock;
+	if (d->o.heartbeat_ns <= 0)
+		d->o.heartbeat_ns = 100000000;
+	if (d->o.client_liveness_ns <= 0)
+		d->o.client_liveness_ns = 10000000000LL;
+	if (d->o.driver_timeout_ns <= 0)
+		d->o.driver_timeout_ns = 10000000000LL;
+	if (d->o.unblock_timeout_ns <= 0)
+		d->o.unblock_timeout_ns = 15000000000LL;
 	snprintf(d->dir, sizeof(d->dir), "%s", o->dir);
 	snprintf(d->cnc_path, sizeof(d->cnc_path), "%s/%s", d->dir, NSI_CNC_FILE);
 	int64_t now = now_of(d);
@@ -705,16 +798,17 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 				    .to_clients_bytes = 64 * 1024,
 				    .counters = o->counters > 0 ? o->counters : 1024,
 				    .error_log_bytes = 64 * 1024,
-				    .client_liveness_ns = o->client_liveness_ns,
-				    .driver_timeout_ns = o->driver_timeout_ns,
+				    .client_liveness_ns = d->o.client_liveness_ns,
+				    .driver_timeout_ns = d->o.driver_timeout_ns,
 				    /*
 				     * A subscriber keeps writing its position until it hears its
 				     * image is gone: a freed counter waits a client liveness
 				     * period before it serves another link.
 				     */
-				    .counter_reuse_ns = o->client_liveness_ns > o->heartbeat_ns * 2
-								? o->client_liveness_ns
-								: o->heartbeat_ns * 2 };
+				    .counter_reuse_ns =
+					    d->o.client_liveness_ns > d->o.heartbeat_ns * 2
+						    ? d->o.client_liveness_ns
+						    : d->o.heartbeat_ns * 2 };
 	rc = nsi_cnc_create(&d->cnc, d->cnc_path, &p, now);
 	if (rc == -EEXIST) {
 		struct nsi_cnc old;

@@ -42,7 +42,8 @@ struct nsi_driver_opts {
 	int64_t (*clock)(void *ctx); /* CLOCK_MONOTONIC ns unless a test injects its own */
 	void *clock_ctx;
 	int64_t heartbeat_ns;	    /* idle wake-up and heartbeat interval */
-	int64_t client_liveness_ns; /* a client silent this long is gone (next issue) */
+	int64_t client_liveness_ns; /* a client silent this long is gone */
+	int64_t unblock_timeout_ns; /* a log stuck this long at an uncommitted frame is padded */
 	int64_t driver_timeout_ns;  /* clients give up on a driver silent this long */
 	int32_t term_length;	    /* default for publications whose URI does not say */
 	int32_t mtu;

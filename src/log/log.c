@@ -196,28 +196,31 @@ nsi_log_clean(struct nsi_log *log, int partition)
 	memset(log->terms[partition], 0, (size_t)log->term_length);
 }
 
-/*
- * Write a frame's header but its first word (length, version, flags, type), which
- * commit_frame() stores last: until then the length reads 0 and readers stop there. Fewer
- * stores to a line a reader may be polling means fewer times the reader takes it away.
- */
-NS_INLINE struct nsi_data_header *
-begin_frame(const struct nsi_log *log, int32_t term_id, int32_t offset, uint8_t *term)
-{
-	struct nsi_data_header *h = (struct nsi_data_header *)(void *)(term + offset);
-	uint64_t *w = (uint64_t *)(void *)h;
-
-	w[1] = (uint32_t)offset | log->hdr_session;
-	w[2] = log->hdr_stream | (uint64_t)(uint32_t)term_id << 32;
-	w[3] = 0;
-	return h;
-}
-
 NS_INLINE uint64_t
 first_word(int32_t frame_length, uint8_t flags, uint16_t type)
 {
 	return (uint32_t)frame_length | (uint64_t)NSI_FRAME_VERSION << 32 | (uint64_t)flags << 40 |
 	       (uint64_t)type << 48;
+}
+
+/*
+ * Write a frame's header: its first word (length, version, flags, type) with the length
+ * negated, then the rest. Readers stop at a length <= 0; the driver's unblocker learns from
+ * the negated length how far a frame reserved by a publisher that died reaches. The commit,
+ * commit_frame(), stores the first word again with the length positive.
+ */
+NS_INLINE struct nsi_data_header *
+begin_frame(const struct nsi_log *log, int32_t term_id, int32_t offset, uint8_t *term,
+	    int32_t frame_length, uint8_t flags, uint16_t type)
+{
+	struct nsi_data_header *h = (struct nsi_data_header *)(void *)(term + offset);
+	uint64_t *w = (uint64_t *)(void *)h;
+
+	nsi_store_relaxed_u64(&w[0], first_word(-frame_length, flags, type));
+	w[1] = (uint32_t)offset | log->hdr_session;
+	w[2] = log->hdr_stream | (uint64_t)(uint32_t)term_id << 32;
+	w[3] = 0;
+	return h;
 }
 
 /* Copy a payload: small ones inline (two overlapping moves), larger ones by memcpy. */
@@ -251,7 +254,8 @@ commit_frame(struct nsi_data_header *h, int32_t frame_length, uint8_t flags, uin
 static void
 write_pad(struct nsi_log *log, uint8_t *term, int32_t term_id, int32_t offset, int32_t length)
 {
-	struct nsi_data_header *h = begin_frame(log, term_id, offset, term);
+	struct nsi_data_header *h = begin_frame(log, term_id, offset, term, length,
+						NSI_FLAG_UNFRAGMENTED, NSI_FRAME_PAD);
 	commit_frame(h, length, NSI_FLAG_UNFRAGMENTED, NSI_FRAME_PAD);
 }
 
@@ -305,7 +309,8 @@ write_message(struct nsi_log *log, uint8_t *term, int32_t term_id, int32_t offse
 {
 	if (length <= log->max_payload) {
 		int32_t frame_length = length + NSI_DATA_HEADER_LEN;
-		struct nsi_data_header *h = begin_frame(log, term_id, offset, term);
+		struct nsi_data_header *h = begin_frame(log, term_id, offset, term, frame_length,
+							NSI_FLAG_UNFRAGMENTED, NSI_FRAME_DATA);
 		if (count == 1)
 			copy_payload((uint8_t *)h + NSI_DATA_HEADER_LEN, v[0].base, (size_t)length);
 		else if (length > 0)
@@ -320,7 +325,8 @@ write_message(struct nsi_log *log, uint8_t *term, int32_t term_id, int32_t offse
 		int32_t frame_length = chunk + NSI_DATA_HEADER_LEN;
 		if (chunk == left)
 			flags |= NSI_FLAG_END;
-		struct nsi_data_header *h = begin_frame(log, term_id, offset, term);
+		struct nsi_data_header *h = begin_frame(log, term_id, offset, term, frame_length,
+							flags, NSI_FRAME_DATA);
 		gather_copy((uint8_t *)h + NSI_DATA_HEADER_LEN, v, count, length - left, chunk);
 		commit_frame(h, frame_length, flags, NSI_FRAME_DATA);
 		offset += nsi_frame_align(frame_length);
@@ -420,7 +426,8 @@ nsi_log_claim(struct nsi_log *log, bool exclusive, int32_t length, struct nsi_lo
 	int64_t offset = reserve(log, exclusive, required, &term_id, &part);
 	if (offset < 0)
 		return offset;
-	c->hdr = begin_frame(log, term_id, (int32_t)offset, log->terms[part]);
+	c->hdr = begin_frame(log, term_id, (int32_t)offset, log->terms[part], frame_length,
+			     NSI_FLAG_UNFRAGMENTED, NSI_FRAME_DATA);
 	c->payload = (uint8_t *)c->hdr + NSI_DATA_HEADER_LEN;
 	c->length = length;
 	return nsi_log_position(log, term_id, (int32_t)offset + required);
@@ -456,6 +463,53 @@ nsi_term_frame(const uint8_t *term, int32_t term_length, int32_t offset,
 		return -EBADMSG;
 	*hdr = h;
 	return nsi_frame_align(length);
+}
+
+int32_t
+nsi_log_unblock(struct nsi_log *log, int64_t position, int64_t tail_position)
+{
+	if (position < 0 || position % NSI_FRAME_ALIGN != 0 || position >= tail_position)
+		return 0;
+	int32_t term_count = (int32_t)(position >> log->shift);
+	int32_t offset = (int32_t)(position & (log->term_length - 1));
+	uint8_t *term = log->terms[nsi_log_partition(term_count)];
+	uint64_t *w = (uint64_t *)(void *)(term + offset);
+	uint64_t seen = nsi_load_acquire_u64(w);
+	int32_t length = (int32_t)(uint32_t)seen, pad;
+	if (length > 0)
+		return 0; /* committed: a reader is merely slow */
+	if (length < 0) {
+		/* Reserved and begun: the negated length says how far it reaches. */
+		if (length == INT32_MIN || nsi_frame_align(-length) > log->term_length - offset)
+			return -EBADMSG;
+		pad = nsi_frame_align(-length);
+	} else {
+		/*
+		 * Reserved and untouched: nothing of it was written (a frame's first word is its
+		 * first store), so it reaches to the next frame anyone began, or to the tail.
+		 */
+		int64_t term_base = position - offset;
+		int64_t end = tail_position - term_base;
+		if (end > log->term_length)
+			end = log->term_length;
+		int32_t x = offset + NSI_FRAME_ALIGN;
+		while (x < end &&
+		       nsi_load_acquire_u32((const uint32_t *)(const void *)(term + x)) == 0)
+			x += NSI_FRAME_ALIGN;
+		pad = (x < end ? x : (int32_t)end) - offset;
+		if (pad <= 0)
+			return 0;
+	}
+	int32_t term_id = term_add(log->initial_term_id, term_count);
+	w[1] = (uint32_t)offset | log->hdr_session;
+	w[2] = log->hdr_stream | (uint64_t)(uint32_t)term_id << 32;
+	w[3] = 0;
+	/* Only if the word is still what we saw: a late commit wins and nothing is padded. */
+	if (!__atomic_compare_exchange_n(w, &seen,
+					 first_word(pad, NSI_FLAG_UNFRAGMENTED, NSI_FRAME_PAD),
+					 false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;
+	return pad;
 }
 
 int64_t

@@ -22,9 +22,10 @@
  * term count from the old value (both compare-and-swap, so rotating twice is harmless), and
  * returns NSI_LOG_ROTATED: the caller retries.
  *
- * A frame is committed by a release store of its first word (length, version, flags, type)
- * after the rest of the header and the payload are written; until then its length reads 0.
- * Readers load the length with acquire and stop at zero (or a negative length). Fragments of one message are reserved together and each
+ * A frame's first word (length, version, flags, type) is written first with the length
+ * negated, then the rest of the header and the payload, then the first word again with the
+ * length positive and release: the commit. Readers load the length with acquire and stop at
+ * zero or a negative length. Fragments of one message are reserved together and each
  * committed in order.
  *
  * Position = (term id - initial term id) << log2(term_length) + offset: bytes since the start
@@ -154,6 +155,15 @@ void nsi_log_claim_abort(struct nsi_log_claim *c);
  */
 int32_t nsi_term_frame(const uint8_t *term, int32_t term_length, int32_t offset,
 		       const struct nsi_data_header **hdr);
+
+/*
+ * Pad over a frame reserved at @position and never committed (its publisher died between
+ * reserving and committing), so readers carry on: up to its negated length when it was begun,
+ * else up to the next frame begun or @tail_position. Returns the bytes padded, 0 when there
+ * is nothing to pad (the frame is committed, or a late commit won), or -EBADMSG. Only after
+ * a timeout: a live publisher's commit landing on the pad would be lost.
+ */
+int32_t nsi_log_unblock(struct nsi_log *log, int64_t position, int64_t tail_position);
 
 /*
  * Zero the log's memory for positions from its clean position up to @position (which must be

@@ -65,6 +65,12 @@ nsi_store_relaxed_u64(uint64_t *p, uint64_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
+NS_INLINE uint64_t
+nsi_load_acquire_u64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
 NS_INLINE void
 nsi_store_release_u64(uint64_t *p, uint64_t v)
 {

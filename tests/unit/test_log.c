@@ -552,6 +552,64 @@ gather_claim_and_clean(void **state)
 	free(mem);
 }
 
+/* A publisher that died between reserving and committing: the unblocker pads over its frame. */
+static void
+unblock_pads_over_dead_reservations(void **state)
+{
+	(void)state;
+	struct nsi_log log;
+	struct nsi_log_params p = params();
+	void *mem = zeroed(nsi_log_bytes(TERM));
+	assert_int_equal(nsi_log_init(&log, mem, nsi_log_bytes(TERM), &p), 0);
+	struct collected *c = calloc(1, sizeof(*c));
+	uint8_t msg[200];
+	fill_pattern(msg, 200, 9);
+	int32_t next;
+
+	/* Begun and never committed (try-claim, then the publisher died). */
+	struct nsi_log_claim cl;
+	int64_t p1 = nsi_log_claim(&log, false, 100, &cl);
+	int64_t p2 = nsi_log_append(&log, false, msg, 50);
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 10, collect, c, &next), 0);
+	assert_int_equal(next, 0); /* stuck at the claim */
+	assert_int_equal(nsi_log_unblock(&log, 0, nsi_log_tail_position(&log)), (int32_t)p1);
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 10, collect, c, &next), 1);
+	assert_int_equal(next, (int32_t)p2);
+	assert_int_equal(c->len[0], 50);
+	/* Committed frames and positions at the tail are left alone. */
+	assert_int_equal(nsi_log_unblock(&log, p1, nsi_log_tail_position(&log)), 0);
+	assert_int_equal(nsi_log_unblock(&log, p2, nsi_log_tail_position(&log)), 0);
+	assert_int_equal(nsi_log_unblock(&log, 3, nsi_log_tail_position(&log)), 0);
+
+	/* Reserved and untouched (died right after the fetch-add), with a message after it. */
+	int64_t p3 = nsi_log_claim(&log, false, 200, &cl);
+	memset(cl.hdr, 0, 32);
+	int64_t p4 = nsi_log_append(&log, false, msg, 20);
+	assert_int_equal(nsi_log_unblock(&log, p2, nsi_log_tail_position(&log)),
+			 (int32_t)(p3 - p2));
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, (int32_t)p2, 10, collect, c, &next), 1);
+	assert_int_equal(next, (int32_t)p4);
+	assert_int_equal(c->len[0], 20);
+
+	/* Untouched and last: padded up to the tail. */
+	int64_t p5 = nsi_log_claim(&log, false, 300, &cl);
+	memset(cl.hdr, 0, 32);
+	assert_int_equal(nsi_log_unblock(&log, p4, nsi_log_tail_position(&log)),
+			 (int32_t)(p5 - p4));
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(nsi_term_read(log.terms[0], TERM, (int32_t)p4, 10, collect, c, &next), 0);
+	assert_int_equal(next, (int32_t)p5);
+
+	/* An impossible negated length is reported, not followed. */
+	int64_t p6 = nsi_log_claim(&log, false, 10, &cl);
+	*(int32_t *)(void *)cl.hdr = -(TERM + 64);
+	assert_int_equal(nsi_log_unblock(&log, p5, nsi_log_tail_position(&log)), -EBADMSG);
+	(void)p6;
+	free(c);
+	free(mem);
+}
+
 /* --- log files ------------------------------------------------------------------------------ */
 
 static void
@@ -652,6 +710,7 @@ main(void)
 		cmocka_unit_test(corrupt_frames_are_refused),
 		cmocka_unit_test(concurrent_appenders_lose_nothing),
 		cmocka_unit_test(gather_claim_and_clean),
+		cmocka_unit_test(unblock_pads_over_dead_reservations),
 		cmocka_unit_test(directory_is_private),
 		cmocka_unit_test(files_are_created_once_and_shared),
 	};
