@@ -211,12 +211,25 @@ read_notices(ns_client *c)
 	return n;
 }
 
-/* Tell the driver this client lives, every KEEPALIVE_NS at most (lock held). */
+/*
+ * How often to tell the driver this client lives: a quarter of the driver's client liveness
+ * timeout (from its CnC header), at most KEEPALIVE_NS.
+ */
+static int64_t
+keepalive_interval(const ns_client *c)
+{
+	int64_t liveness = c->cnc.hdr->client_liveness_ns / 4;
+	if (liveness <= 0 || liveness > KEEPALIVE_NS)
+		return KEEPALIVE_NS;
+	return liveness < 1000000 ? 1000000 : liveness;
+}
+
+/* Tell the driver this client lives, every keepalive interval at most (lock held). */
 static int
 keepalive(ns_client *c)
 {
 	int64_t now = now_ns();
-	if (now - c->last_keepalive_ns < KEEPALIVE_NS)
+	if (now - c->last_keepalive_ns < keepalive_interval(c))
 		return 0;
 	/* A keepalive carries the pid: the driver releases a client whose process is gone. */
 	struct nsi_cmd_remove m = { .client_id = c->client_id,
@@ -389,7 +402,7 @@ conductor_main(void *arg)
 		pthread_mutex_unlock(&c->lock);
 		if (rc == NS_EDRIVER_TIMEOUT)
 			break; /* nothing more to do: the application learns it from its calls */
-		(void)nsi_doorbell_wait(bell, seen, KEEPALIVE_NS / 2);
+		(void)nsi_doorbell_wait(bell, seen, keepalive_interval(c) / 2);
 	}
 	return NULL;
 }
