@@ -234,6 +234,13 @@ main(int argc, char **argv)
 					  : "it is starting");
 		return EXIT_IN_USE;
 	}
+	if (rc == -EPROTONOSUPPORT) {
+		fprintf(stderr,
+			"nanostreamd: %s belongs to a driver of another major version; stop it or "
+			"use another directory\n",
+			dir);
+		return EXIT_IN_USE;
+	}
 	if (rc == -EPERM || rc == -ENOTDIR || rc == -ELOOP) {
 		fprintf(stderr,
 			"nanostreamd: cannot use %s: %s (it must be a directory of this user with "

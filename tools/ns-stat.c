@@ -169,9 +169,10 @@ main(int argc, char **argv)
 	int rc = nsi_cnc_open_readonly(&cnc, path);
 	if (rc != 0) {
 		fprintf(stderr, "ns-stat: %s: %s\n", path,
-			rc == -ENOENT	? "no driver has run here"
-			: rc == -EPROTO ? "not a driver file of this version"
-					: strerror(-rc));
+			rc == -ENOENT		 ? "no driver has run here"
+			: rc == -EPROTO		 ? "not a driver file"
+			: rc == -EPROTONOSUPPORT ? "a driver of another major version"
+						 : strerror(-rc));
 		return 1;
 	}
 	struct sigaction sa = { .sa_handler = on_signal };

@@ -103,7 +103,8 @@ struct ns_client_opts {
  * least every few seconds or the driver times it out (client liveness, 10 s by default).
  * Errors: -EINVAL (NULL, bad options), -EPERM / -ENOTDIR / -ELOOP (the directory is not a
  * private directory of ours), -ECONNREFUSED (NS_CLIENT_NO_EMBEDDED and no driver),
- * -EPROTO (the driver speaks another version), -ETIMEDOUT (a driver is starting and did not
+ * -EPROTONOSUPPORT (the directory's driver is of another major version: its files are left
+ * alone), -ETIMEDOUT (a driver is starting and did not
  * finish in time), -ENOMEM, or a system error. Nothing is left behind on failure.
  * Ownership: *client is the caller's until ns_client_close().
  * Thread safety: any thread.

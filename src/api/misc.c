@@ -73,7 +73,9 @@ ns_strerror(int code)
 	case ECONNREFUSED:
 		return "No media driver runs in the directory (and none may be started)";
 	case EPROTO:
-		return "The media driver's files are of another version or not ours to read";
+		return "Not a media driver's file (or a corrupt one)";
+	case EPROTONOSUPPORT:
+		return "The directory's media driver is of another major version";
 	case EHOSTDOWN:
 		return "The media driver stopped (its heartbeat is too old): create a new client";
 	case EPERM:

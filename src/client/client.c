@@ -478,13 +478,15 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 	int64_t deadline = now_ns() + c->timeout_ns;
 	for (uint64_t i = 0;; i++) {
 		rc = connect_cnc(c, path);
-		if (rc == 0 || (rc != -ENOENT && rc != -EAGAIN && rc != -EINVAL))
+		/* A dead driver's file (-ENOENT here), a foreign or broken one: no driver. */
+		bool none = rc == -ENOENT || rc == -EINVAL || rc == -EPROTO;
+		if (rc == 0 || (!none && rc != -EAGAIN))
 			break;
-		if (rc == -ENOENT && (opts->flags & NS_CLIENT_NO_EMBEDDED)) {
+		if (none && (opts->flags & NS_CLIENT_NO_EMBEDDED)) {
 			rc = -ECONNREFUSED;
 			break;
 		}
-		if (rc == -ENOENT || rc == -EINVAL) {
+		if (none) {
 			struct nsi_driver_opts d = {
 				.dir = c->dir,
 				.heartbeat_ns = HEARTBEAT_NS,

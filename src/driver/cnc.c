@@ -320,8 +320,10 @@ open_mode(struct nsi_cnc *cnc, const char *path, bool writable)
 		int32_t version = (int32_t)nsi_load_acquire_u32((const uint32_t *)&h->version);
 		if (version == 0)
 			rc = -EAGAIN;
-		else if (h->magic != NSI_CNC_MAGIC || version >> 16 != NSI_CNC_VERSION_MAJOR)
-			rc = -EPROTO;
+		else if (h->magic != NSI_CNC_MAGIC)
+			rc = -EPROTO; /* not a CnC file */
+		else if (version >> 16 != NSI_CNC_VERSION_MAJOR)
+			rc = -EPROTONOSUPPORT; /* a driver of another major version */
 		else if (h->header_bytes != NSI_CNC_HEADER_BYTES ||
 			 layout_of(&l, h->to_driver_bytes, h->to_clients_bytes,
 				   h->counters_meta_bytes, h->counters_values_bytes,

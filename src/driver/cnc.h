@@ -162,8 +162,8 @@ int nsi_cnc_create(struct nsi_cnc *cnc, const char *path, const struct nsi_cnc_p
 
 /*
  * Client or tool: open and check @path. Returns 0, -ENOENT (no driver has run here),
- * -EAGAIN (the driver has not finished creating it: retry), -EPROTO (another major version
- * or not a CnC file), -EINVAL (sizes that do not match the file), -EPERM (not ours, or
+ * -EAGAIN (the driver has not finished creating it: retry), -EPROTONOSUPPORT (a driver of
+ * another major version), -EPROTO (not a CnC file), -EINVAL (sizes that do not match the file), -EPERM (not ours, or
  * writable by others), -ELOOP (a symbolic link).
  */
 int nsi_cnc_open(struct nsi_cnc *cnc, const char *path);

@@ -817,6 +817,8 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 			bool alive = driver_alive(&old, now);
 			nsi_cnc_close(&old);
 			orc = alive ? -EADDRINUSE : 0;
+		} else if (orc == -EPROTONOSUPPORT) {
+			orc = -EPROTONOSUPPORT; /* another version's driver: not ours to replace */
 		} else if (orc == -EPROTO || orc == -EINVAL) {
 			orc = 0; /* a foreign or broken file: the directory is ours, replace it */
 		}

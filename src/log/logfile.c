@@ -66,8 +66,12 @@ nsi_shm_create(const char *path, size_t bytes, bool prefault, int huge, void **o
 	if (rc == 0 && huge != NSI_SHM_NORMAL && madvise(base, bytes, MADV_HUGEPAGE) != 0 &&
 	    huge == NSI_SHM_HUGE_ONLY)
 		rc = -ENOMEM;
-	if (rc == 0 && (prefault || huge == NSI_SHM_HUGE_ONLY))
+	if (rc == 0 && (prefault || huge == NSI_SHM_HUGE_ONLY)) {
 		rc = nsi_mem_populate(base, bytes, (size_t)sysconf(_SC_PAGESIZE));
+		/* The populate's page faults found no room (they would have been SIGBUS). */
+		if (rc == -EFAULT)
+			rc = -ENOSPC;
+	}
 	/*
 	 * Huge pages or nothing: the file system must have given some (tmpfs mounted with
 	 * huge=always, within_size or advise). The metadata page at the end never is one.

@@ -484,6 +484,45 @@ bad_arguments_change_nothing(void **state)
 	assert_int_equal(ns_client_close(c), 0);
 }
 
+/* Another version's driver file is left alone; a foreign or broken one is replaced. */
+static void
+foreign_and_other_version_files(void **state)
+{
+	(void)state;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/cnc.dat", dir);
+	ns_client *c = client(0); /* makes a genuine cnc.dat */
+	ns_client *peer = client(NS_CLIENT_NO_EMBEDDED);
+	assert_int_equal(ns_client_close(peer), 0);
+	/* Turn it into a version 2 driver's file by hand, and keep a copy of it. */
+	FILE *f = fopen(path, "r+");
+	assert_non_null(f);
+	uint32_t v2 = 2u << 16;
+	assert_int_equal(fseek(f, 8, SEEK_SET), 0);
+	assert_int_equal(fwrite(&v2, 4, 1, f), 1);
+	fclose(f);
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	ns_client *d = NULL;
+	assert_int_equal(ns_client_create(&d, &o), -EPROTONOSUPPORT);
+	assert_null(d);
+	assert_int_equal(access(path, F_OK), 0); /* untouched */
+	assert_int_equal(ns_client_close(c), 0); /* removes it */
+	/* A file that is not a driver's at all: the embedded driver replaces it. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 100000; i++)
+		fputc('x', f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
+	o.flags = NS_CLIENT_NO_EMBEDDED;
+	assert_int_equal(ns_client_create(&d, &o), -ECONNREFUSED);
+	o.flags = 0;
+	assert_int_equal(ns_client_create(&d, &o), 0);
+	assert_int_equal(ns_client_is_embedded(d), 1);
+	assert_int_equal(ns_client_close(d), 0);
+}
+
 static void
 second_client_uses_the_running_driver(void **state)
 {
@@ -584,6 +623,7 @@ main(void)
 		cmocka_unit_test(threads_share_a_publication),
 		cmocka_unit_test(bad_arguments_change_nothing),
 		cmocka_unit_test(second_client_uses_the_running_driver),
+		cmocka_unit_test(foreign_and_other_version_files),
 		cmocka_unit_test(huge_page_policy_for_logs),
 	};
 	return cmocka_run_group_tests_name("client", tests, setup, teardown);

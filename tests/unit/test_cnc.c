@@ -206,7 +206,7 @@ file_is_checked_on_open(void **state)
 	a.hdr->version = 0;
 	assert_int_equal(nsi_cnc_open(&b, path), -EAGAIN);
 	a.hdr->version = (NSI_CNC_VERSION_MAJOR + 1) << 16;
-	assert_int_equal(nsi_cnc_open(&b, path), -EPROTO);
+	assert_int_equal(nsi_cnc_open(&b, path), -EPROTONOSUPPORT);
 	a.hdr->version = NSI_CNC_VERSION;
 	a.hdr->magic = 42;
 	assert_int_equal(nsi_cnc_open(&b, path), -EPROTO);
