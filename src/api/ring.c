@@ -198,7 +198,7 @@ ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
 	r->plain_publish = !r->per_slot && !r->notify;
 	r->stride = l.stride;
 	r->slots = data.base;
-	r->gates = (struct nsi_gate *)((uint8_t *)control.base + l.gates);
+	r->gates = (struct nsi_gate *)(void *)((uint8_t *)control.base + l.gates);
 	if (r->in_slot) {
 		r->avail = r->slots;
 		r->avail_stride = l.stride;

@@ -177,6 +177,16 @@ fill_header(struct ns_header *h, const ns_image *img, const struct nsi_data_head
  * message boundaries, so an aborted or unfinished fragmented message is read again whole.
  * Returns fragments consumed; *stop set when a controlled handler said abort or break.
  */
+static int image_read(ns_image *img, const struct reader *r, int limit, bool *stop);
+
+int
+nsi_image_read(ns_image *img, ns_fragment_fn fn, ns_controlled_fn cfn, void *ctx, int limit)
+{
+	struct reader r = { .fn = fn, .cfn = cfn, .ctx = ctx };
+	bool stop = false;
+	return image_read(img, &r, limit, &stop);
+}
+
 static int
 image_read(ns_image *img, const struct reader *r, int limit, bool *stop)
 {

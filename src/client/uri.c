@@ -11,6 +11,9 @@
 
 #define VALUE_MAX 32
 
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static int
 fail(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -43,7 +46,7 @@ parse_size(const char *v, size_t n, bool suffix, int64_t *out)
 			    : v[i] == 'm' || v[i] == 'M' ? 20
 			    : v[i] == 'g' || v[i] == 'G' ? 30
 							 : -1;
-		if (shift < 0)
+		if (shift < 0 || x > ((int64_t)1 << 40) >> shift)
 			return false;
 		x <<= shift;
 		i++;

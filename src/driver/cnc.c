@@ -302,6 +302,33 @@ nsi_cnc_create(struct nsi_cnc *cnc, const char *path, const struct nsi_cnc_param
 	return 0;
 }
 
+int
+nsi_cnc_attach(struct nsi_cnc *cnc, void *base, size_t bytes)
+{
+	if (cnc == NULL || base == NULL)
+		return -EINVAL;
+	struct nsi_cnc_header *h = base;
+	struct layout l;
+	if (bytes < NSI_CNC_HEADER_BYTES)
+		return -EAGAIN; /* being created (or truncated: the caller's deadline decides) */
+	int32_t version = (int32_t)nsi_load_acquire_u32((const uint32_t *)&h->version);
+	if (version == 0)
+		return -EAGAIN;
+	if (h->magic != NSI_CNC_MAGIC)
+		return -EPROTO; /* not a CnC file */
+	if (version >> 16 != NSI_CNC_VERSION_MAJOR)
+		return -EPROTONOSUPPORT; /* a driver of another major version */
+	if (h->header_bytes != NSI_CNC_HEADER_BYTES ||
+	    layout_of(&l, h->to_driver_bytes, h->to_clients_bytes, h->counters_meta_bytes,
+		      h->counters_values_bytes, h->error_log_bytes) != 0 ||
+	    l.total != bytes)
+		return -EINVAL;
+	cnc->base = base;
+	cnc->bytes = bytes;
+	cnc->hdr = h;
+	return attach_sections(cnc, &l, h, 0);
+}
+
 static int
 open_mode(struct nsi_cnc *cnc, const char *path, bool writable)
 {
@@ -312,31 +339,7 @@ open_mode(struct nsi_cnc *cnc, const char *path, bool writable)
 	int rc = nsi_shm_open_mode(path, writable, &base, &bytes);
 	if (rc != 0)
 		return rc;
-	struct nsi_cnc_header *h = base;
-	struct layout l;
-	if (bytes < NSI_CNC_HEADER_BYTES) {
-		rc = -EAGAIN; /* being created (or truncated: the caller's deadline decides) */
-	} else {
-		int32_t version = (int32_t)nsi_load_acquire_u32((const uint32_t *)&h->version);
-		if (version == 0)
-			rc = -EAGAIN;
-		else if (h->magic != NSI_CNC_MAGIC)
-			rc = -EPROTO; /* not a CnC file */
-		else if (version >> 16 != NSI_CNC_VERSION_MAJOR)
-			rc = -EPROTONOSUPPORT; /* a driver of another major version */
-		else if (h->header_bytes != NSI_CNC_HEADER_BYTES ||
-			 layout_of(&l, h->to_driver_bytes, h->to_clients_bytes,
-				   h->counters_meta_bytes, h->counters_values_bytes,
-				   h->error_log_bytes) != 0 ||
-			 l.total != bytes)
-			rc = -EINVAL;
-	}
-	if (rc == 0) {
-		cnc->base = base;
-		cnc->bytes = bytes;
-		cnc->hdr = h;
-		rc = attach_sections(cnc, &l, h, 0);
-	}
+	rc = nsi_cnc_attach(cnc, base, bytes);
 	if (rc != 0) {
 		munmap(base, bytes);
 		cnc->base = NULL;

@@ -167,6 +167,12 @@ int nsi_cnc_create(struct nsi_cnc *cnc, const char *path, const struct nsi_cnc_p
  * writable by others), -ELOOP (a symbolic link).
  */
 int nsi_cnc_open(struct nsi_cnc *cnc, const char *path);
+/*
+ * Check and view @bytes of memory holding a CnC image (what nsi_cnc_open() does after mapping
+ * the file): the same errors. Every size must match the image exactly.
+ */
+int nsi_cnc_attach(struct nsi_cnc *cnc, void *base, size_t bytes);
+
 /* The same, mapped read-only: only the read calls may be used on it (ns-stat). */
 int nsi_cnc_open_readonly(struct nsi_cnc *cnc, const char *path);
 

@@ -86,6 +86,8 @@ bad_uris_name_the_bad_part(void **state)
 		{ "ns:ipc?session-id=1&session-id=1", "session-id given twice" },
 		{ "ns:ipc?endpoint=host:1", "unknown parameter \"endpoint\"" },
 		{ "ns:ipc?=5", "unknown parameter \"\"" },
+		/* Found by fuzz_uri: a suffix that overflowed the value. */
+		{ "ns:ipc?term-length=444444444444g", "term-length \"444444444444g\"" },
 		{ "ns:ipc?max-message=0", "max-message \"0\"" },
 		{ "ns:ipc?max-message=17m", "max-message \"17m\"" },
 		{ "ns:ipc?max-message=1&max-message=1", "max-message given twice" },

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target (RELIABILITY.md I5): a log image from shared memory, hostile. The input's
+ * first 4 KiB become the metadata page, the rest the first term (zero-padded, 64 KiB terms);
+ * the log is attached (which checks the metadata), then read the way a subscription reads an
+ * image, by plain and by controlled polls, from a start position the input picks. Every
+ * fragment handed to a handler is read in full (ASan checks its bounds); an impossible frame
+ * must mark the image corrupt, never reach a handler, never crash.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+
+#define TERM (64 * 1024)
+
+static uint64_t sink;
+
+static void
+on_fragment(void *ctx, const void *buf, size_t len, const struct ns_header *h)
+{
+	const uint8_t *b = buf;
+	uint64_t x = 0;
+	for (size_t i = 0; i < len; i++)
+		x += b[i];
+	*(uint64_t *)ctx += x + (uint64_t)h->position;
+}
+
+static int
+on_controlled(void *ctx, const void *buf, size_t len, const struct ns_header *h)
+{
+	on_fragment(ctx, buf, len, h);
+	return (int)(len % 4); /* abort, break, commit, continue, by turns */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t *mem;
+	size_t bytes = nsi_log_bytes(TERM);
+	if (mem == NULL)
+		mem = aligned_alloc(4096, bytes + 4096 - bytes % 4096);
+	memset(mem, 0, bytes);
+	/* Metadata page first in the input, at the end of the log in memory. */
+	size_t meta = size < NSI_LOG_META_BYTES ? size : NSI_LOG_META_BYTES;
+	memcpy(mem + bytes - NSI_LOG_META_BYTES, data, meta);
+	if (size > meta) {
+		size_t term = size - meta < (size_t)TERM ? size - meta : (size_t)TERM;
+		memcpy(mem, data + meta, term);
+	}
+	ns_image img;
+	memset(&img, 0, sizeof(img));
+	if (nsi_log_attach(&img.log, mem, bytes) != 0)
+		return 0;
+	(void)nsi_log_tail_position(&img.log);
+	img.eos = INT64_MAX;
+	img.asm_cap = img.log.max_message;
+	/* Start at a frame boundary in the first term the input's first bytes pick. */
+	uint32_t start = 0;
+	if (size >= 4)
+		memcpy(&start, data, 4);
+	img.position = (int64_t)((start % TERM) & ~(uint32_t)31) * (start & 1u);
+	bool controlled = size > 4 && (data[4] & 1);
+	for (int round = 0; round < 64 && !img.corrupt; round++) {
+		int64_t before = img.position;
+		int n = nsi_image_read(&img, controlled ? NULL : on_fragment,
+				       controlled ? on_controlled : NULL, &sink, 16);
+		if (n <= 0 && img.position == before)
+			break;
+	}
+	(void)nsi_log_unblock(&img.log, img.position, img.position + 4096);
+	free(img.asm_buf);
+	return 0;
+}
