@@ -28,6 +28,7 @@
 
 #include <nanostream/nanostream.h>
 
+#include "proc.h"
 #include "testutil.h"
 
 #define STREAM 1001
@@ -209,15 +210,6 @@ spawn(char *const argv[], int *out_fd)
 	return pid;
 }
 
-static int
-status_of(pid_t pid)
-{
-	int st = 0;
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static void
 stream(uint32_t pubs, int exclusive)
 {
@@ -251,8 +243,8 @@ stream(uint32_t pubs, int exclusive)
 		assert_true(pub[i] > 0);
 	}
 	for (uint32_t i = 0; i < pubs; i++)
-		assert_int_equal(status_of(pub[i]), 0);
-	assert_int_equal(status_of(sub), 0);
+		assert_int_equal(tu_exit_of(pub[i]), 0);
+	assert_int_equal(tu_exit_of(sub), 0);
 	print_message("# %u publisher process(es) x %u messages%s: 0 lost, duplicated, reordered "
 		      "or torn\n",
 		      pubs, n, exclusive ? " (exclusive)" : "");

@@ -35,6 +35,7 @@
 
 #include <nanostream/nanostream.h>
 
+#include "proc.h"
 #include "testutil.h"
 
 #define SEC	 (1000LL * 1000 * 1000)
@@ -164,30 +165,6 @@ on_gone(void *ctx, const ns_image *img)
 	s->gone_at = ns_clock_ns();
 }
 
-static pid_t
-spawn(const char *const *args, int *out)
-{
-	int fds[2];
-	if (pipe(fds) != 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		const char *argv[12] = { self_path };
-		int n = 1;
-		for (; args[n - 1] != NULL && n < 11; n++)
-			argv[n] = args[n - 1];
-		argv[n] = NULL;
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execv(self_path, (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	*out = fds[0];
-	return pid;
-}
-
 static void
 read_line(int fd, char *line, size_t len)
 {
@@ -227,15 +204,6 @@ read_line_polling(int fd, char *line, size_t len, ns_subscription *sub, struct s
 	fcntl(fd, F_SETFL, fl);
 }
 
-static int
-exit_of(pid_t pid)
-{
-	int st = 0;
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static pid_t driver_pid;
 
 static int
@@ -262,22 +230,15 @@ teardown(void **state)
 {
 	(void)state;
 	kill(driver_pid, SIGTERM);
-	int rc = exit_of(driver_pid);
+	int rc = tu_exit_of(driver_pid);
 	return rc == 0 ? rmdir(dir) : -1;
 }
 
 static ns_client *
 connect_client(void)
 {
-	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
-	o.dir = dir;
-	o.flags = NS_CLIENT_NO_EMBEDDED;
 	ns_client *c = NULL;
-	int64_t deadline = ns_clock_ns() + 10 * SEC;
-	int rc;
-	while ((rc = ns_client_create(&c, &o)) == -ECONNREFUSED && ns_clock_ns() < deadline)
-		usleep(1000); /* waiting for the daemon process to start */
-	assert_int_equal(rc, 0);
+	assert_int_equal(tu_connect(dir, &c), 0);
 	return c;
 }
 
@@ -311,8 +272,8 @@ exclusive_publishers_killed(void **state)
 		snprintf(after, sizeof(after), "%u",
 			 park ? 1 + (unsigned)(tu_mix64((uint64_t)it) % 3000) : 0);
 		const char *args[] = { "pub", dir, id, "1", after, NULL };
-		int fd;
-		pid_t pub = spawn(args, &fd);
+		int fd = -1;
+		pid_t pub = tu_run_piped(self_path, args, &fd, -1);
 		assert_true(pub > 0);
 		read_line(fd, line, sizeof(line));
 		int session = 0;
@@ -330,7 +291,7 @@ exclusive_publishers_killed(void **state)
 		close(fd);
 		assert_int_equal(kill(pub, SIGKILL), 0);
 		int64_t killed_at = ns_clock_ns();
-		assert_int_equal(exit_of(pub), 128 + SIGKILL);
+		assert_int_equal(tu_exit_of(pub), 128 + SIGKILL);
 		struct seen *s = NULL;
 		for (;;) {
 			(void)ns_poll(sub, on_msg, &st, 256);
@@ -375,15 +336,15 @@ shared_log_unblocked(void **state)
 	const int rounds = 10;
 	for (int r = 0; r < rounds; r++) {
 		char line[64], id1[16], id2[16];
-		int fd1, fd2;
+		int fd1 = -1, fd2 = -1;
 		snprintf(id1, sizeof(id1), "%d", 1000 + 2 * r);
 		snprintf(id2, sizeof(id2), "%d", 1001 + 2 * r);
 		/* The survivor streams (never parks); the other parks after 500 messages. */
 		const char *a2[] = { "pub", dir, id2, "0", "0", NULL };
-		pid_t survivor = spawn(a2, &fd2);
+		pid_t survivor = tu_run_piped(self_path, a2, &fd2, -1);
 		read_line_polling(fd2, line, sizeof(line), sub, &st);
 		const char *a1[] = { "pub", dir, id1, "0", "500", NULL };
-		pid_t dying = spawn(a1, &fd1);
+		pid_t dying = tu_run_piped(self_path, a1, &fd1, -1);
 		read_line_polling(fd1, line, sizeof(line), sub, &st);
 		read_line_polling(fd1, line, sizeof(line), sub, &st);
 		unsigned parked_seq;
@@ -392,7 +353,7 @@ shared_log_unblocked(void **state)
 		close(fd1);
 		assert_int_equal(kill(dying, SIGKILL), 0);
 		int64_t killed_at = ns_clock_ns();
-		assert_int_equal(exit_of(dying), 128 + SIGKILL);
+		assert_int_equal(tu_exit_of(dying), 128 + SIGKILL);
 		/* The survivor's messages after the hole arrive once it is padded. */
 		while (st.max_position <= hole_end) {
 			(void)ns_poll(sub, on_msg, &st, 256);
@@ -403,7 +364,7 @@ shared_log_unblocked(void **state)
 			worst = resumed - killed_at;
 		close(fd2);
 		kill(survivor, SIGKILL);
-		assert_int_equal(exit_of(survivor), 128 + SIGKILL);
+		assert_int_equal(tu_exit_of(survivor), 128 + SIGKILL);
 		assert_int_equal(st.bad, 0);
 	}
 	print_message("# %d shared logs with a publisher killed between claim and commit: the "

@@ -26,6 +26,7 @@
 
 #include <nanostream/nanostream.h>
 
+#include "proc.h"
 #include "testutil.h"
 
 #define SEC (1000LL * 1000 * 1000)
@@ -37,32 +38,17 @@ static char self_path[4096];
 static int
 run_stat(const char *const *args, char *out, size_t len)
 {
-	int fds[2];
-	if (pipe(fds) != 0)
+	int fd = -1;
+	pid_t pid = tu_run_piped(stat_path, args, &fd, -1);
+	if (pid < 0)
 		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		const char *argv[16] = { stat_path };
-		int n = 1;
-		for (; args[n - 1] != NULL && n < 15; n++)
-			argv[n] = args[n - 1];
-		argv[n] = NULL;
-		dup2(fds[1], 1);
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 2);
-		execv(stat_path, (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
 	size_t used = 0;
 	ssize_t r;
-	while (used + 1 < len && (r = read(fds[0], out + used, len - 1 - used)) > 0)
+	while (used + 1 < len && (r = read(fd, out + used, len - 1 - used)) > 0)
 		used += (size_t)r;
 	out[used] = '\0';
-	close(fds[0]);
-	int st = 0;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	close(fd);
+	return tu_exit_of(pid);
 }
 static char dir[64];
 
@@ -70,44 +56,15 @@ static char dir[64];
 static pid_t
 start(const char *const *args, int err_fd)
 {
-	pid_t pid = fork();
-	if (pid == 0) {
-		const char *argv[16] = { daemon_path };
-		int n = 1;
-		for (; args[n - 1] != NULL && n < 15; n++)
-			argv[n] = args[n - 1];
-		argv[n] = NULL;
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 1);
-		dup2(err_fd >= 0 ? err_fd : null, 2);
-		execv(daemon_path, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int
-exit_of(pid_t pid)
-{
-	int st = 0;
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return tu_run(daemon_path, args, -1, err_fd);
 }
 
 /* Connect to the daemon once it is up (NS_CLIENT_NO_EMBEDDED: never start our own). */
 static ns_client *
 connect_client(void)
 {
-	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
-	o.dir = dir;
-	o.flags = NS_CLIENT_NO_EMBEDDED;
 	ns_client *c = NULL;
-	int64_t deadline = ns_clock_ns() + 10 * SEC;
-	int rc;
-	while ((rc = ns_client_create(&c, &o)) == -ECONNREFUSED && ns_clock_ns() < deadline)
-		usleep(1000); /* waiting for another process to start, not synchronising threads */
-	assert_int_equal(rc, 0);
+	assert_int_equal(tu_connect(dir, &c), 0);
 	assert_int_equal(ns_client_is_embedded(c), 0);
 	return c;
 }
@@ -191,7 +148,7 @@ clients_use_the_daemon(void **state)
 	const char *args2[] = { "--dir", dir, NULL };
 	pid_t d2 = start(args2, errfd[1]);
 	close(errfd[1]);
-	assert_int_equal(exit_of(d2), 3);
+	assert_int_equal(tu_exit_of(d2), 3);
 	char msg[256] = "";
 	assert_true(read(errfd[0], msg, sizeof(msg) - 1) > 0);
 	close(errfd[0]);
@@ -203,7 +160,7 @@ clients_use_the_daemon(void **state)
 
 	/* SIGTERM: a clean stop, files removed. */
 	assert_int_equal(kill(d, SIGTERM), 0);
-	assert_int_equal(exit_of(d), 0);
+	assert_int_equal(tu_exit_of(d), 0);
 	char cnc[128];
 	memset(out, 0, 512);
 	snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
@@ -222,7 +179,7 @@ a_killed_daemon_is_replaced(void **state)
 	ns_client *c = connect_client(); /* it is up */
 	assert_int_equal(ns_client_close(c), 0);
 	assert_int_equal(kill(d, SIGKILL), 0);
-	assert_int_equal(exit_of(d), 128 + SIGKILL);
+	assert_int_equal(tu_exit_of(d), 128 + SIGKILL);
 	/* Its cnc.dat is left behind; the next daemon takes the directory over. */
 	char cnc[128];
 	snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
@@ -234,7 +191,7 @@ a_killed_daemon_is_replaced(void **state)
 	assert_int_equal(ns_publication_close(p), 0);
 	assert_int_equal(ns_client_close(c), 0);
 	assert_int_equal(kill(d, SIGINT), 0);
-	assert_int_equal(exit_of(d), 0);
+	assert_int_equal(tu_exit_of(d), 0);
 }
 
 /* A client of a driver that was killed gets NS_EDRIVER_TIMEOUT, never a hang, and a new
@@ -258,7 +215,7 @@ a_dead_driver_is_reported(void **state)
 	assert_int_equal(ns_publication_add(c, "ns:ipc", 3, 0, &p), 0);
 	assert_int_equal(ns_subscription_add(c, "ns:ipc", 4, NULL, &s), 0);
 	assert_int_equal(kill(d, SIGKILL), 0);
-	assert_int_equal(exit_of(d), 128 + SIGKILL);
+	assert_int_equal(tu_exit_of(d), 128 + SIGKILL);
 	/* Waiting calls notice within the driver timeout (plus a keepalive period). */
 	int64_t t0 = ns_clock_ns();
 	assert_int_equal(ns_subscription_wait_connected(s, ns_clock_ns() + 10 * SEC),
@@ -283,7 +240,7 @@ a_dead_driver_is_reported(void **state)
 	assert_int_equal(ns_publication_close(p), 0);
 	assert_int_equal(ns_client_close(c), 0);
 	assert_int_equal(kill(d, SIGTERM), 0);
-	assert_int_equal(exit_of(d), 0);
+	assert_int_equal(tu_exit_of(d), 0);
 }
 
 /* A subscriber process killed with -9 no longer holds the publisher back. */
@@ -315,7 +272,7 @@ a_killed_subscriber_releases_the_publisher(void **state)
 		;
 	assert_int_equal(r, NS_BACK_PRESSURED); /* the subscriber never reads */
 	assert_int_equal(kill(sub, SIGKILL), 0);
-	assert_int_equal(exit_of(sub), 128 + SIGKILL);
+	assert_int_equal(tu_exit_of(sub), 128 + SIGKILL);
 	int64_t t0 = ns_clock_ns();
 	while ((r = ns_offer(p, msg, sizeof(msg))) == NS_BACK_PRESSURED)
 		assert_true(ns_clock_ns() - t0 < 10 * SEC);
@@ -325,7 +282,7 @@ a_killed_subscriber_releases_the_publisher(void **state)
 	assert_int_equal(ns_publication_close(p), 0);
 	assert_int_equal(ns_client_close(c), 0);
 	assert_int_equal(kill(d, SIGTERM), 0);
-	assert_int_equal(exit_of(d), 0);
+	assert_int_equal(tu_exit_of(d), 0);
 }
 
 static int
@@ -349,36 +306,36 @@ usage_and_directory_errors(void **state)
 {
 	(void)state;
 	const char *help[] = { "--help", NULL };
-	assert_int_equal(exit_of(start(help, -1)), 0);
+	assert_int_equal(tu_exit_of(start(help, -1)), 0);
 	const char *bad1[] = { "--mtu", "100", "--dir", dir, NULL };
-	assert_int_equal(exit_of(start(bad1, -1)), 2);
+	assert_int_equal(tu_exit_of(start(bad1, -1)), 2);
 	const char *bad2[] = { "--frobnicate", NULL };
-	assert_int_equal(exit_of(start(bad2, -1)), 2);
+	assert_int_equal(tu_exit_of(start(bad2, -1)), 2);
 	const char *bad3[] = { "--huge", "always", "--dir", dir, NULL };
-	assert_int_equal(exit_of(start(bad3, -1)), 2);
+	assert_int_equal(tu_exit_of(start(bad3, -1)), 2);
 	const char *bad4[] = { "--term-length", "100k", "--dir", dir, NULL };
-	assert_int_equal(exit_of(start(bad4, -1)), 2);
+	assert_int_equal(tu_exit_of(start(bad4, -1)), 2);
 	const char *extra[] = { "--dir", dir, "stray", NULL };
-	assert_int_equal(exit_of(start(extra, -1)), 2);
+	assert_int_equal(tu_exit_of(start(extra, -1)), 2);
 	/* A directory others may enter, and a file where the directory should be. */
 	char open_dir[96], file[96];
 	snprintf(open_dir, sizeof(open_dir), "%s/open", dir);
 	assert_int_equal(mkdir(open_dir, 0755), 0);
 	assert_int_equal(chmod(open_dir, 0755), 0);
 	const char *bad5[] = { "--dir", open_dir, NULL };
-	assert_int_equal(exit_of(start(bad5, -1)), 4);
+	assert_int_equal(tu_exit_of(start(bad5, -1)), 4);
 	assert_int_equal(rmdir(open_dir), 0);
 	snprintf(file, sizeof(file), "%s/file", dir);
 	FILE *f = fopen(file, "w");
 	assert_non_null(f);
 	fclose(f);
 	const char *bad6[] = { "--dir", file, NULL };
-	assert_int_equal(exit_of(start(bad6, -1)), 4);
+	assert_int_equal(tu_exit_of(start(bad6, -1)), 4);
 	assert_int_equal(unlink(file), 0);
 	/* The environment configures it too: a bad value there is a usage error as well. */
 	setenv("NANOSTREAM_HEARTBEAT_MS", "soon", 1);
 	const char *envd[] = { "--dir", dir, NULL };
-	assert_int_equal(exit_of(start(envd, -1)), 2);
+	assert_int_equal(tu_exit_of(start(envd, -1)), 2);
 	unsetenv("NANOSTREAM_HEARTBEAT_MS");
 }
 
