@@ -78,6 +78,7 @@ struct nsi_driver {
 	uint32_t prng;
 	int64_t pid;	       /* the driver's own: its clients there are alive while it runs */
 	int64_t next_timer_ns; /* when client liveness is checked next */
+	int64_t closed_bytes;  /* bytes of the logs already closed */
 	bool bcast_pending;
 };
 
@@ -359,6 +360,7 @@ close_pub(struct nsi_driver *d, struct drv_pub *p)
 	int64_t eos = nsi_log_tail_position(log);
 	fill_holes(d, p, eos);
 	nsi_store_release_i64(&log->meta->end_of_stream_position, eos);
+	d->closed_bytes += eos;
 	for (int i = d->links.n - 1; i >= 0; i--) {
 		if (d->links.v[i].pub_reg != p->reg_id)
 			continue;
@@ -697,6 +699,10 @@ nsi_driver_do_work(struct nsi_driver *d)
 	}
 	sys_set(d, NSI_SYS_CLIENTS, d->clients.n);
 	sys_set(d, NSI_SYS_SUBSCRIPTIONS, d->subs.n);
+	int64_t bytes = d->closed_bytes;
+	for (int i = 0; i < d->pubs.n; i++)
+		bytes += nsi_log_tail_position(&d->pubs.v[i]->lf.log);
+	sys_set(d, NSI_SYS_BYTES, bytes);
 	int64_t cycle = now_of(d) - now;
 	if (cycle > nsi_load_relaxed_i64(sys_counter(d, NSI_SYS_CYCLE_MAX_NS)))
 		sys_set(d, NSI_SYS_CYCLE_MAX_NS, cycle);
@@ -843,6 +849,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		[NSI_SYS_CLIENT_TIMEOUTS] = "client timeouts",
 		[NSI_SYS_UNBLOCKED] = "unblocked logs",
 		[NSI_SYS_CYCLE_MAX_NS] = "longest duty cycle (ns)",
+		[NSI_SYS_BYTES] = "bytes published",
 	};
 	for (int i = 0; i < NSI_SYS_COUNT; i++)
 		if (nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_SYSTEM, 0, i, sys_labels[i],

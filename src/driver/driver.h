@@ -34,6 +34,7 @@ enum nsi_sys_counter {
 	NSI_SYS_CLIENT_TIMEOUTS, /* clients timed out */
 	NSI_SYS_UNBLOCKED,	 /* logs unblocked after a publisher died mid-message */
 	NSI_SYS_CYCLE_MAX_NS,	 /* the longest duty cycle, in ns */
+	NSI_SYS_BYTES,		 /* bytes published (frames and padding) in every log so far */
 	NSI_SYS_COUNT
 };
 

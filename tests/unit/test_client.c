@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include <nanostream/nanostream.h>
 
+#include "client/client.h"
 #include "testutil.h"
 
 #define SEC (1000LL * 1000 * 1000)
@@ -523,6 +525,44 @@ foreign_and_other_version_files(void **state)
 	assert_int_equal(ns_client_close(d), 0);
 }
 
+/*
+ * The publishers' limit lock held by a process that died (killed while refreshing the limit):
+ * the next publisher takes it over instead of being back-pressured for ever.
+ */
+static void
+dead_limit_lock_holder_is_taken_over(void **state)
+{
+	(void)state;
+	ns_client *c = client(0);
+	struct got g = { 0 };
+	ns_subscription *s = subscribe(c, "ns:ipc", &g);
+	ns_publication *p = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 10, 0, &p), 0);
+	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
+	uint8_t buf[64];
+	uint32_t seq = 0;
+	int64_t r;
+	while ((r = ns_offer(p, buf, make_msg(buf, 0, seq, 40))) > 0 || r == NS_ADMIN_ACTION)
+		seq += r > 0;
+	assert_int_equal(r, NS_BACK_PRESSURED);
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	int st;
+	assert_int_equal(waitpid(child, &st, 0), child);
+	__atomic_store_n(&p->log.meta->limit_lock, (int32_t)child, __ATOMIC_RELEASE);
+	drain(s, &g, (int)seq);
+	/* The subscriber moved on; the dead holder's lock does not stop the next refresh. */
+	while ((r = ns_offer(p, buf, make_msg(buf, 0, seq, 40))) == NS_ADMIN_ACTION)
+		;
+	assert_true(r > 0);
+	assert_int_equal(__atomic_load_n(&p->log.meta->limit_lock, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(g.bad, 0);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+}
+
 static void
 second_client_uses_the_running_driver(void **state)
 {
@@ -624,6 +664,7 @@ main(void)
 		cmocka_unit_test(bad_arguments_change_nothing),
 		cmocka_unit_test(second_client_uses_the_running_driver),
 		cmocka_unit_test(foreign_and_other_version_files),
+		cmocka_unit_test(dead_limit_lock_holder_is_taken_over),
 		cmocka_unit_test(huge_page_policy_for_logs),
 	};
 	return cmocka_run_group_tests_name("client", tests, setup, teardown);
