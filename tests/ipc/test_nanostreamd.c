@@ -244,6 +244,40 @@ a_dead_driver_is_reported(void **state)
 	assert_int_equal(tu_exit_of(d), 0);
 }
 
+/* A driver that hangs (stopped, its process alive) is found out by its stale heartbeat. */
+static void
+a_hung_driver_times_out(void **state)
+{
+	(void)state;
+	const char *args[] = { "--dir", dir, "--heartbeat-ms", "20", NULL };
+	pid_t d = start(args, -1);
+	ns_client *probe = connect_client();
+	assert_int_equal(ns_client_close(probe), 0);
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	o.flags = NS_CLIENT_NO_EMBEDDED;
+	o.driver_timeout_ns = 300 * 1000 * 1000;
+	ns_client *c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	ns_subscription *s = NULL;
+	assert_int_equal(ns_subscription_add(c, "ns:ipc", 4, NULL, &s), 0);
+	assert_int_equal(kill(d, SIGSTOP), 0);
+	int64_t t0 = ns_clock_ns();
+	assert_int_equal(ns_subscription_wait_connected(s, ns_clock_ns() + 10 * SEC),
+			 NS_EDRIVER_TIMEOUT);
+	print_message("# driver stopped (SIGSTOP): NS_EDRIVER_TIMEOUT after %.0f ms (driver "
+		      "timeout 300 ms)\n",
+		      (double)(ns_clock_ns() - t0) / 1e6);
+	assert_int_equal(ns_client_do_work(c), NS_EDRIVER_TIMEOUT);
+	assert_int_equal(ns_subscription_close(s), 0); /* without waiting for the driver */
+	assert_int_equal(ns_client_close(c), 0);
+	assert_int_equal(kill(d, SIGKILL), 0);
+	assert_int_equal(tu_exit_of(d), 128 + SIGKILL);
+	char cnc[128];
+	snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
+	assert_int_equal(unlink(cnc), 0);
+}
+
 /* A subscriber process killed with -9 no longer holds the publisher back. */
 static void
 a_killed_subscriber_releases_the_publisher(void **state)
@@ -381,6 +415,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(clients_use_the_daemon),
 		cmocka_unit_test(a_killed_daemon_is_replaced),
 		cmocka_unit_test(a_dead_driver_is_reported),
+		cmocka_unit_test(a_hung_driver_times_out),
 		cmocka_unit_test(a_killed_subscriber_releases_the_publisher),
 		cmocka_unit_test(usage_and_directory_errors),
 	};
