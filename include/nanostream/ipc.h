@@ -72,8 +72,14 @@ struct ns_client_opts {
 	int64_t client_timeout_ns;  /**< an embedded driver's client liveness timeout; 0: 10 s */
 	int64_t unblock_timeout_ns; /**< an embedded driver pads over a frame reserved and never
 				      *  committed after this long (its publisher died); 0: 15 s */
-	int32_t term_length;	    /**< an embedded driver's default term; 0: 1 MiB */
-	int32_t mtu;		    /**< an embedded driver's default frame size; 0: 4096 */
+	/**
+	 * The clock of the client's liveness checks (and of an embedded driver's timers), in ns
+	 * on CLOCK_MONOTONIC's scale; NULL: ns_clock_ns(). For tests that move time by hand.
+	 */
+	int64_t (*clock)(void *ctx);
+	void *clock_ctx;     /**< passed to clock */
+	int32_t term_length; /**< an embedded driver's default term; 0: 1 MiB */
+	int32_t mtu;	     /**< an embedded driver's default frame size; 0: 4096 */
 	/**
 	 * An embedded driver's log files: NS_MEM_AUTO (default) asks for transparent huge pages
 	 * (a tmpfs gives them when mounted with huge=always, within_size or advise; /dev/shm

@@ -30,6 +30,13 @@ now_ns(void)
 	return ns_clock_ns();
 }
 
+/* The clock of liveness checks (injectable); waits with deadlines use the real one. */
+static int64_t
+client_now(const ns_client *c)
+{
+	return c->clock != NULL ? c->clock(c->clock_ctx) : ns_clock_ns();
+}
+
 void
 nsi_backoff(uint32_t wait, uint64_t i)
 {
@@ -228,7 +235,7 @@ keepalive_interval(const ns_client *c)
 static int
 keepalive(ns_client *c)
 {
-	int64_t now = now_ns();
+	int64_t now = client_now(c);
 	if (now - c->last_keepalive_ns < keepalive_interval(c))
 		return 0;
 	/* A keepalive carries the pid: the driver releases a client whose process is gone. */
@@ -246,7 +253,7 @@ driver_alive(ns_client *c)
 	int64_t pid = c->cnc.hdr->pid;
 	if (pid <= 0 || pid > INT32_MAX || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
 		return false;
-	return now_ns() - nsi_cnc_heartbeat(&c->cnc) <= c->driver_timeout_ns;
+	return client_now(c) - nsi_cnc_heartbeat(&c->cnc) <= c->driver_timeout_ns;
 }
 
 bool
@@ -470,6 +477,8 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 		return rc;
 	}
 	c->flags = opts->flags;
+	c->clock = opts->clock;
+	c->clock_ctx = opts->clock_ctx;
 	c->timeout_ns = opts->timeout_ns ? opts->timeout_ns : DEFAULT_TIMEOUT_NS;
 	c->driver_timeout_ns =
 		opts->driver_timeout_ns ? opts->driver_timeout_ns : DEFAULT_DRIVER_TIMEOUT_NS;
@@ -492,6 +501,8 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 				.heartbeat_ns = HEARTBEAT_NS,
 				.client_liveness_ns = opts->client_timeout_ns,
 				.unblock_timeout_ns = opts->unblock_timeout_ns,
+				.clock = opts->clock,
+				.clock_ctx = opts->clock_ctx,
 				.driver_timeout_ns = c->driver_timeout_ns,
 				.term_length =
 					opts->term_length ? opts->term_length : DEFAULT_TERM_LENGTH,

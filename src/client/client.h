@@ -32,6 +32,8 @@ struct ns_client {
 	struct nsi_bcast_receiver rx;
 	int64_t seen_tail; /* the broadcast tail when the client last read it (atomic) */
 	int64_t last_keepalive_ns;
+	int64_t (*clock)(void *ctx); /* liveness checks: the driver's heartbeat, keepalives */
+	void *clock_ctx;
 	struct nsi_response *waiting; /* the response a request waits for */
 	ns_subscription **subs;
 	int nsubs, cap_subs;

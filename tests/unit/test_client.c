@@ -563,6 +563,50 @@ dead_limit_lock_holder_is_taken_over(void **state)
 	assert_int_equal(ns_client_close(c), 0);
 }
 
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void *ctx)
+{
+	return *(const int64_t *)ctx;
+}
+
+/*
+ * A driver whose heartbeat stops (here: a driver made by hand on an injected clock, never run
+ * again) is declared gone by its clients once the clock passes the driver timeout: no sleeps.
+ */
+static void
+stale_heartbeat_on_an_injected_clock(void **state)
+{
+	(void)state;
+	fake_now = 1000 * SEC;
+	struct nsi_driver_opts d = { .dir = dir,
+				     .clock = fake_clock,
+				     .clock_ctx = &fake_now,
+				     .heartbeat_ns = SEC / 10,
+				     .driver_timeout_ns = SEC };
+	struct nsi_driver *drv = NULL;
+	assert_int_equal(nsi_driver_create(&drv, &d), 0);
+	assert_int_equal(nsi_driver_do_work(drv), 0); /* a heartbeat at the fake time */
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	o.flags = NS_CLIENT_NO_EMBEDDED | NS_CLIENT_NO_THREAD;
+	o.driver_timeout_ns = SEC;
+	o.clock = fake_clock;
+	o.clock_ctx = &fake_now;
+	ns_client *c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	assert_true(ns_client_do_work(c) >= 0);
+	fake_now += SEC / 2;
+	assert_true(ns_client_do_work(c) >= 0); /* half the timeout: still alive */
+	fake_now += SEC;
+	assert_int_equal(ns_client_do_work(c), NS_EDRIVER_TIMEOUT);
+	ns_publication *p = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 1, 0, &p), NS_EDRIVER_TIMEOUT);
+	assert_int_equal(ns_client_close(c), 0);
+	nsi_driver_destroy(drv);
+}
+
 static void
 second_client_uses_the_running_driver(void **state)
 {
@@ -665,6 +709,7 @@ main(void)
 		cmocka_unit_test(second_client_uses_the_running_driver),
 		cmocka_unit_test(foreign_and_other_version_files),
 		cmocka_unit_test(dead_limit_lock_holder_is_taken_over),
+		cmocka_unit_test(stale_heartbeat_on_an_injected_clock),
 		cmocka_unit_test(huge_page_policy_for_logs),
 	};
 	return cmocka_run_group_tests_name("client", tests, setup, teardown);
