@@ -63,6 +63,7 @@ struct ns_image {
 	struct nsi_log log;
 	int64_t position;
 	int64_t *position_counter; /* NULL once the stream ended (the driver freed it) */
+	int64_t messages;	   /* delivered (or consumed, by controlled polls) */
 	int64_t image_id;
 	int64_t eos; /* INT64_MAX until the driver says the stream ended */
 	int32_t session_id;

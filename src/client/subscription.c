@@ -254,6 +254,7 @@ image_read(ns_image *img, const struct reader *r, int limit, bool *stop)
 		fill_header(&hdr, img, h, after, NSI_FLAG_UNFRAGMENTED);
 		if (r->fn != NULL) {
 			r->fn(r->ctx, payload, (size_t)plen, &hdr);
+			img->messages++;
 			continue;
 		}
 		int action = r->cfn(r->ctx, payload, (size_t)plen, &hdr);
@@ -263,6 +264,7 @@ image_read(ns_image *img, const struct reader *r, int limit, bool *stop)
 		}
 		n += frags;
 		committed = after;
+		img->messages++;
 		if (action == NS_POLL_BREAK) {
 			*stop = true;
 			break;
@@ -273,9 +275,15 @@ image_read(ns_image *img, const struct reader *r, int limit, bool *stop)
 	int64_t next = r->cfn != NULL ? committed : term_base + offset;
 	if (next != img->position) {
 		img->position = next;
-		/* Pairs with the publishers' acquire in refresh_limit(): they may reuse behind it. */
-		if (img->position_counter != NULL)
+		/*
+		 * Pairs with the publishers' acquire in refresh_limit(): they may reuse behind it.
+		 * The messages delivered ride in the same counter line, for the driver's totals.
+		 */
+		if (img->position_counter != NULL) {
+			nsi_store_relaxed_i64(img->position_counter + NSI_COUNTER_MESSAGES_WORD,
+					      img->messages);
 			nsi_store_release_i64(img->position_counter, next);
+		}
 	}
 	return n;
 }

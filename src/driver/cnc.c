@@ -43,7 +43,10 @@ nsi_counter_alloc(struct nsi_counters *c, int32_t type_id, int64_t owner_id, int
 		if (state == NSI_COUNTER_ALLOCATED ||
 		    (state == NSI_COUNTER_RECLAIMED && now_ns - m->free_at_ns < c->reuse_delay_ns))
 			continue;
-		nsi_store_release_i64(nsi_counter_addr(c, id), 0);
+		int64_t *v = nsi_counter_addr(c, id);
+		for (int w = 1; w < NSI_COUNTER_VALUE_BYTES / 8; w++)
+			nsi_store_relaxed_i64(v + w, 0);
+		nsi_store_release_i64(v, 0);
 		m->type_id = type_id;
 		m->owner_id = owner_id;
 		m->key = key;

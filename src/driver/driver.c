@@ -76,9 +76,10 @@ struct nsi_driver {
 	int32_t next_session_id;
 	int64_t next_reg_id;
 	uint32_t prng;
-	int64_t pid;	       /* the driver's own: its clients there are alive while it runs */
-	int64_t next_timer_ns; /* when client liveness is checked next */
-	int64_t closed_bytes;  /* bytes of the logs already closed */
+	int64_t pid;		 /* the driver's own: its clients there are alive while it runs */
+	int64_t next_timer_ns;	 /* when client liveness is checked next */
+	int64_t closed_bytes;	 /* bytes of the logs already closed */
+	int64_t closed_messages; /* messages delivered through links already gone */
 	bool bcast_pending;
 };
 
@@ -262,6 +263,9 @@ static void
 unlink_at(struct nsi_driver *d, int i, struct drv_pub *p)
 {
 	struct drv_link l = d->links.v[i];
+	int64_t *c = nsi_counter_addr(&d->cnc.counters, l.counter);
+	if (c != NULL)
+		d->closed_messages += nsi_load_relaxed_i64(c + NSI_COUNTER_MESSAGES_WORD);
 	d->links.v[i] = d->links.v[--d->links.n];
 	if (p != NULL) {
 		struct nsi_log_meta *m = p->lf.log.meta;
@@ -703,6 +707,13 @@ nsi_driver_do_work(struct nsi_driver *d)
 	for (int i = 0; i < d->pubs.n; i++)
 		bytes += nsi_log_tail_position(&d->pubs.v[i]->lf.log);
 	sys_set(d, NSI_SYS_BYTES, bytes);
+	int64_t messages = d->closed_messages;
+	for (int i = 0; i < d->links.n; i++) {
+		int64_t *c = nsi_counter_addr(&d->cnc.counters, d->links.v[i].counter);
+		if (c != NULL)
+			messages += nsi_load_relaxed_i64(c + NSI_COUNTER_MESSAGES_WORD);
+	}
+	sys_set(d, NSI_SYS_MESSAGES, messages);
 	int64_t cycle = now_of(d) - now;
 	if (cycle > nsi_load_relaxed_i64(sys_counter(d, NSI_SYS_CYCLE_MAX_NS)))
 		sys_set(d, NSI_SYS_CYCLE_MAX_NS, cycle);
@@ -850,6 +861,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		[NSI_SYS_UNBLOCKED] = "unblocked logs",
 		[NSI_SYS_CYCLE_MAX_NS] = "longest duty cycle (ns)",
 		[NSI_SYS_BYTES] = "bytes published",
+		[NSI_SYS_MESSAGES] = "messages delivered",
 	};
 	for (int i = 0; i < NSI_SYS_COUNT; i++)
 		if (nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_SYSTEM, 0, i, sys_labels[i],

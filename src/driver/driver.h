@@ -16,6 +16,9 @@
  * called from the application's own calls (no-thread mode).
  */
 
+/* A subscriber position counter's second word: the messages it delivered (same line). */
+#define NSI_COUNTER_MESSAGES_WORD 1
+
 enum nsi_counter_kind {
 	NSI_COUNTER_SUBSCRIBER_POSITION = 1, /* written by the subscriber */
 	NSI_COUNTER_SYSTEM = 2,		     /* written by the driver (or counted by clients) */
@@ -35,6 +38,7 @@ enum nsi_sys_counter {
 	NSI_SYS_UNBLOCKED,	 /* logs unblocked after a publisher died mid-message */
 	NSI_SYS_CYCLE_MAX_NS,	 /* the longest duty cycle, in ns */
 	NSI_SYS_BYTES,		 /* bytes published (frames and padding) in every log so far */
+	NSI_SYS_MESSAGES,	 /* messages delivered to subscriptions so far */
 	NSI_SYS_COUNT
 };
 

@@ -87,6 +87,21 @@ on_msg(void *ctx, const void *buf, size_t len, const struct ns_header *h)
 	g->next = seq + 1;
 }
 
+/* The value ns-stat printed on the line labelled @label, or -1. */
+static long long
+stat_value(const char *out, const char *label)
+{
+	const char *l = strstr(out, label);
+	if (l == NULL)
+		return -1;
+	while (l > out && l[-1] != '\n')
+		l--;
+	long long v = -1;
+	if (sscanf(l, "%*d %*s %lld", &v) != 1)
+		return -1;
+	return v;
+}
+
 static void
 clients_use_the_daemon(void **state)
 {
@@ -128,6 +143,15 @@ clients_use_the_daemon(void **state)
 	assert_non_null(strstr(out, "commands handled"));
 	assert_non_null(strstr(out, "back-pressure events"));
 	assert_non_null(strstr(out, "bytes published"));
+	/* The totals: every message delivered, every byte of the log (refreshed each cycle). */
+	int64_t t0 = ns_clock_ns();
+	for (;;) {
+		assert_int_equal(run_stat(st, out, sizeof(out)), 0);
+		if (stat_value(out, "messages delivered") == 20000 &&
+		    stat_value(out, "bytes published") == ns_publication_position(p))
+			break;
+		assert_true(ns_clock_ns() - t0 < 5 * SEC); /* a few driver cycles at most */
+	}
 	assert_non_null(strstr(out, "pub-pos"));
 	assert_non_null(strstr(out, "pub-lim"));
 	assert_non_null(strstr(out, "sub-pos"));
