@@ -135,13 +135,23 @@ on_image_available(ns_client *c, ns_subscription *s, struct nsi_rsp_image m, con
 		return;
 	int64_t *counter = nsi_counter_addr(&c->cnc.counters, m.position_counter);
 	if (counter == NULL ||
-	    nsi_counter_type(&c->cnc.counters, m.position_counter) !=
-		    NSI_COUNTER_SUBSCRIBER_POSITION ||
 	    nsi_client_open_log(c, (const char *)msg + sizeof(m), m.name_length, &img->lf) != 0) {
 		free(img);
 		return;
 	}
 	img->log = img->lf.log;
+	/*
+	 * A stream that ended before this notice was read: its counter is already released, and
+	 * nothing needs holding back any more; the image is read to its end without one.
+	 */
+	if (nsi_counter_type(&c->cnc.counters, m.position_counter) !=
+	    NSI_COUNTER_SUBSCRIBER_POSITION) {
+		if (nsi_load_acquire_i64(&img->log.meta->end_of_stream_position) == INT64_MAX) {
+			nsi_image_free(img);
+			return;
+		}
+		counter = NULL;
+	}
 	const struct nsi_data_header *dh = &img->log.meta->default_header;
 	if (m.position < 0 || m.position % NSI_FRAME_ALIGN != 0 || dh->session_id != m.session_id ||
 	    dh->stream_id != m.stream_id) {

@@ -50,6 +50,12 @@ struct drv_client {
 	int64_t pid;	      /* from its keepalives; 0 until the first */
 };
 
+/* A closed log's file, kept for subscribers that have yet to map it, until @until. */
+struct drv_linger {
+	char name[NSI_NAME_MAX];
+	int64_t until;
+};
+
 struct drv_link {
 	int64_t sub_reg;
 	int64_t pub_reg;
@@ -73,6 +79,7 @@ struct nsi_driver {
 	ARRAY(struct drv_sub) subs;
 	ARRAY(struct drv_link) links;
 	ARRAY(struct drv_client) clients;
+	ARRAY(struct drv_linger) lingering; /* closed logs whose files are removed later */
 	int32_t next_session_id;
 	int64_t next_reg_id;
 	uint32_t prng;
@@ -278,6 +285,20 @@ unlink_at(struct nsi_driver *d, int i, struct drv_pub *p)
 
 /* ---- publications ---- */
 
+/* Remove the files of closed logs whose linger ended (all of them when @all). */
+static void
+remove_lingering(struct nsi_driver *d, int64_t now, bool all)
+{
+	char path[PATH_MAX];
+	for (int i = d->lingering.n - 1; i >= 0; i--) {
+		if (!all && now < d->lingering.v[i].until)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d->dir, d->lingering.v[i].name);
+		unlink(path);
+		d->lingering.v[i] = d->lingering.v[--d->lingering.n];
+	}
+}
+
 /* The slowest linked subscriber's position, or INT64_MAX with none. */
 static int64_t
 slowest(struct nsi_driver *d, const struct drv_pub *p)
@@ -374,9 +395,19 @@ close_pub(struct nsi_driver *d, struct drv_pub *p)
 					   d->links.v[i].counter);
 		unlink_at(d, i, p);
 	}
+	/*
+	 * The file stays for a client liveness period: a subscriber told of the image just
+	 * before the end may not have mapped it yet, and must still read what was committed.
+	 */
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
-	unlink(path);
+	if (ARRAY_RESERVE(d->lingering)) {
+		struct drv_linger *l = &d->lingering.v[d->lingering.n++];
+		snprintf(l->name, sizeof(l->name), "%s", p->name);
+		l->until = now_of(d) + d->o.client_liveness_ns;
+	} else {
+		unlink(path);
+	}
 	nsi_logfile_close(&p->lf);
 	if (p->pos_counter >= 0)
 		(void)nsi_counter_free(&d->cnc.counters, p->pos_counter, now_of(d));
@@ -696,6 +727,7 @@ nsi_driver_do_work(struct nsi_driver *d)
 				c, nsi_load_acquire_i64(&p->lf.log.meta->publisher_limit));
 	}
 	if (now >= d->next_timer_ns) {
+		remove_lingering(d, now, false);
 		time_out_clients(d, now);
 		for (int i = 0; i < d->pubs.n; i++)
 			check_blocked(d, d->pubs.v[i], now);
@@ -885,6 +917,7 @@ nsi_driver_destroy(struct nsi_driver *d)
 		p->refs = 0;
 		close_pub(d, p);
 	}
+	remove_lingering(d, 0, true);
 	nsi_doorbell_ring(&d->cnc.hdr->client_doorbell);
 	unlink(d->cnc_path);
 	nsi_cnc_close(&d->cnc);
@@ -893,5 +926,6 @@ nsi_driver_destroy(struct nsi_driver *d)
 	free(d->subs.v);
 	free(d->links.v);
 	free(d->clients.v);
+	free(d->lingering.v);
 	free(d);
 }
