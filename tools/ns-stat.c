@@ -87,7 +87,7 @@ print_once(const struct nsi_cnc *cnc, const char *dir, bool errors)
 	struct tm tm;
 	if (localtime_r(&started, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	bool alive = kill((pid_t)h->pid, 0) == 0 || errno != ESRCH;
+	bool alive = !nsi_pid_gone(h->pid);
 	printf("driver %s: pid %lld (%s), started %s, heartbeat %.1f ms ago, cnc version %d.%d\n",
 	       dir, (long long)h->pid, alive ? "running" : "gone", when, (double)(now - beat) / 1e6,
 	       (int)(h->version >> 16), (int)(h->version & 0xffff));

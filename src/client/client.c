@@ -258,12 +258,9 @@ keepalive(ns_client *c)
 }
 
 static bool
-driver_alive(ns_client *c)
+driver_alive(const ns_client *c)
 {
-	int64_t pid = c->cnc.hdr->pid;
-	if (pid <= 0 || pid > INT32_MAX || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
-		return false;
-	return client_now(c) - nsi_cnc_heartbeat(&c->cnc) <= c->driver_timeout_ns;
+	return nsi_cnc_driver_alive(&c->cnc, client_now(c), c->driver_timeout_ns);
 }
 
 bool

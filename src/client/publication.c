@@ -14,9 +14,9 @@
 #include "util/atomic.h"
 #include "util/compiler.h"
 
-static int
-add_command(ns_client *c, int32_t type, const char *uri, int32_t stream_id, int32_t exclusive,
-	    int64_t correlation, struct nsi_response *r)
+int
+nsi_client_add(ns_client *c, bool sub, const char *uri, int32_t stream_id, int32_t exclusive,
+	       int64_t correlation, struct nsi_response *r)
 {
 	uint8_t buf[sizeof(struct nsi_cmd_add) + NSI_URI_MAX];
 	size_t ulen = strlen(uri);
@@ -27,7 +27,8 @@ add_command(ns_client *c, int32_t type, const char *uri, int32_t stream_id, int3
 				 .uri_length = (int32_t)ulen };
 	memcpy(buf, &m, sizeof(m));
 	memcpy(buf + sizeof(m), uri, ulen);
-	int rc = nsi_client_request(c, type, buf, (int32_t)(sizeof(m) + ulen), m.correlation_id, r);
+	int rc = nsi_client_request(c, sub ? NSI_CMD_ADD_SUBSCRIPTION : NSI_CMD_ADD_PUBLICATION,
+				    buf, (int32_t)(sizeof(m) + ulen), m.correlation_id, r);
 	if (rc != 0)
 		return rc;
 	if (r->type == NSI_RSP_ERROR) {
@@ -41,28 +42,15 @@ add_command(ns_client *c, int32_t type, const char *uri, int32_t stream_id, int3
 }
 
 /* Tell the driver a registration is gone (best effort: a silent driver does not stop us). */
-static void
-remove_command(ns_client *c, int32_t type, int64_t reg_id)
+void
+nsi_client_remove(ns_client *c, bool sub, int64_t reg_id)
 {
 	struct nsi_cmd_remove m = { .client_id = c->client_id,
 				    .correlation_id = nsi_client_next_id(c),
 				    .registration_id = reg_id };
 	struct nsi_response r;
-	(void)nsi_client_request(c, type, &m, sizeof(m), m.correlation_id, &r);
-}
-
-int
-nsi_client_add(ns_client *c, bool sub, const char *uri, int32_t stream_id, int32_t exclusive,
-	       int64_t correlation, struct nsi_response *r)
-{
-	return add_command(c, sub ? NSI_CMD_ADD_SUBSCRIPTION : NSI_CMD_ADD_PUBLICATION, uri,
-			   stream_id, exclusive, correlation, r);
-}
-
-void
-nsi_client_remove(ns_client *c, bool sub, int64_t reg_id)
-{
-	remove_command(c, sub ? NSI_CMD_REMOVE_SUBSCRIPTION : NSI_CMD_REMOVE_PUBLICATION, reg_id);
+	(void)nsi_client_request(c, sub ? NSI_CMD_REMOVE_SUBSCRIPTION : NSI_CMD_REMOVE_PUBLICATION,
+				 &m, sizeof(m), m.correlation_id, &r);
 }
 
 int
@@ -78,8 +66,8 @@ ns_publication_add(ns_client *c, const char *uri, int32_t stream_id, uint32_t fl
 		return -ENOMEM;
 	struct nsi_response r = { 0 };
 	int64_t correlation = nsi_client_next_id(c);
-	int rc = add_command(c, NSI_CMD_ADD_PUBLICATION, uri, stream_id,
-			     (flags & NS_PUBLICATION_EXCLUSIVE) != 0, correlation, &r);
+	int rc = nsi_client_add(c, false, uri, stream_id, (flags & NS_PUBLICATION_EXCLUSIVE) != 0,
+				correlation, &r);
 	struct nsi_rsp_publication m;
 	if (rc == 0 && (r.type != NSI_RSP_PUBLICATION_READY || r.length < (int32_t)sizeof(m)))
 		rc = -EPROTO;
@@ -92,7 +80,7 @@ ns_publication_add(ns_client *c, const char *uri, int32_t stream_id, uint32_t fl
 		rc = nsi_client_open_log(c, (const char *)r.msg + sizeof(m), m.name_length, &p->lf);
 	if (rc != 0) {
 		if (r.type == NSI_RSP_PUBLICATION_READY)
-			remove_command(c, NSI_CMD_REMOVE_PUBLICATION, correlation);
+			nsi_client_remove(c, false, correlation);
 		free(p);
 		return rc;
 	}
@@ -116,7 +104,7 @@ ns_publication_close(ns_publication *p)
 	if (p == NULL)
 		return -EINVAL;
 	ns_client *c = p->client;
-	remove_command(c, NSI_CMD_REMOVE_PUBLICATION, p->reg_id);
+	nsi_client_remove(c, false, p->reg_id);
 	nsi_logfile_close(&p->lf);
 	pthread_mutex_lock(&c->lock);
 	c->npubs--;
@@ -126,12 +114,6 @@ ns_publication_close(ns_publication *p)
 }
 
 /* ---- the publisher limit ---- */
-
-static bool
-lock_owner_dead(int32_t pid)
-{
-	return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
 
 /* The driver's system counter of refused offers (shared by all publishers: an atomic add). */
 static void
@@ -162,7 +144,7 @@ refresh_limit(ns_publication *p, int64_t position)
 		return NS_EDRIVER_TIMEOUT;
 	uint32_t expected = 0;
 	if (!nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid)) {
-		if (!lock_owner_dead((int32_t)expected) ||
+		if ((int32_t)expected <= 0 || !nsi_pid_gone((int32_t)expected) ||
 		    !nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid)) {
 			count_back_pressure(p);
 			return NS_BACK_PRESSURED;

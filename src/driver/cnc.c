@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -370,6 +371,20 @@ nsi_cnc_close(struct nsi_cnc *cnc)
 		munmap(cnc->base, cnc->bytes);
 		cnc->base = NULL;
 	}
+}
+
+bool
+nsi_pid_gone(int64_t pid)
+{
+	if (pid <= 0 || pid > INT32_MAX)
+		return true;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+bool
+nsi_cnc_driver_alive(const struct nsi_cnc *cnc, int64_t now, int64_t timeout_ns)
+{
+	return !nsi_pid_gone(cnc->hdr->pid) && now - nsi_cnc_heartbeat(cnc) <= timeout_ns;
 }
 
 int64_t

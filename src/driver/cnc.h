@@ -178,6 +178,18 @@ int nsi_cnc_open_readonly(struct nsi_cnc *cnc, const char *path);
 
 void nsi_cnc_close(struct nsi_cnc *cnc);
 
+/*
+ * Whether process @pid is known to be gone (no such process). Pids from shared memory are
+ * untrusted: a value that is not a valid pid counts as gone, never as "everyone" or a group.
+ */
+bool nsi_pid_gone(int64_t pid);
+
+/*
+ * Whether the driver behind @cnc lives: its process exists and its heartbeat is no older than
+ * @timeout_ns at @now.
+ */
+bool nsi_cnc_driver_alive(const struct nsi_cnc *cnc, int64_t now, int64_t timeout_ns);
+
 /* The driver's heartbeat (CLOCK_MONOTONIC ns). */
 int64_t nsi_cnc_heartbeat(const struct nsi_cnc *cnc);
 void nsi_cnc_beat(struct nsi_cnc *cnc, int64_t now_ns);

@@ -622,8 +622,7 @@ time_out_clients(struct nsi_driver *d, int64_t now)
 {
 	for (int i = d->clients.n - 1; i >= 0; i--) {
 		struct drv_client cl = d->clients.v[i];
-		bool dead = cl.pid > 0 && cl.pid <= INT32_MAX && kill((pid_t)cl.pid, 0) != 0 &&
-			    errno == ESRCH;
+		bool dead = cl.pid > 0 && nsi_pid_gone(cl.pid);
 		bool silent = cl.pid != d->pid && now - cl.last_seen_ns > d->o.client_liveness_ns;
 		if (!dead && !silent)
 			continue;
@@ -703,6 +702,38 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 	report(d, "malformed command: type %d, %d bytes", (int)type, (int)length);
 }
 
+/*
+ * The counters that are copies or totals, for ns-stat: each log's tail and limit, bytes and
+ * messages, clients and subscriptions. Once per heartbeat (each tail read once).
+ */
+static void
+refresh_counters(struct nsi_driver *d)
+{
+	int64_t bytes = d->closed_bytes;
+	for (int i = 0; i < d->pubs.n; i++) {
+		struct drv_pub *p = d->pubs.v[i];
+		int64_t tail = nsi_log_tail_position(&p->lf.log);
+		bytes += tail;
+		int64_t *c = nsi_counter_addr(&d->cnc.counters, p->pos_counter);
+		if (c != NULL)
+			nsi_store_release_i64(c, tail);
+		c = nsi_counter_addr(&d->cnc.counters, p->lim_counter);
+		if (c != NULL)
+			nsi_store_release_i64(
+				c, nsi_load_acquire_i64(&p->lf.log.meta->publisher_limit));
+	}
+	sys_set(d, NSI_SYS_BYTES, bytes);
+	int64_t messages = d->closed_messages;
+	for (int i = 0; i < d->links.n; i++) {
+		int64_t *c = nsi_counter_addr(&d->cnc.counters, d->links.v[i].counter);
+		if (c != NULL)
+			messages += nsi_load_relaxed_i64(c + NSI_COUNTER_MESSAGES_WORD);
+	}
+	sys_set(d, NSI_SYS_MESSAGES, messages);
+	sys_set(d, NSI_SYS_CLIENTS, d->clients.n);
+	sys_set(d, NSI_SYS_SUBSCRIPTIONS, d->subs.n);
+}
+
 int
 nsi_driver_do_work(struct nsi_driver *d)
 {
@@ -715,37 +746,14 @@ nsi_driver_do_work(struct nsi_driver *d)
 	}
 	if (work > 0)
 		sys_add(d, NSI_SYS_COMMANDS, work);
-	/* Publishers' positions and limits for ns-stat: copies, refreshed every cycle. */
-	for (int i = 0; i < d->pubs.n; i++) {
-		struct drv_pub *p = d->pubs.v[i];
-		int64_t *c = nsi_counter_addr(&d->cnc.counters, p->pos_counter);
-		if (c != NULL)
-			nsi_store_release_i64(c, nsi_log_tail_position(&p->lf.log));
-		c = nsi_counter_addr(&d->cnc.counters, p->lim_counter);
-		if (c != NULL)
-			nsi_store_release_i64(
-				c, nsi_load_acquire_i64(&p->lf.log.meta->publisher_limit));
-	}
 	if (now >= d->next_timer_ns) {
 		remove_lingering(d, now, false);
 		time_out_clients(d, now);
 		for (int i = 0; i < d->pubs.n; i++)
 			check_blocked(d, d->pubs.v[i], now);
+		refresh_counters(d);
 		d->next_timer_ns = now + d->o.heartbeat_ns;
 	}
-	sys_set(d, NSI_SYS_CLIENTS, d->clients.n);
-	sys_set(d, NSI_SYS_SUBSCRIPTIONS, d->subs.n);
-	int64_t bytes = d->closed_bytes;
-	for (int i = 0; i < d->pubs.n; i++)
-		bytes += nsi_log_tail_position(&d->pubs.v[i]->lf.log);
-	sys_set(d, NSI_SYS_BYTES, bytes);
-	int64_t messages = d->closed_messages;
-	for (int i = 0; i < d->links.n; i++) {
-		int64_t *c = nsi_counter_addr(&d->cnc.counters, d->links.v[i].counter);
-		if (c != NULL)
-			messages += nsi_load_relaxed_i64(c + NSI_COUNTER_MESSAGES_WORD);
-	}
-	sys_set(d, NSI_SYS_MESSAGES, messages);
 	int64_t cycle = now_of(d) - now;
 	if (cycle > nsi_load_relaxed_i64(sys_counter(d, NSI_SYS_CYCLE_MAX_NS)))
 		sys_set(d, NSI_SYS_CYCLE_MAX_NS, cycle);
@@ -803,15 +811,6 @@ remove_stale(const char *dir, const char *cnc_path)
 	closedir(dp);
 }
 
-static bool
-driver_alive(const struct nsi_cnc *cnc, int64_t now)
-{
-	int64_t beat = nsi_cnc_heartbeat(cnc), pid = cnc->hdr->pid;
-	if (pid <= 0 || pid > INT_MAX || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
-		return false;
-	return now - beat <= cnc->hdr->driver_timeout_ns;
-}
-
 int
 nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 {
@@ -863,7 +862,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		struct nsi_cnc old;
 		int orc = nsi_cnc_open(&old, d->cnc_path);
 		if (orc == 0) {
-			bool alive = driver_alive(&old, now);
+			bool alive = nsi_cnc_driver_alive(&old, now, old.hdr->driver_timeout_ns);
 			nsi_cnc_close(&old);
 			orc = alive ? -EADDRINUSE : 0;
 		} else if (orc == -EPROTONOSUPPORT) {

@@ -219,6 +219,19 @@ a_killed_daemon_is_replaced(void **state)
 	assert_int_equal(tu_exit_of(d), 0);
 }
 
+/* A client that gives its driver 300 ms of silence before calling it gone. */
+static ns_client *
+short_timeout_client(void)
+{
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	o.flags = NS_CLIENT_NO_EMBEDDED;
+	o.driver_timeout_ns = 300 * 1000 * 1000;
+	ns_client *c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	return c;
+}
+
 /* A client of a driver that was killed gets NS_EDRIVER_TIMEOUT, never a hang, and a new
  * client works with the next driver. */
 static void
@@ -229,12 +242,7 @@ a_dead_driver_is_reported(void **state)
 	pid_t d = start(args, -1);
 	ns_client *probe = connect_client();
 	assert_int_equal(ns_client_close(probe), 0);
-	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
-	o.dir = dir;
-	o.flags = NS_CLIENT_NO_EMBEDDED;
-	o.driver_timeout_ns = 300 * 1000 * 1000;
-	ns_client *c = NULL;
-	assert_int_equal(ns_client_create(&c, &o), 0);
+	ns_client *c = short_timeout_client();
 	ns_publication *p = NULL;
 	ns_subscription *s = NULL;
 	assert_int_equal(ns_publication_add(c, "ns:ipc", 3, 0, &p), 0);
@@ -277,12 +285,7 @@ a_hung_driver_times_out(void **state)
 	pid_t d = start(args, -1);
 	ns_client *probe = connect_client();
 	assert_int_equal(ns_client_close(probe), 0);
-	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
-	o.dir = dir;
-	o.flags = NS_CLIENT_NO_EMBEDDED;
-	o.driver_timeout_ns = 300 * 1000 * 1000;
-	ns_client *c = NULL;
-	assert_int_equal(ns_client_create(&c, &o), 0);
+	ns_client *c = short_timeout_client();
 	ns_subscription *s = NULL;
 	assert_int_equal(ns_subscription_add(c, "ns:ipc", 4, NULL, &s), 0);
 	assert_int_equal(kill(d, SIGSTOP), 0);
