@@ -48,6 +48,12 @@ typedef struct ns_image ns_image;
 /** The stream reached the largest position a log can have: open a new publication. */
 #define NS_MAX_POSITION_EXCEEDED (-EOVERFLOW)
 /**
+ * The log's shared memory holds what no publisher leaves (it was damaged, truncated or
+ * forged by another process): nothing was sent, and the publication cannot go on. Close it
+ * and add a new one.
+ */
+#define NS_LOG_CORRUPT (-EBADMSG)
+/**
  * The media driver stopped: its heartbeat is older than the client's driver timeout (or its
  * process is gone). Returned by calls that need the driver, and by offers that reach their
  * limit. Close the client and create a new one: it finds or starts a new driver.
@@ -199,7 +205,8 @@ NS_API int ns_publication_close(ns_publication *pub);
  *
  * Returns the stream position after the message (> 0), or NS_NOT_CONNECTED,
  * NS_BACK_PRESSURED, NS_ADMIN_ACTION, NS_PUBLICATION_CLOSED, NS_MAX_POSITION_EXCEEDED,
- * NS_EDRIVER_TIMEOUT (none of which sent anything), -EMSGSIZE (too long), -EINVAL (NULL).
+ * NS_LOG_CORRUPT, NS_EDRIVER_TIMEOUT (none of which sent anything), -EMSGSIZE (too long),
+ * -EINVAL (NULL).
  * Ownership: the bytes are copied; @p buf stays the caller's.
  * Thread safety: shared publication: any thread; exclusive: one thread at a time.
  * Progress: lock-free (wait-free for an exclusive publication).

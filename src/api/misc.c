@@ -78,6 +78,9 @@ ns_strerror(int code)
 		return "The directory's media driver is of another major version";
 	case EHOSTDOWN:
 		return "The media driver stopped (its heartbeat is too old): create a new client";
+	case EBADMSG:
+		return "Corrupt shared memory: the log or driver file holds impossible values (it "
+		       "was damaged, truncated or forged)";
 	case EPERM:
 		return "Not permitted: a file or directory belongs to another user or is open to "
 		       "others";

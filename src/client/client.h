@@ -57,6 +57,8 @@ struct ns_publication {
 	int64_t reg_id; /* the add command's correlation id */
 	int32_t session_id;
 	int32_t stream_id;
+	int32_t lock_seen;    /* the limit lock word last found held, and since when */
+	int64_t lock_seen_ns; /* (refresh_limit(): a holder that keeps it too long is displaced) */
 };
 
 struct ns_image {

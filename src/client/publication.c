@@ -115,6 +115,8 @@ ns_publication_close(ns_publication *p)
 
 /* ---- the publisher limit ---- */
 
+#define LIMIT_LOCK_STALE_NS (1000LL * 1000000)
+
 /* The driver's system counter of refused offers (shared by all publishers: an atomic add). */
 static void
 count_back_pressure(ns_publication *p)
@@ -122,6 +124,25 @@ count_back_pressure(ns_publication *p)
 	int64_t *c = nsi_counter_addr(&p->client->cnc.counters, NSI_SYS_BACK_PRESSURE);
 	if (c != NULL)
 		(void)nsi_add_fetch_acq_rel_i64(c, 1);
+}
+
+/*
+ * Whether the limit lock's holder @word may be displaced: a word that is no pid (shared memory
+ * may hold anything), a process that is gone, or the same word seen for LIMIT_LOCK_STALE_NS
+ * (a live holder keeps it for microseconds; one that keeps it longer is stuck or forged).
+ */
+static bool
+lock_holder_gone(ns_publication *p, int32_t word)
+{
+	if (word <= 0 || nsi_pid_gone(word))
+		return true;
+	int64_t now = ns_clock_ns();
+	if (word != p->lock_seen) {
+		p->lock_seen = word;
+		p->lock_seen_ns = now;
+		return false;
+	}
+	return now - p->lock_seen_ns >= LIMIT_LOCK_STALE_NS;
 }
 
 /*
@@ -143,12 +164,11 @@ refresh_limit(ns_publication *p, int64_t position)
 	if (nsi_client_driver_dead(p->client))
 		return NS_EDRIVER_TIMEOUT;
 	uint32_t expected = 0;
-	if (!nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid)) {
-		if ((int32_t)expected <= 0 || !nsi_pid_gone((int32_t)expected) ||
-		    !nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid)) {
-			count_back_pressure(p);
-			return NS_BACK_PRESSURED;
-		}
+	if (!nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid) &&
+	    (!lock_holder_gone(p, (int32_t)expected) ||
+	     !nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid))) {
+		count_back_pressure(p);
+		return NS_BACK_PRESSURED;
 	}
 	const struct nsi_counters *counters = &p->client->cnc.counters;
 	int64_t min = INT64_MAX;
@@ -206,6 +226,8 @@ append_result(int64_t r)
 		return NS_ADMIN_ACTION;
 	if (r == NSI_LOG_MAX_POSITION)
 		return NS_MAX_POSITION_EXCEEDED;
+	if (r == NSI_LOG_CORRUPT)
+		return NS_LOG_CORRUPT;
 	return r;
 }
 
@@ -311,9 +333,14 @@ ns_offer_wait(ns_publication *p, const void *buf, size_t len, uint32_t wait, int
 		int64_t r = ns_offer(p, buf, len);
 		if (!retryable(r))
 			return r;
+		/*
+		 * The deadline holds whatever the log says: an admin action is retried at once,
+		 * but a log whose metadata keeps saying "rotating" (damaged or forged) must not
+		 * keep us past it.
+		 */
+		if (ns_clock_ns() >= deadline_ns)
+			return -ETIMEDOUT;
 		if (r != NS_ADMIN_ACTION) {
-			if (ns_clock_ns() >= deadline_ns)
-				return -ETIMEDOUT;
 			if (nsi_client_try_work(p->client) == NS_EDRIVER_TIMEOUT)
 				return NS_EDRIVER_TIMEOUT;
 			nsi_backoff(wait, i);

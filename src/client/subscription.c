@@ -199,20 +199,22 @@ image_read(ns_image *img, const struct reader *r, int limit, bool *stop)
 	int n = 0, frags = 0; /* fragments of the message being read */
 	if (r->cfn != NULL)
 		img->assembling = false; /* controlled reads start at a message boundary */
+	/* Frames of this term carry its id: a frame left from three terms ago is corrupt here. */
+	int32_t term_id = (int32_t)((uint32_t)log->initial_term_id + (uint32_t)term_count);
 	while (n < limit && offset < log->term_length && term_base + offset < img->eos) {
-		const struct nsi_data_header *h;
+		struct nsi_data_header h; /* a copy: the term is shared memory, read once */
 		int32_t len = nsi_term_frame(term, log->term_length, offset, &h);
 		if (len == 0)
 			break;
-		if (NS_UNLIKELY(len < 0 ||
-				(h->type != NSI_FRAME_DATA && h->type != NSI_FRAME_PAD) ||
-				h->term_offset != offset)) {
+		if (NS_UNLIKELY(len < 0 || (h.type != NSI_FRAME_DATA && h.type != NSI_FRAME_PAD) ||
+				h.term_offset != offset || h.term_id != term_id)) {
 			img->corrupt = true;
 			break;
 		}
 		int64_t after = term_base + offset + len;
+		const uint8_t *payload = term + offset + NSI_DATA_HEADER_LEN;
 		offset += len;
-		if (h->type == NSI_FRAME_PAD) {
+		if (h.type == NSI_FRAME_PAD) {
 			if (!img->assembling)
 				committed = after;
 			continue;
@@ -221,9 +223,8 @@ image_read(ns_image *img, const struct reader *r, int limit, bool *stop)
 		if (r->cfn == NULL)
 			n++;
 		frags = img->assembling ? frags + 1 : 1;
-		int32_t plen = h->frame_length - NSI_DATA_HEADER_LEN;
-		const uint8_t *payload = (const uint8_t *)h + NSI_DATA_HEADER_LEN;
-		uint32_t flags = h->flags & NSI_FLAG_UNFRAGMENTED;
+		int32_t plen = h.frame_length - NSI_DATA_HEADER_LEN;
+		uint32_t flags = h.flags & NSI_FLAG_UNFRAGMENTED;
 		if (flags != NSI_FLAG_UNFRAGMENTED) {
 			if (flags == NSI_FLAG_BEGIN) {
 				if (img->asm_buf == NULL) {
@@ -251,7 +252,7 @@ image_read(ns_image *img, const struct reader *r, int limit, bool *stop)
 			plen = img->asm_len;
 		}
 		struct ns_header hdr;
-		fill_header(&hdr, img, h, after, NSI_FLAG_UNFRAGMENTED);
+		fill_header(&hdr, img, &h, after, NSI_FLAG_UNFRAGMENTED);
 		if (r->fn != NULL) {
 			r->fn(r->ctx, payload, (size_t)plen, &hdr);
 			img->messages++;

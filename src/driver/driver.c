@@ -355,35 +355,51 @@ check_blocked(struct nsi_driver *d, struct drv_pub *p, int64_t now)
 
 /*
  * Every publisher of the log is gone: nothing reserved can be committed any more, so every
- * hole between the slowest subscriber and the end is padded at once and the subscribers read
- * to the end of the stream.
+ * hole between the slowest subscriber and the tail is padded at once and the subscribers read
+ * to the end of the stream. Returns the end of the stream: the tail, or where the frames stop
+ * making sense. The metadata is shared memory: a forged tail or position must not turn this
+ * into unbounded work, so the walk covers at most two terms (a publisher cannot be further
+ * ahead of the slowest subscriber than its window and one message, at most 1.125 terms).
  */
-static void
-fill_holes(struct nsi_driver *d, struct drv_pub *p, int64_t eos)
+static int64_t
+fill_holes(struct nsi_driver *d, struct drv_pub *p, int64_t tail)
 {
 	struct nsi_log *log = &p->lf.log;
-	int64_t pos = slowest(d, p);
-	while (pos < eos) {
+	int64_t pos = slowest(d, p), reach = 2 * (int64_t)log->term_length;
+	if (pos == INT64_MAX || pos >= tail)
+		return tail;
+	if (pos < 0 || pos % NSI_FRAME_ALIGN != 0 || tail - pos > reach) {
+		report(d,
+		       "%s: tail %lld and slowest subscriber %lld are too far apart: the stream "
+		       "ends at the subscriber",
+		       p->name, (long long)tail, (long long)pos);
+		return pos >= 0 ? pos : tail;
+	}
+	while (pos < tail) {
 		int32_t offset = (int32_t)(pos & (log->term_length - 1));
 		const uint8_t *term = log->terms[nsi_log_partition((int32_t)(pos >> log->shift))];
-		const struct nsi_data_header *h;
+		struct nsi_data_header h;
 		int32_t len = nsi_term_frame(term, log->term_length, offset, &h);
 		if (len == 0) {
-			len = nsi_log_unblock(log, pos, eos);
+			len = nsi_log_unblock(log, pos, tail);
 			unblocked(d, p, pos, len);
 		}
-		if (len <= 0)
-			break; /* corrupt, or nothing to pad: the subscribers will stop there */
+		if (len <= 0) {
+			/* Corrupt, or nothing to pad: the stream ends here, not at a tail never met. */
+			report(d, "%s: the stream ends at %lld, short of its tail %lld", p->name,
+			       (long long)pos, (long long)tail);
+			return pos;
+		}
 		pos += len;
 	}
+	return tail;
 }
 
 static void
 close_pub(struct nsi_driver *d, struct drv_pub *p)
 {
 	struct nsi_log *log = &p->lf.log;
-	int64_t eos = nsi_log_tail_position(log);
-	fill_holes(d, p, eos);
+	int64_t eos = fill_holes(d, p, nsi_log_tail_position(log));
 	nsi_store_release_i64(&log->meta->end_of_stream_position, eos);
 	d->closed_bytes += eos;
 	for (int i = d->links.n - 1; i >= 0; i--) {

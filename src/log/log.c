@@ -364,6 +364,9 @@ reserve(struct nsi_log *log, bool exclusive, int32_t required, int32_t *term_id_
 	/* Full (the last message may have ended exactly at the end): rotate, which is idempotent. */
 	if (tail_offset(raw) >= log->term_length)
 		return rotate(log, count, term_id);
+	/* Shared memory: a tail no writer of ours could have left means a damaged or forged log. */
+	if (NS_UNLIKELY(tail_offset(raw) % NSI_FRAME_ALIGN != 0))
+		return NSI_LOG_CORRUPT;
 	if (exclusive) {
 		if (tail_offset(raw) + required <= log->term_length)
 			nsi_store_release_i64(tailp, raw + required);
@@ -374,6 +377,9 @@ reserve(struct nsi_log *log, bool exclusive, int32_t required, int32_t *term_id_
 		term_id = tail_term_id(raw);
 	}
 	int64_t offset = tail_offset(raw);
+	/* Every reservation is a multiple of the alignment, so this is someone else's doing. */
+	if (NS_UNLIKELY(offset % NSI_FRAME_ALIGN != 0 && offset < log->term_length))
+		return NSI_LOG_CORRUPT;
 	if (offset + required > log->term_length) {
 		/*
 		 * The writer that crossed the end pads the rest. Every writer that did not fit
@@ -448,20 +454,35 @@ nsi_log_claim_abort(struct nsi_log_claim *c)
 
 int32_t
 nsi_term_frame(const uint8_t *term, int32_t term_length, int32_t offset,
-	       const struct nsi_data_header **hdr)
+	       struct nsi_data_header *out)
 {
 	if (offset < 0 || offset >= term_length || offset % NSI_FRAME_ALIGN != 0)
 		return -EINVAL;
-	const struct nsi_data_header *h =
-		(const struct nsi_data_header *)(const void *)(term + offset);
-	/* Pairs with commit_frame(): the header and payload are complete. */
-	int32_t length = (int32_t)nsi_load_acquire_u32((const uint32_t *)&h->frame_length);
+	const uint64_t *w = (const uint64_t *)(const void *)(term + offset);
+	/*
+	 * Each header word is read once, into the caller's copy, and only the copy is used: a
+	 * writer racing with us (the memory is shared and not trusted) cannot change a length
+	 * between its check and its use. The first word holds length, version, flags and type,
+	 * so they come from one load. Acquire pairs with commit_frame(): the rest of the header
+	 * and the payload are complete.
+	 */
+	uint64_t w0 = nsi_load_acquire_u64(&w[0]);
+	int32_t length = (int32_t)(uint32_t)w0;
 	if (length <= 0)
 		return 0;
-	if (length < NSI_DATA_HEADER_LEN || nsi_frame_align(length) > term_length - offset ||
-	    length > term_length - offset)
+	if (length < NSI_DATA_HEADER_LEN || length > term_length - offset ||
+	    nsi_frame_align(length) > term_length - offset)
 		return -EBADMSG;
-	*hdr = h;
+	uint64_t w1 = nsi_load_relaxed_u64(&w[1]), w2 = nsi_load_relaxed_u64(&w[2]);
+	out->frame_length = length;
+	out->version = (uint8_t)(w0 >> 32);
+	out->flags = (uint8_t)(w0 >> 40);
+	out->type = (uint16_t)(w0 >> 48);
+	out->term_offset = (int32_t)(uint32_t)w1;
+	out->session_id = (int32_t)(uint32_t)(w1 >> 32);
+	out->stream_id = (int32_t)(uint32_t)w2;
+	out->term_id = (int32_t)(uint32_t)(w2 >> 32);
+	out->reserved_value = (int64_t)nsi_load_relaxed_u64(&w[3]);
 	return nsi_frame_align(length);
 }
 
@@ -516,11 +537,24 @@ int64_t
 nsi_log_clean_to(struct nsi_log *log, int64_t position)
 {
 	struct nsi_log_meta *m = log->meta;
-	int64_t clean = nsi_load_acquire_i64(&m->clean_position), done = 0;
-	int64_t term_mask = (int64_t)log->term_length - 1;
-	/* Never more than the three terms behind: older positions share the same memory. */
-	if (position - clean > (int64_t)log->term_length * NSI_LOG_PARTITIONS)
-		clean = position - (int64_t)log->term_length * NSI_LOG_PARTITIONS;
+	int64_t done = 0, term_mask = (int64_t)log->term_length - 1;
+	/*
+	 * The clean position is shared memory: read once and bounded before any arithmetic. A
+	 * position p shares its memory with p + 3 terms, and publishers may be writing up to a
+	 * window and a message (1.125 terms) past @position, so nothing further back than 1.5
+	 * terms is ever zeroed; legitimately the clean position is never more than 1.125 terms
+	 * behind, and never ahead (the slowest subscriber only moves forward): any other value
+	 * was forged, and cleaning starts 1.5 terms back.
+	 */
+	int64_t clean = nsi_load_acquire_i64(&m->clean_position);
+	int64_t reach = (int64_t)log->term_length + log->term_length / 2;
+	if (position <= 0 || clean == position)
+		return 0;
+	if (clean < position - reach || clean > position)
+		clean = position - reach;
+	if (clean < 0)
+		clean = 0;
+	clean &= ~(int64_t)(NSI_FRAME_ALIGN - 1);
 	while (clean < position) {
 		int part = nsi_log_partition((int32_t)(clean >> log->shift));
 		int64_t offset = clean & term_mask;
@@ -546,23 +580,20 @@ nsi_term_read(const uint8_t *term, int32_t term_length, int32_t offset, int limi
 		return -EINVAL;
 	}
 	while (delivered < limit && offset < term_length) {
-		const struct nsi_data_header *h =
-			(const struct nsi_data_header *)(const void *)(term + offset);
-		/* Pairs with commit_frame(): the header and payload are complete. */
-		int32_t length = (int32_t)nsi_load_acquire_u32((const uint32_t *)&h->frame_length);
-		if (length <= 0)
+		struct nsi_data_header h;
+		int32_t len = nsi_term_frame(term, term_length, offset, &h);
+		if (len == 0)
 			break;
-		if (length < NSI_DATA_HEADER_LEN || length > term_length - offset ||
-		    nsi_frame_align(length) > term_length - offset) {
+		if (len < 0) {
 			*next = offset;
 			return -EBADMSG;
 		}
-		if (h->type != NSI_FRAME_PAD) {
-			fn(ctx, term + offset + NSI_DATA_HEADER_LEN, length - NSI_DATA_HEADER_LEN,
-			   h);
+		if (h.type != NSI_FRAME_PAD) {
+			fn(ctx, term + offset + NSI_DATA_HEADER_LEN,
+			   h.frame_length - NSI_DATA_HEADER_LEN, &h);
 			delivered++;
 		}
-		offset += nsi_frame_align(length);
+		offset += len;
 	}
 	*next = offset;
 	return delivered;

@@ -47,6 +47,7 @@
 /* Appender results besides a position (> 0) and negative errno values. */
 #define NSI_LOG_ROTATED	     (-1000) /* the term filled up and rotated: retry */
 #define NSI_LOG_MAX_POSITION (-1001) /* the stream reached its largest position */
+#define NSI_LOG_CORRUPT	     (-1002) /* the tail holds what no writer leaves: damaged memory */
 
 /* The metadata page (shared; layout fixed; little-endian). */
 struct nsi_log_meta {
@@ -117,7 +118,8 @@ int nsi_log_attach(struct nsi_log *log, void *base, size_t bytes);
 /*
  * Append one message of @length bytes (0 .. max_message), fragmented when it exceeds
  * max_payload. @exclusive: the caller is the only writer of this log. Returns the position
- * after the message, NSI_LOG_ROTATED (retry), NSI_LOG_MAX_POSITION, or -EMSGSIZE.
+ * after the message, NSI_LOG_ROTATED (retry), NSI_LOG_MAX_POSITION, NSI_LOG_CORRUPT (the
+ * tail is not aligned: nothing was written), or -EMSGSIZE.
  */
 int64_t nsi_log_append(struct nsi_log *log, bool exclusive, const void *msg, int32_t length);
 
@@ -149,12 +151,14 @@ void nsi_log_claim_commit(struct nsi_log_claim *c);
 void nsi_log_claim_abort(struct nsi_log_claim *c);
 
 /*
- * Look at the frame at @offset of @term: returns its aligned length (> 0) and *hdr when it is
- * committed, 0 when nothing is committed there yet, -EBADMSG when its length is impossible
- * (corrupt memory), -EINVAL for a bad offset. Padding is returned like data (check the type).
+ * Look at the frame at @offset of @term: returns its aligned length (> 0) and a copy of its
+ * header in *out when it is committed, 0 when nothing is committed there yet, -EBADMSG when
+ * its length is impossible (corrupt memory), -EINVAL for a bad offset. Padding is returned
+ * like data (check the type). Every header word is read from the term once; callers use only
+ * the copy (the term is shared memory: a hostile writer may change it at any time).
  */
 int32_t nsi_term_frame(const uint8_t *term, int32_t term_length, int32_t offset,
-		       const struct nsi_data_header **hdr);
+		       struct nsi_data_header *out);
 
 /*
  * Pad over a frame reserved at @position and never committed (its publisher died between
@@ -167,11 +171,13 @@ int32_t nsi_log_unblock(struct nsi_log *log, int64_t position, int64_t tail_posi
 
 /*
  * Zero the log's memory for positions from its clean position up to @position (which must be
- * at or behind every reader), so writers can reuse it three terms on. Returns bytes zeroed.
+ * at or behind every reader), so writers can reuse it three terms on. The clean position is
+ * bounded first (at most 1.5 terms behind @position; nothing when it is ahead). Returns the
+ * bytes zeroed.
  */
 int64_t nsi_log_clean_to(struct nsi_log *log, int64_t position);
 
-/* Fragment handler: one committed data frame (payload and its header). */
+/* Fragment handler: one committed data frame (its payload, and a copy of its header). */
 typedef void (*nsi_frag_fn)(void *ctx, const uint8_t *payload, int32_t length,
 			    const struct nsi_data_header *hdr);
 

@@ -521,31 +521,43 @@ gather_claim_and_clean(void **state)
 	assert_int_equal(nsi_log_claim(&log, false, log.max_payload + 1, &cl), -EMSGSIZE);
 	int64_t p1 = nsi_log_claim(&log, false, 40, &cl);
 	assert_int_equal(p1, pos + 96);
-	const struct nsi_data_header *h;
-	assert_int_equal(nsi_term_frame(log.terms[0], TERM, (int32_t)pos, &h), 0); /* not yet */
+	struct nsi_data_header copy, *h = &copy;
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, (int32_t)pos, h), 0); /* not yet */
 	memcpy(cl.payload, big, 40);
 	nsi_log_claim_commit(&cl);
-	assert_int_equal(nsi_term_frame(log.terms[0], TERM, (int32_t)pos, &h), 96);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, (int32_t)pos, h), 96);
 	assert_int_equal(h->type, NSI_FRAME_DATA);
 	assert_int_equal(h->frame_length, 72);
 	int64_t p2 = nsi_log_claim(&log, true, 8, &cl);
 	nsi_log_claim_abort(&cl);
-	assert_int_equal(nsi_term_frame(log.terms[0], TERM, (int32_t)p1, &h), 64);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, (int32_t)p1, h), 64);
 	assert_int_equal(h->type, NSI_FRAME_PAD);
 	memset(c, 0, sizeof(*c));
 	assert_int_equal(nsi_term_read(log.terms[0], TERM, (int32_t)pos, 100, collect, c, &next),
 			 1);
 	assert_int_equal(next, (int32_t)p2);
-	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 3, &h), -EINVAL);
-	assert_int_equal(nsi_term_frame(log.terms[0], TERM, TERM, &h), -EINVAL);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 3, h), -EINVAL);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, TERM, h), -EINVAL);
 
-	/* Cleaning zeroes what is behind the readers, once, and never more than three terms. */
+	/* Cleaning zeroes what is behind the readers, once, and never more than 1.5 terms. */
 	assert_int_equal(nsi_log_clean_to(&log, 160), 160);
-	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 0, &h), 0);
-	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 160, &h), MTU);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 0, h), 0);
+	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 160, h), MTU);
 	assert_int_equal(nsi_log_clean_to(&log, 160), 0);
-	assert_int_equal(nsi_log_clean_to(&log, 100LL * TERM), 3LL * TERM);
+	assert_int_equal(nsi_log_clean_to(&log, 100LL * TERM), TERM + TERM / 2);
 	assert_int_equal(log.meta->clean_position, 100LL * TERM);
+	/* A forged clean position is bounded before any arithmetic (it once overflowed). */
+	static const int64_t forged[] = { INT64_MIN, -1, -TERM, 7, INT64_MAX, 200LL * TERM };
+	/* (each starts cleaning 1.5 terms back: 101 terms is where the test stands) */
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		log.meta->clean_position = forged[i];
+		int64_t done = nsi_log_clean_to(&log, 101LL * TERM);
+		assert_int_equal(done, TERM + TERM / 2);
+		assert_int_equal(log.meta->clean_position, 101LL * TERM);
+	}
+	log.meta->clean_position = INT64_MIN;
+	assert_int_equal(nsi_log_clean_to(&log, 64), 64);
+	assert_int_equal(nsi_log_clean_to(&log, -5), 0);
 	p.window = TERM + 1;
 	assert_int_equal(nsi_log_params_check(&p), -EINVAL);
 	free(c);

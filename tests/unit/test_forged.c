@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Forged and racing shared memory (RELIABILITY.md I8): another process of the same user may
+ * write any word of a log or of cnc.dat at any time. Each case forges or races one word the
+ * way such a process would and checks the outcome the docs promise: an error or a clean
+ * stop, never a crash, a hang past a deadline, or a wrong message delivered.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <nanostream/nanostream.h>
+
+#include "client/client.h"
+#include "testutil.h"
+
+#define SEC  (1000LL * 1000 * 1000)
+#define TERM (64 * 1024)
+
+static char dir[64];
+
+/* A fresh directory per case: a case that fails leaves its driver behind, not in the next. */
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/ns-forgedtest-XXXXXX");
+	return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- a log in memory, read as a subscription reads an image ---- */
+
+struct memlog {
+	uint8_t *mem;
+	size_t bytes;
+	ns_image img;
+};
+
+static void
+memlog_open(struct memlog *m, int32_t mtu)
+{
+	m->bytes = nsi_log_bytes(TERM);
+	m->mem = aligned_alloc(4096, m->bytes);
+	assert_non_null(m->mem);
+	memset(m->mem, 0, m->bytes);
+	struct nsi_log_params p = { .term_length = TERM,
+				    .mtu = mtu,
+				    .initial_term_id = 77,
+				    .session_id = 5,
+				    .stream_id = 6 };
+	memset(&m->img, 0, sizeof(m->img));
+	assert_int_equal(nsi_log_init(&m->img.log, m->mem, m->bytes, &p), 0);
+	m->img.eos = INT64_MAX;
+	m->img.asm_cap = m->img.log.max_message;
+}
+
+static void
+memlog_close(struct memlog *m)
+{
+	free(m->img.asm_buf);
+	free(m->mem);
+}
+
+struct seen {
+	int64_t messages;
+	int64_t bad_lengths;
+	size_t max_len;
+	size_t limit;
+};
+
+static void
+on_message(void *ctx, const void *buf, size_t len, const struct ns_header *h)
+{
+	struct seen *s = ctx;
+	(void)h;
+	if (len > s->limit) {
+		s->bad_lengths++;
+		return;
+	}
+	/* Read it all: ASan checks the bounds the length claims. */
+	const volatile uint8_t *b = buf;
+	for (size_t i = 0; i < len; i++)
+		(void)b[i];
+	if (len > s->max_len)
+		s->max_len = len;
+	s->messages++;
+}
+
+struct flipper {
+	uint64_t *word;
+	uint64_t a, b;
+	uint32_t stop;
+	uint64_t flips;
+};
+
+static void *
+flip(void *arg)
+{
+	struct flipper *f = arg;
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(f->word, f->a, __ATOMIC_RELEASE);
+		__atomic_store_n(f->word, f->b, __ATOMIC_RELEASE);
+		f->flips++;
+	}
+	return NULL;
+}
+
+/*
+ * Issue 14.3: a writer flips the length of the first frame between its value and 0 (and
+ * another length) while the image is read. The reader used to check the length and then
+ * read it again: a negative-size copy in fragment assembly, or a handler called with
+ * len = SIZE_MAX - 31. Now every header word is read once; whatever the reader sees, a
+ * handler never gets more than the log's largest message, and nothing is read out of bounds.
+ */
+static void
+racing_frame_length_never_reaches_a_handler(void **state)
+{
+	(void)state;
+	struct memlog m;
+	memlog_open(&m, 128); /* 96-byte payloads: a 300-byte message is 4 fragments */
+	uint8_t msg[300];
+	memset(msg, 0x5a, sizeof(msg));
+	assert_true(nsi_log_append(&m.img.log, false, msg, sizeof(msg)) > 0);
+	assert_true(nsi_log_append(&m.img.log, false, msg, 40) > 0);
+	uint64_t *first = (uint64_t *)(void *)m.img.log.terms[0];
+	uint64_t real = __atomic_load_n(first, __ATOMIC_ACQUIRE);
+	/* The same first word with length 64 (shorter than the real 128) and with length 0. */
+	struct flipper f = { .word = first,
+			     .a = (real & ~UINT64_C(0xffffffff)) | 64,
+			     .b = real & ~UINT64_C(0xffffffff) };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, flip, &f), 0);
+	struct seen s = { .limit = (size_t)m.img.log.max_message };
+	int64_t empty = 0, read = 0, corrupt = 0;
+	uint64_t rounds = tu_scaled(200000);
+	for (uint64_t i = 0; i < rounds; i++) {
+		m.img.position = 0;
+		m.img.corrupt = false;
+		m.img.assembling = false;
+		int n = nsi_image_read(&m.img, on_message, NULL, &s, 16);
+		if (m.img.corrupt)
+			corrupt++;
+		else if (n == 0)
+			empty++;
+		else
+			read++;
+	}
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	print_message("# %llu rounds against %llu flips: %lld saw no frame, %lld read frames, "
+		      "%lld found the log corrupt; %lld messages, longest %zu bytes\n",
+		      (unsigned long long)rounds, (unsigned long long)f.flips, (long long)empty,
+		      (long long)read, (long long)corrupt, (long long)s.messages, s.max_len);
+	assert_int_equal(s.bad_lengths, 0);
+	assert_true(s.max_len <= sizeof(msg));
+	/* The race really happened: the reader saw both states of the word. */
+	assert_true(empty > 0);
+	assert_true(read + corrupt > 0);
+	memlog_close(&m);
+}
+
+/*
+ * A double-fetch detector, deterministic: the first page of the term is mapped PROT_NONE, and
+ * every access to it traps; the handler gives the frame's first word another value (the real
+ * word, length 0, length 64 or length -32, never the one it had), lets that one instruction
+ * run, and protects the page again (x86 single-step). So two reads of the same word never agree, and
+ * a reader that checks a length and reads it again uses a value it never checked: before the
+ * fix, that was a negative-size copy (SIGSEGV) or a handler called with len = SIZE_MAX - 31.
+ * (x86-64 only; not under sanitizers, which own SIGSEGV.)
+ */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define HAVE_TRAP 1
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+static struct {
+	uint8_t *view;	    /* what the reader sees: PROT_NONE between accesses */
+	uint8_t *raw;	    /* the same memory, always writable */
+	uint64_t values[4]; /* the first word takes one of these at every access */
+	uint64_t accesses;
+	uint64_t rng;
+	uint32_t last;
+} trap;
+
+static void
+on_segv(int sig, siginfo_t *si, void *ucv)
+{
+	(void)sig;
+	ucontext_t *uc = ucv;
+	uint8_t *a = si->si_addr;
+	if (a < trap.view || a >= trap.view + 4096) {
+		signal(SIGSEGV, SIG_DFL); /* a real fault: crash as usual when it repeats */
+		return;
+	}
+	/* A value other than the last one, picked at random (a fixed cycle can match a loop). */
+	trap.rng ^= trap.rng << 13;
+	trap.rng ^= trap.rng >> 7;
+	trap.rng ^= trap.rng << 17;
+	trap.last = (trap.last + 1 + (uint32_t)(trap.rng % 3)) % 4;
+	trap.accesses++;
+	__atomic_store_n((uint64_t *)(void *)trap.raw, trap.values[trap.last], __ATOMIC_RELAXED);
+	mprotect(trap.view, 4096, PROT_READ | PROT_WRITE);
+	uc->uc_mcontext.gregs[REG_EFL] |= 0x100; /* trap after this one instruction */
+}
+
+static void
+on_step(int sig, siginfo_t *si, void *ucv)
+{
+	(void)sig;
+	(void)si;
+	ucontext_t *uc = ucv;
+	mprotect(trap.view, 4096, PROT_NONE);
+	uc->uc_mcontext.gregs[REG_EFL] &= ~0x100;
+}
+#endif
+
+static void
+every_read_of_a_frame_word_is_single(void **state)
+{
+	(void)state;
+#ifdef HAVE_TRAP
+	size_t bytes = nsi_log_bytes(TERM);
+	int fd = memfd_create("ns-trap", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)bytes), 0);
+	trap.raw = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	trap.view = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(trap.raw != MAP_FAILED && trap.view != MAP_FAILED);
+	close(fd);
+	struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO | SA_NODEFER };
+	struct sigaction st = { .sa_sigaction = on_step, .sa_flags = SA_SIGINFO };
+	struct sigaction old_segv, old_trap;
+	assert_int_equal(sigaction(SIGSEGV, &sa, &old_segv), 0);
+	assert_int_equal(sigaction(SIGTRAP, &st, &old_trap), 0);
+	/* Two cases: an unfragmented message, and the first fragment of a longer one. */
+	for (int fragmented = 0; fragmented < 2; fragmented++) {
+		struct nsi_log_params p = { .term_length = TERM,
+					    .mtu = 128,
+					    .initial_term_id = 9,
+					    .session_id = 1,
+					    .stream_id = 2 };
+		struct nsi_log wlog;
+		memset(trap.raw, 0, bytes);
+		assert_int_equal(nsi_log_init(&wlog, trap.raw, bytes, &p), 0);
+		uint8_t msg[300];
+		memset(msg, 0x11, sizeof(msg));
+		assert_true(nsi_log_append(&wlog, false, msg, fragmented ? 300 : 90) > 0);
+		uint64_t real = *(uint64_t *)(void *)trap.raw, hi = real & ~UINT64_C(0xffffffff);
+		trap.values[0] = real;
+		trap.values[1] = hi;
+		trap.values[2] = hi | 64;
+		trap.values[3] = hi | (uint32_t)-32;
+		trap.rng = 0x9e3779b97f4a7c15u;
+		ns_image img;
+		memset(&img, 0, sizeof(img));
+		assert_int_equal(nsi_log_attach(&img.log, trap.view, bytes), 0);
+		img.eos = INT64_MAX;
+		img.asm_cap = img.log.max_message;
+		struct seen s = { .limit = (size_t)img.log.max_message };
+		trap.accesses = 0;
+		assert_int_equal(mprotect(trap.view, 4096, PROT_NONE), 0);
+		for (int round = 0; round < 400; round++) {
+			img.position = 0;
+			img.corrupt = false;
+			img.assembling = false;
+			(void)nsi_image_read(&img, on_message, NULL, &s, 16);
+		}
+		assert_int_equal(mprotect(trap.view, 4096, PROT_READ | PROT_WRITE), 0);
+		print_message(
+			"# %s: 400 reads, %llu trapped accesses, %lld messages, longest %zu\n",
+			fragmented ? "fragmented" : "unfragmented",
+			(unsigned long long)trap.accesses, (long long)s.messages, s.max_len);
+		assert_true(trap.accesses >= 400);
+		assert_int_equal(s.bad_lengths, 0);
+		free(img.asm_buf);
+	}
+	assert_int_equal(sigaction(SIGSEGV, &old_segv, NULL), 0);
+	assert_int_equal(sigaction(SIGTRAP, &old_trap, NULL), 0);
+	munmap(trap.raw, bytes);
+	munmap(trap.view, bytes);
+#else
+	skip();
+#endif
+}
+
+/* A frame left from three terms ago (its term id is not this term's) is not delivered. */
+static void
+stale_term_frame_is_corrupt(void **state)
+{
+	(void)state;
+	struct memlog m;
+	memlog_open(&m, 1024);
+	uint8_t msg[40] = { 1 };
+	assert_true(nsi_log_append(&m.img.log, false, msg, sizeof(msg)) > 0);
+	struct nsi_data_header *h = (struct nsi_data_header *)(void *)m.img.log.terms[0];
+	h->term_id -= 3;
+	struct seen s = { .limit = (size_t)m.img.log.max_message };
+	assert_int_equal(nsi_image_read(&m.img, on_message, NULL, &s, 16), 0);
+	assert_true(m.img.corrupt);
+	assert_int_equal(s.messages, 0);
+	memlog_close(&m);
+}
+
+/*
+ * Issue 14.15: a tail whose offset is not a multiple of 32 (forged) is refused before any
+ * store: the publisher would otherwise write 8-byte atomics at a misaligned address.
+ */
+static void
+unaligned_tail_is_refused(void **state)
+{
+	(void)state;
+	for (int exclusive = 0; exclusive < 2; exclusive++) {
+		struct memlog m;
+		memlog_open(&m, 1024);
+		int64_t *tail = &m.img.log.meta->tail[0];
+		*tail += 12;
+		uint8_t msg[40] = { 0 };
+		int64_t before = *tail;
+		assert_int_equal(nsi_log_append(&m.img.log, exclusive, msg, sizeof(msg)),
+				 NSI_LOG_CORRUPT);
+		struct nsi_log_claim c;
+		assert_int_equal(nsi_log_claim(&m.img.log, exclusive, 8, &c), NSI_LOG_CORRUPT);
+		if (exclusive)
+			assert_int_equal(*tail, before);
+		memlog_close(&m);
+	}
+}
+
+/* ---- the same through the public API: a client with its embedded driver ---- */
+
+struct stream {
+	ns_client *c;
+	ns_publication *p;
+	ns_subscription *s;
+	struct seen seen;
+};
+
+static void
+stream_open(struct stream *st, uint32_t pub_flags)
+{
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	o.term_length = TERM;
+	o.mtu = 1024;
+	assert_int_equal(ns_client_create(&st->c, &o), 0);
+	assert_int_equal(ns_subscription_add(st->c, "ns:ipc", 3, NULL, &st->s), 0);
+	assert_int_equal(ns_publication_add(st->c, "ns:ipc", 3, pub_flags, &st->p), 0);
+	assert_int_equal(ns_publication_wait_connected(st->p, ns_clock_ns() + 10 * SEC), 0);
+	assert_int_equal(ns_subscription_wait_connected(st->s, ns_clock_ns() + 10 * SEC), 0);
+	st->seen = (struct seen){ .limit = (size_t)ns_publication_max_message(st->p) };
+}
+
+static void
+stream_close(struct stream *st)
+{
+	assert_int_equal(ns_publication_close(st->p), 0);
+	assert_int_equal(ns_subscription_close(st->s), 0);
+	assert_int_equal(ns_client_close(st->c), 0);
+}
+
+/* Offer and poll until @n messages went through (10 s at most). */
+static void
+pump(struct stream *st, int n)
+{
+	uint8_t msg[200];
+	memset(msg, 7, sizeof(msg));
+	int64_t deadline = ns_clock_ns() + 10 * SEC;
+	for (int sent = 0; sent < n;) {
+		int64_t r = ns_offer(st->p, msg, sizeof(msg));
+		if (r > 0)
+			sent++;
+		else
+			assert_true(r == NS_BACK_PRESSURED || r == NS_ADMIN_ACTION);
+		(void)ns_poll(st->s, on_message, &st->seen, 64);
+		assert_true(ns_clock_ns() < deadline);
+	}
+	while (ns_poll(st->s, on_message, &st->seen, 64) > 0)
+		;
+}
+
+/*
+ * Issue 14.4: clean_position = INT64_MIN in the log's metadata made the publisher's cleaning
+ * overflow and zero ~2^63 bytes, wiping neighbouring mappings. Now it is bounded: the stream
+ * goes on, and cnc.dat (mapped next to the log) is intact.
+ */
+static void
+forged_clean_position_is_bounded(void **state)
+{
+	(void)state;
+	/* Values no publisher writes: cleaning restarts 1.5 terms back and the stream goes on. */
+	static const int64_t forged[] = { INT64_MIN, INT64_MAX, -1, 1LL << 62 };
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		struct stream st;
+		stream_open(&st, 0);
+		pump(&st, 100);
+		__atomic_store_n(&st.p->log.meta->clean_position, forged[i], __ATOMIC_RELEASE);
+		pump(&st, 2000); /* several limit refreshes and term rotations */
+		assert_int_equal(st.seen.messages, 2100);
+		assert_int_equal(st.seen.bad_lengths, 0);
+		assert_int_equal(st.c->cnc.hdr->magic, NSI_CNC_MAGIC);
+		assert_true(ns_client_do_work(st.c) >= 0);
+		stream_close(&st);
+	}
+}
+
+/*
+ * Issue 14.6: a forged active term count makes every offer say NS_ADMIN_ACTION (retry at
+ * once); ns_offer_wait() used to retry past its deadline for ever. Now it keeps it. (The
+ * count is raised after two rotations, so the tail it points at is an old term's and lies
+ * below the limit: every offer then reports a rotation under way.)
+ */
+static void
+offer_wait_keeps_its_deadline(void **state)
+{
+	(void)state;
+	struct stream st;
+	stream_open(&st, 0);
+	pump(&st, 600);
+	assert_true(nsi_log_active_term_count(&st.p->log) >= 2);
+	int32_t *count = &st.p->log.meta->active_term_count;
+	__atomic_store_n(count, __atomic_load_n(count, __ATOMIC_ACQUIRE) + 1, __ATOMIC_RELEASE);
+	uint8_t msg[32] = { 0 };
+	int64_t start = ns_clock_ns();
+	int64_t r = ns_offer_wait(st.p, msg, sizeof(msg), NS_WAIT_BUSY_SPIN, start + SEC / 5);
+	int64_t took = ns_clock_ns() - start;
+	print_message("# ns_offer_wait with a 200 ms deadline: %s after %lld ms\n",
+		      ns_strerror((int)r), (long long)(took / 1000000));
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(took >= SEC / 5);
+	assert_true(took < 2 * SEC);
+	stream_close(&st);
+}
+
+/*
+ * Issue 14.15 through the API: an unaligned tail gives NS_LOG_CORRUPT from every offer
+ * (not retryable: ns_offer_wait returns it at once), and the publication still closes.
+ */
+static void
+unaligned_tail_gives_log_corrupt(void **state)
+{
+	(void)state;
+	for (uint32_t flags = 0; flags <= NS_PUBLICATION_EXCLUSIVE; flags++) {
+		struct stream st;
+		stream_open(&st, flags);
+		pump(&st, 10);
+		int32_t count =
+			__atomic_load_n(&st.p->log.meta->active_term_count, __ATOMIC_ACQUIRE);
+		int64_t *tail = &st.p->log.meta->tail[nsi_log_partition(count)];
+		__atomic_add_fetch(tail, 4, __ATOMIC_ACQ_REL);
+		uint8_t msg[32] = { 0 };
+		assert_int_equal(ns_offer(st.p, msg, sizeof(msg)), NS_LOG_CORRUPT);
+		assert_int_equal(ns_offer_wait(st.p, msg, sizeof(msg), NS_WAIT_YIELD,
+					       ns_clock_ns() + 10 * SEC),
+				 NS_LOG_CORRUPT);
+		struct ns_claim c;
+		assert_int_equal(ns_try_claim(st.p, 8, &c), NS_LOG_CORRUPT);
+		stream_close(&st);
+	}
+}
+
+/*
+ * Issue 14.7: a tail forged 2^30 terms ahead, then the publication closed: the driver walked
+ * the whole forged distance (~9 s, its heartbeat stale for every client). Now its walk is at
+ * most two terms: the duty cycle stays short and the subscriber sees the stream end.
+ */
+static void
+forged_tail_then_close_is_bounded_work(void **state)
+{
+	(void)state;
+	struct stream st;
+	stream_open(&st, 0);
+	pump(&st, 10);
+	int32_t count = __atomic_load_n(&st.p->log.meta->active_term_count, __ATOMIC_ACQUIRE);
+	int64_t *tail = &st.p->log.meta->tail[nsi_log_partition(count)];
+	__atomic_add_fetch(tail, (int64_t)1 << 62, __ATOMIC_ACQ_REL); /* term id + 2^30 */
+	int64_t start = ns_clock_ns();
+	assert_int_equal(ns_publication_close(st.p), 0);
+	int64_t took = ns_clock_ns() - start;
+	int64_t cycle = *nsi_counter_addr(&st.c->cnc.counters, NSI_SYS_CYCLE_MAX_NS);
+	print_message("# close after a forged tail: %lld us; longest duty cycle %lld us\n",
+		      (long long)(took / 1000), (long long)(cycle / 1000));
+	assert_true(took < SEC);
+	assert_true(cycle < SEC / 2);
+	/* The subscriber's image ends (at the last real frame), it does not wait for ever. */
+	int64_t deadline = ns_clock_ns() + 10 * SEC;
+	while (ns_subscription_image_count(st.s) > 0) {
+		(void)ns_poll(st.s, on_message, &st.seen, 64);
+		assert_true(ns_clock_ns() < deadline);
+	}
+	assert_int_equal(st.seen.messages, 10);
+	assert_int_equal(ns_subscription_close(st.s), 0);
+	assert_int_equal(ns_client_close(st.c), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(racing_frame_length_never_reaches_a_handler, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(every_read_of_a_frame_word_is_single, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(stale_term_frame_is_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(unaligned_tail_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(forged_clean_position_is_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(offer_wait_keeps_its_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(unaligned_tail_gives_log_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(forged_tail_then_close_is_bounded_work, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests_name("forged", tests, NULL, NULL);
+}
