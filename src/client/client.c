@@ -124,11 +124,22 @@ nsi_image_free(ns_image *img)
 	free(img);
 }
 
+/* Where @image_id is in @s's list of images announced and not yet gone, or -1. */
+static int
+known_image(const ns_subscription *s, int64_t image_id)
+{
+	for (int i = 0; i < s->nknown; i++)
+		if (s->known[i] == image_id)
+			return i;
+	return -1;
+}
+
 static void
 on_image_available(ns_client *c, ns_subscription *s, struct nsi_rsp_image m, const uint8_t *msg,
 		   int32_t length)
 {
-	if (m.name_length != length - (int32_t)sizeof(m))
+	/* A notice seen twice (the broadcast can be forged or replayed) adds no second reader. */
+	if (m.name_length != length - (int32_t)sizeof(m) || known_image(s, m.image_id) >= 0)
 		return;
 	ns_image *img = calloc(1, sizeof(*img));
 	if (img == NULL)
@@ -165,7 +176,12 @@ on_image_available(ns_client *c, ns_subscription *s, struct nsi_rsp_image m, con
 	img->session_id = m.session_id;
 	img->asm_cap = img->log.max_message;
 	img->sub = s;
+	if (!push((void **)&s->known, &s->nknown, &s->cap_known, sizeof(m.image_id), &m.image_id)) {
+		nsi_image_free(img);
+		return;
+	}
 	if (!push((void **)&s->arrived, &s->narrived, &s->cap_arrived, sizeof(img), &img)) {
+		s->nknown--;
 		nsi_image_free(img);
 		return;
 	}
@@ -175,6 +191,10 @@ on_image_available(ns_client *c, ns_subscription *s, struct nsi_rsp_image m, con
 static void
 on_image_unavailable(ns_subscription *s, struct nsi_rsp_image m)
 {
+	int k = known_image(s, m.image_id);
+	if (k < 0)
+		return; /* never announced (or already gone): nothing of ours */
+	s->known[k] = s->known[--s->nknown];
 	struct nsi_image_gone g = { .image_id = m.image_id, .eos = m.position };
 	if (push((void **)&s->gone, &s->ngone, &s->cap_gone, sizeof(g), &g))
 		nsi_store_release_u32(&s->changed, 1);
@@ -209,22 +229,33 @@ dispatch(ns_client *c, int32_t type, const uint8_t *msg, int32_t length)
 	memcpy(c->waiting->msg, msg, (size_t)length);
 }
 
-/* Read the driver's broadcasts (lock held). */
+/*
+ * Read the driver's broadcasts (lock held): at most NOTICES_PER_CALL records, so a buffer
+ * full of forged records cannot keep the caller (and the lock) for long; the rest wait for
+ * the next call.
+ */
+#define NOTICES_PER_CALL 256
+
 static int
 read_notices(ns_client *c)
 {
 	uint8_t buf[1024];
 	int32_t type, length;
-	int n = 0, rc;
+	int n = 0, rc = 0;
 	/* The tail before reading: a notice that lands meanwhile still differs from it. */
 	int64_t tail = nsi_load_acquire_i64(&c->cnc.to_clients.trailer->tail);
-	while ((rc = nsi_bcast_receive(&c->rx, &type, buf, sizeof(buf), &length)) != 0) {
+	for (int i = 0; i < NOTICES_PER_CALL; i++) {
+		rc = nsi_bcast_receive(&c->rx, &type, buf, sizeof(buf), &length);
+		if (rc == 0)
+			break;
 		if (rc == 1) {
 			dispatch(c, type, buf, length);
 			n++;
 		}
 	}
-	nsi_store_relaxed_i64(&c->seen_tail, tail);
+	/* Not all read: leave seen_tail behind so the next poll comes back for the rest. */
+	if (rc == 0)
+		nsi_store_relaxed_i64(&c->seen_tail, tail);
 	return n;
 }
 

@@ -94,6 +94,8 @@ struct ns_subscription {
 	int narrived, cap_arrived;
 	struct nsi_image_gone *gone;
 	int ngone, cap_gone;
+	int64_t *known; /* images announced and not yet gone (a notice repeated is ignored) */
+	int nknown, cap_known;
 	/* Fixed. */
 	ns_client *client;
 	int64_t reg_id;

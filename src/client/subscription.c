@@ -50,6 +50,7 @@ ns_subscription_add(ns_client *c, const char *uri, int32_t stream_id,
 			nsi_image_free(s->arrived[i]);
 		free(s->arrived);
 		free(s->gone);
+		free(s->known);
 		free(s);
 		return rc;
 	}
@@ -71,6 +72,7 @@ ns_subscription_close(ns_subscription *s)
 	free(s->images);
 	free(s->arrived);
 	free(s->gone);
+	free(s->known);
 	free(s);
 	return 0;
 }

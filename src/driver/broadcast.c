@@ -46,6 +46,7 @@ nsi_bcast_init(struct nsi_bcast *b, void *base, size_t bytes)
 	b->capacity = (int64_t)capacity;
 	b->mask = b->capacity - 1;
 	b->max_msg = (int32_t)(capacity / 8) - NSI_BCAST_HEADER;
+	b->tx_tail = nsi_load_relaxed_i64(&b->trailer->tail);
 	return 0;
 }
 
@@ -58,7 +59,8 @@ nsi_bcast_transmit(struct nsi_bcast *b, int32_t type, const void *msg, int32_t l
 		return -EMSGSIZE;
 	struct nsi_bcast_trailer *t = b->trailer;
 	int64_t record = length + NSI_BCAST_HEADER, aligned = align8(record);
-	int64_t tail = nsi_load_relaxed_i64(&t->tail); /* ours alone */
+	/* Our own copy of the tail: what others may have written to the shared one is ignored. */
+	int64_t tail = b->tx_tail;
 	int64_t index = tail & b->mask, to_end = b->capacity - index;
 	int64_t start = aligned > to_end ? tail + to_end : tail;
 
@@ -81,7 +83,8 @@ nsi_bcast_transmit(struct nsi_bcast *b, int32_t type, const void *msg, int32_t l
 		store_word(rec + NSI_BCAST_HEADER + off, w);
 	}
 	nsi_store_release_i64(&t->latest, start);
-	nsi_store_release_i64(&t->tail, start + aligned);
+	b->tx_tail = start + aligned;
+	nsi_store_release_i64(&t->tail, b->tx_tail);
 	return 0;
 }
 
@@ -90,7 +93,16 @@ nsi_bcast_receiver_init(struct nsi_bcast_receiver *r, const struct nsi_bcast *b)
 {
 	r->b = b;
 	r->lapped_count = 0;
-	r->cursor = nsi_load_acquire_i64(&b->trailer->latest);
+	r->corrupt_count = 0;
+	/* Start at the latest record if it is a sane one, else at the tail (new records only). */
+	int64_t tail = nsi_load_acquire_i64(&b->trailer->tail);
+	int64_t latest = nsi_load_acquire_i64(&b->trailer->latest);
+	if (tail < 0 || tail % NSI_BCAST_ALIGN != 0)
+		tail = 0;
+	r->cursor = latest >= 0 && latest <= tail && tail - latest <= b->capacity &&
+				    latest % NSI_BCAST_ALIGN == 0
+			    ? latest
+			    : tail;
 }
 
 /* Did the transmitter start overwriting the record at @cursor (since the reads before)? */
@@ -101,11 +113,40 @@ overwritten(const struct nsi_bcast *b, int64_t cursor)
 	return nsi_load_relaxed_i64(&b->trailer->tail_intent) - cursor > b->capacity;
 }
 
+/*
+ * Lapped: resume at the latest record when it is ahead of @cursor and within one buffer of
+ * @tail, else at @tail. Either way the cursor moves forward, never back onto a record that
+ * was already handed out.
+ */
 static void
-skip_to_latest(struct nsi_bcast_receiver *r)
+skip_ahead(struct nsi_bcast_receiver *r, int64_t cursor, int64_t tail)
 {
-	r->cursor = nsi_load_acquire_i64(&r->b->trailer->latest);
+	int64_t latest = nsi_load_acquire_i64(&r->b->trailer->latest);
+	bool sane = latest > cursor && latest < tail && tail - latest <= r->b->capacity &&
+		    latest % NSI_BCAST_ALIGN == 0;
+	r->cursor = sane ? latest : tail;
+	r->lapped_count++;
 }
+
+/*
+ * Give up on what lies between the cursor and @tail: the buffer holds what no transmitter
+ * writes. The receiver resynchronises at the latest record when that one is ahead of the
+ * cursor and sane, else at the tail; the records in between are lost (their senders' waits
+ * end at their deadlines). Forward only, so no record is handed out twice.
+ */
+static int
+resync(struct nsi_bcast_receiver *r, int64_t cursor, int64_t tail)
+{
+	int64_t latest = nsi_load_acquire_i64(&r->b->trailer->latest);
+	bool sane = latest > cursor && latest < tail && tail - latest <= r->b->capacity &&
+		    latest % NSI_BCAST_ALIGN == 0;
+	r->cursor = sane ? latest : tail;
+	r->corrupt_count++;
+	return -EBADMSG;
+}
+
+/* A bound on records skipped (padding, laps) in one call: the memory may be hostile. */
+#define RECEIVE_STEPS 8
 
 int
 nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_t out_len,
@@ -113,13 +154,28 @@ nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_
 {
 	const struct nsi_bcast *b = r->b;
 
-	for (;;) {
+	for (int step = 0; step < RECEIVE_STEPS; step++) {
 		int64_t cursor = r->cursor;
-		if (nsi_load_acquire_i64(&b->trailer->tail) <= cursor)
+		/* Read once, checked, then used: the trailer is shared memory. */
+		int64_t tail = nsi_load_acquire_i64(&b->trailer->tail);
+		if (tail == cursor)
 			return 0;
-		if (overwritten(b, cursor)) {
-			r->lapped_count++;
-			skip_to_latest(r);
+		if (tail % NSI_BCAST_ALIGN != 0)
+			return 0; /* forged: the transmitter's next record rewrites it */
+		if (tail < cursor) {
+			/*
+			 * The tail went back (forged, now or before). The transmitter is the
+			 * authority: follow it, from its latest record when that one is sane.
+			 */
+			int64_t latest = nsi_load_acquire_i64(&b->trailer->latest);
+			bool sane = latest >= 0 && latest < tail && tail - latest <= b->capacity &&
+				    latest % NSI_BCAST_ALIGN == 0;
+			r->cursor = sane ? latest : tail;
+			r->corrupt_count++;
+			return -EBADMSG;
+		}
+		if (tail - cursor > b->capacity || overwritten(b, cursor)) {
+			skip_ahead(r, cursor, tail);
 			continue;
 		}
 		int64_t index = cursor & b->mask;
@@ -128,15 +184,14 @@ nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_
 		bool pad = typ == NSI_BCAST_PAD_TYPE;
 		bool sane = pad ? len == b->capacity - index
 				: len >= NSI_BCAST_HEADER && len <= b->capacity - index &&
-					    len - NSI_BCAST_HEADER <= b->max_msg;
+					    len - NSI_BCAST_HEADER <= b->max_msg &&
+					    align8(len) <= tail - cursor;
 		if (!sane) {
 			if (overwritten(b, cursor)) {
-				r->lapped_count++;
-				skip_to_latest(r);
+				skip_ahead(r, cursor, tail);
 				continue;
 			}
-			skip_to_latest(r);
-			return -EBADMSG;
+			return resync(r, cursor, tail);
 		}
 		if (pad) {
 			r->cursor = cursor + len;
@@ -153,8 +208,7 @@ nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_
 			memcpy(dst + off, &w, (size_t)(n - off < 8 ? n - off : 8));
 		}
 		if (overwritten(b, cursor)) {
-			r->lapped_count++;
-			skip_to_latest(r);
+			skip_ahead(r, cursor, tail);
 			continue;
 		}
 		r->cursor = cursor + align8(len);
@@ -162,4 +216,7 @@ nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_
 		*length = n;
 		return 1;
 	}
+	/* Still skipping after RECEIVE_STEPS: not what a transmitter does. */
+	int64_t tail = nsi_load_acquire_i64(&b->trailer->tail) & ~(int64_t)(NSI_BCAST_ALIGN - 1);
+	return resync(r, r->cursor, tail > r->cursor ? tail : r->cursor);
 }

@@ -48,6 +48,7 @@ struct nsi_bcast {
 	int64_t capacity;
 	int64_t mask;
 	int32_t max_msg; /* payload bytes: capacity / 8 */
+	int64_t tx_tail; /* the transmitter's own tail (the shared one is only a copy for others) */
 };
 
 /*
@@ -56,13 +57,17 @@ struct nsi_bcast {
  */
 int nsi_bcast_init(struct nsi_bcast *b, void *base, size_t bytes);
 
-/* Transmitter (one thread). Returns 0, or -EMSGSIZE / -EINVAL (type must be >= 0). */
+/*
+ * Transmitter (one thread). Returns 0, or -EMSGSIZE / -EINVAL (type must be >= 0). It keeps
+ * its own tail: a tail forged in the shared trailer is overwritten by the next record.
+ */
 int nsi_bcast_transmit(struct nsi_bcast *b, int32_t type, const void *msg, int32_t length);
 
 struct nsi_bcast_receiver {
 	const struct nsi_bcast *b;
-	int64_t cursor;	       /* start of the next record to read */
-	uint64_t lapped_count; /* times the transmitter overwrote records not yet read */
+	int64_t cursor;		/* start of the next record to read */
+	uint64_t lapped_count;	/* times the transmitter overwrote records not yet read */
+	uint64_t corrupt_count; /* times the buffer held what no transmitter writes */
 };
 
 /* A receiver starting at the latest record (new records only). */
@@ -71,9 +76,11 @@ void nsi_bcast_receiver_init(struct nsi_bcast_receiver *r, const struct nsi_bcas
 /*
  * Copy the next record into @out (up to @out_len bytes) and set *type and *length.
  * Returns 1 for a record, 0 when there is none, -EMSGSIZE when @out is too small (the record
- * is skipped), -EBADMSG when the buffer holds an impossible record (corrupt memory: the
- * receiver skips to the latest record). A lapped receiver resumes at the latest record and
- * counts the lap.
+ * is skipped), -EBADMSG when the buffer holds what no transmitter writes (an impossible
+ * record or tail: corrupt or forged memory). Then the receiver resynchronises at the tail,
+ * giving up the records in between, and counts it. A lapped receiver resumes at the latest
+ * record and counts the lap. The cursor only moves forward, except to follow a tail that went
+ * back; each call does a bounded amount of work, whatever the memory holds.
  */
 int nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_t out_len,
 		      int32_t *length);

@@ -57,6 +57,7 @@ struct drv_linger {
 };
 
 struct drv_link {
+	int64_t id; /* the image id subscribers know it by (new for every link) */
 	int64_t sub_reg;
 	int64_t pub_reg;
 	int32_t counter;
@@ -197,10 +198,10 @@ send_ok(struct nsi_driver *d, int64_t correlation)
 
 static void
 send_image(struct nsi_driver *d, int32_t type, const struct drv_sub *s, const struct drv_pub *p,
-	   int64_t position, int32_t counter)
+	   int64_t image_id, int64_t position, int32_t counter)
 {
 	struct nsi_rsp_image m = { .subscription_id = s->reg_id,
-				   .image_id = p->reg_id,
+				   .image_id = image_id,
 				   .position = position,
 				   .session_id = p->session_id,
 				   .stream_id = p->stream_id,
@@ -260,10 +261,13 @@ link_pair(struct nsi_driver *d, const struct drv_sub *s, struct drv_pub *p)
 	/* Publishers that read the slot see the counter at the join position. */
 	nsi_store_release_u32((uint32_t *)&m->subscriber_counters[slot], (uint32_t)counter);
 	nsi_store_release_u32((uint32_t *)&m->is_connected, 1);
-	d->links.v[d->links.n++] = (struct drv_link){
-		.sub_reg = s->reg_id, .pub_reg = p->reg_id, .counter = counter, .slot = slot
-	};
-	send_image(d, NSI_RSP_IMAGE_AVAILABLE, s, p, join, counter);
+	struct drv_link *l = &d->links.v[d->links.n++];
+	*l = (struct drv_link){ .id = ++d->next_reg_id,
+				.sub_reg = s->reg_id,
+				.pub_reg = p->reg_id,
+				.counter = counter,
+				.slot = slot };
+	send_image(d, NSI_RSP_IMAGE_AVAILABLE, s, p, l->id, join, counter);
 }
 
 static void
@@ -407,8 +411,8 @@ close_pub(struct nsi_driver *d, struct drv_pub *p)
 			continue;
 		for (int k = 0; k < d->subs.n; k++)
 			if (d->subs.v[k].reg_id == d->links.v[i].sub_reg)
-				send_image(d, NSI_RSP_IMAGE_UNAVAILABLE, &d->subs.v[k], p, eos,
-					   d->links.v[i].counter);
+				send_image(d, NSI_RSP_IMAGE_UNAVAILABLE, &d->subs.v[k], p,
+					   d->links.v[i].id, eos, d->links.v[i].counter);
 		unlink_at(d, i, p);
 	}
 	/*

@@ -72,7 +72,7 @@ struct nsi_rsp_ok {
 
 struct nsi_rsp_image {
 	int64_t subscription_id; /* the subscription's registration (its correlation id) */
-	int64_t image_id;	 /* the log's registration id */
+	int64_t image_id;	 /* the link's id: new for every subscription-log pairing */
 	int64_t position;	 /* join position, or end of stream for UNAVAILABLE */
 	int32_t session_id;
 	int32_t stream_id;
