@@ -60,6 +60,8 @@ usage(FILE *out)
 		"      --unblock-timeout-ms N  pad over a frame reserved and never committed "
 		"after\n"
 		"                              this long (its publisher died) (15000)\n"
+		"      --command-timeout-ms N  skip a command a client left unfinished this long\n"
+		"                              (it died while writing it) (10 heartbeats)\n"
 		"      --counters N            counters in cnc.dat (1024)\n"
 		"      --huge auto|huge|normal huge pages for log files (auto)\n"
 		"  -h, --help                  this text\n"
@@ -67,7 +69,8 @@ usage(FILE *out)
 		"Each option can also come from the environment (the flag wins):\n"
 		"NANOSTREAM_DIR, NANOSTREAM_TERM_LENGTH, NANOSTREAM_MTU, NANOSTREAM_HEARTBEAT_MS,\n"
 		"NANOSTREAM_CLIENT_TIMEOUT_MS, NANOSTREAM_DRIVER_TIMEOUT_MS,\n"
-		"NANOSTREAM_UNBLOCK_TIMEOUT_MS, NANOSTREAM_COUNTERS, NANOSTREAM_HUGE.\n"
+		"NANOSTREAM_UNBLOCK_TIMEOUT_MS, NANOSTREAM_COMMAND_TIMEOUT_MS,\n"
+		"NANOSTREAM_COUNTERS, NANOSTREAM_HUGE.\n"
 		"\n"
 		"Exit status: 0 stopped by a signal; 1 failed; 2 usage; 3 another driver runs in\n"
 		"the directory; 4 the directory cannot be used.\n");
@@ -108,6 +111,7 @@ enum {
 	S_CLIENT_TIMEOUT,
 	S_DRIVER_TIMEOUT,
 	S_UNBLOCK,
+	S_COMMAND_TIMEOUT,
 	S_COUNTERS,
 	S_HUGE,
 	S_COUNT
@@ -126,6 +130,8 @@ main(int argc, char **argv)
 		[S_DRIVER_TIMEOUT] = { "--driver-timeout-ms", "NANOSTREAM_DRIVER_TIMEOUT_MS",
 				       "10000" },
 		[S_UNBLOCK] = { "--unblock-timeout-ms", "NANOSTREAM_UNBLOCK_TIMEOUT_MS", "15000" },
+		[S_COMMAND_TIMEOUT] = { "--command-timeout-ms", "NANOSTREAM_COMMAND_TIMEOUT_MS",
+					NULL },
 		[S_COUNTERS] = { "--counters", "NANOSTREAM_COUNTERS", "1024" },
 		[S_HUGE] = { "--huge", "NANOSTREAM_HUGE", "auto" },
 	};
@@ -142,6 +148,7 @@ main(int argc, char **argv)
 		{ "client-timeout-ms", required_argument, NULL, S_CLIENT_TIMEOUT + 256 },
 		{ "driver-timeout-ms", required_argument, NULL, S_DRIVER_TIMEOUT + 256 },
 		{ "unblock-timeout-ms", required_argument, NULL, S_UNBLOCK + 256 },
+		{ "command-timeout-ms", required_argument, NULL, S_COMMAND_TIMEOUT + 256 },
 		{ "counters", required_argument, NULL, S_COUNTERS + 256 },
 		{ "huge", required_argument, NULL, S_HUGE + 256 },
 		{ "help", no_argument, NULL, 'h' },
@@ -170,12 +177,14 @@ main(int argc, char **argv)
 
 	int64_t v[S_COUNT] = { 0 };
 	static const int64_t max[S_COUNT] = {
-		[S_TERM] = 1LL << 30,	      [S_MTU] = 65504,
-		[S_HEARTBEAT] = 60000,	      [S_CLIENT_TIMEOUT] = 3600000,
-		[S_DRIVER_TIMEOUT] = 3600000, [S_UNBLOCK] = 3600000,
-		[S_COUNTERS] = 1 << 20,
+		[S_TERM] = 1LL << 30,	       [S_MTU] = 65504,
+		[S_HEARTBEAT] = 60000,	       [S_CLIENT_TIMEOUT] = 3600000,
+		[S_DRIVER_TIMEOUT] = 3600000,  [S_UNBLOCK] = 3600000,
+		[S_COMMAND_TIMEOUT] = 3600000, [S_COUNTERS] = 1 << 20,
 	};
 	for (int i = S_TERM; i <= S_COUNTERS; i++) {
+		if (set[i].value == NULL)
+			continue; /* no default of its own: derived below */
 		if (!parse_count(set[i].value, max[i], &v[i]) || v[i] == 0) {
 			fprintf(stderr, "nanostreamd: %s \"%s\": a number from 1 to %lld\n",
 				set[i].flag, set[i].value, (long long)max[i]);
@@ -221,6 +230,7 @@ main(int argc, char **argv)
 		.client_liveness_ns = v[S_CLIENT_TIMEOUT] * 1000000,
 		.driver_timeout_ns = v[S_DRIVER_TIMEOUT] * 1000000,
 		.unblock_timeout_ns = v[S_UNBLOCK] * 1000000,
+		.command_timeout_ns = v[S_COMMAND_TIMEOUT] * 1000000, /* 0: 10 heartbeats */
 		.term_length = (int32_t)v[S_TERM],
 		.mtu = (int32_t)v[S_MTU],
 		.counters = (int32_t)v[S_COUNTERS],

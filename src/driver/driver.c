@@ -759,10 +759,20 @@ nsi_driver_do_work(struct nsi_driver *d)
 {
 	int64_t now = now_of(d);
 	nsi_cnc_beat(&d->cnc, now);
-	int work = nsi_mpsc_read(&d->cnc.to_driver, on_command, d, 16);
+	struct nsi_mpsc *ring = &d->cnc.to_driver;
+	uint64_t skipped = ring->skipped;
+	int work = nsi_mpsc_read(ring, on_command, d, 16, now);
 	if (work < 0) {
-		report(d, "corrupt command ring");
+		report(d, "command ring: impossible contents (corrupt or forged memory); the "
+			  "commands in it were given up");
 		work = 0;
+	}
+	if (ring->skipped != skipped) {
+		sys_add(d, NSI_SYS_COMMANDS_SKIPPED, (int64_t)(ring->skipped - skipped));
+		report(d,
+		       "command ring: a command left unfinished for %lld ms by a dead or stopped "
+		       "client was skipped",
+		       (long long)(ring->stall_timeout_ns / 1000000));
 	}
 	if (work > 0)
 		sys_add(d, NSI_SYS_COMMANDS, work);
@@ -854,6 +864,8 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		d->o.driver_timeout_ns = 10000000000LL;
 	if (d->o.unblock_timeout_ns <= 0)
 		d->o.unblock_timeout_ns = 15000000000LL;
+	if (d->o.command_timeout_ns <= 0)
+		d->o.command_timeout_ns = d->o.heartbeat_ns * 10;
 	snprintf(d->dir, sizeof(d->dir), "%s", o->dir);
 	snprintf(d->cnc_path, sizeof(d->cnc_path), "%s/%s", d->dir, NSI_CNC_FILE);
 	int64_t now = now_of(d);
@@ -901,6 +913,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		free(d);
 		return rc;
 	}
+	d->cnc.to_driver.stall_timeout_ns = d->o.command_timeout_ns;
 	static const char *const sys_labels[NSI_SYS_COUNT] = {
 		[NSI_SYS_COMMANDS] = "commands handled",
 		[NSI_SYS_ERRORS] = "errors",
@@ -913,6 +926,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		[NSI_SYS_CYCLE_MAX_NS] = "longest duty cycle (ns)",
 		[NSI_SYS_BYTES] = "bytes published",
 		[NSI_SYS_MESSAGES] = "messages delivered",
+		[NSI_SYS_COMMANDS_SKIPPED] = "commands skipped (writer died mid-command)",
 	};
 	for (int i = 0; i < NSI_SYS_COUNT; i++)
 		if (nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_SYSTEM, 0, i, sys_labels[i],

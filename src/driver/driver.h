@@ -28,17 +28,18 @@ enum nsi_counter_kind {
 
 /* System counters: ids 0 .. NSI_SYS_COUNT - 1 of every driver's CnC, in this order. */
 enum nsi_sys_counter {
-	NSI_SYS_COMMANDS,	 /* commands handled */
-	NSI_SYS_ERRORS,		 /* errors reported to the error log */
-	NSI_SYS_CLIENTS,	 /* clients heard from and not closed */
-	NSI_SYS_PUBLICATIONS,	 /* logs open */
-	NSI_SYS_SUBSCRIPTIONS,	 /* subscriptions open */
-	NSI_SYS_BACK_PRESSURE,	 /* offers refused for back pressure (counted by publishers) */
-	NSI_SYS_CLIENT_TIMEOUTS, /* clients timed out */
-	NSI_SYS_UNBLOCKED,	 /* logs unblocked after a publisher died mid-message */
-	NSI_SYS_CYCLE_MAX_NS,	 /* the longest duty cycle, in ns */
-	NSI_SYS_BYTES,		 /* bytes published (frames and padding) in every log so far */
-	NSI_SYS_MESSAGES,	 /* messages delivered to subscriptions so far */
+	NSI_SYS_COMMANDS,	  /* commands handled */
+	NSI_SYS_ERRORS,		  /* errors reported to the error log */
+	NSI_SYS_CLIENTS,	  /* clients heard from and not closed */
+	NSI_SYS_PUBLICATIONS,	  /* logs open */
+	NSI_SYS_SUBSCRIPTIONS,	  /* subscriptions open */
+	NSI_SYS_BACK_PRESSURE,	  /* offers refused for back pressure (counted by publishers) */
+	NSI_SYS_CLIENT_TIMEOUTS,  /* clients timed out */
+	NSI_SYS_UNBLOCKED,	  /* logs unblocked after a publisher died mid-message */
+	NSI_SYS_CYCLE_MAX_NS,	  /* the longest duty cycle, in ns */
+	NSI_SYS_BYTES,		  /* bytes published (frames and padding) in every log so far */
+	NSI_SYS_MESSAGES,	  /* messages delivered to subscriptions so far */
+	NSI_SYS_COMMANDS_SKIPPED, /* commands a dead or stopped client left unfinished */
 	NSI_SYS_COUNT
 };
 
@@ -50,6 +51,7 @@ struct nsi_driver_opts {
 	int64_t client_liveness_ns; /* a client silent this long is gone */
 	int64_t unblock_timeout_ns; /* a log stuck this long at an uncommitted frame is padded */
 	int64_t driver_timeout_ns;  /* clients give up on a driver silent this long */
+	int64_t command_timeout_ns; /* a command left unfinished this long is skipped (10 beats) */
 	int32_t term_length;	    /* default for publications whose URI does not say */
 	int32_t mtu;
 	int32_t counters;

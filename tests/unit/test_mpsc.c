@@ -109,9 +109,9 @@ in_order_across_wraps_and_full(void **state)
 			assert_int_equal(nsi_mpsc_write(&f.r, 1, buf, len), 0);
 			seq++;
 		}
-		assert_int_equal(nsi_mpsc_read(&f.r, check_rec, &s, 1 + round % 3),
+		assert_int_equal(nsi_mpsc_read(&f.r, check_rec, &s, 1 + round % 3, 0),
 				 1 + round % 3 < n ? 1 + round % 3 : n);
-		assert_true(nsi_mpsc_read(&f.r, check_rec, &s, 100) >= 0);
+		assert_true(nsi_mpsc_read(&f.r, check_rec, &s, 100, 0) >= 0);
 	}
 	assert_int_equal(s.bad, 0);
 	assert_int_equal(s.count, seq);
@@ -133,9 +133,9 @@ in_order_across_wraps_and_full(void **state)
 	assert_true(size > CAP - 16);
 	assert_int_equal(nsi_mpsc_write(&f.r, 1, buf, 8), -EAGAIN);
 	assert_int_equal(nsi_mpsc_size(&f.r), size);
-	assert_int_equal(nsi_mpsc_read(&f.r, check_rec, &s, 1000), written);
+	assert_int_equal(nsi_mpsc_read(&f.r, check_rec, &s, 1000, 0), written);
 	assert_int_equal(nsi_mpsc_write(&f.r, 1, buf, make_rec(buf, 0, seq, 100)), 0);
-	assert_int_equal(nsi_mpsc_read(&f.r, check_rec, &s, 1000), 1);
+	assert_int_equal(nsi_mpsc_read(&f.r, check_rec, &s, 1000, 0), 1);
 	assert_int_equal(s.bad, 0);
 
 	/* Bad arguments change nothing. */
@@ -169,24 +169,142 @@ corrupt_records_are_reported(void **state)
 	int n = 0;
 	assert_int_equal(nsi_mpsc_write(&f.r, 1, "abcd", 4), 0);
 	assert_int_equal(nsi_mpsc_write(&f.r, 1, "efgh", 4), 0);
+	assert_int_equal(nsi_mpsc_write(&f.r, 1, "ijkl", 4), 0);
 	/* The second record's length says 4 bytes (less than a header). */
 	*(int32_t *)(void *)(f.mem + 16) = 4;
-	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10), -EBADMSG);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), -EBADMSG);
 	assert_int_equal(n, 1);
-	/* A length running past the end. */
-	*(int32_t *)(void *)(f.mem + 16) = CAP;
-	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10), -EBADMSG);
+	/* Given up up to the tail (the third record too), counted; the ring goes on. */
+	assert_int_equal(f.r.resyncs, 1);
+	assert_int_equal(nsi_mpsc_size(&f.r), 0);
+	assert_int_equal(nsi_mpsc_write(&f.r, 1, "mnop", 4), 0);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), 1);
+	assert_int_equal(n, 2);
+	/* A length running past the end, and one past the tail. */
+	int64_t at = f.r.head & (CAP - 1);
+	assert_int_equal(nsi_mpsc_write(&f.r, 1, "qrst", 4), 0);
+	*(int32_t *)(void *)(f.mem + at) = CAP;
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), -EBADMSG);
+	at = f.r.head & (CAP - 1);
+	assert_int_equal(nsi_mpsc_write(&f.r, 1, "uvwx", 4), 0);
+	*(int32_t *)(void *)(f.mem + at) = 64;
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), -EBADMSG);
+	assert_int_equal(n, 2);
+	assert_int_equal(f.r.resyncs, 3);
+	free(f.mem);
+}
+
+/* The record's writer stops after claiming (header negated): skipped after the timeout. */
+static void
+stalled_writer_is_skipped_after_the_timeout(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_open(&f);
+	f.r.stall_timeout_ns = 1000;
+	int n = 0;
+	int64_t stalled = nsi_mpsc_claim(&f.r, 1, 20);
+	assert_true(stalled >= 0);
+	assert_int_equal(nsi_mpsc_write(&f.r, 2, "next", 4), 0);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 5000), 0); /* the stall begins */
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 5999), 0); /* 999 ns: waits */
+	assert_int_equal(f.r.skipped, 0);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 6000), 1); /* skipped, then next */
+	assert_int_equal(f.r.skipped, 1);
 	assert_int_equal(n, 1);
+	/* The stopped writer resumes: its commit fails, nothing lands in freed space. */
+	assert_int_equal(nsi_mpsc_commit(&f.r, stalled, 1, "01234567890123456789", 20), -ETIMEDOUT);
+	assert_int_equal(nsi_mpsc_write(&f.r, 3, "more", 4), 0);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 7000), 1);
+	assert_int_equal(nsi_mpsc_size(&f.r), 0);
+	/* A commit in time is not affected by the clock. */
+	int64_t slow = nsi_mpsc_claim(&f.r, 1, 4);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 8000), 0);
+	assert_int_equal(nsi_mpsc_commit(&f.r, slow, 1, "late", 4), 0);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 8500), 1);
+	free(f.mem);
+}
+
+/*
+ * A writer that died right after its claim wrote nothing (its header is 0): the record reaches
+ * to the next word anyone wrote. Also across the end, where its padding was never written
+ * either (two stalls: the padding, then the record).
+ */
+static void
+never_begun_records_are_skipped(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_open(&f);
+	f.r.stall_timeout_ns = 1000;
+	int n = 0;
+	/* A claim of 48 bytes with nothing written, then a record. */
+	__atomic_add_fetch(&f.r.trailer->tail, 48, __ATOMIC_ACQ_REL);
+	assert_int_equal(nsi_mpsc_write(&f.r, 2, "after", 5), 0);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), 0);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 1000), 1);
+	assert_int_equal(f.r.skipped, 1);
+	/* Fill to 64 bytes before the end, then a dead claim that wraps (64 + 40 bytes). */
+	uint8_t big[CAP / 8 - 8];
+	memset(big, 1, sizeof(big));
+	while (CAP - (f.r.trailer->tail & (CAP - 1)) > 64 + 256) {
+		int32_t len = (int32_t)(CAP - (f.r.trailer->tail & (CAP - 1)) - 64 - 8);
+		if (len > (int32_t)sizeof(big))
+			len = (int32_t)sizeof(big);
+		assert_int_equal(nsi_mpsc_write(&f.r, 2, big, len), 0);
+		assert_true(nsi_mpsc_read(&f.r, ignore, &n, 10, 2000) > 0);
+	}
+	int64_t to_end = CAP - (f.r.trailer->tail & (CAP - 1));
+	assert_int_equal(to_end, 64);
+	__atomic_add_fetch(&f.r.trailer->tail, 64 + 40, __ATOMIC_ACQ_REL);
+	assert_int_equal(nsi_mpsc_write(&f.r, 2, "wrapped", 7), 0);
+	uint64_t skipped = f.r.skipped;
+	int before = n, reads = 0;
+	for (int64_t now = 10000; n == before && reads < 8; now += 1000, reads++)
+		assert_true(nsi_mpsc_read(&f.r, ignore, &n, 10, now) >= 0);
+	assert_int_equal(n, before + 1); /* the record after the dead claim, once */
+	assert_int_equal(f.r.skipped - skipped, 2);
+	assert_int_equal(reads, 3); /* stall; skip the padding, stall; skip, read */
+	assert_int_equal(nsi_mpsc_size(&f.r), 0);
+	free(f.mem);
+}
+
+/* Forged tails: impossible distance, misaligned. Given up, counted, the ring goes on. */
+static void
+forged_tail_is_given_up(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_open(&f);
+	int n = 0;
+	assert_int_equal(nsi_mpsc_write(&f.r, 1, "abcd", 4), 0);
+	__atomic_add_fetch(&f.r.trailer->tail, 4 * CAP, __ATOMIC_ACQ_REL);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), -EBADMSG);
+	assert_int_equal(nsi_mpsc_write(&f.r, 1, "efgh", 4), 0);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), 1);
+	__atomic_add_fetch(&f.r.trailer->tail, 3, __ATOMIC_ACQ_REL);
+	assert_int_equal(nsi_mpsc_write(&f.r, 1, "ijkl", 4), -EBADMSG); /* never misaligned */
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), -EBADMSG);
+	assert_int_equal(nsi_mpsc_write(&f.r, 1, "mnop", 4), 0);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), 1);
+	assert_int_equal(n, 2);
+	/* A forged shared head does not move the reader: it keeps its own. */
+	assert_int_equal(nsi_mpsc_write(&f.r, 1, "qrst", 4), 0);
+	f.r.trailer->head += 1000;
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), 1);
+	assert_int_equal(f.r.resyncs, 2);
 	free(f.mem);
 }
 
 #define WRITERS 3
 
+/* Writers record failures; only the main thread asserts (cmocka's longjmp is per thread). */
 struct race {
 	struct nsi_mpsc *r;
 	uint32_t id;
 	uint32_t n;
 	uint64_t full;
+	uint64_t errors;
 };
 
 static void *
@@ -201,7 +319,7 @@ writer(void *arg)
 			w->full++;
 			sched_yield(); /* 4 threads on 2 cores: let the reader run */
 		}
-		assert_int_equal(rc, 0);
+		w->errors += rc != 0;
 	}
 	return NULL;
 }
@@ -221,7 +339,7 @@ writers_race_one_reader(void **state)
 	}
 	struct sink s = { 0 };
 	while (s.count + s.bad < (uint64_t)n * WRITERS) {
-		int rc = nsi_mpsc_read(&f.r, check_rec, &s, 64);
+		int rc = nsi_mpsc_read(&f.r, check_rec, &s, 64, 0);
 		if (rc < 0)
 			print_message("# read: %d at head %lld\n", rc,
 				      (long long)f.r.trailer->head);
@@ -229,8 +347,10 @@ writers_race_one_reader(void **state)
 		if (rc == 0)
 			sched_yield();
 	}
-	for (int i = 0; i < WRITERS; i++)
+	for (int i = 0; i < WRITERS; i++) {
 		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].errors, 0);
+	}
 	assert_int_equal(s.bad, 0);
 	assert_int_equal(s.count, (uint64_t)n * WRITERS);
 	for (int i = 0; i < WRITERS; i++)
@@ -248,6 +368,9 @@ main(void)
 		cmocka_unit_test(init_rejects_bad_geometry),
 		cmocka_unit_test(in_order_across_wraps_and_full),
 		cmocka_unit_test(corrupt_records_are_reported),
+		cmocka_unit_test(stalled_writer_is_skipped_after_the_timeout),
+		cmocka_unit_test(never_begun_records_are_skipped),
+		cmocka_unit_test(forged_tail_is_given_up),
 		cmocka_unit_test(writers_race_one_reader),
 	};
 	return cmocka_run_group_tests_name("mpsc", tests, NULL, NULL);
