@@ -98,6 +98,30 @@ parse_count(const char *s, int64_t max, int64_t *out)
 	return true;
 }
 
+/* What the driver that holds @dir looks like, for the message that refuses a second one. */
+static const char *
+other_driver(const char *dir, int64_t timeout_ns)
+{
+	static char text[160];
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, NSI_CNC_FILE);
+	struct nsi_cnc c;
+	if (nsi_cnc_open_readonly(&c, path) != 0)
+		return "it holds the directory's lock";
+	int64_t age = ns_clock_ns() - nsi_cnc_heartbeat(&c);
+	long long pid = (long long)c.hdr->pid;
+	nsi_cnc_close(&c);
+	if (age > timeout_ns)
+		snprintf(text, sizeof(text),
+			 "pid %lld holds it, but its heartbeat is %.1f s old: it is hung or "
+			 "stopped; end it to start another",
+			 pid, (double)age / 1e9);
+	else
+		snprintf(text, sizeof(text), "pid %lld, heartbeat %.0f ms ago", pid,
+			 (double)age / 1e6);
+	return text;
+}
+
 struct setting {
 	const char *flag, *env;
 	const char *value;
@@ -240,8 +264,7 @@ main(int argc, char **argv)
 	int rc = nsi_driver_create(&driver, &o);
 	if (rc == -EADDRINUSE || rc == -EAGAIN) {
 		fprintf(stderr, "nanostreamd: another driver runs in %s (%s)\n", dir,
-			rc == -EADDRINUSE ? "its heartbeat is fresh and its process alive"
-					  : "it is starting");
+			rc == -EAGAIN ? "it is starting" : other_driver(dir, o.driver_timeout_ns));
 		return EXIT_IN_USE;
 	}
 	if (rc == -EPROTONOSUPPORT) {

@@ -87,9 +87,16 @@ print_once(const struct nsi_cnc *cnc, const char *dir, bool errors)
 	struct tm tm;
 	if (localtime_r(&started, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	bool alive = !nsi_pid_gone(h->pid);
+	/* The directory's lock says whether a driver runs (the pid is only what the file says). */
+	int fd = nsi_driver_lock_open(dir);
+	int held = fd >= 0 ? nsi_driver_lock_held(fd) : 0;
+	if (fd >= 0)
+		close(fd);
+	const char *state = held != 1				? "gone"
+			    : now - beat > h->driver_timeout_ns ? "hung"
+								: "running";
 	printf("driver %s: pid %lld (%s), started %s, heartbeat %.1f ms ago, cnc version %d.%d\n",
-	       dir, (long long)h->pid, alive ? "running" : "gone", when, (double)(now - beat) / 1e6,
+	       dir, (long long)h->pid, state, when, (double)(now - beat) / 1e6,
 	       (int)(h->version >> 16), (int)(h->version & 0xffff));
 	if (errors) {
 		int n = nsi_errlog_read(&cnc->errors, print_error, &now);

@@ -288,10 +288,21 @@ keepalive(ns_client *c)
 	return 1;
 }
 
+/*
+ * Whether the driver of another process lives: its heartbeat is fresh and it holds the
+ * directory's lock (which the kernel drops when its process ends, however it ends). The
+ * heartbeat is shared memory: the newest value seen that is not in the future is kept, so a
+ * forged old or future value changes nothing; a forged pid is never consulted.
+ */
 static bool
-driver_alive(const ns_client *c)
+driver_alive(ns_client *c)
 {
-	return nsi_cnc_driver_alive(&c->cnc, client_now(c), c->driver_timeout_ns);
+	int64_t now = client_now(c), beat = nsi_cnc_heartbeat(&c->cnc);
+	if (beat <= now && beat > c->newest_beat)
+		c->newest_beat = beat;
+	if (now - c->newest_beat > c->driver_timeout_ns)
+		return false; /* hung, stopped or gone */
+	return nsi_driver_lock_held(c->lock_fd) != 0;
 }
 
 bool
@@ -460,18 +471,33 @@ driver_main(void *arg)
 	return NULL;
 }
 
-/* Open the directory's CnC file when a live driver is behind it. */
+/*
+ * Open the directory's CnC file when a live driver is behind it. Returns 0, -ENOENT (no driver
+ * holds the directory), -EHOSTDOWN (one holds it but its heartbeat is stale: it hangs), or
+ * nsi_cnc_open()'s error.
+ */
 static int
 connect_cnc(ns_client *c, const char *path)
 {
 	int rc = nsi_cnc_open(&c->cnc, path);
 	if (rc != 0)
 		return rc;
-	if (!driver_alive(c)) {
+	c->lock_fd = nsi_driver_lock_open(c->dir);
+	int held = c->lock_fd >= 0 ? nsi_driver_lock_held(c->lock_fd) : c->lock_fd;
+	c->newest_beat = 0;
+	int64_t now = client_now(c), beat = nsi_cnc_heartbeat(&c->cnc);
+	if (beat <= now)
+		c->newest_beat = beat;
+	rc = held == 1 && now - c->newest_beat <= c->driver_timeout_ns ? 0
+	     : held == 1					       ? -EHOSTDOWN
+								       : -ENOENT;
+	if (rc != 0) {
+		if (c->lock_fd >= 0)
+			close(c->lock_fd);
+		c->lock_fd = -1;
 		nsi_cnc_close(&c->cnc);
-		return -ENOENT;
 	}
-	return 0;
+	return rc;
 }
 
 int
@@ -499,6 +525,7 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 	ns_client *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
+	c->lock_fd = -1;
 	int rc = 0;
 	if (opts->dir != NULL) {
 		if (strlen(opts->dir) >= sizeof(c->dir))
@@ -525,7 +552,11 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 	int64_t deadline = now_ns() + c->timeout_ns;
 	for (uint64_t i = 0;; i++) {
 		rc = connect_cnc(c, path);
-		/* A dead driver's file (-ENOENT here), a foreign or broken one: no driver. */
+		/*
+		 * A dead driver's file (-ENOENT here), a foreign or broken one: no driver. A hung
+		 * one (-EHOSTDOWN, which is NS_EDRIVER_TIMEOUT) holds the directory: that is the
+		 * answer, there is no waiting it out.
+		 */
 		bool none = rc == -ENOENT || rc == -EINVAL || rc == -EPROTO;
 		if (rc == 0 || (!none && rc != -EAGAIN))
 			break;
@@ -584,6 +615,7 @@ ns_client_create(ns_client **out, const struct ns_client_opts *opts)
 	pthread_mutex_unlock(&c->lock);
 	if (c->driver == NULL && !(opts->flags & NS_CLIENT_NO_THREAD)) {
 		if (pthread_create(&c->conductor_thread, NULL, conductor_main, c) != 0) {
+			close(c->lock_fd);
 			nsi_cnc_close(&c->cnc);
 			pthread_mutex_destroy(&c->lock);
 			free(c);
@@ -629,6 +661,8 @@ ns_client_close(ns_client *c)
 		pthread_join(c->conductor_thread, NULL);
 	}
 	nsi_cnc_close(&c->cnc);
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
 	if (c->driver != NULL)
 		nsi_driver_destroy(c->driver);
 	pthread_mutex_destroy(&c->lock);

@@ -45,6 +45,8 @@ struct ns_client {
 	pthread_t conductor_thread; /* keepalives and notices for a driver in another process */
 	bool conductor_threaded;
 	uint32_t driver_dead; /* atomic: the driver's heartbeat went stale */
+	int lock_fd;	      /* probes the directory's lock (driver of another process), or -1 */
+	int64_t newest_beat;  /* the newest driver heartbeat seen (not in the future) */
 };
 
 struct ns_publication {

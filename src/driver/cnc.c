@@ -2,11 +2,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <linux/futex.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -397,6 +401,139 @@ void
 nsi_cnc_beat(struct nsi_cnc *cnc, int64_t now_ns)
 {
 	nsi_store_release_i64(&cnc->hdr->driver_heartbeat_ns, now_ns);
+}
+
+/* ---- the directory's lock ---- */
+
+/*
+ * Descriptors of locks this process holds. A child forked by the application inherits them
+ * (and with them a share of the open file description, which would keep the lock alive after
+ * the driver's process died): the child closes its copies at once. A fixed table of atomic
+ * words, since the fork handler may run while another thread was mid-update.
+ */
+#define HELD_MAX 16
+static int held[HELD_MAX];
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+close_held_in_child(void)
+{
+	for (int i = 0; i < HELD_MAX; i++) {
+		int fd = __atomic_load_n(&held[i], __ATOMIC_RELAXED);
+		if (fd > 0)
+			close(fd - 1);
+		__atomic_store_n(&held[i], 0, __ATOMIC_RELAXED);
+	}
+}
+
+static void
+register_atfork(void)
+{
+	(void)pthread_atfork(NULL, NULL, close_held_in_child);
+}
+
+static void
+hold(int fd)
+{
+	(void)pthread_once(&atfork_once, register_atfork);
+	for (int i = 0; i < HELD_MAX; i++) {
+		int free_slot = 0;
+		/* Slots hold fd + 1, so 0 means free. */
+		if (__atomic_compare_exchange_n(&held[i], &free_slot, fd + 1, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return;
+	}
+	/* More than HELD_MAX drivers in one process: their children keep a copy (documented). */
+}
+
+static void
+unhold(int fd)
+{
+	for (int i = 0; i < HELD_MAX; i++) {
+		int mine = fd + 1;
+		if (__atomic_compare_exchange_n(&held[i], &mine, 0, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return;
+	}
+}
+
+static int
+lock_path(char *buf, size_t len, const char *dir)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, NSI_LOCK_FILE);
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+/* A regular file of ours that others cannot write (the lock file must not be planted). */
+static int
+check_ours(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+		return -EPERM;
+	return 0;
+}
+
+int
+nsi_driver_lock_take(const char *dir)
+{
+	char path[PATH_MAX];
+	int rc = lock_path(path, sizeof(path), dir);
+	if (rc != 0)
+		return rc;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = check_ours(fd);
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+	if (rc == 0 && fcntl(fd, F_OFD_SETLK, &l) != 0)
+		rc = errno == EAGAIN || errno == EACCES ? -EADDRINUSE : -errno;
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
+	hold(fd);
+	return fd;
+}
+
+void
+nsi_driver_lock_release(int fd)
+{
+	if (fd < 0)
+		return;
+	unhold(fd);
+	close(fd); /* the last descriptor of the description: the lock goes with it */
+}
+
+int
+nsi_driver_lock_open(const char *dir)
+{
+	char path[PATH_MAX];
+	int rc = lock_path(path, sizeof(path), dir);
+	if (rc != 0)
+		return rc;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = check_ours(fd);
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int
+nsi_driver_lock_held(int fd)
+{
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+	if (fcntl(fd, F_OFD_GETLK, &l) != 0)
+		return -errno;
+	return l.l_type != F_UNLCK;
 }
 
 /* ---- doorbells (shared futexes: the words live in the shared file) ---- */

@@ -185,8 +185,35 @@ void nsi_cnc_close(struct nsi_cnc *cnc);
 bool nsi_pid_gone(int64_t pid);
 
 /*
- * Whether the driver behind @cnc lives: its process exists and its heartbeat is no older than
- * @timeout_ns at @now.
+ * One driver per directory: the driver holds an open-file-description write lock on
+ * NSI_LOCK_FILE for its whole life. The kernel drops it when the driver's process ends, however
+ * it ends, so it never outlives its driver and cannot be forged through shared memory. The
+ * file itself stays (unlinking it would let two drivers lock two different files).
+ */
+#define NSI_LOCK_FILE "driver.lock"
+
+/*
+ * Take the lock of @dir (creating the file 0600). Returns the lock's descriptor (>= 0; close
+ * it to let go), -EADDRINUSE (another process holds it), -EPERM (not ours, or open to
+ * others), -ELOOP (a symbolic link), or the system's error. Children forked afterwards close
+ * their copy (the lock stays with the driver's process).
+ */
+int nsi_driver_lock_take(const char *dir);
+/* Let go of a lock from nsi_driver_lock_take(). */
+void nsi_driver_lock_release(int fd);
+
+/*
+ * A descriptor to probe @dir's lock with (read-only; -ENOENT when no driver ever ran there),
+ * and the probe: 1 while a driver holds the lock, 0 when none does, or a negative errno.
+ */
+int nsi_driver_lock_open(const char *dir);
+int nsi_driver_lock_held(int fd);
+
+/*
+ * Whether the driver behind @cnc lives, judged from the file alone: its process exists and
+ * its heartbeat is no older than @timeout_ns at @now (for a file whose lock is free: a
+ * driver of a version without the lock, or a forged file, must not be replaced while it
+ * looks alive).
  */
 bool nsi_cnc_driver_alive(const struct nsi_cnc *cnc, int64_t now, int64_t timeout_ns);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,6 +90,10 @@ struct nsi_driver {
 	int64_t closed_bytes;	 /* bytes of the logs already closed */
 	int64_t closed_messages; /* messages delivered through links already gone */
 	bool bcast_pending;
+	int lock_fd;   /* the directory's lock, held for the driver's life */
+	dev_t cnc_dev; /* cnc.dat as created: removed at the end only if still ours */
+	ino_t cnc_ino;
+	uint32_t instance; /* in log file names: no two drivers' logs share a name */
 };
 
 /* Grow an ARRAY to hold one more; returns false when out of memory. */
@@ -490,7 +495,8 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 		p->stream_id = c->stream_id;
 		p->exclusive = c->exclusive != 0;
 		p->blocked_pos = -1;
-		snprintf(p->name, sizeof(p->name), "pub-%lld.log", (long long)p->reg_id);
+		snprintf(p->name, sizeof(p->name), "pub-%08x-%lld.log", (unsigned)d->instance,
+			 (long long)p->reg_id);
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
 		struct nsi_log_params lp = { .term_length = term,
@@ -820,11 +826,10 @@ nsi_driver_cnc(struct nsi_driver *d)
 
 /* ---- life cycle ---- */
 
-/* Remove a dead driver's files: its CnC and its logs. */
+/* Remove a dead driver's logs (its cnc.dat is replaced by a rename, never left missing). */
 static void
-remove_stale(const char *dir, const char *cnc_path)
+remove_stale(const char *dir)
 {
-	unlink(cnc_path);
 	DIR *dp = opendir(dir);
 	if (dp == NULL)
 		return;
@@ -839,6 +844,79 @@ remove_stale(const char *dir, const char *cnc_path)
 		}
 	}
 	closedir(dp);
+}
+
+/*
+ * The lock is held by another process: a driver that is starting (its cnc.dat not there yet,
+ * -EAGAIN: retry) or running (-EADDRINUSE, whether its heartbeat is fresh or it hangs).
+ */
+static int
+held_by_whom(const char *cnc_path)
+{
+	struct nsi_cnc c;
+	int rc = nsi_cnc_open_readonly(&c, cnc_path);
+	if (rc == -ENOENT || rc == -EAGAIN)
+		return -EAGAIN;
+	if (rc == 0)
+		nsi_cnc_close(&c);
+	return -EADDRINUSE;
+}
+
+/*
+ * With the lock ours, may whatever cnc.dat is there be replaced? It was left by a driver that
+ * is gone, unless it looks alive (its process exists and its heartbeat is fresh, by our own
+ * timeout: the file's may be forged): a driver of a version without the lock. Returns 0
+ * (replace it, or none is there), -EADDRINUSE, -EPROTONOSUPPORT (another major version's: not
+ * ours to replace), or -EPERM / -ELOOP (not ours, open to others, a symbolic link).
+ */
+static int
+replaceable(const char *cnc_path, int64_t now, int64_t timeout_ns)
+{
+	struct nsi_cnc old;
+	int rc = nsi_cnc_open_readonly(&old, cnc_path);
+	if (rc == 0) {
+		bool alive = nsi_cnc_driver_alive(&old, now, timeout_ns);
+		nsi_cnc_close(&old);
+		return alive ? -EADDRINUSE : 0;
+	}
+	if (rc == -EPROTONOSUPPORT || rc == -EPERM || rc == -ELOOP)
+		return rc;
+	return 0; /* none, half made, foreign or broken: the directory is ours, replace it */
+}
+
+/*
+ * Create cnc.dat whole under another name, then rename it into place: clients never see a
+ * file that is not sized and filled. Its inode is kept, so the driver later removes cnc.dat
+ * only while it is still its own.
+ */
+static int
+create_cnc(struct nsi_driver *d, const struct nsi_cnc_params *p, int64_t now)
+{
+	char tmp[PATH_MAX + 8];
+	snprintf(tmp, sizeof(tmp), "%s.new", d->cnc_path);
+	unlink(tmp); /* left by a driver that died while starting (the lock is ours) */
+	int rc = nsi_cnc_create(&d->cnc, tmp, p, now);
+	if (rc != 0)
+		return rc;
+	struct stat st;
+	if (stat(tmp, &st) != 0 || rename(tmp, d->cnc_path) != 0) {
+		rc = -errno;
+		nsi_cnc_close(&d->cnc);
+		unlink(tmp);
+		return rc;
+	}
+	d->cnc_dev = st.st_dev;
+	d->cnc_ino = st.st_ino;
+	return 0;
+}
+
+/* Unlink @path only if it is the file we created (dev and inode): never someone else's. */
+static void
+unlink_own(const char *path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+		unlink(path);
 }
 
 int
@@ -873,6 +951,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 	if (d->prng == 0)
 		d->prng = 1;
 	d->next_session_id = (int32_t)next_random(d);
+	d->instance = next_random(d);
 	d->pid = (int64_t)getpid();
 	struct nsi_cnc_params p = { .to_driver_bytes = 64 * 1024,
 				    .to_clients_bytes = 64 * 1024,
@@ -889,27 +968,22 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 					    d->o.client_liveness_ns > d->o.heartbeat_ns * 2
 						    ? d->o.client_liveness_ns
 						    : d->o.heartbeat_ns * 2 };
-	rc = nsi_cnc_create(&d->cnc, d->cnc_path, &p, now);
-	if (rc == -EEXIST) {
-		struct nsi_cnc old;
-		int orc = nsi_cnc_open(&old, d->cnc_path);
-		if (orc == 0) {
-			bool alive = nsi_cnc_driver_alive(&old, now, old.hdr->driver_timeout_ns);
-			nsi_cnc_close(&old);
-			orc = alive ? -EADDRINUSE : 0;
-		} else if (orc == -EPROTONOSUPPORT) {
-			orc = -EPROTONOSUPPORT; /* another version's driver: not ours to replace */
-		} else if (orc == -EPROTO || orc == -EINVAL) {
-			orc = 0; /* a foreign or broken file: the directory is ours, replace it */
-		}
-		if (orc == 0) {
-			remove_stale(d->dir, d->cnc_path);
-			rc = nsi_cnc_create(&d->cnc, d->cnc_path, &p, now);
-		} else {
-			rc = orc;
-		}
+	/* One driver per directory, decided by the lock: it dies with its holder's process. */
+	d->lock_fd = nsi_driver_lock_take(d->dir);
+	if (d->lock_fd < 0) {
+		rc = d->lock_fd;
+		if (rc == -EADDRINUSE)
+			rc = held_by_whom(d->cnc_path);
+		free(d);
+		return rc;
+	}
+	rc = replaceable(d->cnc_path, now, d->o.driver_timeout_ns);
+	if (rc == 0) {
+		remove_stale(d->dir);
+		rc = create_cnc(d, &p, now);
 	}
 	if (rc != 0) {
+		nsi_driver_lock_release(d->lock_fd);
 		free(d);
 		return rc;
 	}
@@ -932,7 +1006,8 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		if (nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_SYSTEM, 0, i, sys_labels[i],
 				      now) != i) {
 			nsi_cnc_close(&d->cnc);
-			unlink(d->cnc_path);
+			unlink_own(d->cnc_path, d->cnc_dev, d->cnc_ino);
+			nsi_driver_lock_release(d->lock_fd);
 			free(d);
 			return -ENOSPC;
 		}
@@ -952,8 +1027,9 @@ nsi_driver_destroy(struct nsi_driver *d)
 	}
 	remove_lingering(d, 0, true);
 	nsi_doorbell_ring(&d->cnc.hdr->client_doorbell);
-	unlink(d->cnc_path);
+	unlink_own(d->cnc_path, d->cnc_dev, d->cnc_ino);
 	nsi_cnc_close(&d->cnc);
+	nsi_driver_lock_release(d->lock_fd); /* last: the directory is free from here */
 	free(d->pubs.v);
 	free(d->handles.v);
 	free(d->subs.v);

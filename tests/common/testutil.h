@@ -4,7 +4,9 @@
 
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Helpers shared by the tests: checksums, scaled counts, a barrier that does not sleep. */
 
@@ -96,6 +98,19 @@ tu_barrier_wait(struct tu_barrier *b)
 		else
 			tu_relax();
 	}
+}
+
+/*
+ * Remove a driver directory the test made: the lock file every driver leaves (it is never
+ * removed: see NSI_LOCK_FILE), then the directory. Returns rmdir()'s result.
+ */
+static inline int
+tu_rmdir_driver(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/driver.lock", dir);
+	(void)unlink(path);
+	return rmdir(dir);
 }
 
 #endif /* NS_TESTS_TESTUTIL_H */

@@ -244,7 +244,7 @@ teardown(void **state)
 	(void)state;
 	kill(driver_pid, SIGTERM);
 	int rc = tu_exit_of(driver_pid);
-	return rc == 0 ? rmdir(dir) : -1;
+	return rc == 0 ? tu_rmdir_driver(dir) : -1;
 }
 
 static ns_client *

@@ -420,7 +420,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	return rmdir(dir);
+	return tu_rmdir_driver(dir);
 }
 
 int

@@ -42,7 +42,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	return rmdir(dir);
+	return tu_rmdir_driver(dir);
 }
 
 static ns_client *

@@ -2,8 +2,8 @@
 /*
  * The driver's conductor (src/driver/driver) driven by hand with an injected clock: commands
  * and their answers, malformed commands (reported in the error log, nothing else changes),
- * clients heard from, and who owns a directory (a live driver refuses a second one; a dead
- * one's files are taken over).
+ * clients heard from, and who owns a directory (the driver that holds its lock: a live or
+ * hung one refuses a second one; a dead one's files are taken over).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "driver/driver.h"
 #include "driver/proto.h"
+#include "testutil.h"
 
 static char dir[64];
 static int64_t fake_now = 1000000000;
@@ -232,6 +234,24 @@ clients_time_out(void **state)
 	nsi_driver_destroy(d);
 }
 
+/*
+ * A driver made in a child process that then ends without destroying it, as a crash would:
+ * its files stay, its lock goes with the process.
+ */
+static void
+driver_of_a_dead_process(void)
+{
+	pid_t child = fork();
+	if (child == 0) {
+		struct nsi_driver_opts o = { .dir = dir, .heartbeat_ns = 100000000 };
+		struct nsi_driver *d = NULL;
+		_exit(nsi_driver_create(&d, &o) == 0 ? 0 : 1);
+	}
+	int st;
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 static void
 one_driver_per_directory(void **state)
 {
@@ -242,32 +262,60 @@ one_driver_per_directory(void **state)
 				     .clock_ctx = &fake_now,
 				     .heartbeat_ns = 100000000,
 				     .driver_timeout_ns = 1000000000 };
-	/* Alive (this process, a fresh heartbeat): refused, and its file is untouched. */
-	assert_int_equal(nsi_driver_create(&e, &o), -EADDRINUSE);
-	assert_int_equal(nsi_driver_do_work(d), 0);
-	/* Its heartbeat goes stale (the clock moves past the timeout): taken over. */
-	fake_now += 2000000000;
-	assert_int_equal(nsi_driver_create(&e, &o), 0);
-	nsi_driver_destroy(e);
-	/* d's files are gone with e; d only unmaps. */
-	nsi_driver_destroy(d);
-
-	/* A driver whose process is gone, heartbeat fresh or not: taken over. */
-	d = driver();
-	pid_t child = fork();
-	if (child == 0)
-		_exit(0);
-	int st;
-	assert_int_equal(waitpid(child, &st, 0), child);
-	nsi_driver_cnc(d)->hdr->pid = child;
-	assert_int_equal(nsi_driver_create(&e, &o), 0);
-	nsi_driver_destroy(e);
-	nsi_driver_destroy(d);
-
-	/* A foreign file in its place: replaced (the directory is ours and private). */
 	char path[128];
 	snprintf(path, sizeof(path), "%s/cnc.dat", dir);
-	FILE *f = fopen(path, "w");
+	struct stat before, after;
+	assert_int_equal(stat(path, &before), 0);
+	/* Alive: refused, and its file is untouched. */
+	assert_int_equal(nsi_driver_create(&e, &o), -EADDRINUSE);
+	assert_int_equal(nsi_driver_do_work(d), 0);
+	/*
+	 * Its heartbeat goes stale (the clock moves past the timeout) but it holds the lock: a
+	 * hung driver is not replaced (two drivers would serve one directory once it resumes).
+	 */
+	fake_now += 2000000000;
+	assert_int_equal(nsi_driver_create(&e, &o), -EADDRINUSE);
+	/* Its process forges its own pid to 0 in the file: still refused (the lock decides). */
+	nsi_driver_cnc(d)->hdr->pid = 0;
+	assert_int_equal(nsi_driver_create(&e, &o), -EADDRINUSE);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino);
+	nsi_driver_destroy(d);
+	assert_int_equal(access(path, F_OK), -1); /* its own file, removed */
+
+	/* A driver whose process died: its lock went with it; its files are taken over. */
+	driver_of_a_dead_process();
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(nsi_driver_create(&e, &o), 0);
+	nsi_driver_destroy(e);
+
+	/*
+	 * Files left with the lock free but looking alive (a live pid, a fresh heartbeat: a
+	 * driver without the lock, of an older version): refused until the heartbeat is stale.
+	 */
+	driver_of_a_dead_process();
+	struct nsi_cnc c;
+	assert_int_equal(nsi_cnc_open(&c, path), 0);
+	c.hdr->pid = getpid();
+	nsi_cnc_beat(&c, fake_now);
+	assert_int_equal(nsi_driver_create(&e, &o), -EADDRINUSE);
+	fake_now += 2000000000;
+	assert_int_equal(nsi_driver_create(&e, &o), 0);
+	nsi_cnc_close(&c);
+
+	/* Whoever replaced its cnc.dat meanwhile: the driver leaves that file alone. */
+	char other[128];
+	snprintf(other, sizeof(other), "%s/other", dir);
+	FILE *f = fopen(other, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(rename(other, path), 0);
+	nsi_driver_destroy(e);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(unlink(path), 0);
+
+	/* A foreign file in its place: replaced (the directory is ours and private). */
+	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("not a cnc file, long enough to be read as one? no.", f);
 	fclose(f);
@@ -276,6 +324,48 @@ one_driver_per_directory(void **state)
 	nsi_driver_destroy(e);
 	assert_int_equal(nsi_driver_create(NULL, &o), -EINVAL);
 	assert_int_equal(nsi_driver_create(&e, NULL), -EINVAL);
+}
+
+/*
+ * The lock does not outlive its driver through a child the application forked: the child
+ * closes its copy at once, so when the driver's process ends the directory is free even
+ * while the child lives on.
+ */
+static void
+forked_child_does_not_keep_the_lock(void **state)
+{
+	(void)state;
+	int go[2], done[2];
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid_t holder = fork();
+	if (holder == 0) {
+		struct nsi_driver_opts o = { .dir = dir, .heartbeat_ns = 100000000 };
+		struct nsi_driver *d = NULL;
+		if (nsi_driver_create(&d, &o) != 0)
+			_exit(1);
+		pid_t grandchild = fork();
+		if (grandchild == 0) {
+			char b;
+			(void)read(go[0], &b, 1); /* lives on until the test says */
+			_exit(0);
+		}
+		(void)write(done[1], "x", 1);
+		_exit(0); /* the driver's process ends, its child does not */
+	}
+	char b;
+	assert_int_equal(read(done[0], &b, 1), 1);
+	int st;
+	assert_int_equal(waitpid(holder, &st, 0), holder);
+	struct nsi_driver *e = NULL;
+	struct nsi_driver_opts o = { .dir = dir, .heartbeat_ns = 100000000 };
+	assert_int_equal(nsi_driver_create(&e, &o), 0);
+	nsi_driver_destroy(e);
+	assert_int_equal(write(go[1], "x", 1), 1);
+	close(go[0]);
+	close(go[1]);
+	close(done[0]);
+	close(done[1]);
 }
 
 static int
@@ -290,7 +380,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	return rmdir(dir);
+	return tu_rmdir_driver(dir);
 }
 
 int
@@ -300,6 +390,7 @@ main(void)
 		cmocka_unit_test(commands_answers_and_malformed_input),
 		cmocka_unit_test(clients_time_out),
 		cmocka_unit_test(one_driver_per_directory),
+		cmocka_unit_test(forked_child_does_not_keep_the_lock),
 	};
 	return cmocka_run_group_tests_name("driver", tests, setup, teardown);
 }

@@ -19,8 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <dirent.h>
 
 #include <nanostream/nanostream.h>
+
+#include "testutil.h"
 
 static char base[64];
 
@@ -87,17 +90,32 @@ hostile_directory_and_files(void **state)
 	assert_int_equal(st.st_size, 0); /* nothing written through the link */
 	assert_int_equal(unlink(path), 0);
 
-	/* A log file name taken in advance (a link to the victim): the publication is refused. */
+	/*
+	 * A log file name taken in advance (a link to the victim): the publication is refused.
+	 * Names carry the driver's instance (pub-INSTANCE-N.log); the attacker reads it off the
+	 * first log and plants the next name.
+	 */
 	assert_int_equal(create(dir, 0, &c), 0);
-	snprintf(path, sizeof(path), "%s/pub-1.log", dir);
-	assert_int_equal(symlink(target, path), 0);
 	ns_publication *p = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 1, 0, &p), 0);
+	unsigned instance = 0;
+	DIR *dp = opendir(dir);
+	assert_non_null(dp);
+	for (struct dirent *e; (e = readdir(dp)) != NULL;)
+		if (sscanf(e->d_name, "pub-%8x-1.log", &instance) == 1)
+			break;
+	closedir(dp);
+	assert_true(instance != 0);
+	assert_int_equal(ns_publication_close(p), 0);
+	snprintf(path, sizeof(path), "%s/pub-%08x-2.log", dir, instance);
+	assert_int_equal(symlink(target, path), 0);
+	p = NULL;
 	assert_int_equal(ns_publication_add(c, "ns:ipc", 1, 0, &p), -EEXIST);
 	assert_null(p);
 	assert_int_equal(stat(target, &st), 0);
 	assert_int_equal(st.st_size, 0);
 	assert_int_equal(unlink(path), 0);
-	assert_int_equal(ns_publication_add(c, "ns:ipc", 1, 0, &p), 0); /* pub-2.log: fine */
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 1, 0, &p), 0); /* the next name: fine */
 	assert_int_equal(ns_publication_close(p), 0);
 	assert_int_equal(ns_client_close(c), 0);
 
@@ -122,7 +140,7 @@ hostile_directory_and_files(void **state)
 		print_message("# a directory with default ACLs: -EPERM\n");
 	}
 	assert_int_equal(unlink(target), 0);
-	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(tu_rmdir_driver(dir), 0);
 }
 
 static void
