@@ -153,7 +153,13 @@ nsi_ring_abandon(struct ns_ring *r, int64_t first, int64_t n)
 		nsi_store_relaxed_i64(&r->sp.next, first - 1);
 		return 0;
 	}
-	if (last > nsi_seq_load_acquire(&r->cursor))
+	/*
+	 * A claimed, unpublished sequence lies within one capacity of the cursor (its slot's
+	 * previous lap was consumed before it could be claimed); anything older was published
+	 * and its slot may hold a newer event now, whose mark must not be overwritten.
+	 */
+	int64_t cursor = nsi_seq_load_acquire(&r->cursor);
+	if (last > cursor || first <= cursor - r->capacity)
 		return -EINVAL;
 	for (int64_t s = first; s <= last; s++) {
 		if (nsi_mp_is_available(r, s))

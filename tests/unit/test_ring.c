@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <nanostream/consumer.h>
 #include <nanostream/ring.h>
 
 #include "core/ring.h"
@@ -201,6 +202,75 @@ abandon_mp_marks_slots_skipped(void **state)
 	/* A reader sees 0..4 as ready (0..2 to be stepped over). */
 	assert_int_equal(nsi_ring_wait_for(r, 0, NULL, false), 4);
 	assert_false(nsi_mp_is_skipped(r, 3));
+	ns_ring_destroy(r);
+}
+
+/*
+ * Issue 14.8: abandoning an old sequence (published, consumed, its slot reused by a newer
+ * event) returned 0 in MULTI mode and overwrote the newer event's mark: the newer sequence
+ * read as unpublished and a poller stuck there for ever. Now -EINVAL, nothing changed.
+ */
+static void
+abandon_mp_of_an_old_sequence_is_refused(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(4, NS_PRODUCER_MULTI);
+	for (int64_t s = 0; s < 6; s++) {
+		assert_int_equal(ns_ring_try_claim(r), s);
+		assert_int_equal(ns_ring_publish(r, s), 0);
+	}
+	/* 1 was published and its slot now holds 5; 0 four laps back holds 4. */
+	for (int64_t old = 0; old <= 1; old++) {
+		assert_int_equal(ns_ring_abandon(r, old, 1), -EINVAL);
+		assert_int_equal(ns_ring_is_published(r, old + 4), 1);
+	}
+	assert_int_equal(ns_ring_abandon(r, 0, 2), -EINVAL);
+	assert_int_equal(ns_ring_is_published(r, 4), 1);
+	/* Claimed and unpublished still can be given back. */
+	assert_int_equal(ns_ring_try_claim(r), 6);
+	assert_int_equal(ns_ring_abandon(r, 6, 1), 0);
+	assert_true(nsi_mp_is_skipped(r, 6));
+	ns_ring_destroy(r);
+}
+
+static int
+count_event(void *ctx, void *slot, int64_t seq, bool end_of_batch)
+{
+	(void)slot;
+	(void)end_of_batch;
+	int64_t *seen = ctx;
+	seen[seen[0] + 1] = seq;
+	seen[0]++;
+	return 0;
+}
+
+/*
+ * A gap in a plain MULTI ring: 0..2 claimed, 0 and 2 published. Only 0 is delivered; 2 waits
+ * for 1 (consumers see sequences in order, never across a claim still being filled).
+ */
+static void
+mp_gap_delivers_only_up_to_it(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(8, NS_PRODUCER_MULTI);
+	struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+	ns_poller *p = NULL;
+	assert_int_equal(ns_poller_create(&p, r, &po), 0);
+	assert_int_equal(ns_ring_claim_n(r, 3), 0);
+	assert_int_equal(ns_ring_publish(r, 0), 0);
+	assert_int_equal(ns_ring_publish(r, 2), 0);
+	int64_t seen[16] = { 0 };
+	(void)ns_poller_poll(p, count_event, seen, 0);
+	assert_int_equal(seen[0], 1);
+	assert_int_equal(seen[1], 0);
+	(void)ns_poller_poll(p, count_event, seen, 0);
+	assert_int_equal(seen[0], 1); /* still waiting for 1 */
+	assert_int_equal(ns_ring_publish(r, 1), 0);
+	(void)ns_poller_poll(p, count_event, seen, 0);
+	assert_int_equal(seen[0], 3);
+	assert_int_equal(seen[2], 1);
+	assert_int_equal(seen[3], 2);
+	ns_poller_destroy(p);
 	ns_ring_destroy(r);
 }
 
@@ -417,6 +487,8 @@ main(void)
 		cmocka_unit_test(no_consumer_never_blocks),
 		cmocka_unit_test(abandon_sp_rewinds_latest_claim),
 		cmocka_unit_test(abandon_mp_marks_slots_skipped),
+		cmocka_unit_test(abandon_mp_of_an_old_sequence_is_refused),
+		cmocka_unit_test(mp_gap_delivers_only_up_to_it),
 		cmocka_unit_test(span_splits_at_ring_end),
 		cmocka_unit_test(seq_in_slot_layout_and_publication),
 		cmocka_unit_test(slot_init_runs_once_per_slot),
