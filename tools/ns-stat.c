@@ -89,7 +89,7 @@ print_once(const struct nsi_cnc *cnc, const char *dir, bool errors)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	/* The directory's lock says whether a driver runs (the pid is only what the file says). */
 	int fd = nsi_driver_lock_open(dir);
-	int held = fd >= 0 ? nsi_driver_lock_held(fd) : 0;
+	int held = fd >= 0 ? nsi_driver_lock_held(fd, cnc->dev, cnc->ino) : 0;
 	if (fd >= 0)
 		close(fd);
 	const char *state = held != 1				? "gone"

@@ -151,6 +151,8 @@ on_image_available(ns_client *c, ns_subscription *s, struct nsi_rsp_image m, con
 		return;
 	}
 	img->log = img->lf.log;
+	/* Tell the driver the file is mapped: a closed log's file need not linger for us. */
+	nsi_store_release_i64(counter + NSI_COUNTER_MAPPED_WORD, m.image_id);
 	/*
 	 * A stream that ended before this notice was read: its counter is already released, and
 	 * nothing needs holding back any more; the image is read to its end without one.
@@ -302,7 +304,7 @@ driver_alive(ns_client *c)
 		c->newest_beat = beat;
 	if (now - c->newest_beat > c->driver_timeout_ns)
 		return false; /* hung, stopped or gone */
-	return nsi_driver_lock_held(c->lock_fd) != 0;
+	return nsi_driver_lock_held(c->lock_fd, c->cnc.dev, c->cnc.ino) != 0;
 }
 
 bool
@@ -483,7 +485,9 @@ connect_cnc(ns_client *c, const char *path)
 	if (rc != 0)
 		return rc;
 	c->lock_fd = nsi_driver_lock_open(c->dir);
-	int held = c->lock_fd >= 0 ? nsi_driver_lock_held(c->lock_fd) : c->lock_fd;
+	/* Held, and by the driver of the file we mapped (not a new one about to replace it). */
+	int held = c->lock_fd >= 0 ? nsi_driver_lock_held(c->lock_fd, c->cnc.dev, c->cnc.ino)
+				   : c->lock_fd;
 	c->newest_beat = 0;
 	int64_t now = client_now(c), beat = nsi_cnc_heartbeat(&c->cnc);
 	if (beat <= now)

@@ -170,6 +170,7 @@ refresh_limit(ns_publication *p, int64_t position)
 		count_back_pressure(p);
 		return NS_BACK_PRESSURED;
 	}
+	p->lock_seen = 0; /* we hold it: a holder seen later is a new sighting */
 	const struct nsi_counters *counters = &p->client->cnc.counters;
 	int64_t min = INT64_MAX;
 	for (int i = 0; i < NSI_LOG_MAX_SUBSCRIBERS; i++) {

@@ -12,6 +12,19 @@
 #include "util/atomic.h"
 #include "util/compiler.h"
 
+/*
+ * Stop writing the image's position counter and tell the driver (its RELEASED word takes the
+ * image's id): the driver may hand the counter out again at once instead of after a timeout.
+ */
+static void
+release_counter(ns_image *img)
+{
+	if (img->position_counter == NULL)
+		return;
+	nsi_store_release_i64(img->position_counter + NSI_COUNTER_RELEASED_WORD, img->image_id);
+	img->position_counter = NULL;
+}
+
 int
 ns_subscription_add(ns_client *c, const char *uri, int32_t stream_id,
 		    const struct ns_subscription_opts *opts, ns_subscription **out)
@@ -63,6 +76,13 @@ ns_subscription_close(ns_subscription *s)
 {
 	if (s == NULL)
 		return -EINVAL;
+	/* Our counters first: the driver then reuses them at once when it removes us. */
+	for (int i = 0; i < s->nimages; i++)
+		release_counter(s->images[i]);
+	pthread_mutex_lock(&s->client->lock);
+	for (int i = 0; i < s->narrived; i++)
+		release_counter(s->arrived[i]);
+	pthread_mutex_unlock(&s->client->lock);
 	nsi_client_remove(s->client, true, s->reg_id);
 	nsi_client_remove_sub(s->client, s);
 	for (int i = 0; i < s->nimages; i++)
@@ -78,6 +98,27 @@ ns_subscription_close(ns_subscription *s)
 }
 
 /* ---- images arriving and leaving (the polling thread) ---- */
+
+/*
+ * The image's log holds impossible frames: stop reading it, and tell the driver, which stops
+ * counting on our position (publishers are no longer held back by it) and joins the
+ * subscription to the log again at its tail: the stream comes back, what lay between is lost
+ * (the driver's error log says where).
+ */
+static void
+report_corrupt(ns_subscription *s, ns_image *img)
+{
+	ns_client *c = s->client;
+	release_counter(img);
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < s->nknown; i++)
+		if (s->known[i] == img->image_id)
+			s->known[i] = s->known[--s->nknown];
+	pthread_mutex_unlock(&c->lock);
+	struct nsi_cmd_remove m = { .client_id = c->client_id, .registration_id = img->image_id };
+	if (nsi_mpsc_write(&c->cnc.to_driver, NSI_CMD_IMAGE_CORRUPT, &m, sizeof(m)) == 0)
+		nsi_doorbell_ring(&c->cnc.hdr->driver_doorbell);
+}
 
 static void
 take_changes(ns_subscription *s)
@@ -110,8 +151,8 @@ gone:
 		for (int i = 0; i < s->nimages; i++)
 			if (s->images[i]->image_id == s->gone[g].image_id) {
 				s->images[i]->eos = s->gone[g].eos;
-				/* The driver freed the counter: stop writing it. */
-				s->images[i]->position_counter = NULL;
+				/* The driver freed the counter: stop writing it, and say so. */
+				release_counter(s->images[i]);
 			}
 	s->ngone = 0;
 	int last_new = s->nimages;
@@ -128,6 +169,8 @@ retire(ns_subscription *s)
 	for (int i = 0; i < s->nimages;) {
 		ns_image *img = s->images[i];
 		if (img->corrupt || img->position >= img->eos) {
+			if (img->corrupt && img->position < img->eos)
+				report_corrupt(s, img);
 			for (int k = i; k + 1 < s->nimages; k++)
 				s->images[k] = s->images[k + 1];
 			s->nimages--;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <linux/futex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -24,7 +25,7 @@
 
 int
 nsi_counters_init(struct nsi_counters *c, void *meta, size_t meta_bytes, void *values,
-		  size_t values_bytes, int64_t reuse_delay_ns)
+		  size_t values_bytes)
 {
 	if (c == NULL || meta == NULL || values == NULL || meta_bytes % NSI_COUNTER_META_BYTES ||
 	    values_bytes % NSI_COUNTER_VALUE_BYTES ||
@@ -34,20 +35,51 @@ nsi_counters_init(struct nsi_counters *c, void *meta, size_t meta_bytes, void *v
 	c->meta = meta;
 	c->values = values;
 	c->max = (int32_t)(values_bytes / NSI_COUNTER_VALUE_BYTES);
-	c->reuse_delay_ns = reuse_delay_ns;
+	c->own = NULL;
 	return 0;
+}
+
+int
+nsi_counters_own(struct nsi_counters *c)
+{
+	c->own = calloc((size_t)c->max, sizeof(*c->own));
+	return c->own != NULL ? 0 : -ENOMEM;
+}
+
+void
+nsi_counters_disown(struct nsi_counters *c)
+{
+	free(c->own);
+	c->own = NULL;
+}
+
+static int64_t
+value_word(const struct nsi_counters *c, int32_t id, int word)
+{
+	return nsi_load_acquire_i64(nsi_counter_addr(c, id) + word);
+}
+
+/* Whether counter @id (ours, reclaimed) may be handed out at @now_ns. */
+static bool
+reusable(const struct nsi_counters *c, int32_t id, int64_t now_ns)
+{
+	const struct nsi_counter_own *o = &c->own[id];
+	if (o->state == NSI_COUNTER_FREE)
+		return true;
+	if (o->state != NSI_COUNTER_RECLAIMED)
+		return false;
+	return now_ns >= o->reuse_at_ns ||
+	       (o->token != 0 && value_word(c, id, NSI_COUNTER_RELEASED_WORD) == o->token);
 }
 
 int32_t
 nsi_counter_alloc(struct nsi_counters *c, int32_t type_id, int64_t owner_id, int64_t key,
-		  const char *label, int64_t now_ns)
+		  const char *label, int64_t now_ns, int64_t token)
 {
 	for (int32_t id = 0; id < c->max; id++) {
-		struct nsi_counter_meta *m = &c->meta[id];
-		int32_t state = (int32_t)nsi_load_relaxed_u32((const uint32_t *)&m->state);
-		if (state == NSI_COUNTER_ALLOCATED ||
-		    (state == NSI_COUNTER_RECLAIMED && now_ns - m->free_at_ns < c->reuse_delay_ns))
+		if (!reusable(c, id, now_ns))
 			continue;
+		struct nsi_counter_meta *m = &c->meta[id];
 		int64_t *v = nsi_counter_addr(c, id);
 		for (int w = 1; w < NSI_COUNTER_VALUE_BYTES / 8; w++)
 			nsi_store_relaxed_i64(v + w, 0);
@@ -60,6 +92,8 @@ nsi_counter_alloc(struct nsi_counters *c, int32_t type_id, int64_t owner_id, int
 		memcpy(m->label, label != NULL ? label : "", n);
 		memset(m->label + n, 0, NSI_COUNTER_LABEL_MAX - n);
 		m->label_length = (int32_t)n;
+		c->own[id] =
+			(struct nsi_counter_own){ .state = NSI_COUNTER_ALLOCATED, .token = token };
 		/* Pairs with the acquire in nsi_counter_type() and foreach. */
 		nsi_store_release_u32((uint32_t *)&m->state, (uint32_t)NSI_COUNTER_ALLOCATED);
 		return id;
@@ -68,14 +102,34 @@ nsi_counter_alloc(struct nsi_counters *c, int32_t type_id, int64_t owner_id, int
 }
 
 int
-nsi_counter_free(struct nsi_counters *c, int32_t id, int64_t now_ns)
+nsi_counter_free(struct nsi_counters *c, int32_t id, int64_t now_ns, int64_t reuse_delay_ns)
 {
-	if (id < 0 || id >= c->max || nsi_counter_type(c, id) < 0)
+	if (id < 0 || id >= c->max || c->own[id].state != NSI_COUNTER_ALLOCATED)
 		return -EINVAL;
 	struct nsi_counter_meta *m = &c->meta[id];
+	c->own[id].state = NSI_COUNTER_RECLAIMED;
+	c->own[id].reuse_at_ns = now_ns + reuse_delay_ns;
 	m->free_at_ns = now_ns;
 	nsi_store_release_u32((uint32_t *)&m->state, (uint32_t)NSI_COUNTER_RECLAIMED);
 	return 0;
+}
+
+int32_t
+nsi_counters_available(const struct nsi_counters *c, int64_t now_ns)
+{
+	int32_t n = 0;
+	for (int32_t id = 0; id < c->max; id++)
+		n += reusable(c, id, now_ns);
+	return n;
+}
+
+bool
+nsi_counter_settled(const struct nsi_counters *c, int32_t id, int64_t token)
+{
+	if (id < 0 || id >= c->max || c->own[id].token != token)
+		return true; /* serves someone else by now */
+	return value_word(c, id, NSI_COUNTER_MAPPED_WORD) == token ||
+	       value_word(c, id, NSI_COUNTER_RELEASED_WORD) == token;
 }
 
 int64_t *
@@ -254,14 +308,13 @@ nsi_cnc_bytes(const struct nsi_cnc_params *p)
 }
 
 static int
-attach_sections(struct nsi_cnc *cnc, const struct layout *l, const struct nsi_cnc_header *h,
-		int64_t reuse_ns)
+attach_sections(struct nsi_cnc *cnc, const struct layout *l, const struct nsi_cnc_header *h)
 {
 	uint8_t *b = cnc->base;
 	if (nsi_mpsc_init(&cnc->to_driver, b + l->to_driver, (size_t)h->to_driver_bytes) != 0 ||
 	    nsi_bcast_init(&cnc->to_clients, b + l->to_clients, (size_t)h->to_clients_bytes) != 0 ||
 	    nsi_counters_init(&cnc->counters, b + l->meta, (size_t)h->counters_meta_bytes,
-			      b + l->values, (size_t)h->counters_values_bytes, reuse_ns) != 0 ||
+			      b + l->values, (size_t)h->counters_values_bytes) != 0 ||
 	    nsi_errlog_init(&cnc->errors, b + l->errors, (size_t)h->error_log_bytes) != 0)
 		return -EINVAL;
 	return 0;
@@ -299,7 +352,7 @@ nsi_cnc_create(struct nsi_cnc *cnc, const char *path, const struct nsi_cnc_param
 	struct layout l;
 	(void)layout_of(&l, h->to_driver_bytes, h->to_clients_bytes, h->counters_meta_bytes,
 			h->counters_values_bytes, h->error_log_bytes);
-	rc = attach_sections(cnc, &l, h, p->counter_reuse_ns);
+	rc = attach_sections(cnc, &l, h);
 	if (rc != 0) {
 		munmap(base, bytes);
 		unlink(path);
@@ -334,7 +387,7 @@ nsi_cnc_attach(struct nsi_cnc *cnc, void *base, size_t bytes)
 	cnc->base = base;
 	cnc->bytes = bytes;
 	cnc->hdr = h;
-	return attach_sections(cnc, &l, h, 0);
+	return attach_sections(cnc, &l, h);
 }
 
 static int
@@ -344,9 +397,12 @@ open_mode(struct nsi_cnc *cnc, const char *path, bool writable)
 		return -EINVAL;
 	void *base = NULL;
 	size_t bytes = 0;
-	int rc = nsi_shm_open_mode(path, writable, &base, &bytes);
+	uint64_t dev = 0, ino = 0;
+	int rc = nsi_shm_open_id(path, writable, &base, &bytes, &dev, &ino);
 	if (rc != 0)
 		return rc;
+	cnc->dev = dev;
+	cnc->ino = ino;
 	rc = nsi_cnc_attach(cnc, base, bytes);
 	if (rc != 0) {
 		munmap(base, bytes);
@@ -492,6 +548,9 @@ nsi_driver_lock_take(const char *dir)
 	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
 	if (rc == 0 && fcntl(fd, F_OFD_SETLK, &l) != 0)
 		rc = errno == EAGAIN || errno == EACCES ? -EADDRINUSE : -errno;
+	/* Forget the file a previous holder named: it is not ours (nsi_driver_lock_name()). */
+	if (rc == 0 && ftruncate(fd, 0) != 0)
+		rc = -errno;
 	if (rc != 0) {
 		close(fd);
 		return rc;
@@ -528,12 +587,24 @@ nsi_driver_lock_open(const char *dir)
 }
 
 int
-nsi_driver_lock_held(int fd)
+nsi_driver_lock_name(int fd, uint64_t dev, uint64_t ino)
+{
+	uint64_t id[2] = { dev, ino };
+	return pwrite(fd, id, sizeof(id), 0) == (ssize_t)sizeof(id) ? 0 : -EIO;
+}
+
+int
+nsi_driver_lock_held(int fd, uint64_t dev, uint64_t ino)
 {
 	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
 	if (fcntl(fd, F_OFD_GETLK, &l) != 0)
 		return -errno;
-	return l.l_type != F_UNLCK;
+	if (l.l_type == F_UNLCK)
+		return 0;
+	uint64_t id[2] = { 0, 0 };
+	if (pread(fd, id, sizeof(id), 0) != (ssize_t)sizeof(id))
+		return 0; /* held, but its holder has not named its file yet: not that file */
+	return id[0] == dev && id[1] == ino;
 }
 
 /* ---- doorbells (shared futexes: the words live in the shared file) ---- */

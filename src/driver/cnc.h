@@ -79,21 +79,54 @@ struct nsi_counter_meta {
 
 _Static_assert(sizeof(struct nsi_counter_meta) == NSI_COUNTER_META_BYTES, "counter metadata");
 
+/* The allocator's own view of a counter (private memory: the shared metadata only mirrors it). */
+struct nsi_counter_own {
+	int32_t state;	     /* enum nsi_counter_state */
+	int64_t reuse_at_ns; /* a reclaimed counter is not handed out again before this ... */
+	int64_t token;	     /* ... unless its user acknowledged it with this (0: cannot) */
+};
+
+/*
+ * A counter's value line (128 bytes): word 0 is the value; the words below are used by
+ * subscriber position counters. A subscriber stores its image's id in RELEASED when it stops
+ * writing the counter, and in MAPPED once it mapped the image's log file, so the driver can
+ * reuse the counter, or remove a closed log's file, without waiting out a timeout.
+ */
+#define NSI_COUNTER_RELEASED_WORD 2
+#define NSI_COUNTER_MAPPED_WORD	  3
+
 struct nsi_counters {
 	struct nsi_counter_meta *meta;
 	uint8_t *values;
 	int32_t max;
-	int64_t reuse_delay_ns; /* a freed counter is not handed out again before this */
+	struct nsi_counter_own *own; /* the driver's (NULL for readers) */
 };
 
 /* View the two areas; @meta_bytes / 256 must equal @values_bytes / 128. Returns 0 or -EINVAL. */
 int nsi_counters_init(struct nsi_counters *c, void *meta, size_t meta_bytes, void *values,
-		      size_t values_bytes, int64_t reuse_delay_ns);
-/* Driver only: allocate a counter (value 0). Returns its id, or -ENOSPC. */
+		      size_t values_bytes);
+/* Driver: take the allocator's role (private state, all free). Returns 0 or -ENOMEM. */
+int nsi_counters_own(struct nsi_counters *c);
+void nsi_counters_disown(struct nsi_counters *c);
+/*
+ * Driver only: allocate a counter (value line zeroed) for a user that will acknowledge with
+ * @token (0: none). Returns its id, or -ENOSPC.
+ */
 int32_t nsi_counter_alloc(struct nsi_counters *c, int32_t type_id, int64_t owner_id, int64_t key,
-			  const char *label, int64_t now_ns);
-/* Driver only: free an allocated counter. Returns 0 or -EINVAL. */
-int nsi_counter_free(struct nsi_counters *c, int32_t id, int64_t now_ns);
+			  const char *label, int64_t now_ns, int64_t token);
+/*
+ * Driver only: free an allocated counter. It is handed out again after @reuse_delay_ns (0: at
+ * once), or as soon as its value line's RELEASED word holds its token. Returns 0 or -EINVAL.
+ */
+int nsi_counter_free(struct nsi_counters *c, int32_t id, int64_t now_ns, int64_t reuse_delay_ns);
+/* Driver only: how many counters nsi_counter_alloc() would hand out at @now_ns. */
+int32_t nsi_counters_available(const struct nsi_counters *c, int64_t now_ns);
+/*
+ * Driver only: whether the user of the counter allocated with @token has mapped its image or
+ * let the counter go (its MAPPED or RELEASED word holds the token), or the counter serves
+ * someone else by now.
+ */
+bool nsi_counter_settled(const struct nsi_counters *c, int32_t id, int64_t token);
 /* The value's address, or NULL for an id out of range. */
 int64_t *nsi_counter_addr(const struct nsi_counters *c, int32_t id);
 /* An allocated counter's type (>= 0), or -ENOENT (free or out of range). */
@@ -134,6 +167,7 @@ struct nsi_cnc {
 	struct nsi_cnc_header *hdr;
 	void *base;
 	size_t bytes;
+	uint64_t dev, ino; /* the file mapped (set by open and create) */
 	struct nsi_mpsc to_driver;
 	struct nsi_bcast to_clients;
 	struct nsi_counters counters;
@@ -147,7 +181,6 @@ struct nsi_cnc_params {
 	int32_t error_log_bytes;
 	int64_t client_liveness_ns;
 	int64_t driver_timeout_ns;
-	int64_t counter_reuse_ns;
 };
 
 /* Bytes the file takes with these parameters, or 0 when they are out of range. */
@@ -203,11 +236,19 @@ int nsi_driver_lock_take(const char *dir);
 void nsi_driver_lock_release(int fd);
 
 /*
+ * The holder names its cnc.dat in the lock file (device and inode), once the file is made and
+ * before it is renamed into place: a client that mapped cnc.dat knows it mapped the holder's
+ * file, not one a dead driver left that a new holder is about to replace.
+ */
+int nsi_driver_lock_name(int fd, uint64_t dev, uint64_t ino);
+
+/*
  * A descriptor to probe @dir's lock with (read-only; -ENOENT when no driver ever ran there),
- * and the probe: 1 while a driver holds the lock, 0 when none does, or a negative errno.
+ * and the probe: 1 while a driver holds the lock and names the file @dev/@ino in it, 0 when
+ * none does or it names another file, or a negative errno.
  */
 int nsi_driver_lock_open(const char *dir);
-int nsi_driver_lock_held(int fd);
+int nsi_driver_lock_held(int fd, uint64_t dev, uint64_t ino);
 
 /*
  * Whether the driver behind @cnc lives, judged from the file alone: its process exists and

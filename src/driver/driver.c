@@ -43,6 +43,8 @@ struct drv_sub {
 	int64_t reg_id;
 	int64_t client_id;
 	int32_t stream_id;
+	int32_t session_id; /* with has_session_id: only that session's logs */
+	bool has_session_id;
 };
 
 struct drv_client {
@@ -51,10 +53,27 @@ struct drv_client {
 	int64_t pid;	      /* from its keepalives; 0 until the first */
 };
 
-/* A closed log's file, kept for subscribers that have yet to map it, until @until. */
+/* A subscriber counter whose user has yet to map a closed log or let the counter go. */
+struct drv_wait {
+	int32_t counter;
+	int64_t token; /* the link's id */
+};
+
+/*
+ * A closed log's file, kept for subscribers that were told of it and have yet to map it: until
+ * each of them has mapped it or let its counter go (or is gone), at most until @until.
+ */
 struct drv_linger {
 	char name[NSI_NAME_MAX];
 	int64_t until;
+	int n;
+	struct drv_wait wait[NSI_LOG_MAX_SUBSCRIBERS];
+};
+
+/* A subscription to link to a log again at the next timer (its image was found corrupt). */
+struct drv_relink {
+	int64_t sub_reg;
+	int64_t pub_reg;
 };
 
 struct drv_link {
@@ -82,6 +101,7 @@ struct nsi_driver {
 	ARRAY(struct drv_link) links;
 	ARRAY(struct drv_client) clients;
 	ARRAY(struct drv_linger) lingering; /* closed logs whose files are removed later */
+	ARRAY(struct drv_relink) relinks;   /* images found corrupt, to join again */
 	int32_t next_session_id;
 	int64_t next_reg_id;
 	uint32_t prng;
@@ -237,46 +257,60 @@ link_count(const struct nsi_driver *d, int64_t pub_reg)
 	return n;
 }
 
-/* Link @s to @p: a position counter at the log's tail, listed in the log's metadata. */
-static void
+/*
+ * Link @s to @p: a position counter at the log's tail, listed in the log's metadata. Callers
+ * checked the limits first (a free subscriber slot and counter); a failure here is reported.
+ */
+static int
 link_pair(struct nsi_driver *d, const struct drv_sub *s, struct drv_pub *p)
 {
 	struct nsi_log_meta *m = p->lf.log.meta;
 	int slot = -1;
-	for (int i = 0; i < NSI_LOG_MAX_SUBSCRIBERS && slot < 0; i++)
-		if (nsi_load_relaxed_u32((const uint32_t *)&m->subscriber_counters[i]) ==
-		    UINT32_MAX)
-			slot = i;
+	/* Our own links say which slots are taken (the metadata is shared: not trusted). */
+	for (int i = 0; i < NSI_LOG_MAX_SUBSCRIBERS && slot < 0; i++) {
+		slot = i;
+		for (int k = 0; k < d->links.n && slot >= 0; k++)
+			if (d->links.v[k].pub_reg == p->reg_id && d->links.v[k].slot == i)
+				slot = -1;
+	}
 	char label[96];
 	snprintf(label, sizeof(label), "sub-pos: %lld %s session %d stream %d",
 		 (long long)s->reg_id, p->name, (int)p->session_id, (int)p->stream_id);
+	int64_t id = d->next_reg_id + 1;
 	int32_t counter = -ENOSPC;
 	if (slot >= 0 && ARRAY_RESERVE(d->links))
 		counter = nsi_counter_alloc(
 			&d->cnc.counters, NSI_COUNTER_SUBSCRIBER_POSITION, s->client_id,
 			(int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id),
-			label, now_of(d));
+			label, now_of(d), id);
 	if (counter < 0) {
 		report(d, "cannot link subscription %lld to %s: %s", (long long)s->reg_id, p->name,
 		       slot < 0 ? "too many subscribers" : "no free counter");
-		return;
+		return slot < 0 ? -EMLINK : -ENOSPC;
 	}
+	d->next_reg_id = id;
 	int64_t join = nsi_log_tail_position(&p->lf.log);
 	nsi_store_release_i64(nsi_counter_addr(&d->cnc.counters, counter), join);
 	/* Publishers that read the slot see the counter at the join position. */
 	nsi_store_release_u32((uint32_t *)&m->subscriber_counters[slot], (uint32_t)counter);
 	nsi_store_release_u32((uint32_t *)&m->is_connected, 1);
 	struct drv_link *l = &d->links.v[d->links.n++];
-	*l = (struct drv_link){ .id = ++d->next_reg_id,
+	*l = (struct drv_link){ .id = id,
 				.sub_reg = s->reg_id,
 				.pub_reg = p->reg_id,
 				.counter = counter,
 				.slot = slot };
 	send_image(d, NSI_RSP_IMAGE_AVAILABLE, s, p, l->id, join, counter);
+	return 0;
 }
 
+/*
+ * Unlink the link at @i. Its counter is handed out again after @reuse_delay_ns, or as soon as
+ * its subscriber says it let it go (the counter's RELEASED word holds the link's id): a
+ * subscriber keeps writing its position until it hears its image is gone.
+ */
 static void
-unlink_at(struct nsi_driver *d, int i, struct drv_pub *p)
+unlink_at(struct nsi_driver *d, int i, struct drv_pub *p, int64_t reuse_delay_ns)
 {
 	struct drv_link l = d->links.v[i];
 	int64_t *c = nsi_counter_addr(&d->cnc.counters, l.counter);
@@ -289,20 +323,60 @@ unlink_at(struct nsi_driver *d, int i, struct drv_pub *p)
 		if (link_count(d, p->reg_id) == 0)
 			nsi_store_release_u32((uint32_t *)&m->is_connected, 0);
 	}
-	(void)nsi_counter_free(&d->cnc.counters, l.counter, now_of(d));
+	(void)nsi_counter_free(&d->cnc.counters, l.counter, now_of(d), reuse_delay_ns);
+}
+
+/* How long a subscriber that may still be running could go on writing a freed counter. */
+static int64_t
+sub_counter_delay(const struct nsi_driver *d)
+{
+	return d->o.client_liveness_ns > d->o.heartbeat_ns * 2 ? d->o.client_liveness_ns
+							       : d->o.heartbeat_ns * 2;
+}
+
+/* Whether subscription @s takes the log @p: its stream, and its session if it names one. */
+static bool
+sub_matches(const struct drv_sub *s, const struct drv_pub *p)
+{
+	return s->stream_id == p->stream_id &&
+	       (!s->has_session_id || s->session_id == p->session_id);
+}
+
+/* Subscriptions of @stream_id: at most this many links for a new log of the stream. */
+static int
+stream_subs(const struct nsi_driver *d, int32_t stream_id)
+{
+	int n = 0;
+	for (int i = 0; i < d->subs.n; i++)
+		n += d->subs.v[i].stream_id == stream_id;
+	return n;
 }
 
 /* ---- publications ---- */
 
-/* Remove the files of closed logs whose linger ended (all of them when @all). */
+/* Whether every subscriber a lingering log waits for has mapped it or let it go. */
+static bool
+linger_settled(struct nsi_driver *d, struct drv_linger *l)
+{
+	for (int k = l->n - 1; k >= 0; k--)
+		if (nsi_counter_settled(&d->cnc.counters, l->wait[k].counter, l->wait[k].token))
+			l->wait[k] = l->wait[--l->n];
+	return l->n == 0;
+}
+
+/*
+ * Remove the files of closed logs nobody may still need to map: every subscriber told of
+ * them mapped them or let them go, or their linger ended (all of them when @all).
+ */
 static void
 remove_lingering(struct nsi_driver *d, int64_t now, bool all)
 {
 	char path[PATH_MAX];
 	for (int i = d->lingering.n - 1; i >= 0; i--) {
-		if (!all && now < d->lingering.v[i].until)
+		struct drv_linger *l = &d->lingering.v[i];
+		if (!all && now < l->until && !linger_settled(d, l))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", d->dir, d->lingering.v[i].name);
+		snprintf(path, sizeof(path), "%s/%s", d->dir, l->name);
 		unlink(path);
 		d->lingering.v[i] = d->lingering.v[--d->lingering.n];
 	}
@@ -411,6 +485,13 @@ close_pub(struct nsi_driver *d, struct drv_pub *p)
 	int64_t eos = fill_holes(d, p, nsi_log_tail_position(log));
 	nsi_store_release_i64(&log->meta->end_of_stream_position, eos);
 	d->closed_bytes += eos;
+	/*
+	 * The file stays while a subscriber told of the image may not have mapped it yet (it must
+	 * still read what was committed): until each has mapped it or let its counter go, at most
+	 * a client liveness period.
+	 */
+	struct drv_linger l = { .until = now_of(d) + d->o.client_liveness_ns };
+	snprintf(l.name, sizeof(l.name), "%s", p->name);
 	for (int i = d->links.n - 1; i >= 0; i--) {
 		if (d->links.v[i].pub_reg != p->reg_id)
 			continue;
@@ -418,26 +499,21 @@ close_pub(struct nsi_driver *d, struct drv_pub *p)
 			if (d->subs.v[k].reg_id == d->links.v[i].sub_reg)
 				send_image(d, NSI_RSP_IMAGE_UNAVAILABLE, &d->subs.v[k], p,
 					   d->links.v[i].id, eos, d->links.v[i].counter);
-		unlink_at(d, i, p);
+		if (l.n < NSI_LOG_MAX_SUBSCRIBERS)
+			l.wait[l.n++] = (struct drv_wait){ .counter = d->links.v[i].counter,
+							   .token = d->links.v[i].id };
+		unlink_at(d, i, p, sub_counter_delay(d));
 	}
-	/*
-	 * The file stays for a client liveness period: a subscriber told of the image just
-	 * before the end may not have mapped it yet, and must still read what was committed.
-	 */
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
-	if (ARRAY_RESERVE(d->lingering)) {
-		struct drv_linger *l = &d->lingering.v[d->lingering.n++];
-		snprintf(l->name, sizeof(l->name), "%s", p->name);
-		l->until = now_of(d) + d->o.client_liveness_ns;
-	} else {
+	if (!linger_settled(d, &l) && ARRAY_RESERVE(d->lingering))
+		d->lingering.v[d->lingering.n++] = l;
+	else
 		unlink(path);
-	}
 	nsi_logfile_close(&p->lf);
-	if (p->pos_counter >= 0)
-		(void)nsi_counter_free(&d->cnc.counters, p->pos_counter, now_of(d));
-	if (p->lim_counter >= 0)
-		(void)nsi_counter_free(&d->cnc.counters, p->lim_counter, now_of(d));
+	/* Only the driver writes these two: handed out again at once. */
+	(void)nsi_counter_free(&d->cnc.counters, p->pos_counter, now_of(d), 0);
+	(void)nsi_counter_free(&d->cnc.counters, p->lim_counter, now_of(d), 0);
 	for (int i = 0; i < d->pubs.n; i++)
 		if (d->pubs.v[i] == p)
 			d->pubs.v[i] = d->pubs.v[--d->pubs.n];
@@ -451,6 +527,13 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 	char err[160];
 	int32_t term = uri.term_length != 0 ? uri.term_length : d->o.term_length;
 	int32_t mtu = uri.mtu != 0 ? uri.mtu : d->o.mtu;
+	if (uri.mtu > term / 8) {
+		/* Asked for explicitly: refused, as other bad parameters are (only a default fits). */
+		snprintf(err, sizeof(err), "mtu %d is more than term-length / 8 (%d)", (int)uri.mtu,
+			 (int)(term / 8));
+		send_error(d, c->correlation_id, -EINVAL, err);
+		return;
+	}
 	if (mtu > term / 8)
 		mtu = term / 8;
 	if (uri.max_message > nsi_log_max_message(term)) {
@@ -485,6 +568,18 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 		return;
 	}
 	if (p == NULL) {
+		/* Two counters of its own and one per subscription it will serve: all or nothing. */
+		int need = 2 + stream_subs(d, c->stream_id);
+		int32_t have = nsi_counters_available(&d->cnc.counters, now_of(d));
+		if (have < need) {
+			snprintf(err, sizeof(err),
+				 "no free counter: a new publication on stream %d needs %d, %d are "
+				 "free of %d (nanostreamd --counters)",
+				 (int)c->stream_id, need, (int)have, (int)d->cnc.counters.max);
+			report(d, "%s", err);
+			send_error(d, c->correlation_id, -ENOSPC, err);
+			return;
+		}
 		p = calloc(1, sizeof(*p));
 		if (p == NULL) {
 			send_error(d, c->correlation_id, -ENOMEM, "driver out of memory");
@@ -521,11 +616,11 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 		int64_t key =
 			(int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id);
 		p->pos_counter = nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_PUBLISHER_POSITION,
-						   p->reg_id, key, label, now_of(d));
+						   p->reg_id, key, label, now_of(d), 0);
 		snprintf(label, sizeof(label), "pub-lim: %s session %d stream %d", p->name,
 			 (int)p->session_id, (int)p->stream_id);
 		p->lim_counter = nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_PUBLISHER_LIMIT,
-						   p->reg_id, key, label, now_of(d));
+						   p->reg_id, key, label, now_of(d), 0);
 		d->pubs.v[d->pubs.n++] = p;
 		sys_set(d, NSI_SYS_PUBLICATIONS, d->pubs.n);
 	}
@@ -542,8 +637,8 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 	transmit(d, NSI_RSP_PUBLICATION_READY, &r, sizeof(r), p->name, r.name_length);
 	if (p->refs == 1)
 		for (int i = 0; i < d->subs.n; i++)
-			if (d->subs.v[i].stream_id == p->stream_id)
-				link_pair(d, &d->subs.v[i], p);
+			if (sub_matches(&d->subs.v[i], p))
+				(void)link_pair(d, &d->subs.v[i], p);
 }
 
 static int
@@ -567,6 +662,33 @@ remove_handle(struct nsi_driver *d, int64_t client_id, int64_t reg_id)
 static void
 add_subscription(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_uri uri)
 {
+	char err[160];
+	/*
+	 * Limits first, so a subscription is either served or refused with the reason: a log
+	 * lists at most NSI_LOG_MAX_SUBSCRIBERS subscribers, and every log it joins takes one
+	 * counter.
+	 */
+	int same = stream_subs(d, c->stream_id), logs = 0;
+	for (int i = 0; i < d->pubs.n; i++)
+		logs += d->pubs.v[i]->stream_id == c->stream_id &&
+			(!uri.has_session_id || d->pubs.v[i]->session_id == uri.session_id);
+	int32_t have = nsi_counters_available(&d->cnc.counters, now_of(d));
+	if (same >= NSI_LOG_MAX_SUBSCRIBERS) {
+		snprintf(err, sizeof(err),
+			 "stream %d has %d subscriptions: the most one stream serves",
+			 (int)c->stream_id, same);
+		send_error(d, c->correlation_id, -EMLINK, err);
+		return;
+	}
+	if (have < logs) {
+		snprintf(err, sizeof(err),
+			 "no free counter: stream %d has %d publications, %d counters are free of "
+			 "%d (nanostreamd --counters)",
+			 (int)c->stream_id, logs, (int)have, (int)d->cnc.counters.max);
+		report(d, "%s", err);
+		send_error(d, c->correlation_id, -ENOSPC, err);
+		return;
+	}
 	if (!ARRAY_RESERVE(d->subs)) {
 		send_error(d, c->correlation_id, -ENOMEM, "driver out of memory");
 		return;
@@ -574,27 +696,33 @@ add_subscription(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_u
 	struct drv_sub *s = &d->subs.v[d->subs.n++];
 	*s = (struct drv_sub){ .reg_id = c->correlation_id,
 			       .client_id = c->client_id,
-			       .stream_id = c->stream_id };
+			       .stream_id = c->stream_id,
+			       .session_id = uri.session_id,
+			       .has_session_id = uri.has_session_id };
 	struct nsi_rsp_ok ok = { .correlation_id = c->correlation_id };
 	transmit(d, NSI_RSP_SUBSCRIPTION_READY, &ok, sizeof(ok), NULL, 0);
 	struct drv_sub copy = *s;
 	for (int i = 0; i < d->pubs.n; i++) {
 		struct drv_pub *p = d->pubs.v[i];
-		if (p->stream_id == copy.stream_id &&
-		    (!uri.has_session_id || p->session_id == uri.session_id))
-			link_pair(d, &copy, p);
+		if (sub_matches(&copy, p))
+			(void)link_pair(d, &copy, p);
 	}
 }
 
+/*
+ * Remove a subscription. @writer_gone: its process is gone, so its counters are free at once
+ * (otherwise they wait for the subscriber's acknowledgement, or the delay).
+ */
 static int
-remove_subscription(struct nsi_driver *d, int64_t client_id, int64_t reg_id)
+remove_subscription(struct nsi_driver *d, int64_t client_id, int64_t reg_id, bool writer_gone)
 {
 	for (int i = 0; i < d->subs.n; i++) {
 		if (d->subs.v[i].reg_id != reg_id || d->subs.v[i].client_id != client_id)
 			continue;
 		for (int k = d->links.n - 1; k >= 0; k--)
 			if (d->links.v[k].sub_reg == reg_id)
-				unlink_at(d, k, find_pub(d, d->links.v[k].pub_reg));
+				unlink_at(d, k, find_pub(d, d->links.v[k].pub_reg),
+					  writer_gone ? 0 : sub_counter_delay(d));
 		d->subs.v[i] = d->subs.v[--d->subs.n];
 		return 0;
 	}
@@ -602,14 +730,63 @@ remove_subscription(struct nsi_driver *d, int64_t client_id, int64_t reg_id)
 }
 
 static void
-close_client(struct nsi_driver *d, int64_t client_id)
+close_client(struct nsi_driver *d, int64_t client_id, bool process_gone)
 {
 	for (int i = d->handles.n - 1; i >= 0; i--)
 		if (i < d->handles.n && d->handles.v[i].client_id == client_id)
 			(void)remove_handle(d, client_id, d->handles.v[i].reg_id);
 	for (int i = d->subs.n - 1; i >= 0; i--)
 		if (i < d->subs.n && d->subs.v[i].client_id == client_id)
-			(void)remove_subscription(d, client_id, d->subs.v[i].reg_id);
+			(void)remove_subscription(d, client_id, d->subs.v[i].reg_id, process_gone);
+}
+
+/*
+ * A subscriber found the image @image_id corrupt (its log holds impossible frames) and
+ * stopped reading it: unlink it, so publishers are not held back by its stale position, and
+ * join it again at the tail at the next timer (one rejoin per heartbeat at most), so the
+ * stream comes back. What lay between is lost to it: reported.
+ */
+static void
+image_corrupt(struct nsi_driver *d, int64_t client_id, int64_t image_id)
+{
+	for (int i = 0; i < d->links.n; i++) {
+		struct drv_link l = d->links.v[i];
+		if (l.id != image_id)
+			continue;
+		struct drv_sub *s = NULL;
+		for (int k = 0; k < d->subs.n && s == NULL; k++)
+			if (d->subs.v[k].reg_id == l.sub_reg && d->subs.v[k].client_id == client_id)
+				s = &d->subs.v[k];
+		struct drv_pub *p = find_pub(d, l.pub_reg);
+		if (s == NULL || p == NULL)
+			return; /* not this client's */
+		int64_t *c = nsi_counter_addr(&d->cnc.counters, l.counter);
+		report(d,
+		       "subscription %lld found %s corrupt at position %lld: it joins again at "
+		       "the tail",
+		       (long long)s->reg_id, p->name, (long long)(c != NULL ? *c : -1));
+		unlink_at(d, i, p, sub_counter_delay(d));
+		if (ARRAY_RESERVE(d->relinks))
+			d->relinks.v[d->relinks.n++] =
+				(struct drv_relink){ .sub_reg = s->reg_id, .pub_reg = p->reg_id };
+		return;
+	}
+}
+
+/* Join the subscriptions whose image was found corrupt to their logs again. */
+static void
+relink(struct nsi_driver *d)
+{
+	for (int i = 0; i < d->relinks.n; i++) {
+		struct drv_relink r = d->relinks.v[i];
+		struct drv_pub *p = find_pub(d, r.pub_reg);
+		for (int k = 0; k < d->subs.n && p != NULL; k++)
+			if (d->subs.v[k].reg_id == r.sub_reg) {
+				struct drv_sub copy = d->subs.v[k];
+				(void)link_pair(d, &copy, p);
+			}
+	}
+	d->relinks.n = 0;
 }
 
 /* ---- commands ---- */
@@ -653,7 +830,7 @@ time_out_clients(struct nsi_driver *d, int64_t now)
 		if (!dead && !silent)
 			continue;
 		d->clients.v[i] = d->clients.v[--d->clients.n];
-		close_client(d, cl.id);
+		close_client(d, cl.id, dead);
 		sys_add(d, NSI_SYS_CLIENT_TIMEOUTS, 1);
 		report(d, "client %lld (pid %lld) timed out: %s", (long long)cl.id,
 		       (long long)cl.pid, dead ? "its process is gone" : "silent too long");
@@ -699,7 +876,8 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 	case NSI_CMD_REMOVE_PUBLICATION:
 	case NSI_CMD_REMOVE_SUBSCRIPTION:
 	case NSI_CMD_KEEPALIVE:
-	case NSI_CMD_CLIENT_CLOSE: {
+	case NSI_CMD_CLIENT_CLOSE:
+	case NSI_CMD_IMAGE_CORRUPT: {
 		struct nsi_cmd_remove c;
 		if (length != (int32_t)sizeof(c))
 			break;
@@ -711,10 +889,12 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		if (type == NSI_CMD_REMOVE_PUBLICATION)
 			rc = remove_handle(d, c.client_id, c.registration_id);
 		else if (type == NSI_CMD_REMOVE_SUBSCRIPTION)
-			rc = remove_subscription(d, c.client_id, c.registration_id);
+			rc = remove_subscription(d, c.client_id, c.registration_id, false);
 		else if (type == NSI_CMD_CLIENT_CLOSE)
-			close_client(d, c.client_id);
-		if (type == NSI_CMD_KEEPALIVE)
+			close_client(d, c.client_id, false);
+		else if (type == NSI_CMD_IMAGE_CORRUPT)
+			image_corrupt(d, c.client_id, c.registration_id);
+		if (type == NSI_CMD_KEEPALIVE || type == NSI_CMD_IMAGE_CORRUPT)
 			return;
 		if (rc == 0)
 			send_ok(d, c.correlation_id);
@@ -785,6 +965,7 @@ nsi_driver_do_work(struct nsi_driver *d)
 	if (now >= d->next_timer_ns) {
 		remove_lingering(d, now, false);
 		time_out_clients(d, now);
+		relink(d);
 		for (int i = 0; i < d->pubs.n; i++)
 			check_blocked(d, d->pubs.v[i], now);
 		refresh_counters(d);
@@ -899,12 +1080,15 @@ create_cnc(struct nsi_driver *d, const struct nsi_cnc_params *p, int64_t now)
 	if (rc != 0)
 		return rc;
 	struct stat st;
-	if (stat(tmp, &st) != 0 || rename(tmp, d->cnc_path) != 0) {
-		rc = -errno;
+	if (stat(tmp, &st) != 0 || nsi_driver_lock_name(d->lock_fd, st.st_dev, st.st_ino) != 0 ||
+	    rename(tmp, d->cnc_path) != 0) {
+		rc = errno != 0 ? -errno : -EIO;
 		nsi_cnc_close(&d->cnc);
 		unlink(tmp);
 		return rc;
 	}
+	d->cnc.dev = st.st_dev;
+	d->cnc.ino = st.st_ino;
 	d->cnc_dev = st.st_dev;
 	d->cnc_ino = st.st_ino;
 	return 0;
@@ -958,16 +1142,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 				    .counters = o->counters > 0 ? o->counters : 1024,
 				    .error_log_bytes = 64 * 1024,
 				    .client_liveness_ns = d->o.client_liveness_ns,
-				    .driver_timeout_ns = d->o.driver_timeout_ns,
-				    /*
-				     * A subscriber keeps writing its position until it hears its
-				     * image is gone: a freed counter waits a client liveness
-				     * period before it serves another link.
-				     */
-				    .counter_reuse_ns =
-					    d->o.client_liveness_ns > d->o.heartbeat_ns * 2
-						    ? d->o.client_liveness_ns
-						    : d->o.heartbeat_ns * 2 };
+				    .driver_timeout_ns = d->o.driver_timeout_ns };
 	/* One driver per directory, decided by the lock: it dies with its holder's process. */
 	d->lock_fd = nsi_driver_lock_take(d->dir);
 	if (d->lock_fd < 0) {
@@ -988,6 +1163,13 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		return rc;
 	}
 	d->cnc.to_driver.stall_timeout_ns = d->o.command_timeout_ns;
+	if (nsi_counters_own(&d->cnc.counters) != 0) {
+		nsi_cnc_close(&d->cnc);
+		unlink_own(d->cnc_path, d->cnc_dev, d->cnc_ino);
+		nsi_driver_lock_release(d->lock_fd);
+		free(d);
+		return -ENOMEM;
+	}
 	static const char *const sys_labels[NSI_SYS_COUNT] = {
 		[NSI_SYS_COMMANDS] = "commands handled",
 		[NSI_SYS_ERRORS] = "errors",
@@ -1004,7 +1186,8 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 	};
 	for (int i = 0; i < NSI_SYS_COUNT; i++)
 		if (nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_SYSTEM, 0, i, sys_labels[i],
-				      now) != i) {
+				      now, 0) != i) {
+			nsi_counters_disown(&d->cnc.counters);
 			nsi_cnc_close(&d->cnc);
 			unlink_own(d->cnc_path, d->cnc_dev, d->cnc_ino);
 			nsi_driver_lock_release(d->lock_fd);
@@ -1036,5 +1219,7 @@ nsi_driver_destroy(struct nsi_driver *d)
 	free(d->links.v);
 	free(d->clients.v);
 	free(d->lingering.v);
+	free(d->relinks.v);
+	nsi_counters_disown(&d->cnc.counters);
 	free(d);
 }

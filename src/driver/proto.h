@@ -18,6 +18,7 @@ enum nsi_cmd_type {
 	NSI_CMD_REMOVE_SUBSCRIPTION = 4,
 	NSI_CMD_KEEPALIVE = 5,
 	NSI_CMD_CLIENT_CLOSE = 6,
+	NSI_CMD_IMAGE_CORRUPT = 7, /* registration_id: the image's id; no answer */
 };
 
 enum nsi_rsp_type {
@@ -42,7 +43,7 @@ struct nsi_cmd_add {
 	/* then uri_length bytes of URI */
 };
 
-/* REMOVE_PUBLICATION / REMOVE_SUBSCRIPTION / KEEPALIVE / CLIENT_CLOSE */
+/* REMOVE_PUBLICATION / REMOVE_SUBSCRIPTION / KEEPALIVE / CLIENT_CLOSE / IMAGE_CORRUPT */
 struct nsi_cmd_remove {
 	int64_t client_id;
 	int64_t correlation_id;

@@ -100,6 +100,13 @@ nsi_shm_open(const char *path, void **out, size_t *bytes)
 int
 nsi_shm_open_mode(const char *path, bool writable, void **out, size_t *bytes)
 {
+	return nsi_shm_open_id(path, writable, out, bytes, NULL, NULL);
+}
+
+int
+nsi_shm_open_id(const char *path, bool writable, void **out, size_t *bytes, uint64_t *dev,
+		uint64_t *ino)
+{
 	struct stat st;
 
 	if (path == NULL || out == NULL || bytes == NULL)
@@ -130,6 +137,10 @@ nsi_shm_open_mode(const char *path, bool writable, void **out, size_t *bytes)
 		return rc;
 	*out = base;
 	*bytes = (size_t)st.st_size;
+	if (dev != NULL)
+		*dev = (uint64_t)st.st_dev;
+	if (ino != NULL)
+		*ino = (uint64_t)st.st_ino;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log/log.h"
 
@@ -55,6 +56,9 @@ int nsi_shm_create(const char *path, size_t bytes, bool prefault, int huge, void
 int nsi_shm_open(const char *path, void **out, size_t *bytes);
 /* The same, mapped read-only when @writable is false (monitoring tools). */
 int nsi_shm_open_mode(const char *path, bool writable, void **out, size_t *bytes);
+/* The same, telling which file was mapped (device and inode; either pointer may be NULL). */
+int nsi_shm_open_id(const char *path, bool writable, void **out, size_t *bytes, uint64_t *dev,
+		    uint64_t *ino);
 
 /*
  * Create @path (which must not exist) as a new log with @p, map it and format it.

@@ -54,33 +54,41 @@ counters_allocate_free_and_reuse_late(void **state)
 	memset(meta, 0, N * NSI_COUNTER_META_BYTES);
 	struct nsi_counters c;
 	assert_int_equal(nsi_counters_init(&c, meta, N * NSI_COUNTER_META_BYTES, values,
-					   (N - 1) * NSI_COUNTER_VALUE_BYTES, 1000),
+					   (N - 1) * NSI_COUNTER_VALUE_BYTES),
 			 -EINVAL);
 	assert_int_equal(nsi_counters_init(&c, meta, N * NSI_COUNTER_META_BYTES, values + 8,
-					   N * NSI_COUNTER_VALUE_BYTES, 1000),
+					   N * NSI_COUNTER_VALUE_BYTES),
 			 -EINVAL);
 	assert_int_equal(nsi_counters_init(&c, meta, N * NSI_COUNTER_META_BYTES, values,
-					   N * NSI_COUNTER_VALUE_BYTES, 1000),
+					   N * NSI_COUNTER_VALUE_BYTES),
 			 0);
+	assert_int_equal(nsi_counters_own(&c), 0);
 	char label[300];
 	memset(label, 'x', sizeof(label) - 1);
 	label[sizeof(label) - 1] = '\0';
 	for (int i = 0; i < N; i++) {
 		char l[32];
 		snprintf(l, sizeof(l), "counter %d", i);
-		assert_int_equal(nsi_counter_alloc(&c, 7, 1, i, i == 3 ? label : l, 0), i);
+		assert_int_equal(nsi_counter_alloc(&c, 7, 1, i, i == 3 ? label : l, 0, 40 + i), i);
 		*nsi_counter_addr(&c, i) = 100 + i;
 	}
-	assert_int_equal(nsi_counter_alloc(&c, 7, 1, 0, "full", 0), -ENOSPC);
+	assert_int_equal(nsi_counter_alloc(&c, 7, 1, 0, "full", 0, 0), -ENOSPC);
+	assert_int_equal(nsi_counters_available(&c, 0), 0);
 	assert_int_equal(nsi_counter_type(&c, 2), 7);
 	assert_int_equal(nsi_counter_type(&c, N), -ENOENT);
 	assert_int_equal(nsi_counter_type(&c, -1), -ENOENT);
 	assert_null(nsi_counter_addr(&c, N));
 	assert_null(nsi_counter_addr(&c, -5));
 
-	assert_int_equal(nsi_counter_free(&c, 2, 5000), 0);
-	assert_int_equal(nsi_counter_free(&c, 2, 5000), -EINVAL); /* twice */
-	assert_int_equal(nsi_counter_free(&c, N, 5000), -EINVAL);
+	assert_int_equal(nsi_counter_free(&c, 2, 5000, 1000), 0);
+	assert_int_equal(nsi_counter_free(&c, 2, 5000, 1000), -EINVAL); /* twice */
+	assert_int_equal(nsi_counter_free(&c, N, 5000, 1000), -EINVAL);
+	/* Forged shared state does not fool the allocator: it keeps its own. */
+	c.meta[2].state = NSI_COUNTER_FREE;
+	c.meta[4].state = NSI_COUNTER_FREE;
+	assert_int_equal(nsi_counters_available(&c, 5000), 0);
+	c.meta[2].state = NSI_COUNTER_RECLAIMED;
+	c.meta[4].state = NSI_COUNTER_ALLOCATED;
 	assert_int_equal(nsi_counter_type(&c, 2), -ENOENT);
 	struct seen s = { 0 };
 	assert_int_equal(nsi_counters_foreach(&c, collect, &s), N - 1);
@@ -88,10 +96,27 @@ counters_allocate_free_and_reuse_late(void **state)
 	assert_int_equal(strlen(s.labels[2]), 63); /* truncated copy of the long label */
 	assert_int_equal(s.values[0], 100);
 	/* Not handed out again before the reuse delay (a late writer may still hold it). */
-	assert_int_equal(nsi_counter_alloc(&c, 8, 1, 0, "again", 5500), -ENOSPC);
-	assert_int_equal(nsi_counter_alloc(&c, 8, 1, 0, "again", 6000), 2);
+	assert_int_equal(nsi_counter_alloc(&c, 8, 1, 0, "again", 5500, 0), -ENOSPC);
+	assert_false(nsi_counter_settled(&c, 2, 42));
+	assert_int_equal(nsi_counter_alloc(&c, 8, 1, 0, "again", 6000, 77), 2);
 	assert_int_equal(*nsi_counter_addr(&c, 2), 0);
 	assert_int_equal(nsi_counter_type(&c, 2), 8);
+	assert_true(nsi_counter_settled(&c, 2, 42)); /* serves someone else now */
+	/* ... unless its user says it let it go (its token in the RELEASED word). */
+	assert_int_equal(nsi_counter_free(&c, 5, 7000, 1000000), 0);
+	nsi_counter_addr(&c, 5)[NSI_COUNTER_RELEASED_WORD] = 99; /* not its token */
+	assert_int_equal(nsi_counters_available(&c, 7001), 0);
+	assert_false(nsi_counter_settled(&c, 5, 45));
+	nsi_counter_addr(&c, 5)[NSI_COUNTER_MAPPED_WORD] = 45; /* mapped: settled, not free */
+	assert_true(nsi_counter_settled(&c, 5, 45));
+	assert_int_equal(nsi_counters_available(&c, 7001), 0);
+	nsi_counter_addr(&c, 5)[NSI_COUNTER_RELEASED_WORD] = 45;
+	assert_int_equal(nsi_counters_available(&c, 7001), 1);
+	assert_int_equal(nsi_counter_alloc(&c, 8, 1, 0, "acked", 7001, 0), 5);
+	/* Freed with no delay: at once. */
+	assert_int_equal(nsi_counter_free(&c, 6, 8000, 0), 0);
+	assert_int_equal(nsi_counter_alloc(&c, 8, 1, 0, "at once", 8000, 0), 6);
+	nsi_counters_disown(&c);
 	free(meta);
 	free(values);
 }
@@ -196,8 +221,10 @@ file_is_checked_on_open(void **state)
 	assert_int_equal(b.hdr->client_liveness_ns, 100);
 	assert_int_equal(nsi_mpsc_write(&b.to_driver, 3, "cmd", 3), 0);
 	assert_int_equal(nsi_mpsc_size(&a.to_driver), 16);
-	int32_t id = nsi_counter_alloc(&a.counters, 1, 2, 3, "pos", 0);
+	assert_int_equal(nsi_counters_own(&a.counters), 0);
+	int32_t id = nsi_counter_alloc(&a.counters, 1, 2, 3, "pos", 0, 0);
 	assert_int_equal(nsi_counter_type(&b.counters, id), 1);
+	nsi_counters_disown(&a.counters);
 	nsi_cnc_beat(&a, 12345);
 	assert_int_equal(nsi_cnc_heartbeat(&b), 12345);
 	nsi_cnc_close(&b);
