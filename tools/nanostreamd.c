@@ -292,8 +292,16 @@ main(int argc, char **argv)
 	fprintf(stderr, "nanostreamd %s: driving %s (pid %d); stop with SIGINT or SIGTERM\n",
 		ns_version(), dir, (int)getpid());
 	nsi_driver_run(driver, &stop);
+	bool failed = nsi_driver_failed(driver);
 	nsi_driver_destroy(driver);
 	driver = NULL;
+	if (failed) {
+		fprintf(stderr,
+			"nanostreamd: %s/%s was truncated by another process: stopped; its clients "
+			"get NS_EDRIVER_TIMEOUT, and the directory is free for a new driver\n",
+			dir, NSI_CNC_FILE);
+		return EXIT_RUNTIME;
+	}
 	fprintf(stderr, "nanostreamd: stopped; %s is free\n", dir);
 	return EXIT_STOPPED;
 }

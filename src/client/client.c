@@ -316,7 +316,13 @@ nsi_client_driver_dead(const ns_client *c)
 static int
 work_locked(ns_client *c)
 {
-	if (c->driver == NULL && !nsi_client_driver_dead(c) && !driver_alive(c))
+	/*
+	 * A driver of another process that stopped; our own (embedded) one that failed; or
+	 * cnc.dat truncated under us (the guard put zeros where it was): the driver is gone.
+	 */
+	if (!nsi_client_driver_dead(c) &&
+	    ((c->driver == NULL && !driver_alive(c)) ||
+	     (c->driver != NULL && nsi_driver_failed(c->driver)) || nsi_cnc_broken(&c->cnc)))
 		nsi_store_release_u32(&c->driver_dead, 1);
 	if (nsi_client_driver_dead(c))
 		return NS_EDRIVER_TIMEOUT;

@@ -154,6 +154,8 @@ NS_COLD static int
 refresh_limit(ns_publication *p, int64_t position)
 {
 	struct nsi_log_meta *m = p->log.meta;
+	if (nsi_logfile_broken(&p->lf))
+		return NS_LOG_CORRUPT;
 	int64_t shared = nsi_load_acquire_i64(&m->publisher_limit);
 	if (shared > position) {
 		p->limit = shared;
@@ -220,11 +222,16 @@ check_limit(ns_publication *p)
 	return NS_LIKELY(position < p->limit) ? 0 : refresh_limit(p, position);
 }
 
+/*
+ * An appender's result as an offer result. The slow paths check whether the log was truncated
+ * under us (the guard put zeros there, which read as a term that never rotates): that is a
+ * corrupt log, not an admin action to retry for ever.
+ */
 static int64_t
-append_result(int64_t r)
+append_result(const ns_publication *p, int64_t r)
 {
 	if (r == NSI_LOG_ROTATED)
-		return NS_ADMIN_ACTION;
+		return NS_UNLIKELY(nsi_logfile_broken(&p->lf)) ? NS_LOG_CORRUPT : NS_ADMIN_ACTION;
 	if (r == NSI_LOG_MAX_POSITION)
 		return NS_MAX_POSITION_EXCEEDED;
 	if (r == NSI_LOG_CORRUPT)
@@ -242,7 +249,7 @@ ns_offer(ns_publication *p, const void *buf, size_t len)
 	int rc = check_limit(p);
 	if (NS_UNLIKELY(rc != 0))
 		return rc;
-	return append_result(nsi_log_append(&p->log, p->exclusive, buf, (int32_t)len));
+	return append_result(p, nsi_log_append(&p->log, p->exclusive, buf, (int32_t)len));
 }
 
 int64_t
@@ -262,9 +269,9 @@ ns_offerv(ns_publication *p, const struct iovec *iov, int iovcnt)
 	if (rc != 0)
 		return rc;
 	_Static_assert(sizeof(struct nsi_gather) == sizeof(struct iovec), "gather is an iovec");
-	return append_result(nsi_log_appendv(&p->log, p->exclusive,
-					     (const struct nsi_gather *)(const void *)iov, iovcnt,
-					     (int32_t)total));
+	return append_result(p, nsi_log_appendv(&p->log, p->exclusive,
+						(const struct nsi_gather *)(const void *)iov,
+						iovcnt, (int32_t)total));
 }
 
 _Static_assert(sizeof(struct nsi_log_claim) <= sizeof(void *) * 2 + sizeof(int64_t), "claim fits");
@@ -282,7 +289,7 @@ ns_try_claim(ns_publication *p, size_t len, struct ns_claim *claim)
 	struct nsi_log_claim c;
 	int64_t r = nsi_log_claim(&p->log, p->exclusive, (int32_t)len, &c);
 	if (r < 0)
-		return append_result(r);
+		return append_result(p, r);
 	claim->data = c.payload;
 	claim->length = len;
 	claim->frame_ = c.hdr;

@@ -346,6 +346,9 @@ poll_images(ns_subscription *s, const struct reader *r, int limit)
 	s->next = start + 1;
 	for (int k = 0; k < n && total < limit && !stop; k++) {
 		ns_image *img = s->images[(start + k) % n];
+		/* Truncated under us (the guard put zeros there): as corrupt as a bad frame. */
+		if (NS_UNLIKELY(nsi_logfile_broken(&img->lf)))
+			img->corrupt = true;
 		total += image_read(img, r, limit - total, &stop);
 		retiring |= img->corrupt || img->position >= img->eos;
 	}

@@ -18,6 +18,7 @@
 
 #include "driver/cnc.h"
 #include "log/logfile.h"
+#include "mem/guard.h"
 #include "util/atomic.h"
 #include "util/cpu.h"
 
@@ -358,6 +359,8 @@ nsi_cnc_create(struct nsi_cnc *cnc, const char *path, const struct nsi_cnc_param
 		unlink(path);
 		return rc;
 	}
+	cnc->broken = 0;
+	cnc->guard = nsi_guard_add(base, bytes, &cnc->broken);
 	/* Readers that acquire the version see a complete header. */
 	nsi_store_release_u32((uint32_t *)&h->version, NSI_CNC_VERSION);
 	return 0;
@@ -403,8 +406,14 @@ open_mode(struct nsi_cnc *cnc, const char *path, bool writable)
 		return rc;
 	cnc->dev = dev;
 	cnc->ino = ino;
+	/* Guarded before the first look: a file truncated already faults in attach. */
+	cnc->broken = 0;
+	cnc->guard = nsi_guard_add(base, bytes, &cnc->broken);
 	rc = nsi_cnc_attach(cnc, base, bytes);
+	if (rc == 0 && nsi_cnc_broken(cnc))
+		rc = -EAGAIN; /* cut short under us: as a file not ready (the caller retries) */
 	if (rc != 0) {
+		nsi_guard_remove(cnc->guard);
 		munmap(base, bytes);
 		cnc->base = NULL;
 		return rc;
@@ -428,9 +437,16 @@ void
 nsi_cnc_close(struct nsi_cnc *cnc)
 {
 	if (cnc != NULL && cnc->base != NULL) {
+		nsi_guard_remove(cnc->guard);
 		munmap(cnc->base, cnc->bytes);
 		cnc->base = NULL;
 	}
+}
+
+bool
+nsi_cnc_broken(const struct nsi_cnc *cnc)
+{
+	return nsi_load_acquire_u32(&cnc->broken) != 0;
 }
 
 bool

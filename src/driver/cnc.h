@@ -168,6 +168,8 @@ struct nsi_cnc {
 	void *base;
 	size_t bytes;
 	uint64_t dev, ino; /* the file mapped (set by open and create) */
+	uint32_t broken;   /* atomic: the file was truncated under us (mem/guard.h) */
+	int guard;	   /* the SIGBUS guard's entry, or negative */
 	struct nsi_mpsc to_driver;
 	struct nsi_bcast to_clients;
 	struct nsi_counters counters;
@@ -210,6 +212,9 @@ int nsi_cnc_attach(struct nsi_cnc *cnc, void *base, size_t bytes);
 int nsi_cnc_open_readonly(struct nsi_cnc *cnc, const char *path);
 
 void nsi_cnc_close(struct nsi_cnc *cnc);
+
+/* Whether the mapping broke (the file was truncated under us; see mem/guard.h). */
+bool nsi_cnc_broken(const struct nsi_cnc *cnc);
 
 /*
  * Whether process @pid is known to be gone (no such process). Pids from shared memory are

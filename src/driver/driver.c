@@ -940,9 +940,38 @@ refresh_counters(struct nsi_driver *d)
 	sys_set(d, NSI_SYS_SUBSCRIPTIONS, d->subs.n);
 }
 
+bool
+nsi_driver_failed(const struct nsi_driver *d)
+{
+	return nsi_cnc_broken(&d->cnc);
+}
+
+/*
+ * Logs truncated under us (the guard put zeros where they were): closed, their subscribers
+ * told; what was committed before the cut may be lost to them.
+ */
+static void
+close_broken_logs(struct nsi_driver *d)
+{
+	for (int i = d->pubs.n - 1; i >= 0; i--) {
+		struct drv_pub *p = d->pubs.v[i];
+		if (!nsi_logfile_broken(&p->lf))
+			continue;
+		report(d, "%s was truncated by another process: the publication is closed",
+		       p->name);
+		for (int k = d->handles.n - 1; k >= 0; k--)
+			if (d->handles.v[k].pub_reg == p->reg_id)
+				d->handles.v[k] = d->handles.v[--d->handles.n];
+		close_pub(d, p);
+	}
+}
+
 int
 nsi_driver_do_work(struct nsi_driver *d)
 {
+	/* cnc.dat truncated under us: no command, notice or counter can be trusted any more. */
+	if (nsi_driver_failed(d))
+		return -EBADMSG;
 	int64_t now = now_of(d);
 	nsi_cnc_beat(&d->cnc, now);
 	struct nsi_mpsc *ring = &d->cnc.to_driver;
@@ -966,6 +995,7 @@ nsi_driver_do_work(struct nsi_driver *d)
 		remove_lingering(d, now, false);
 		time_out_clients(d, now);
 		relink(d);
+		close_broken_logs(d);
 		for (int i = 0; i < d->pubs.n; i++)
 			check_blocked(d, d->pubs.v[i], now);
 		refresh_counters(d);
@@ -988,7 +1018,10 @@ nsi_driver_run(struct nsi_driver *d, const bool *stop)
 	while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
 		/* Read the bell before working: a command rung in meanwhile ends the wait. */
 		uint32_t seen = nsi_load_acquire_u32(bell);
-		if (nsi_driver_do_work(d) == 0)
+		int work = nsi_driver_do_work(d);
+		if (work < 0)
+			break; /* failed: the owner destroys it */
+		if (work == 0)
 			(void)nsi_doorbell_wait(bell, seen, d->o.heartbeat_ns);
 	}
 }

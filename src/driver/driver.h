@@ -69,11 +69,21 @@ struct nsi_driver;
  */
 int nsi_driver_create(struct nsi_driver **d, const struct nsi_driver_opts *o);
 
-/* One duty cycle: commands, timers, heartbeat. Returns the amount of work done (0: idle). */
+/*
+ * One duty cycle: commands, timers, heartbeat. Returns the amount of work done (0: idle), or
+ * -EBADMSG once the driver has failed: its cnc.dat was truncated under it (it then does
+ * nothing more; destroy it).
+ */
 int nsi_driver_do_work(struct nsi_driver *d);
 
-/* Run duty cycles until *stop becomes true (any thread may set it and ring the doorbell). */
+/*
+ * Run duty cycles until *stop becomes true (any thread may set it and ring the doorbell) or
+ * the driver fails.
+ */
 void nsi_driver_run(struct nsi_driver *d, const bool *stop);
+
+/* Whether the driver failed (see nsi_driver_do_work()). */
+bool nsi_driver_failed(const struct nsi_driver *d);
 
 /* Wake a driver sleeping in nsi_driver_run(). */
 void nsi_driver_wake(struct nsi_driver *d);

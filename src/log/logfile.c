@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "log/logfile.h"
+#include "mem/guard.h"
 #include "mem/region.h"
+#include "util/atomic.h"
 
 int
 nsi_dir_secure(const char *dir)
@@ -49,15 +51,19 @@ nsi_shm_create(const char *path, size_t bytes, bool prefault, int huge, void **o
 		return -errno;
 	int rc = 0;
 	void *base = MAP_FAILED;
+	bool reserved = false;
 	if (ftruncate(fd, (off_t)bytes) != 0)
 		rc = -errno;
 	/*
 	 * Reserve the storage: a full file system is an error here, never a SIGBUS later. With
-	 * huge pages wanted, only after the mapping asked for them (else the reservation would
-	 * take normal pages).
+	 * huge pages wanted, only after the mapping asked for them and its pages were faulted
+	 * in by MADV_POPULATE_WRITE (which reports a full file system as an error), else the
+	 * reservation would take normal pages.
 	 */
-	if (rc == 0 && huge == NSI_SHM_NORMAL)
+	if (rc == 0 && huge == NSI_SHM_NORMAL) {
 		rc = -posix_fallocate(fd, 0, (off_t)bytes);
+		reserved = true;
+	}
 	if (rc == 0) {
 		base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (base == MAP_FAILED)
@@ -67,7 +73,17 @@ nsi_shm_create(const char *path, size_t bytes, bool prefault, int huge, void **o
 	    huge == NSI_SHM_HUGE_ONLY)
 		rc = -ENOMEM;
 	if (rc == 0 && (prefault || huge == NSI_SHM_HUGE_ONLY)) {
-		rc = nsi_mem_populate(base, bytes, (size_t)sysconf(_SC_PAGESIZE));
+		rc = nsi_mem_populate_advise(base, bytes);
+		if (rc == -EOPNOTSUPP) {
+			/*
+			 * Kernels before 5.14 fault pages in by writing them: on every path the
+			 * storage is reserved first, so a full file system is -ENOSPC, not SIGBUS.
+			 */
+			rc = reserved ? 0 : -posix_fallocate(fd, 0, (off_t)bytes);
+			reserved = true;
+			if (rc == 0)
+				nsi_mem_touch(base, bytes, (size_t)sysconf(_SC_PAGESIZE));
+		}
 		/* The populate's page faults found no room (they would have been SIGBUS). */
 		if (rc == -EFAULT)
 			rc = -ENOSPC;
@@ -78,7 +94,7 @@ nsi_shm_create(const char *path, size_t bytes, bool prefault, int huge, void **o
 	 */
 	if (rc == 0 && huge == NSI_SHM_HUGE_ONLY && shared_huge_bytes(base) <= 0)
 		rc = -ENOMEM;
-	if (rc == 0 && huge != NSI_SHM_NORMAL)
+	if (rc == 0 && !reserved)
 		rc = -posix_fallocate(fd, 0, (off_t)bytes);
 	close(fd);
 	if (rc != 0) {
@@ -163,6 +179,8 @@ nsi_logfile_create(struct nsi_logfile *f, const char *path, const struct nsi_log
 	}
 	f->base = base;
 	f->bytes = bytes;
+	f->broken = 0;
+	f->guard = nsi_guard_add(base, bytes, &f->broken);
 	return 0;
 }
 
@@ -177,8 +195,14 @@ nsi_logfile_open(struct nsi_logfile *f, const char *path)
 	if (rc != 0)
 		return rc;
 	/* nsi_log_attach() checks that the size is one a log has and the metadata matches it. */
+	/* Guarded before the first look: a file truncated already faults in attach. */
+	f->broken = 0;
+	f->guard = nsi_guard_add(base, bytes, &f->broken);
 	rc = nsi_log_attach(&f->log, base, bytes);
+	if (rc == 0 && nsi_load_acquire_u32(&f->broken))
+		rc = -EBADMSG;
 	if (rc != 0) {
+		nsi_guard_remove(f->guard);
 		munmap(base, bytes);
 		return rc;
 	}
@@ -191,7 +215,14 @@ void
 nsi_logfile_close(struct nsi_logfile *f)
 {
 	if (f != NULL && f->base != NULL) {
+		nsi_guard_remove(f->guard);
 		munmap(f->base, f->bytes);
 		f->base = NULL;
 	}
+}
+
+bool
+nsi_logfile_broken(const struct nsi_logfile *f)
+{
+	return nsi_load_acquire_u32(&f->broken) != 0;
 }

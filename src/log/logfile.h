@@ -20,6 +20,8 @@ struct nsi_logfile {
 	struct nsi_log log;
 	void *base;
 	size_t bytes;
+	uint32_t broken; /* atomic: the file was truncated under us (mem/guard.h) */
+	int guard;	 /* the SIGBUS guard's entry, or negative */
 };
 
 /*
@@ -76,5 +78,11 @@ int nsi_logfile_open(struct nsi_logfile *f, const char *path);
 
 /* Unmap (the file stays). */
 void nsi_logfile_close(struct nsi_logfile *f);
+
+/*
+ * Whether the mapping broke: the file was truncated under us and a page past its end was
+ * touched (the guard put zeros there; see mem/guard.h).
+ */
+bool nsi_logfile_broken(const struct nsi_logfile *f);
 
 #endif /* NSI_LOG_LOGFILE_H */

@@ -268,16 +268,34 @@ bind_node(const struct attempt *a, int32_t node)
 	return rc == 0 ? 0 : -errno;
 }
 
+bool nsi_mem_no_populate_write;
+
+int
+nsi_mem_populate_advise(void *base, size_t bytes)
+{
+	if (nsi_mem_no_populate_write)
+		return -EOPNOTSUPP;
+	if (madvise(base, bytes, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	return errno == EINVAL ? -EOPNOTSUPP : -errno;
+}
+
+void
+nsi_mem_touch(void *base, size_t bytes, size_t page)
+{
+	/* The memory is zero, so write zero. */
+	for (size_t off = 0; off < bytes; off += page)
+		((volatile uint8_t *)base)[off] = 0;
+}
+
 int
 nsi_mem_populate(void *base, size_t bytes, size_t page)
 {
-	if (madvise(base, bytes, MADV_POPULATE_WRITE) == 0)
-		return 0;
-	if (errno != EINVAL)
-		return -errno;
-	/* Kernels before 5.14: write to each page. The memory is zero, so write zero. */
-	for (size_t off = 0; off < bytes; off += page)
-		((volatile uint8_t *)base)[off] = 0;
+	int rc = nsi_mem_populate_advise(base, bytes);
+	if (rc != -EOPNOTSUPP)
+		return rc;
+	/* Kernels before 5.14: write to each page. */
+	nsi_mem_touch(base, bytes, page);
 	return 0;
 }
 

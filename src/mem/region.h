@@ -2,6 +2,7 @@
 #ifndef NSI_MEM_REGION_H
 #define NSI_MEM_REGION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,9 +65,17 @@ int64_t nsi_mem_smaps_bytes(const void *base, const char *const *fields);
 
 /*
  * Touch every page of zero-filled memory for writing (MADV_POPULATE_WRITE; a write per @page
- * bytes on kernels before 5.14). Returns 0 or the kernel's error, never SIGBUS: a full tmpfs
- * or hugetlbfs pool shows here, not on a later write.
+ * bytes on kernels before 5.14). Returns 0 or the kernel's error. With MADV_POPULATE_WRITE a
+ * full tmpfs or hugetlbfs pool is an error here, never a SIGBUS; the fallback's writes are not
+ * (shared files: reserve their storage first, as nsi_shm_create() does).
  */
 int nsi_mem_populate(void *base, size_t bytes, size_t page);
+/* The two halves: MADV_POPULATE_WRITE alone (-EOPNOTSUPP where the kernel lacks it), ... */
+int nsi_mem_populate_advise(void *base, size_t bytes);
+/* ... and the fallback, a write per @page bytes. */
+void nsi_mem_touch(void *base, size_t bytes, size_t page);
+
+/* For tests: behave as a kernel without MADV_POPULATE_WRITE (before 5.14). */
+extern bool nsi_mem_no_populate_write;
 
 #endif /* NSI_MEM_REGION_H */

@@ -29,6 +29,7 @@
 #include "proc.h"
 #include "testutil.h"
 
+#define MS  (1000LL * 1000)
 #define SEC (1000LL * 1000 * 1000)
 
 static const char *daemon_path, *stat_path;
@@ -253,8 +254,11 @@ a_dead_driver_is_reported(void **state)
 	int64_t t0 = ns_clock_ns();
 	assert_int_equal(ns_subscription_wait_connected(s, ns_clock_ns() + 10 * SEC),
 			 NS_EDRIVER_TIMEOUT);
+	int64_t took = ns_clock_ns() - t0;
 	print_message("# driver killed: NS_EDRIVER_TIMEOUT after %.0f ms (timeout 300 ms)\n",
-		      (double)(ns_clock_ns() - t0) / 1e6);
+		      (double)took / 1e6);
+	/* Its lock went with it: known at the next check, well within the timeout (generous). */
+	assert_true(took < 2 * SEC);
 	assert_int_equal(ns_client_do_work(c), NS_EDRIVER_TIMEOUT);
 	ns_publication *q = NULL;
 	assert_int_equal(ns_publication_add(c, "ns:ipc", 3, 0, &q), NS_EDRIVER_TIMEOUT);
@@ -276,6 +280,37 @@ a_dead_driver_is_reported(void **state)
 	assert_int_equal(tu_exit_of(d), 0);
 }
 
+/*
+ * Issue 14.10: cnc.dat truncated under a running daemon killed it with SIGBUS. Now it stops
+ * with exit status 1 and a message saying why, and its clients get NS_EDRIVER_TIMEOUT.
+ */
+static void
+a_truncated_cnc_stops_the_daemon(void **state)
+{
+	(void)state;
+	const char *args[] = { "--dir", dir, "--heartbeat-ms", "20", NULL };
+	int err[2];
+	assert_int_equal(pipe(err), 0);
+	pid_t d = start(args, err[1]);
+	close(err[1]);
+	ns_client *c = connect_client();
+	char cnc[128];
+	snprintf(cnc, sizeof(cnc), "%s/cnc.dat", dir);
+	assert_int_equal(truncate(cnc, 0), 0);
+	assert_int_equal(tu_exit_of(d), 1); /* not 128 + SIGBUS */
+	char text[1024];
+	ssize_t n = read(err[0], text, sizeof(text) - 1);
+	text[n > 0 ? n : 0] = '\0';
+	close(err[0]);
+	assert_non_null(strstr(text, "truncated"));
+	int64_t deadline = ns_clock_ns() + 5 * SEC;
+	while (ns_client_do_work(c) != NS_EDRIVER_TIMEOUT)
+		assert_true(ns_clock_ns() < deadline);
+	assert_int_equal(ns_client_close(c), 0);
+	print_message("# cnc.dat truncated under nanostreamd: exit 1, its client got "
+		      "NS_EDRIVER_TIMEOUT\n");
+}
+
 /* A driver that hangs (stopped, its process alive) is found out by its stale heartbeat. */
 static void
 a_hung_driver_times_out(void **state)
@@ -292,9 +327,16 @@ a_hung_driver_times_out(void **state)
 	int64_t t0 = ns_clock_ns();
 	assert_int_equal(ns_subscription_wait_connected(s, ns_clock_ns() + 10 * SEC),
 			 NS_EDRIVER_TIMEOUT);
+	int64_t took = ns_clock_ns() - t0;
 	print_message("# driver stopped (SIGSTOP): NS_EDRIVER_TIMEOUT after %.0f ms (driver "
 		      "timeout 300 ms)\n",
-		      (double)(ns_clock_ns() - t0) / 1e6);
+		      (double)took / 1e6);
+	/*
+	 * Not before its heartbeat is 300 ms old (it was fresh when stopped, so at least 300 ms
+	 * less one heartbeat after the stop), and not much after (2 s: generous).
+	 */
+	assert_true(took >= 300 * MS - 20 * MS);
+	assert_true(took < 2 * SEC);
 	assert_int_equal(ns_client_do_work(c), NS_EDRIVER_TIMEOUT);
 	assert_int_equal(ns_subscription_close(s), 0); /* without waiting for the driver */
 	assert_int_equal(ns_client_close(c), 0);
@@ -443,6 +485,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(a_killed_daemon_is_replaced),
 		cmocka_unit_test(a_dead_driver_is_reported),
 		cmocka_unit_test(a_hung_driver_times_out),
+		cmocka_unit_test(a_truncated_cnc_stops_the_daemon),
 		cmocka_unit_test(a_killed_subscriber_releases_the_publisher),
 		cmocka_unit_test(usage_and_directory_errors),
 	};

@@ -23,6 +23,7 @@
 
 #include <nanostream/nanostream.h>
 
+#include "mem/region.h"
 #include "testutil.h"
 
 static char base[64];
@@ -204,6 +205,18 @@ out_of_space_is_an_error(void **state)
 	assert_int_equal(ns_publication_add(c, "ns:ipc?term-length=4m", 2, 0, &r), 0);
 	print_message("# closed and read to its end, its 12 MiB are free again at once: the next "
 		      "log fits\n");
+	/*
+	 * Issue 14.11: on kernels before 5.14 (no MADV_POPULATE_WRITE, simulated here) the
+	 * fallback wrote the pages before the storage was reserved: SIGBUS on a full tmpfs where
+	 * -ENOSPC was due. Storage is reserved first on every path now.
+	 */
+	nsi_mem_no_populate_write = true;
+	ns_publication *full = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc?term-length=4m", 3, 0, &full), -ENOSPC);
+	assert_null(full);
+	nsi_mem_no_populate_write = false;
+	print_message("# without MADV_POPULATE_WRITE (simulated): a log that does not fit is "
+		      "-ENOSPC, no SIGBUS\n");
 	assert_int_equal(ns_publication_close(r), 0);
 	assert_int_equal(ns_subscription_close(s), 0);
 	assert_int_equal(ns_client_close(c), 0);
