@@ -11,9 +11,10 @@
  *   killed, the other carries on; the subscriber is stuck at the hole until the unblock
  *   timeout pads it, then reads on.
  *
- * Latencies are measured and printed against RELIABILITY.md's bounds (image unavailable
- * <= 120 ms, unblocked <= 220 ms); the assertions only guard against hangs (5 s), since a
- * 2-core VM's scheduler makes wall-clock bounds flaky as test failures.
+ * Latencies are measured and printed against RELIABILITY.md's targets (image unavailable
+ * <= 120 ms, unblocked <= 220 ms) and asserted with generous upper bounds (2 s: a 2-core VM's
+ * scheduler), and the unblocking also from below: never before the unblock timeout after the
+ * dying publisher's last progress (padding sooner could pad over a live publisher's frame).
  *
  *   kill_publisher PATH-TO-NANOSTREAMD
  *   NS_KILL_ITERATIONS: iterations of the exclusive case (default 200)
@@ -77,7 +78,7 @@ run_pub(const char *d, uint32_t id, int exclusive, uint32_t park_after)
 	    ns_publication_add(c, URI, 21, exclusive ? NS_PUBLICATION_EXCLUSIVE : 0, &p) != 0 ||
 	    ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC) != 0)
 		return 3;
-	char line[32];
+	char line[80];
 	int n = snprintf(line, sizeof(line), "ready %d\n", (int)ns_publication_session_id(p));
 	if (write(1, line, (size_t)n) != n)
 		return 4;
@@ -92,8 +93,9 @@ run_pub(const char *d, uint32_t id, int exclusive, uint32_t park_after)
 				sched_yield();
 			}
 			memset(cl.data, 0xee, 32); /* half a message: never to be seen */
-			n = snprintf(line, sizeof(line), "parked %u %lld\n", seq,
-				     (long long)cl.position);
+			/* The claim is this publisher's last progress (CLOCK_MONOTONIC, shared). */
+			n = snprintf(line, sizeof(line), "parked %u %lld %lld\n", seq,
+				     (long long)cl.position, (long long)ns_clock_ns());
 			if (write(1, line, (size_t)n) != n)
 				return 4;
 			for (;;)
@@ -324,6 +326,8 @@ exclusive_publishers_killed(void **state)
 		assert_int_equal(st.bad, 0);
 	}
 	qsort(gone_ms, (size_t)iterations, sizeof(int64_t), cmp_i64);
+	/* Target 120 ms (liveness 100 ms + 2 heartbeats); asserted generously for the VM. */
+	assert_true(gone_ms[iterations - 1] <= 2 * SEC);
 	print_message("# %d publishers killed (%llu between claim and commit): %llu messages "
 		      "delivered, 0 torn or out of order; image unavailable after the kill: "
 		      "p50 %.1f ms, p99 %.1f ms, max %.1f ms (bound: 120 ms)\n",
@@ -345,7 +349,7 @@ shared_log_unblocked(void **state)
 	memset(&st, 0, sizeof(st));
 	ns_subscription *sub;
 	assert_int_equal(ns_subscription_add(c, URI, 21, NULL, &sub), 0);
-	int64_t worst = 0;
+	int64_t worst = 0, earliest = INT64_MAX;
 	const int rounds = 10;
 	for (int r = 0; r < rounds; r++) {
 		char line[64], id1[16], id2[16];
@@ -361,8 +365,10 @@ shared_log_unblocked(void **state)
 		read_line_polling(fd1, line, sizeof(line), sub, &st);
 		read_line_polling(fd1, line, sizeof(line), sub, &st);
 		unsigned parked_seq;
-		long long hole_end;
-		assert_int_equal(sscanf(line, "parked %u %lld", &parked_seq, &hole_end), 2);
+		long long hole_end, claimed_at;
+		assert_int_equal(
+			sscanf(line, "parked %u %lld %lld", &parked_seq, &hole_end, &claimed_at),
+			3);
 		close(fd1);
 		assert_int_equal(kill(dying, SIGKILL), 0);
 		int64_t killed_at = ns_clock_ns();
@@ -375,15 +381,24 @@ shared_log_unblocked(void **state)
 		int64_t resumed = ns_clock_ns();
 		if (resumed - killed_at > worst)
 			worst = resumed - killed_at;
+		/*
+		 * Not before the unblock timeout from the dying publisher's last progress (its
+		 * claim): padding sooner could pad over a live publisher's frame.
+		 */
+		if (resumed - claimed_at < earliest)
+			earliest = resumed - claimed_at;
 		close(fd2);
 		kill(survivor, SIGKILL);
 		assert_int_equal(tu_exit_of(survivor), 128 + SIGKILL);
 		assert_int_equal(st.bad, 0);
 	}
 	print_message("# %d shared logs with a publisher killed between claim and commit: the "
-		      "subscriber carried on after at most %.1f ms (bound: unblock 200 ms + 2 x "
+		      "subscriber carried on %.1f ms at the earliest after the claim (unblock "
+		      "timeout 200 ms) and at most %.1f ms after the kill (target: 200 ms + 2 x "
 		      "10 ms), 0 torn or out of order\n",
-		      rounds, (double)worst / 1e6);
+		      rounds, (double)earliest / 1e6, (double)worst / 1e6);
+	assert_true(earliest >= 200 * MS);
+	assert_true(worst <= 2 * SEC); /* generous: a 2-core VM's scheduler */
 	assert_int_equal(ns_subscription_close(sub), 0);
 	assert_int_equal(ns_client_close(c), 0);
 }

@@ -2,7 +2,8 @@
 /*
  * Litmus tests for the sequencers (RELIABILITY.md R2), jcstress-style: two threads meet at a
  * barrier, race once, meet again, and the outcome goes into a histogram. Each test names the
- * outcomes that must never happen and asserts that none did.
+ * outcomes that must never happen and asserts that none did, and the outcomes that show the
+ * threads really raced (each order) and asserts that they occurred.
  *
  * Iterations: 1,000,000 per test (NS_LITMUS_ITERATIONS overrides), times NS_STRESS_SCALE.
  */
@@ -42,7 +43,35 @@ struct litmus {
 	int64_t result[2]; /* per-thread observations */
 	uint64_t histogram[4];
 	uint64_t forbidden;
+	uint64_t rng[2]; /* per thread: the random delay before the racing step */
 };
+
+/*
+ * A random delay (0 to 31 pauses) before the racing step, drawn per thread: without it the
+ * two threads leave the barrier in a fixed order on a loaded machine, and the race never
+ * happens (the histograms split exactly). With it, every order occurs, and the tests assert
+ * that it did.
+ */
+static void
+jitter(struct litmus *l, int id)
+{
+	uint64_t x = l->rng[id];
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	l->rng[id] = x;
+	for (uint64_t i = x % 32; i > 0; i--)
+		tu_relax();
+}
+
+/* At least 0.1% of the iterations: the outcome really occurred, not once by luck. */
+static void
+occurred(const struct litmus *l, uint64_t count, const char *what)
+{
+	if (count * 1000 < l->iterations)
+		fail_msg("%s: %llu of %llu iterations (less than 0.1%%): the threads did not race",
+			 what, (unsigned long long)count, (unsigned long long)l->iterations);
+}
 
 static void *
 litmus_thread(void *arg)
@@ -53,6 +82,7 @@ litmus_thread(void *arg)
 		if (l->setup != NULL)
 			l->setup(l, it);
 		tu_barrier_wait(&l->barrier);
+		jitter(l, 1);
 		l->actor(l, 1, it);
 		tu_barrier_wait(&l->barrier);
 		tu_barrier_wait(&l->barrier); /* judge runs between these */
@@ -67,6 +97,8 @@ litmus_run(struct litmus *l)
 	void (*setup)(struct litmus *, uint64_t) = l->setup;
 
 	l->iterations = iterations();
+	l->rng[0] = 0x9e3779b97f4a7c15u;
+	l->rng[1] = 0xd1b54a32d192ed03u;
 	tu_barrier_init(&l->barrier, 2);
 	l->setup = NULL; /* only thread 0 sets up */
 	assert_int_equal(pthread_create(&th, NULL, litmus_thread, l), 0);
@@ -74,6 +106,7 @@ litmus_run(struct litmus *l)
 		if (setup != NULL)
 			setup(l, it);
 		tu_barrier_wait(&l->barrier);
+		jitter(l, 0);
 		l->actor(l, 0, it);
 		tu_barrier_wait(&l->barrier);
 		l->judge(l, it);
@@ -141,6 +174,8 @@ mp_publish_order_is_never_seen_reversed(void **state)
 	       (unsigned long long)l.histogram[0], (unsigned long long)l.histogram[1],
 	       (unsigned long long)l.histogram[3], (unsigned long long)l.histogram[2]);
 	assert_int_equal(l.forbidden, 0);
+	occurred(&l, l.histogram[0], "read before the publishes");
+	occurred(&l, l.histogram[3], "read after the publishes");
 	ns_ring_destroy(l.ring);
 }
 
@@ -196,6 +231,8 @@ payload_is_visible_with_its_sequence(void **state)
 		       mode ? "multi" : "single", (unsigned long long)l.histogram[0],
 		       (unsigned long long)l.histogram[1], (unsigned long long)l.histogram[2]);
 		assert_int_equal(l.forbidden, 0);
+		occurred(&l, l.histogram[0], "read before the publish");
+		occurred(&l, l.histogram[1], "read after the publish");
 		ns_ring_destroy(l.ring);
 	}
 }
@@ -243,6 +280,8 @@ mp_claim_never_loses_an_update(void **state)
 	       (unsigned long long)l.histogram[0], (unsigned long long)l.histogram[1],
 	       (unsigned long long)l.forbidden);
 	assert_int_equal(l.forbidden, 0);
+	occurred(&l, l.histogram[0], "thread 0 claimed first");
+	occurred(&l, l.histogram[1], "thread 1 claimed first");
 	ns_ring_destroy(l.ring);
 }
 
@@ -301,6 +340,8 @@ mp_try_claim_never_hands_out_a_slot_twice(void **state)
 	       (unsigned long long)l.histogram[1], (unsigned long long)l.histogram[2],
 	       (unsigned long long)l.forbidden);
 	assert_int_equal(l.forbidden, 0);
+	occurred(&l, l.histogram[1], "thread 0 won");
+	occurred(&l, l.histogram[2], "thread 1 won");
 	ns_ring_destroy(l.ring);
 }
 
@@ -350,6 +391,8 @@ sequence_reads_are_never_torn(void **state)
 	printf("# old %llu, new %llu, torn (forbidden) %llu\n", (unsigned long long)l.histogram[0],
 	       (unsigned long long)l.histogram[1], (unsigned long long)l.forbidden);
 	assert_int_equal(l.forbidden, 0);
+	occurred(&l, l.histogram[0], "read the old value");
+	occurred(&l, l.histogram[1], "read the new value");
 }
 
 int

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 
 #include "driver/cnc.h"
 #include "util/atomic.h"
+#include "util/cpu.h"
 
 #define N 8
 
@@ -266,16 +268,45 @@ file_is_checked_on_open(void **state)
 
 static uint32_t bell;
 
+struct waiter_state {
+	uint32_t seen;
+	pid_t tid;	 /* atomic: set once the waiter runs */
+	int rc;		 /* nsi_doorbell_wait()'s result */
+	int64_t took_ns; /* how long it waited */
+};
+
 static void *
 waiter(void *arg)
 {
-	uint32_t seen = *(uint32_t *)arg;
-	/* Returns when the word moved, whether before or during the wait. */
-	while (nsi_doorbell_wait(&bell, seen, 10LL * 1000000000) != 0)
-		;
+	struct waiter_state *w = arg;
+	__atomic_store_n(&w->tid, gettid(), __ATOMIC_RELEASE);
+	int64_t start = nsi_clock_ns();
+	/* One wait, 5 s at most: only the ring can end it early. */
+	w->rc = nsi_doorbell_wait(&bell, w->seen, 5LL * 1000000000);
+	w->took_ns = nsi_clock_ns() - start;
 	return NULL;
 }
 
+/* Whether thread @tid sleeps in a futex wait (the kernel's own word, from /proc). */
+static bool
+in_futex_wait(pid_t tid)
+{
+	char path[64], wchan[64] = "";
+	snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", (int)tid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	size_t n = fread(wchan, 1, sizeof(wchan) - 1, f);
+	fclose(f);
+	wchan[n] = '\0';
+	return strstr(wchan, "futex") != NULL;
+}
+
+/*
+ * Issue 14.19: the old test could not fail (with the futex wake removed it passed in 0.03 s:
+ * the waiter had not blocked yet). Now the waiter blocks first (seen in the kernel), then the
+ * ring must end its one 5 s wait early, with 0.
+ */
 static void
 doorbell_wakes_a_waiter(void **state)
 {
@@ -283,10 +314,21 @@ doorbell_wakes_a_waiter(void **state)
 	uint32_t seen = nsi_load_acquire_u32(&bell);
 	assert_int_equal(nsi_doorbell_wait(&bell, seen, 0), -ETIMEDOUT);
 	assert_int_equal(nsi_doorbell_wait(&bell, seen + 1, 0), 0); /* already moved */
+	struct waiter_state w = { .seen = seen };
 	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, waiter, &seen), 0);
+	assert_int_equal(pthread_create(&t, NULL, waiter, &w), 0);
+	/* A readiness poll on the kernel's state, not a sleep that guesses. */
+	int64_t give_up = nsi_clock_ns() + 4LL * 1000000000;
+	while (__atomic_load_n(&w.tid, __ATOMIC_ACQUIRE) == 0 || !in_futex_wait(w.tid)) {
+		assert_true(nsi_clock_ns() < give_up);
+		sched_yield();
+	}
 	nsi_doorbell_ring(&bell);
 	assert_int_equal(pthread_join(t, NULL), 0);
+	print_message("# the waiter blocked, was rung, returned %d after %.3f ms\n", w.rc,
+		      (double)w.took_ns / 1e6);
+	assert_int_equal(w.rc, 0);
+	assert_true(w.took_ns < 4LL * 1000000000); /* well before its 5 s */
 	assert_int_equal(nsi_load_acquire_u32(&bell), seen + 1);
 }
 

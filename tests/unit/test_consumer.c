@@ -833,6 +833,7 @@ struct pool_check {
 	int violations;	     /* tail saw an event the pool had not finished */
 	uint32_t fail_every; /* worker fails events with seq % fail_every == 0 (0: never) */
 	uint32_t errors_reported;
+	uint32_t bad; /* what workers found wrong (asserted on the main thread) */
 };
 
 static int
@@ -840,7 +841,8 @@ pool_event(void *ctx, void *slot, int64_t seq, bool end)
 {
 	struct pool_check *pc = ctx;
 	(void)slot;
-	assert_true(end);
+	if (!end)
+		__atomic_add_fetch(&pc->bad, 1, __ATOMIC_RELAXED);
 	if (pc->fail_every != 0 && seq % pc->fail_every == 0)
 		return -EIO;
 	__atomic_add_fetch(&pc->handled[seq], 1, __ATOMIC_RELAXED);
@@ -852,8 +854,8 @@ pool_error(void *ctx, void *slot, int64_t seq, int code)
 {
 	struct pool_check *pc = ctx;
 	(void)slot;
-	assert_int_equal(code, -EIO);
-	assert_int_equal(seq % pc->fail_every, 0);
+	if (code != -EIO || seq % pc->fail_every != 0)
+		__atomic_add_fetch(&pc->bad, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&pc->errors_reported, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&pc->handled[seq], 1, __ATOMIC_RELAXED); /* counted as its one turn */
 }
@@ -917,6 +919,7 @@ run_pool(uint32_t mode, uint32_t workers, uint32_t fail_every, uint32_t policy)
 		assert_int_equal(pc.handled[i], 1);
 	assert_int_equal(pc.tail_seen, pc.n);
 	assert_int_equal(pc.violations, 0);
+	assert_int_equal(pc.bad, 0);
 	struct ns_consumer_stats st = { .size = sizeof(st) };
 	assert_int_equal(ns_consumer_stats(head, &st), 0);
 	uint64_t failures = fail_every ? (uint64_t)((pc.n - 1) / fail_every + 1) : 0;
@@ -1060,9 +1063,11 @@ poller_after_consumer_reports_gating(void **state)
 }
 
 /* Drain: counts events on a consumer thread. */
+/* Runs on a consumer's own thread: failures are counted, and asserted on the main thread. */
 struct counter {
 	int64_t events;
 	int64_t last;
+	int64_t bad;
 };
 
 static int
@@ -1070,8 +1075,7 @@ count_and_check(void *ctx, void *slot, int64_t seq, bool end)
 {
 	struct counter *k = ctx;
 	(void)end;
-	assert_int_equal(*(uint64_t *)slot, (uint64_t)seq * 7);
-	assert_int_equal(seq, k->last + 1);
+	k->bad += *(uint64_t *)slot != (uint64_t)seq * 7 || seq != k->last + 1;
 	k->last = seq;
 	k->events++;
 	return 0;
@@ -1118,6 +1122,7 @@ drain_with_backlog_loses_nothing(void **state)
 			assert_int_equal(left, 0);
 			assert_int_equal(ns_consumer_join(c), -ESHUTDOWN);
 			assert_int_equal(k.events, 5000);
+			assert_int_equal(k.bad, 0);
 			assert_int_equal(ns_ring_claim(r), -ESHUTDOWN);
 			assert_int_equal(ns_ring_is_halted(r), 1);
 			ns_consumer_destroy(c);
@@ -1149,6 +1154,7 @@ drain_times_out_with_remaining_then_completes(void **state)
 	assert_int_equal(left, 0);
 	assert_int_equal(ns_consumer_join(c), -ESHUTDOWN);
 	assert_int_equal(k.events, 3);
+	assert_int_equal(k.bad, 0);
 	ns_consumer_destroy(c);
 	ns_ring_destroy(r);
 }
@@ -1207,6 +1213,7 @@ drain_with_blocked_producer_never_half_claims(void **state)
 			assert_int_equal(k.events, 8);
 		else
 			assert_int_equal(k.events, 9);
+		assert_int_equal(k.bad, 0);
 		if (mode == NS_PRODUCER_SINGLE)
 			assert_int_equal(b.result,
 					 -ESHUTDOWN); /* SP claims only once there is room */
@@ -1225,8 +1232,8 @@ count_only(void *ctx, void *slot, int64_t seq, bool end)
 
 /*
  * Lifecycle (RELIABILITY R4): halt before start, start then halt at once, start, yield, halt;
- * 1000 cycles each, for every wait strategy. Each start/halt/join must end; the time of the
- * slowest is printed (a hang would fail the test by its meson timeout).
+ * 1000 cycles each, for every wait strategy. Each start/halt/join must end within 2 s (the
+ * slowest is printed and asserted).
  */
 static void
 lifecycle_start_halt_cycles_always_end(void **state)
@@ -1265,6 +1272,8 @@ lifecycle_start_halt_cycles_always_end(void **state)
 		}
 		printf("# wait %u: slowest start/halt/join of 3000: %.3f ms\n", wait,
 		       (double)slowest / 1e6);
+		/* RELIABILITY R4: every halt ends within 2 s (sound on a loaded 2-core VM too). */
+		assert_true(slowest < 2LL * 1000 * 1000 * 1000);
 		/* 1000 more that are destroyed while running (destroy halts and joins). */
 		for (int i = 0; i < 1000; i++) {
 			struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;

@@ -34,15 +34,18 @@ fake_clock(void *ctx)
 static struct nsi_driver *
 driver(void)
 {
-	struct nsi_driver_opts o = { .dir = dir,
-				     .clock = fake_clock,
-				     .clock_ctx = &fake_now,
-				     .heartbeat_ns = 100000000,
-				     .client_liveness_ns = 1000000000,
-				     .driver_timeout_ns = 1000000000,
-				     .term_length = 64 * 1024,
-				     .mtu = 1024,
-				     .counters = 64 };
+	struct nsi_driver_opts o = {
+		.dir = dir,
+		.clock = fake_clock,
+		.clock_ctx = &fake_now,
+		.heartbeat_ns = 100000000,
+		/* Distinct values: one mistaken for the other fails a check. */
+		.client_liveness_ns = 1000000000,
+		.driver_timeout_ns = 3000000000,
+		.term_length = 64 * 1024,
+		.mtu = 1024,
+		.counters = 64
+	};
 	struct nsi_driver *d = NULL;
 	assert_int_equal(nsi_driver_create(&d, &o), 0);
 	return d;
@@ -222,8 +225,24 @@ clients_time_out(void **state)
 	struct errs er = { 0 };
 	assert_true(nsi_errlog_read(&cnc->errors, collect, &er) >= 1);
 	assert_non_null(strstr(er.last, "its process is gone"));
-	/* Silent past the liveness timeout (1 s here): 8 goes; 9 shares the driver's process. */
-	fake_now += 1500000000;
+	/*
+	 * The liveness timeout (1 s here; the driver timeout is 3 s) on both sides, and a
+	 * keepalive that extends it: 8 keeps alive at K, is still there at K + 0.9 s, keeps
+	 * alive again, is there at K + 1.8 s (0.9 s after its last), gone at K + 3 s. 9 shares the
+	 * driver's process: never silent.
+	 */
+	keepalive(d, 8, getppid());
+	(void)nsi_driver_do_work(d);
+	fake_now += 900000000;
+	(void)nsi_driver_do_work(d);
+	assert_int_equal(nsi_driver_client_count(d), 2);
+	keepalive(d, 8, getppid());
+	(void)nsi_driver_do_work(d);
+	fake_now += 900000000;
+	(void)nsi_driver_do_work(d);
+	assert_int_equal(nsi_driver_client_count(d), 2);
+	assert_int_equal(*nsi_counter_addr(&cnc->counters, NSI_SYS_CLIENT_TIMEOUTS), 1);
+	fake_now += 300000000; /* 1.2 s after its last keepalive */
 	(void)nsi_driver_do_work(d);
 	assert_int_equal(access(path, F_OK), -1); /* its log's file, after lingering */
 	assert_int_equal(nsi_driver_client_count(d), 1);

@@ -367,6 +367,7 @@ struct writer {
 	struct shared *s;
 	uint32_t id;
 	uint64_t rotated;
+	uint32_t bad; /* atomic: an append failed otherwise (asserted on the main thread) */
 };
 
 struct msg_head {
@@ -398,7 +399,10 @@ write_messages(void *arg)
 			int64_t r = nsi_log_append(&w->s->log, false, buf, (int32_t)len);
 			if (r > 0)
 				break;
-			assert_int_equal(r, NSI_LOG_ROTATED);
+			if (r != NSI_LOG_ROTATED) {
+				__atomic_store_n(&w->bad, 1, __ATOMIC_RELEASE);
+				return NULL;
+			}
 			w->rotated++;
 		}
 	}
@@ -462,14 +466,18 @@ concurrent_appenders_lose_nothing(void **state)
 		w[i] = (struct writer){ .s = s, .id = i };
 		assert_int_equal(pthread_create(&t[i], NULL, write_messages, &w[i]), 0);
 	}
-	while (a->messages < (uint64_t)WRITERS * PER_WRITER) {
+	bool writer_failed = false;
+	while (a->messages < (uint64_t)WRITERS * PER_WRITER && !writer_failed) {
 		if (read_stream(&a->r, assemble) == 0)
 			sched_yield();
 		nsi_store_release_i64(&s->reader_position, a->r.position);
+		for (uint32_t i = 0; i < WRITERS; i++)
+			writer_failed |= __atomic_load_n(&w[i].bad, __ATOMIC_ACQUIRE) != 0;
 	}
 	uint64_t rotated = 0;
 	for (uint32_t i = 0; i < WRITERS; i++) {
 		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].bad, 0);
 		rotated += w[i].rotated;
 	}
 	print_message("# %llu messages, %d terms, %llu rotated appends retried\n",

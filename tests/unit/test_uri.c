@@ -31,6 +31,15 @@ good_uris_parse_and_round_trip(void **state)
 		{ "ns:ipc?session-id=2147483647", 0, 0, INT32_MAX, true },
 		{ "ns:ipc?session-id=-2147483648&mtu=64", 0, 64, INT32_MIN, true },
 		{ "ns:ipc?max-message=1k&session-id=3", 0, 0, 3, true },
+		/* Exact boundaries, each the largest or smallest allowed (issue 14.23). */
+		{ "ns:ipc?term-length=64k&mtu=8k", 65536, 8192, 0, false }, /* mtu = term / 8 */
+		{ "ns:ipc?mtu=65504", 0, 65504, 0, false },
+		{ "ns:ipc?mtu=64", 0, 64, 0, false },
+		{ "ns:ipc?term-length=1g", 1 << 30, 0, 0, false },
+		{ "ns:ipc?max-message=16m", 0, 0, 0, false },
+		{ "ns:ipc?term-length=128m&max-message=16m", 128 << 20, 0, 0, false },
+		{ "ns:ipc?term-length=64k&max-message=8192", 65536, 0, 0, false },
+		{ "ns:ipc?max-message=1", 0, 0, 0, false },
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct nsi_uri u, v;
@@ -43,6 +52,10 @@ good_uris_parse_and_round_trip(void **state)
 		assert_int_equal(u.has_session_id, good[i].has_session);
 		if (strstr(good[i].s, "max-message=1k") != NULL)
 			assert_int_equal(u.max_message, 1024);
+		if (strstr(good[i].s, "max-message=16m") != NULL)
+			assert_int_equal(u.max_message, 16 << 20);
+		if (strstr(good[i].s, "max-message=8192") != NULL)
+			assert_int_equal(u.max_message, 8192);
 		int n = nsi_uri_print(&u, buf, sizeof(buf));
 		assert_true(n > 0);
 		assert_int_equal(nsi_uri_parse(buf, &v, err, sizeof(err)), 0);
@@ -92,6 +105,14 @@ bad_uris_name_the_bad_part(void **state)
 		{ "ns:ipc?max-message=17m", "max-message \"17m\"" },
 		{ "ns:ipc?max-message=1&max-message=1", "max-message given twice" },
 		{ "ns:ipc?term-length=64k&max-message=9000", "max-message 9000 is more than" },
+		/* Exact boundaries, each one past the limit (issue 14.23). */
+		{ "ns:ipc?term-length=64k&mtu=8224", "more than term-length / 8" },
+		{ "ns:ipc?mtu=65536", "mtu \"65536\"" },
+		{ "ns:ipc?mtu=65503", "mtu \"65503\"" },
+		{ "ns:ipc?mtu=63", "mtu \"63\"" },
+		{ "ns:ipc?max-message=16777217", "max-message \"16777217\"" },
+		{ "ns:ipc?term-length=64k&max-message=8193", "max-message 8193 is more than" },
+		{ "ns:ipc?term-length=128m&max-message=16777217", "max-message \"16777217\"" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct nsi_uri u;
