@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "log/logfile.h"
@@ -28,6 +29,13 @@ nsi_dir_secure(const char *dir)
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+		return -EPERM;
+	/*
+	 * A default ACL would be inherited by every file made here and could open them to
+	 * others whatever mode we give them: refused. (An access ACL that grants anything shows
+	 * in the group bits checked above.)
+	 */
+	if (lgetxattr(dir, "system.posix_acl_default", NULL, 0) > 0)
 		return -EPERM;
 	return 0;
 }

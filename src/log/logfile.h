@@ -26,7 +26,8 @@ struct nsi_logfile {
 
 /*
  * Make @dir if missing (0700) and check it: a directory, not a symbolic link, owned by us,
- * no access for group or others. Returns 0, -EPERM (exists with the wrong owner or mode),
+ * no access for group or others, no default ACL (files made in it would inherit it). Returns
+ * 0, -EPERM (exists with the wrong owner or mode, or a default ACL),
  * -ENOTDIR, -ELOOP (a symbolic link), or what mkdir/lstat said.
  */
 int nsi_dir_secure(const char *dir);
