@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,46 @@
 #include <nanostream/nanostream.h>
 
 /* Helpers for the tests that run other processes (tests/ipc). */
+
+/*
+ * Every child started here is remembered until its exit is collected, so a test that fails
+ * half way (cmocka leaves the function at the failed assertion) does not leave daemons running,
+ * or stopped, behind it: its teardown calls tu_reap_all().
+ */
+#define TU_KIDS 64
+static pid_t tu_kids[TU_KIDS];
+
+static inline void
+tu_remember(pid_t pid)
+{
+	for (int i = 0; i < TU_KIDS; i++)
+		if (tu_kids[i] == 0) {
+			tu_kids[i] = pid;
+			return;
+		}
+}
+
+static inline void
+tu_forget(pid_t pid)
+{
+	for (int i = 0; i < TU_KIDS; i++)
+		if (tu_kids[i] == pid)
+			tu_kids[i] = 0;
+}
+
+/* End every remembered child that is still there (a stopped one too) and collect it. */
+static inline void
+tu_reap_all(void)
+{
+	for (int i = 0; i < TU_KIDS; i++) {
+		if (tu_kids[i] <= 0)
+			continue;
+		kill(tu_kids[i], SIGKILL);
+		kill(tu_kids[i], SIGCONT);
+		waitpid(tu_kids[i], NULL, 0);
+		tu_kids[i] = 0;
+	}
+}
 
 /*
  * Run @path with @args (NULL-terminated; argv[0] is @path) in a child process. Its stdout goes
@@ -32,6 +73,8 @@ tu_run(const char *path, const char *const *args, int out_fd, int err_fd)
 		execv(path, (char *const *)argv);
 		_exit(127);
 	}
+	if (pid > 0)
+		tu_remember(pid);
 	return pid;
 }
 
@@ -55,6 +98,7 @@ tu_exit_of(pid_t pid)
 	int st = 0;
 	if (waitpid(pid, &st, 0) != pid)
 		return -1;
+	tu_forget(pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 

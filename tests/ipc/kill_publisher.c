@@ -246,6 +246,7 @@ teardown(void **state)
 	(void)state;
 	kill(driver_pid, SIGTERM);
 	int rc = tu_exit_of(driver_pid);
+	tu_reap_all(); /* what a failed case left running */
 	return rc == 0 ? tu_rmdir_driver(dir) : -1;
 }
 

@@ -52,6 +52,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	tu_reap_all(); /* what a failed case left running (or stopped) */
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
@@ -183,9 +184,12 @@ static void
 app_start(struct app *a, const char *d)
 {
 	int in[2], out[2];
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(out), 0);
+	/* Close-on-exec: another application's child must not hold this one's pipe ends. */
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
 	a->pid = fork();
+	if (a->pid > 0)
+		tu_remember(a->pid);
 	if (a->pid == 0) {
 		dup2(in[0], 0);
 		dup2(out[1], 1);

@@ -462,6 +462,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	tu_reap_all(); /* what a failed case left running (or stopped) */
 	return tu_rmdir_driver(dir);
 }
 
