@@ -20,6 +20,7 @@
 #include "client/client.h"
 #include "driver/driver.h"
 #include "log/logfile.h"
+#include "util/cpu.h"
 
 enum exit_code {
 	EXIT_STOPPED = 0, /* stopped by SIGINT or SIGTERM */
@@ -108,7 +109,7 @@ other_driver(const char *dir, int64_t timeout_ns)
 	struct nsi_cnc c;
 	if (nsi_cnc_open_readonly(&c, path) != 0)
 		return "it holds the directory's lock";
-	int64_t age = ns_clock_ns() - nsi_cnc_heartbeat(&c);
+	int64_t age = nsi_sub_sat_i64(ns_clock_ns(), nsi_cnc_heartbeat(&c));
 	long long pid = (long long)c.hdr->pid;
 	nsi_cnc_close(&c);
 	if (age > timeout_ns)

@@ -20,6 +20,7 @@
 #include "client/client.h"
 #include "driver/cnc.h"
 #include "driver/driver.h"
+#include "util/cpu.h"
 
 static void
 usage(FILE *out)
@@ -92,11 +93,11 @@ print_once(const struct nsi_cnc *cnc, const char *dir, bool errors)
 	int held = fd >= 0 ? nsi_driver_lock_held(fd, cnc->dev, cnc->ino) : 0;
 	if (fd >= 0)
 		close(fd);
-	const char *state = held != 1				? "gone"
-			    : now - beat > h->driver_timeout_ns ? "hung"
-								: "running";
+	const char *state = held != 1						? "gone"
+			    : nsi_sub_sat_i64(now, beat) > h->driver_timeout_ns ? "hung"
+										: "running";
 	printf("driver %s: pid %lld (%s), started %s, heartbeat %.1f ms ago, cnc version %d.%d\n",
-	       dir, (long long)h->pid, state, when, (double)(now - beat) / 1e6,
+	       dir, (long long)h->pid, state, when, (double)(nsi_sub_sat_i64(now, beat)) / 1e6,
 	       (int)(h->version >> 16), (int)(h->version & 0xffff));
 	if (errors) {
 		int n = nsi_errlog_read(&cnc->errors, print_error, &now);

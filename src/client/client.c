@@ -16,6 +16,7 @@
 #include "client/client.h"
 #include "client/uri.h"
 #include "util/atomic.h"
+#include "util/cpu.h"
 
 #define DEFAULT_TIMEOUT_NS	  (5LL * 1000000000)
 #define DEFAULT_DRIVER_TIMEOUT_NS (10LL * 1000000000)
@@ -302,7 +303,7 @@ driver_alive(ns_client *c)
 	int64_t now = client_now(c), beat = nsi_cnc_heartbeat(&c->cnc);
 	if (beat <= now && beat > c->newest_beat)
 		c->newest_beat = beat;
-	if (now - c->newest_beat > c->driver_timeout_ns)
+	if (nsi_sub_sat_i64(now, c->newest_beat) > c->driver_timeout_ns)
 		return false; /* hung, stopped or gone */
 	return nsi_driver_lock_held(c->lock_fd, c->cnc.dev, c->cnc.ino) != 0;
 }
@@ -496,11 +497,11 @@ connect_cnc(ns_client *c, const char *path)
 				   : c->lock_fd;
 	c->newest_beat = 0;
 	int64_t now = client_now(c), beat = nsi_cnc_heartbeat(&c->cnc);
-	if (beat <= now)
+	if (beat <= now && beat > 0)
 		c->newest_beat = beat;
-	rc = held == 1 && now - c->newest_beat <= c->driver_timeout_ns ? 0
-	     : held == 1					       ? -EHOSTDOWN
-								       : -ENOENT;
+	rc = held == 1 && nsi_sub_sat_i64(now, c->newest_beat) <= c->driver_timeout_ns ? 0
+	     : held == 1							       ? -EHOSTDOWN
+										       : -ENOENT;
 	if (rc != 0) {
 		if (c->lock_fd >= 0)
 			close(c->lock_fd);

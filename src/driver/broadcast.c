@@ -47,6 +47,8 @@ nsi_bcast_init(struct nsi_bcast *b, void *base, size_t bytes)
 	b->mask = b->capacity - 1;
 	b->max_msg = (int32_t)(capacity / 8) - NSI_BCAST_HEADER;
 	b->tx_tail = nsi_load_relaxed_i64(&b->trailer->tail);
+	if (!nsi_pos_ok(b->tx_tail) || b->tx_tail % NSI_BCAST_ALIGN != 0)
+		b->tx_tail = 0; /* a new buffer's is 0; anything else here is not ours to trust */
 	return 0;
 }
 
@@ -97,20 +99,24 @@ nsi_bcast_receiver_init(struct nsi_bcast_receiver *r, const struct nsi_bcast *b)
 	/* Start at the latest record if it is a sane one, else at the tail (new records only). */
 	int64_t tail = nsi_load_acquire_i64(&b->trailer->tail);
 	int64_t latest = nsi_load_acquire_i64(&b->trailer->latest);
-	if (tail < 0 || tail % NSI_BCAST_ALIGN != 0)
+	if (!nsi_pos_ok(tail) || tail % NSI_BCAST_ALIGN != 0)
 		tail = 0;
-	r->cursor = latest >= 0 && latest <= tail && tail - latest <= b->capacity &&
+	r->cursor = nsi_pos_ok(latest) && latest <= tail && tail - latest <= b->capacity &&
 				    latest % NSI_BCAST_ALIGN == 0
 			    ? latest
 			    : tail;
 }
 
-/* Did the transmitter start overwriting the record at @cursor (since the reads before)? */
+/*
+ * Did the transmitter start overwriting the record at @cursor (since the reads before)? An
+ * intent that is no position (forged) says yes: the record is given up, never trusted.
+ */
 static bool
 overwritten(const struct nsi_bcast *b, int64_t cursor)
 {
 	nsi_fence_acquire();
-	return nsi_load_relaxed_i64(&b->trailer->tail_intent) - cursor > b->capacity;
+	int64_t intent = nsi_load_relaxed_i64(&b->trailer->tail_intent);
+	return !nsi_pos_ok(intent) || intent - cursor > b->capacity;
 }
 
 /*
@@ -122,8 +128,8 @@ static void
 skip_ahead(struct nsi_bcast_receiver *r, int64_t cursor, int64_t tail)
 {
 	int64_t latest = nsi_load_acquire_i64(&r->b->trailer->latest);
-	bool sane = latest > cursor && latest < tail && tail - latest <= r->b->capacity &&
-		    latest % NSI_BCAST_ALIGN == 0;
+	bool sane = nsi_pos_ok(latest) && latest > cursor && latest < tail &&
+		    tail - latest <= r->b->capacity && latest % NSI_BCAST_ALIGN == 0;
 	r->cursor = sane ? latest : tail;
 	r->lapped_count++;
 }
@@ -138,8 +144,8 @@ static int
 resync(struct nsi_bcast_receiver *r, int64_t cursor, int64_t tail)
 {
 	int64_t latest = nsi_load_acquire_i64(&r->b->trailer->latest);
-	bool sane = latest > cursor && latest < tail && tail - latest <= r->b->capacity &&
-		    latest % NSI_BCAST_ALIGN == 0;
+	bool sane = nsi_pos_ok(latest) && latest > cursor && latest < tail &&
+		    tail - latest <= r->b->capacity && latest % NSI_BCAST_ALIGN == 0;
 	r->cursor = sane ? latest : tail;
 	r->corrupt_count++;
 	return -EBADMSG;
@@ -160,7 +166,7 @@ nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_
 		int64_t tail = nsi_load_acquire_i64(&b->trailer->tail);
 		if (tail == cursor)
 			return 0;
-		if (tail % NSI_BCAST_ALIGN != 0)
+		if (tail % NSI_BCAST_ALIGN != 0 || !nsi_pos_ok(tail))
 			return 0; /* forged: the transmitter's next record rewrites it */
 		if (tail < cursor) {
 			/*
@@ -168,8 +174,8 @@ nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_
 			 * authority: follow it, from its latest record when that one is sane.
 			 */
 			int64_t latest = nsi_load_acquire_i64(&b->trailer->latest);
-			bool sane = latest >= 0 && latest < tail && tail - latest <= b->capacity &&
-				    latest % NSI_BCAST_ALIGN == 0;
+			bool sane = nsi_pos_ok(latest) && latest < tail &&
+				    tail - latest <= b->capacity && latest % NSI_BCAST_ALIGN == 0;
 			r->cursor = sane ? latest : tail;
 			r->corrupt_count++;
 			return -EBADMSG;
@@ -218,5 +224,5 @@ nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_
 	}
 	/* Still skipping after RECEIVE_STEPS: not what a transmitter does. */
 	int64_t tail = nsi_load_acquire_i64(&b->trailer->tail) & ~(int64_t)(NSI_BCAST_ALIGN - 1);
-	return resync(r, r->cursor, tail > r->cursor ? tail : r->cursor);
+	return resync(r, r->cursor, nsi_pos_ok(tail) && tail > r->cursor ? tail : r->cursor);
 }

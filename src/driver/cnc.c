@@ -460,7 +460,8 @@ nsi_pid_gone(int64_t pid)
 bool
 nsi_cnc_driver_alive(const struct nsi_cnc *cnc, int64_t now, int64_t timeout_ns)
 {
-	return !nsi_pid_gone(cnc->hdr->pid) && now - nsi_cnc_heartbeat(cnc) <= timeout_ns;
+	return !nsi_pid_gone(cnc->hdr->pid) &&
+	       nsi_sub_sat_i64(now, nsi_cnc_heartbeat(cnc)) <= timeout_ns;
 }
 
 int64_t

@@ -41,6 +41,8 @@ nsi_mpsc_init(struct nsi_mpsc *r, void *base, size_t bytes)
 	r->mask = r->capacity - 1;
 	r->max_msg = (int32_t)(capacity / 8) - NSI_MPSC_HEADER;
 	r->head = nsi_load_relaxed_i64(&r->trailer->head);
+	if (!nsi_pos_ok(r->head) || r->head % 8 != 0)
+		r->head = 0; /* a new ring's is 0; anything else the reader's tail check resolves */
 	r->stall_head = -1;
 	r->stall_since_ns = 0;
 	r->stall_tail = 0;
@@ -62,13 +64,18 @@ claim(struct nsi_mpsc *r, int64_t need, int64_t *pad_at, int64_t *pad_len)
 	/* A0: pairs with the reader's release of head (R1): freed bytes are zero. */
 	int64_t head = nsi_load_acquire_i64(&t->head_cache);
 	int64_t tail = nsi_load_acquire_i64(&t->tail);
+	if (!nsi_pos_ok(head))
+		head = nsi_load_acquire_i64(&t->head); /* the cache is forged: ask the reader's */
 	for (;;) {
-		if (tail % 8 != 0)
-			return -2; /* shared memory: never write at a misaligned place */
+		/* Shared memory: never write at a misaligned place, or from positions no ring has. */
+		if (tail % 8 != 0 || !nsi_pos_ok(tail) || !nsi_pos_ok(head))
+			return -2;
 		int64_t index = tail & r->mask, to_end = r->capacity - index;
 		int64_t total = need > to_end ? need + to_end : need;
 		if (total > r->capacity - (tail - head)) {
 			head = nsi_load_acquire_i64(&t->head); /* R1 */
+			if (!nsi_pos_ok(head))
+				return -2;
 			if (total > r->capacity - (tail - head))
 				return -1;
 			nsi_store_release_i64(&t->head_cache, head);
@@ -186,12 +193,13 @@ nsi_mpsc_read(struct nsi_mpsc *r, nsi_mpsc_fn fn, void *ctx, int limit, int64_t 
 	int handled = 0, rc = 0;
 	/* The tail, read once and checked: shared memory. */
 	int64_t tail = nsi_load_acquire_i64(&t->tail);
-	if (tail % 8 != 0 || tail - head < 0 || tail - head > r->capacity) {
+	if (tail % 8 != 0 || !nsi_pos_ok(tail) || tail - head < 0 || tail - head > r->capacity) {
 		/*
-		 * No writer leaves that: start afresh at an aligned tail (writers that race with
-		 * us lose their claims, and their requests time out), all records given up.
+		 * No writer leaves that: start afresh at an aligned tail (or at our head, when
+		 * the tail is no position at all; writers that race with us lose their claims,
+		 * and their requests time out), all records given up.
 		 */
-		int64_t fresh = (tail + 7) & ~(int64_t)7;
+		int64_t fresh = nsi_pos_ok(tail) ? (tail + 7) & ~(int64_t)7 : head;
 		if (fresh != tail)
 			(void)nsi_cas_acq_rel_i64(&t->tail, &tail, fresh);
 		memset(r->buf, 0, (size_t)r->capacity);

@@ -30,6 +30,29 @@ nsi_clock_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * a - b, saturated at INT64_MIN and INT64_MAX: for differences with a value read from shared
+ * memory (a heartbeat, a position), which may be anything, so the subtraction never overflows.
+ */
+NS_INLINE int64_t
+nsi_sub_sat_i64(int64_t a, int64_t b)
+{
+	int64_t d;
+	if (__builtin_sub_overflow(a, b, &d))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return d;
+}
+
+/*
+ * Whether @v can be a stream or ring position read from shared memory: not negative, and
+ * below 2^62 (no stream gets there). Bounded this way, differences of two never overflow.
+ */
+NS_INLINE int
+nsi_pos_ok(int64_t v)
+{
+	return v >= 0 && v < (INT64_C(1) << 62);
+}
+
 NS_INLINE int
 nsi_is_pow2_u64(uint64_t v)
 {

@@ -12,6 +12,7 @@
 
 #include "driver/cnc.h"
 #include "driver/proto.h"
+#include "util/atomic.h"
 
 static uint64_t sink;
 
@@ -78,16 +79,46 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int32_t id = -1; id <= 8; id++)
 		(void)nsi_counter_type(&cnc.counters, id);
 	(void)nsi_errlog_read(&cnc.errors, on_error, NULL);
-	struct nsi_bcast_receiver rx = { .b = &cnc.to_clients, .cursor = 0 };
+	/*
+	 * Broadcast receivers at the start, at the latest record, and at a cursor the input picks
+	 * (issue 14.5): each call is bounded, and a receiver settles ("none") within a few calls.
+	 * Then the transmitter (with the tail the image holds: it must not trust it) sends, and
+	 * the receivers read again.
+	 */
 	uint8_t out[512];
 	int32_t type, len;
-	for (int i = 0; i < 64 && nsi_bcast_receive(&rx, &type, out, sizeof(out), &len) != 0; i++)
-		sink += (uint64_t)len;
-	/* Twice with a clock past the stall timeout between: stalled records are skipped. */
+	struct nsi_bcast_receiver rx[3] = { { .b = &cnc.to_clients, .cursor = 0 } };
+	nsi_bcast_receiver_init(&rx[1], &cnc.to_clients);
+	rx[2] = rx[0];
+	if (size >= 16)
+		memcpy(&rx[2].cursor, data + 8, 8);
+	rx[2].cursor &= (INT64_C(1) << 62) - 8; /* a receiver's cursor is always a position */
+	for (int k = 0; k < 3; k++) {
+		int i = 0;
+		while (i < 64 && nsi_bcast_receive(&rx[k], &type, out, sizeof(out), &len) != 0)
+			i++;
+		if (i == 64)
+			__builtin_trap(); /* never settled: a receiver would spin */
+	}
+	cnc.to_clients.tx_tail = nsi_load_relaxed_i64(&cnc.to_clients.trailer->tail) & ~7;
+	(void)nsi_bcast_transmit(&cnc.to_clients, 1, "notice", 6);
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 64 && nsi_bcast_receive(&rx[k], &type, out, sizeof(out), &len);
+		     i++)
+			sink += (uint64_t)len;
+	/* The error log as the driver appends to it (scanning whatever records are there). */
+	(void)nsi_errlog_record(&cnc.errors, 1, "an error text");
+	/*
+	 * The command ring's reader, its clock moving past the stall timeout between reads:
+	 * stalled records are skipped, impossible ones given up (issue 14.1). Then a writer on
+	 * whatever tail the image holds, and the reader once more.
+	 */
 	for (int i = 0; i < 8; i++)
 		if (nsi_mpsc_read(&cnc.to_driver, on_command, NULL, 16, (int64_t)i * 2000000000) ==
 			    0 &&
 		    i > 2)
 			break;
+	(void)nsi_mpsc_write(&cnc.to_driver, 5, "keepalive", 9);
+	(void)nsi_mpsc_read(&cnc.to_driver, on_command, NULL, 16, 20000000000);
 	return 0;
 }

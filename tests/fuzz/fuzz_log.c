@@ -5,7 +5,8 @@
  * the log is attached (which checks the metadata), then read the way a subscription reads an
  * image, by plain and by controlled polls, from a start position the input picks. Every
  * fragment handed to a handler is read in full (ASan checks its bounds); an impossible frame
- * must mark the image corrupt, never reach a handler, never crash.
+ * must mark the image corrupt, never reach a handler, never crash. Then the publisher's side:
+ * appends, claims and cleaning over the same hostile metadata.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,6 +73,34 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 	}
 	(void)nsi_log_unblock(&img.log, img.position, img.position + 4096);
+	/*
+	 * The publisher's side of the same hostile metadata (issue 14.4, 14.15): appends and
+	 * claims at whatever tails and term counts it holds, and cleaning from whatever clean
+	 * position it holds up to a position the input picks. Every store must stay inside the
+	 * log (ASan) and be aligned (UBSan); the metadata may say anything.
+	 */
+	uint8_t msg[300];
+	memset(msg, 0x3c, sizeof(msg));
+	for (int i = 0; i < 4; i++) {
+		bool exclusive = size > 5 + (size_t)i && (data[5 + i] & 1);
+		int32_t len = size > 9 + (size_t)i ? data[9 + i] : 40;
+		int64_t r = nsi_log_append(&img.log, exclusive, msg, len);
+		if (r == NSI_LOG_ROTATED)
+			continue;
+		struct nsi_log_claim c;
+		if (nsi_log_claim(&img.log, exclusive, len % 64, &c) > 0) {
+			memcpy(c.payload, msg, (size_t)(len % 64));
+			if (len & 1)
+				nsi_log_claim_commit(&c);
+			else
+				nsi_log_claim_abort(&c);
+		}
+	}
+	int64_t to = 0;
+	if (size >= 24)
+		memcpy(&to, data + 16, 8);
+	(void)nsi_log_clean_to(&img.log, to);
+	(void)nsi_log_tail_position(&img.log);
 	free(img.asm_buf);
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "driver/mpsc.h"
 #include "testutil.h"
+#include "util/atomic.h"
 
 #define CAP 4096
 
@@ -288,11 +289,23 @@ forged_tail_is_given_up(void **state)
 	assert_int_equal(nsi_mpsc_write(&f.r, 1, "mnop", 4), 0);
 	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), 1);
 	assert_int_equal(n, 2);
+	/* Tails that are no positions (fuzz_cnc found the overflow class in the broadcast). */
+	static const int64_t forged[] = { INT64_MIN, -8, INT64_MAX - 7, 1LL << 62 };
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		nsi_store_release_i64(&f.r.trailer->tail, forged[i]);
+		assert_int_equal(nsi_mpsc_write(&f.r, 1, "abcd", 4), -EBADMSG);
+		assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), -EBADMSG);
+		assert_int_equal(nsi_mpsc_write(&f.r, 1, "efgh", 4), 0); /* resynchronised */
+		assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), 1);
+	}
+	f.r.trailer->head_cache = INT64_MIN; /* a forged cache: writers ask the real head */
+	assert_int_equal(nsi_mpsc_write(&f.r, 1, "ijkl", 4), 0);
+	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), 1);
 	/* A forged shared head does not move the reader: it keeps its own. */
 	assert_int_equal(nsi_mpsc_write(&f.r, 1, "qrst", 4), 0);
 	f.r.trailer->head += 1000;
 	assert_int_equal(nsi_mpsc_read(&f.r, ignore, &n, 10, 0), 1);
-	assert_int_equal(f.r.resyncs, 2);
+	assert_int_equal(f.r.resyncs, 6);
 	free(f.mem);
 }
 
