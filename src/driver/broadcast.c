@@ -120,33 +120,36 @@ overwritten(const struct nsi_bcast *b, int64_t cursor)
 }
 
 /*
- * Lapped: resume at the latest record when it is ahead of @cursor and within one buffer of
- * @tail, else at @tail. Either way the cursor moves forward, never back onto a record that
+ * Where to resume ahead of @cursor: the latest record when it is a position past @cursor and
+ * within one buffer of @tail, else @tail. Either way forward, never back onto a record that
  * was already handed out.
  */
-static void
-skip_ahead(struct nsi_bcast_receiver *r, int64_t cursor, int64_t tail)
+static int64_t
+resume_at(const struct nsi_bcast_receiver *r, int64_t cursor, int64_t tail)
 {
 	int64_t latest = nsi_load_acquire_i64(&r->b->trailer->latest);
 	bool sane = nsi_pos_ok(latest) && latest > cursor && latest < tail &&
 		    tail - latest <= r->b->capacity && latest % NSI_BCAST_ALIGN == 0;
-	r->cursor = sane ? latest : tail;
+	return sane ? latest : tail;
+}
+
+/* Lapped: the transmitter overwrote records not yet read. */
+static void
+skip_ahead(struct nsi_bcast_receiver *r, int64_t cursor, int64_t tail)
+{
+	r->cursor = resume_at(r, cursor, tail);
 	r->lapped_count++;
 }
 
 /*
  * Give up on what lies between the cursor and @tail: the buffer holds what no transmitter
- * writes. The receiver resynchronises at the latest record when that one is ahead of the
- * cursor and sane, else at the tail; the records in between are lost (their senders' waits
- * end at their deadlines). Forward only, so no record is handed out twice.
+ * writes. The receiver resynchronises (resume_at()); the records in between are lost (their
+ * senders' waits end at their deadlines).
  */
 static int
 resync(struct nsi_bcast_receiver *r, int64_t cursor, int64_t tail)
 {
-	int64_t latest = nsi_load_acquire_i64(&r->b->trailer->latest);
-	bool sane = nsi_pos_ok(latest) && latest > cursor && latest < tail &&
-		    tail - latest <= r->b->capacity && latest % NSI_BCAST_ALIGN == 0;
-	r->cursor = sane ? latest : tail;
+	r->cursor = resume_at(r, cursor, tail);
 	r->corrupt_count++;
 	return -EBADMSG;
 }

@@ -103,6 +103,35 @@ tu_exit_of(pid_t pid)
 }
 
 /*
+ * Read one line (up to @len - 1 bytes, with its newline) from another process's pipe; fails the
+ * test if the process ended first.
+ */
+static inline void
+tu_read_line(int fd, char *line, size_t len)
+{
+	size_t used = 0;
+	while (used + 1 < len) {
+		ssize_t r = read(fd, line + used, 1);
+		if (r != 1)
+			fail_msg("a child process ended early (read %zd, errno %d)", r, errno);
+		if (line[used++] == '\n')
+			break;
+	}
+	line[used] = '\0';
+}
+
+/* This program's own path (to run itself as a child). Returns 0, or -1. */
+static inline int
+tu_self_path(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/*
  * Connect to the driver of @dir, which another process runs or is starting: waits up to 10 s
  * for it to come up (a readiness poll on another process, not a way to order threads).
  * Returns ns_client_create()'s result.

@@ -100,6 +100,15 @@ tu_barrier_wait(struct tu_barrier *b)
 	}
 }
 
+/* Remove @dir and everything in it (a test's scratch directory). Returns 0 or -1. */
+static inline int
+tu_rm_rf(const char *dir)
+{
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 /*
  * Remove a driver directory the test made: the lock file every driver leaves (it is never
  * removed: see NSI_LOCK_FILE), then the directory. Returns rmdir()'s result.

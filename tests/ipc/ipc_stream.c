@@ -334,10 +334,8 @@ main(int argc, char **argv)
 	if (argc == 6 && strcmp(argv[1], "pub") == 0)
 		return run_pub(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)strtoul(argv[4], 0, 10),
 			       atoi(argv[5]));
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
+	if (tu_self_path(self, sizeof(self)) != 0)
 		return 1;
-	self[n] = '\0';
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(one_publisher),
 		cmocka_unit_test(three_publishers),

@@ -117,20 +117,6 @@ teardown(void **state)
 	return rc == 0 ? tu_rmdir_driver(dir) : -1;
 }
 
-static void
-read_line(int fd, char *line, size_t len)
-{
-	size_t used = 0;
-	while (used + 1 < len) {
-		ssize_t r = read(fd, line + used, 1);
-		if (r != 1)
-			fail_msg("a client process ended early (read %zd, errno %d)", r, errno);
-		if (line[used++] == '\n')
-			break;
-	}
-	line[used] = '\0';
-}
-
 /* Add and close a publication; returns how long the add took. Fails the test on an error. */
 static int64_t
 request(ns_client *c, int32_t stream)
@@ -165,7 +151,7 @@ parked_writers_are_skipped(void **state)
 		pid_t child = tu_run_piped(self_path, args, &fd, -1);
 		assert_true(child > 0);
 		char line[32];
-		read_line(fd, line, sizeof(line));
+		tu_read_line(fd, line, sizeof(line));
 		assert_string_equal(line, "claimed\n");
 		close(fd);
 		int64_t claimed = ns_clock_ns();
@@ -206,7 +192,7 @@ churning_clients_killed(void **state)
 		pid_t child = tu_run_piped(self_path, args, &fd, -1);
 		assert_true(child > 0);
 		char line[32];
-		read_line(fd, line, sizeof(line));
+		tu_read_line(fd, line, sizeof(line));
 		close(fd);
 		/* A random kill point: 0 to 20 ms into its adds and closes. */
 		int64_t until = ns_clock_ns() + (int64_t)(tu_mix64((uint64_t)it) % 20) * MS;
@@ -237,10 +223,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	daemon_path = argv[1];
-	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	if (n <= 0)
+	if (tu_self_path(self_path, sizeof(self_path)) != 0)
 		return 1;
-	self_path[n] = '\0';
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(parked_writers_are_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(churning_clients_killed, setup, teardown),

@@ -179,20 +179,6 @@ on_gone(void *ctx, const ns_image *img)
 	s->gone_at = ns_clock_ns();
 }
 
-static void
-read_line(int fd, char *line, size_t len)
-{
-	size_t used = 0;
-	while (used + 1 < len) {
-		ssize_t r = read(fd, line + used, 1);
-		if (r != 1)
-			fail_msg("a publisher process ended early (read %zd, errno %d)", r, errno);
-		if (line[used++] == '\n')
-			break;
-	}
-	line[used] = '\0';
-}
-
 /* Read a line while polling @sub, so a publisher is never held back waiting for us. */
 static void
 read_line_polling(int fd, char *line, size_t len, ns_subscription *sub, struct sub_state *st)
@@ -291,7 +277,7 @@ exclusive_publishers_killed(void **state)
 		int fd = -1;
 		pid_t pub = tu_run_piped(self_path, args, &fd, -1);
 		assert_true(pub > 0);
-		read_line(fd, line, sizeof(line));
+		tu_read_line(fd, line, sizeof(line));
 		int session = 0;
 		assert_int_equal(sscanf(line, "ready %d", &session), 1);
 		uint32_t committed = UINT32_MAX;
@@ -415,10 +401,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	daemon_path = argv[1];
-	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	if (n <= 0)
+	if (tu_self_path(self_path, sizeof(self_path)) != 0)
 		return 1;
-	self_path[n] = '\0';
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(exclusive_publishers_killed),
 		cmocka_unit_test(shared_log_unblocked),

@@ -53,9 +53,7 @@ teardown(void **state)
 {
 	(void)state;
 	tu_reap_all(); /* what a failed case left running (or stopped) */
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rm_rf(dir);
 }
 
 /* A fresh driver directory for one round (made by the first starter, as users do). */
@@ -320,10 +318,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	daemon_path = argv[1];
-	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	if (n <= 0)
+	if (tu_self_path(self_path, sizeof(self_path)) != 0)
 		return 1;
-	self_path[n] = '\0';
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(two_daemons_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_embedded_at_once, setup, teardown),

@@ -471,10 +471,8 @@ main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "hold-sub") == 0)
 		return run_hold_sub(argv[2]);
-	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	if (n <= 0)
+	if (tu_self_path(self_path, sizeof(self_path)) != 0)
 		return 1;
-	self_path[n] = '\0';
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s PATH-TO-NANOSTREAMD PATH-TO-NS-STAT\n", argv[0]);
 		return 2;

@@ -40,9 +40,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rm_rf(dir);
 }
 
 /* Log files in the directory now. */
