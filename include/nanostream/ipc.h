@@ -116,8 +116,10 @@ struct ns_client_opts {
  * Errors: -EINVAL (NULL, bad options), -EPERM / -ENOTDIR / -ELOOP (the directory is not a
  * private directory of ours), -ECONNREFUSED (NS_CLIENT_NO_EMBEDDED and no driver),
  * -EPROTONOSUPPORT (the directory's driver is of another major version: its files are left
- * alone), -ETIMEDOUT (a driver is starting and did not
- * finish in time), -ENOMEM, or a system error. Nothing is left behind on failure.
+ * alone), NS_EDRIVER_TIMEOUT (a driver holds the directory but its heartbeat is older than
+ * the driver timeout: it hangs, and is not replaced behind its back), -ETIMEDOUT (a driver
+ * is starting and did not finish in time), -ENOMEM, or a system error. Nothing is left behind
+ * on failure.
  * Ownership: *client is the caller's until ns_client_close().
  * Thread safety: any thread.
  * Progress: blocking (file creation, a short wait for a starting driver).
@@ -178,10 +180,12 @@ NS_API int ns_uri_check(const char *uri, char *msg, size_t msg_len);
  * Shared publications (the default) on one stream share one log: any thread of any process
  * may offer to it. An exclusive one has its own log and session, and one thread at a time may
  * offer to it.
- * Errors: -EINVAL (NULL, a bad URI, unknown flags, or parameters that differ from the
- * stream's existing shared publication), -ETIMEDOUT (the driver did not answer within the
- * client's timeout), NS_EDRIVER_TIMEOUT (the driver stopped), or the driver's error
- * (-ENOSPC: no room for the log).
+ * Errors: -EINVAL (NULL, a bad URI, unknown flags, parameters that differ from the stream's
+ * existing shared publication, or an mtu above term-length / 8), -ETIMEDOUT (the driver did
+ * not answer within the client's timeout), NS_EDRIVER_TIMEOUT (the driver stopped), or the
+ * driver's error: -ENOSPC (no room for the log, or no free counter: a new log needs two and
+ * one per subscription of its stream), -EEXIST (its file name was taken). Nothing is left
+ * behind on failure.
  * Ownership: *pub is the caller's until ns_publication_close().
  * Thread safety: any thread.
  * Progress: blocking (waits for the driver).
@@ -379,7 +383,9 @@ struct ns_subscription_opts {
  * (only the one with the URI's session-id, when given) from the position it joins at.
  *
  * Errors: -EINVAL (NULL client, URI or out pointer, a bad URI or bad options), -ETIMEDOUT
- * (the driver did not answer), -ENOMEM.
+ * (the driver did not answer), NS_EDRIVER_TIMEOUT (the driver stopped), -EMLINK (the stream
+ * has 64 subscriptions: the most one stream serves), -ENOSPC (no free counter: it takes one
+ * per log it joins), -ENOMEM. Nothing is left behind on failure.
  * Ownership: *sub is the caller's until ns_subscription_close().
  * Thread safety: any thread.
  * Progress: blocking (waits for the driver).

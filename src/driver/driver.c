@@ -677,6 +677,7 @@ add_subscription(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_u
 		snprintf(err, sizeof(err),
 			 "stream %d has %d subscriptions: the most one stream serves",
 			 (int)c->stream_id, same);
+		report(d, "%s", err);
 		send_error(d, c->correlation_id, -EMLINK, err);
 		return;
 	}
