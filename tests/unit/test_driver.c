@@ -6,6 +6,7 @@
  * hung one refuses a second one; a dead one's files are taken over).
  */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -347,44 +348,52 @@ one_driver_per_directory(void **state)
 
 /*
  * The lock does not outlive its driver through a child the application forked: the child
- * closes its copy at once, so when the driver's process ends the directory is free even
- * while the child lives on.
+ * closes its copy at once (a fork handler), so when the driver's process ends the directory is
+ * free even while the child lives on. The child says when it runs (its fork handler has run by
+ * then), and waits at most 10 s for the test to let it go.
  */
 static void
 forked_child_does_not_keep_the_lock(void **state)
 {
 	(void)state;
-	int go[2], done[2];
+	int go[2], started[2];
 	assert_int_equal(pipe(go), 0);
-	assert_int_equal(pipe(done), 0);
+	assert_int_equal(pipe(started), 0);
 	pid_t holder = fork();
 	if (holder == 0) {
+		close(go[1]);
+		close(started[0]);
 		struct nsi_driver_opts o = { .dir = dir, .heartbeat_ns = 100000000 };
 		struct nsi_driver *d = NULL;
 		if (nsi_driver_create(&d, &o) != 0)
 			_exit(1);
 		pid_t grandchild = fork();
 		if (grandchild == 0) {
-			char b;
-			(void)read(go[0], &b, 1); /* lives on until the test says */
+			(void)write(started[1], "x", 1);
+			close(started[1]);
+			struct pollfd p = { .fd = go[0], .events = POLLIN };
+			(void)poll(&p, 1, 10000); /* lives on until the test says (10 s at most) */
 			_exit(0);
 		}
-		(void)write(done[1], "x", 1);
-		_exit(0); /* the driver's process ends, its child does not */
+		close(started[1]);
+		close(go[0]);
+		_exit(grandchild > 0 ? 0 : 1); /* the driver's process ends, its child does not */
 	}
+	close(go[0]);
+	close(started[1]);
 	char b;
-	assert_int_equal(read(done[0], &b, 1), 1);
+	assert_int_equal(read(started[0], &b, 1), 1); /* the grandchild runs */
 	int st;
 	assert_int_equal(waitpid(holder, &st, 0), holder);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	struct nsi_driver *e = NULL;
 	struct nsi_driver_opts o = { .dir = dir, .heartbeat_ns = 100000000 };
-	assert_int_equal(nsi_driver_create(&e, &o), 0);
-	nsi_driver_destroy(e);
+	int rc = nsi_driver_create(&e, &o);
 	assert_int_equal(write(go[1], "x", 1), 1);
-	close(go[0]);
 	close(go[1]);
-	close(done[0]);
-	close(done[1]);
+	close(started[0]);
+	assert_int_equal(rc, 0);
+	nsi_driver_destroy(e);
 }
 
 static int
