@@ -273,7 +273,7 @@ bool nsi_mem_no_populate_write;
 int
 nsi_mem_populate_advise(void *base, size_t bytes)
 {
-	if (nsi_mem_no_populate_write)
+	if (__atomic_load_n(&nsi_mem_no_populate_write, __ATOMIC_RELAXED)) /* a test's switch */
 		return -EOPNOTSUPP;
 	if (madvise(base, bytes, MADV_POPULATE_WRITE) == 0)
 		return 0;

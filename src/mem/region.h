@@ -75,7 +75,7 @@ int nsi_mem_populate_advise(void *base, size_t bytes);
 /* ... and the fallback, a write per @page bytes. */
 void nsi_mem_touch(void *base, size_t bytes, size_t page);
 
-/* For tests: behave as a kernel without MADV_POPULATE_WRITE (before 5.14). */
+/* For tests: behave as a kernel without MADV_POPULATE_WRITE (before 5.14). Atomic (relaxed). */
 extern bool nsi_mem_no_populate_write;
 
 #endif /* NSI_MEM_REGION_H */

@@ -233,11 +233,11 @@ out_of_space_is_an_error(void **state)
 	 * fallback wrote the pages before the storage was reserved: SIGBUS on a full tmpfs where
 	 * -ENOSPC was due. Storage is reserved first on every path now.
 	 */
-	nsi_mem_no_populate_write = true;
+	__atomic_store_n(&nsi_mem_no_populate_write, true, __ATOMIC_RELAXED);
 	ns_publication *full = NULL;
 	assert_int_equal(ns_publication_add(c, "ns:ipc?term-length=4m", 3, 0, &full), -ENOSPC);
 	assert_null(full);
-	nsi_mem_no_populate_write = false;
+	__atomic_store_n(&nsi_mem_no_populate_write, false, __ATOMIC_RELAXED);
 	print_message("# without MADV_POPULATE_WRITE (simulated): a log that does not fit is "
 		      "-ENOSPC, no SIGBUS\n");
 	assert_int_equal(ns_publication_close(r), 0);
