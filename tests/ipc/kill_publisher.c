@@ -86,16 +86,21 @@ run_pub(const char *d, uint32_t id, int exclusive, uint32_t park_after)
 	for (uint32_t seq = 0;; seq++) {
 		if (park_after > 0 && seq == park_after) {
 			struct ns_claim cl;
-			int64_t r;
-			while ((r = ns_try_claim(p, 64, &cl)) < 0) {
+			int64_t r, before;
+			/*
+			 * The time is read before each attempt, so the one kept is no later than
+			 * the claim that succeeded: this publisher's last progress (CLOCK_MONOTONIC,
+			 * the same in every process). Read after, a descheduled child would report
+			 * it late and the parent's lower bound would not hold.
+			 */
+			while ((before = ns_clock_ns(), r = ns_try_claim(p, 64, &cl)) < 0) {
 				if (r != NS_BACK_PRESSURED && r != NS_ADMIN_ACTION)
 					return 5;
 				sched_yield();
 			}
 			memset(cl.data, 0xee, 32); /* half a message: never to be seen */
-			/* The claim is this publisher's last progress (CLOCK_MONOTONIC, shared). */
 			n = snprintf(line, sizeof(line), "parked %u %lld %lld\n", seq,
-				     (long long)cl.position, (long long)ns_clock_ns());
+				     (long long)cl.position, (long long)before);
 			if (write(1, line, (size_t)n) != n)
 				return 4;
 			for (;;)
@@ -132,7 +137,8 @@ struct sub_state {
 	struct seen s[MAX_SEEN];
 	int n;
 	uint64_t bad;
-	int64_t max_position; /* the furthest position a message was read at */
+	uint32_t watch_id;    /* the publisher whose messages the shared-log case watches */
+	int64_t max_position; /* the furthest position a message of watch_id was read at */
 };
 
 static struct seen *
@@ -166,7 +172,8 @@ on_msg(void *ctx, const void *buf, size_t len, const struct ns_header *h)
 	}
 	s->id = id;
 	s->next++;
-	if (h->position > st->max_position)
+	/* Per publisher: another round's log starts again from position 0. */
+	if (id == st->watch_id && h->position > st->max_position)
 		st->max_position = h->position;
 }
 
@@ -344,6 +351,8 @@ shared_log_unblocked(void **state)
 		snprintf(id1, sizeof(id1), "%d", 1000 + 2 * r);
 		snprintf(id2, sizeof(id2), "%d", 1001 + 2 * r);
 		/* The survivor streams (never parks); the other parks after 500 messages. */
+		st.watch_id = 1001 + 2 * (uint32_t)r;
+		st.max_position = -1;
 		const char *a2[] = { "pub", dir, id2, "0", "0", NULL };
 		pid_t survivor = tu_run_piped(self_path, a2, &fd2, -1);
 		read_line_polling(fd2, line, sizeof(line), sub, &st);
