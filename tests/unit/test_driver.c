@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <nanostream/nanostream.h>
+
 #include "driver/driver.h"
 #include "driver/proto.h"
 #include "testutil.h"
@@ -396,6 +398,38 @@ forked_child_does_not_keep_the_lock(void **state)
 	nsi_driver_destroy(e);
 }
 
+/*
+ * A driver died and a new one has taken the lock but not yet put its cnc.dat in place: a
+ * client must not map the dead driver's file (its heartbeat still looks fresh). The lock's
+ * holder names its cnc.dat in the lock file; until it has, no file is the driver's.
+ */
+static void
+client_never_maps_a_dead_drivers_file(void **state)
+{
+	(void)state;
+	driver_of_a_dead_process();
+	int lock = nsi_driver_lock_take(dir); /* the next driver, half way through starting */
+	assert_true(lock >= 0);
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	o.flags = NS_CLIENT_NO_EMBEDDED | NS_CLIENT_NO_THREAD;
+	o.timeout_ns = 100000000; /* the close asks a driver nobody runs here: do not wait long */
+	ns_client *c = NULL;
+	/* Not named yet: no file is the driver's. */
+	assert_int_equal(ns_client_create(&c, &o), -ECONNREFUSED);
+	/* Named its new file (made, not yet renamed into place): still not the one we map. */
+	assert_int_equal(nsi_driver_lock_name(lock, 1, 2), 0);
+	assert_int_equal(ns_client_create(&c, &o), -ECONNREFUSED);
+	assert_null(c);
+	nsi_driver_lock_release(lock);
+	struct nsi_driver *e = NULL;
+	struct nsi_driver_opts d = { .dir = dir, .heartbeat_ns = 100000000 };
+	assert_int_equal(nsi_driver_create(&e, &d), 0);
+	assert_int_equal(ns_client_create(&c, &o), 0); /* its own file, named: connects */
+	assert_int_equal(ns_client_close(c), 0);
+	nsi_driver_destroy(e);
+}
+
 static int
 setup(void **state)
 {
@@ -419,6 +453,7 @@ main(void)
 		cmocka_unit_test(clients_time_out),
 		cmocka_unit_test(one_driver_per_directory),
 		cmocka_unit_test(forked_child_does_not_keep_the_lock),
+		cmocka_unit_test(client_never_maps_a_dead_drivers_file),
 	};
 	return cmocka_run_group_tests_name("driver", tests, setup, teardown);
 }
