@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 /*
- * Frames in a term (docs: ../shared/DESIGN.md, "IPC and the media driver"). Every frame starts
+ * Frames in a term (docs/ipc.md, "Inside"). Every frame starts
  * on a 32-byte boundary with an 8-byte frame header: length (int32, header included, padding
  * excluded), version (uint8), flags (uint8), type (uint16). A data frame's header is 32 bytes.
  * All fields are little-endian; the targets we build for are little-endian, which the static

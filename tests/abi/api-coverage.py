@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Every public function is called with bad arguments in a test that asserts the outcome
-(RELIABILITY.md A1). A name that merely appears is not enough:
+(docs/testing.md A1). A name that merely appears is not enough:
 
 - a function returning an error code (int, int32_t, int64_t) needs a statement such as
   assert_int_equal(ns_fn(...), -EINVAL) or assert_int_equal(ns_fn(...), NS_...): its result

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target (RELIABILITY.md I5): a command-and-control image, hostile. A well-formed
+ * libFuzzer target (docs/testing.md I5): a command-and-control image, hostile. A well-formed
  * header is laid out (so the fuzzer reaches the sections), the input overwrites it from byte
  * 0 and then the sections, the image is attached (which checks every length against the
  * image), then read the way clients, tools and the driver read it: every counter, the error

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target (RELIABILITY.md I5): a log image from shared memory, hostile. The input's
+ * libFuzzer target (docs/testing.md I5): a log image from shared memory, hostile. The input's
  * first 4 KiB become the metadata page, the rest the first term (zero-padded, 64 KiB terms);
  * the log is attached (which checks the metadata), then read the way a subscription reads an
  * image, by plain and by controlled polls, from a start position the input picks. Every

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target (RELIABILITY.md A2): channel URIs. Any input parses or is refused with a
+ * libFuzzer target (docs/testing.md A2): channel URIs. Any input parses or is refused with a
  * message; what parses round-trips: parse(print(parse(s))) == parse(s).
  */
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Cross-process streams (RELIABILITY.md I1): this program starts an embedded driver in a
+ * Cross-process streams (docs/testing.md I1): this program starts an embedded driver in a
  * private directory, then runs a subscriber and 1 or 3 publishers as separate processes
  * (fork + exec of itself). Messages have random lengths from 12 bytes to the largest the
  * log takes (fragmented ones included), carry (publisher, sequence, CRC32C) and go through

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kill -9 of clients in the middle of a command (issue 14.1, RELIABILITY.md I9) against
+ * kill -9 of clients in the middle of a command (issue 14.1, docs/testing.md I9) against
  * nanostreamd with heartbeat 10 ms, client liveness 100 ms and so a command timeout of
  * 100 ms (ten heartbeats):
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kill -9 of publishers (RELIABILITY.md I2) against nanostreamd with the test configuration
+ * kill -9 of publishers (docs/testing.md I2) against nanostreamd with the test configuration
  * (heartbeat 10 ms, client liveness 100 ms, unblock 200 ms):
  *
  * - exclusive: a publisher process streams, then is killed at a random point, or parks
@@ -11,7 +11,7 @@
  *   killed, the other carries on; the subscriber is stuck at the hole until the unblock
  *   timeout pads it, then reads on.
  *
- * Latencies are measured and printed against RELIABILITY.md's targets (image unavailable
+ * Latencies are measured and printed against docs/testing.md's targets (image unavailable
  * <= 120 ms, unblocked <= 220 ms) and asserted with generous upper bounds (2 s: a 2-core VM's
  * scheduler), and the unblocking also from below: never before the unblock timeout after the
  * dying publisher's last progress (padding sooner could pad over a live publisher's frame).

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Start races (issue 14.2, RELIABILITY.md I9): exactly one driver per directory, decided by a
+ * Start races (issue 14.2, docs/testing.md I9): exactly one driver per directory, decided by a
  * lock that dies with its process; nobody removes a file that is not theirs.
  *
  * - two nanostreamd started together on a fresh directory: one runs, the other exits 3 (before

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Litmus tests for the sequencers (RELIABILITY.md R2), jcstress-style: two threads meet at a
+ * Litmus tests for the sequencers (docs/testing.md R2), jcstress-style: two threads meet at a
  * barrier, race once, meet again, and the outcome goes into a histogram. Each test names the
  * outcomes that must never happen and asserts that none did, and the outcomes that show the
  * threads really raced (each order) and asserts that they occurred.

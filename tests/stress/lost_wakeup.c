@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Lost wake-ups (RELIABILITY.md R3): single-event hand-offs in ping-pong between the main
+ * Lost wake-ups (docs/testing.md R3): single-event hand-offs in ping-pong between the main
  * thread and a consumer thread through two rings, with each strategy that sleeps. A lost
  * wake-up hangs a hand-off (the meson timeout catches it) or, with a timed sleep, stalls it;
  * every hand-off is timed and none may take over 100 ms.

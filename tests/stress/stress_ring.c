@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Ring stress (RELIABILITY.md R1): P producers push events into one ring; one consumer checks
+ * Ring stress (docs/testing.md R1): P producers push events into one ring; one consumer checks
  * every event. Each event carries its producer id, the producer's own sequence, a payload
  * derived from both, and a CRC32C over all of that. The consumer asserts: no unknown producer,
  * per-producer sequences consecutive (nothing lost, duplicated or reordered), every CRC and

@@ -1231,7 +1231,7 @@ count_only(void *ctx, void *slot, int64_t seq, bool end)
 }
 
 /*
- * Lifecycle (RELIABILITY R4): halt before start, start then halt at once, start, yield, halt;
+ * Lifecycle (docs/testing.md R4): halt before start, start then halt at once, start, yield, halt;
  * 1000 cycles each, for every wait strategy. Each start/halt/join must end within 2 s (the
  * slowest is printed and asserted).
  */
@@ -1272,7 +1272,7 @@ lifecycle_start_halt_cycles_always_end(void **state)
 		}
 		printf("# wait %u: slowest start/halt/join of 3000: %.3f ms\n", wait,
 		       (double)slowest / 1e6);
-		/* RELIABILITY R4: every halt ends within 2 s (sound on a loaded 2-core VM too). */
+		/* docs/testing.md R4: every halt ends within 2 s (sound on a loaded 2-core VM too). */
 		assert_true(slowest < 2LL * 1000 * 1000 * 1000);
 		/* 1000 more that are destroyed while running (destroy halts and joins). */
 		for (int i = 0; i < 1000; i++) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Forged and racing shared memory (RELIABILITY.md I8): another process of the same user may
+ * Forged and racing shared memory (docs/testing.md I8): another process of the same user may
  * write any word of a log or of cnc.dat at any time. Each case forges or races one word the
  * way such a process would and checks the outcome the docs promise: an error or a clean
  * stop, never a crash, a hang past a deadline, or a wrong message delivered.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Hostile files and permissions (RELIABILITY.md I6) and out of space (I7): a driver
+ * Hostile files and permissions (docs/testing.md I6) and out of space (I7): a driver
  * directory that others may enter, a world-writable or foreign-owned cnc.dat, symbolic links
  * planted for the driver to write through, a log file name taken in advance, default ACLs;
  * each is refused (-EPERM, -ELOOP or -EEXIST) and nothing is written through it. On a full

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Limits and reuse (issue 14.9, 14.12 to 14.14, RELIABILITY.md I10): a limit is an error at
+ * Limits and reuse (issue 14.9, 14.12 to 14.14, docs/testing.md I10): a limit is an error at
  * the call that meets it, never a silent 0 followed by nothing; freed resources come back as
  * soon as nothing can still use them (not after a 10 s timeout); a closed log's file goes as
  * soon as nobody may still need to map it; an image found corrupt comes back.
