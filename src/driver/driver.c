@@ -1030,6 +1030,13 @@ nsi_driver_run(struct nsi_driver *d, const bool *stop)
 void
 nsi_driver_wake(struct nsi_driver *d)
 {
+	/*
+	 * A failed driver's thread has left its loop, and its cnc.dat mapping was replaced
+	 * under it (mem/guard.h): nothing to wake. The flag's acquire pairs with the guard's
+	 * release after the replacement, so no access here races with it.
+	 */
+	if (nsi_driver_failed(d))
+		return;
 	nsi_doorbell_ring(&d->cnc.hdr->driver_doorbell);
 }
 
