@@ -82,7 +82,7 @@ main(void)
 	ns_consumer_join(collector);
 	ns_work_pool_join(pool);
 
-	struct ns_consumer_stats st = { .size = sizeof(st) };
+	struct ns_consumer_stats st = NS_CONSUMER_STATS_INIT;
 	ns_consumer_stats(pool_as_consumer, &st);
 	printf("digest %016" PRIx64 " (expected %016" PRIx64 "), jobs done by the pool %" PRIu64
 	       "\n",

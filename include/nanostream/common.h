@@ -23,6 +23,18 @@ extern "C" {
  * prints, never aborts on bad input and keeps no global or thread-local error state.
  *
  * Time: deadlines are absolute times in nanoseconds on CLOCK_MONOTONIC (see ns_clock_ns()).
+ *
+ * Sized structs: every options or output struct starts with `uint32_t size` and has an
+ * initializer macro (NS_RING_OPTS_INIT, NS_CONSUMER_STATS_INIT, ...) that sets it to the size
+ * your headers know; start from the macro, never from an uninitialised variable. One rule
+ * holds for all of them, so a program built against older or newer headers keeps working:
+ * - a size below the struct's first released size (or above 4096) is -EINVAL;
+ * - options: fields past the size you passed read as zero, which is always the default; bytes
+ *   past the end of the library's own struct (headers newer than the library) must be zero,
+ *   else -EINVAL, since an option the library does not know cannot be honoured;
+ * - outputs: the library writes exactly `size` bytes: the fields it knows, zeros past them;
+ *   `size` is left as you set it.
+ * Fields are only ever added at the end; reserved words are zero in both directions.
  */
 
 #if defined(__GNUC__) && !defined(NS_STATIC_BUILD)

@@ -101,7 +101,7 @@ struct ns_consumer_opts {
 
 /** A snapshot of a consumer's counters (ns_consumer_stats()). */
 struct ns_consumer_stats {
-	uint32_t size;	    /**< set by the caller: sizeof(struct ns_consumer_stats) */
+	uint32_t size;	    /**< set by NS_CONSUMER_STATS_INIT; do not change */
 	uint32_t reserved;  /**< written as 0 */
 	uint64_t events;    /**< events handled (not counting skipped-by-abandon slots) */
 	uint64_t batches;   /**< batches handled */
@@ -112,13 +112,19 @@ struct ns_consumer_stats {
 	int64_t lag;	    /**< published events not yet finished (cursor - sequence) */
 };
 
+/** Initializer for struct ns_consumer_stats: sets size. */
+#define NS_CONSUMER_STATS_INIT                                                                     \
+	{                                                                                          \
+		.size = sizeof(struct ns_consumer_stats)                                           \
+	}
+
 /**
  * Create a consumer of @p ring. Without NS_CONSUMER_F_START_AT it starts after the ring's
  * current cursor (or after the slowest of its `after` consumers): it sees every event claimed
  * from now on, and gates producers from this call on. With the flag it starts after
  * opts.start_sequence, which must not be older than the ring can still hold.
  *
- * Errors: -EINVAL (NULL argument, opts->size too small, unknown flag, on_event NULL, unknown
+ * Errors: -EINVAL (NULL argument, opts->size outside the sized-struct rule, unknown non-zero bytes, unknown flag, on_event NULL, unknown
  * error policy, after_count over 1024 or after NULL with a count, an `after` consumer of another
  * ring or NULL, a start sequence the ring no longer holds or beyond the cursor), -EBUSY (the
  * ring already has max_consumers consumers), -ENOMEM, -ESHUTDOWN (ring halted). On failure
@@ -206,10 +212,10 @@ NS_API int ns_consumer_release(ns_consumer *consumer, int64_t seq);
 NS_API int64_t ns_consumer_sequence(const ns_consumer *consumer);
 
 /**
- * Copy the consumer's counters into @p stats (set stats->size first). Cheap (no locks, no
+ * Copy the consumer's counters into @p stats (declare it with NS_CONSUMER_STATS_INIT). Cheap (no locks, no
  * system calls) and safe while the consumer runs; the fields are each current but not taken
  * at one instant.
- * Returns 0, or -EINVAL (NULL argument, stats->size too small).
+ * Returns 0, or -EINVAL (NULL argument, stats->size outside the sized-struct rule of nanostream/common.h).
  * Ownership: stats is the caller's; nothing is kept.
  * Thread safety: any thread.
  * Progress: wait-free.
@@ -263,7 +269,7 @@ struct ns_work_pool_opts {
  * Create a work pool on @p ring; it starts after the cursor (or after its `after` consumers),
  * like a consumer, and gates the producers.
  *
- * Errors: -EINVAL (NULL argument, opts->size too small, unknown flag, workers 0 or too many,
+ * Errors: -EINVAL (NULL argument, opts->size outside the sized-struct rule, unknown non-zero bytes, unknown flag, workers 0 or too many,
  * on_event NULL, unknown error policy, bad `after` list as for consumers), -EBUSY (not enough
  * free consumer places on the ring: each worker takes one), -ENOMEM, -ESHUTDOWN.
  * Ownership: destroy with ns_work_pool_destroy() before the ring.

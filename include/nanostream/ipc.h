@@ -66,7 +66,7 @@ typedef struct ns_image ns_image;
 
 /** Options for ns_client_create(). Start from NS_CLIENT_OPTS_INIT. */
 struct ns_client_opts {
-	uint32_t size;	/**< sizeof(struct ns_client_opts) */
+	uint32_t size;	/**< set by NS_CLIENT_OPTS_INIT; do not change */
 	uint32_t flags; /**< NS_CLIENT_* */
 	/**
 	 * The driver directory; NULL: $NANOSTREAM_DIR, else /dev/shm/nanostream-USER (USER: the
@@ -364,7 +364,7 @@ typedef void (*ns_image_fn)(void *ctx, const ns_image *image);
 
 /** Options for ns_subscription_add(). Start from NS_SUBSCRIPTION_OPTS_INIT. */
 struct ns_subscription_opts {
-	uint32_t size;		    /**< sizeof(struct ns_subscription_opts) */
+	uint32_t size;		    /**< set by NS_SUBSCRIPTION_OPTS_INIT; do not change */
 	uint32_t flags;		    /**< zero */
 	ns_image_fn on_available;   /**< optional */
 	ns_image_fn on_unavailable; /**< optional: after the image's last message */

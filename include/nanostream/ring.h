@@ -85,8 +85,8 @@ typedef int (*ns_slot_init_fn)(void *arg, void *slot, uint64_t index);
 
 /**
  * Options for ns_ring_create(). Start from NS_RING_OPTS_INIT and set what you need; fields
- * left at 0 take the documented default. The struct only grows at the end; `size` records
- * which version the caller was compiled against.
+ * left at 0 take the documented default. `size` follows the sized-struct rule of
+ * nanostream/common.h.
  */
 struct ns_ring_opts {
 	uint32_t size;		 /**< set by NS_RING_OPTS_INIT; do not change */
@@ -176,8 +176,8 @@ NS_API int64_t ns_ring_mem_size(const struct ns_ring_opts *opts);
  * whether it was pre-faulted and locked, and why huge pages were not used (see
  * struct ns_mem_info).
  *
- * Returns 0, or -EINVAL (NULL argument, info->size below the first version's size).
- * Fills the first info->size bytes the library knows of; leaves the rest untouched.
+ * Returns 0, or -EINVAL (NULL argument, info->size outside the sized-struct rule of
+ * nanostream/common.h). Writes info->size bytes: the fields the library knows, zeros after.
  * Ownership: info is the caller's; nothing is kept.
  * Thread safety: any thread, while the ring exists.
  * Progress: wait-free; does not allocate.

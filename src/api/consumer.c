@@ -12,8 +12,12 @@
 #include <nanostream/consumer.h>
 
 #include "api/consumer_setup.h"
-#include "api/opts.h"
+#include "util/sized.h"
 #include "core/processor.h"
+
+/* First released sizes (util/sized.h): never change these. */
+#define CONSUMER_OPTS_0_1  NSI_SIZE_UPTO(struct ns_consumer_opts, on_events)
+#define CONSUMER_STATS_0_1 NSI_SIZE_UPTO(struct ns_consumer_stats, lag)
 
 _Static_assert(offsetof(struct ns_consumer, halt_requested) % NS_FALSE_SHARING == 0 &&
 		       offsetof(struct ns_consumer, progress) % NS_FALSE_SHARING == 0 &&
@@ -84,7 +88,7 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 
 	if (consumer == NULL || ring == NULL || opts == NULL)
 		return -EINVAL;
-	rc = nsi_opts_copy(&o, sizeof(o), opts, opts->size);
+	rc = nsi_sized_in(&o, sizeof(o), opts, CONSUMER_OPTS_0_1);
 	if (rc < 0)
 		return rc;
 	rc = validate(&o, ring);
@@ -255,10 +259,9 @@ ns_consumer_stats(const ns_consumer *consumer, struct ns_consumer_stats *stats)
 	struct ns_consumer_stats s;
 
 	if (consumer == NULL || stats == NULL ||
-	    stats->size < offsetof(struct ns_consumer_stats, events))
+	    nsi_sized_out_check(stats, CONSUMER_STATS_0_1) != 0)
 		return -EINVAL;
 	memset(&s, 0, sizeof(s));
-	s.size = stats->size;
 	/* A work pool's head reports the sum over its workers. */
 	const struct ns_consumer *const *parts = (const struct ns_consumer *const *)&consumer;
 	uint32_t n = 1;
@@ -280,7 +283,7 @@ ns_consumer_stats(const ns_consumer *consumer, struct ns_consumer_stats *stats)
 	s.sequence = nsi_consumer_progress(consumer, &finished);
 	int64_t cursor = nsi_seq_load_acquire(&consumer->ring->cursor);
 	s.lag = cursor > s.sequence ? cursor - s.sequence : 0;
-	memcpy(stats, &s, stats->size < sizeof(s) ? stats->size : sizeof(s));
+	nsi_sized_out(stats, &s, sizeof(s));
 	return 0;
 }
 

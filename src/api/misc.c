@@ -7,27 +7,7 @@
 #include <nanostream/common.h>
 #include <nanostream/memory.h>
 
-#include "api/opts.h"
 #include "util/cpu.h"
-
-/* The oldest options layout we accept: the size field and the flags word. */
-#define OPTS_MIN_SIZE 8u
-
-int
-nsi_opts_copy(void *dst, size_t dst_size, const void *src, uint32_t src_size)
-{
-	const unsigned char *extra = (const unsigned char *)src + dst_size;
-
-	if (src_size < OPTS_MIN_SIZE)
-		return -EINVAL;
-	for (size_t i = dst_size; i < src_size; i++) {
-		if (extra[i - dst_size] != 0)
-			return -EINVAL;
-	}
-	memset(dst, 0, dst_size);
-	memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
-	return 0;
-}
 
 const char *
 ns_strerror(int code)

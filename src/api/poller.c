@@ -6,8 +6,11 @@
 
 #include <nanostream/consumer.h>
 
-#include "api/opts.h"
+#include "util/sized.h"
 #include "core/processor.h"
+
+/* First released size (util/sized.h): never change it. */
+#define POLLER_OPTS_0_1 NSI_SIZE_UPTO(struct ns_poller_opts, after)
 
 /*
  * A poller is a consumer that nobody runs: its steps are taken by ns_poller_poll(). The
@@ -30,7 +33,7 @@ ns_poller_create(ns_poller **poller, ns_ring *ring, const struct ns_poller_opts 
 
 	if (poller == NULL || ring == NULL || opts == NULL)
 		return -EINVAL;
-	rc = nsi_opts_copy(&o, sizeof(o), opts, opts->size);
+	rc = nsi_sized_in(&o, sizeof(o), opts, POLLER_OPTS_0_1);
 	if (rc < 0)
 		return rc;
 	if (o.flags != 0 || o.reserved != 0)

@@ -7,10 +7,14 @@
 
 #include <nanostream/ring.h>
 
-#include "api/opts.h"
+#include "util/sized.h"
 #include "core/ring.h"
 #include "mem/region.h"
 #include "util/cpu.h"
+
+/* First released sizes (util/sized.h): never change these. */
+#define RING_OPTS_0_1 NSI_SIZE_UPTO(struct ns_ring_opts, mem_region_bytes)
+#define MEM_INFO_0_1  NSI_SIZE_UPTO(struct ns_mem_info, reserved0)
 
 #define RING_MAX_CAPACITY  (UINT64_C(1) << 30)
 #define RING_MAX_SLOT_SIZE 65536u
@@ -110,7 +114,7 @@ mem_req_of(const struct ns_ring_opts *o)
 static int
 load_opts(struct ns_ring_opts *o, const struct ns_ring_opts *opts)
 {
-	int rc = nsi_opts_copy(o, sizeof(*o), opts, opts->size);
+	int rc = nsi_sized_in(o, sizeof(*o), opts, RING_OPTS_0_1);
 	if (rc < 0)
 		return rc;
 	rc = validate(o);
@@ -257,10 +261,11 @@ ns_ring_destroy(ns_ring *ring)
 int
 ns_ring_mem_info(const ns_ring *ring, struct ns_mem_info *info)
 {
-	/* The first layout is the smallest a caller can have; later versions only grow. */
-	if (ring == NULL || info == NULL || info->size < sizeof(struct ns_mem_info))
+	if (ring == NULL || info == NULL || nsi_sized_out_check(info, MEM_INFO_0_1) != 0)
 		return -EINVAL;
-	nsi_region_info(&ring->region, info, info->size);
+	struct ns_mem_info full;
+	nsi_region_info(&ring->region, &full);
+	nsi_sized_out(info, &full, sizeof(full));
 	return 0;
 }
 

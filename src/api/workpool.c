@@ -8,8 +8,11 @@
 #include <nanostream/consumer.h>
 
 #include "api/consumer_setup.h"
-#include "api/opts.h"
+#include "util/sized.h"
 #include "core/processor.h"
+
+/* First released size (util/sized.h): never change it. */
+#define WORK_POOL_OPTS_0_1 NSI_SIZE_UPTO(struct ns_work_pool_opts, on_error)
 
 struct ns_work_pool {
 	struct ns_consumer *head; /* what downstream consumers list in `after` */
@@ -50,7 +53,7 @@ ns_work_pool_create(ns_work_pool **pool, ns_ring *ring, const struct ns_work_poo
 
 	if (pool == NULL || ring == NULL || opts == NULL)
 		return -EINVAL;
-	rc = nsi_opts_copy(&o, sizeof(o), opts, opts->size);
+	rc = nsi_sized_in(&o, sizeof(o), opts, WORK_POOL_OPTS_0_1);
 	if (rc < 0)
 		return rc;
 	rc = validate(&o, ring);

@@ -17,6 +17,10 @@
 #include "client/uri.h"
 #include "util/atomic.h"
 #include "util/cpu.h"
+#include "util/sized.h"
+
+/* First released size (util/sized.h): never change it. */
+#define CLIENT_OPTS_0_2 NSI_SIZE_UPTO(struct ns_client_opts, reserved)
 
 #define DEFAULT_TIMEOUT_NS	  (5LL * 1000000000)
 #define DEFAULT_DRIVER_TIMEOUT_NS (10LL * 1000000000)
@@ -512,9 +516,13 @@ connect_cnc(ns_client *c, const char *path)
 }
 
 int
-ns_client_create(ns_client **out, const struct ns_client_opts *opts)
+ns_client_create(ns_client **out, const struct ns_client_opts *user_opts)
 {
-	if (out == NULL || opts == NULL || opts->size < sizeof(struct ns_client_opts) ||
+	struct ns_client_opts o;
+	const struct ns_client_opts *opts = &o;
+
+	if (out == NULL || user_opts == NULL ||
+	    nsi_sized_in(&o, sizeof(o), user_opts, CLIENT_OPTS_0_2) != 0 ||
 	    (opts->flags & ~(NS_CLIENT_NO_THREAD | NS_CLIENT_NO_EMBEDDED)) != 0 ||
 	    opts->timeout_ns < 0 || opts->driver_timeout_ns < 0 || opts->client_timeout_ns < 0 ||
 	    opts->unblock_timeout_ns < 0 || opts->term_length < 0 || opts->mtu < 0)

@@ -11,6 +11,10 @@
 #include "client/uri.h"
 #include "util/atomic.h"
 #include "util/compiler.h"
+#include "util/sized.h"
+
+/* First released size (util/sized.h): never change it. */
+#define SUBSCRIPTION_OPTS_0_2 NSI_SIZE_UPTO(struct ns_subscription_opts, reserved)
 
 /*
  * Stop writing the image's position counter and tell the driver (its RELEASED word takes the
@@ -32,11 +36,12 @@ ns_subscription_add(ns_client *c, const char *uri, int32_t stream_id,
 	struct nsi_uri u;
 	if (c == NULL || uri == NULL || out == NULL || nsi_uri_parse(uri, &u, NULL, 0) != 0)
 		return -EINVAL;
+	struct ns_subscription_opts o = NS_SUBSCRIPTION_OPTS_INIT;
 	if (opts != NULL) {
-		if (opts->size < sizeof(*opts) || opts->flags != 0)
+		if (nsi_sized_in(&o, sizeof(o), opts, SUBSCRIPTION_OPTS_0_2) != 0 || o.flags != 0)
 			return -EINVAL;
 		for (int i = 0; i < 4; i++)
-			if (opts->reserved[i] != 0)
+			if (o.reserved[i] != 0)
 				return -EINVAL;
 	}
 	ns_subscription *s = calloc(1, sizeof(*s));
@@ -44,8 +49,7 @@ ns_subscription_add(ns_client *c, const char *uri, int32_t stream_id,
 		return -ENOMEM;
 	s->client = c;
 	s->stream_id = stream_id;
-	if (opts != NULL)
-		s->opts = *opts;
+	s->opts = o;
 	/* Registered before the command: the driver's image notices follow its answer at once. */
 	s->reg_id = nsi_client_next_id(c);
 	int rc = nsi_client_add_sub(c, s);

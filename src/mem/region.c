@@ -519,10 +519,10 @@ nsi_region_free(struct nsi_region *region)
 }
 
 void
-nsi_region_info(const struct nsi_region *region, struct ns_mem_info *info, size_t size)
+nsi_region_info(const struct nsi_region *region, struct ns_mem_info *info)
 {
-	struct ns_mem_info full = {
-		.size = info->size,
+	*info = (struct ns_mem_info){
+		.size = sizeof(*info),
 		.source = region->source,
 		.bytes = region->bytes,
 		.page_size = region->page_size,
@@ -530,5 +530,4 @@ nsi_region_info(const struct nsi_region *region, struct ns_mem_info *info, size_
 		.flags = region->info_flags,
 		.huge_error = region->huge_error,
 	};
-	memcpy(info, &full, size < sizeof(full) ? size : sizeof(full));
 }

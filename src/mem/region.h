@@ -48,8 +48,8 @@ int nsi_mem_req_check(const struct nsi_mem_req *req);
 int nsi_region_alloc(struct nsi_region *region, size_t bytes, const struct nsi_mem_req *req);
 void nsi_region_free(struct nsi_region *region);
 
-/* Copy what the region is into a caller's info struct (its size already checked). */
-void nsi_region_info(const struct nsi_region *region, struct ns_mem_info *info, size_t size);
+/* What the region is, as a whole struct ns_mem_info of this version. */
+void nsi_region_info(const struct nsi_region *region, struct ns_mem_info *info);
 
 /*
  * Huge-page bytes of the mapping that starts exactly at @base, from /proc/self/smaps

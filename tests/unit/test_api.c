@@ -331,7 +331,7 @@ consumer_calls_reject_bad_arguments(void **state)
 	assert_int_equal(ns_consumer_start(NULL, -1, NULL), -EINVAL);
 	assert_int_equal(ns_consumer_join(NULL), -EINVAL);
 	assert_int_equal(ns_consumer_release(NULL, 0), -EINVAL);
-	struct ns_consumer_stats st = { .size = sizeof(st) };
+	struct ns_consumer_stats st = NS_CONSUMER_STATS_INIT;
 	assert_int_equal(ns_consumer_stats(NULL, &st), -EINVAL);
 	ns_consumer_destroy(NULL);
 

@@ -309,7 +309,7 @@ on_events_gets_runs_split_where_the_ring_wraps(void **state)
 		assert_true(r.end[1]);
 		assert_int_equal(ns_consumer_sequence(c), 10);
 		assert_int_equal(ns_ring_remaining(ring), 8);
-		struct ns_consumer_stats st;
+		struct ns_consumer_stats st = NS_CONSUMER_STATS_INIT;
 		assert_int_equal(ns_consumer_stats(c, &st), 0);
 		assert_int_equal(st.events, 6);
 		assert_int_equal(st.batches, 1);
@@ -612,7 +612,7 @@ error_policy_skip_reports_once_and_continues(void **state)
 		assert_int_equal(t.errors_seen, 1);
 		/* The sequence advanced past the failed event; nothing else skipped or repeated. */
 		assert_int_equal(ns_consumer_sequence(c), 4);
-		struct ns_consumer_stats st = { .size = sizeof(st) };
+		struct ns_consumer_stats st = NS_CONSUMER_STATS_INIT;
 		assert_int_equal(ns_consumer_stats(c, &st), 0);
 		assert_int_equal(st.events, 4);
 		assert_int_equal(st.errors, 1);
@@ -920,7 +920,7 @@ run_pool(uint32_t mode, uint32_t workers, uint32_t fail_every, uint32_t policy)
 	assert_int_equal(pc.tail_seen, pc.n);
 	assert_int_equal(pc.violations, 0);
 	assert_int_equal(pc.bad, 0);
-	struct ns_consumer_stats st = { .size = sizeof(st) };
+	struct ns_consumer_stats st = NS_CONSUMER_STATS_INIT;
 	assert_int_equal(ns_consumer_stats(head, &st), 0);
 	uint64_t failures = fail_every ? (uint64_t)((pc.n - 1) / fail_every + 1) : 0;
 	assert_int_equal(st.events, (uint64_t)pc.n - failures);

@@ -108,7 +108,7 @@ info_honours_the_callers_size(void **state)
 	assert_int_equal(big.info.size, sizeof(big));
 	assert_int_equal(big.info.source, NS_MEM_SRC_NORMAL);
 	for (size_t i = 0; i < sizeof(big.later); i++)
-		assert_int_equal(big.later[i], 0xee);
+		assert_int_equal(big.later[i], 0); /* what this library does not know reads as 0 */
 	ns_ring_destroy(r);
 }
 
