@@ -20,7 +20,8 @@ extern "C" {
  * negative errno value on failure: -EINVAL for a bad argument, -EAGAIN when a "try" call finds
  * no room (back-pressure: retry later, not a failure), -ETIMEDOUT when a deadline passes,
  * -ESHUTDOWN when the object was halted. On failure nothing was changed. The library never
- * prints, never aborts on bad input and keeps no global or thread-local error state.
+ * prints and never aborts on bad input. The code is the whole answer, except for the calls
+ * that talk to a driver: ns_errmsg() (nanostream/ipc.h) then says in words why they failed.
  *
  * Time: deadlines are absolute times in nanoseconds on CLOCK_MONOTONIC (see ns_clock_ns()).
  *

@@ -515,23 +515,57 @@ connect_cnc(ns_client *c, const char *path)
 	return rc;
 }
 
-int
-ns_client_create(ns_client **out, const struct ns_client_opts *user_opts)
+/* ns_errmsg() for a client that could not connect to (or start) the directory's driver. */
+static void
+connect_errmsg(int rc, const char *dir, int64_t timeout_ns)
+{
+	switch (rc) {
+	case -ECONNREFUSED:
+		(void)nsi_errmsg_set(rc, "no driver runs in %s, and NS_CLIENT_NO_EMBEDDED is set",
+				     dir);
+		break;
+	case NS_EDRIVER_TIMEOUT:
+		(void)nsi_errmsg_set(rc,
+				     "a driver holds %s but does not answer (its heartbeat is "
+				     "stale: hung or stopped)",
+				     dir);
+		break;
+	case -EPROTONOSUPPORT:
+		(void)nsi_errmsg_set(rc, "the driver of %s is of another major version", dir);
+		break;
+	case -ETIMEDOUT:
+		(void)nsi_errmsg_set(rc, "no driver of %s was ready within %lld ms", dir,
+				     (long long)(timeout_ns / 1000000));
+		break;
+	default:
+		(void)nsi_errmsg_set(rc, "the driver of %s: %s", dir, ns_strerror(rc));
+		break;
+	}
+}
+
+static int
+client_create(ns_client **out, const struct ns_client_opts *user_opts)
 {
 	struct ns_client_opts o;
 	const struct ns_client_opts *opts = &o;
 
-	if (out == NULL || user_opts == NULL ||
-	    nsi_sized_in(&o, sizeof(o), user_opts, CLIENT_OPTS_0_2) != 0 ||
-	    (opts->flags & ~(NS_CLIENT_NO_THREAD | NS_CLIENT_NO_EMBEDDED)) != 0 ||
-	    opts->timeout_ns < 0 || opts->driver_timeout_ns < 0 || opts->client_timeout_ns < 0 ||
+	if (out == NULL || user_opts == NULL)
+		return nsi_errmsg_set(-EINVAL, "a NULL out pointer or options");
+	if (nsi_sized_in(&o, sizeof(o), user_opts, CLIENT_OPTS_0_2) != 0)
+		return nsi_errmsg_set(-EINVAL,
+				      "options: size %u outside the sized-struct rule, or "
+				      "unknown non-zero bytes",
+				      user_opts->size);
+	if ((opts->flags & ~(NS_CLIENT_NO_THREAD | NS_CLIENT_NO_EMBEDDED)) != 0)
+		return nsi_errmsg_set(-EINVAL, "options: unknown flags 0x%x", opts->flags);
+	if (opts->timeout_ns < 0 || opts->driver_timeout_ns < 0 || opts->client_timeout_ns < 0 ||
 	    opts->unblock_timeout_ns < 0 || opts->term_length < 0 || opts->mtu < 0)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL, "options: a negative timeout, term_length or mtu");
 	for (int i = 0; i < 3; i++)
 		if (opts->reserved[i] != 0)
-			return -EINVAL;
+			return nsi_errmsg_set(-EINVAL, "options: reserved words must be 0");
 	if (opts->mem_policy > NS_MEM_NORMAL)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL, "options: unknown mem_policy %u", opts->mem_policy);
 	if (opts->term_length != 0 || opts->mtu != 0) {
 		struct nsi_log_params lp = { .term_length = opts->term_length ? opts->term_length
 									      : DEFAULT_TERM_LENGTH,
@@ -539,7 +573,9 @@ ns_client_create(ns_client **out, const struct ns_client_opts *user_opts)
 		if (lp.mtu > lp.term_length / 8 && opts->mtu == 0)
 			lp.mtu = lp.term_length / 8;
 		if (nsi_log_params_check(&lp) != 0)
-			return -EINVAL;
+			return nsi_errmsg_set(
+				-EINVAL, "options: term_length %d and mtu %d do not fit together",
+				lp.term_length, lp.mtu);
 	}
 	ns_client *c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -554,8 +590,16 @@ ns_client_create(ns_client **out, const struct ns_client_opts *user_opts)
 	} else {
 		rc = nsi_default_dir(c->dir, sizeof(c->dir));
 	}
-	if (rc == 0)
+	if (rc != 0)
+		(void)nsi_errmsg_set(rc, "no usable driver directory name: %s", ns_strerror(rc));
+	if (rc == 0) {
 		rc = nsi_dir_secure(c->dir);
+		if (rc != 0)
+			(void)nsi_errmsg_set(rc, "the directory %s is %s", c->dir,
+					     rc == -EPERM ? "not private to this user (owner, mode "
+							    "or ACL)"
+							  : ns_strerror(rc));
+	}
 	if (rc != 0) {
 		free(c);
 		return rc;
@@ -622,6 +666,7 @@ ns_client_create(ns_client **out, const struct ns_client_opts *user_opts)
 		nsi_backoff(NS_WAIT_PHASED, i);
 	}
 	if (rc != 0) {
+		connect_errmsg(rc, c->dir, c->timeout_ns);
 		free(c);
 		return rc;
 	}
@@ -654,6 +699,13 @@ ns_client_create(ns_client **out, const struct ns_client_opts *user_opts)
 	}
 	*out = c;
 	return 0;
+}
+
+int
+ns_client_create(ns_client **out, const struct ns_client_opts *opts)
+{
+	nsi_errmsg_clear();
+	return nsi_errmsg_default(client_create(out, opts));
 }
 
 int

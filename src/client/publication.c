@@ -29,14 +29,25 @@ nsi_client_add(ns_client *c, bool sub, const char *uri, int32_t stream_id, int32
 	memcpy(buf + sizeof(m), uri, ulen);
 	int rc = nsi_client_request(c, sub ? NSI_CMD_ADD_SUBSCRIPTION : NSI_CMD_ADD_PUBLICATION,
 				    buf, (int32_t)(sizeof(m) + ulen), m.correlation_id, r);
+	if (rc == -ETIMEDOUT)
+		return nsi_errmsg_set(rc, "the driver of %s did not answer within %lld ms", c->dir,
+				      (long long)(c->timeout_ns / 1000000));
+	if (rc == NS_EDRIVER_TIMEOUT)
+		return nsi_errmsg_set(rc, "the driver of %s stopped (its heartbeat is stale)",
+				      c->dir);
 	if (rc != 0)
 		return rc;
 	if (r->type == NSI_RSP_ERROR) {
 		struct nsi_rsp_error e;
 		if (r->length < (int32_t)sizeof(e))
-			return -EPROTO;
+			return nsi_errmsg_set(-EPROTO, "the driver's answer is too short");
 		memcpy(&e, r->msg, sizeof(e));
-		return e.code < 0 && e.code > -4096 ? e.code : -EPROTO;
+		if (e.code >= 0 || e.code <= -4096)
+			return nsi_errmsg_set(-EPROTO, "the driver's answer has no error code");
+		/* Its text, as far as it lies inside the answer (the length is the driver's word). */
+		int32_t room = r->length - (int32_t)sizeof(e);
+		int32_t len = e.text_length < 0 ? 0 : e.text_length > room ? room : e.text_length;
+		return nsi_errmsg_text(e.code, "", r->msg + sizeof(e), (size_t)len);
 	}
 	return 0;
 }
@@ -53,14 +64,18 @@ nsi_client_remove(ns_client *c, bool sub, int64_t reg_id)
 				 &m, sizeof(m), m.correlation_id, &r);
 }
 
-int
-ns_publication_add(ns_client *c, const char *uri, int32_t stream_id, uint32_t flags,
-		   ns_publication **out)
+static int
+publication_add(ns_client *c, const char *uri, int32_t stream_id, uint32_t flags,
+		ns_publication **out)
 {
 	struct nsi_uri u;
-	if (c == NULL || uri == NULL || out == NULL || (flags & ~NS_PUBLICATION_EXCLUSIVE) != 0 ||
-	    nsi_uri_parse(uri, &u, NULL, 0) != 0)
-		return -EINVAL;
+	char why[128];
+	if (c == NULL || uri == NULL || out == NULL)
+		return nsi_errmsg_set(-EINVAL, "a NULL client, URI or out pointer");
+	if ((flags & ~NS_PUBLICATION_EXCLUSIVE) != 0)
+		return nsi_errmsg_set(-EINVAL, "unknown flags 0x%x", flags);
+	if (nsi_uri_parse(uri, &u, why, sizeof(why)) != 0)
+		return nsi_errmsg_set(-EINVAL, "URI: %s", why);
 	ns_publication *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;
@@ -76,8 +91,15 @@ ns_publication_add(ns_client *c, const char *uri, int32_t stream_id, uint32_t fl
 		if (m.name_length != r.length - (int32_t)sizeof(m))
 			rc = -EPROTO;
 	}
-	if (rc == 0)
+	if (rc == -EPROTO)
+		(void)nsi_errmsg_set(rc, "the driver's answer is malformed");
+	if (rc == 0) {
 		rc = nsi_client_open_log(c, (const char *)r.msg + sizeof(m), m.name_length, &p->lf);
+		if (rc != 0)
+			(void)nsi_errmsg_set(rc, "the log file %.*s in %s: %s", m.name_length,
+					     (const char *)r.msg + sizeof(m), c->dir,
+					     ns_strerror(rc));
+	}
 	if (rc != 0) {
 		if (r.type == NSI_RSP_PUBLICATION_READY)
 			nsi_client_remove(c, false, correlation);
@@ -96,6 +118,14 @@ ns_publication_add(ns_client *c, const char *uri, int32_t stream_id, uint32_t fl
 	pthread_mutex_unlock(&c->lock);
 	*out = p;
 	return 0;
+}
+
+int
+ns_publication_add(ns_client *c, const char *uri, int32_t stream_id, uint32_t flags,
+		   ns_publication **out)
+{
+	nsi_errmsg_clear();
+	return nsi_errmsg_default(publication_add(c, uri, stream_id, flags, out));
 }
 
 int

@@ -29,20 +29,29 @@ release_counter(ns_image *img)
 	img->position_counter = NULL;
 }
 
-int
-ns_subscription_add(ns_client *c, const char *uri, int32_t stream_id,
-		    const struct ns_subscription_opts *opts, ns_subscription **out)
+static int
+subscription_add(ns_client *c, const char *uri, int32_t stream_id,
+		 const struct ns_subscription_opts *opts, ns_subscription **out)
 {
 	struct nsi_uri u;
-	if (c == NULL || uri == NULL || out == NULL || nsi_uri_parse(uri, &u, NULL, 0) != 0)
-		return -EINVAL;
+	char why[128];
+	if (c == NULL || uri == NULL || out == NULL)
+		return nsi_errmsg_set(-EINVAL, "a NULL client, URI or out pointer");
+	if (nsi_uri_parse(uri, &u, why, sizeof(why)) != 0)
+		return nsi_errmsg_set(-EINVAL, "URI: %s", why);
 	struct ns_subscription_opts o = NS_SUBSCRIPTION_OPTS_INIT;
 	if (opts != NULL) {
-		if (nsi_sized_in(&o, sizeof(o), opts, SUBSCRIPTION_OPTS_0_2) != 0 || o.flags != 0)
-			return -EINVAL;
+		if (nsi_sized_in(&o, sizeof(o), opts, SUBSCRIPTION_OPTS_0_2) != 0)
+			return nsi_errmsg_set(-EINVAL,
+					      "options: size %u outside the sized-struct "
+					      "rule, or unknown non-zero bytes",
+					      opts->size);
+		bool zero = o.flags == 0;
 		for (int i = 0; i < 4; i++)
-			if (o.reserved[i] != 0)
-				return -EINVAL;
+			zero = zero && o.reserved[i] == 0;
+		if (!zero)
+			return nsi_errmsg_set(-EINVAL,
+					      "options: flags and reserved words must be 0");
 	}
 	ns_subscription *s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -60,7 +69,7 @@ ns_subscription_add(ns_client *c, const char *uri, int32_t stream_id,
 	struct nsi_response r = { 0 };
 	rc = nsi_client_add(c, true, uri, stream_id, 0, s->reg_id, &r);
 	if (rc == 0 && r.type != NSI_RSP_SUBSCRIPTION_READY)
-		rc = -EPROTO;
+		rc = nsi_errmsg_set(-EPROTO, "the driver's answer is malformed");
 	if (rc != 0) {
 		nsi_client_remove_sub(c, s);
 		for (int i = 0; i < s->narrived; i++)
@@ -73,6 +82,14 @@ ns_subscription_add(ns_client *c, const char *uri, int32_t stream_id,
 	}
 	*out = s;
 	return 0;
+}
+
+int
+ns_subscription_add(ns_client *c, const char *uri, int32_t stream_id,
+		    const struct ns_subscription_opts *opts, ns_subscription **out)
+{
+	nsi_errmsg_clear();
+	return nsi_errmsg_default(subscription_add(c, uri, stream_id, opts, out));
 }
 
 int

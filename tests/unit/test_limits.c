@@ -139,6 +139,8 @@ subscriptions_per_stream_are_capped_at_the_call(void **state)
 		assert_int_equal(ns_subscription_add(c, "ns:ipc", 5, NULL, &s[i]), 0);
 	assert_int_equal(ns_subscription_add(c, "ns:ipc", 5, NULL, &s[NSI_LOG_MAX_SUBSCRIBERS]),
 			 -EMLINK);
+	assert_string_equal(ns_errmsg(),
+			    "stream 5 has 64 subscriptions: the most one stream serves");
 	/* Another stream is not affected. */
 	ns_subscription *other = NULL;
 	assert_int_equal(ns_subscription_add(c, "ns:ipc", 6, NULL, &other), 0);
@@ -358,6 +360,80 @@ corrupt_image_comes_back(void **state)
 	assert_int_equal(ns_client_close(c), 0);
 }
 
+static void *
+errmsg_of_another_thread(void *arg)
+{
+	(void)arg;
+	return (void *)ns_errmsg();
+}
+
+/*
+ * Issue 15.4: the driver logged why it refused ("stream 7 already has a publication with
+ * term-length ...") but the caller only got -EINVAL. ns_errmsg() now carries the reason, per
+ * thread, cleared by the next client call.
+ */
+static void
+the_drivers_reason_reaches_the_caller(void **state)
+{
+	(void)state;
+	ns_client *c = client();
+	ns_publication *p = NULL, *q = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc?term-length=64k", 7, 0, &p), 0);
+	assert_string_equal(ns_errmsg(), "");
+	assert_int_equal(ns_publication_add(c, "ns:ipc?term-length=128k", 7, 0, &q), -EINVAL);
+	assert_null(q);
+	print_message("# ns_errmsg(): %s\n", ns_errmsg());
+	assert_string_equal(ns_errmsg(), "stream 7 already has a publication with term-length "
+					 "65536, mtu 4096, max-message 8192");
+	/* Another thread has its own text: empty. */
+	pthread_t t;
+	void *other = NULL;
+	assert_int_equal(pthread_create(&t, NULL, errmsg_of_another_thread, NULL), 0);
+	assert_int_equal(pthread_join(t, &other), 0);
+	assert_string_equal((const char *)other, "");
+	assert_string_not_equal(ns_errmsg(), "");
+
+	/* A bad URI names its bad part; the next success clears the text. */
+	ns_subscription *s = NULL;
+	assert_int_equal(ns_subscription_add(c, "ns:ipc?mtu=100", 7, NULL, &s), -EINVAL);
+	print_message("# ns_errmsg(): %s\n", ns_errmsg());
+	assert_string_equal(ns_errmsg(), "URI: mtu \"100\": 64 to 65504, a multiple of 32");
+	assert_int_equal(ns_subscription_add(c, "ns:ipc", 7, NULL, &s), 0);
+	assert_string_equal(ns_errmsg(), "");
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 7, 0x80, &q), -EINVAL);
+	assert_string_equal(ns_errmsg(), "unknown flags 0x80");
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_client_close(c), 0);
+
+	/* No driver, and the caller said not to start one. */
+	char empty[80];
+	snprintf(empty, sizeof(empty), "%s/none", dir);
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = empty;
+	o.flags = NS_CLIENT_NO_EMBEDDED;
+	c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), -ECONNREFUSED);
+	char want[160];
+	snprintf(want, sizeof(want), "no driver runs in %s, and NS_CLIENT_NO_EMBEDDED is set",
+		 empty);
+	assert_string_equal(ns_errmsg(), want);
+	/* Bad options say which. */
+	o.flags = 0x100;
+	assert_int_equal(ns_client_create(&c, &o), -EINVAL);
+	assert_string_equal(ns_errmsg(), "options: unknown flags 0x100");
+
+	/* Text from the driver is made printable and bounded, whatever it holds. */
+	char raw[600];
+	memset(raw, 'x', sizeof(raw));
+	raw[0] = '\n';
+	raw[1] = (char)0xff;
+	raw[2] = '\0';
+	assert_int_equal(nsi_errmsg_text(-EINVAL, "", raw, sizeof(raw)), -EINVAL);
+	assert_int_equal(strlen(ns_errmsg()), NS_ERRMSG_MAX);
+	assert_memory_equal(ns_errmsg(), "???xxx", 6);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -370,6 +446,7 @@ main(void)
 		T(closed_logs_go_when_nobody_needs_them),
 		T(explicit_mtu_over_the_limit_is_refused),
 		T(corrupt_image_comes_back),
+		T(the_drivers_reason_reaches_the_caller),
 	};
 	return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
 }
