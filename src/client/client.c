@@ -125,7 +125,7 @@ nsi_image_free(ns_image *img)
 	if (img == NULL)
 		return;
 	nsi_logfile_close(&img->lf);
-	free(img->asm_buf);
+	nsi_log_reader_free(&img->rd);
 	free(img);
 }
 
@@ -176,12 +176,15 @@ on_image_available(ns_client *c, ns_subscription *s, struct nsi_rsp_image m, con
 		nsi_image_free(img);
 		return;
 	}
-	img->position = m.position;
-	img->position_counter = counter;
+	/* Everything a read needs is allocated here, never on the polling path. */
+	if (nsi_log_reader_init(&img->rd, &img->log, m.position, img) != 0) {
+		nsi_image_free(img);
+		return;
+	}
+	img->rd.position_out = counter;
+	img->rd.messages_out = counter != NULL ? counter + NSI_COUNTER_MESSAGES_WORD : NULL;
 	img->image_id = m.image_id;
-	img->eos = INT64_MAX;
 	img->session_id = m.session_id;
-	img->asm_cap = img->log.max_message;
 	img->sub = s;
 	if (!push((void **)&s->known, &s->nknown, &s->cap_known, sizeof(m.image_id), &m.image_id)) {
 		nsi_image_free(img);

@@ -12,6 +12,7 @@
 #include "driver/driver.h"
 #include "driver/proto.h"
 #include "log/logfile.h"
+#include "log/reader.h"
 
 /* A response the client waits for. */
 struct nsi_response {
@@ -65,17 +66,13 @@ struct ns_publication {
 
 struct ns_image {
 	struct nsi_log log;
-	int64_t position;
-	int64_t *position_counter; /* NULL once the stream ended (the driver freed it) */
-	int64_t messages;	   /* delivered (or consumed, by controlled polls) */
+	/*
+	 * Reads log: its end is INT64_MAX until the driver says the stream ended; its
+	 * position_out is the position counter, NULL once the stream ended (the driver freed it).
+	 */
+	struct nsi_log_reader rd;
 	int64_t image_id;
-	int64_t eos; /* INT64_MAX until the driver says the stream ended */
 	int32_t session_id;
-	bool corrupt;
-	bool assembling;
-	int32_t asm_len;
-	int32_t asm_cap;
-	uint8_t *asm_buf;
 	struct nsi_logfile lf;
 	struct ns_subscription *sub;
 };
@@ -142,7 +139,7 @@ int nsi_default_dir(char *buf, size_t len);
 /*
  * Read up to @limit fragments of one image with @fn (or @cfn: controlled), as ns_poll() does
  * for each image (the fuzz targets drive it over corrupted logs). Returns fragments read; a
- * corrupt log sets img->corrupt.
+ * corrupt log sets img->rd.corrupt.
  */
 int nsi_image_read(ns_image *img, ns_fragment_fn fn, ns_controlled_fn cfn, void *ctx, int limit);
 /* Free an image (unmap its log). */

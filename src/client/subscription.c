@@ -23,10 +23,11 @@
 static void
 release_counter(ns_image *img)
 {
-	if (img->position_counter == NULL)
+	if (img->rd.position_out == NULL)
 		return;
-	nsi_store_release_i64(img->position_counter + NSI_COUNTER_RELEASED_WORD, img->image_id);
-	img->position_counter = NULL;
+	nsi_store_release_i64(img->rd.position_out + NSI_COUNTER_RELEASED_WORD, img->image_id);
+	img->rd.position_out = NULL;
+	img->rd.messages_out = NULL;
 }
 
 static int
@@ -171,7 +172,7 @@ gone:
 	for (int g = 0; g < s->ngone; g++)
 		for (int i = 0; i < s->nimages; i++)
 			if (s->images[i]->image_id == s->gone[g].image_id) {
-				s->images[i]->eos = s->gone[g].eos;
+				s->images[i]->rd.end = s->gone[g].eos;
 				/* The driver freed the counter: stop writing it, and say so. */
 				release_counter(s->images[i]);
 			}
@@ -189,8 +190,8 @@ retire(ns_subscription *s)
 {
 	for (int i = 0; i < s->nimages;) {
 		ns_image *img = s->images[i];
-		if (img->corrupt || img->position >= img->eos) {
-			if (img->corrupt && img->position < img->eos)
+		if (img->rd.corrupt || img->rd.position >= img->rd.end) {
+			if (img->rd.corrupt && img->rd.position < img->rd.end)
 				report_corrupt(s, img);
 			for (int k = i; k + 1 < s->nimages; k++)
 				s->images[k] = s->images[k + 1];
@@ -223,138 +224,6 @@ struct reader {
 	void *ctx;
 };
 
-static void
-fill_header(struct ns_header *h, const ns_image *img, const struct nsi_data_header *d,
-	    int64_t position, uint32_t flags)
-{
-	h->position = position;
-	h->session_id = d->session_id;
-	h->stream_id = d->stream_id;
-	h->term_id = d->term_id;
-	h->term_offset = d->term_offset;
-	h->flags = flags;
-	h->reserved = 0;
-	h->reserved_value = d->reserved_value;
-	h->image = img;
-}
-
-/*
- * Read up to @limit fragments of @img. Controlled mode (r->cfn) moves the position only at
- * message boundaries, so an aborted or unfinished fragmented message is read again whole.
- * Returns fragments consumed; *stop set when a controlled handler said abort or break.
- */
-static int image_read(ns_image *img, const struct reader *r, int limit, bool *stop);
-
-int
-nsi_image_read(ns_image *img, ns_fragment_fn fn, ns_controlled_fn cfn, void *ctx, int limit)
-{
-	struct reader r = { .fn = fn, .cfn = cfn, .ctx = ctx };
-	bool stop = false;
-	return image_read(img, &r, limit, &stop);
-}
-
-static int
-image_read(ns_image *img, const struct reader *r, int limit, bool *stop)
-{
-	const struct nsi_log *log = &img->log;
-	int64_t position = img->position, committed = position;
-	int32_t term_count = (int32_t)(position >> log->shift);
-	int32_t offset = (int32_t)(position & (log->term_length - 1));
-	const uint8_t *term = log->terms[nsi_log_partition(term_count)];
-	int64_t term_base = position - offset;
-	int n = 0, frags = 0; /* fragments of the message being read */
-	if (r->cfn != NULL)
-		img->assembling = false; /* controlled reads start at a message boundary */
-	/* Frames of this term carry its id: a frame left from three terms ago is corrupt here. */
-	int32_t term_id = (int32_t)((uint32_t)log->initial_term_id + (uint32_t)term_count);
-	while (n < limit && offset < log->term_length && term_base + offset < img->eos) {
-		struct nsi_data_header h; /* a copy: the term is shared memory, read once */
-		int32_t len = nsi_term_frame(term, log->term_length, offset, &h);
-		if (len == 0)
-			break;
-		if (NS_UNLIKELY(len < 0 || (h.type != NSI_FRAME_DATA && h.type != NSI_FRAME_PAD) ||
-				h.term_offset != offset || h.term_id != term_id)) {
-			img->corrupt = true;
-			break;
-		}
-		int64_t after = term_base + offset + len;
-		const uint8_t *payload = term + offset + NSI_DATA_HEADER_LEN;
-		offset += len;
-		if (h.type == NSI_FRAME_PAD) {
-			if (!img->assembling)
-				committed = after;
-			continue;
-		}
-		/* Poll counts fragments as read; controlled poll counts a message's when consumed. */
-		if (r->cfn == NULL)
-			n++;
-		frags = img->assembling ? frags + 1 : 1;
-		int32_t plen = h.frame_length - NSI_DATA_HEADER_LEN;
-		uint32_t flags = h.flags & NSI_FLAG_UNFRAGMENTED;
-		if (flags != NSI_FLAG_UNFRAGMENTED) {
-			if (flags == NSI_FLAG_BEGIN) {
-				if (img->asm_buf == NULL) {
-					img->asm_buf = malloc((size_t)img->asm_cap);
-					if (img->asm_buf == NULL) {
-						img->corrupt = true;
-						break;
-					}
-				}
-				img->assembling = true;
-				img->asm_len = 0;
-			} else if (!img->assembling) {
-				continue; /* a tail whose beginning we never saw */
-			}
-			if (plen > img->asm_cap - img->asm_len) {
-				img->corrupt = true; /* longer than any message of this log */
-				break;
-			}
-			memcpy(img->asm_buf + img->asm_len, payload, (size_t)plen);
-			img->asm_len += plen;
-			if (!(flags & NSI_FLAG_END))
-				continue;
-			img->assembling = false;
-			payload = img->asm_buf;
-			plen = img->asm_len;
-		}
-		struct ns_header hdr;
-		fill_header(&hdr, img, &h, after, NSI_FLAG_UNFRAGMENTED);
-		if (r->fn != NULL) {
-			r->fn(r->ctx, payload, (size_t)plen, &hdr);
-			img->messages++;
-			continue;
-		}
-		int action = r->cfn(r->ctx, payload, (size_t)plen, &hdr);
-		if (action == NS_POLL_ABORT) {
-			*stop = true; /* not consumed: read again next time */
-			break;
-		}
-		n += frags;
-		committed = after;
-		img->messages++;
-		if (action == NS_POLL_BREAK) {
-			*stop = true;
-			break;
-		}
-		if (action == NS_POLL_COMMIT && img->position_counter != NULL)
-			nsi_store_release_i64(img->position_counter, committed);
-	}
-	int64_t next = r->cfn != NULL ? committed : term_base + offset;
-	if (next != img->position) {
-		img->position = next;
-		/*
-		 * Pairs with the publishers' acquire in refresh_limit(): they may reuse behind it.
-		 * The messages delivered ride in the same counter line, for the driver's totals.
-		 */
-		if (img->position_counter != NULL) {
-			nsi_store_relaxed_i64(img->position_counter + NSI_COUNTER_MESSAGES_WORD,
-					      img->messages);
-			nsi_store_release_i64(img->position_counter, next);
-		}
-	}
-	return n;
-}
-
 static int
 poll_images(ns_subscription *s, const struct reader *r, int limit)
 {
@@ -369,9 +238,9 @@ poll_images(ns_subscription *s, const struct reader *r, int limit)
 		ns_image *img = s->images[(start + k) % n];
 		/* Truncated under us (the guard put zeros there): as corrupt as a bad frame. */
 		if (NS_UNLIKELY(nsi_logfile_broken(&img->lf)))
-			img->corrupt = true;
-		total += image_read(img, r, limit - total, &stop);
-		retiring |= img->corrupt || img->position >= img->eos;
+			img->rd.corrupt = true;
+		total += nsi_log_read(&img->rd, r->fn, r->cfn, r->ctx, limit - total, &stop);
+		retiring |= img->rd.corrupt || img->rd.position >= img->rd.end;
 	}
 	if (NS_UNLIKELY(retiring))
 		retire(s);
@@ -449,7 +318,7 @@ ns_image_session_id(const ns_image *img)
 int64_t
 ns_image_position(const ns_image *img)
 {
-	return img != NULL ? img->position : -EINVAL;
+	return img != NULL ? img->rd.position : -EINVAL;
 }
 
 int
@@ -457,5 +326,5 @@ ns_image_is_end_of_stream(const ns_image *img)
 {
 	if (img == NULL)
 		return -EINVAL;
-	return img->position >= img->eos;
+	return img->rd.position >= img->rd.end;
 }

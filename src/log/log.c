@@ -170,8 +170,8 @@ nsi_log_active_term_count(const struct nsi_log *log)
 	return (int32_t)nsi_load_acquire_u32((const uint32_t *)count_word(log));
 }
 
-int64_t
-nsi_log_position(const struct nsi_log *log, int32_t term_id, int32_t offset)
+static int64_t
+log_position(const struct nsi_log *log, int32_t term_id, int32_t offset)
 {
 	int64_t terms = (int64_t)(uint32_t)term_diff(term_id, log->initial_term_id);
 
@@ -187,13 +187,7 @@ nsi_log_tail_position(const struct nsi_log *log)
 
 	if (offset > log->term_length)
 		offset = log->term_length;
-	return nsi_log_position(log, tail_term_id(raw), (int32_t)offset);
-}
-
-void
-nsi_log_clean(struct nsi_log *log, int partition)
-{
-	memset(log->terms[partition], 0, (size_t)log->term_length);
+	return log_position(log, tail_term_id(raw), (int32_t)offset);
 }
 
 NS_INLINE uint64_t
@@ -409,7 +403,7 @@ nsi_log_appendv(struct nsi_log *log, bool exclusive, const struct nsi_gather *v,
 	if (offset < 0)
 		return offset;
 	write_message(log, log->terms[part], term_id, (int32_t)offset, v, n, length);
-	return nsi_log_position(log, term_id, (int32_t)offset + required);
+	return log_position(log, term_id, (int32_t)offset + required);
 }
 
 int64_t
@@ -436,7 +430,7 @@ nsi_log_claim(struct nsi_log *log, bool exclusive, int32_t length, struct nsi_lo
 			     NSI_FLAG_UNFRAGMENTED, NSI_FRAME_DATA);
 	c->payload = (uint8_t *)c->hdr + NSI_DATA_HEADER_LEN;
 	c->length = length;
-	return nsi_log_position(log, term_id, (int32_t)offset + required);
+	return log_position(log, term_id, (int32_t)offset + required);
 }
 
 void
@@ -567,34 +561,4 @@ nsi_log_clean_to(struct nsi_log *log, int64_t position)
 	}
 	nsi_store_release_i64(&m->clean_position, clean);
 	return done;
-}
-
-int
-nsi_term_read(const uint8_t *term, int32_t term_length, int32_t offset, int limit, nsi_frag_fn fn,
-	      void *ctx, int32_t *next)
-{
-	int delivered = 0;
-
-	if (offset < 0 || offset > term_length || offset % NSI_FRAME_ALIGN != 0) {
-		*next = offset;
-		return -EINVAL;
-	}
-	while (delivered < limit && offset < term_length) {
-		struct nsi_data_header h;
-		int32_t len = nsi_term_frame(term, term_length, offset, &h);
-		if (len == 0)
-			break;
-		if (len < 0) {
-			*next = offset;
-			return -EBADMSG;
-		}
-		if (h.type != NSI_FRAME_PAD) {
-			fn(ctx, term + offset + NSI_DATA_HEADER_LEN,
-			   h.frame_length - NSI_DATA_HEADER_LEN, &h);
-			delivered++;
-		}
-		offset += len;
-	}
-	*next = offset;
-	return delivered;
 }

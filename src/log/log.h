@@ -177,26 +177,10 @@ int32_t nsi_log_unblock(struct nsi_log *log, int64_t position, int64_t tail_posi
  */
 int64_t nsi_log_clean_to(struct nsi_log *log, int64_t position);
 
-/* Fragment handler: one committed data frame (its payload, and a copy of its header). */
-typedef void (*nsi_frag_fn)(void *ctx, const uint8_t *payload, int32_t length,
-			    const struct nsi_data_header *hdr);
-
-/*
- * Read committed frames of @term from @offset, at most @limit data frames, skipping padding.
- * Stores the offset after the last frame read in *next. Returns the number of data frames
- * delivered, or -EBADMSG when a frame's length is impossible (corrupt memory): *next then
- * points at that frame.
- */
-int nsi_term_read(const uint8_t *term, int32_t term_length, int32_t offset, int limit,
-		  nsi_frag_fn fn, void *ctx, int32_t *next);
-
 /* Active partition and term id, and positions. */
 int32_t nsi_log_active_term_count(const struct nsi_log *log);
-int64_t nsi_log_position(const struct nsi_log *log, int32_t term_id, int32_t offset);
 /* The position the next append would start at (a snapshot under concurrency). */
 int64_t nsi_log_tail_position(const struct nsi_log *log);
-/* Zero a whole partition: only when no reader or writer can be in it. */
-void nsi_log_clean(struct nsi_log *log, int partition);
 
 NS_INLINE int
 nsi_log_partition(int32_t term_count)

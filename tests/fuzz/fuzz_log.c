@@ -52,27 +52,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t term = size - meta < (size_t)TERM ? size - meta : (size_t)TERM;
 		memcpy(mem, data + meta, term);
 	}
-	ns_image img;
-	memset(&img, 0, sizeof(img));
-	if (nsi_log_attach(&img.log, mem, bytes) != 0)
+	struct nsi_log log;
+	struct nsi_log_reader rd;
+	if (nsi_log_attach(&log, mem, bytes) != 0)
 		return 0;
-	(void)nsi_log_tail_position(&img.log);
-	img.eos = INT64_MAX;
-	img.asm_cap = img.log.max_message;
+	(void)nsi_log_tail_position(&log);
+	if (nsi_log_reader_init(&rd, &log, 0, NULL) != 0)
+		return 0;
 	/* Start at a frame boundary in the first term the input's first bytes pick. */
 	uint32_t start = 0;
 	if (size >= 4)
 		memcpy(&start, data, 4);
-	img.position = (int64_t)((start % TERM) & ~(uint32_t)31) * (start & 1u);
+	rd.position = (int64_t)((start % TERM) & ~(uint32_t)31) * (start & 1u);
 	bool controlled = size > 4 && (data[4] & 1);
-	for (int round = 0; round < 64 && !img.corrupt; round++) {
-		int64_t before = img.position;
-		int n = nsi_image_read(&img, controlled ? NULL : on_fragment,
-				       controlled ? on_controlled : NULL, &sink, 16);
-		if (n <= 0 && img.position == before)
+	for (int round = 0; round < 64 && !rd.corrupt; round++) {
+		int64_t before = rd.position;
+		bool stop = false;
+		int n = nsi_log_read(&rd, controlled ? NULL : on_fragment,
+				     controlled ? on_controlled : NULL, &sink, 16, &stop);
+		if (n <= 0 && rd.position == before)
 			break;
 	}
-	(void)nsi_log_unblock(&img.log, img.position, img.position + 4096);
+	(void)nsi_log_unblock(&log, rd.position, rd.position + 4096);
 	/*
 	 * The publisher's side of the same hostile metadata (issue 14.4, 14.15): appends and
 	 * claims at whatever tails and term counts it holds, and cleaning from whatever clean
@@ -84,11 +85,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < 4; i++) {
 		bool exclusive = size > 5 + (size_t)i && (data[5 + i] & 1);
 		int32_t len = size > 9 + (size_t)i ? data[9 + i] : 40;
-		int64_t r = nsi_log_append(&img.log, exclusive, msg, len);
+		int64_t r = nsi_log_append(&log, exclusive, msg, len);
 		if (r == NSI_LOG_ROTATED)
 			continue;
 		struct nsi_log_claim c;
-		if (nsi_log_claim(&img.log, exclusive, len % 64, &c) > 0) {
+		if (nsi_log_claim(&log, exclusive, len % 64, &c) > 0) {
 			memcpy(c.payload, msg, (size_t)(len % 64));
 			if (len & 1)
 				nsi_log_claim_commit(&c);
@@ -99,8 +100,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int64_t to = 0;
 	if (size >= 24)
 		memcpy(&to, data + 16, 8);
-	(void)nsi_log_clean_to(&img.log, to);
-	(void)nsi_log_tail_position(&img.log);
-	free(img.asm_buf);
+	(void)nsi_log_clean_to(&log, to);
+	(void)nsi_log_tail_position(&log);
+	nsi_log_reader_free(&rd);
 	return 0;
 }

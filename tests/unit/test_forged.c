@@ -51,7 +51,8 @@ teardown(void **state)
 struct memlog {
 	uint8_t *mem;
 	size_t bytes;
-	ns_image img;
+	struct nsi_log log;
+	struct nsi_log_reader rd;
 };
 
 static void
@@ -66,16 +67,14 @@ memlog_open(struct memlog *m, int32_t mtu)
 				    .initial_term_id = 77,
 				    .session_id = 5,
 				    .stream_id = 6 };
-	memset(&m->img, 0, sizeof(m->img));
-	assert_int_equal(nsi_log_init(&m->img.log, m->mem, m->bytes, &p), 0);
-	m->img.eos = INT64_MAX;
-	m->img.asm_cap = m->img.log.max_message;
+	assert_int_equal(nsi_log_init(&m->log, m->mem, m->bytes, &p), 0);
+	assert_int_equal(nsi_log_reader_init(&m->rd, &m->log, 0, NULL), 0);
 }
 
 static void
 memlog_close(struct memlog *m)
 {
-	free(m->img.asm_buf);
+	nsi_log_reader_free(&m->rd);
 	free(m->mem);
 }
 
@@ -102,6 +101,14 @@ on_message(void *ctx, const void *buf, size_t len, const struct ns_header *h)
 	if (len > s->max_len)
 		s->max_len = len;
 	s->messages++;
+}
+
+/* The reader every subscription image runs: up to 16 fragments. */
+static int
+read_log(struct nsi_log_reader *rd, struct seen *s)
+{
+	bool stop = false;
+	return nsi_log_read(rd, on_message, NULL, s, 16, &stop);
 }
 
 struct flipper {
@@ -138,9 +145,9 @@ racing_frame_length_never_reaches_a_handler(void **state)
 	memlog_open(&m, 128); /* 96-byte payloads: a 300-byte message is 4 fragments */
 	uint8_t msg[300];
 	memset(msg, 0x5a, sizeof(msg));
-	assert_true(nsi_log_append(&m.img.log, false, msg, sizeof(msg)) > 0);
-	assert_true(nsi_log_append(&m.img.log, false, msg, 40) > 0);
-	uint64_t *first = (uint64_t *)(void *)m.img.log.terms[0];
+	assert_true(nsi_log_append(&m.log, false, msg, sizeof(msg)) > 0);
+	assert_true(nsi_log_append(&m.log, false, msg, 40) > 0);
+	uint64_t *first = (uint64_t *)(void *)m.log.terms[0];
 	uint64_t real = __atomic_load_n(first, __ATOMIC_ACQUIRE);
 	/* The same first word with length 64 (shorter than the real 128) and with length 0. */
 	struct flipper f = { .word = first,
@@ -148,7 +155,7 @@ racing_frame_length_never_reaches_a_handler(void **state)
 			     .b = real & ~UINT64_C(0xffffffff) };
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, flip, &f), 0);
-	struct seen s = { .limit = (size_t)m.img.log.max_message };
+	struct seen s = { .limit = (size_t)m.log.max_message };
 	int64_t empty = 0, read = 0, corrupt = 0;
 	/*
 	 * At least @min rounds, and on until the reader has seen both states of the word 100
@@ -159,11 +166,11 @@ racing_frame_length_never_reaches_a_handler(void **state)
 	for (; rounds < min || ((empty < 100 || read + corrupt < 100) &&
 				(rounds % 1024 != 0 || ns_clock_ns() < give_up));
 	     rounds++) {
-		m.img.position = 0;
-		m.img.corrupt = false;
-		m.img.assembling = false;
-		int n = nsi_image_read(&m.img, on_message, NULL, &s, 16);
-		if (m.img.corrupt)
+		m.rd.position = 0;
+		m.rd.corrupt = false;
+		m.rd.assembling = false;
+		int n = read_log(&m.rd, &s);
+		if (m.rd.corrupt)
 			corrupt++;
 		else if (n == 0)
 			empty++;
@@ -277,19 +284,18 @@ every_read_of_a_frame_word_is_single(void **state)
 		trap.values[2] = hi | 64;
 		trap.values[3] = hi | (uint32_t)-32;
 		trap.rng = 0x9e3779b97f4a7c15u;
-		ns_image img;
-		memset(&img, 0, sizeof(img));
-		assert_int_equal(nsi_log_attach(&img.log, trap.view, bytes), 0);
-		img.eos = INT64_MAX;
-		img.asm_cap = img.log.max_message;
-		struct seen s = { .limit = (size_t)img.log.max_message };
+		struct nsi_log log;
+		struct nsi_log_reader rd;
+		assert_int_equal(nsi_log_attach(&log, trap.view, bytes), 0);
+		assert_int_equal(nsi_log_reader_init(&rd, &log, 0, NULL), 0);
+		struct seen s = { .limit = (size_t)log.max_message };
 		trap.accesses = 0;
 		assert_int_equal(mprotect(trap.view, 4096, PROT_NONE), 0);
 		for (int round = 0; round < 400; round++) {
-			img.position = 0;
-			img.corrupt = false;
-			img.assembling = false;
-			(void)nsi_image_read(&img, on_message, NULL, &s, 16);
+			rd.position = 0;
+			rd.corrupt = false;
+			rd.assembling = false;
+			(void)read_log(&rd, &s);
 		}
 		assert_int_equal(mprotect(trap.view, 4096, PROT_READ | PROT_WRITE), 0);
 		print_message(
@@ -298,7 +304,7 @@ every_read_of_a_frame_word_is_single(void **state)
 			(unsigned long long)trap.accesses, (long long)s.messages, s.max_len);
 		assert_true(trap.accesses >= 400);
 		assert_int_equal(s.bad_lengths, 0);
-		free(img.asm_buf);
+		nsi_log_reader_free(&rd);
 	}
 	assert_int_equal(sigaction(SIGSEGV, &old_segv, NULL), 0);
 	assert_int_equal(sigaction(SIGTRAP, &old_trap, NULL), 0);
@@ -315,12 +321,12 @@ stale_term_frame_is_corrupt(void **state)
 	struct memlog m;
 	memlog_open(&m, 1024);
 	uint8_t msg[40] = { 1 };
-	assert_true(nsi_log_append(&m.img.log, false, msg, sizeof(msg)) > 0);
-	struct nsi_data_header *h = (struct nsi_data_header *)(void *)m.img.log.terms[0];
+	assert_true(nsi_log_append(&m.log, false, msg, sizeof(msg)) > 0);
+	struct nsi_data_header *h = (struct nsi_data_header *)(void *)m.log.terms[0];
 	h->term_id -= 3;
-	struct seen s = { .limit = (size_t)m.img.log.max_message };
-	assert_int_equal(nsi_image_read(&m.img, on_message, NULL, &s, 16), 0);
-	assert_true(m.img.corrupt);
+	struct seen s = { .limit = (size_t)m.log.max_message };
+	assert_int_equal(read_log(&m.rd, &s), 0);
+	assert_true(m.rd.corrupt);
 	assert_int_equal(s.messages, 0);
 	memlog_close(&m);
 }
@@ -336,14 +342,14 @@ unaligned_tail_is_refused(void **state)
 	for (int exclusive = 0; exclusive < 2; exclusive++) {
 		struct memlog m;
 		memlog_open(&m, 1024);
-		int64_t *tail = &m.img.log.meta->tail[0];
+		int64_t *tail = &m.log.meta->tail[0];
 		*tail += 12;
 		uint8_t msg[40] = { 0 };
 		int64_t before = *tail;
-		assert_int_equal(nsi_log_append(&m.img.log, exclusive, msg, sizeof(msg)),
+		assert_int_equal(nsi_log_append(&m.log, exclusive, msg, sizeof(msg)),
 				 NSI_LOG_CORRUPT);
 		struct nsi_log_claim c;
-		assert_int_equal(nsi_log_claim(&m.img.log, exclusive, 8, &c), NSI_LOG_CORRUPT);
+		assert_int_equal(nsi_log_claim(&m.log, exclusive, 8, &c), NSI_LOG_CORRUPT);
 		if (exclusive)
 			assert_int_equal(*tail, before);
 		memlog_close(&m);

@@ -21,6 +21,7 @@
 
 #include "log/log.h"
 #include "log/logfile.h"
+#include "log/reader.h"
 #include "testutil.h"
 #include "util/atomic.h"
 
@@ -99,21 +100,42 @@ struct collected {
 	size_t used;
 };
 
+/* A message from the reader that subscriptions run (log/reader.c). */
 static void
-collect(void *ctx, const uint8_t *payload, int32_t length, const struct nsi_data_header *h)
+collect(void *ctx, const void *payload, size_t length, const struct ns_header *h)
 {
 	struct collected *c = ctx;
 	assert_true(c->n < 512);
-	c->len[c->n] = length;
-	c->flags[c->n] = h->flags;
+	c->len[c->n] = (int32_t)length;
+	c->flags[c->n] = (uint8_t)h->flags;
 	c->term_id[c->n] = h->term_id;
 	c->offsets[c->n] = h->term_offset;
-	assert_int_equal(h->type, NSI_FRAME_DATA);
 	assert_int_equal(h->session_id, 11);
 	assert_int_equal(h->stream_id, 13);
-	memcpy(c->buf + c->used, payload, (size_t)length);
-	c->used += (size_t)length;
+	memcpy(c->buf + c->used, payload, length);
+	c->used += length;
 	c->n++;
+}
+
+/*
+ * Read @log from @position as a subscription image does, at most @limit fragments: returns the
+ * fragments read, -EBADMSG when the reader found the log corrupt, -EINVAL for a position it
+ * refuses. *next: the reader's position after.
+ */
+static int
+read_at(const struct nsi_log *log, int64_t position, int limit, struct collected *c, int32_t *next)
+{
+	struct nsi_log_reader rd;
+	bool stop = false;
+	int rc = nsi_log_reader_init(&rd, log, position, NULL);
+	if (rc != 0)
+		return rc;
+	int n = nsi_log_read(&rd, collect, NULL, c, limit, &stop);
+	*next = (int32_t)rd.position;
+	if (rd.corrupt)
+		n = -EBADMSG;
+	nsi_log_reader_free(&rd);
+	return n;
 }
 
 /* A log formatted in zeroed memory, with a frame collector. */
@@ -169,7 +191,7 @@ append_read_unfragmented(void **state)
 		}
 		assert_int_equal(nsi_log_tail_position(&log), pos);
 		int32_t next;
-		assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 100, collect, c, &next), 6);
+		assert_int_equal(read_at(&log, 0, 100, c, &next), 6);
 		assert_int_equal(next, pos);
 		size_t at = 0;
 		for (int i = 0; i < 6; i++) {
@@ -183,7 +205,7 @@ append_read_unfragmented(void **state)
 		}
 		/* A limit stops early; reading on resumes where it stopped. */
 		c->n = 0, c->used = 0;
-		assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 2, collect, c, &next), 2);
+		assert_int_equal(read_at(&log, 0, 2, c, &next), 2);
 		assert_int_equal(next, 32 + 64);
 		assert_int_equal(nsi_log_append(&log, excl, msg, -1), -EMSGSIZE);
 		assert_int_equal(nsi_log_append(&log, excl, msg, TERM / 8 + 1), -EMSGSIZE);
@@ -205,15 +227,25 @@ fragments_are_reserved_together(void **state)
 		fill_pattern(msg, 5000, 99);
 		/* 5 x 992 + 40: six frames, 5 x 1024 + 96 bytes. */
 		assert_int_equal(nsi_log_append(&log, excl, msg, 5000), 5 * 1024 + 96);
+		/* Six frames: BEGIN, four middles, END of 40 bytes, each 1024 bytes on. */
+		struct nsi_data_header h;
+		for (int i = 0; i < 6; i++) {
+			assert_int_equal(nsi_term_frame(log.terms[0], TERM, i * 1024, &h),
+					 i < 5 ? 1024 : 96);
+			assert_int_equal(h.flags, i == 0   ? NSI_FLAG_BEGIN
+						  : i == 5 ? NSI_FLAG_END
+							   : 0);
+			assert_int_equal(h.term_offset, i * 1024);
+		}
+		assert_int_equal(h.frame_length, 32 + 40);
+		/* The reader counts six fragments and hands over one whole message. */
 		int32_t next;
-		assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 100, collect, c, &next), 6);
-		assert_int_equal(c->flags[0], NSI_FLAG_BEGIN);
-		for (int i = 1; i < 5; i++)
-			assert_int_equal(c->flags[i], 0);
-		assert_int_equal(c->flags[5], NSI_FLAG_END);
-		assert_int_equal(c->len[5], 40);
-		for (int i = 0; i < 6; i++)
-			assert_int_equal(c->offsets[i], i * 1024);
+		assert_int_equal(read_at(&log, 0, 100, c, &next), 6);
+		assert_int_equal(next, 5 * 1024 + 96);
+		assert_int_equal(c->n, 1);
+		assert_int_equal(c->len[0], 5000);
+		assert_int_equal(c->flags[0], NSI_FLAG_UNFRAGMENTED);
+		assert_int_equal(c->offsets[0], 5 * 1024); /* the header of the last fragment */
 		memcpy(again, c->buf, 5000);
 		assert_memory_equal(again, msg, 5000);
 		fx_close(&f);
@@ -223,38 +255,33 @@ fragments_are_reserved_together(void **state)
 /* Reads a whole stream across terms, cleaning each term once read. */
 struct stream_reader {
 	struct nsi_log *log;
-	int64_t position;
+	struct nsi_log_reader rd;
 	uint32_t next_seq;
 	uint64_t bad;
 };
 
 static void
-check_seq(void *ctx, const uint8_t *payload, int32_t length, const struct nsi_data_header *h)
+check_seq(void *ctx, const void *payload, size_t length, const struct ns_header *h)
 {
 	struct stream_reader *r = ctx;
 	uint32_t seq;
 	assert_true(length >= 4);
 	memcpy(&seq, payload, 4);
 	if (seq != r->next_seq)
-		print_message("# seq %u expected %u at term %d offset %d len %d\n", seq,
+		print_message("# seq %u expected %u at term %d offset %d len %zu\n", seq,
 			      r->next_seq, h->term_id, h->term_offset, length);
 	r->bad += seq != r->next_seq;
 	r->next_seq = seq + 1;
 }
 
 static int
-read_stream(struct stream_reader *r, nsi_frag_fn fn)
+read_stream(struct stream_reader *r, ns_fragment_fn fn)
 {
-	struct nsi_log *log = r->log;
-	int32_t count = (int32_t)(r->position >> log->shift);
-	int32_t offset = (int32_t)(r->position & (log->term_length - 1));
-	int part = nsi_log_partition(count);
-	int32_t next;
-	int n = nsi_term_read(log->terms[part], log->term_length, offset, 64, fn, r, &next);
-	assert_true(n >= 0);
-	r->position += next - offset;
-	if (next == log->term_length)
-		nsi_log_clean(log, part); /* finished with this term: clean it for reuse */
+	bool stop = false;
+	int n = nsi_log_read(&r->rd, fn, NULL, r, 64, &stop);
+	assert_false(r->rd.corrupt);
+	/* What the reader is done with is cleaned for reuse, as publishers do. */
+	(void)nsi_log_clean_to(r->log, r->rd.position);
 	return n;
 }
 
@@ -272,6 +299,7 @@ rotation_over_many_terms(void **state)
 		uint32_t seq = 0;
 		int rotations = 0;
 		assert_int_equal(nsi_log_init(&log, mem, bytes, &p), 0);
+		assert_int_equal(nsi_log_reader_init(&r.rd, &log, 0, NULL), 0);
 		while (rotations < 10) {
 			memcpy(msg, &seq, 4);
 			int64_t res = nsi_log_append(&log, excl, msg, 900);
@@ -286,14 +314,15 @@ rotation_over_many_terms(void **state)
 			}
 			assert_true(res > 0);
 			seq++;
-			while (r.position < res)
+			while (r.rd.position < res)
 				read_stream(&r, check_seq);
-			assert_int_equal(r.position, res);
+			assert_int_equal(r.rd.position, res);
 		}
 		assert_int_equal(r.next_seq, seq);
 		assert_int_equal(r.bad, 0);
 		assert_int_equal(seq,
 				 10 * (TERM / 960)); /* 68 per term, then 256 bytes of padding */
+		nsi_log_reader_free(&r.rd);
 		free(mem);
 	}
 }
@@ -319,7 +348,7 @@ padding_covers_the_end_of_a_term(void **state)
 	assert_int_equal(pad->type, NSI_FRAME_PAD);
 	assert_int_equal(pad->frame_length, TERM - n * 960);
 	int32_t next;
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 1000, collect, c, &next), n);
+	assert_int_equal(read_at(&log, 0, 1000, c, &next), n);
 	assert_int_equal(next, TERM);
 	/* Position continues at the next term's start. */
 	assert_int_equal(nsi_log_append(&log, false, msg, 900), TERM + 960);
@@ -339,14 +368,22 @@ corrupt_frames_are_refused(void **state)
 	assert_true(nsi_log_append(&log, false, msg, 64) > 0);
 	struct nsi_data_header *h = (struct nsi_data_header *)(void *)log.terms[0];
 	h->frame_length = 16; /* shorter than a header */
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 10, collect, c, &next), -EBADMSG);
+	assert_int_equal(read_at(&log, 0, 10, c, &next), -EBADMSG);
 	assert_int_equal(next, 0);
 	h->frame_length = TERM + 32; /* past the term */
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 10, collect, c, &next), -EBADMSG);
+	assert_int_equal(read_at(&log, 0, 10, c, &next), -EBADMSG);
 	h->frame_length = INT32_MAX;
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 10, collect, c, &next), -EBADMSG);
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, 16, 10, collect, c, &next), -EINVAL);
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, -32, 10, collect, c, &next), -EINVAL);
+	assert_int_equal(read_at(&log, 0, 10, c, &next), -EBADMSG);
+	h->frame_length = 96;
+	assert_int_equal(read_at(&log, 0, 10, c, &next), 1); /* whole again: read */
+	c->n = 0, c->used = 0;
+	h->term_id -= 3; /* a frame of three terms ago, where the reader expects this term's */
+	assert_int_equal(read_at(&log, 0, 10, c, &next), -EBADMSG);
+	h->term_id += 3;
+	h->term_offset = 32; /* not where it lies */
+	assert_int_equal(read_at(&log, 0, 10, c, &next), -EBADMSG);
+	assert_int_equal(read_at(&log, 16, 10, c, &next), -EINVAL);
+	assert_int_equal(read_at(&log, -32, 10, c, &next), -EINVAL);
 	assert_int_equal(c->n, 0);
 	fx_close(&f);
 }
@@ -410,42 +447,33 @@ write_messages(void *arg)
 }
 
 struct assembler {
-	struct stream_reader r;
-	uint8_t msg[4096];
-	int32_t have;
+	struct stream_reader r; /* first: the reader's context is the assembler */
 	uint32_t next[WRITERS];
 	uint64_t messages, bad_order, bad_crc, bad_frag;
 };
 
+/* A whole message, reassembled by the reader from its fragments. */
 static void
-assemble(void *ctx, const uint8_t *payload, int32_t length, const struct nsi_data_header *h)
+assemble(void *ctx, const void *payload, size_t length, const struct ns_header *h)
 {
 	struct assembler *a = ctx;
-	if (h->flags & NSI_FLAG_BEGIN)
-		a->have = 0;
-	else if (a->have == 0)
-		a->bad_frag++; /* a middle or end fragment without its beginning */
-	if (a->have + length > (int32_t)sizeof(a->msg)) {
+	const uint8_t *msg = payload;
+	struct msg_head head;
+	(void)h;
+	a->messages++;
+	if (length < sizeof(head)) {
 		a->bad_frag++;
-		a->have = 0;
 		return;
 	}
-	memcpy(a->msg + a->have, payload, (size_t)length);
-	a->have += length;
-	if (!(h->flags & NSI_FLAG_END))
-		return;
-	struct msg_head head;
-	memcpy(&head, a->msg, sizeof(head));
-	a->messages++;
-	if (head.writer >= WRITERS || head.length != (uint32_t)a->have) {
+	memcpy(&head, msg, sizeof(head));
+	if (head.writer >= WRITERS || head.length != length) {
 		a->bad_frag++;
 	} else {
 		a->bad_order += head.seq != a->next[head.writer];
 		a->next[head.writer] = head.seq + 1;
 		a->bad_crc +=
-			head.crc != tu_crc32c(0, a->msg + sizeof(head), head.length - sizeof(head));
+			head.crc != tu_crc32c(0, msg + sizeof(head), head.length - sizeof(head));
 	}
-	a->have = 0;
 }
 
 static void
@@ -461,6 +489,7 @@ concurrent_appenders_lose_nothing(void **state)
 	struct nsi_log_params p = params();
 	assert_int_equal(nsi_log_init(&s->log, mem, bytes, &p), 0);
 	a->r.log = &s->log;
+	assert_int_equal(nsi_log_reader_init(&a->r.rd, &s->log, 0, NULL), 0);
 	tu_barrier_init(&s->start, WRITERS);
 	for (uint32_t i = 0; i < WRITERS; i++) {
 		w[i] = (struct writer){ .s = s, .id = i };
@@ -470,7 +499,7 @@ concurrent_appenders_lose_nothing(void **state)
 	while (a->messages < (uint64_t)WRITERS * PER_WRITER && !writer_failed) {
 		if (read_stream(&a->r, assemble) == 0)
 			sched_yield();
-		nsi_store_release_i64(&s->reader_position, a->r.position);
+		nsi_store_release_i64(&s->reader_position, a->r.rd.position);
 		for (uint32_t i = 0; i < WRITERS; i++)
 			writer_failed |= __atomic_load_n(&w[i].bad, __ATOMIC_ACQUIRE) != 0;
 	}
@@ -489,8 +518,9 @@ concurrent_appenders_lose_nothing(void **state)
 	assert_int_equal(a->bad_frag, 0);
 	for (uint32_t i = 0; i < WRITERS; i++)
 		assert_int_equal(a->next[i], PER_WRITER);
-	assert_int_equal(a->r.position, nsi_log_tail_position(&s->log));
+	assert_int_equal(a->r.rd.position, nsi_log_tail_position(&s->log));
 	assert_true(nsi_log_active_term_count(&s->log) > 100); /* the terms rotated many times */
+	nsi_log_reader_free(&a->r.rd);
 	free(a);
 	free(s);
 	free(mem);
@@ -518,7 +548,7 @@ gather_claim_and_clean(void **state)
 	assert_true(pos > 160);
 	struct collected *c = calloc(1, sizeof(*c));
 	int32_t next;
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 100, collect, c, &next), 5);
+	assert_int_equal(read_at(&log, 0, 100, c, &next), 5);
 	assert_int_equal(next, (int32_t)pos);
 	assert_memory_equal(c->buf, big, 100);
 	memcpy(out, c->buf + 100, 3000);
@@ -541,8 +571,7 @@ gather_claim_and_clean(void **state)
 	assert_int_equal(nsi_term_frame(log.terms[0], TERM, (int32_t)p1, h), 64);
 	assert_int_equal(h->type, NSI_FRAME_PAD);
 	memset(c, 0, sizeof(*c));
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, (int32_t)pos, 100, collect, c, &next),
-			 1);
+	assert_int_equal(read_at(&log, pos, 100, c, &next), 1);
 	assert_int_equal(next, (int32_t)p2);
 	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 3, h), -EINVAL);
 	assert_int_equal(nsi_term_frame(log.terms[0], TERM, TERM, h), -EINVAL);
@@ -590,10 +619,10 @@ unblock_pads_over_dead_reservations(void **state)
 	struct nsi_log_claim cl;
 	int64_t p1 = nsi_log_claim(&log, false, 100, &cl);
 	int64_t p2 = nsi_log_append(&log, false, msg, 50);
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 10, collect, c, &next), 0);
+	assert_int_equal(read_at(&log, 0, 10, c, &next), 0);
 	assert_int_equal(next, 0); /* stuck at the claim */
 	assert_int_equal(nsi_log_unblock(&log, 0, nsi_log_tail_position(&log)), (int32_t)p1);
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, 0, 10, collect, c, &next), 1);
+	assert_int_equal(read_at(&log, 0, 10, c, &next), 1);
 	assert_int_equal(next, (int32_t)p2);
 	assert_int_equal(c->len[0], 50);
 	/* Committed frames and positions at the tail are left alone. */
@@ -608,7 +637,7 @@ unblock_pads_over_dead_reservations(void **state)
 	assert_int_equal(nsi_log_unblock(&log, p2, nsi_log_tail_position(&log)),
 			 (int32_t)(p3 - p2));
 	memset(c, 0, sizeof(*c));
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, (int32_t)p2, 10, collect, c, &next), 1);
+	assert_int_equal(read_at(&log, p2, 10, c, &next), 1);
 	assert_int_equal(next, (int32_t)p4);
 	assert_int_equal(c->len[0], 20);
 
@@ -618,7 +647,7 @@ unblock_pads_over_dead_reservations(void **state)
 	assert_int_equal(nsi_log_unblock(&log, p4, nsi_log_tail_position(&log)),
 			 (int32_t)(p5 - p4));
 	memset(c, 0, sizeof(*c));
-	assert_int_equal(nsi_term_read(log.terms[0], TERM, (int32_t)p4, 10, collect, c, &next), 0);
+	assert_int_equal(read_at(&log, p4, 10, c, &next), 0);
 	assert_int_equal(next, (int32_t)p5);
 
 	/* An impossible negated length is reported, not followed. */
@@ -686,7 +715,7 @@ files_are_created_once_and_shared(void **state)
 	assert_int_equal(nsi_log_append(&a.log, false, msg, 100), 160);
 	struct collected *c = calloc(1, sizeof(*c));
 	int32_t next;
-	assert_int_equal(nsi_term_read(b.log.terms[0], TERM, 0, 10, collect, c, &next), 1);
+	assert_int_equal(read_at(&b.log, 0, 10, c, &next), 1);
 	assert_memory_equal(c->buf, msg, 100);
 	free(c);
 	/* Metadata changed behind our back is refused at open. */

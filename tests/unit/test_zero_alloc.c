@@ -13,17 +13,24 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include <nanostream/nanostream.h>
 
 static uint32_t counting;
 static uint64_t calls;
+/* When set, only this thread's calls count (an IPC test: not the embedded driver's thread). */
+static pthread_t only;
+static uint32_t only_set;
 
 #define WRAP_COUNT()                                                                               \
 	do {                                                                                       \
-		if (__atomic_load_n(&counting, __ATOMIC_RELAXED))                                  \
+		if (__atomic_load_n(&counting, __ATOMIC_RELAXED) &&                                \
+		    (!__atomic_load_n(&only_set, __ATOMIC_RELAXED) ||                              \
+		     pthread_equal(pthread_self(), only)))                                         \
 			__atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);                           \
 	} while (0)
 
@@ -285,6 +292,74 @@ wrapping_really_counts(void **state)
 	assert_true(__atomic_load_n(&calls, __ATOMIC_RELAXED) >= 2); /* aligned_alloc + free */
 }
 
+static void
+on_fragment(void *ctx, const void *buf, size_t len, const struct ns_header *h)
+{
+	uint64_t *sum = ctx;
+	(void)h;
+	*sum += len + ((const uint8_t *)buf)[len - 1];
+}
+
+/*
+ * IPC: offering and polling, fragmented messages included, allocate nothing on the calling
+ * thread once the publication and subscription exist and the image has arrived. (The
+ * reassembly buffer is allocated when the image arrives, not at the first fragmented message.)
+ */
+static void
+ipc_offer_and_poll_allocate_nothing(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ns-zeroalloc-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	ns_client *c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	ns_publication *p = NULL;
+	ns_subscription *s = NULL;
+	assert_int_equal(ns_subscription_add(c, "ns:ipc?term-length=64k&mtu=1024", 3, NULL, &s), 0);
+	assert_int_equal(ns_publication_add(c, "ns:ipc?term-length=64k&mtu=1024", 3, 0, &p), 0);
+	int64_t deadline = ns_clock_ns() + 10LL * 1000000000;
+	assert_int_equal(ns_subscription_wait_connected(s, deadline), 0);
+	static uint8_t msg[3000]; /* up to 3000 bytes: fragmented past 992 */
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	uint64_t sum = 0, want = 0;
+	/* One small message first, so the image is surely there: no fragment has been read. */
+	assert_true(ns_offer_wait(p, msg, 8, NS_WAIT_YIELD, deadline) > 0);
+	want += 8 + msg[7];
+	while (ns_poll(s, on_fragment, &sum, 16) == 0)
+		assert_true(ns_clock_ns() < deadline);
+	only = pthread_self();
+	__atomic_store_n(&only_set, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&calls, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&counting, 1, __ATOMIC_RELAXED);
+	int n = EVENTS / 20;
+	for (int i = 0; i < n; i++) {
+		size_t len = 1 + (size_t)i * 7919 % sizeof(msg);
+		int64_t r;
+		while ((r = ns_offer(p, msg, len)) < 0) {
+			assert_true(r == NS_BACK_PRESSURED || r == NS_ADMIN_ACTION);
+			(void)ns_poll(s, on_fragment, &sum, 16);
+		}
+		want += len + msg[len - 1];
+	}
+	while (sum != want && ns_clock_ns() < deadline + 20LL * 1000000000)
+		(void)ns_poll(s, on_fragment, &sum, 16);
+	__atomic_store_n(&counting, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&only_set, 0, __ATOMIC_RELAXED);
+	print_message("# %d messages of 1 to 3000 bytes (mtu 1024): %llu allocator calls\n", n,
+		      (unsigned long long)__atomic_load_n(&calls, __ATOMIC_RELAXED));
+	assert_int_equal(sum, want);
+	assert_int_equal(__atomic_load_n(&calls, __ATOMIC_RELAXED), 0);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -295,6 +370,7 @@ main(void)
 		cmocka_unit_test(diamond_allocates_nothing),
 		cmocka_unit_test(work_pool_allocates_nothing),
 		cmocka_unit_test(poller_allocates_nothing),
+		cmocka_unit_test(ipc_offer_and_poll_allocate_nothing),
 	};
 	return cmocka_run_group_tests_name("zero-alloc", tests, NULL, NULL);
 }
