@@ -9,8 +9,9 @@
 #include "hist.h"
 
 /*
- * ns-bench's pieces: workloads (floor.c, ours.c, peers*.c) register here; main.c runs them,
- * takes medians and prints. A workload runs once per call, for about env->seconds, checks
+ * ns-bench's pieces: workloads (floor.c, ours.c, peers*.c, ipc.c) register here; main.c runs
+ * them, takes medians and prints; harness.c has the helpers below, so workloads never need
+ * main.c. A workload runs once per call, for about env->seconds, checks
  * what it moved (count, order) and reports one value or a latency histogram.
  */
 
@@ -97,7 +98,7 @@ extern const struct nsb_workload nsb_ipc_workloads[]; /* ipc.c: processes, share
 /* The other process of an IPC workload: `ns-bench ipc-peer MODE DIR CPU`. */
 int nsb_ipc_peer_main(int argc, char **argv);
 
-/* --- helpers shared by the workloads ------------------------------------------------- */
+/* --- helpers shared by the workloads (harness.c) ------------------------------------- */
 
 int64_t nsb_now(void);
 void nsb_pin(const struct nsb_env *env, int index);

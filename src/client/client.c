@@ -14,7 +14,8 @@
 #include <nanostream/ring.h>
 
 #include "client/client.h"
-#include "client/uri.h"
+#include "ipc/defaults.h"
+#include "ipc/uri.h"
 #include "util/atomic.h"
 #include "util/cpu.h"
 #include "util/sized.h"
@@ -22,12 +23,7 @@
 /* First released size (util/sized.h): never change it. */
 #define CLIENT_OPTS_0_2 NSI_SIZE_UPTO(struct ns_client_opts, reserved)
 
-#define DEFAULT_TIMEOUT_NS	  (5LL * 1000000000)
-#define DEFAULT_DRIVER_TIMEOUT_NS (10LL * 1000000000)
-#define DEFAULT_TERM_LENGTH	  (1024 * 1024)
-#define DEFAULT_MTU		  4096
-#define HEARTBEAT_NS		  (100LL * 1000000)
-#define KEEPALIVE_NS		  (500LL * 1000000)
+#define KEEPALIVE_NS NSI_MS(NSI_DEFAULT_KEEPALIVE_MS)
 
 static int64_t
 now_ns(void)
@@ -570,11 +566,12 @@ client_create(ns_client **out, const struct ns_client_opts *user_opts)
 	if (opts->mem_policy > NS_MEM_NORMAL)
 		return nsi_errmsg_set(-EINVAL, "options: unknown mem_policy %u", opts->mem_policy);
 	if (opts->term_length != 0 || opts->mtu != 0) {
-		struct nsi_log_params lp = { .term_length = opts->term_length ? opts->term_length
-									      : DEFAULT_TERM_LENGTH,
-					     .mtu = opts->mtu ? opts->mtu : DEFAULT_MTU };
-		if (lp.mtu > lp.term_length / 8 && opts->mtu == 0)
-			lp.mtu = lp.term_length / 8;
+		struct nsi_log_params lp = { .term_length = opts->term_length
+								    ? opts->term_length
+								    : NSI_DEFAULT_TERM_LENGTH,
+					     .mtu = opts->mtu ? opts->mtu : NSI_DEFAULT_MTU };
+		if (opts->mtu == 0)
+			lp.mtu = nsi_log_mtu_fit(lp.term_length, lp.mtu);
 		if (nsi_log_params_check(&lp) != 0)
 			return nsi_errmsg_set(
 				-EINVAL, "options: term_length %d and mtu %d do not fit together",
@@ -610,9 +607,10 @@ client_create(ns_client **out, const struct ns_client_opts *user_opts)
 	c->flags = opts->flags;
 	c->clock = opts->clock;
 	c->clock_ctx = opts->clock_ctx;
-	c->timeout_ns = opts->timeout_ns ? opts->timeout_ns : DEFAULT_TIMEOUT_NS;
-	c->driver_timeout_ns =
-		opts->driver_timeout_ns ? opts->driver_timeout_ns : DEFAULT_DRIVER_TIMEOUT_NS;
+	c->timeout_ns =
+		opts->timeout_ns ? opts->timeout_ns : NSI_MS(NSI_DEFAULT_REQUEST_TIMEOUT_MS);
+	c->driver_timeout_ns = opts->driver_timeout_ns ? opts->driver_timeout_ns
+						       : NSI_MS(NSI_DEFAULT_DRIVER_TIMEOUT_MS);
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", c->dir, NSI_CNC_FILE);
 	int64_t deadline = now_ns() + c->timeout_ns;
@@ -633,23 +631,22 @@ client_create(ns_client **out, const struct ns_client_opts *user_opts)
 		if (none) {
 			struct nsi_driver_opts d = {
 				.dir = c->dir,
-				.heartbeat_ns = HEARTBEAT_NS,
+				.heartbeat_ns = NSI_MS(NSI_DEFAULT_HEARTBEAT_MS),
 				.client_liveness_ns = opts->client_timeout_ns,
 				.unblock_timeout_ns = opts->unblock_timeout_ns,
 				.clock = opts->clock,
 				.clock_ctx = opts->clock_ctx,
 				.driver_timeout_ns = c->driver_timeout_ns,
-				.term_length =
-					opts->term_length ? opts->term_length : DEFAULT_TERM_LENGTH,
-				.mtu = opts->mtu ? opts->mtu : DEFAULT_MTU,
+				.term_length = opts->term_length ? opts->term_length
+								 : NSI_DEFAULT_TERM_LENGTH,
+				.mtu = opts->mtu ? opts->mtu : NSI_DEFAULT_MTU,
 				.mem_huge = opts->mem_policy == NS_MEM_HUGE ? NSI_SHM_HUGE_ONLY
 					    : opts->mem_policy == NS_MEM_NORMAL
 						    ? NSI_SHM_NORMAL
 						    : NSI_SHM_HUGE_WANTED,
 				.prefault = true,
 			};
-			if (d.mtu > d.term_length / 8)
-				d.mtu = d.term_length / 8;
+			d.mtu = nsi_log_mtu_fit(d.term_length, d.mtu);
 			rc = nsi_driver_create(&c->driver, &d);
 			if (rc == 0) {
 				rc = nsi_cnc_open(&c->cnc, path);

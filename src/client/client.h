@@ -8,9 +8,9 @@
 
 #include <nanostream/ipc.h>
 
-#include "driver/cnc.h"
-#include "driver/driver.h"
-#include "driver/proto.h"
+#include "ipc/cnc.h"
+#include "ipc/embedded.h"
+#include "ipc/proto.h"
 #include "log/logfile.h"
 #include "log/reader.h"
 

@@ -8,7 +8,7 @@
 #include <nanostream/ring.h>
 
 #include "client/client.h"
-#include "client/uri.h"
+#include "ipc/uri.h"
 #include "util/atomic.h"
 #include "util/compiler.h"
 #include "util/sized.h"

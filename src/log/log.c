@@ -55,11 +55,24 @@ nsi_log_bytes(int32_t term_length)
 	return (size_t)term_length * NSI_LOG_PARTITIONS + NSI_LOG_META_BYTES;
 }
 
+int32_t
+nsi_log_mtu_limit(int32_t term_length)
+{
+	return term_length / 8 < NSI_LOG_MTU_MAX ? term_length / 8 : NSI_LOG_MTU_MAX;
+}
+
+int32_t
+nsi_log_mtu_fit(int32_t term_length, int32_t mtu)
+{
+	int32_t limit = nsi_log_mtu_limit(term_length);
+	return mtu > limit ? limit : mtu;
+}
+
 static bool
 mtu_ok(int32_t mtu, int32_t term_length)
 {
-	return mtu >= NSI_LOG_MTU_MIN && mtu <= NSI_LOG_MTU_MAX && mtu % NSI_FRAME_ALIGN == 0 &&
-	       mtu <= term_length / 8;
+	return mtu >= NSI_LOG_MTU_MIN && mtu % NSI_FRAME_ALIGN == 0 &&
+	       mtu <= nsi_log_mtu_limit(term_length);
 }
 
 int

@@ -100,6 +100,15 @@ struct nsi_log_params {
 	int32_t max_message; /* 0: term length / 8 (at most 16 MiB); else 1 up to that */
 };
 
+/*
+ * The rules every log obeys, in one place (the URI parser, the driver, the client options and
+ * nanostreamd all apply these): an MTU is a multiple of 32, at least 64 and at most
+ * nsi_log_mtu_limit() (term-length / 8, and 65504); nsi_log_mtu_fit() is what a default MTU
+ * becomes for a smaller term (an MTU asked for explicitly is refused instead).
+ */
+int32_t nsi_log_mtu_limit(int32_t term_length);
+int32_t nsi_log_mtu_fit(int32_t term_length, int32_t mtu);
+
 /* The longest message a log with this term length can take. */
 int32_t nsi_log_max_message(int32_t term_length);
 

@@ -141,7 +141,7 @@ nsi_fence_seq_cst(void)
 /*
  * Seqlock-style fences: a writer that announces (relaxed store), fences (release), then
  * overwrites data; a reader that copies data, fences (acquire), then re-checks the
- * announcement (src/driver/broadcast.c).
+ * announcement (src/ipc/broadcast.c).
  */
 NS_INLINE void
 nsi_fence_release(void)

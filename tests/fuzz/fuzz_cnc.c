@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "driver/cnc.h"
-#include "driver/proto.h"
+#include "ipc/cnc.h"
+#include "ipc/proto.h"
 #include "util/atomic.h"
 
 static uint64_t sink;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/uri.h"
+#include "ipc/uri.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

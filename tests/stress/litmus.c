@@ -19,7 +19,7 @@
 
 #include <nanostream/nanostream.h>
 
-#include "core/ring.h"
+#include "ring/ring.h"
 #include "testutil.h"
 
 static uint64_t

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Broadcast buffer (src/driver/broadcast): order and content across many wraps, a lapped
+ * Broadcast buffer (src/ipc/broadcast): order and content across many wraps, a lapped
  * receiver, small output buffers, bad arguments, corrupt records, and a transmitter racing
  * two receivers (no torn record is ever delivered; also under TSan).
  */
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "driver/broadcast.h"
+#include "ipc/broadcast.h"
 #include "testutil.h"
 #include "util/atomic.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The command-and-control file (src/driver/cnc): counters, the error log, the file's header
+ * The command-and-control file (src/ipc/cnc): counters, the error log, the file's header
  * checks (foreign, other version, not ready, truncated, not ours, a symbolic link) and the
  * doorbells.
  */
@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "driver/cnc.h"
+#include "ipc/cnc.h"
 #include "util/atomic.h"
 #include "util/cpu.h"
 

@@ -15,7 +15,7 @@
 #include <nanostream/ring.h>
 #include <nanostream/consumer.h>
 
-#include "core/ring.h"
+#include "ring/ring.h"
 
 struct log {
 	ns_consumer *self;

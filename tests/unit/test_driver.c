@@ -22,7 +22,7 @@
 #include <nanostream/nanostream.h>
 
 #include "driver/driver.h"
-#include "driver/proto.h"
+#include "ipc/proto.h"
 #include "testutil.h"
 
 static char dir[64];

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Command ring (src/driver/mpsc): order and content across wraps, a full ring, bad arguments,
+ * Command ring (src/ipc/mpsc): order and content across wraps, a full ring, bad arguments,
  * corrupt records, and three writers racing one reader (exact totals, per-writer order, a CRC
  * per record; also under TSan).
  */
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "driver/mpsc.h"
+#include "ipc/mpsc.h"
 #include "testutil.h"
 #include "util/atomic.h"
 

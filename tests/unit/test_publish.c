@@ -9,7 +9,7 @@
 
 #include <nanostream/ring.h>
 
-#include "core/ring.h"
+#include "ring/ring.h"
 
 struct ev {
 	int64_t seq;

@@ -11,7 +11,7 @@
 #include <nanostream/consumer.h>
 #include <nanostream/ring.h>
 
-#include "core/ring.h"
+#include "ring/ring.h"
 
 static ns_ring *
 make_ring(uint64_t capacity, uint32_t producer)

@@ -9,8 +9,8 @@
 
 #include <nanostream/ring.h>
 
-#include "core/ring.h"
-#include "core/sequence.h"
+#include "ring/ring.h"
+#include "ring/sequence.h"
 
 static void
 sequence_operations_behave(void **state)

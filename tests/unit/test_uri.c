@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Channel URIs (src/client/uri): good ones, a table of bad ones with their messages, and the
+ * Channel URIs (src/ipc/uri): good ones, a table of bad ones with their messages, and the
  * round trip parse(print(parse(s))) == parse(s).
  */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "client/uri.h"
+#include "ipc/uri.h"
 
 static void
 good_uris_parse_and_round_trip(void **state)

@@ -17,7 +17,7 @@
 #include <nanostream/ring.h>
 #include <nanostream/consumer.h>
 
-#include "core/ring.h"
+#include "ring/ring.h"
 
 #define KINDS 7
 static const char *const kind_names[KINDS] = { "busy-spin", "yield",	     "sleep",

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-#include "core/processor.h"
+#include "consumer/consumer.h"
 #include "util/cpu.h"
 
 /* A dependent consumer ignores the ring's halt until its upstream consumers have finished. */
@@ -22,7 +22,7 @@ nsi_consumer_progress(const struct ns_consumer *c, uint32_t *finished)
 	if (c->workers == NULL) {
 		/* Finished first: the sequence read after it is then final. */
 		*finished = nsi_load_acquire_u32(&c->progress.finished);
-		/* Pairs with the release in nsi_processor_release(): those events are done. */
+		/* Pairs with the release in nsi_consumer_release(): those events are done. */
 		return nsi_load_acquire_i64(&c->progress.sequence);
 	}
 	int64_t min = INT64_MAX;
@@ -38,7 +38,7 @@ nsi_consumer_progress(const struct ns_consumer *c, uint32_t *finished)
 }
 
 int64_t
-nsi_processor_upstream_min(const struct ns_consumer *c)
+nsi_consumer_upstream_min(const struct ns_consumer *c)
 {
 	int64_t min = INT64_MAX;
 
@@ -133,7 +133,7 @@ wait_available(struct ns_consumer *c, int64_t next, bool *waited)
 }
 
 void
-nsi_processor_release(struct ns_consumer *c, int64_t seq)
+nsi_consumer_release(struct ns_consumer *c, int64_t seq)
 {
 	/* Downstream consumers acquire this in probe_upstream(). */
 	nsi_store_release_i64(&c->progress.sequence, seq);
@@ -144,7 +144,7 @@ nsi_processor_release(struct ns_consumer *c, int64_t seq)
 }
 
 void
-nsi_processor_finish(struct ns_consumer *c)
+nsi_consumer_finish(struct ns_consumer *c)
 {
 	nsi_store_release_u32(&c->progress.finished, 1);
 	/* Downstream consumers asleep on the progress signal must see it. */
@@ -208,13 +208,13 @@ handle_runs(struct ns_consumer *c, int64_t lo, int64_t end, int64_t last)
 				break;
 			count(&c->stats.events, delivered);
 			if (s - 1 > c->batch.released)
-				nsi_processor_release(c, s - 1);
+				nsi_consumer_release(c, s - 1);
 			return rc < 0 ? rc : -ECANCELED;
 		}
 		s = run_end + 1;
 	}
 	count_batch(c, lo, end, delivered);
-	nsi_processor_release(c, end);
+	nsi_consumer_release(c, end);
 	return 0;
 }
 
@@ -265,16 +265,16 @@ handle_batch(struct ns_consumer *c, int64_t lo, int64_t end, int64_t avail)
 		if (c->on_error != NULL)
 			c->on_error(c->ctx, slot, s, rc);
 		count(&c->stats.events, delivered);
-		nsi_processor_release(c, s - 1);
+		nsi_consumer_release(c, s - 1);
 		return rc < 0 ? rc : -ECANCELED;
 	}
 	count_batch(c, lo, end, delivered);
-	nsi_processor_release(c, end);
+	nsi_consumer_release(c, end);
 	return 0;
 }
 
 int
-nsi_processor_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t max)
+nsi_consumer_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t max)
 {
 	struct ns_ring *r = c->ring;
 	const bool is_multi = r->producer == NS_PRODUCER_MULTI;
@@ -307,14 +307,14 @@ nsi_processor_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_
 			int64_t done = rc > 0 ? s : s - 1;
 			count(&c->stats.events, handled + (rc > 0));
 			if (done >= next)
-				nsi_processor_release(c, done);
+				nsi_consumer_release(c, done);
 			return rc > 0 ? NS_POLL_PROCESSING : rc;
 		}
 		handled++;
 	}
 	count(&c->stats.events, handled);
 	count(&c->stats.batches, 1);
-	nsi_processor_release(c, end);
+	nsi_consumer_release(c, end);
 	return NS_POLL_PROCESSING;
 }
 
@@ -348,14 +348,14 @@ ungate(struct ns_consumer *c)
 static int
 end_run(struct ns_consumer *c, int rc)
 {
-	nsi_processor_finish(c);
+	nsi_consumer_finish(c);
 	if (c->on_shutdown != NULL)
 		c->on_shutdown(c->ctx);
 	return rc;
 }
 
 int
-nsi_processor_run(struct ns_consumer *c)
+nsi_consumer_run(struct ns_consumer *c)
 {
 	int64_t next = nsi_load_relaxed_i64(&c->progress.sequence) + 1;
 	int rc;
@@ -413,7 +413,7 @@ nsi_worker_run(struct ns_consumer *w)
 			s = nsi_seq_add_and_get(w->work_seq, 1);
 			has_claim = true;
 			attempts = 0;
-			nsi_processor_release(w, s - 1);
+			nsi_consumer_release(w, s - 1);
 		}
 		bool waited;
 		int64_t avail = wait_available(w, s, &waited);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client/uri.h"
+#include "ipc/uri.h"
 #include "log/log.h"
 
 #define VALUE_MAX 32
@@ -154,7 +154,7 @@ nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 			break;
 		p += plen + 1;
 	}
-	if (u->mtu != 0 && u->term_length != 0 && u->mtu > u->term_length / 8)
+	if (u->mtu != 0 && u->term_length != 0 && u->mtu > nsi_log_mtu_limit(u->term_length))
 		return fail(err, err_len, "mtu %d is more than term-length / 8", (int)u->mtu);
 	if (u->max_message != 0 && u->term_length != 0 &&
 	    u->max_message > nsi_log_max_message(u->term_length))

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-#include "core/ring.h"
+#include "ring/ring.h"
 
 /* The slowest gate other than @except (@dflt if there is none). */
 static int64_t

@@ -7,7 +7,7 @@
 #include <nanostream/consumer.h>
 
 #include "util/sized.h"
-#include "core/processor.h"
+#include "consumer/consumer.h"
 
 /* First released size (util/sized.h): never change it. */
 #define POLLER_OPTS_0_1 NSI_SIZE_UPTO(struct ns_poller_opts, after)
@@ -59,7 +59,7 @@ ns_poller_poll(ns_poller *poller, ns_event_fn handler, void *ctx, uint32_t max)
 	if (poller == NULL || handler == NULL)
 		return -EINVAL;
 	int64_t limit = max != 0 && (int64_t)max < c->ring->capacity ? max : c->ring->capacity;
-	return nsi_processor_poll(c, handler, ctx, limit);
+	return nsi_consumer_poll(c, handler, ctx, limit);
 }
 
 ns_consumer *

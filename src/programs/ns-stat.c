@@ -18,7 +18,7 @@
 #include <nanostream/nanostream.h>
 
 #include "client/client.h"
-#include "driver/cnc.h"
+#include "ipc/cnc.h"
 #include "driver/driver.h"
 #include "util/cpu.h"
 

@@ -8,11 +8,11 @@
 
 #include <nanostream/consumer.h>
 
-#include "core/ring.h"
+#include "ring/ring.h"
 #include "util/compiler.h"
 
 /*
- * The batch event processor behind ns_consumer. It owns a gate on the ring (so producers never
+ * The batch loop behind ns_consumer (the Disruptor's batch event processor). It owns a gate on the ring (so producers never
  * overwrite what it has not finished) and publishes its progress for the consumers that run
  * after it. A consumer with upstream consumers waits on their progress (the ring's progress
  * signal) instead of on the cursor: everything they finished is published.
@@ -25,7 +25,7 @@ struct ns_consumer {
 	struct ns_ring *ring;
 	ns_event_fn on_event;
 	ns_events_fn on_events; /* instead of on_event: runs of events */
-	bool coalesce;		/* pause after small batches found at once (see processor.c) */
+	bool coalesce;		/* pause after small batches found at once (see batch.c) */
 	void *ctx;
 	void (*on_start)(void *ctx);
 	void (*on_shutdown)(void *ctx);
@@ -79,12 +79,12 @@ struct ns_consumer {
 };
 
 /* The loop of ns_consumer_run(); see there for the return values. */
-int nsi_processor_run(struct ns_consumer *c);
+int nsi_consumer_run(struct ns_consumer *c);
 
 /*
  * One non-blocking step of a poller (see ns_poller_poll()): handle what is available now.
  */
-int nsi_processor_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t max);
+int nsi_consumer_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t max);
 
 /* A work-pool worker's loop: claims one sequence at a time from the shared work sequence. */
 int nsi_worker_run(struct ns_consumer *w);
@@ -97,15 +97,15 @@ int nsi_worker_run(struct ns_consumer *w);
 int64_t nsi_consumer_progress(const struct ns_consumer *c, uint32_t *finished);
 
 /* Lowest progress among the upstream consumers (the probe of a dependent consumer). */
-int64_t nsi_processor_upstream_min(const struct ns_consumer *c);
+int64_t nsi_consumer_upstream_min(const struct ns_consumer *c);
 
 /* Publish progress up to @seq: gate (producers), progress (downstream), signal sleepers. */
-void nsi_processor_release(struct ns_consumer *c, int64_t seq);
+void nsi_consumer_release(struct ns_consumer *c, int64_t seq);
 
 /* Free a consumer (halting and joining its thread, leaving the gating set). */
 void nsi_consumer_free(struct ns_consumer *c);
 
 /* Stop for good: leave the gating set and tell downstream consumers. */
-void nsi_processor_finish(struct ns_consumer *c);
+void nsi_consumer_finish(struct ns_consumer *c);
 
 #endif /* NSI_CORE_PROCESSOR_H */

@@ -8,7 +8,7 @@
 #include <nanostream/ring.h>
 
 #include "util/sized.h"
-#include "core/ring.h"
+#include "ring/ring.h"
 #include "mem/region.h"
 #include "util/cpu.h"
 

@@ -9,14 +9,14 @@
 
 #include <nanostream/ring.h>
 
-#include "core/sequence.h"
-#include "core/wait.h"
+#include "ring/sequence.h"
+#include "util/wait.h"
 #include "mem/region.h"
 #include "util/atomic.h"
 #include "util/compiler.h"
 
 /*
- * The ring and its sequencers. Code here assumes valid arguments: src/api checks them.
+ * The ring and its sequencers. Code here assumes valid arguments: ring.c checks them.
  *
  * Sequences: the cursor starts at -1; the first claim is sequence 0. A claim of n slots ending
  * at `next` may proceed once every gating sequence (consumer) is >= next - capacity, i.e. the

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "driver/broadcast.h"
+#include "ipc/broadcast.h"
 #include "util/atomic.h"
 #include "util/cpu.h"
 

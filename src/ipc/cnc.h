@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "driver/broadcast.h"
-#include "driver/mpsc.h"
+#include "ipc/broadcast.h"
+#include "ipc/mpsc.h"
 
 /*
  * The command-and-control file (cnc.dat in the driver directory): how clients, the driver and
@@ -271,5 +271,32 @@ void nsi_cnc_beat(struct nsi_cnc *cnc, int64_t now_ns);
 void nsi_doorbell_ring(uint32_t *word);
 /* Returns 0 when woken or the word changed, -ETIMEDOUT after @timeout_ns (<= 0: no wait). */
 int nsi_doorbell_wait(uint32_t *word, uint32_t seen, int64_t timeout_ns);
+
+/* A subscriber position counter's second word: the messages it delivered (same line). */
+#define NSI_COUNTER_MESSAGES_WORD 1
+
+enum nsi_counter_kind {
+	NSI_COUNTER_SUBSCRIBER_POSITION = 1, /* written by the subscriber */
+	NSI_COUNTER_SYSTEM = 2,		     /* written by the driver (or counted by clients) */
+	NSI_COUNTER_PUBLISHER_POSITION = 3,  /* the log's tail, copied by the driver */
+	NSI_COUNTER_PUBLISHER_LIMIT = 4,     /* the publishers' limit, copied by the driver */
+};
+
+/* System counters: ids 0 .. NSI_SYS_COUNT - 1 of every driver's CnC, in this order. */
+enum nsi_sys_counter {
+	NSI_SYS_COMMANDS,	  /* commands handled */
+	NSI_SYS_ERRORS,		  /* errors reported to the error log */
+	NSI_SYS_CLIENTS,	  /* clients heard from and not closed */
+	NSI_SYS_PUBLICATIONS,	  /* logs open */
+	NSI_SYS_SUBSCRIPTIONS,	  /* subscriptions open */
+	NSI_SYS_BACK_PRESSURE,	  /* offers refused for back pressure (counted by publishers) */
+	NSI_SYS_CLIENT_TIMEOUTS,  /* clients timed out */
+	NSI_SYS_UNBLOCKED,	  /* logs unblocked after a publisher died mid-message */
+	NSI_SYS_CYCLE_MAX_NS,	  /* the longest duty cycle, in ns */
+	NSI_SYS_BYTES,		  /* bytes published (frames and padding) in every log so far */
+	NSI_SYS_MESSAGES,	  /* messages delivered to subscriptions so far */
+	NSI_SYS_COMMANDS_SKIPPED, /* commands a dead or stopped client left unfinished */
+	NSI_SYS_COUNT
+};
 
 #endif /* NSI_DRIVER_CNC_H */

@@ -11,7 +11,7 @@
 
 #include <nanostream/ring.h>
 
-#include "core/wait.h"
+#include "util/wait.h"
 #include "util/cpu.h"
 
 /* How many pauses between clock reads while spinning against a deadline. */

@@ -6,9 +6,9 @@
 
 #include <nanostream/consumer.h>
 
-#include "core/processor.h"
+#include "consumer/consumer.h"
 
-/* Shared by the consumer, work-pool and poller create calls (src/api/consumer.c). */
+/* Shared by the consumer, work-pool and poller create calls (consumer.c). */
 
 #define NSI_DEFAULT_RETRIES 3u
 

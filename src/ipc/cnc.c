@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "driver/cnc.h"
+#include "ipc/cnc.h"
 #include "log/logfile.h"
 #include "mem/guard.h"
 #include "util/atomic.h"

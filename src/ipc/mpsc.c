@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "driver/mpsc.h"
+#include "ipc/mpsc.h"
 #include "util/atomic.h"
 #include "util/cpu.h"
 

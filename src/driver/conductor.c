@@ -13,108 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/uri.h"
+#include "ipc/uri.h"
+#include "driver/conductor.h"
 #include "driver/driver.h"
-#include "driver/proto.h"
+#include "driver/ipc_publication.h"
+#include "ipc/defaults.h"
+#include "ipc/proto.h"
 #include "log/logfile.h"
 #include "util/atomic.h"
-
-struct drv_pub {
-	int64_t reg_id;
-	int32_t session_id;
-	int32_t stream_id;
-	bool exclusive;
-	int refs;
-	struct nsi_logfile lf;
-	char name[NSI_NAME_MAX];
-	int64_t blocked_pos;   /* the slowest subscriber's position while it did not move */
-	int64_t blocked_since; /* since when */
-	int32_t pos_counter;   /* the log's tail, for ns-stat (-1: none) */
-	int32_t lim_counter;   /* the publishers' limit (-1: none) */
-};
-
-struct drv_handle {
-	int64_t reg_id; /* the add command's correlation id */
-	int64_t client_id;
-	int64_t pub_reg;
-};
-
-struct drv_sub {
-	int64_t reg_id;
-	int64_t client_id;
-	int32_t stream_id;
-	int32_t session_id; /* with has_session_id: only that session's logs */
-	bool has_session_id;
-};
-
-struct drv_client {
-	int64_t id;
-	int64_t last_seen_ns; /* its last command or keepalive */
-	int64_t pid;	      /* from its keepalives; 0 until the first */
-};
-
-/* A subscriber counter whose user has yet to map a closed log or let the counter go. */
-struct drv_wait {
-	int32_t counter;
-	int64_t token; /* the link's id */
-};
-
-/*
- * A closed log's file, kept for subscribers that were told of it and have yet to map it: until
- * each of them has mapped it or let its counter go (or is gone), at most until @until.
- */
-struct drv_linger {
-	char name[NSI_NAME_MAX];
-	int64_t until;
-	int n;
-	struct drv_wait wait[NSI_LOG_MAX_SUBSCRIBERS];
-};
-
-/* A subscription to link to a log again at the next timer (its image was found corrupt). */
-struct drv_relink {
-	int64_t sub_reg;
-	int64_t pub_reg;
-};
-
-struct drv_link {
-	int64_t id; /* the image id subscribers know it by (new for every link) */
-	int64_t sub_reg;
-	int64_t pub_reg;
-	int32_t counter;
-	int32_t slot; /* index in the log's subscriber list */
-};
-
-#define ARRAY(T)                                                                                   \
-	struct {                                                                                   \
-		T *v;                                                                              \
-		int n, cap;                                                                        \
-	}
-
-struct nsi_driver {
-	struct nsi_driver_opts o;
-	char dir[PATH_MAX - 64];
-	char cnc_path[PATH_MAX];
-	struct nsi_cnc cnc;
-	ARRAY(struct drv_pub *) pubs;
-	ARRAY(struct drv_handle) handles;
-	ARRAY(struct drv_sub) subs;
-	ARRAY(struct drv_link) links;
-	ARRAY(struct drv_client) clients;
-	ARRAY(struct drv_linger) lingering; /* closed logs whose files are removed later */
-	ARRAY(struct drv_relink) relinks;   /* images found corrupt, to join again */
-	int32_t next_session_id;
-	int64_t next_reg_id;
-	uint32_t prng;
-	int64_t pid;		 /* the driver's own: its clients there are alive while it runs */
-	int64_t next_timer_ns;	 /* when client liveness is checked next */
-	int64_t closed_bytes;	 /* bytes of the logs already closed */
-	int64_t closed_messages; /* messages delivered through links already gone */
-	bool bcast_pending;
-	int lock_fd;   /* the directory's lock, held for the driver's life */
-	dev_t cnc_dev; /* cnc.dat as created: removed at the end only if still ours */
-	ino_t cnc_ino;
-	uint32_t instance; /* in log file names: no two drivers' logs share a name */
-};
 
 /* Grow an ARRAY to hold one more; returns false when out of memory. */
 #define ARRAY_RESERVE(a) ((a).n < (a).cap || grow((void **)&(a).v, &(a).cap, sizeof(*(a).v)))
@@ -137,21 +43,21 @@ sys_counter(struct nsi_driver *d, int which)
 	return nsi_counter_addr(&d->cnc.counters, which);
 }
 
-static void
-sys_add(struct nsi_driver *d, int which, int64_t n)
+void
+nsi_drv_sys_add(struct nsi_driver *d, int which, int64_t n)
 {
 	int64_t *c = sys_counter(d, which);
 	nsi_store_release_i64(c, nsi_load_relaxed_i64(c) + n);
 }
 
-static void
-sys_set(struct nsi_driver *d, int which, int64_t v)
+void
+nsi_drv_sys_set(struct nsi_driver *d, int which, int64_t v)
 {
 	nsi_store_release_i64(sys_counter(d, which), v);
 }
 
-static int64_t
-now_of(const struct nsi_driver *d)
+int64_t
+nsi_drv_now(const struct nsi_driver *d)
 {
 	return d->o.clock(d->o.clock_ctx);
 }
@@ -165,8 +71,8 @@ mono_clock(void *ctx)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static uint32_t
-next_random(struct nsi_driver *d)
+uint32_t
+nsi_drv_random(struct nsi_driver *d)
 {
 	d->prng ^= d->prng << 13;
 	d->prng ^= d->prng >> 17;
@@ -174,19 +80,16 @@ next_random(struct nsi_driver *d)
 	return d->prng;
 }
 
-static void report(struct nsi_driver *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-report(struct nsi_driver *d, const char *fmt, ...)
+void
+nsi_drv_report(struct nsi_driver *d, const char *fmt, ...)
 {
 	char text[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	(void)nsi_errlog_record(&d->cnc.errors, now_of(d), text);
-	sys_add(d, NSI_SYS_ERRORS, 1);
+	(void)nsi_errlog_record(&d->cnc.errors, nsi_drv_now(d), text);
+	nsi_drv_sys_add(d, NSI_SYS_ERRORS, 1);
 }
 
 /* ---- responses ---- */
@@ -282,10 +185,10 @@ link_pair(struct nsi_driver *d, const struct drv_sub *s, struct drv_pub *p)
 		counter = nsi_counter_alloc(
 			&d->cnc.counters, NSI_COUNTER_SUBSCRIBER_POSITION, s->client_id,
 			(int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id),
-			label, now_of(d), id);
+			label, nsi_drv_now(d), id);
 	if (counter < 0) {
-		report(d, "cannot link subscription %lld to %s: %s", (long long)s->reg_id, p->name,
-		       slot < 0 ? "too many subscribers" : "no free counter");
+		nsi_drv_report(d, "cannot link subscription %lld to %s: %s", (long long)s->reg_id,
+			       p->name, slot < 0 ? "too many subscribers" : "no free counter");
 		return slot < 0 ? -EMLINK : -ENOSPC;
 	}
 	d->next_reg_id = id;
@@ -323,7 +226,7 @@ unlink_at(struct nsi_driver *d, int i, struct drv_pub *p, int64_t reuse_delay_ns
 		if (link_count(d, p->reg_id) == 0)
 			nsi_store_release_u32((uint32_t *)&m->is_connected, 0);
 	}
-	(void)nsi_counter_free(&d->cnc.counters, l.counter, now_of(d), reuse_delay_ns);
+	(void)nsi_counter_free(&d->cnc.counters, l.counter, nsi_drv_now(d), reuse_delay_ns);
 }
 
 /* How long a subscriber that may still be running could go on writing a freed counter. */
@@ -383,8 +286,8 @@ remove_lingering(struct nsi_driver *d, int64_t now, bool all)
 }
 
 /* The slowest linked subscriber's position, or INT64_MAX with none. */
-static int64_t
-slowest(struct nsi_driver *d, const struct drv_pub *p)
+int64_t
+nsi_drv_slowest(struct nsi_driver *d, const struct drv_pub *p)
 {
 	int64_t min = INT64_MAX;
 	for (int i = 0; i < d->links.n; i++) {
@@ -399,98 +302,16 @@ slowest(struct nsi_driver *d, const struct drv_pub *p)
 }
 
 static void
-unblocked(struct nsi_driver *d, const struct drv_pub *p, int64_t position, int32_t bytes)
-{
-	if (bytes > 0) {
-		sys_add(d, NSI_SYS_UNBLOCKED, 1);
-		report(d,
-		       "%s: padded %d bytes at position %lld left by a publisher that stopped "
-		       "between reserving and committing",
-		       p->name, (int)bytes, (long long)position);
-	} else if (bytes < 0) {
-		report(d, "%s: impossible frame at position %lld", p->name, (long long)position);
-	}
-}
-
-/*
- * A log whose slowest subscriber has been stuck for the unblock timeout at a frame that was
- * reserved and never committed gets that frame padded: its publisher died (or is too slow to
- * wait for) and the subscribers carry on.
- */
-static void
-check_blocked(struct nsi_driver *d, struct drv_pub *p, int64_t now)
-{
-	int64_t min = slowest(d, p), tail = nsi_log_tail_position(&p->lf.log);
-	if (min == INT64_MAX || min >= tail) {
-		p->blocked_pos = -1;
-		return;
-	}
-	if (min != p->blocked_pos) {
-		p->blocked_pos = min;
-		p->blocked_since = now;
-		return;
-	}
-	if (now - p->blocked_since < d->o.unblock_timeout_ns)
-		return;
-	unblocked(d, p, min, nsi_log_unblock(&p->lf.log, min, tail));
-	p->blocked_since = now;
-}
-
-/*
- * Every publisher of the log is gone: nothing reserved can be committed any more, so every
- * hole between the slowest subscriber and the tail is padded at once and the subscribers read
- * to the end of the stream. Returns the end of the stream: the tail, or where the frames stop
- * making sense. The metadata is shared memory: a forged tail or position must not turn this
- * into unbounded work, so the walk covers at most two terms (a publisher cannot be further
- * ahead of the slowest subscriber than its window and one message, at most 1.125 terms).
- */
-static int64_t
-fill_holes(struct nsi_driver *d, struct drv_pub *p, int64_t tail)
-{
-	struct nsi_log *log = &p->lf.log;
-	int64_t pos = slowest(d, p), reach = 2 * (int64_t)log->term_length;
-	if (pos == INT64_MAX || pos >= tail)
-		return tail;
-	if (pos < 0 || pos % NSI_FRAME_ALIGN != 0 || tail - pos > reach) {
-		report(d,
-		       "%s: tail %lld and slowest subscriber %lld are too far apart: the stream "
-		       "ends at the subscriber",
-		       p->name, (long long)tail, (long long)pos);
-		return pos >= 0 ? pos : tail;
-	}
-	while (pos < tail) {
-		int32_t offset = (int32_t)(pos & (log->term_length - 1));
-		const uint8_t *term = log->terms[nsi_log_partition((int32_t)(pos >> log->shift))];
-		struct nsi_data_header h;
-		int32_t len = nsi_term_frame(term, log->term_length, offset, &h);
-		if (len == 0) {
-			len = nsi_log_unblock(log, pos, tail);
-			unblocked(d, p, pos, len);
-		}
-		if (len <= 0) {
-			/* Corrupt, or nothing to pad: the stream ends here, not at a tail never met. */
-			report(d, "%s: the stream ends at %lld, short of its tail %lld", p->name,
-			       (long long)pos, (long long)tail);
-			return pos;
-		}
-		pos += len;
-	}
-	return tail;
-}
-
-static void
 close_pub(struct nsi_driver *d, struct drv_pub *p)
 {
-	struct nsi_log *log = &p->lf.log;
-	int64_t eos = fill_holes(d, p, nsi_log_tail_position(log));
-	nsi_store_release_i64(&log->meta->end_of_stream_position, eos);
+	int64_t eos = nsi_ipc_pub_end_stream(d, p);
 	d->closed_bytes += eos;
 	/*
 	 * The file stays while a subscriber told of the image may not have mapped it yet (it must
 	 * still read what was committed): until each has mapped it or let its counter go, at most
 	 * a client liveness period.
 	 */
-	struct drv_linger l = { .until = now_of(d) + d->o.client_liveness_ns };
+	struct drv_linger l = { .until = nsi_drv_now(d) + d->o.client_liveness_ns };
 	snprintf(l.name, sizeof(l.name), "%s", p->name);
 	for (int i = d->links.n - 1; i >= 0; i--) {
 		if (d->links.v[i].pub_reg != p->reg_id)
@@ -510,15 +331,11 @@ close_pub(struct nsi_driver *d, struct drv_pub *p)
 		d->lingering.v[d->lingering.n++] = l;
 	else
 		unlink(path);
-	nsi_logfile_close(&p->lf);
-	/* Only the driver writes these two: handed out again at once. */
-	(void)nsi_counter_free(&d->cnc.counters, p->pos_counter, now_of(d), 0);
-	(void)nsi_counter_free(&d->cnc.counters, p->lim_counter, now_of(d), 0);
 	for (int i = 0; i < d->pubs.n; i++)
 		if (d->pubs.v[i] == p)
 			d->pubs.v[i] = d->pubs.v[--d->pubs.n];
-	free(p);
-	sys_set(d, NSI_SYS_PUBLICATIONS, d->pubs.n);
+	nsi_ipc_pub_free(d, p);
+	nsi_drv_sys_set(d, NSI_SYS_PUBLICATIONS, d->pubs.n);
 }
 
 static void
@@ -527,15 +344,14 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 	char err[160];
 	int32_t term = uri.term_length != 0 ? uri.term_length : d->o.term_length;
 	int32_t mtu = uri.mtu != 0 ? uri.mtu : d->o.mtu;
-	if (uri.mtu > term / 8) {
+	if (uri.mtu > nsi_log_mtu_limit(term)) {
 		/* Asked for explicitly: refused, as other bad parameters are (only a default fits). */
 		snprintf(err, sizeof(err), "mtu %d is more than term-length / 8 (%d)", (int)uri.mtu,
-			 (int)(term / 8));
+			 (int)nsi_log_mtu_limit(term));
 		send_error(d, c->correlation_id, -EINVAL, err);
 		return;
 	}
-	if (mtu > term / 8)
-		mtu = term / 8;
+	mtu = nsi_log_mtu_fit(term, mtu);
 	if (uri.max_message > nsi_log_max_message(term)) {
 		snprintf(err, sizeof(err), "max-message %d is more than term-length / 8 (%d)",
 			 (int)uri.max_message, (int)nsi_log_max_message(term));
@@ -570,59 +386,27 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 	if (p == NULL) {
 		/* Two counters of its own and one per subscription it will serve: all or nothing. */
 		int need = 2 + stream_subs(d, c->stream_id);
-		int32_t have = nsi_counters_available(&d->cnc.counters, now_of(d));
+		int32_t have = nsi_counters_available(&d->cnc.counters, nsi_drv_now(d));
 		if (have < need) {
 			snprintf(err, sizeof(err),
 				 "no free counter: a new publication on stream %d needs %d, %d are "
 				 "free of %d (nanostreamd --counters)",
 				 (int)c->stream_id, need, (int)have, (int)d->cnc.counters.max);
-			report(d, "%s", err);
+			nsi_drv_report(d, "%s", err);
 			send_error(d, c->correlation_id, -ENOSPC, err);
 			return;
 		}
-		p = calloc(1, sizeof(*p));
+		int rc = 0;
+		p = nsi_ipc_pub_create(d, c->stream_id, c->exclusive != 0, &uri, term, mtu, err,
+				       sizeof(err), &rc);
 		if (p == NULL) {
-			send_error(d, c->correlation_id, -ENOMEM, "driver out of memory");
-			return;
-		}
-		p->reg_id = ++d->next_reg_id;
-		p->session_id = uri.has_session_id ? uri.session_id : d->next_session_id++;
-		p->stream_id = c->stream_id;
-		p->exclusive = c->exclusive != 0;
-		p->blocked_pos = -1;
-		snprintf(p->name, sizeof(p->name), "pub-%08x-%lld.log", (unsigned)d->instance,
-			 (long long)p->reg_id);
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
-		struct nsi_log_params lp = { .term_length = term,
-					     .mtu = mtu,
-					     .initial_term_id = (int32_t)next_random(d),
-					     .session_id = p->session_id,
-					     .stream_id = p->stream_id,
-					     .page_size = (int32_t)sysconf(_SC_PAGESIZE),
-					     .max_message = uri.max_message };
-		int rc = nsi_logfile_create(&p->lf, path, &lp, d->o.prefault, d->o.mem_huge);
-		if (rc != 0) {
-			snprintf(err, sizeof(err), "cannot create log %s: %s", p->name,
-				 strerror(-rc));
-			report(d, "%s", err);
+			if (rc != -ENOMEM)
+				nsi_drv_report(d, "%s", err);
 			send_error(d, c->correlation_id, rc, err);
-			free(p);
 			return;
 		}
-		char label[96];
-		snprintf(label, sizeof(label), "pub-pos: %s session %d stream %d", p->name,
-			 (int)p->session_id, (int)p->stream_id);
-		int64_t key =
-			(int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id);
-		p->pos_counter = nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_PUBLISHER_POSITION,
-						   p->reg_id, key, label, now_of(d), 0);
-		snprintf(label, sizeof(label), "pub-lim: %s session %d stream %d", p->name,
-			 (int)p->session_id, (int)p->stream_id);
-		p->lim_counter = nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_PUBLISHER_LIMIT,
-						   p->reg_id, key, label, now_of(d), 0);
 		d->pubs.v[d->pubs.n++] = p;
-		sys_set(d, NSI_SYS_PUBLICATIONS, d->pubs.n);
+		nsi_drv_sys_set(d, NSI_SYS_PUBLICATIONS, d->pubs.n);
 	}
 	p->refs++;
 	d->handles.v[d->handles.n++] = (struct drv_handle){ .reg_id = c->correlation_id,
@@ -672,12 +456,12 @@ add_subscription(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_u
 	for (int i = 0; i < d->pubs.n; i++)
 		logs += d->pubs.v[i]->stream_id == c->stream_id &&
 			(!uri.has_session_id || d->pubs.v[i]->session_id == uri.session_id);
-	int32_t have = nsi_counters_available(&d->cnc.counters, now_of(d));
+	int32_t have = nsi_counters_available(&d->cnc.counters, nsi_drv_now(d));
 	if (same >= NSI_LOG_MAX_SUBSCRIBERS) {
 		snprintf(err, sizeof(err),
 			 "stream %d has %d subscriptions: the most one stream serves",
 			 (int)c->stream_id, same);
-		report(d, "%s", err);
+		nsi_drv_report(d, "%s", err);
 		send_error(d, c->correlation_id, -EMLINK, err);
 		return;
 	}
@@ -686,7 +470,7 @@ add_subscription(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_u
 			 "no free counter: stream %d has %d publications, %d counters are free of "
 			 "%d (nanostreamd --counters)",
 			 (int)c->stream_id, logs, (int)have, (int)d->cnc.counters.max);
-		report(d, "%s", err);
+		nsi_drv_report(d, "%s", err);
 		send_error(d, c->correlation_id, -ENOSPC, err);
 		return;
 	}
@@ -762,10 +546,11 @@ image_corrupt(struct nsi_driver *d, int64_t client_id, int64_t image_id)
 		if (s == NULL || p == NULL)
 			return; /* not this client's */
 		int64_t *c = nsi_counter_addr(&d->cnc.counters, l.counter);
-		report(d,
-		       "subscription %lld found %s corrupt at position %lld: it joins again at "
-		       "the tail",
-		       (long long)s->reg_id, p->name, (long long)(c != NULL ? *c : -1));
+		nsi_drv_report(
+			d,
+			"subscription %lld found %s corrupt at position %lld: it joins again at "
+			"the tail",
+			(long long)s->reg_id, p->name, (long long)(c != NULL ? *c : -1));
 		unlink_at(d, i, p, sub_counter_delay(d));
 		if (ARRAY_RESERVE(d->relinks))
 			d->relinks.v[d->relinks.n++] =
@@ -802,7 +587,7 @@ seen_client(struct nsi_driver *d, int64_t client_id, bool closing, int64_t pid)
 		if (closing) {
 			d->clients.v[i] = d->clients.v[--d->clients.n];
 		} else {
-			d->clients.v[i].last_seen_ns = now_of(d);
+			d->clients.v[i].last_seen_ns = nsi_drv_now(d);
 			if (pid > 0)
 				d->clients.v[i].pid = pid;
 		}
@@ -810,7 +595,7 @@ seen_client(struct nsi_driver *d, int64_t client_id, bool closing, int64_t pid)
 	}
 	if (!closing && ARRAY_RESERVE(d->clients))
 		d->clients.v[d->clients.n++] = (struct drv_client){ .id = client_id,
-								    .last_seen_ns = now_of(d),
+								    .last_seen_ns = nsi_drv_now(d),
 								    .pid = pid > 0 ? pid : 0 };
 }
 
@@ -832,9 +617,9 @@ time_out_clients(struct nsi_driver *d, int64_t now)
 			continue;
 		d->clients.v[i] = d->clients.v[--d->clients.n];
 		close_client(d, cl.id, dead);
-		sys_add(d, NSI_SYS_CLIENT_TIMEOUTS, 1);
-		report(d, "client %lld (pid %lld) timed out: %s", (long long)cl.id,
-		       (long long)cl.pid, dead ? "its process is gone" : "silent too long");
+		nsi_drv_sys_add(d, NSI_SYS_CLIENT_TIMEOUTS, 1);
+		nsi_drv_report(d, "client %lld (pid %lld) timed out: %s", (long long)cl.id,
+			       (long long)cl.pid, dead ? "its process is gone" : "silent too long");
 	}
 }
 
@@ -906,7 +691,7 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 	default:
 		break;
 	}
-	report(d, "malformed command: type %d, %d bytes", (int)type, (int)length);
+	nsi_drv_report(d, "malformed command: type %d, %d bytes", (int)type, (int)length);
 }
 
 /*
@@ -917,28 +702,18 @@ static void
 refresh_counters(struct nsi_driver *d)
 {
 	int64_t bytes = d->closed_bytes;
-	for (int i = 0; i < d->pubs.n; i++) {
-		struct drv_pub *p = d->pubs.v[i];
-		int64_t tail = nsi_log_tail_position(&p->lf.log);
-		bytes += tail;
-		int64_t *c = nsi_counter_addr(&d->cnc.counters, p->pos_counter);
-		if (c != NULL)
-			nsi_store_release_i64(c, tail);
-		c = nsi_counter_addr(&d->cnc.counters, p->lim_counter);
-		if (c != NULL)
-			nsi_store_release_i64(
-				c, nsi_load_acquire_i64(&p->lf.log.meta->publisher_limit));
-	}
-	sys_set(d, NSI_SYS_BYTES, bytes);
+	for (int i = 0; i < d->pubs.n; i++)
+		bytes += nsi_ipc_pub_refresh(d, d->pubs.v[i]);
+	nsi_drv_sys_set(d, NSI_SYS_BYTES, bytes);
 	int64_t messages = d->closed_messages;
 	for (int i = 0; i < d->links.n; i++) {
 		int64_t *c = nsi_counter_addr(&d->cnc.counters, d->links.v[i].counter);
 		if (c != NULL)
 			messages += nsi_load_relaxed_i64(c + NSI_COUNTER_MESSAGES_WORD);
 	}
-	sys_set(d, NSI_SYS_MESSAGES, messages);
-	sys_set(d, NSI_SYS_CLIENTS, d->clients.n);
-	sys_set(d, NSI_SYS_SUBSCRIPTIONS, d->subs.n);
+	nsi_drv_sys_set(d, NSI_SYS_MESSAGES, messages);
+	nsi_drv_sys_set(d, NSI_SYS_CLIENTS, d->clients.n);
+	nsi_drv_sys_set(d, NSI_SYS_SUBSCRIPTIONS, d->subs.n);
 }
 
 bool
@@ -958,8 +733,8 @@ close_broken_logs(struct nsi_driver *d)
 		struct drv_pub *p = d->pubs.v[i];
 		if (!nsi_logfile_broken(&p->lf))
 			continue;
-		report(d, "%s was truncated by another process: the publication is closed",
-		       p->name);
+		nsi_drv_report(d, "%s was truncated by another process: the publication is closed",
+			       p->name);
 		for (int k = d->handles.n - 1; k >= 0; k--)
 			if (d->handles.v[k].pub_reg == p->reg_id)
 				d->handles.v[k] = d->handles.v[--d->handles.n];
@@ -973,38 +748,40 @@ nsi_driver_do_work(struct nsi_driver *d)
 	/* cnc.dat truncated under us: no command, notice or counter can be trusted any more. */
 	if (nsi_driver_failed(d))
 		return -EBADMSG;
-	int64_t now = now_of(d);
+	int64_t now = nsi_drv_now(d);
 	nsi_cnc_beat(&d->cnc, now);
 	struct nsi_mpsc *ring = &d->cnc.to_driver;
 	uint64_t skipped = ring->skipped;
 	int work = nsi_mpsc_read(ring, on_command, d, 16, now);
 	if (work < 0) {
-		report(d, "command ring: impossible contents (corrupt or forged memory); the "
-			  "commands in it were given up");
+		nsi_drv_report(d,
+			       "command ring: impossible contents (corrupt or forged memory); the "
+			       "commands in it were given up");
 		work = 0;
 	}
 	if (ring->skipped != skipped) {
-		sys_add(d, NSI_SYS_COMMANDS_SKIPPED, (int64_t)(ring->skipped - skipped));
-		report(d,
-		       "command ring: a command left unfinished for %lld ms by a dead or stopped "
-		       "client was skipped",
-		       (long long)(ring->stall_timeout_ns / 1000000));
+		nsi_drv_sys_add(d, NSI_SYS_COMMANDS_SKIPPED, (int64_t)(ring->skipped - skipped));
+		nsi_drv_report(
+			d,
+			"command ring: a command left unfinished for %lld ms by a dead or stopped "
+			"client was skipped",
+			(long long)(ring->stall_timeout_ns / 1000000));
 	}
 	if (work > 0)
-		sys_add(d, NSI_SYS_COMMANDS, work);
+		nsi_drv_sys_add(d, NSI_SYS_COMMANDS, work);
 	if (now >= d->next_timer_ns) {
 		remove_lingering(d, now, false);
 		time_out_clients(d, now);
 		relink(d);
 		close_broken_logs(d);
 		for (int i = 0; i < d->pubs.n; i++)
-			check_blocked(d, d->pubs.v[i], now);
+			nsi_ipc_pub_on_timer(d, d->pubs.v[i], now);
 		refresh_counters(d);
 		d->next_timer_ns = now + d->o.heartbeat_ns;
 	}
-	int64_t cycle = now_of(d) - now;
+	int64_t cycle = nsi_drv_now(d) - now;
 	if (cycle > nsi_load_relaxed_i64(sys_counter(d, NSI_SYS_CYCLE_MAX_NS)))
-		sys_set(d, NSI_SYS_CYCLE_MAX_NS, cycle);
+		nsi_drv_sys_set(d, NSI_SYS_CYCLE_MAX_NS, cycle);
 	if (d->bcast_pending) {
 		d->bcast_pending = false;
 		nsi_doorbell_ring(&d->cnc.hdr->client_doorbell);
@@ -1160,27 +937,32 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 	if (d->o.clock == NULL)
 		d->o.clock = mono_clock;
 	if (d->o.heartbeat_ns <= 0)
-		d->o.heartbeat_ns = 100000000;
+		d->o.heartbeat_ns = NSI_MS(NSI_DEFAULT_HEARTBEAT_MS);
 	if (d->o.client_liveness_ns <= 0)
-		d->o.client_liveness_ns = 10000000000LL;
+		d->o.client_liveness_ns = NSI_MS(NSI_DEFAULT_CLIENT_TIMEOUT_MS);
 	if (d->o.driver_timeout_ns <= 0)
-		d->o.driver_timeout_ns = 10000000000LL;
+		d->o.driver_timeout_ns = NSI_MS(NSI_DEFAULT_DRIVER_TIMEOUT_MS);
 	if (d->o.unblock_timeout_ns <= 0)
-		d->o.unblock_timeout_ns = 15000000000LL;
+		d->o.unblock_timeout_ns = NSI_MS(NSI_DEFAULT_UNBLOCK_TIMEOUT_MS);
 	if (d->o.command_timeout_ns <= 0)
-		d->o.command_timeout_ns = d->o.heartbeat_ns * 10;
+		d->o.command_timeout_ns = d->o.heartbeat_ns * NSI_DEFAULT_COMMAND_TIMEOUT_BEATS;
+	if (d->o.term_length <= 0)
+		d->o.term_length = NSI_DEFAULT_TERM_LENGTH;
+	if (d->o.mtu <= 0)
+		d->o.mtu = nsi_log_mtu_fit(d->o.term_length, NSI_DEFAULT_MTU);
 	snprintf(d->dir, sizeof(d->dir), "%s", o->dir);
 	snprintf(d->cnc_path, sizeof(d->cnc_path), "%s/%s", d->dir, NSI_CNC_FILE);
-	int64_t now = now_of(d);
+	int64_t now = nsi_drv_now(d);
 	d->prng = (uint32_t)now ^ (uint32_t)getpid() ^ 0x9e3779b9u;
 	if (d->prng == 0)
 		d->prng = 1;
-	d->next_session_id = (int32_t)next_random(d);
-	d->instance = next_random(d);
+	d->next_session_id = (int32_t)nsi_drv_random(d);
+	d->instance = nsi_drv_random(d);
 	d->pid = (int64_t)getpid();
 	struct nsi_cnc_params p = { .to_driver_bytes = 64 * 1024,
 				    .to_clients_bytes = 64 * 1024,
-				    .counters = o->counters > 0 ? o->counters : 1024,
+				    .counters =
+					    o->counters > 0 ? o->counters : NSI_DEFAULT_COUNTERS,
 				    .error_log_bytes = 64 * 1024,
 				    .client_liveness_ns = d->o.client_liveness_ns,
 				    .driver_timeout_ns = d->o.driver_timeout_ns };

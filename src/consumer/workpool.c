@@ -7,9 +7,9 @@
 
 #include <nanostream/consumer.h>
 
-#include "api/consumer_setup.h"
+#include "consumer/setup.h"
 #include "util/sized.h"
-#include "core/processor.h"
+#include "consumer/consumer.h"
 
 /* First released size (util/sized.h): never change it. */
 #define WORK_POOL_OPTS_0_1 NSI_SIZE_UPTO(struct ns_work_pool_opts, on_error)
@@ -94,7 +94,7 @@ ns_work_pool_create(ns_work_pool **pool, ns_ring *ring, const struct ns_work_poo
 		if (rc < 0)
 			goto err;
 		if (i == 0 && o.after_count != 0) {
-			start = nsi_processor_upstream_min(w);
+			start = nsi_consumer_upstream_min(w);
 			how = NSI_GATE_AT_TRUSTED;
 		}
 		rc = nsi_gate_register(ring, &w->gate, &start, how);

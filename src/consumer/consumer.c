@@ -11,9 +11,9 @@
 
 #include <nanostream/consumer.h>
 
-#include "api/consumer_setup.h"
+#include "consumer/setup.h"
 #include "util/sized.h"
-#include "core/processor.h"
+#include "consumer/consumer.h"
 
 /* First released sizes (util/sized.h): never change these. */
 #define CONSUMER_OPTS_0_1  NSI_SIZE_UPTO(struct ns_consumer_opts, on_events)
@@ -118,7 +118,7 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 		goto err_free;
 	if (o.after_count != 0) {
 		/* The upstream consumers' own gates already hold producers back to here. */
-		start = nsi_processor_upstream_min(c);
+		start = nsi_consumer_upstream_min(c);
 		how = NSI_GATE_AT_TRUSTED;
 	} else if ((o.flags & NS_CONSUMER_F_START_AT) != 0) {
 		start = o.start_sequence;
@@ -153,7 +153,7 @@ ns_consumer_run(ns_consumer *consumer)
 	else if (consumer->work_seq != NULL)
 		rc = nsi_worker_run(consumer);
 	else
-		rc = nsi_processor_run(consumer);
+		rc = nsi_consumer_run(consumer);
 	nsi_store_release_u32(&consumer->running, 0);
 	return rc;
 }
@@ -240,7 +240,7 @@ ns_consumer_release(ns_consumer *consumer, int64_t seq)
 	    seq <= consumer->batch.released)
 		return -EINVAL;
 	consumer->batch.released = seq;
-	nsi_processor_release(consumer, seq);
+	nsi_consumer_release(consumer, seq);
 	return 0;
 }
 

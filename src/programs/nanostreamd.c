@@ -19,8 +19,12 @@
 
 #include "client/client.h"
 #include "driver/driver.h"
+#include "ipc/defaults.h"
 #include "log/logfile.h"
 #include "util/cpu.h"
+
+#define STR_(x) #x
+#define STR(x)	STR_(x) /* a default of ipc/defaults.h as the text users type */
 
 enum exit_code {
 	EXIT_STOPPED = 0, /* stopped by SIGINT or SIGTERM */
@@ -45,36 +49,46 @@ on_signal(int sig)
 static void
 usage(FILE *out)
 {
-	fprintf(out,
-		"usage: nanostreamd [options]\n"
-		"Runs the nanostream media driver in the foreground until SIGINT or SIGTERM.\n"
-		"\n"
-		"  -d, --dir DIR               driver directory (default: $NANOSTREAM_DIR, else\n"
-		"                              /dev/shm/nanostream-USER); created 0700 if missing\n"
-		"      --term-length BYTES     default term length of publications (1m; 64k..1g,\n"
-		"                              a power of two; suffixes k, m, g)\n"
-		"      --mtu BYTES             default frame size (4096)\n"
-		"      --heartbeat-ms N        heartbeat and idle wake-up interval (100)\n"
-		"      --client-timeout-ms N   a client silent this long is gone (10000)\n"
-		"      --driver-timeout-ms N   clients give up on a driver silent this long "
-		"(10000)\n"
-		"      --unblock-timeout-ms N  pad over a frame reserved and never committed "
-		"after\n"
-		"                              this long (its publisher died) (15000)\n"
-		"      --command-timeout-ms N  skip a command a client left unfinished this long\n"
-		"                              (it died while writing it) (10 heartbeats)\n"
-		"      --counters N            counters in cnc.dat (1024)\n"
-		"      --huge auto|huge|normal huge pages for log files (auto)\n"
-		"  -h, --help                  this text\n"
-		"\n"
-		"Each option can also come from the environment (the flag wins):\n"
-		"NANOSTREAM_DIR, NANOSTREAM_TERM_LENGTH, NANOSTREAM_MTU, NANOSTREAM_HEARTBEAT_MS,\n"
-		"NANOSTREAM_CLIENT_TIMEOUT_MS, NANOSTREAM_DRIVER_TIMEOUT_MS,\n"
-		"NANOSTREAM_UNBLOCK_TIMEOUT_MS, NANOSTREAM_COMMAND_TIMEOUT_MS,\n"
-		"NANOSTREAM_COUNTERS, NANOSTREAM_HUGE.\n"
-		"\n"
-		"Exit status: 0 stopped by a signal; 1 failed; 2 usage; 3 another driver runs in\n"
-		"the directory; 4 the directory cannot be used.\n");
+	fprintf(out, "usage: nanostreamd [options]\n"
+		     "Runs the nanostream media driver in the foreground until SIGINT or SIGTERM.\n"
+		     "\n"
+		     "  -d, --dir DIR               driver directory (default: $NANOSTREAM_DIR, "
+		     "else\n"
+		     "                              /dev/shm/nanostream-USER); created 0700 if "
+		     "missing\n"
+		     "      --term-length BYTES     default term length of publications\n"
+		     "                              (" STR(NSI_DEFAULT_TERM_LENGTH) "; 64k..1g, a "
+										    "power of two;"
+										    " suffixes k, "
+										    "m, g)\n"
+										    "      --mtu "
+										    "BYTES         "
+										    "    default "
+										    "frame size "
+										    "(" STR(NSI_DEFAULT_MTU) ")\n"
+													     "      --heartbeat-ms N        heartbeat and idle wake-up interval (" STR(NSI_DEFAULT_HEARTBEAT_MS) ")\n"
+																										 "      --client-timeout-ms N   a client silent this long is gone (" STR(NSI_DEFAULT_CLIENT_TIMEOUT_MS) ")\n"
+																																							"      --driver-timeout-ms N   clients give up on a driver silent this long (" STR(
+																																								NSI_DEFAULT_DRIVER_TIMEOUT_MS) ")\n"
+																																											       "      --unblock-timeout-ms N  pad over a frame reserved and never committed "
+																																											       "after\n"
+																																											       "                              this long (its publisher died) (" STR(
+																																												       NSI_DEFAULT_UNBLOCK_TIMEOUT_MS) ")\n"
+																																																       "      --command-timeout-ms N  skip a command a client left unfinished this long\n"
+																																																       "                              (it died while writing it) (" STR(
+																																																	       NSI_DEFAULT_COMMAND_TIMEOUT_BEATS) " heartbeats)\n"
+																																																						  "      --counters N            counters in cnc.dat (" STR(NSI_DEFAULT_COUNTERS) ")\n"
+																																																																  "      --huge auto|huge|normal huge pages for log files (auto)\n"
+																																																																  "  -h, --help                  this text\n"
+																																																																  "\n"
+																																																																  "Each option can also come from the environment (the flag wins):\n"
+																																																																  "NANOSTREAM_DIR, NANOSTREAM_TERM_LENGTH, NANOSTREAM_MTU, NANOSTREAM_HEARTBEAT_MS,\n"
+																																																																  "NANOSTREAM_CLIENT_TIMEOUT_MS, NANOSTREAM_DRIVER_TIMEOUT_MS,\n"
+																																																																  "NANOSTREAM_UNBLOCK_TIMEOUT_MS, NANOSTREAM_COMMAND_TIMEOUT_MS,\n"
+																																																																  "NANOSTREAM_COUNTERS, NANOSTREAM_HUGE.\n"
+																																																																  "\n"
+																																																																  "Exit status: 0 stopped by a signal; 1 failed; 2 usage; 3 another driver runs in\n"
+																																																																  "the directory; 4 the directory cannot be used.\n");
 }
 
 /* A count with an optional k/m/g suffix (powers of 1024). */
@@ -147,17 +161,20 @@ main(int argc, char **argv)
 {
 	struct setting set[S_COUNT] = {
 		[S_DIR] = { "--dir", "NANOSTREAM_DIR", NULL },
-		[S_TERM] = { "--term-length", "NANOSTREAM_TERM_LENGTH", "1m" },
-		[S_MTU] = { "--mtu", "NANOSTREAM_MTU", "4096" },
-		[S_HEARTBEAT] = { "--heartbeat-ms", "NANOSTREAM_HEARTBEAT_MS", "100" },
+		[S_TERM] = { "--term-length", "NANOSTREAM_TERM_LENGTH",
+			     STR(NSI_DEFAULT_TERM_LENGTH) },
+		[S_MTU] = { "--mtu", "NANOSTREAM_MTU", STR(NSI_DEFAULT_MTU) },
+		[S_HEARTBEAT] = { "--heartbeat-ms", "NANOSTREAM_HEARTBEAT_MS",
+				  STR(NSI_DEFAULT_HEARTBEAT_MS) },
 		[S_CLIENT_TIMEOUT] = { "--client-timeout-ms", "NANOSTREAM_CLIENT_TIMEOUT_MS",
-				       "10000" },
+				       STR(NSI_DEFAULT_CLIENT_TIMEOUT_MS) },
 		[S_DRIVER_TIMEOUT] = { "--driver-timeout-ms", "NANOSTREAM_DRIVER_TIMEOUT_MS",
-				       "10000" },
-		[S_UNBLOCK] = { "--unblock-timeout-ms", "NANOSTREAM_UNBLOCK_TIMEOUT_MS", "15000" },
+				       STR(NSI_DEFAULT_DRIVER_TIMEOUT_MS) },
+		[S_UNBLOCK] = { "--unblock-timeout-ms", "NANOSTREAM_UNBLOCK_TIMEOUT_MS",
+				STR(NSI_DEFAULT_UNBLOCK_TIMEOUT_MS) },
 		[S_COMMAND_TIMEOUT] = { "--command-timeout-ms", "NANOSTREAM_COMMAND_TIMEOUT_MS",
 					NULL },
-		[S_COUNTERS] = { "--counters", "NANOSTREAM_COUNTERS", "1024" },
+		[S_COUNTERS] = { "--counters", "NANOSTREAM_COUNTERS", STR(NSI_DEFAULT_COUNTERS) },
 		[S_HUGE] = { "--huge", "NANOSTREAM_HUGE", "auto" },
 	};
 	for (int i = 0; i < S_COUNT; i++) {

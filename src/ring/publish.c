@@ -5,7 +5,7 @@
 
 #include <nanostream/ring.h>
 
-#include "core/ring.h"
+#include "ring/ring.h"
 
 /* One translator call, whatever its arity. */
 struct call {
