@@ -219,21 +219,8 @@ refresh_limit(ns_publication *p, int64_t position)
 	if (min == INT64_MAX) {
 		rc = NS_NOT_CONNECTED;
 	} else {
-		/* Counters are shared memory: a subscriber cannot be ahead of the log. */
-		int64_t tail = nsi_log_tail_position(&p->log);
-		if (min > tail)
-			min = tail;
-		if (min < 0)
-			min = 0;
-		int32_t window = m->window;
-		if (window <= 0 || window > p->log.term_length)
-			window = p->log.term_length / 2;
-		(void)nsi_log_clean_to(&p->log, min);
-		int64_t limit = min + window;
-		if (limit > shared)
-			nsi_store_release_i64(&m->publisher_limit, limit);
-		else
-			limit = shared;
+		/* Cleans and raises the limit, or for a driver-managed log only reads it. */
+		int64_t limit = nsi_log_publisher_limit(&p->log, min);
 		p->limit = limit;
 		if (limit <= position)
 			rc = NS_BACK_PRESSURED;

@@ -112,6 +112,7 @@ fill_view(struct nsi_log *log, uint8_t *base, int32_t term_length, int32_t mtu,
 	log->initial_term_id = initial_term_id;
 	log->max_payload = mtu - NSI_DATA_HEADER_LEN;
 	log->max_message = max_message;
+	log->driver_managed = log->meta->driver_managed != 0;
 	cache_header(log);
 }
 
@@ -133,6 +134,8 @@ nsi_log_init(struct nsi_log *log, void *base, size_t bytes, const struct nsi_log
 	m->page_size = p->page_size;
 	m->max_message = log->max_message;
 	m->window = p->window != 0 ? p->window : p->term_length / 2;
+	m->driver_managed = p->driver_managed;
+	log->driver_managed = p->driver_managed;
 	for (int i = 0; i < NSI_LOG_MAX_SUBSCRIBERS; i++)
 		m->subscriber_counters[i] = -1;
 	m->default_header = (struct nsi_data_header){
@@ -538,6 +541,30 @@ nsi_log_unblock(struct nsi_log *log, int64_t position, int64_t tail_position)
 					 false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return 0;
 	return pad;
+}
+
+int64_t
+nsi_log_publisher_limit(struct nsi_log *log, int64_t slowest)
+{
+	struct nsi_log_meta *m = log->meta;
+	int64_t shared = nsi_load_acquire_i64(&m->publisher_limit);
+	if (log->driver_managed)
+		return shared;
+	/* Counters are shared memory: a subscriber cannot be ahead of the log, nor before it. */
+	int64_t tail = nsi_log_tail_position(log);
+	if (slowest > tail)
+		slowest = tail;
+	if (slowest < 0)
+		slowest = 0;
+	int32_t window = m->window;
+	if (window <= 0 || window > log->term_length)
+		window = log->term_length / 2;
+	(void)nsi_log_clean_to(log, slowest);
+	int64_t limit = slowest + window;
+	if (limit <= shared)
+		return shared;
+	nsi_store_release_i64(&m->publisher_limit, limit);
+	return limit;
 }
 
 int64_t

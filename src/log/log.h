@@ -71,6 +71,12 @@ struct nsi_log_meta {
 	int32_t page_size;
 	int32_t max_message; /* longest message offers take (fragments included) */
 	struct nsi_data_header default_header;
+	/*
+	 * 0: publishers raise the limit and clean behind the slowest subscriber (IPC). 1: the
+	 * driver does both, publishers only read the limit (network logs: a retransmit may
+	 * still need what local readers are done with). Set at creation, read once at attach.
+	 */
+	int32_t driver_managed;
 };
 
 _Static_assert(sizeof(struct nsi_log_meta) <= NSI_LOG_META_BYTES, "metadata fits its page");
@@ -84,6 +90,7 @@ struct nsi_log {
 	int32_t initial_term_id;
 	int32_t max_payload; /* per frame: mtu - header */
 	int32_t max_message;
+	bool driver_managed; /* nsi_log_meta.driver_managed, read once */
 	/* The default header's constant words, read once (the metadata is shared memory). */
 	uint64_t hdr_session; /* session id << 32 */
 	uint32_t hdr_stream;
@@ -98,6 +105,7 @@ struct nsi_log_params {
 	int32_t page_size;   /* of the memory backing the log, for the record */
 	int32_t window;	     /* 0: half a term; at most a term */
 	int32_t max_message; /* 0: term length / 8 (at most 16 MiB); else 1 up to that */
+	bool driver_managed; /* the driver moves the limit and cleans (nsi_log_meta) */
 };
 
 /*
@@ -177,6 +185,16 @@ int32_t nsi_term_frame(const uint8_t *term, int32_t term_length, int32_t offset,
  * a timeout: a live publisher's commit landing on the pad would be lost.
  */
 int32_t nsi_log_unblock(struct nsi_log *log, int64_t position, int64_t tail_position);
+
+/*
+ * A publisher's new limit, given the slowest subscriber's position @slowest (clamped to the
+ * log: 0 up to its tail). For a log publishers manage (IPC) it cleans behind @slowest and
+ * raises the shared limit to @slowest plus the window (never lowers it). For a driver-managed
+ * log (a network publication) it touches nothing: a retransmit may still need that data, and
+ * the limit is the driver's; it returns the limit as the driver set it. Called by one
+ * publisher at a time (the limit lock).
+ */
+int64_t nsi_log_publisher_limit(struct nsi_log *log, int64_t slowest);
 
 /*
  * Zero the log's memory for positions from its clean position up to @position (which must be

@@ -601,6 +601,50 @@ gather_claim_and_clean(void **state)
 	free(mem);
 }
 
+/*
+ * Who cleans and moves the limit (docs/architecture.md): publishers for an IPC log; for a
+ * driver-managed log (network) publishers touch nothing, since a retransmit may still need
+ * what every local reader is done with.
+ */
+static void
+publisher_limit_cleans_only_logs_publishers_manage(void **state)
+{
+	(void)state;
+	for (int managed = 0; managed < 2; managed++) {
+		struct nsi_log log, view;
+		struct nsi_log_params p = params();
+		p.driver_managed = managed;
+		size_t bytes = nsi_log_bytes(TERM);
+		void *mem = zeroed(bytes);
+		assert_int_equal(nsi_log_init(&log, mem, bytes, &p), 0);
+		assert_int_equal(nsi_log_attach(&view, mem, bytes), 0);
+		assert_int_equal(view.driver_managed, managed);
+		uint8_t msg[100] = { 1 };
+		int64_t pos = 0;
+		for (int i = 0; i < 10; i++)
+			pos = nsi_log_append(&view, false, msg, sizeof(msg));
+		assert_int_equal(pos, 10 * 160);
+		log.meta->publisher_limit = managed ? 777 * 32 : 0;
+		int64_t limit = nsi_log_publisher_limit(&view, pos);
+		struct nsi_data_header h;
+		if (managed) {
+			assert_int_equal(limit, 777 * 32);		       /* the driver's */
+			assert_int_equal(log.meta->publisher_limit, 777 * 32); /* not raised */
+			assert_int_equal(log.meta->clean_position, 0);	       /* nothing cleaned */
+			assert_int_equal(nsi_term_frame(log.terms[0], TERM, 0, &h), 160);
+		} else {
+			assert_int_equal(limit, pos + TERM / 2);
+			assert_int_equal(log.meta->publisher_limit, pos + TERM / 2);
+			assert_int_equal(log.meta->clean_position, pos);
+			assert_int_equal(nsi_term_frame(log.terms[0], TERM, 0, &h), 0); /* zeroed */
+			/* Forged positions are clamped to the log; the limit never goes down. */
+			assert_int_equal(nsi_log_publisher_limit(&view, INT64_MAX), pos + TERM / 2);
+			assert_int_equal(nsi_log_publisher_limit(&view, -5), pos + TERM / 2);
+		}
+		free(mem);
+	}
+}
+
 /* A publisher that died between reserving and committing: the unblocker pads over its frame. */
 static void
 unblock_pads_over_dead_reservations(void **state)
@@ -759,6 +803,7 @@ main(void)
 		cmocka_unit_test(corrupt_frames_are_refused),
 		cmocka_unit_test(concurrent_appenders_lose_nothing),
 		cmocka_unit_test(gather_claim_and_clean),
+		cmocka_unit_test(publisher_limit_cleans_only_logs_publishers_manage),
 		cmocka_unit_test(unblock_pads_over_dead_reservations),
 		cmocka_unit_test(directory_is_private),
 		cmocka_unit_test(files_are_created_once_and_shared),
