@@ -374,6 +374,15 @@ struct grown_v2 {
 	uint64_t b, c, d;
 };
 
+/*
+ * Called through pointers the compiler cannot see through: inlined into this test, GCC's
+ * array-bounds check (sanitizer builds) flags the loop over bytes past a small caller struct
+ * that a size this small never runs.
+ */
+static int (*volatile sized_in)(void *, size_t, const void *, size_t) = nsi_sized_in;
+static int (*volatile sized_out_check)(const void *, size_t) = nsi_sized_out_check;
+static void (*volatile sized_out)(void *, const void *, size_t) = nsi_sized_out;
+
 static void
 helper_zero_fills_what_an_older_caller_did_not_pass(void **state)
 {
@@ -381,7 +390,7 @@ helper_zero_fills_what_an_older_caller_did_not_pass(void **state)
 	struct grown_v1 v1 = { .size = sizeof(v1), .a = 1, .b = 2 };
 	struct grown_v2 v2;
 	memset(&v2, 0xee, sizeof(v2));
-	assert_int_equal(nsi_sized_in(&v2, sizeof(v2), &v1, sizeof(v1)), 0);
+	assert_int_equal(sized_in(&v2, sizeof(v2), &v1, sizeof(v1)), 0);
 	assert_int_equal(v2.size, sizeof(v1));
 	assert_int_equal(v2.a, 1);
 	assert_int_equal(v2.b, 2);
@@ -390,7 +399,7 @@ helper_zero_fills_what_an_older_caller_did_not_pass(void **state)
 	/* Below the first release: refused, nothing written. */
 	memset(&v2, 0xee, sizeof(v2));
 	v1.size = sizeof(v1) - 1;
-	assert_int_equal(nsi_sized_in(&v2, sizeof(v2), &v1, sizeof(v1)), -EINVAL);
+	assert_int_equal(sized_in(&v2, sizeof(v2), &v1, sizeof(v1)), -EINVAL);
 	assert_int_equal(v2.a, 0xeeeeeeee);
 
 	/* Output into an older caller's struct: only its bytes are written. */
@@ -401,8 +410,8 @@ helper_zero_fills_what_an_older_caller_did_not_pass(void **state)
 	memset(&out, 0xee, sizeof(out));
 	out.v.size = sizeof(out.v);
 	struct grown_v2 ours = { .size = sizeof(ours), .a = 3, .b = 4, .c = 5, .d = 6 };
-	assert_int_equal(nsi_sized_out_check(&out.v, sizeof(struct grown_v1)), 0);
-	nsi_sized_out(&out.v, &ours, sizeof(ours));
+	assert_int_equal(sized_out_check(&out.v, sizeof(struct grown_v1)), 0);
+	sized_out(&out.v, &ours, sizeof(ours));
 	assert_int_equal(out.v.size, sizeof(out.v));
 	assert_int_equal(out.v.a, 3);
 	assert_int_equal(out.v.b, 4);
