@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef NSI_CORE_PROCESSOR_H
-#define NSI_CORE_PROCESSOR_H
+#ifndef NSI_CONSUMER_CONSUMER_H
+#define NSI_CONSUMER_CONSUMER_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -12,10 +12,11 @@
 #include "util/compiler.h"
 
 /*
- * The batch loop behind ns_consumer (the Disruptor's batch event processor). It owns a gate on the ring (so producers never
- * overwrite what it has not finished) and publishes its progress for the consumers that run
- * after it. A consumer with upstream consumers waits on their progress (the ring's progress
- * signal) instead of on the cursor: everything they finished is published.
+ * The batch loop behind ns_consumer (the Disruptor's batch event processor). It owns a gate on
+ * the ring (so producers never overwrite what it has not finished) and publishes its progress
+ * for the consumers that run after it. A consumer with upstream consumers waits on their
+ * progress (the ring's progress signal) instead of on the cursor: everything they finished is
+ * published.
  */
 
 #define NSI_MAX_AFTER 1024 /* the most consumers a ring can have */
@@ -108,4 +109,4 @@ void nsi_consumer_free(struct ns_consumer *c);
 /* Stop for good: leave the gating set and tell downstream consumers. */
 void nsi_consumer_finish(struct ns_consumer *c);
 
-#endif /* NSI_CORE_PROCESSOR_H */
+#endif /* NSI_CONSUMER_CONSUMER_H */

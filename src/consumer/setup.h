@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef NSI_API_CONSUMER_SETUP_H
-#define NSI_API_CONSUMER_SETUP_H
+#ifndef NSI_CONSUMER_SETUP_H
+#define NSI_CONSUMER_SETUP_H
 
 #include <stdint.h>
 
@@ -22,4 +22,4 @@ int nsi_consumer_check_after(ns_consumer *const *after, uint32_t count, const ns
 /* Copy a checked `after` list into @c. Returns 0 or -ENOMEM. */
 int nsi_consumer_set_after(struct ns_consumer *c, ns_consumer *const *after, uint32_t count);
 
-#endif /* NSI_API_CONSUMER_SETUP_H */
+#endif /* NSI_CONSUMER_SETUP_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef NSI_DRIVER_BROADCAST_H
-#define NSI_DRIVER_BROADCAST_H
+#ifndef NSI_IPC_BROADCAST_H
+#define NSI_IPC_BROADCAST_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -85,4 +85,4 @@ void nsi_bcast_receiver_init(struct nsi_bcast_receiver *r, const struct nsi_bcas
 int nsi_bcast_receive(struct nsi_bcast_receiver *r, int32_t *type, void *out, int32_t out_len,
 		      int32_t *length);
 
-#endif /* NSI_DRIVER_BROADCAST_H */
+#endif /* NSI_IPC_BROADCAST_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef NSI_DRIVER_CNC_H
-#define NSI_DRIVER_CNC_H
+#ifndef NSI_IPC_CNC_H
+#define NSI_IPC_CNC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -198,8 +198,8 @@ int nsi_cnc_create(struct nsi_cnc *cnc, const char *path, const struct nsi_cnc_p
 /*
  * Client or tool: open and check @path. Returns 0, -ENOENT (no driver has run here),
  * -EAGAIN (the driver has not finished creating it: retry), -EPROTONOSUPPORT (a driver of
- * another major version), -EPROTO (not a CnC file), -EINVAL (sizes that do not match the file), -EPERM (not ours, or
- * writable by others), -ELOOP (a symbolic link).
+ * another major version), -EPROTO (not a CnC file), -EINVAL (sizes that do not match the
+ * file), -EPERM (not ours, or writable by others), -ELOOP (a symbolic link).
  */
 int nsi_cnc_open(struct nsi_cnc *cnc, const char *path);
 /*
@@ -299,4 +299,4 @@ enum nsi_sys_counter {
 	NSI_SYS_COUNT
 };
 
-#endif /* NSI_DRIVER_CNC_H */
+#endif /* NSI_IPC_CNC_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef NSI_DRIVER_MPSC_H
-#define NSI_DRIVER_MPSC_H
+#ifndef NSI_IPC_MPSC_H
+#define NSI_IPC_MPSC_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -110,4 +110,4 @@ int64_t nsi_mpsc_next_id(struct nsi_mpsc *r);
 /* Bytes written and not yet read (a snapshot). */
 int64_t nsi_mpsc_size(const struct nsi_mpsc *r);
 
-#endif /* NSI_DRIVER_MPSC_H */
+#endif /* NSI_IPC_MPSC_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef NSI_DRIVER_PROTO_H
-#define NSI_DRIVER_PROTO_H
+#ifndef NSI_IPC_PROTO_H
+#define NSI_IPC_PROTO_H
 
 #include <stdint.h>
 
@@ -82,4 +82,4 @@ struct nsi_rsp_image {
 	/* then the log file's name (AVAILABLE only) */
 };
 
-#endif /* NSI_DRIVER_PROTO_H */
+#endif /* NSI_IPC_PROTO_H */

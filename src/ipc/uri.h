@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef NSI_CLIENT_URI_H
-#define NSI_CLIENT_URI_H
+#ifndef NSI_IPC_URI_H
+#define NSI_IPC_URI_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,4 +36,4 @@ int nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len);
 /* Write the canonical form of @u. Returns its length, or -ENOSPC. */
 int nsi_uri_print(const struct nsi_uri *u, char *buf, size_t len);
 
-#endif /* NSI_CLIENT_URI_H */
+#endif /* NSI_IPC_URI_H */

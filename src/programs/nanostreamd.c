@@ -49,46 +49,39 @@ on_signal(int sig)
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: nanostreamd [options]\n"
-		     "Runs the nanostream media driver in the foreground until SIGINT or SIGTERM.\n"
-		     "\n"
-		     "  -d, --dir DIR               driver directory (default: $NANOSTREAM_DIR, "
-		     "else\n"
-		     "                              /dev/shm/nanostream-USER); created 0700 if "
-		     "missing\n"
-		     "      --term-length BYTES     default term length of publications\n"
-		     "                              (" STR(NSI_DEFAULT_TERM_LENGTH) "; 64k..1g, a "
-										    "power of two;"
-										    " suffixes k, "
-										    "m, g)\n"
-										    "      --mtu "
-										    "BYTES         "
-										    "    default "
-										    "frame size "
-										    "(" STR(NSI_DEFAULT_MTU) ")\n"
-													     "      --heartbeat-ms N        heartbeat and idle wake-up interval (" STR(NSI_DEFAULT_HEARTBEAT_MS) ")\n"
-																										 "      --client-timeout-ms N   a client silent this long is gone (" STR(NSI_DEFAULT_CLIENT_TIMEOUT_MS) ")\n"
-																																							"      --driver-timeout-ms N   clients give up on a driver silent this long (" STR(
-																																								NSI_DEFAULT_DRIVER_TIMEOUT_MS) ")\n"
-																																											       "      --unblock-timeout-ms N  pad over a frame reserved and never committed "
-																																											       "after\n"
-																																											       "                              this long (its publisher died) (" STR(
-																																												       NSI_DEFAULT_UNBLOCK_TIMEOUT_MS) ")\n"
-																																																       "      --command-timeout-ms N  skip a command a client left unfinished this long\n"
-																																																       "                              (it died while writing it) (" STR(
-																																																	       NSI_DEFAULT_COMMAND_TIMEOUT_BEATS) " heartbeats)\n"
-																																																						  "      --counters N            counters in cnc.dat (" STR(NSI_DEFAULT_COUNTERS) ")\n"
-																																																																  "      --huge auto|huge|normal huge pages for log files (auto)\n"
-																																																																  "  -h, --help                  this text\n"
-																																																																  "\n"
-																																																																  "Each option can also come from the environment (the flag wins):\n"
-																																																																  "NANOSTREAM_DIR, NANOSTREAM_TERM_LENGTH, NANOSTREAM_MTU, NANOSTREAM_HEARTBEAT_MS,\n"
-																																																																  "NANOSTREAM_CLIENT_TIMEOUT_MS, NANOSTREAM_DRIVER_TIMEOUT_MS,\n"
-																																																																  "NANOSTREAM_UNBLOCK_TIMEOUT_MS, NANOSTREAM_COMMAND_TIMEOUT_MS,\n"
-																																																																  "NANOSTREAM_COUNTERS, NANOSTREAM_HUGE.\n"
-																																																																  "\n"
-																																																																  "Exit status: 0 stopped by a signal; 1 failed; 2 usage; 3 another driver runs in\n"
-																																																																  "the directory; 4 the directory cannot be used.\n");
+	fprintf(out,
+		"usage: nanostreamd [options]\n"
+		"Runs the nanostream media driver in the foreground until SIGINT or SIGTERM.\n"
+		"\n"
+		"  -d, --dir DIR               driver directory (default: $NANOSTREAM_DIR, else\n"
+		"                              /dev/shm/nanostream-USER); created 0700 if missing\n"
+		"      --term-length BYTES     default term length of publications\n"
+		"                              (%d; 64k..1g, a power of two; suffixes k, m, g)\n"
+		"      --mtu BYTES             default frame size (%d)\n"
+		"      --heartbeat-ms N        heartbeat and idle wake-up interval (%d)\n"
+		"      --client-timeout-ms N   a client silent this long is gone (%d)\n"
+		"      --driver-timeout-ms N   clients give up on a driver silent this long (%d)\n"
+		"      --unblock-timeout-ms N  pad over a frame reserved and never committed "
+		"after\n"
+		"                              this long (its publisher died) (%d)\n"
+		"      --command-timeout-ms N  skip a command a client left unfinished this long\n"
+		"                              (it died while writing it) (%d heartbeats)\n"
+		"      --counters N            counters in cnc.dat (%d)\n"
+		"      --huge auto|huge|normal huge pages for log files (auto)\n"
+		"  -h, --help                  this text\n"
+		"\n"
+		"Each option can also come from the environment (the flag wins):\n"
+		"NANOSTREAM_DIR, NANOSTREAM_TERM_LENGTH, NANOSTREAM_MTU, NANOSTREAM_HEARTBEAT_MS,\n"
+		"NANOSTREAM_CLIENT_TIMEOUT_MS, NANOSTREAM_DRIVER_TIMEOUT_MS,\n"
+		"NANOSTREAM_UNBLOCK_TIMEOUT_MS, NANOSTREAM_COMMAND_TIMEOUT_MS,\n"
+		"NANOSTREAM_COUNTERS, NANOSTREAM_HUGE.\n"
+		"\n"
+		"Exit status: 0 stopped by a signal; 1 failed; 2 usage; 3 another driver runs in\n"
+		"the directory; 4 the directory cannot be used.\n",
+		NSI_DEFAULT_TERM_LENGTH, NSI_DEFAULT_MTU, NSI_DEFAULT_HEARTBEAT_MS,
+		NSI_DEFAULT_CLIENT_TIMEOUT_MS, NSI_DEFAULT_DRIVER_TIMEOUT_MS,
+		NSI_DEFAULT_UNBLOCK_TIMEOUT_MS, NSI_DEFAULT_COMMAND_TIMEOUT_BEATS,
+		NSI_DEFAULT_COUNTERS);
 }
 
 /* A count with an optional k/m/g suffix (powers of 1024). */

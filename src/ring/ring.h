@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef NSI_CORE_RING_H
-#define NSI_CORE_RING_H
+#ifndef NSI_RING_RING_H
+#define NSI_RING_RING_H
 
 #include <errno.h>
 #include <stdbool.h>
@@ -290,4 +290,4 @@ nsi_gate_release(struct ns_ring *r, uint32_t gate, int64_t seq)
 		nsi_signal_notify(&r->progress_sig);
 }
 
-#endif /* NSI_CORE_RING_H */
+#endif /* NSI_RING_RING_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef NSI_CORE_SEQUENCE_H
-#define NSI_CORE_SEQUENCE_H
+#ifndef NSI_RING_SEQUENCE_H
+#define NSI_RING_SEQUENCE_H
 
 #include <stdint.h>
 
@@ -64,4 +64,4 @@ nsi_seq_add_and_get(struct nsi_seq *s, int64_t n)
 	return nsi_add_fetch_acq_rel_i64(&s->value, n);
 }
 
-#endif /* NSI_CORE_SEQUENCE_H */
+#endif /* NSI_RING_SEQUENCE_H */

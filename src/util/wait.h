@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef NSI_CORE_WAIT_H
-#define NSI_CORE_WAIT_H
+#ifndef NSI_UTIL_WAIT_H
+#define NSI_UTIL_WAIT_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -78,8 +78,8 @@ void nsi_signal_destroy(struct nsi_signal *sig);
 
 /*
  * Wait until req->probe(req->arg) >= req->target. Returns the probed value, or -ESHUTDOWN,
- * -ECANCELED, -ETIMEDOUT as the request allows, or -EPIPE for a broken probe. Checks the probe before anything else, so a
- * satisfied wait on a halted object still succeeds.
+ * -ECANCELED, -ETIMEDOUT as the request allows, or -EPIPE for a broken probe. Checks the probe
+ * before anything else, so a satisfied wait on a halted object still succeeds.
  */
 int64_t nsi_wait(const struct nsi_wait_cfg *cfg, struct nsi_signal *sig,
 		 const struct nsi_wait_req *req);
@@ -108,4 +108,4 @@ nsi_signal_waiters(const struct nsi_signal *sig)
 	return nsi_load_acquire_u32(&sig->waiters);
 }
 
-#endif /* NSI_CORE_WAIT_H */
+#endif /* NSI_UTIL_WAIT_H */

@@ -195,9 +195,10 @@ racing_frame_length_never_reaches_a_handler(void **state)
  * A double-fetch detector, deterministic: the first page of the term is mapped PROT_NONE, and
  * every access to it traps; the handler gives the frame's first word another value (the real
  * word, length 0, length 64 or length -32, never the one it had), lets that one instruction
- * run, and protects the page again (x86 single-step). So two reads of the same word never agree, and
- * a reader that checks a length and reads it again uses a value it never checked: before the
- * fix, that was a negative-size copy (SIGSEGV) or a handler called with len = SIZE_MAX - 31.
+ * run, and protects the page again (x86 single-step). So two reads of the same word never
+ * agree, and a reader that checks a length and reads it again uses a value it never checked:
+ * before the fix, that was a negative-size copy (SIGSEGV) or a handler called with
+ * len = SIZE_MAX - 31.
  * (x86-64 only, and not built under sanitizers, which own SIGSEGV: the other builds run it.)
  */
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
