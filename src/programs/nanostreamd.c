@@ -227,12 +227,17 @@ main(int argc, char **argv)
 		}
 	}
 	struct nsi_log_params lp = { .term_length = (int32_t)v[S_TERM], .mtu = (int32_t)v[S_MTU] };
+	if (nsi_log_bytes(lp.term_length) == 0) {
+		fprintf(stderr, "nanostreamd: --term-length %s: a power of two from 64k to 1g\n",
+			set[S_TERM].value);
+		return EXIT_USAGE;
+	}
 	if (nsi_log_params_check(&lp) != 0) {
 		fprintf(stderr,
-			"nanostreamd: --term-length %s / --mtu %s: the term a power of two from "
-			"64k "
-			"to 1g, the mtu 64 to 65504, a multiple of 32, at most term-length / 8\n",
-			set[S_TERM].value, set[S_MTU].value);
+			"nanostreamd: --mtu %s: 64 to %d, a multiple of 32 (at most term-length / "
+			"8 for --term-length %s)\n",
+			set[S_MTU].value, (int)nsi_log_mtu_limit(lp.term_length),
+			set[S_TERM].value);
 		return EXIT_USAGE;
 	}
 	int huge;
