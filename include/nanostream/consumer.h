@@ -124,9 +124,13 @@ struct ns_consumer_stats {
  * from now on, and gates producers from this call on. With the flag it starts after
  * opts.start_sequence, which must not be older than the ring can still hold.
  *
- * Errors: -EINVAL (NULL argument, opts->size outside the sized-struct rule, unknown non-zero bytes, unknown flag, on_event NULL, unknown
- * error policy, after_count over 1024 or after NULL with a count, an `after` consumer of another
- * ring or NULL, a start sequence the ring no longer holds or beyond the cursor), -EBUSY (the
+ * It gates producers until it is destroyed, whether or not it runs: start it (or destroy it)
+ * before the ring fills, or claims wait forever.
+ *
+ * Errors: -EINVAL (NULL argument, opts->size outside the sized-struct rule, unknown non-zero
+ * bytes, unknown flag, on_event NULL, unknown error policy, after_count over 1024 or after
+ * NULL with a count, an `after` consumer of another ring or NULL, a start sequence the ring
+ * no longer holds or beyond the cursor), -EBUSY (the
  * ring already has max_consumers consumers), -ENOMEM, -ESHUTDOWN (ring halted). On failure
  * *consumer is untouched.
  * Ownership: destroy with ns_consumer_destroy() before destroying the ring, and before the
@@ -269,8 +273,9 @@ struct ns_work_pool_opts {
  * Create a work pool on @p ring; it starts after the cursor (or after its `after` consumers),
  * like a consumer, and gates the producers.
  *
- * Errors: -EINVAL (NULL argument, opts->size outside the sized-struct rule, unknown non-zero bytes, unknown flag, workers 0 or too many,
- * on_event NULL, unknown error policy, bad `after` list as for consumers), -EBUSY (not enough
+ * Errors: -EINVAL (NULL argument, opts->size outside the sized-struct rule, unknown non-zero
+ * bytes, unknown flag, workers 0 or too many, on_event NULL, unknown error policy, bad `after`
+ * list as for consumers), -EBUSY (not enough
  * free consumer places on the ring: each worker takes one), -ENOMEM, -ESHUTDOWN.
  * Ownership: destroy with ns_work_pool_destroy() before the ring.
  * Thread safety: any thread.

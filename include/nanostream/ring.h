@@ -201,10 +201,13 @@ NS_API void ns_ring_destroy(ns_ring *ring);
  * Returns the slot's sequence (>= 0), or
  *   -ESHUTDOWN  the ring was halted (before or during the wait)
  *   -EINVAL     ring is NULL
- * Never times out: use ns_ring_claim_until() for a deadline.
+ * Never times out: use ns_ring_claim_until() for a deadline. Every consumer the ring has gates
+ * it, started or not: a consumer created and never started (or whose thread has ended) makes
+ * this wait forever once the ring is full; start it, or destroy it.
  * Ownership: the claimed slot is the caller's to write until it publishes or abandons it.
  * Thread safety: SINGLE mode: the one producer thread. MULTI mode: any thread.
- * Progress: blocks through the wait strategy while the ring is full; otherwise wait-free (SINGLE) or one atomic fetch-and-add (MULTI).
+ * Progress: blocks through the wait strategy while the ring is full; otherwise wait-free
+ * (SINGLE) or one atomic fetch-and-add (MULTI).
  */
 NS_API NS_HOT int64_t ns_ring_claim(ns_ring *ring);
 
