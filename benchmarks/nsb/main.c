@@ -573,8 +573,43 @@ usage(void)
 	fprintf(stderr,
 		"usage: ns-bench list\n"
 		"       ns-bench run [NAME...] [--runs N] [--seconds S] [--format table|tsv|json]\n"
-		"                    [--cpus A,B,...] [--hist DIR]\n");
+		"                    [--cpus A,B,...] [--hist DIR]\n"
+		"       ns-bench --help\n");
 	return 2;
+}
+
+static int
+help(void)
+{
+	printf("ns-bench: nanostream's workloads against peers and the machine's floor, in one "
+	       "run.\n"
+	       "\n"
+	       "  ns-bench list                 every workload: name, unit, busy threads, what it "
+	       "is\n"
+	       "  ns-bench run [NAME...]        run them (all when no NAME) and print the figures\n"
+	       "\n"
+	       "NAME is a workload's full name (runs only that one: ring.p1c1.b1) or a prefix "
+	       "(runs\n"
+	       "every workload that starts with it: ring.p1c1 runs fourteen, ipc the IPC ones).\n"
+	       "\n"
+	       "Options of run:\n"
+	       "  --runs N                      measured runs per figure, after one discarded\n"
+	       "                                warm-up (5); each figure is their median, with "
+	       "min\n"
+	       "                                and max; the workloads take turns, one run a "
+	       "round\n"
+	       "  --seconds S                   length of one run (0.2; at most 60)\n"
+	       "  --format table|tsv|json       a table for people (default), one "
+	       "\"figure<TAB>value\n"
+	       "                                <TAB>unit\" line per figure, or JSON with the "
+	       "runs\n"
+	       "  --cpus A,B,...                CPUs to pin threads to, in turn (every online "
+	       "CPU)\n"
+	       "  --hist DIR                    write each latency distribution (.hgrm) to DIR\n"
+	       "\n"
+	       "Exit status: 0 done; 1 a workload failed its checks or could not run; 2 usage.\n"
+	       "The manual page ns-bench(1) has the figures, the peers and the targets.\n");
+	return 0;
 }
 
 static int
@@ -609,15 +644,24 @@ default_cpus(struct nsb_env *env)
 }
 
 static bool
-selected(const struct nsb_workload *w, char **names, int nnames)
+selected(const struct nsb_workload *w, char **names, int nnames,
+	 const struct nsb_workload *const *all, int n)
 {
-	char name[96];
+	char name[96], other[96];
 	if (nnames == 0)
 		return true;
 	full_name(w, name, sizeof(name));
-	for (int i = 0; i < nnames; i++)
-		if (strncmp(name, names[i], strlen(names[i])) == 0)
+	for (int i = 0; i < nnames; i++) {
+		/* A workload's full name selects only it; anything else is a prefix. */
+		bool exact = false;
+		for (int k = 0; k < n && !exact; k++) {
+			full_name(all[k], other, sizeof(other));
+			exact = strcmp(other, names[i]) == 0;
+		}
+		if (exact ? strcmp(name, names[i]) == 0
+			  : strncmp(name, names[i], strlen(names[i])) == 0)
 			return true;
+	}
 	return false;
 }
 
@@ -632,6 +676,9 @@ main(int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0)
+		return help();
 	if (strcmp(argv[1], "ipc-peer") == 0)
 		return nsb_ipc_peer_main(argc, argv);
 	if (strcmp(argv[1], "list") == 0) {
@@ -681,7 +728,7 @@ main(int argc, char **argv)
 	const struct nsb_workload *chosen[256];
 	int count = 0;
 	for (int i = 0; i < n; i++)
-		if (selected(all[i], names, nnames))
+		if (selected(all[i], names, nnames, all, n))
 			chosen[count++] = all[i];
 	if (count == 0) {
 		fprintf(stderr, "ns-bench: no workload matches; see `ns-bench list`\n");
