@@ -49,7 +49,8 @@ ns_strerror(int code)
 	case EOVERFLOW:
 		return "Max position exceeded: the stream reached the largest position of its log";
 	case EMSGSIZE:
-		return "Message too long for this publication (see ns_publication_max_message)";
+		return "Message too long for this publication (offers: ns_publication_max_message; "
+		       "a try-claim: one frame, ns_publication_max_payload)";
 	case ECONNREFUSED:
 		return "No media driver runs in the directory (and none may be started)";
 	case EPROTO:
