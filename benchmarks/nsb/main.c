@@ -399,16 +399,24 @@ check_targets(void)
 static void
 print_value(FILE *out, double v, const char *unit)
 {
+	/* 12 columns: a rate in millions, a time in the unit that reads best. */
 	if (strcmp(unit, "ev/s") == 0)
 		fprintf(out, "%10.2f M", v / 1e6);
-	else
+	else if (strcmp(unit, "ns") != 0)
 		fprintf(out, "%12.3f", v);
+	else if (v >= 1e6)
+		fprintf(out, "%9.2f ms", v / 1e6);
+	else if (v >= 1e4)
+		fprintf(out, "%9.2f us", v / 1e3);
+	else
+		fprintf(out, "%9.1f ns", v);
 }
 
 static void
 print_table(const struct settings *s)
 {
 	printf("%-40s %12s %12s %12s  %s\n", "figure", "median", "min", "max", "unit");
+	/* Times carry their own unit (ns, us, ms); the last column names the others. */
 	for (int i = 0; i < nfigures; i++) {
 		const struct figure *f = &figures[i];
 		printf("%-40s ", f->name);
@@ -421,7 +429,9 @@ print_table(const struct settings *s)
 		print_value(stdout, f->min, f->unit);
 		putchar(' ');
 		print_value(stdout, f->max, f->unit);
-		printf("  %s\n", f->unit);
+		if (strcmp(f->unit, "ns") != 0)
+			printf("  %s", f->unit);
+		putchar('\n');
 	}
 	printf("\nratios (same run; events/s: higher is better for ours, ns: lower is)\n");
 	for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
@@ -430,15 +440,19 @@ print_table(const struct settings *s)
 			printf("  %-32s / %-30s %8.3f\n", ratios[i].num, ratios[i].den,
 			       a->median / b->median);
 	}
+	int unmeasured = 0;
 	printf("\ntargets\n");
 	for (int i = 0; i < ntargets; i++) {
 		const struct target *t = &targets[i];
 		if (!t->known)
-			printf("  %-52s not measured in this run\n", t->name);
+			unmeasured++;
 		else
 			printf("  %-52s %10.3f  %s  (%s)\n", t->name, t->value,
 			       t->met ? "met   " : "MISSED", t->detail);
 	}
+	if (unmeasured > 0)
+		printf("  (%d of %d targets need workloads this run left out)\n", unmeasured,
+		       ntargets);
 	for (int i = 0; i < s->nwarnings; i++)
 		printf("warning: %s\n", s->warnings[i]);
 }
@@ -682,9 +696,15 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "ipc-peer") == 0)
 		return nsb_ipc_peer_main(argc, argv);
 	if (strcmp(argv[1], "list") == 0) {
+		int width = 0;
 		for (int i = 0; i < n; i++) {
 			full_name(all[i], name, sizeof(name));
-			printf("%-30s %-9s %d thr  %s\n", name, unit_of(all[i]->kind),
+			if ((int)strlen(name) > width)
+				width = (int)strlen(name);
+		}
+		for (int i = 0; i < n; i++) {
+			full_name(all[i], name, sizeof(name));
+			printf("%-*s  %-5s %d thr  %s\n", width, name, unit_of(all[i]->kind),
 			       all[i]->threads, all[i]->about);
 		}
 		return 0;
