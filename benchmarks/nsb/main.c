@@ -658,24 +658,16 @@ default_cpus(struct nsb_env *env)
 }
 
 static bool
-selected(const struct nsb_workload *w, char **names, int nnames,
-	 const struct nsb_workload *const *all, int n)
+selected(const struct nsb_workload *w, char **names, const bool *exact, int nnames)
 {
-	char name[96], other[96];
+	char name[96];
 	if (nnames == 0)
 		return true;
 	full_name(w, name, sizeof(name));
-	for (int i = 0; i < nnames; i++) {
-		/* A workload's full name selects only it; anything else is a prefix. */
-		bool exact = false;
-		for (int k = 0; k < n && !exact; k++) {
-			full_name(all[k], other, sizeof(other));
-			exact = strcmp(other, names[i]) == 0;
-		}
-		if (exact ? strcmp(name, names[i]) == 0
-			  : strncmp(name, names[i], strlen(names[i])) == 0)
+	for (int i = 0; i < nnames; i++)
+		if (exact[i] ? strcmp(name, names[i]) == 0
+			     : strncmp(name, names[i], strlen(names[i])) == 0)
 			return true;
-	}
 	return false;
 }
 
@@ -747,8 +739,15 @@ main(int argc, char **argv)
 
 	const struct nsb_workload *chosen[256];
 	int count = 0;
+	/* A workload's full name selects only it; any other name is a prefix. */
+	bool exact[64] = { false };
+	for (int k = 0; k < nnames; k++)
+		for (int i = 0; i < n && !exact[k]; i++) {
+			full_name(all[i], name, sizeof(name));
+			exact[k] = strcmp(name, names[k]) == 0;
+		}
 	for (int i = 0; i < n; i++)
-		if (selected(all[i], names, nnames, all, n))
+		if (selected(all[i], names, exact, nnames))
 			chosen[count++] = all[i];
 	if (count == 0) {
 		fprintf(stderr, "ns-bench: no workload matches; see `ns-bench list`\n");

@@ -565,18 +565,14 @@ client_create(ns_client **out, const struct ns_client_opts *user_opts)
 			return nsi_errmsg_set(-EINVAL, "options: reserved words must be 0");
 	if (opts->mem_policy > NS_MEM_NORMAL)
 		return nsi_errmsg_set(-EINVAL, "options: unknown mem_policy %u", opts->mem_policy);
-	if (opts->term_length != 0 || opts->mtu != 0) {
-		struct nsi_log_params lp = { .term_length = opts->term_length
-								    ? opts->term_length
-								    : NSI_DEFAULT_TERM_LENGTH,
-					     .mtu = opts->mtu ? opts->mtu : NSI_DEFAULT_MTU };
-		if (opts->mtu == 0)
-			lp.mtu = nsi_log_mtu_fit(lp.term_length, lp.mtu);
-		if (nsi_log_params_check(&lp) != 0)
-			return nsi_errmsg_set(
-				-EINVAL, "options: term_length %d and mtu %d do not fit together",
-				lp.term_length, lp.mtu);
-	}
+	/* An embedded driver's log defaults, worked out once: a default MTU fits the term. */
+	struct nsi_log_params lp = { .term_length = opts->term_length ? opts->term_length
+								      : NSI_DEFAULT_TERM_LENGTH };
+	lp.mtu = opts->mtu ? opts->mtu : nsi_log_mtu_fit(lp.term_length, NSI_DEFAULT_MTU);
+	if (nsi_log_params_check(&lp) != 0)
+		return nsi_errmsg_set(-EINVAL,
+				      "options: term_length %d and mtu %d do not fit together",
+				      lp.term_length, lp.mtu);
 	ns_client *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
@@ -637,16 +633,14 @@ client_create(ns_client **out, const struct ns_client_opts *user_opts)
 				.clock = opts->clock,
 				.clock_ctx = opts->clock_ctx,
 				.driver_timeout_ns = c->driver_timeout_ns,
-				.term_length = opts->term_length ? opts->term_length
-								 : NSI_DEFAULT_TERM_LENGTH,
-				.mtu = opts->mtu ? opts->mtu : NSI_DEFAULT_MTU,
+				.term_length = lp.term_length,
+				.mtu = lp.mtu,
 				.mem_huge = opts->mem_policy == NS_MEM_HUGE ? NSI_SHM_HUGE_ONLY
 					    : opts->mem_policy == NS_MEM_NORMAL
 						    ? NSI_SHM_NORMAL
 						    : NSI_SHM_HUGE_WANTED,
 				.prefault = true,
 			};
-			d.mtu = nsi_log_mtu_fit(d.term_length, d.mtu);
 			rc = nsi_driver_create(&c->driver, &d);
 			if (rc == 0) {
 				rc = nsi_cnc_open(&c->cnc, path);
