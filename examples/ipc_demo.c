@@ -103,7 +103,7 @@ run_pong(void)
 				     &p.back)) != 0)
 		return fail("pong: add", rc);
 	while (p.phase < 2)
-		if (ns_poll(s, on_message, &p, 64) < 0)
+		if (ns_subscription_poll(s, on_message, &p, 64) < 0)
 			return 1;
 	ns_publication_close(p.back);
 	ns_subscription_close(s);
@@ -133,7 +133,7 @@ wait_reply(ns_subscription *s, struct reply *r)
 {
 	r->got = false;
 	while (!r->got)
-		(void)ns_poll(s, on_reply, r, 1);
+		(void)ns_subscription_poll(s, on_reply, r, 1);
 }
 
 static int

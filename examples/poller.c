@@ -52,7 +52,7 @@ main(void)
 		int state = ns_poller_poll(poller, on_event, &sum, 256);
 		if (state < 0)
 			return 1;
-		if (state == NS_POLL_IDLE) {
+		if (state == NS_POLLER_IDLE) {
 			idle_polls++;
 			other_work++; /* the loop's other duties (timers, sockets, ...) go here */
 		}

@@ -92,7 +92,7 @@ nsb_ipc_peer_main(int argc, char **argv)
 	int64_t last = ns_clock_ns();
 	uint32_t idle = 0;
 	while (!k.done) {
-		if (ns_poll(s, echo ? on_echo : on_sink, &k, 64) > 0) {
+		if (ns_subscription_poll(s, echo ? on_echo : on_sink, &k, 64) > 0) {
 			idle = 0;
 			continue;
 		}
@@ -285,7 +285,7 @@ run_rtt(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run 
 			nsb_relax();
 		struct pong p = { 0 };
 		while (!p.got)
-			if (ns_poll(x.sub, on_pong, &p, 1) == 0)
+			if (ns_subscription_poll(x.sub, on_pong, &p, 1) == 0)
 				nsb_relax();
 		nsb_hist_record(run->hist, (uint64_t)(nsb_now() - t0));
 		if (p.seq != seq) {

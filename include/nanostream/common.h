@@ -60,6 +60,17 @@ extern "C" {
 #define NS_HOT
 #endif
 
+/*
+ * Marks a name kept for compatibility: using it compiles and works, with a warning naming its
+ * replacement. Deprecated names are removed one minor release after they are deprecated.
+ * Define NS_NO_DEPRECATION_WARNINGS to silence the warnings.
+ */
+#if defined(__GNUC__) && !defined(NS_NO_DEPRECATION_WARNINGS)
+#define NS_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define NS_DEPRECATED(msg)
+#endif
+
 /**
  * Describe an error code returned by a nanostream function.
  *

@@ -341,13 +341,26 @@ NS_API void ns_work_pool_destroy(ns_work_pool *pool);
  */
 typedef struct ns_poller ns_poller;
 
-/** What ns_poller_poll() found (non-negative results). */
-enum ns_poll_state {
-	NS_POLL_IDLE = 0,	/**< nothing published after the poller's position */
-	NS_POLL_PROCESSING = 1, /**< handled at least one event */
-	NS_POLL_GATING =
+/**
+ * What ns_poller_poll() found (its non-negative results). The prefix NS_POLLER_ is the ring
+ * poller's alone; a subscription's controlled handler answers with enum ns_controlled_action
+ * (NS_CONTROLLED_*) instead. Since 0.3; 0.2 called these NS_POLL_IDLE, NS_POLL_PROCESSING and
+ * NS_POLL_GATING (enum ns_poll_state), names kept, deprecated, until 0.4.
+ */
+enum ns_poller_state {
+	NS_POLLER_IDLE = 0,	  /**< nothing published after the poller's position */
+	NS_POLLER_PROCESSING = 1, /**< handled at least one event */
+	NS_POLLER_GATING =
 		2, /**< events are published, but an `after` consumer has not finished them */
+	/** Deprecated name of NS_POLLER_IDLE (removed in 0.4). */
+	NS_POLL_IDLE NS_DEPRECATED("use NS_POLLER_IDLE") = 0,
+	/** Deprecated name of NS_POLLER_PROCESSING (removed in 0.4). */
+	NS_POLL_PROCESSING NS_DEPRECATED("use NS_POLLER_PROCESSING") = 1,
+	/** Deprecated name of NS_POLLER_GATING (removed in 0.4). */
+	NS_POLL_GATING NS_DEPRECATED("use NS_POLLER_GATING") = 2,
 };
+/** The 0.2 name of enum ns_poller_state (removed in 0.4). */
+#define ns_poll_state ns_poller_state
 
 /** Options for ns_poller_create(). Start from NS_POLLER_OPTS_INIT. */
 struct ns_poller_opts {
@@ -378,7 +391,7 @@ NS_API int ns_poller_create(ns_poller **poller, ns_ring *ring, const struct ns_p
  * as handled), or a negative errno to stop before it (the event stays unhandled and is offered
  * again by the next poll); end_of_batch marks the last event of this poll.
  *
- * Returns NS_POLL_PROCESSING, NS_POLL_GATING or NS_POLL_IDLE (normal outcomes), or
+ * Returns NS_POLLER_PROCESSING, NS_POLLER_GATING or NS_POLLER_IDLE (normal outcomes), or
  *   -ESHUTDOWN  the ring was halted and every published event was handled
  *   -EPIPE      an `after` consumer stopped for good and everything it finished was handled
  *   -EINVAL     poller or handler NULL

@@ -368,15 +368,40 @@ struct ns_header {
  */
 typedef void (*ns_fragment_fn)(void *ctx, const void *buf, size_t len, const struct ns_header *hdr);
 
-/** What a controlled handler tells ns_controlled_poll() to do. */
-enum ns_poll_action {
-	NS_POLL_ABORT = 0,    /**< not consumed: stop; the message comes again next poll */
-	NS_POLL_BREAK = 1,    /**< consumed: stop polling */
-	NS_POLL_COMMIT = 2,   /**< consumed: record the position now, carry on */
-	NS_POLL_CONTINUE = 3, /**< consumed: carry on */
+/**
+ * What a controlled handler (ns_controlled_handler_fn) tells ns_subscription_controlled_poll()
+ * to do with the message it was given. The prefix NS_CONTROLLED_ is this enum's alone (the ring
+ * poller's results are NS_POLLER_*), and the handler's return type is this enum, so returning a
+ * value of another enum draws a compiler warning (-Wextra) in C and an error in C++. Since 0.3;
+ * 0.2 called these NS_POLL_ABORT, NS_POLL_BREAK, NS_POLL_COMMIT and NS_POLL_CONTINUE (enum
+ * ns_poll_action), names kept, deprecated, until 0.4.
+ */
+enum ns_controlled_action {
+	NS_CONTROLLED_ABORT = 0,    /**< not consumed: stop; the message comes again next poll */
+	NS_CONTROLLED_BREAK = 1,    /**< consumed: stop polling */
+	NS_CONTROLLED_COMMIT = 2,   /**< consumed: record the position now, carry on */
+	NS_CONTROLLED_CONTINUE = 3, /**< consumed: carry on */
+	/** Deprecated name of NS_CONTROLLED_ABORT (removed in 0.4). */
+	NS_POLL_ABORT NS_DEPRECATED("use NS_CONTROLLED_ABORT") = 0,
+	/** Deprecated name of NS_CONTROLLED_BREAK (removed in 0.4). */
+	NS_POLL_BREAK NS_DEPRECATED("use NS_CONTROLLED_BREAK") = 1,
+	/** Deprecated name of NS_CONTROLLED_COMMIT (removed in 0.4). */
+	NS_POLL_COMMIT NS_DEPRECATED("use NS_CONTROLLED_COMMIT") = 2,
+	/** Deprecated name of NS_CONTROLLED_CONTINUE (removed in 0.4). */
+	NS_POLL_CONTINUE NS_DEPRECATED("use NS_CONTROLLED_CONTINUE") = 3,
 };
+/** The 0.2 name of enum ns_controlled_action (removed in 0.4). */
+#define ns_poll_action ns_controlled_action
 
-/** A handler for ns_controlled_poll(): returns an enum ns_poll_action. */
+/**
+ * A handler for ns_subscription_controlled_poll(): decides what happens to each message. Any
+ * value outside enum ns_controlled_action counts as NS_CONTROLLED_CONTINUE. Since 0.3.
+ */
+typedef enum ns_controlled_action (*ns_controlled_handler_fn)(void *ctx, const void *buf,
+							      size_t len,
+							      const struct ns_header *hdr);
+
+/** The 0.2 handler type, returning int, for the deprecated ns_controlled_poll() (removed in 0.4). */
 typedef int (*ns_controlled_fn)(void *ctx, const void *buf, size_t len,
 				const struct ns_header *hdr);
 
@@ -436,16 +461,20 @@ NS_API int ns_subscription_close(ns_subscription *sub);
  * Thread safety: one thread at a time per subscription.
  * Progress: wait-free (when the client's lock is busy, notices wait for the next poll).
  */
-NS_API NS_HOT int ns_poll(ns_subscription *sub, ns_fragment_fn fn, void *ctx, int limit);
+NS_API NS_HOT int ns_subscription_poll(ns_subscription *sub, ns_fragment_fn fn, void *ctx,
+				       int limit);
 
 /**
- * As ns_poll(), with a handler that decides per message (enum ns_poll_action). A message that
- * came in fragments is re-read whole after an abort.
+ * As ns_subscription_poll(), with a handler that decides per message (enum
+ * ns_controlled_action). A message that came in fragments is re-read whole after an abort.
  *
  * Returns the number of fragments consumed, or -EINVAL (NULL, limit < 1).
- * Ownership: as ns_poll(). Thread safety: as ns_poll(). Progress: as ns_poll().
+ * Ownership: as ns_subscription_poll().
+ * Thread safety: as ns_subscription_poll().
+ * Progress: as ns_subscription_poll().
  */
-NS_API int ns_controlled_poll(ns_subscription *sub, ns_controlled_fn fn, void *ctx, int limit);
+NS_API int ns_subscription_controlled_poll(ns_subscription *sub, ns_controlled_handler_fn fn,
+					   void *ctx, int limit);
 
 /**
  * Poll, waiting with strategy @p wait (NS_WAIT_BUSY_SPIN, NS_WAIT_YIELD, NS_WAIT_SLEEP or
@@ -453,11 +482,35 @@ NS_API int ns_controlled_poll(ns_subscription *sub, ns_controlled_fn fn, void *c
  *
  * Returns the number of fragments (> 0), -ETIMEDOUT, NS_EDRIVER_TIMEOUT (the driver stopped),
  * or -EINVAL.
- * Ownership: as ns_poll(). Thread safety: as ns_poll().
+ * Ownership: as ns_subscription_poll(). Thread safety: as ns_subscription_poll().
  * Progress: blocking (bounded by the deadline).
  */
-NS_API int ns_poll_wait(ns_subscription *sub, ns_fragment_fn fn, void *ctx, int limit,
-			uint32_t wait, int64_t deadline_ns);
+NS_API int ns_subscription_poll_wait(ns_subscription *sub, ns_fragment_fn fn, void *ctx, int limit,
+				     uint32_t wait, int64_t deadline_ns);
+
+/**
+ * The 0.2 name of ns_subscription_poll() (removed in 0.4).
+ * Errors, ownership, thread safety, progress: as ns_subscription_poll().
+ */
+NS_API NS_HOT NS_DEPRECATED("use ns_subscription_poll") int ns_poll(ns_subscription *sub,
+								    ns_fragment_fn fn, void *ctx,
+								    int limit);
+
+/**
+ * The 0.2 form of ns_subscription_controlled_poll(), whose handler returns int (removed in 0.4).
+ * Errors, ownership, thread safety, progress: as ns_subscription_controlled_poll().
+ */
+NS_API NS_DEPRECATED("use ns_subscription_controlled_poll") int ns_controlled_poll(
+	ns_subscription *sub, ns_controlled_fn fn, void *ctx, int limit);
+
+/**
+ * The 0.2 name of ns_subscription_poll_wait() (removed in 0.4).
+ * Errors, ownership, thread safety, progress: as ns_subscription_poll_wait().
+ */
+NS_API NS_DEPRECATED("use ns_subscription_poll_wait") int ns_poll_wait(ns_subscription *sub,
+								       ns_fragment_fn fn, void *ctx,
+								       int limit, uint32_t wait,
+								       int64_t deadline_ns);
 
 /**
  * Wait until the subscription has at least one image (a publisher), or @p deadline_ns.

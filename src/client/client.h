@@ -137,11 +137,12 @@ int nsi_client_open_log(ns_client *c, const char *name, int32_t name_len, struct
 /* The default driver directory: $NANOSTREAM_DIR, else /dev/shm/nanostream-USER. 0 or -EINVAL. */
 int nsi_default_dir(char *buf, size_t len);
 /*
- * Read up to @limit fragments of one image with @fn (or @cfn: controlled), as ns_poll() does
+ * Read up to @limit fragments of one image with @fn (or @cfn: controlled), as ns_subscription_poll() does
  * for each image (the fuzz targets drive it over corrupted logs). Returns fragments read; a
  * corrupt log sets img->rd.corrupt.
  */
-int nsi_image_read(ns_image *img, ns_fragment_fn fn, ns_controlled_fn cfn, void *ctx, int limit);
+int nsi_image_read(ns_image *img, ns_fragment_fn fn, ns_controlled_handler_fn cfn, void *ctx,
+		   int limit);
 /* Free an image (unmap its log). */
 void nsi_image_free(ns_image *img);
 

@@ -220,7 +220,7 @@ maybe_changes(ns_subscription *s)
 
 struct reader {
 	ns_fragment_fn fn;
-	ns_controlled_fn cfn;
+	ns_controlled_handler_fn cfn;
 	void *ctx;
 };
 
@@ -248,7 +248,7 @@ poll_images(ns_subscription *s, const struct reader *r, int limit)
 }
 
 int
-ns_poll(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit)
+ns_subscription_poll(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit)
 {
 	if (NS_UNLIKELY(s == NULL || fn == NULL || limit < 1))
 		return -EINVAL;
@@ -257,7 +257,8 @@ ns_poll(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit)
 }
 
 int
-ns_controlled_poll(ns_subscription *s, ns_controlled_fn fn, void *ctx, int limit)
+ns_subscription_controlled_poll(ns_subscription *s, ns_controlled_handler_fn fn, void *ctx,
+				int limit)
 {
 	if (s == NULL || fn == NULL || limit < 1)
 		return -EINVAL;
@@ -266,13 +267,13 @@ ns_controlled_poll(ns_subscription *s, ns_controlled_fn fn, void *ctx, int limit
 }
 
 int
-ns_poll_wait(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit, uint32_t wait,
-	     int64_t deadline_ns)
+ns_subscription_poll_wait(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit,
+			  uint32_t wait, int64_t deadline_ns)
 {
 	if (s == NULL || fn == NULL || limit < 1 || !nsi_wait_kind_ok(wait))
 		return -EINVAL;
 	for (uint64_t i = 0;; i++) {
-		int n = ns_poll(s, fn, ctx, limit);
+		int n = ns_subscription_poll(s, fn, ctx, limit);
 		if (n != 0)
 			return n;
 		if (ns_clock_ns() >= deadline_ns)
@@ -283,6 +284,43 @@ ns_poll_wait(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit, uint32
 			(void)nsi_client_try_work(s->client);
 		nsi_backoff(wait, i);
 	}
+}
+
+/* ---- the 0.2 names, deprecated (removed in 0.4) ---- */
+
+int
+ns_poll(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit)
+{
+	return ns_subscription_poll(s, fn, ctx, limit);
+}
+
+int
+ns_poll_wait(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit, uint32_t wait,
+	     int64_t deadline_ns)
+{
+	return ns_subscription_poll_wait(s, fn, ctx, limit, wait, deadline_ns);
+}
+
+/* The 0.2 handler returns int: called through a trampoline, never through a cast pointer. */
+struct legacy_handler {
+	ns_controlled_fn fn;
+	void *ctx;
+};
+
+static enum ns_controlled_action
+legacy_call(void *ctx, const void *buf, size_t len, const struct ns_header *hdr)
+{
+	const struct legacy_handler *l = ctx;
+	return (enum ns_controlled_action)l->fn(l->ctx, buf, len, hdr);
+}
+
+int
+ns_controlled_poll(ns_subscription *s, ns_controlled_fn fn, void *ctx, int limit)
+{
+	if (fn == NULL)
+		return -EINVAL;
+	struct legacy_handler l = { .fn = fn, .ctx = ctx };
+	return ns_subscription_controlled_poll(s, legacy_call, &l, limit);
 }
 
 int

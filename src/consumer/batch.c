@@ -284,14 +284,15 @@ nsi_consumer_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t
 	if (c->after_count == 0) {
 		avail = nsi_ring_available(r, next);
 		if (avail < next)
-			return nsi_ring_halted(r) ? -ESHUTDOWN : NS_POLL_IDLE;
+			return nsi_ring_halted(r) ? -ESHUTDOWN : NS_POLLER_IDLE;
 	} else {
 		struct upstream_probe p = { .consumer = c, .target = next };
 		avail = probe_upstream(&p);
 		if (avail == NSI_PROBE_BROKEN)
 			return nsi_ring_halted(r) ? -ESHUTDOWN : -EPIPE;
 		if (avail < next)
-			return nsi_ring_available(r, next) >= next ? NS_POLL_GATING : NS_POLL_IDLE;
+			return nsi_ring_available(r, next) >= next ? NS_POLLER_GATING
+								   : NS_POLLER_IDLE;
 	}
 
 	int64_t end = avail < next + max - 1 ? avail : next + max - 1;
@@ -308,14 +309,14 @@ nsi_consumer_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t
 			count(&c->stats.events, handled + (rc > 0));
 			if (done >= next)
 				nsi_consumer_release(c, done);
-			return rc > 0 ? NS_POLL_PROCESSING : rc;
+			return rc > 0 ? NS_POLLER_PROCESSING : rc;
 		}
 		handled++;
 	}
 	count(&c->stats.events, handled);
 	count(&c->stats.batches, 1);
 	nsi_consumer_release(c, end);
-	return NS_POLL_PROCESSING;
+	return NS_POLLER_PROCESSING;
 }
 
 /*

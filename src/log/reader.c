@@ -50,7 +50,7 @@ fill_header(struct ns_header *h, const struct nsi_log_reader *rd, const struct n
 }
 
 int
-nsi_log_read(struct nsi_log_reader *rd, ns_fragment_fn fn, ns_controlled_fn cfn, void *ctx,
+nsi_log_read(struct nsi_log_reader *rd, ns_fragment_fn fn, ns_controlled_handler_fn cfn, void *ctx,
 	     int limit, bool *stop)
 {
 	const struct nsi_log *log = rd->log;
@@ -115,18 +115,18 @@ nsi_log_read(struct nsi_log_reader *rd, ns_fragment_fn fn, ns_controlled_fn cfn,
 			continue;
 		}
 		int action = cfn(ctx, payload, (size_t)plen, &hdr);
-		if (action == NS_POLL_ABORT) {
+		if (action == NS_CONTROLLED_ABORT) {
 			*stop = true; /* not consumed: read again next time */
 			break;
 		}
 		n += frags;
 		committed = after;
 		rd->messages++;
-		if (action == NS_POLL_BREAK) {
+		if (action == NS_CONTROLLED_BREAK) {
 			*stop = true;
 			break;
 		}
-		if (action == NS_POLL_COMMIT && rd->position_out != NULL)
+		if (action == NS_CONTROLLED_COMMIT && rd->position_out != NULL)
 			nsi_store_release_i64(rd->position_out, committed);
 	}
 	int64_t next = cfn != NULL ? committed : term_base + offset;

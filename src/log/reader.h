@@ -14,7 +14,7 @@
  * one: the log tests read through it too). It walks committed frames of the term the position
  * is in, skips padding, reassembles fragmented messages into its own buffer (the log's longest
  * message, allocated by nsi_log_reader_init(), never on the read path) and hands whole
- * messages to a fragment handler (ns_poll()) or a controlled one (ns_controlled_poll(): the
+ * messages to a fragment handler (ns_subscription_poll()) or a controlled one (ns_subscription_controlled_poll(): the
  * position moves only at message boundaries, so an aborted or unfinished fragmented message is
  * read again whole).
  *
@@ -50,7 +50,7 @@ void nsi_log_reader_free(struct nsi_log_reader *rd);
  * *stop is set when a controlled handler said abort or break. Publishes a new position to
  * position_out (and messages to messages_out first), when set.
  */
-int nsi_log_read(struct nsi_log_reader *rd, ns_fragment_fn fn, ns_controlled_fn cfn, void *ctx,
-		 int limit, bool *stop);
+int nsi_log_read(struct nsi_log_reader *rd, ns_fragment_fn fn, ns_controlled_handler_fn cfn,
+		 void *ctx, int limit, bool *stop);
 
 #endif /* NSI_LOG_READER_H */

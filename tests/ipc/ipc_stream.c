@@ -167,7 +167,7 @@ run_sub(const char *dir, uint32_t pubs, uint32_t n)
 	uint64_t want = (uint64_t)pubs * n;
 	int64_t start = ns_clock_ns(), last_progress = start;
 	while (k.count + k.bad < want) {
-		int got = ns_poll(s, on_msg, &k, 64);
+		int got = ns_subscription_poll(s, on_msg, &k, 64);
 		if (got > 0) {
 			last_progress = ns_clock_ns();
 			continue;

@@ -203,7 +203,7 @@ read_line_polling(int fd, char *line, size_t len, ns_subscription *sub, struct s
 		}
 		if (r == 0 || (r < 0 && errno != EAGAIN))
 			fail_msg("a publisher process ended early (read %zd, errno %d)", r, errno);
-		(void)ns_poll(sub, on_msg, st, 256);
+		(void)ns_subscription_poll(sub, on_msg, st, 256);
 		if (ns_clock_ns() - start > HANG_NS)
 			fail_msg("no line from a publisher process in 5 s (images %d)",
 				 ns_subscription_image_count(sub));
@@ -295,7 +295,7 @@ exclusive_publishers_killed(void **state)
 			/* A random kill point: 0 to 50 ms into the stream. */
 			int64_t until = ns_clock_ns() + (int64_t)(tu_mix64((uint64_t)it) % 50) * MS;
 			while (ns_clock_ns() < until)
-				(void)ns_poll(sub, on_msg, &st, 256);
+				(void)ns_subscription_poll(sub, on_msg, &st, 256);
 		}
 		close(fd);
 		assert_int_equal(kill(pub, SIGKILL), 0);
@@ -303,7 +303,7 @@ exclusive_publishers_killed(void **state)
 		assert_int_equal(tu_exit_of(pub), 128 + SIGKILL);
 		struct seen *s = NULL;
 		for (;;) {
-			(void)ns_poll(sub, on_msg, &st, 256);
+			(void)ns_subscription_poll(sub, on_msg, &st, 256);
 			s = find(&st, session ^ (int32_t)((uint32_t)it * 0x9e3779b1u));
 			struct seen *img = find(&st, session);
 			if (img->gone)
@@ -371,7 +371,7 @@ shared_log_unblocked(void **state)
 		assert_int_equal(tu_exit_of(dying), 128 + SIGKILL);
 		/* The survivor's messages after the hole arrive once it is padded. */
 		while (st.max_position <= hole_end) {
-			(void)ns_poll(sub, on_msg, &st, 256);
+			(void)ns_subscription_poll(sub, on_msg, &st, 256);
 			assert_true(ns_clock_ns() - killed_at < HANG_NS);
 		}
 		int64_t resumed = ns_clock_ns();

@@ -129,11 +129,11 @@ clients_use_the_daemon(void **state)
 		memcpy(buf, &i, 4);
 		memcpy(buf + 4, &crc, 4);
 		while (ns_offer(p, buf, len) < 0)
-			(void)ns_poll(s, on_msg, &g, 64);
+			(void)ns_subscription_poll(s, on_msg, &g, 64);
 	}
 	while (g.next < 20000)
-		assert_true(ns_poll_wait(s, on_msg, &g, 64, NS_WAIT_YIELD,
-					 ns_clock_ns() + 10 * SEC) > 0);
+		assert_true(ns_subscription_poll_wait(s, on_msg, &g, 64, NS_WAIT_YIELD,
+						      ns_clock_ns() + 10 * SEC) > 0);
 	assert_int_equal(g.bad, 0);
 
 	/* ns-stat, from another process: system counters, this stream's positions and limit. */

@@ -155,7 +155,7 @@ drain(ns_subscription *s, struct got *g, int want)
 {
 	int64_t deadline = ns_clock_ns() + 10 * SEC;
 	while (g->n + g->bad < want) {
-		int rc = ns_poll_wait(s, check_msg, g, 100, NS_WAIT_YIELD, deadline);
+		int rc = ns_subscription_poll_wait(s, check_msg, g, 100, NS_WAIT_YIELD, deadline);
 		assert_true(rc > 0);
 	}
 }
@@ -190,7 +190,7 @@ publish_and_receive(void **state)
 		int64_t r;
 		while ((r = ns_offer(p, buf, len)) < 0) {
 			assert_true(r == NS_BACK_PRESSURED || r == NS_ADMIN_ACTION);
-			(void)ns_poll(s, check_msg, &g, 10);
+			(void)ns_subscription_poll(s, check_msg, &g, 10);
 		}
 	}
 	drain(s, &g, 3000);
@@ -215,7 +215,8 @@ publish_and_receive(void **state)
 	assert_int_equal(ns_offer(p, buf, 8193), -EMSGSIZE);
 	drain(s, &g, 3002);
 	assert_int_equal(g.bad, 0);
-	assert_int_equal(ns_poll(s, check_msg, &g, 10), 0); /* the aborted claim is skipped */
+	assert_int_equal(ns_subscription_poll(s, check_msg, &g, 10),
+			 0); /* the aborted claim is skipped */
 
 	/* The stream ends for the subscriber after its last message. */
 	len = make_msg(buf, 0, seq++, 64);
@@ -223,7 +224,7 @@ publish_and_receive(void **state)
 	assert_int_equal(ns_publication_close(p), 0);
 	int64_t deadline = ns_clock_ns() + 10 * SEC;
 	while (g.unavailable == 0) {
-		(void)ns_poll(s, check_msg, &g, 10);
+		(void)ns_subscription_poll(s, check_msg, &g, 10);
 		assert_true(ns_clock_ns() < deadline);
 		(void)ns_client_do_work(c);
 	}
@@ -242,17 +243,17 @@ struct ctl {
 	struct got *g;
 };
 
-static int
+static enum ns_controlled_action
 ctl_fn(void *ctx, const void *b, size_t len, const struct ns_header *h)
 {
 	struct ctl *x = ctx;
 	x->calls++;
 	if (x->calls == x->abort_at)
-		return NS_POLL_ABORT;
+		return NS_CONTROLLED_ABORT;
 	check_msg(x->g, b, len, h);
 	if (x->calls == x->break_at)
-		return NS_POLL_BREAK;
-	return x->calls % 2 ? NS_POLL_COMMIT : NS_POLL_CONTINUE;
+		return NS_CONTROLLED_BREAK;
+	return x->calls % 2 ? NS_CONTROLLED_COMMIT : NS_CONTROLLED_CONTINUE;
 }
 
 static void
@@ -279,13 +280,14 @@ back_pressure_and_controlled_poll(void **state)
 
 	/* Controlled: abort leaves the message for next time; break stops after it. */
 	struct ctl ctl = { 0, 3, 5, &g };
-	assert_int_equal(ns_controlled_poll(s, ctl_fn, &ctl, 100), 2);
+	assert_int_equal(ns_subscription_controlled_poll(s, ctl_fn, &ctl, 100), 2);
 	assert_int_equal(g.n, 2);
-	assert_int_equal(ns_controlled_poll(s, ctl_fn, &ctl, 100), 2); /* 3 again, 4; 5 breaks */
+	assert_int_equal(ns_subscription_controlled_poll(s, ctl_fn, &ctl, 100),
+			 2); /* 3 again, 4; 5 breaks */
 	assert_int_equal(g.n, 4);
 	ctl.abort_at = ctl.break_at = -1;
 	while ((uint32_t)g.n < seq) {
-		int n = ns_controlled_poll(s, ctl_fn, &ctl, 7);
+		int n = ns_subscription_controlled_poll(s, ctl_fn, &ctl, 7);
 		assert_true(n > 0);
 	}
 	assert_int_equal(g.bad, 0);
@@ -295,6 +297,62 @@ back_pressure_and_controlled_poll(void **state)
 	assert_int_equal(ns_subscription_close(s), 0);
 	assert_int_equal(ns_client_close(c), 0);
 }
+
+/*
+ * The 0.2 names (deprecated in 0.3, removed in 0.4) still work: ns_poll, ns_poll_wait and
+ * ns_controlled_poll with an int handler answering NS_POLL_* actions behave as the new calls.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static int
+legacy_ctl_fn(void *ctx, const void *b, size_t len, const struct ns_header *h)
+{
+	struct ctl *x = ctx;
+	x->calls++;
+	if (x->calls == x->abort_at)
+		return NS_POLL_ABORT;
+	check_msg(x->g, b, len, h);
+	if (x->calls == x->break_at)
+		return NS_POLL_BREAK;
+	return x->calls % 2 ? NS_POLL_COMMIT : NS_POLL_CONTINUE;
+}
+
+static void
+deprecated_names_still_work(void **state)
+{
+	(void)state;
+	assert_int_equal(NS_POLL_IDLE, NS_POLLER_IDLE);
+	assert_int_equal(NS_POLL_PROCESSING, NS_POLLER_PROCESSING);
+	assert_int_equal(NS_POLL_GATING, NS_POLLER_GATING);
+	ns_client *c = client(NS_CLIENT_NO_THREAD);
+	struct got g = { 0 };
+	ns_subscription *s = subscribe(c, "ns:ipc", &g);
+	ns_publication *p = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 10, NS_PUBLICATION_EXCLUSIVE, &p), 0);
+	assert_int_equal(ns_subscription_wait_connected(s, ns_clock_ns() + 10 * SEC), 0);
+	uint8_t buf[256];
+	for (uint32_t seq = 0; seq < 10; seq++)
+		assert_true(ns_offer(p, buf, make_msg(buf, 0, seq, 100)) > 0);
+	struct ctl ctl = { 0, 3, 5, &g };
+	assert_int_equal(ns_controlled_poll(s, legacy_ctl_fn, &ctl, 100), 2);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(ns_controlled_poll(s, legacy_ctl_fn, &ctl, 100),
+			 2); /* 3 again, 4; 5 breaks */
+	assert_int_equal(g.n, 4);
+	assert_int_equal(ns_controlled_poll(NULL, legacy_ctl_fn, &ctl, 1), -EINVAL);
+	assert_int_equal(ns_controlled_poll(s, NULL, &ctl, 1), -EINVAL);
+	assert_int_equal(ns_poll(s, check_msg, &g, 3), 3);
+	assert_int_equal(
+		ns_poll_wait(s, check_msg, &g, 100, NS_WAIT_YIELD, ns_clock_ns() + 10 * SEC), 3);
+	assert_int_equal(g.n, 10);
+	assert_int_equal(g.bad, 0);
+	assert_int_equal(ns_poll(NULL, check_msg, NULL, 1), -EINVAL);
+	assert_int_equal(ns_poll_wait(s, check_msg, &g, 1, NS_WAIT_YIELD, 0), -ETIMEDOUT);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+}
+#pragma GCC diagnostic pop
 
 /* Three threads share one publication; two subscriptions each see every message. */
 struct pubarg {
@@ -345,7 +403,8 @@ threads_share_a_publication(void **state)
 	/* A hang guard, not a timing assertion: nothing at all arrives for 60 s. */
 	int64_t last = ns_clock_ns();
 	while ((uint32_t)(g1.n + g1.bad) < 3 * n || (uint32_t)(g2.n + g2.bad) < 3 * n) {
-		int a1 = ns_poll(s1, check_msg, &g1, 50), a2 = ns_poll(s2, check_msg, &g2, 50);
+		int a1 = ns_subscription_poll(s1, check_msg, &g1, 50),
+		    a2 = ns_subscription_poll(s2, check_msg, &g2, 50);
 		if (a1 == 0 && a2 == 0) {
 			assert_true(ns_clock_ns() - last < 60 * SEC);
 			sched_yield(); /* 4 threads on 2 cores */
@@ -463,13 +522,17 @@ bad_arguments_change_nothing(void **state)
 	assert_int_equal(ns_publication_session_id(NULL), -EINVAL);
 	assert_int_equal(ns_publication_max_message(NULL), -EINVAL);
 	assert_int_equal(ns_publication_max_payload(NULL), -EINVAL);
-	assert_int_equal(ns_poll(NULL, check_msg, NULL, 1), -EINVAL);
-	assert_int_equal(ns_poll(s, NULL, NULL, 1), -EINVAL);
-	assert_int_equal(ns_poll(s, check_msg, NULL, 0), -EINVAL);
-	assert_int_equal(ns_controlled_poll(NULL, NULL, NULL, 1), -EINVAL);
-	assert_int_equal(ns_poll_wait(NULL, check_msg, NULL, 1, NS_WAIT_YIELD, 0), -EINVAL);
-	assert_int_equal(ns_poll_wait(s, check_msg, NULL, 1, NS_WAIT_BLOCKING, 0), -EINVAL);
-	assert_int_equal(ns_poll_wait(s, check_msg, NULL, 1, NS_WAIT_YIELD, 0), -ETIMEDOUT);
+	assert_int_equal(ns_subscription_poll(NULL, check_msg, NULL, 1), -EINVAL);
+	assert_int_equal(ns_subscription_poll(s, NULL, NULL, 1), -EINVAL);
+	assert_int_equal(ns_subscription_poll(s, check_msg, NULL, 0), -EINVAL);
+	assert_int_equal(ns_subscription_controlled_poll(NULL, NULL, NULL, 1), -EINVAL);
+	assert_int_equal(ns_subscription_controlled_poll(s, NULL, NULL, 1), -EINVAL);
+	assert_int_equal(ns_subscription_poll_wait(NULL, check_msg, NULL, 1, NS_WAIT_YIELD, 0),
+			 -EINVAL);
+	assert_int_equal(ns_subscription_poll_wait(s, check_msg, NULL, 1, NS_WAIT_BLOCKING, 0),
+			 -EINVAL);
+	assert_int_equal(ns_subscription_poll_wait(s, check_msg, NULL, 1, NS_WAIT_YIELD, 0),
+			 -ETIMEDOUT);
 	assert_int_equal(ns_subscription_wait_connected(NULL, 0), -EINVAL);
 	assert_int_equal(ns_subscription_image_count(NULL), -EINVAL);
 	assert_int_equal(ns_image_session_id(NULL), 0);
@@ -704,6 +767,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(publish_and_receive),
 		cmocka_unit_test(back_pressure_and_controlled_poll),
+		cmocka_unit_test(deprecated_names_still_work),
 		cmocka_unit_test(threads_share_a_publication),
 		cmocka_unit_test(bad_arguments_change_nothing),
 		cmocka_unit_test(second_client_uses_the_running_driver),

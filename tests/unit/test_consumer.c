@@ -1003,9 +1003,9 @@ poller_reports_idle_processing_and_limits(void **state)
 		ns_poller *p = NULL;
 
 		assert_int_equal(ns_poller_create(&p, r, &po), 0);
-		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_IDLE);
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLLER_IDLE);
 		publish_values(r, 10, 5);
-		assert_int_equal(ns_poller_poll(p, poll_event, &l, 2), NS_POLL_PROCESSING);
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 2), NS_POLLER_PROCESSING);
 		assert_int_equal(l.n, 2);
 		/* A handler error leaves its event for the next poll. */
 		l.fail_at = 3;
@@ -1014,15 +1014,15 @@ poller_reports_idle_processing_and_limits(void **state)
 		l.fail_at = -1;
 		/* Stop early after an event: it counts as handled. */
 		l.stop_at = 3;
-		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_PROCESSING);
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLLER_PROCESSING);
 		assert_int_equal(l.n, 4);
-		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_PROCESSING);
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLLER_PROCESSING);
 		assert_int_equal(l.n, 5);
 		for (int i = 0; i < 5; i++) {
 			assert_int_equal(l.seqs[i], i);
 			assert_int_equal(l.values[i], 10 + (uint64_t)i);
 		}
-		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_IDLE);
+		assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLLER_IDLE);
 		/* The poller gates producers: all 8 slots are free again. */
 		assert_int_equal(ns_ring_remaining(r), 8);
 		assert_int_equal(ns_ring_halt(r), 0);
@@ -1052,9 +1052,9 @@ poller_after_consumer_reports_gating(void **state)
 	ns_consumer_destroy(as_consumer); /* ignored: the poller owns it */
 
 	publish_values(r, 0, 3);
-	assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_GATING);
+	assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLLER_GATING);
 	assert_int_equal(ns_consumer_run(c), 0); /* handles all 3, halts after the batch */
-	assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLL_PROCESSING);
+	assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), NS_POLLER_PROCESSING);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(ns_poller_poll(p, poll_event, &l, 0), -EPIPE); /* c stopped for good */
 	ns_poller_destroy(p);

@@ -402,10 +402,10 @@ pump(struct stream *st, int n)
 			sent++;
 		else
 			assert_true(r == NS_BACK_PRESSURED || r == NS_ADMIN_ACTION);
-		(void)ns_poll(st->s, on_message, &st->seen, 64);
+		(void)ns_subscription_poll(st->s, on_message, &st->seen, 64);
 		assert_true(ns_clock_ns() < deadline);
 	}
-	while (ns_poll(st->s, on_message, &st->seen, 64) > 0)
+	while (ns_subscription_poll(st->s, on_message, &st->seen, 64) > 0)
 		;
 }
 
@@ -515,7 +515,7 @@ forged_tail_then_close_is_bounded_work(void **state)
 	/* The subscriber's image ends (at the last real frame), it does not wait for ever. */
 	int64_t deadline = ns_clock_ns() + 10 * SEC;
 	while (ns_subscription_image_count(st.s) > 0) {
-		(void)ns_poll(st.s, on_message, &st.seen, 64);
+		(void)ns_subscription_poll(st.s, on_message, &st.seen, 64);
 		assert_true(ns_clock_ns() < deadline);
 	}
 	assert_int_equal(st.seen.messages, 10);
@@ -548,7 +548,7 @@ calls_return(struct stream *st)
 {
 	int64_t start = ns_clock_ns();
 	for (int i = 0; i < 100; i++) {
-		assert_true(ns_poll(st->s, on_message, &st->seen, 64) >= 0);
+		assert_true(ns_subscription_poll(st->s, on_message, &st->seen, 64) >= 0);
 		assert_true(ns_client_do_work(st->c) >= 0);
 	}
 	assert_true(ns_clock_ns() - start < SEC);
@@ -660,11 +660,11 @@ truncated_log_is_an_error_not_a_crash(void **state)
 		uint8_t msg[200] = { 0 };
 		int64_t deadline = ns_clock_ns() + 5 * SEC, r;
 		while ((r = ns_offer(st.p, msg, sizeof(msg))) != NS_LOG_CORRUPT) {
-			(void)ns_poll(st.s, on_message, &st.seen, 64);
+			(void)ns_subscription_poll(st.s, on_message, &st.seen, 64);
 			assert_true(ns_clock_ns() < deadline);
 		}
 		while (ns_subscription_image_count(st.s) > 0) {
-			(void)ns_poll(st.s, on_message, &st.seen, 64);
+			(void)ns_subscription_poll(st.s, on_message, &st.seen, 64);
 			assert_true(ns_clock_ns() < deadline);
 		}
 		assert_int_equal(st.seen.bad_lengths, 0);
@@ -675,7 +675,7 @@ truncated_log_is_an_error_not_a_crash(void **state)
 			assert_true(ns_offer_wait(p2, msg, 8, NS_WAIT_YIELD, deadline) > 0);
 		struct seen s2seen = { .limit = 1 << 20 };
 		while (s2seen.messages < 100) {
-			(void)ns_poll(s2, on_message, &s2seen, 64);
+			(void)ns_subscription_poll(s2, on_message, &s2seen, 64);
 			assert_true(ns_clock_ns() < deadline);
 		}
 		(void)got;
@@ -716,7 +716,7 @@ truncated_cnc_stops_the_driver_not_the_process(void **state)
 			int64_t r = ns_offer(st.p, msg, sizeof(msg));
 			assert_true(r > 0 || r == NS_BACK_PRESSURED || r == NS_ADMIN_ACTION ||
 				    r == NS_EDRIVER_TIMEOUT);
-			(void)ns_poll(st.s, on_message, &st.seen, 64);
+			(void)ns_subscription_poll(st.s, on_message, &st.seen, 64);
 		}
 		stream_close(&st);
 		/* The directory is free: a new client starts a new driver. */

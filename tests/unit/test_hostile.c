@@ -211,11 +211,11 @@ out_of_space_is_an_error(void **state)
 			sent++;
 		else
 			assert_true(rc == NS_BACK_PRESSURED || rc == NS_ADMIN_ACTION);
-		(void)ns_poll(s, count, &got, 16);
+		(void)ns_subscription_poll(s, count, &got, 16);
 	}
 	while (got < sent)
-		assert_true(ns_poll_wait(s, count, &got, 16, NS_WAIT_YIELD,
-					 ns_clock_ns() + 5000000000LL) > 0);
+		assert_true(ns_subscription_poll_wait(s, count, &got, 16, NS_WAIT_YIELD,
+						      ns_clock_ns() + 5000000000LL) > 0);
 	print_message(
 		"# 20 MB tmpfs: 3 x 16 MiB and a second 3 x 4 MiB log refused with -ENOSPC\n");
 	/*
@@ -224,7 +224,8 @@ out_of_space_is_an_error(void **state)
 	 */
 	assert_int_equal(ns_publication_close(q), 0);
 	while (ns_subscription_image_count(s) > 0) /* read to its end: the image lets go */
-		(void)ns_poll_wait(s, count, &got, 16, NS_WAIT_YIELD, ns_clock_ns() + 5000000000LL);
+		(void)ns_subscription_poll_wait(s, count, &got, 16, NS_WAIT_YIELD,
+						ns_clock_ns() + 5000000000LL);
 	assert_int_equal(ns_publication_add(c, "ns:ipc?term-length=4m", 2, 0, &r), 0);
 	print_message("# closed and read to its end, its 12 MiB are free again at once: the next "
 		      "log fits\n");

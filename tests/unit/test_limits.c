@@ -151,8 +151,8 @@ subscriptions_per_stream_are_capped_at_the_call(void **state)
 	assert_true(ns_offer_wait(p, "hello", 5, NS_WAIT_YIELD, ns_clock_ns() + 10 * SEC) > 0);
 	for (int i = 0; i < NSI_LOG_MAX_SUBSCRIBERS; i++) {
 		int got = 0;
-		assert_int_equal(ns_poll_wait(s[i], count, &got, 10, NS_WAIT_YIELD,
-					      ns_clock_ns() + 10 * SEC),
+		assert_int_equal(ns_subscription_poll_wait(s[i], count, &got, 10, NS_WAIT_YIELD,
+							   ns_clock_ns() + 10 * SEC),
 				 1);
 		assert_int_equal(got, 1);
 	}
@@ -217,14 +217,14 @@ churn_reuses_counters_at_once(void **state)
 		for (int tries = 0;
 		     (rc = ns_publication_add(c, "ns:ipc", 1, 0, &p)) == -ENOSPC && tries < 1000;
 		     tries++)
-			(void)ns_poll(s, count, &got, 10);
+			(void)ns_subscription_poll(s, count, &got, 10);
 		if (rc != 0)
 			fail_msg("pair %d: %s", i, ns_strerror(rc));
 		assert_int_equal(ns_subscription_wait_connected(s, ns_clock_ns() + 10 * SEC), 0);
 		assert_true(ns_offer_wait(p, "m", 1, NS_WAIT_YIELD, ns_clock_ns() + 10 * SEC) > 0);
 		assert_int_equal(ns_publication_close(p), 0);
 		while (ns_subscription_image_count(s) > 0)
-			(void)ns_poll(s, count, &got, 10);
+			(void)ns_subscription_poll(s, count, &got, 10);
 	}
 	int64_t took = ns_clock_ns() - start;
 	print_message("# 1000 publications added and closed with a subscriber, 4 counters: %.2f "
@@ -327,7 +327,7 @@ corrupt_image_comes_back(void **state)
 	ns_publication *p = NULL;
 	assert_int_equal(ns_publication_add(c, "ns:ipc", 1, 0, &p), 0);
 	assert_int_equal(ns_subscription_wait_connected(s, ns_clock_ns() + 10 * SEC), 0);
-	(void)ns_poll(s, on_seq, &seen, 10);
+	(void)ns_subscription_poll(s, on_seq, &seen, 10);
 	/* Ten messages (64-byte frames), then the sixth one's header forged: type 9. */
 	int64_t first = ns_publication_position(p);
 	for (uint32_t i = 0; i < 10; i++)
@@ -335,18 +335,18 @@ corrupt_image_comes_back(void **state)
 	uint8_t *frame = p->log.terms[0] + first + 5 * 64;
 	__atomic_store_n((uint16_t *)(void *)(frame + 6), 9, __ATOMIC_RELEASE);
 	while (seen.unavailable == 0)
-		(void)ns_poll(s, on_seq, &seen, 10);
+		(void)ns_subscription_poll(s, on_seq, &seen, 10);
 	assert_int_equal(seen.n, 5); /* 0..4, never the forged frame or what follows */
 	/* The publisher is not held back by the dead image, and the stream comes back. */
 	int64_t deadline = ns_clock_ns() + 10 * SEC;
 	while (seen.available < 2) {
-		(void)ns_poll(s, on_seq, &seen, 10);
+		(void)ns_subscription_poll(s, on_seq, &seen, 10);
 		assert_true(ns_clock_ns() < deadline);
 	}
 	for (uint32_t i = 100; i < 110; i++)
 		assert_true(ns_offer_wait(p, &i, 4, NS_WAIT_YIELD, ns_clock_ns() + 10 * SEC) > 0);
 	while (seen.n < 15) {
-		(void)ns_poll(s, on_seq, &seen, 10);
+		(void)ns_subscription_poll(s, on_seq, &seen, 10);
 		assert_true(ns_clock_ns() < deadline);
 	}
 	for (uint32_t i = 0; i < 5; i++)

@@ -328,7 +328,7 @@ ipc_offer_and_poll_allocate_nothing(void **state)
 	/* One small message first, so the image is surely there: no fragment has been read. */
 	assert_true(ns_offer_wait(p, msg, 8, NS_WAIT_YIELD, deadline) > 0);
 	want += 8 + msg[7];
-	while (ns_poll(s, on_fragment, &sum, 16) == 0)
+	while (ns_subscription_poll(s, on_fragment, &sum, 16) == 0)
 		assert_true(ns_clock_ns() < deadline);
 	only = pthread_self();
 	__atomic_store_n(&only_set, 1, __ATOMIC_RELAXED);
@@ -340,12 +340,12 @@ ipc_offer_and_poll_allocate_nothing(void **state)
 		int64_t r;
 		while ((r = ns_offer(p, msg, len)) < 0) {
 			assert_true(r == NS_BACK_PRESSURED || r == NS_ADMIN_ACTION);
-			(void)ns_poll(s, on_fragment, &sum, 16);
+			(void)ns_subscription_poll(s, on_fragment, &sum, 16);
 		}
 		want += len + msg[len - 1];
 	}
 	while (sum != want && ns_clock_ns() < deadline + 20LL * 1000000000)
-		(void)ns_poll(s, on_fragment, &sum, 16);
+		(void)ns_subscription_poll(s, on_fragment, &sum, 16);
 	__atomic_store_n(&counting, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&only_set, 0, __ATOMIC_RELAXED);
 	print_message("# %d messages of 1 to 3000 bytes (mtu 1024): %llu allocator calls\n", n,
