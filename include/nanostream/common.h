@@ -83,6 +83,30 @@ extern "C" {
  */
 NS_API const char *ns_strerror(int code);
 
+/** The longest text ns_errmsg() returns, without its NUL. */
+#define NS_ERRMSG_MAX 255
+
+/**
+ * Why this thread's last failed call among the creating ones failed, as a sentence for people:
+ * ns_ring_create() and ns_ring_mem_size() (which option is wrong and what it must be, e.g.
+ * "capacity 1000 is not a power of two (1 .. 2^30): 1024 is the next one"),
+ * ns_consumer_create(), ns_poller_create(), ns_work_pool_create(), and the client calls
+ * ns_client_create(), ns_publication_add() and ns_subscription_add() (the driver's own reason
+ * when it refused, e.g. "stream 7 already has a publication with term-length 65536 ...", the
+ * bad part of a URI, the directory that is not private, the driver that does not answer).
+ * Each of those calls clears it when it starts and, when it fails, sets it (at the least to
+ * ns_strerror() of its code), so after a failure it always describes that failure; after a
+ * success it is "". No other call touches it. Since 0.3.
+ *
+ * Returns a NUL-terminated string of at most NS_ERRMSG_MAX bytes, never NULL.
+ * Errors: none.
+ * Ownership: the string belongs to this thread; it stays valid until this thread's next call
+ * of one of those functions. Copy it to keep it.
+ * Thread safety: any thread; each thread has its own text.
+ * Progress: wait-free.
+ */
+NS_API const char *ns_errmsg(void);
+
 /**
  * The library's version as a string, for example "0.1.0".
  *

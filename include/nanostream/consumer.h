@@ -130,9 +130,9 @@ struct ns_consumer_stats {
  * Errors: -EINVAL (NULL argument, opts->size outside the sized-struct rule, unknown non-zero
  * bytes, unknown flag, on_event NULL, unknown error policy, after_count over 1024 or after
  * NULL with a count, an `after` consumer of another ring or NULL, a start sequence the ring
- * no longer holds or beyond the cursor), -EBUSY (the
- * ring already has max_consumers consumers), -ENOMEM, -ESHUTDOWN (ring halted). On failure
- * *consumer is untouched.
+ * no longer holds or beyond the cursor), -EBUSY (the ring already has max_consumers
+ * consumers), -ENOMEM, -ESHUTDOWN (ring halted). On failure *consumer is untouched and
+ * ns_errmsg() says why in words.
  * Ownership: destroy with ns_consumer_destroy() before destroying the ring, and before the
  * consumers it runs after.
  * Thread safety: any thread, also while producers run.
@@ -275,8 +275,8 @@ struct ns_work_pool_opts {
  *
  * Errors: -EINVAL (NULL argument, opts->size outside the sized-struct rule, unknown non-zero
  * bytes, unknown flag, workers 0 or too many, on_event NULL, unknown error policy, bad `after`
- * list as for consumers), -EBUSY (not enough
- * free consumer places on the ring: each worker takes one), -ENOMEM, -ESHUTDOWN.
+ * list as for consumers), -EBUSY (not enough free consumer places on the ring: each worker
+ * takes one), -ENOMEM, -ESHUTDOWN; ns_errmsg() says why in words.
  * Ownership: destroy with ns_work_pool_destroy() before the ring.
  * Thread safety: any thread.
  * Progress: blocking (allocates).
@@ -336,6 +336,27 @@ NS_API ns_consumer *ns_work_pool_consumer(ns_work_pool *pool);
 NS_API void ns_work_pool_destroy(ns_work_pool *pool);
 
 /**
+ * What a claim on @p ring would wait for now: whether the ring is full and which consumer holds
+ * it back, for finding out why a producer hangs. The slowest gating consumer is named by its
+ * state, for example "a claim waits: all 1024 slots are claimed and not yet released (cursor
+ * 1023); the slowest of 2 gating consumers is a consumer that has finished up to sequence -1
+ * and is not running: it was never started (ns_consumer_start() or ns_consumer_run()), or its
+ * thread ended; start it or destroy it". A poller and a work pool's workers are named as such.
+ *
+ * @p slowest (optional) receives the consumer furthest behind (for a poller, its
+ * ns_poller_consumer(); for a work pool, one of its workers), NULL when no consumer gates the
+ * ring; @p buf (optional, @p len bytes) receives the sentence, NUL-terminated, truncated to fit.
+ * Returns 1 if a claim of one slot would wait now, 0 if not, or -EINVAL (ring NULL, or buf
+ * NULL with len > 0).
+ * Ownership: *slowest is borrowed: valid until that consumer is destroyed; buf is the caller's.
+ * Thread safety: any thread (for example a watchdog, or a debugger's call), while no consumer
+ * of the ring is being destroyed; the answer is a snapshot.
+ * Progress: wait-free: reads each consumer's gate once; no allocation or system call.
+ * Since 0.3.
+ */
+NS_API int ns_ring_waiting_on(const ns_ring *ring, ns_consumer **slowest, char *buf, size_t len);
+
+/**
  * Pollers: pull-style consumption on the caller's thread, for loops that do other work
  * between events. A poller gates producers and may run after consumers, like a consumer.
  */
@@ -379,7 +400,8 @@ struct ns_poller_opts {
 
 /**
  * Create a poller of @p ring, starting after the cursor (or after its `after` consumers).
- * Errors: as ns_consumer_create(). Ownership: destroy with ns_poller_destroy() before the ring.
+ * Errors: as ns_consumer_create() (ns_errmsg() says why in words). Ownership: destroy with
+ * ns_poller_destroy() before the ring.
  * Thread safety: any thread.
  * Progress: blocking (allocates).
  */

@@ -158,27 +158,6 @@ NS_API int ns_client_do_work(ns_client *client);
  */
 NS_API int ns_client_is_embedded(const ns_client *client);
 
-/** The longest text ns_errmsg() returns, without its NUL. */
-#define NS_ERRMSG_MAX 255
-
-/**
- * Why this thread's last failed call among ns_client_create(), ns_publication_add() and
- * ns_subscription_add() failed, as a sentence for people: the driver's own reason when it
- * refused (for example "stream 7 already has a publication with term-length 65536 ..."), the
- * bad part of a URI, the directory that is not private, the driver that does not answer.
- * Each of those calls clears it when it starts and, when it fails, sets it (at the least to
- * ns_strerror() of its code), so after a failure it always describes that failure; after a
- * success it is "". No other call touches it.
- *
- * Returns a NUL-terminated string of at most NS_ERRMSG_MAX bytes, never NULL.
- * Errors: none.
- * Ownership: the string belongs to this thread; it stays valid until this thread's next call
- * of one of those three functions. Copy it to keep it.
- * Thread safety: any thread; each thread has its own text.
- * Progress: wait-free.
- */
-NS_API const char *ns_errmsg(void);
-
 /**
  * Check a channel URI without a driver: "ns:ipc", optionally with parameters
  * "?term-length=1m&mtu=4096&session-id=7&max-message=64k" (term-length a power of two from

@@ -149,7 +149,8 @@ struct ns_ring_span {
  * -ENOMEM (out of memory; under NS_MEM_HUGE: no huge pages to be had), -EPERM or -ENOMEM
  * from mlock() (NS_MEM_F_LOCK beyond RLIMIT_MEMLOCK), another kernel error from mapping,
  * binding or pre-faulting, or the slot initializer's code.
- * On failure *ring is untouched and nothing leaks (no memory, mapping, file or huge page).
+ * On failure *ring is untouched and nothing leaks (no memory, mapping, file or huge page), and
+ * ns_errmsg() says why in words (which option is wrong and what it must be).
  * Never prints, whatever the state of huge pages.
  * Ownership: the caller destroys the ring with ns_ring_destroy(); a caller-supplied mem_region stays the caller's.
  * Thread safety: any thread.
@@ -164,7 +165,7 @@ NS_API int ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts);
  *
  * Returns the byte count (> 0), or -EINVAL for malformed options, as ns_ring_create() checks
  * them (whether a NUMA node exists, and whether mem_region is large enough, only create
- * checks).
+ * checks); ns_errmsg() then says which option is wrong.
  * Ownership: nothing to own; opts is only read.
  * Thread safety: any thread.
  * Progress: wait-free; does not allocate.
@@ -203,7 +204,8 @@ NS_API void ns_ring_destroy(ns_ring *ring);
  *   -EINVAL     ring is NULL
  * Never times out: use ns_ring_claim_until() for a deadline. Every consumer the ring has gates
  * it, started or not: a consumer created and never started (or whose thread has ended) makes
- * this wait forever once the ring is full; start it, or destroy it.
+ * this wait forever once the ring is full; start it, or destroy it. ns_ring_waiting_on()
+ * (nanostream/consumer.h) says, from any thread, what a claim waits for and who holds it.
  * Ownership: the claimed slot is the caller's to write until it publishes or abandons it.
  * Thread safety: SINGLE mode: the one producer thread. MULTI mode: any thread.
  * Progress: blocks through the wait strategy while the ring is full; otherwise wait-free

@@ -13,6 +13,7 @@
 #include "ipc/proto.h"
 #include "log/logfile.h"
 #include "log/reader.h"
+#include "util/errmsg.h"
 
 /* A response the client waits for. */
 struct nsi_response {
@@ -101,16 +102,6 @@ struct ns_subscription {
 	int32_t stream_id;
 	struct ns_subscription_opts opts;
 };
-
-/*
- * This thread's ns_errmsg() text: cleared when a client call starts; set (returning @code) when
- * it fails: formatted, or @prefix and a text from shared memory (made printable, bounded), or
- * ns_strerror(@code) when nothing more specific was said.
- */
-void nsi_errmsg_clear(void);
-int nsi_errmsg_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int nsi_errmsg_text(int code, const char *prefix, const void *text, size_t len);
-int nsi_errmsg_default(int code);
 
 /* Send a command and wait for the response with its correlation id (client lock taken). */
 int nsi_client_request(ns_client *c, int32_t type, const void *msg, int32_t length,

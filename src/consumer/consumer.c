@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,11 +41,16 @@ nsi_consumer_new(ns_ring *ring)
 int
 nsi_consumer_check_after(ns_consumer *const *after, uint32_t count, const ns_ring *ring)
 {
-	if (count > NSI_MAX_AFTER || (count != 0 && after == NULL))
-		return -EINVAL;
+	if (count > NSI_MAX_AFTER)
+		return nsi_errmsg_set(-EINVAL, "after_count %u is over %u", count,
+				      (unsigned)NSI_MAX_AFTER);
+	if (count != 0 && after == NULL)
+		return nsi_errmsg_set(-EINVAL, "after_count is %u but after is NULL", count);
 	for (uint32_t i = 0; i < count; i++) {
-		if (after[i] == NULL || after[i]->ring != ring)
-			return -EINVAL;
+		if (after[i] == NULL)
+			return nsi_errmsg_set(-EINVAL, "after[%u] is NULL", i);
+		if (after[i]->ring != ring)
+			return nsi_errmsg_set(-EINVAL, "after[%u] consumes another ring", i);
 	}
 	return 0;
 }
@@ -65,20 +71,30 @@ nsi_consumer_set_after(struct ns_consumer *c, ns_consumer *const *after, uint32_
 static int
 validate(const struct ns_consumer_opts *o, const ns_ring *ring)
 {
+	if ((o->flags & ~(NS_CONSUMER_F_START_AT | NS_CONSUMER_F_NO_COALESCE)) != 0)
+		return nsi_errmsg_set(
+			-EINVAL, "consumer options: unknown flags 0x%x",
+			o->flags & ~(NS_CONSUMER_F_START_AT | NS_CONSUMER_F_NO_COALESCE));
 	/* Exactly one handler: per event or per run. */
-	if ((o->flags & ~(NS_CONSUMER_F_START_AT | NS_CONSUMER_F_NO_COALESCE)) != 0 ||
-	    (o->on_event == NULL) == (o->on_events == NULL))
-		return -EINVAL;
+	if ((o->on_event == NULL) == (o->on_events == NULL))
+		return nsi_errmsg_set(-EINVAL,
+				      "consumer options: set exactly one of on_event and "
+				      "on_events (%s set)",
+				      o->on_event == NULL ? "neither is" : "both are");
 	if (o->error_policy > NS_ERROR_RETRY)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL,
+				      "consumer options: error_policy %u is not an enum "
+				      "ns_error_policy",
+				      o->error_policy);
 	/* Both a start sequence and upstream consumers would be two starting points. */
 	if ((o->flags & NS_CONSUMER_F_START_AT) != 0 && o->after_count != 0)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL, "consumer options: NS_CONSUMER_F_START_AT and after "
+					       "are two starting points: give one");
 	return nsi_consumer_check_after(o->after, o->after_count, ring);
 }
 
-int
-ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consumer_opts *opts)
+static int
+consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consumer_opts *opts)
 {
 	struct ns_consumer_opts o;
 	struct ns_consumer *c;
@@ -87,15 +103,19 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 	int rc;
 
 	if (consumer == NULL || ring == NULL || opts == NULL)
-		return -EINVAL;
-	rc = nsi_sized_in(&o, sizeof(o), opts, CONSUMER_OPTS_0_1);
+		return nsi_errmsg_set(-EINVAL, "%s is NULL",
+				      consumer == NULL ? "consumer"
+				      : ring == NULL   ? "ring"
+						       : "opts");
+	rc = nsi_sized_in_named(&o, sizeof(o), opts, CONSUMER_OPTS_0_1, "struct ns_consumer_opts",
+				"NS_CONSUMER_OPTS_INIT");
 	if (rc < 0)
 		return rc;
 	rc = validate(&o, ring);
 	if (rc < 0)
 		return rc;
 	if (nsi_ring_halted(ring))
-		return -ESHUTDOWN;
+		return nsi_errmsg_set(-ESHUTDOWN, "the ring was halted");
 
 	c = nsi_consumer_new(ring);
 	if (c == NULL)
@@ -124,7 +144,17 @@ ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consum
 		start = o.start_sequence;
 		how = NSI_GATE_AT_CHECKED;
 	}
-	rc = nsi_gate_register(ring, &c->gate, &start, how);
+	rc = nsi_gate_register(ring, &c->gate, &start, how, c);
+	if (rc == -EBUSY)
+		(void)nsi_errmsg_set(rc,
+				     "the ring already has max_consumers (%u) consumers, pollers "
+				     "and workers: raise ns_ring_opts.max_consumers",
+				     ring->max_gates);
+	else if (rc == -EINVAL)
+		(void)nsi_errmsg_set(rc,
+				     "start_sequence %lld is not in the ring: after the cursor, "
+				     "or older than the slowest consumer",
+				     (long long)start);
 	if (rc < 0)
 		goto err_free;
 	c->is_gated = true;
@@ -136,6 +166,13 @@ err_free:
 	free(c->after);
 	free(c);
 	return rc;
+}
+
+int
+ns_consumer_create(ns_consumer **consumer, ns_ring *ring, const struct ns_consumer_opts *opts)
+{
+	nsi_errmsg_clear();
+	return nsi_errmsg_default(consumer_create(consumer, ring, opts));
 }
 
 int
@@ -307,4 +344,84 @@ ns_consumer_destroy(ns_consumer *consumer)
 	if (consumer == NULL || consumer->workers != NULL || consumer->is_poller)
 		return;
 	nsi_consumer_free(consumer);
+}
+
+/* ---- ns_ring_waiting_on(): what a claim waits for ---- */
+
+static bool
+is_running(const struct ns_consumer *c)
+{
+	return __atomic_load_n(&c->running, __ATOMIC_ACQUIRE) != 0;
+}
+
+static int
+describe(const struct ns_consumer *c, int64_t done, char *buf, size_t len)
+{
+	if (c == NULL)
+		return snprintf(buf, len, "a consumer being created or destroyed");
+	if (c->is_poller)
+		return snprintf(buf, len,
+				"a poller that has handled up to sequence %lld: it moves only when "
+				"its owner calls ns_poller_poll()",
+				(long long)done);
+	const char *what = c->work_seq != NULL ? "a work pool worker" : "a consumer";
+	if (is_running(c))
+		return snprintf(buf, len,
+				"%s that is running and has finished up to sequence %lld: its "
+				"handler (or a consumer it runs after) is slow or stuck",
+				what, (long long)done);
+	return snprintf(buf, len,
+			"%s that has finished up to sequence %lld and is not running: it was never "
+			"started (%s), or its thread ended; start it or destroy it",
+			what, (long long)done,
+			c->work_seq != NULL ? "ns_work_pool_start()"
+					    : "ns_consumer_start() or ns_consumer_run()");
+}
+
+int
+ns_ring_waiting_on(const ns_ring *ring, ns_consumer **slowest, char *buf, size_t len)
+{
+	if (ring == NULL || (buf == NULL && len != 0))
+		return -EINVAL;
+	uint32_t n = nsi_load_acquire_u32(&ring->gate_set.hwm), used = 0;
+	int64_t min = NSI_GATE_FREE;
+	struct ns_consumer *who = NULL;
+
+	/* The slowest gate; among equals, one that is not running (the likelier culprit). */
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t v = nsi_load_acquire_i64(&ring->gates[i].value);
+		if (v == NSI_GATE_FREE)
+			continue;
+		used++;
+		struct ns_consumer *o = __atomic_load_n(&ring->gates[i].owner, __ATOMIC_ACQUIRE);
+		if (v < min || (v == min && who != NULL && is_running(who) && o != NULL &&
+				!is_running(o) && !o->is_poller)) {
+			min = v;
+			who = o;
+		}
+	}
+	int64_t remaining = ns_ring_remaining(ring);
+	int64_t cursor = ns_ring_cursor(ring);
+	int waits = used != 0 && remaining <= 0;
+	if (slowest != NULL)
+		*slowest = who;
+	if (len == 0)
+		return waits;
+	if (used == 0) {
+		(void)snprintf(buf, len,
+			       "a claim does not wait: no consumer gates the ring (cursor %lld; "
+			       "with none, producers overwrite unread slots freely)",
+			       (long long)cursor);
+		return waits;
+	}
+	int k = snprintf(buf, len,
+			 waits ? "a claim waits: all %lld slots are claimed and not yet released "
+				 "(cursor %lld); the slowest of %u gating consumers is "
+			       : "a claim does not wait: %lld of the slots are free (cursor %lld); "
+				 "the slowest of %u gating consumers is ",
+			 waits ? (long long)ring->capacity : (long long)remaining,
+			 (long long)cursor, used);
+	if (k >= 0 && (size_t)k < len)
+		(void)describe(who, min, buf + k, len - (size_t)k);
+	return waits;
 }

@@ -24,20 +24,24 @@ never_called(void *ctx, void *slot, int64_t seq, bool end_of_batch)
 	return -EINVAL;
 }
 
-int
-ns_poller_create(ns_poller **poller, ns_ring *ring, const struct ns_poller_opts *opts)
+static int
+poller_create(ns_poller **poller, ns_ring *ring, const struct ns_poller_opts *opts)
 {
 	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
 	struct ns_poller_opts o;
 	int rc;
 
 	if (poller == NULL || ring == NULL || opts == NULL)
-		return -EINVAL;
-	rc = nsi_sized_in(&o, sizeof(o), opts, POLLER_OPTS_0_1);
+		return nsi_errmsg_set(-EINVAL, "%s is NULL",
+				      poller == NULL ? "poller"
+				      : ring == NULL ? "ring"
+						     : "opts");
+	rc = nsi_sized_in_named(&o, sizeof(o), opts, POLLER_OPTS_0_1, "struct ns_poller_opts",
+				"NS_POLLER_OPTS_INIT");
 	if (rc < 0)
 		return rc;
 	if (o.flags != 0 || o.reserved != 0)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL, "poller options: flags and reserved must be 0");
 	co.on_event = never_called;
 	co.after = o.after;
 	co.after_count = o.after_count;
@@ -49,6 +53,13 @@ ns_poller_create(ns_poller **poller, ns_ring *ring, const struct ns_poller_opts 
 	c->is_poller = true;
 	*poller = (ns_poller *)c;
 	return 0;
+}
+
+int
+ns_poller_create(ns_poller **poller, ns_ring *ring, const struct ns_poller_opts *opts)
+{
+	nsi_errmsg_clear();
+	return nsi_errmsg_default(poller_create(poller, ring, opts));
 }
 
 int

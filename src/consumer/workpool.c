@@ -25,10 +25,19 @@ struct ns_work_pool {
 static int
 validate(const struct ns_work_pool_opts *o, const ns_ring *ring)
 {
-	if (o->flags != 0 || o->on_event == NULL || o->error_policy > NS_ERROR_RETRY)
-		return -EINVAL;
+	if (o->flags != 0)
+		return nsi_errmsg_set(-EINVAL, "work pool options: flags must be 0");
+	if (o->on_event == NULL)
+		return nsi_errmsg_set(-EINVAL, "work pool options: on_event is NULL");
+	if (o->error_policy > NS_ERROR_RETRY)
+		return nsi_errmsg_set(-EINVAL,
+				      "work pool options: error_policy %u is not an enum "
+				      "ns_error_policy",
+				      o->error_policy);
 	if (o->workers == 0 || o->workers > NS_WORK_POOL_MAX_WORKERS)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL,
+				      "work pool options: workers %u is out of range (1 .. %u)",
+				      o->workers, (unsigned)NS_WORK_POOL_MAX_WORKERS);
 	return nsi_consumer_check_after(o->after, o->after_count, ring);
 }
 
@@ -44,16 +53,20 @@ free_workers(struct ns_work_pool *p)
 	p->count = 0;
 }
 
-int
-ns_work_pool_create(ns_work_pool **pool, ns_ring *ring, const struct ns_work_pool_opts *opts)
+static int
+work_pool_create(ns_work_pool **pool, ns_ring *ring, const struct ns_work_pool_opts *opts)
 {
 	struct ns_work_pool_opts o;
 	struct ns_work_pool *p;
 	int rc;
 
 	if (pool == NULL || ring == NULL || opts == NULL)
-		return -EINVAL;
-	rc = nsi_sized_in(&o, sizeof(o), opts, WORK_POOL_OPTS_0_1);
+		return nsi_errmsg_set(-EINVAL, "%s is NULL",
+				      pool == NULL   ? "pool"
+				      : ring == NULL ? "ring"
+						     : "opts");
+	rc = nsi_sized_in_named(&o, sizeof(o), opts, WORK_POOL_OPTS_0_1, "struct ns_work_pool_opts",
+				"NS_WORK_POOL_OPTS_INIT");
 	if (rc < 0)
 		return rc;
 	rc = validate(&o, ring);
@@ -97,7 +110,7 @@ ns_work_pool_create(ns_work_pool **pool, ns_ring *ring, const struct ns_work_poo
 			start = nsi_consumer_upstream_min(w);
 			how = NSI_GATE_AT_TRUSTED;
 		}
-		rc = nsi_gate_register(ring, &w->gate, &start, how);
+		rc = nsi_gate_register(ring, &w->gate, &start, how, w);
 		if (rc < 0)
 			goto err;
 		w->is_gated = true;
@@ -117,6 +130,13 @@ err:
 	free(p->head);
 	free(p);
 	return rc;
+}
+
+int
+ns_work_pool_create(ns_work_pool **pool, ns_ring *ring, const struct ns_work_pool_opts *opts)
+{
+	nsi_errmsg_clear();
+	return nsi_errmsg_default(work_pool_create(pool, ring, opts));
 }
 
 int

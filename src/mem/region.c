@@ -21,6 +21,7 @@
 #endif
 
 #include "mem/region.h"
+#include "util/errmsg.h"
 
 #define USER_ALIGN  128u
 #define KNOWN_FLAGS (NS_MEM_F_NO_PREFAULT | NS_MEM_F_LOCK | NS_MEM_F_BIND)
@@ -349,18 +350,39 @@ nsi_mem_thp_bytes(const void *base)
 int
 nsi_mem_req_check(const struct nsi_mem_req *req)
 {
-	if (req->policy > NS_MEM_NORMAL || (req->flags & ~KNOWN_FLAGS) != 0 ||
-	    (req->sources & ~(uint32_t)NS_MEM_SRC_ALL_HUGE) != 0)
-		return -EINVAL;
+	if (req->policy > NS_MEM_NORMAL)
+		return nsi_errmsg_set(-EINVAL,
+				      "memory options: mem_policy %u is not an enum "
+				      "ns_mem_policy (AUTO 0, HUGE 1, NORMAL 2)",
+				      req->policy);
+	if ((req->flags & ~KNOWN_FLAGS) != 0)
+		return nsi_errmsg_set(-EINVAL, "memory options: unknown mem_flags bits 0x%x",
+				      req->flags & ~KNOWN_FLAGS);
+	if ((req->sources & ~(uint32_t)NS_MEM_SRC_ALL_HUGE) != 0)
+		return nsi_errmsg_set(-EINVAL, "memory options: unknown mem_sources bits 0x%x",
+				      req->sources & ~(uint32_t)NS_MEM_SRC_ALL_HUGE);
 	/* A node without NS_MEM_F_BIND is most likely a forgotten flag. */
 	if (!(req->flags & NS_MEM_F_BIND) && req->node != 0)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL,
+				      "memory options: numa_node %d without NS_MEM_F_BIND in "
+				      "mem_flags (set the flag, or leave the node 0)",
+				      req->node);
 	if (req->user == NULL)
-		return req->user_bytes == 0 ? 0 : -EINVAL;
+		return req->user_bytes == 0
+			       ? 0
+			       : nsi_errmsg_set(-EINVAL, "memory options: mem_region_bytes without "
+							 "a mem_region");
 	if (req->policy != NS_MEM_AUTO || req->sources != 0 ||
-	    (req->flags & (NS_MEM_F_LOCK | NS_MEM_F_BIND)) != 0 ||
-	    (uintptr_t)req->user % USER_ALIGN != 0)
-		return -EINVAL;
+	    (req->flags & (NS_MEM_F_LOCK | NS_MEM_F_BIND)) != 0)
+		return nsi_errmsg_set(
+			-EINVAL, "memory options: a caller's mem_region takes no mem_policy, "
+				 "mem_sources, NS_MEM_F_LOCK or NS_MEM_F_BIND (lock or bind it "
+				 "yourself)");
+	if ((uintptr_t)req->user % USER_ALIGN != 0)
+		return nsi_errmsg_set(-EINVAL,
+				      "memory options: mem_region %p is not aligned to %d "
+				      "bytes",
+				      req->user, (int)USER_ALIGN);
 	return 0;
 }
 

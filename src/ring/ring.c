@@ -27,21 +27,53 @@ align_up(size_t v, size_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+/* Each refusal says, through ns_errmsg(), which option is wrong and what it must be. */
 static int
 validate(const struct ns_ring_opts *o)
 {
 	if ((o->flags & ~NS_RING_F_SEQ_IN_SLOT) != 0)
-		return -EINVAL;
-	if (!nsi_is_pow2_u64(o->capacity) || o->capacity > RING_MAX_CAPACITY)
-		return -EINVAL;
-	if (o->slot_size == 0 || o->slot_size % 8 != 0 || o->slot_size > RING_MAX_SLOT_SIZE)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL,
+				      "ring options: unknown flags 0x%x (the only flag is "
+				      "NS_RING_F_SEQ_IN_SLOT, 0x1)",
+				      o->flags & ~NS_RING_F_SEQ_IN_SLOT);
+	if (o->capacity == 0 || o->capacity > RING_MAX_CAPACITY)
+		return nsi_errmsg_set(-EINVAL,
+				      "ring options: capacity %llu is out of range: a power of two "
+				      "from 1 to 2^30 (1073741824) slots",
+				      (unsigned long long)o->capacity);
+	if (!nsi_is_pow2_u64(o->capacity))
+		return nsi_errmsg_set(
+			-EINVAL,
+			"ring options: capacity %llu is not a power of two (1 .. 2^30): "
+			"%llu is the next one",
+			(unsigned long long)o->capacity,
+			(unsigned long long)nsi_pow2_ceil_u64(o->capacity));
+	if (o->slot_size == 0 || o->slot_size > RING_MAX_SLOT_SIZE)
+		return nsi_errmsg_set(-EINVAL,
+				      "ring options: slot_size %u is out of range: a multiple of 8 "
+				      "from 8 to 65536 bytes",
+				      o->slot_size);
+	if (o->slot_size % 8 != 0)
+		return nsi_errmsg_set(
+			-EINVAL,
+			"ring options: slot_size %u is not a multiple of 8 (8 .. 65536): "
+			"%u would fit it",
+			o->slot_size, (o->slot_size + 7u) & ~7u);
 	if (o->producer != NS_PRODUCER_SINGLE && o->producer != NS_PRODUCER_MULTI)
-		return -EINVAL;
+		return nsi_errmsg_set(
+			-EINVAL,
+			"ring options: producer %u is neither NS_PRODUCER_SINGLE (0) nor "
+			"NS_PRODUCER_MULTI (1)",
+			o->producer);
 	if (!nsi_wait_kind_is_valid(o->wait))
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL,
+				      "ring options: wait %u is not an enum ns_wait_kind "
+				      "(NS_WAIT_BUSY_SPIN 0 .. NS_WAIT_PHASED 6)",
+				      o->wait);
 	if (o->max_consumers > RING_MAX_GATES)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL,
+				      "ring options: max_consumers %u is over 1024 (0 means 16)",
+				      o->max_consumers);
 	return 0;
 }
 
@@ -114,7 +146,8 @@ mem_req_of(const struct ns_ring_opts *o)
 static int
 load_opts(struct ns_ring_opts *o, const struct ns_ring_opts *opts)
 {
-	int rc = nsi_sized_in(o, sizeof(*o), opts, RING_OPTS_0_1);
+	int rc = nsi_sized_in_named(o, sizeof(*o), opts, RING_OPTS_0_1, "struct ns_ring_opts",
+				    "NS_RING_OPTS_INIT");
 	if (rc < 0)
 		return rc;
 	rc = validate(o);
@@ -124,13 +157,13 @@ load_opts(struct ns_ring_opts *o, const struct ns_ring_opts *opts)
 	return nsi_mem_req_check(&req);
 }
 
-int64_t
-ns_ring_mem_size(const struct ns_ring_opts *opts)
+static int64_t
+ring_mem_size(const struct ns_ring_opts *opts)
 {
 	struct ns_ring_opts o;
 
 	if (opts == NULL)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL, "opts is NULL");
 	int rc = load_opts(&o, opts);
 	if (rc < 0)
 		return rc;
@@ -138,8 +171,18 @@ ns_ring_mem_size(const struct ns_ring_opts *opts)
 	return (int64_t)(l.control + l.data);
 }
 
-int
-ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
+int64_t
+ns_ring_mem_size(const struct ns_ring_opts *opts)
+{
+	nsi_errmsg_clear();
+	int64_t rc = ring_mem_size(opts);
+	if (rc < 0)
+		(void)nsi_errmsg_default((int)rc);
+	return rc;
+}
+
+static int
+ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
 {
 	struct ns_ring_opts o;
 	struct nsi_region data, control;
@@ -148,7 +191,7 @@ ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
 	int rc;
 
 	if (ring == NULL || opts == NULL)
-		return -EINVAL;
+		return nsi_errmsg_set(-EINVAL, "%s is NULL", ring == NULL ? "ring" : "opts");
 	rc = load_opts(&o, opts);
 	if (rc < 0)
 		return rc;
@@ -435,4 +478,11 @@ uint32_t
 ns_ring_slot_size(const ns_ring *ring)
 {
 	return ring != NULL ? ring->slot_size : 0;
+}
+
+int
+ns_ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
+{
+	nsi_errmsg_clear();
+	return nsi_errmsg_default(ring_create(ring, opts));
 }

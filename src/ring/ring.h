@@ -51,6 +51,7 @@
 struct nsi_gate {
 	int64_t value;
 	uint32_t in_use;
+	void *owner; /* who registered it (diagnostics only: ns_ring_waiting_on()) */
 } NS_SHARED_ALIGNED;
 
 struct ns_ring {
@@ -114,7 +115,8 @@ enum nsi_gate_start {
 	NSI_GATE_AT_TRUSTED, /* after *start, which other gates already protect */
 };
 /* Take a free gate starting after a sequence (stored in *start). Returns 0, -EBUSY, -EINVAL. */
-int nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start, enum nsi_gate_start how);
+int nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start, enum nsi_gate_start how,
+		      void *owner);
 void nsi_gate_unregister(struct ns_ring *r, uint32_t index);
 int nsi_ring_is_published(const struct ns_ring *r, int64_t seq);
 int64_t nsi_ring_remaining(const struct ns_ring *r);

@@ -237,7 +237,8 @@ nsi_ring_wait_for_slow(struct ns_ring *r, int64_t seq, const uint32_t *cancel,
 }
 
 int
-nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start, enum nsi_gate_start how)
+nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start, enum nsi_gate_start how,
+		  void *owner)
 {
 	for (uint32_t i = 0; i < r->max_gates; i++) {
 		uint32_t expected = 0;
@@ -245,6 +246,7 @@ nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start, enum nsi_g
 			continue;
 
 		struct nsi_gate *g = &r->gates[i];
+		__atomic_store_n(&g->owner, owner, __ATOMIC_RELEASE);
 		int64_t s = how == NSI_GATE_AT_CURSOR ? nsi_seq_load_acquire(&r->cursor) : *start;
 		nsi_store_release_i64(&g->value, s);
 		uint32_t hwm = nsi_load_acquire_u32(&r->gate_set.hwm);
@@ -280,6 +282,7 @@ nsi_gate_register(struct ns_ring *r, uint32_t *index, int64_t *start, enum nsi_g
 void
 nsi_gate_unregister(struct ns_ring *r, uint32_t index)
 {
+	__atomic_store_n(&r->gates[index].owner, NULL, __ATOMIC_RELEASE);
 	nsi_store_release_i64(&r->gates[index].value, NSI_GATE_FREE);
 	/* A producer may be asleep waiting on this gate. */
 	if (r->notify)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "util/errmsg.h"
+
 /*
  * The one rule for the public structs that start with `uint32_t size` (include/nanostream/
  * common.h states it for users):
@@ -47,6 +49,32 @@ nsi_sized_in(void *dst, size_t dst_size, const void *src, size_t min_size)
 	memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
 	memcpy(dst, &src_size, sizeof(src_size));
 	return 0;
+}
+
+/*
+ * nsi_sized_in() for a public create call: on failure, ns_errmsg() says what was wrong in the
+ * terms of @what (the struct) and @init (its initializer macro).
+ */
+static inline int
+nsi_sized_in_named(void *dst, size_t dst_size, const void *src, size_t min_size, const char *what,
+		   const char *init)
+{
+	uint32_t src_size;
+
+	memcpy(&src_size, src, sizeof(src_size));
+	int rc = nsi_sized_in(dst, dst_size, src, min_size);
+	if (rc == 0)
+		return 0;
+	if (src_size < min_size || src_size > NSI_SIZED_MAX)
+		return nsi_errmsg_set(
+			rc,
+			"%s.size is %u, not a size this struct ever had (%zu .. %zu): "
+			"start from %s, never from an uninitialised struct",
+			what, src_size, min_size, dst_size, init);
+	return nsi_errmsg_set(rc,
+			      "%s sets a field past the %zu bytes this library knows (its headers "
+			      "are newer than the library): leave it 0 or use a newer library",
+			      what, dst_size);
 }
 
 /* Check an output struct's size before anything is computed: 0 or -EINVAL. */

@@ -333,7 +333,7 @@ mp_try_claim_never_hands_out_a_slot_twice(void **state)
 	int64_t start;
 
 	l.ring = make_ring(NS_PRODUCER_MULTI, 4);
-	assert_int_equal(nsi_gate_register(l.ring, &l.gate, &start, NSI_GATE_AT_CURSOR), 0);
+	assert_int_equal(nsi_gate_register(l.ring, &l.gate, &start, NSI_GATE_AT_CURSOR, NULL), 0);
 	assert_int_equal(ns_ring_claim_n(l.ring, 3), 0);
 	litmus_run(&l);
 	printf("# thread 0 won %llu, thread 1 won %llu, both or neither (forbidden) %llu\n",

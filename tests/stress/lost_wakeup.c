@@ -84,7 +84,7 @@ ping_pong(uint32_t wait)
 	co.on_event = answer;
 	co.ctx = &p;
 	assert_int_equal(ns_consumer_create(&p.self, ping, &co), 0);
-	assert_int_equal(nsi_gate_register(pong, &gate, &start, NSI_GATE_AT_CURSOR), 0);
+	assert_int_equal(nsi_gate_register(pong, &gate, &start, NSI_GATE_AT_CURSOR, NULL), 0);
 	assert_int_equal(ns_consumer_start(p.self, -1, "ns-pong"), 0);
 
 	int64_t t_all = ns_clock_ns();

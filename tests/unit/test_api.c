@@ -489,6 +489,100 @@ strerror_and_version_always_answer(void **state)
 	assert_true(b >= a);
 }
 
+/* A refused create says which option is wrong and what it must be (ns_errmsg()). */
+static void
+expect_ring_refusal(const struct ns_ring_opts *o, const char *a, const char *b)
+{
+	ns_ring *r = NULL;
+	assert_int_equal(ns_ring_create(&r, o), -EINVAL);
+	assert_null(r);
+	const char *m = ns_errmsg();
+	if (strstr(m, a) == NULL || strstr(m, b) == NULL)
+		fail_msg("ns_errmsg() \"%s\" lacks \"%s\" or \"%s\"", m, a, b);
+	assert_int_equal(ns_ring_mem_size(o), -EINVAL);
+	assert_non_null(strstr(ns_errmsg(), a));
+}
+
+static int
+on_ev(void *ctx, void *slot, int64_t seq, bool end)
+{
+	(void)ctx, (void)slot, (void)seq, (void)end;
+	return 0;
+}
+
+static void
+refusals_are_explained(void **state)
+{
+	(void)state;
+	struct ns_ring_opts o = NS_RING_OPTS_INIT;
+	o.capacity = 1000;
+	expect_ring_refusal(&o, "capacity 1000 is not a power of two", "1024 is the next one");
+	o.capacity = 0;
+	expect_ring_refusal(&o, "capacity 0 is out of range", "2^30");
+	o.capacity = 1024;
+	o.slot_size = 12;
+	expect_ring_refusal(&o, "slot_size 12 is not a multiple of 8", "16 would fit it");
+	o.slot_size = 64;
+	o.producer = 7;
+	expect_ring_refusal(&o, "producer 7", "NS_PRODUCER_MULTI");
+	o.producer = NS_PRODUCER_SINGLE;
+	o.wait = 42;
+	expect_ring_refusal(&o, "wait 42", "enum ns_wait_kind");
+	o.wait = NS_WAIT_YIELD;
+	o.numa_node = 1;
+	expect_ring_refusal(&o, "numa_node 1", "NS_MEM_F_BIND");
+	o.numa_node = 0;
+
+	/* Options not made with the macro: a garbage size. */
+	struct ns_ring_opts junk;
+	memset(&junk, 0x5a, sizeof(junk));
+	expect_ring_refusal(&junk, "struct ns_ring_opts.size is", "start from NS_RING_OPTS_INIT");
+	struct ns_ring_opts zero;
+	memset(&zero, 0, sizeof(zero));
+	expect_ring_refusal(&zero, "size is 0", "NS_RING_OPTS_INIT");
+
+	/* A success clears it. */
+	ns_ring *r = NULL;
+	assert_int_equal(ns_ring_create(&r, &o), 0);
+	assert_string_equal(ns_errmsg(), "");
+
+	/* Consumers: no handler; more than the ring's max_consumers. */
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	ns_consumer *c[17] = { 0 };
+	assert_int_equal(ns_consumer_create(&c[0], r, &co), -EINVAL);
+	assert_non_null(strstr(ns_errmsg(), "set exactly one of on_event and on_events"));
+	co.on_event = on_ev;
+	int made = 0;
+	for (int i = 0; i < 17; i++) {
+		int rc = ns_consumer_create(&c[i], r, &co);
+		if (rc == 0) {
+			made++;
+			assert_string_equal(ns_errmsg(), "");
+		} else {
+			assert_int_equal(rc, -EBUSY);
+			assert_non_null(strstr(ns_errmsg(), "max_consumers (16)"));
+		}
+	}
+	assert_int_equal(made, 16);
+	struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+	ns_poller *p = NULL;
+	assert_int_equal(ns_poller_create(&p, r, &po), -EBUSY);
+	assert_non_null(strstr(ns_errmsg(), "max_consumers (16)"));
+	po.size = 3;
+	assert_int_equal(ns_poller_create(&p, r, &po), -EINVAL);
+	assert_non_null(strstr(ns_errmsg(), "NS_POLLER_OPTS_INIT"));
+	struct ns_work_pool_opts wo = NS_WORK_POOL_OPTS_INIT;
+	ns_work_pool *w = NULL;
+	assert_int_equal(ns_work_pool_create(&w, r, &wo), -EINVAL);
+	assert_non_null(strstr(ns_errmsg(), "on_event is NULL"));
+	for (int i = 0; i < 17; i++)
+		ns_consumer_destroy(c[i]);
+	char why[8];
+	assert_int_equal(ns_ring_waiting_on(NULL, NULL, why, sizeof(why)), -EINVAL);
+	assert_int_equal(ns_ring_waiting_on(r, NULL, NULL, sizeof(why)), -EINVAL);
+	ns_ring_destroy(r);
+}
+
 int
 main(void)
 {
@@ -499,6 +593,7 @@ main(void)
 		cmocka_unit_test(work_pool_calls_reject_bad_arguments),
 		cmocka_unit_test(poller_calls_reject_bad_arguments),
 		cmocka_unit_test(strerror_and_version_always_answer),
+		cmocka_unit_test(refusals_are_explained),
 	};
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

@@ -1326,6 +1326,100 @@ removing_a_consumer_releases_a_blocked_producer(void **state)
 	}
 }
 
+/* ns_ring_waiting_on() names what a full ring waits for (issue 16.8). */
+static int
+count_event(void *ctx, void *slot, int64_t seq, bool end)
+{
+	(void)slot, (void)seq, (void)end;
+	__atomic_fetch_add((uint64_t *)ctx, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void
+fill_ring(ns_ring *r, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int64_t seq = ns_ring_try_claim(r);
+		assert_true(seq >= 0);
+		assert_int_equal(ns_ring_publish(r, seq), 0);
+	}
+	assert_int_equal(ns_ring_try_claim(r), -EAGAIN);
+}
+
+static void
+wait_handled(const uint64_t *handled, uint64_t n)
+{
+	int64_t deadline = ns_clock_ns() + 10 * 1000000000LL;
+	while (__atomic_load_n(handled, __ATOMIC_ACQUIRE) < n && ns_clock_ns() < deadline)
+		sched_yield();
+	assert_int_equal(__atomic_load_n(handled, __ATOMIC_ACQUIRE), n);
+}
+
+static void
+expect_text(const char *why, const char *part)
+{
+	if (strstr(why, part) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", why, part);
+}
+
+static void
+waiting_on_names_what_holds_the_ring(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	char why[512];
+	ns_consumer *who = (ns_consumer *)&who;
+	assert_int_equal(ns_ring_waiting_on(r, &who, why, sizeof(why)), 0);
+	assert_null(who);
+	expect_text(why, "a claim does not wait: no consumer gates the ring");
+
+	uint64_t handled = 0;
+	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
+	co.on_event = count_event;
+	co.ctx = &handled;
+	ns_consumer *c = NULL;
+	assert_int_equal(ns_consumer_create(&c, r, &co), 0);
+	fill_ring(r, 8);
+	/* Created, never started: the ring is full and says who holds it. */
+	assert_int_equal(ns_ring_waiting_on(r, &who, why, sizeof(why)), 1);
+	assert_ptr_equal(who, c);
+	expect_text(why, "a claim waits: all 8 slots are claimed and not yet released (cursor 7)");
+	expect_text(why, "the slowest of 1 gating consumers is a consumer that has finished up to "
+			 "sequence -1 and is not running: it was never started");
+	assert_int_equal(ns_ring_waiting_on(r, NULL, NULL, 0), 1);
+
+	assert_int_equal(ns_consumer_start(c, -1, "waited-on"), 0);
+	wait_handled(&handled, 8);
+	assert_int_equal(ns_ring_waiting_on(r, &who, why, sizeof(why)), 0);
+	expect_text(why, "a claim does not wait: 8 of the slots are free (cursor 7)");
+
+	/* A poller nobody polls holds the ring; the running consumer is not blamed. */
+	struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+	ns_poller *p = NULL;
+	assert_int_equal(ns_poller_create(&p, r, &po), 0);
+	fill_ring(r, 8);
+	wait_handled(&handled, 16);
+	assert_int_equal(ns_ring_waiting_on(r, &who, why, sizeof(why)), 1);
+	assert_ptr_equal(who, ns_poller_consumer(p));
+	expect_text(why, "the slowest of 2 gating consumers is a poller that has handled up to "
+			 "sequence 7: it moves only when its owner calls ns_poller_poll()");
+
+	/* Truncated to fit, always terminated. */
+	char small[16];
+	memset(small, 'x', sizeof(small));
+	assert_int_equal(ns_ring_waiting_on(r, NULL, small, sizeof(small)), 1);
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+
+	ns_poller_destroy(p);
+	assert_int_equal(ns_ring_waiting_on(r, &who, why, sizeof(why)), 0);
+	assert_ptr_equal(who, c);
+	expect_text(why, "is a consumer that is running and has finished up to sequence 15");
+	assert_int_equal(ns_consumer_halt(c), 0);
+	assert_int_equal(ns_consumer_join(c), 0);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(r);
+}
+
 int
 main(void)
 {
@@ -1360,6 +1454,7 @@ main(void)
 		cmocka_unit_test(drain_with_blocked_producer_never_half_claims),
 		cmocka_unit_test(lifecycle_start_halt_cycles_always_end),
 		cmocka_unit_test(removing_a_consumer_releases_a_blocked_producer),
+		cmocka_unit_test(waiting_on_names_what_holds_the_ring),
 	};
 	return cmocka_run_group_tests_name("consumer", tests, NULL, NULL);
 }

@@ -87,7 +87,7 @@ make_ring(uint64_t capacity, uint32_t producer, uint32_t *gate)
 	o.slot_size = sizeof(struct ev);
 	o.producer = producer;
 	assert_int_equal(ns_ring_create(&r, &o), 0);
-	assert_int_equal(nsi_gate_register(r, gate, &start, NSI_GATE_AT_CURSOR), 0);
+	assert_int_equal(nsi_gate_register(r, gate, &start, NSI_GATE_AT_CURSOR, NULL), 0);
 	return r;
 }
 

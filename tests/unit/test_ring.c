@@ -33,7 +33,7 @@ add_gate(ns_ring *r, int64_t *start)
 {
 	uint32_t g;
 
-	assert_int_equal(nsi_gate_register(r, &g, start, NSI_GATE_AT_CURSOR), 0);
+	assert_int_equal(nsi_gate_register(r, &g, start, NSI_GATE_AT_CURSOR, NULL), 0);
 	return g;
 }
 

@@ -65,7 +65,8 @@ claim_until_times_out_after_deadline(void **state)
 			uint32_t g;
 			int64_t start;
 
-			assert_int_equal(nsi_gate_register(r, &g, &start, NSI_GATE_AT_CURSOR), 0);
+			assert_int_equal(nsi_gate_register(r, &g, &start, NSI_GATE_AT_CURSOR, NULL),
+					 0);
 			assert_int_equal(ns_ring_claim_n(r, 4), 0);
 			int64_t t0 = ns_clock_ns();
 			int64_t deadline = t0 + 20000000;
@@ -157,7 +158,7 @@ block_a_claimer(ns_ring *r, uint32_t kind, struct waiter *w, pthread_t *th)
 	uint32_t g;
 	int64_t start;
 
-	assert_int_equal(nsi_gate_register(r, &g, &start, NSI_GATE_AT_CURSOR), 0);
+	assert_int_equal(nsi_gate_register(r, &g, &start, NSI_GATE_AT_CURSOR, NULL), 0);
 	assert_int_equal(ns_ring_claim_n(r, 4), 0);
 	assert_int_equal(ns_ring_publish_n(r, 0, 4), 0);
 	start_waiter(th, claimer, w, kind, &r->progress_sig);

@@ -4,11 +4,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include <nanostream/ipc.h>
+#include <nanostream/common.h>
 
-#include "client/client.h"
+#include "util/errmsg.h"
 
-/* This thread's ns_errmsg(): written only when a client call fails, cleared when one starts. */
+/* This thread's ns_errmsg(): written only when a call that reports through it fails. */
 static __thread char errmsg[NS_ERRMSG_MAX + 1];
 
 const char *
