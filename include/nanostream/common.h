@@ -20,8 +20,9 @@ extern "C" {
  * negative errno value on failure: -EINVAL for a bad argument, -EAGAIN when a "try" call finds
  * no room (back-pressure: retry later, not a failure), -ETIMEDOUT when a deadline passes,
  * -ESHUTDOWN when the object was halted. On failure nothing was changed. The library never
- * prints and never aborts on bad input. The code is the whole answer, except for the calls
- * that talk to a driver: ns_errmsg() (nanostream/ipc.h) then says in words why they failed.
+ * prints and never aborts on bad input. The creating calls (rings, consumers, pollers, work
+ * pools, clients, publications, subscriptions) also say in words why they failed: see
+ * ns_errmsg(). Functions that return void (the *_destroy calls) cannot fail.
  *
  * Time: deadlines are absolute times in nanoseconds on CLOCK_MONOTONIC (see ns_clock_ns()).
  *
@@ -38,6 +39,11 @@ extern "C" {
  * Fields are only ever added at the end; reserved words are zero in both directions.
  */
 
+/**
+ * @def NS_API
+ * Marks a function the library exports (default visibility with GCC and Clang; nothing with
+ * NS_STATIC_BUILD or another compiler).
+ */
 #if defined(__GNUC__) && !defined(NS_STATIC_BUILD)
 #define NS_API __attribute__((visibility("default")))
 #else
@@ -64,6 +70,10 @@ extern "C" {
  * Marks a name kept for compatibility: using it compiles and works, with a warning naming its
  * replacement. Deprecated names are removed one minor release after they are deprecated.
  * Define NS_NO_DEPRECATION_WARNINGS to silence the warnings.
+ */
+/**
+ * @def NS_DEPRECATED
+ * Marks a name kept for compatibility; its use warns with @p msg (the replacement).
  */
 #if defined(__GNUC__) && !defined(NS_NO_DEPRECATION_WARNINGS)
 #define NS_DEPRECATED(msg) __attribute__((deprecated(msg)))
@@ -111,6 +121,7 @@ NS_API const char *ns_errmsg(void);
  * The library's version as a string, for example "0.1.0".
  *
  * Compare with NS_VERSION_STRING to detect a header/library mismatch.
+ * Returns a static string, never NULL.
  * Errors: none.
  * Ownership: a static string; do not free it.
  * Thread safety: any thread, any time.
@@ -121,6 +132,7 @@ NS_API const char *ns_version(void);
 /**
  * The library's version as NS_VERSION_NUMBER encodes it: major * 10000 + minor * 100 + patch.
  *
+ * Returns the version number (for 0.3.0: 300).
  * Errors: none. Ownership: nothing to own.
  * Thread safety: any thread, any time.
  * Progress: wait-free.
@@ -130,6 +142,7 @@ NS_API uint32_t ns_version_number(void);
 /**
  * Current time on CLOCK_MONOTONIC in nanoseconds: the clock that every deadline uses.
  *
+ * Returns the time in nanoseconds.
  * Errors: none. Ownership: nothing to own.
  * Thread safety: any thread, any time.
  * Progress: wait-free (a vDSO read, no system call).

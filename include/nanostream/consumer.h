@@ -127,6 +127,7 @@ struct ns_consumer_stats {
  * It gates producers until it is destroyed, whether or not it runs: start it (or destroy it)
  * before the ring fills, or claims wait forever.
  *
+ * Returns 0 and sets *consumer, or a negative error code.
  * Errors: -EINVAL (NULL argument, opts->size outside the sized-struct rule, unknown non-zero
  * bytes, unknown flag, on_event NULL, unknown error policy, after_count over 1024 or after
  * NULL with a count, an `after` consumer of another ring or NULL, a start sequence the ring
@@ -208,6 +209,7 @@ NS_API int ns_consumer_release(ns_consumer *consumer, int64_t seq);
 /**
  * The sequence of the last event this consumer finished (-1 before the first after a create
  * on a fresh ring).
+ * Returns the sequence (-1 or more), or -EINVAL.
  * Errors: -EINVAL (consumer NULL).
  * Ownership: nothing to own.
  * Thread safety: any thread.
@@ -273,6 +275,7 @@ struct ns_work_pool_opts {
  * Create a work pool on @p ring; it starts after the cursor (or after its `after` consumers),
  * like a consumer, and gates the producers.
  *
+ * Returns 0 and sets *pool, or a negative error code.
  * Errors: -EINVAL (NULL argument, opts->size outside the sized-struct rule, unknown non-zero
  * bytes, unknown flag, workers 0 or too many, on_event NULL, unknown error policy, bad `after`
  * list as for consumers), -EBUSY (not enough free consumer places on the ring: each worker
@@ -295,7 +298,9 @@ NS_API int ns_work_pool_create(ns_work_pool **pool, ns_ring *ring,
 NS_API int ns_work_pool_start(ns_work_pool *pool, const int *cpus);
 
 /**
- * Ask every worker to stop after its current event. Returns 0 or -EINVAL (pool NULL).
+ * Ask every worker to stop after its current event.
+ *
+ * Returns 0, or -EINVAL (pool NULL).
  * Ownership: nothing changes hands.
  * Thread safety: any thread, also from on_event.
  * Progress: never blocks.
@@ -315,9 +320,10 @@ NS_API int ns_work_pool_join(ns_work_pool *pool);
 /**
  * The pool as an upstream consumer, to list in another consumer's `after`; its sequence is
  * the highest sequence up to which every event has been handled. Borrowed: valid until
- * ns_work_pool_destroy(); ns_consumer_sequence() and ns_consumer_halt() work on it,
- * ns_consumer_run(), _start() and _destroy() do not (-EINVAL or ignored).
- * Returns NULL if pool is NULL. Thread safety: any thread. Wait-free.
+ * ns_work_pool_destroy(); ns_consumer_sequence() and ns_consumer_halt() work on it;
+ * ns_consumer_run() and ns_consumer_start() refuse it, and ns_consumer_destroy() ignores it.
+ *
+ * Returns the handle, or NULL if pool is NULL.
  * Errors: none (NULL for NULL).
  * Ownership: borrowed from the pool: valid until ns_work_pool_destroy(); do not destroy it.
  * Thread safety: any thread.
@@ -400,6 +406,7 @@ struct ns_poller_opts {
 
 /**
  * Create a poller of @p ring, starting after the cursor (or after its `after` consumers).
+ * Returns 0 and sets *poller, or a negative error code.
  * Errors: as ns_consumer_create() (ns_errmsg() says why in words). Ownership: destroy with
  * ns_poller_destroy() before the ring.
  * Thread safety: any thread.
@@ -427,6 +434,7 @@ NS_API NS_HOT int ns_poller_poll(ns_poller *poller, ns_event_fn handler, void *c
 /**
  * The poller as an upstream consumer, to list in another consumer's `after` (borrowed, valid
  * until ns_poller_destroy()). NULL if poller is NULL.
+ * Returns the consumer handle, or NULL for NULL.
  * Errors: none (NULL for NULL).
  * Ownership: borrowed from the poller: valid until ns_poller_destroy(); do not destroy it.
  * Thread safety: any thread.

@@ -113,6 +113,7 @@ struct ns_client_opts {
  * pid) and hears the driver's notices from a thread that sleeps on the driver's doorbell; with
  * NS_CLIENT_NO_THREAD it does so only inside its calls, and must call ns_client_do_work() at
  * least every few seconds or the driver times it out (client liveness, 10 s by default).
+ * Returns 0 and sets *client, or a negative error code.
  * Errors: -EINVAL (NULL, bad options), -EPERM / -ENOTDIR / -ELOOP (the directory is not a
  * private directory of ours), -ECONNREFUSED (NS_CLIENT_NO_EMBEDDED and no driver),
  * -EPROTONOSUPPORT (the directory's driver is of another major version: its files are left
@@ -130,6 +131,7 @@ NS_API int ns_client_create(ns_client **client, const struct ns_client_opts *opt
  * Close a client: tells the driver, and stops an embedded driver (which other processes may
  * be using: they lose it).
  *
+ * Returns 0, or a negative error code.
  * Errors: -EINVAL (NULL), -EBUSY (publications or subscriptions still open: close them
  * first; nothing changed).
  * Ownership: frees the client.
@@ -153,6 +155,7 @@ NS_API int ns_client_do_work(ns_client *client);
 /**
  * Whether this client started the driver it uses (1) or connected to one that ran (0).
  *
+ * Returns 1 or 0, or -EINVAL.
  * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
  * Thread safety: any thread. Progress: wait-free.
  */
@@ -180,12 +183,13 @@ NS_API int ns_uri_check(const char *uri, char *msg, size_t msg_len);
  * Shared publications (the default) on one stream share one log: any thread of any process
  * may offer to it. An exclusive one has its own log and session, and one thread at a time may
  * offer to it.
+ * Returns 0 and sets *pub, or a negative error code.
  * Errors: -EINVAL (NULL, a bad URI, unknown flags, parameters that differ from the stream's
  * existing shared publication, or an mtu above term-length / 8), -ETIMEDOUT (the driver did
- * not answer within the client's timeout), NS_EDRIVER_TIMEOUT (the driver stopped), or the
- * driver's error: -ENOSPC (no room for the log, or no free counter: a new log needs two and
- * one per subscription of its stream), -EEXIST (its file name was taken). Nothing is left
- * behind on failure.
+ * not answer within the client's timeout), NS_EDRIVER_TIMEOUT (the driver stopped), -ENOSPC
+ * (the driver has no room for the log, or no free counter: a new log needs two and one per
+ * subscription of its stream), -EEXIST (the driver found the log's file name taken). Nothing
+ * is left behind on failure; ns_errmsg() says why in words.
  * Ownership: *pub is the caller's until ns_publication_close().
  * Thread safety: any thread.
  * Progress: blocking (waits for the driver).
@@ -197,6 +201,7 @@ NS_API int ns_publication_add(ns_client *client, const char *uri, int32_t stream
  * Close a publication. The stream ends for subscribers (after what was offered) once every
  * publication sharing its log is closed.
  *
+ * Returns 0, or a negative error code.
  * Errors: -EINVAL (NULL). A driver that does not answer does not stop the close.
  * Ownership: frees @p pub.
  * Thread safety: one thread, with no offer on @p pub in progress.
@@ -248,6 +253,7 @@ NS_API NS_HOT int64_t ns_try_claim(ns_publication *pub, size_t len, struct ns_cl
 /**
  * Make a claimed message visible to subscribers.
  *
+ * Returns 0, or a negative error code.
  * Errors: -EINVAL (NULL, or a claim already committed or aborted).
  * Ownership: claim->data is no longer the caller's.
  * Thread safety: the thread that claimed. Progress: wait-free.
@@ -257,6 +263,7 @@ NS_API NS_HOT int ns_claim_commit(struct ns_claim *claim);
 /**
  * Give a claimed frame up: subscribers skip it.
  *
+ * Returns 0, or a negative error code.
  * Errors: -EINVAL (NULL, or a claim already committed or aborted).
  * Ownership: claim->data is no longer the caller's.
  * Thread safety: the thread that claimed. Progress: wait-free.
@@ -280,6 +287,7 @@ NS_API int64_t ns_offer_wait(ns_publication *pub, const void *buf, size_t len, u
 /**
  * Wait until the publication has a subscriber, or @p deadline_ns passes.
  *
+ * Returns 0 once connected, or a negative error code.
  * Errors: -ETIMEDOUT, NS_EDRIVER_TIMEOUT (the driver stopped), -EINVAL (NULL).
  * Ownership: nothing changes hands.
  * Thread safety: any thread.
@@ -290,6 +298,7 @@ NS_API int ns_publication_wait_connected(ns_publication *pub, int64_t deadline_n
 /**
  * 1 when at least one subscriber is linked to the publication, else 0.
  *
+ * Returns 1 or 0, or -EINVAL.
  * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
  * Thread safety: any thread. Progress: wait-free.
  */
@@ -298,6 +307,7 @@ NS_API int ns_publication_is_connected(const ns_publication *pub);
 /**
  * The position the next message would start at (a snapshot when threads share it).
  *
+ * Returns the position (>= 0), or -EINVAL.
  * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
  * Thread safety: any thread. Progress: wait-free.
  */
@@ -307,6 +317,7 @@ NS_API int64_t ns_publication_position(const ns_publication *pub);
  * The publication's session id (what images report), or -EINVAL for NULL (a session id may
  * itself be negative: check the pointer instead).
  *
+ * Returns the session id, or -EINVAL.
  * Errors: -EINVAL. Ownership: nothing changes hands.
  * Thread safety: any thread. Progress: wait-free.
  */
@@ -315,6 +326,7 @@ NS_API int32_t ns_publication_session_id(const ns_publication *pub);
 /**
  * The longest message ns_offer() takes (term length / 8, at most 16 MiB), or -EINVAL.
  *
+ * Returns the length in bytes, or -EINVAL.
  * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
  * Thread safety: any thread. Progress: wait-free.
  */
@@ -323,6 +335,7 @@ NS_API int32_t ns_publication_max_message(const ns_publication *pub);
 /**
  * The longest message ns_try_claim() takes (the MTU less the 32-byte header), or -EINVAL.
  *
+ * Returns the length in bytes, or -EINVAL.
  * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
  * Thread safety: any thread. Progress: wait-free.
  */
@@ -407,6 +420,7 @@ struct ns_subscription_opts {
  * Add a subscription on @p uri and @p stream_id: it receives every publication on the stream
  * (only the one with the URI's session-id, when given) from the position it joins at.
  *
+ * Returns 0 and sets *sub, or a negative error code.
  * Errors: -EINVAL (NULL client, URI or out pointer, a bad URI or bad options), -ETIMEDOUT
  * (the driver did not answer), NS_EDRIVER_TIMEOUT (the driver stopped), -EMLINK (the stream
  * has 64 subscriptions: the most one stream serves), -ENOSPC (no free counter: it takes one
@@ -421,6 +435,7 @@ NS_API int ns_subscription_add(ns_client *client, const char *uri, int32_t strea
 /**
  * Close a subscription and its images (no callback runs).
  *
+ * Returns 0, or a negative error code.
  * Errors: -EINVAL (NULL).
  * Ownership: frees @p sub and its images.
  * Thread safety: one thread, with no poll on @p sub in progress.
@@ -469,6 +484,7 @@ NS_API int ns_subscription_poll_wait(ns_subscription *sub, ns_fragment_fn fn, vo
 
 /**
  * The 0.2 name of ns_subscription_poll() (removed in 0.4).
+ * Returns as ns_subscription_poll().
  * Errors, ownership, thread safety, progress: as ns_subscription_poll().
  */
 NS_API NS_HOT NS_DEPRECATED("use ns_subscription_poll") int ns_poll(ns_subscription *sub,
@@ -477,6 +493,7 @@ NS_API NS_HOT NS_DEPRECATED("use ns_subscription_poll") int ns_poll(ns_subscript
 
 /**
  * The 0.2 form of ns_subscription_controlled_poll(), whose handler returns int (removed in 0.4).
+ * Returns as ns_subscription_controlled_poll().
  * Errors, ownership, thread safety, progress: as ns_subscription_controlled_poll().
  */
 NS_API NS_DEPRECATED("use ns_subscription_controlled_poll") int ns_controlled_poll(
@@ -484,6 +501,7 @@ NS_API NS_DEPRECATED("use ns_subscription_controlled_poll") int ns_controlled_po
 
 /**
  * The 0.2 name of ns_subscription_poll_wait() (removed in 0.4).
+ * Returns as ns_subscription_poll_wait().
  * Errors, ownership, thread safety, progress: as ns_subscription_poll_wait().
  */
 NS_API NS_DEPRECATED("use ns_subscription_poll_wait") int ns_poll_wait(ns_subscription *sub,
@@ -494,6 +512,7 @@ NS_API NS_DEPRECATED("use ns_subscription_poll_wait") int ns_poll_wait(ns_subscr
 /**
  * Wait until the subscription has at least one image (a publisher), or @p deadline_ns.
  *
+ * Returns 0 once an image is there, or a negative error code.
  * Errors: -ETIMEDOUT, NS_EDRIVER_TIMEOUT (the driver stopped), -EINVAL (NULL).
  * Ownership: nothing changes hands.
  * Thread safety: the thread that polls the subscription (images are taken in here).
@@ -504,6 +523,7 @@ NS_API int ns_subscription_wait_connected(ns_subscription *sub, int64_t deadline
 /**
  * The number of images the subscription polls now.
  *
+ * Returns the count (>= 0), or -EINVAL.
  * Errors: -EINVAL (NULL). Ownership: nothing changes hands.
  * Thread safety: the thread that polls. Progress: wait-free.
  */
@@ -512,6 +532,7 @@ NS_API int ns_subscription_image_count(const ns_subscription *sub);
 /**
  * The session id of an image's publisher; 0 for NULL.
  *
+ * Returns the session id, or 0 for NULL.
  * Errors: none (NULL gives 0). Ownership: the image is the subscription's.
  * Thread safety: the thread that polls. Progress: wait-free.
  */
@@ -520,6 +541,7 @@ NS_API int32_t ns_image_session_id(const ns_image *image);
 /**
  * How far the subscription has read the image (a stream position), or -EINVAL for NULL.
  *
+ * Returns the position (>= 0), or -EINVAL.
  * Errors: -EINVAL. Ownership: the image is the subscription's.
  * Thread safety: the thread that polls. Progress: wait-free.
  */
@@ -528,6 +550,7 @@ NS_API int64_t ns_image_position(const ns_image *image);
 /**
  * 1 when the image's stream has ended and every message was read, else 0; -EINVAL for NULL.
  *
+ * Returns 1 or 0, or -EINVAL.
  * Errors: -EINVAL. Ownership: the image is the subscription's.
  * Thread safety: the thread that polls. Progress: wait-free.
  */

@@ -141,6 +141,7 @@ struct ns_ring_span {
  * pre-faulted unless NS_MEM_F_NO_PREFAULT), runs the optional slot initializer on each slot,
  * and sets the producer and wait machinery up.
  *
+ * Returns 0 and sets *ring, or a negative error code.
  * Errors: -EINVAL (NULL argument; opts->size too small; unknown flag; capacity not a power of
  * two or out of range; slot_size not a multiple of 8 or out of range; unknown producer mode
  * or wait kind; max_consumers over 1024; unknown mem_policy, mem_flags or mem_sources bits;
@@ -361,6 +362,7 @@ NS_API int ns_ring_drain(ns_ring *ring, int64_t deadline_ns, uint64_t *remaining
 
 /**
  * Whether ns_ring_halt() was called: 1 if halted, 0 if not, -EINVAL if ring is NULL.
+ * Returns 1 if halted, 0 if not, or -EINVAL.
  * Errors: -EINVAL (ring NULL).
  * Ownership: nothing to own.
  * Thread safety: any thread.
@@ -371,6 +373,7 @@ NS_API int ns_ring_is_halted(const ns_ring *ring);
 /**
  * Whether sequence @p seq is published and still in the ring: 1 yes, 0 no (not yet published,
  * abandoned, or already overwritten), -EINVAL (ring NULL or seq negative).
+ * Returns 1 or 0 as above, or -EINVAL.
  * Errors: -EINVAL (ring NULL or seq negative).
  * Ownership: nothing to own.
  * Thread safety: any thread.
@@ -390,8 +393,10 @@ NS_API int64_t ns_ring_cursor(const ns_ring *ring);
 
 /**
  * Slots a producer could claim now without waiting: capacity minus the slots that are claimed
- * and not yet released by the slowest consumer. Returns -EINVAL if ring is NULL.
- * Under concurrency it is a snapshot. In SINGLE mode it is exact only on the producer thread.
+ * and not yet released by the slowest consumer. Under concurrency it is a snapshot. In SINGLE
+ * mode it is exact only on the producer thread.
+ *
+ * Returns the slot count (0 .. capacity), or -EINVAL (ring NULL).
  * Ownership: nothing to own.
  * Thread safety: any thread.
  * Progress: wait-free (reads every consumer's sequence).
@@ -400,6 +405,7 @@ NS_API int64_t ns_ring_remaining(const ns_ring *ring);
 
 /**
  * The ring's capacity in slots (0 if ring is NULL).
+ * Returns the capacity, or 0 for NULL.
  * Errors: none (0 for NULL).
  * Ownership: nothing to own.
  * Thread safety: any thread.
@@ -409,6 +415,7 @@ NS_API uint64_t ns_ring_capacity(const ns_ring *ring);
 
 /**
  * The ring's slot size in bytes (0 if ring is NULL).
+ * Returns the slot size, or 0 for NULL.
  * Errors: none (0 for NULL).
  * Ownership: nothing to own.
  * Thread safety: any thread.
@@ -446,6 +453,7 @@ NS_API NS_HOT int64_t ns_publish(ns_ring *ring, ns_translate_fn translate, void 
 
 /**
  * ns_publish() with a two-argument translator: translate(slot, seq, arg0, arg1).
+ * Returns the published sequence, or a negative error code as ns_publish().
  * Errors, ownership, thread safety, progress: as ns_publish().
  */
 NS_API NS_HOT int64_t ns_publish2(ns_ring *ring, ns_translate2_fn translate, void *arg0,
@@ -453,6 +461,7 @@ NS_API NS_HOT int64_t ns_publish2(ns_ring *ring, ns_translate2_fn translate, voi
 
 /**
  * ns_publish() with a three-argument translator: translate(slot, seq, arg0, arg1, arg2).
+ * Returns the published sequence, or a negative error code as ns_publish().
  * Errors, ownership, thread safety, progress: as ns_publish().
  */
 NS_API NS_HOT int64_t ns_publish3(ns_ring *ring, ns_translate3_fn translate, void *arg0, void *arg1,
@@ -471,6 +480,7 @@ NS_API NS_HOT int64_t ns_publish_try(ns_ring *ring, ns_translate_fn translate, v
 
 /**
  * ns_publish_try() with a two-argument translator.
+ * Returns the published sequence, or a negative error code as ns_publish_try().
  * Errors, ownership, thread safety, progress: as ns_publish_try().
  */
 NS_API NS_HOT int64_t ns_publish2_try(ns_ring *ring, ns_translate2_fn translate, void *arg0,
@@ -478,6 +488,7 @@ NS_API NS_HOT int64_t ns_publish2_try(ns_ring *ring, ns_translate2_fn translate,
 
 /**
  * ns_publish_try() with a three-argument translator.
+ * Returns the published sequence, or a negative error code as ns_publish_try().
  * Errors, ownership, thread safety, progress: as ns_publish_try().
  */
 NS_API NS_HOT int64_t ns_publish3_try(ns_ring *ring, ns_translate3_fn translate, void *arg0,
