@@ -176,9 +176,10 @@ link_pair(struct nsi_driver *d, const struct drv_sub *s, struct drv_pub *p)
 			if (d->links.v[k].pub_reg == p->reg_id && d->links.v[k].slot == i)
 				slot = -1;
 	}
-	char label[96];
-	snprintf(label, sizeof(label), "sub-pos: %lld %s session %d stream %d",
-		 (long long)s->reg_id, p->name, (int)p->session_id, (int)p->stream_id);
+	char label[NSI_COUNTER_LABEL_MAX + 1];
+	snprintf(label, sizeof(label), "subscription %lld (client %lld) of %s session %d stream %d",
+		 (long long)s->reg_id, (long long)s->client_id, p->name, (int)p->session_id,
+		 (int)p->stream_id);
 	int64_t id = d->next_reg_id + 1;
 	int32_t counter = -ENOSPC;
 	if (slot >= 0 && ARRAY_RESERVE(d->links))
@@ -714,6 +715,7 @@ refresh_counters(struct nsi_driver *d)
 	nsi_drv_sys_set(d, NSI_SYS_MESSAGES, messages);
 	nsi_drv_sys_set(d, NSI_SYS_CLIENTS, d->clients.n);
 	nsi_drv_sys_set(d, NSI_SYS_SUBSCRIPTIONS, d->subs.n);
+	nsi_store_release_i64(&d->cnc.hdr->counters_ns, nsi_drv_now(d));
 }
 
 bool

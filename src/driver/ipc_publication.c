@@ -45,14 +45,14 @@ nsi_ipc_pub_create(struct nsi_driver *d, int32_t stream_id, bool exclusive,
 		free(p);
 		return NULL;
 	}
-	char label[96];
-	snprintf(label, sizeof(label), "pub-pos: %s session %d stream %d", p->name,
-		 (int)p->session_id, (int)p->stream_id);
+	char label[NSI_COUNTER_LABEL_MAX + 1];
+	snprintf(label, sizeof(label), "publication %lld: %s session %d stream %d",
+		 (long long)p->reg_id, p->name, (int)p->session_id, (int)p->stream_id);
 	int64_t key = (int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id);
 	p->pos_counter = nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_PUBLISHER_POSITION,
 					   p->reg_id, key, label, nsi_drv_now(d), 0);
-	snprintf(label, sizeof(label), "pub-lim: %s session %d stream %d", p->name,
-		 (int)p->session_id, (int)p->stream_id);
+	snprintf(label, sizeof(label), "publication %lld: %s session %d stream %d",
+		 (long long)p->reg_id, p->name, (int)p->session_id, (int)p->stream_id);
 	p->lim_counter = nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_PUBLISHER_LIMIT, p->reg_id,
 					   key, label, nsi_drv_now(d), 0);
 	return p;

@@ -44,7 +44,12 @@ struct nsi_cnc_header {
 	int64_t start_time_ms; /* CLOCK_REALTIME, for people */
 	int64_t client_liveness_ns;
 	int64_t driver_timeout_ns;
-	char pad0[128 - 72];
+	/*
+	 * CLOCK_MONOTONIC: when the driver last copied its totals and log positions into the
+	 * counters (every heartbeat); 0 from a driver older than 0.3 (the word was padding).
+	 */
+	int64_t counters_ns;
+	char pad0[128 - 80];
 	int64_t driver_heartbeat_ns; /* CLOCK_MONOTONIC; the driver stores it every duty cycle */
 	char pad1[120];
 	uint32_t driver_doorbell; /* futex: clients bump it after a command */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nanostream/nanostream.h>
@@ -20,6 +21,7 @@
 #include "client/client.h"
 #include "ipc/cnc.h"
 #include "driver/driver.h"
+#include "util/atomic.h"
 #include "util/cpu.h"
 
 static void
@@ -111,6 +113,23 @@ print_once(const struct nsi_cnc *cnc, const char *dir, bool errors)
 	}
 	printf("%5s  %-8s %20s  %s\n", "id", "type", "value", "label");
 	nsi_counters_foreach(&cnc->counters, print_counter, NULL);
+	/* The copies and the live values differ in age: say so, with the age, under the table. */
+	int64_t copied = nsi_load_acquire_i64(&h->counters_ns);
+	char age[64] = "";
+	if (copied > 0)
+		snprintf(age, sizeof(age), ", the last %.1f ms ago",
+			 (double)nsi_sub_sat_i64(now, copied) / 1e6);
+	printf("\n"
+	       "pub-pos (a log's tail), pub-lim (how far its publishers may go) and the system\n"
+	       "totals are copies the driver refreshes every heartbeat%s; sub-pos is live\n"
+	       "(its subscriber writes it as it reads), so it may be ahead of its log's pub-pos "
+	       "and\n"
+	       "of \"messages delivered\" by what moved since. Ids in labels: \"publication 3\" "
+	       "is\n"
+	       "the driver's number for a log; \"subscription 4 (client 2)\" the number client 2\n"
+	       "gave its subscription when it added it (the error log, ns-stat --errors, names\n"
+	       "them the same way).\n",
+	       age);
 	return 0;
 }
 
@@ -175,10 +194,22 @@ main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/%s", dir, NSI_CNC_FILE);
 	struct nsi_cnc cnc;
 	int rc = nsi_cnc_open_readonly(&cnc, path);
+	if (rc == -ENOENT) {
+		struct stat st;
+		if (stat(dir, &st) != 0)
+			fprintf(stderr,
+				"ns-stat: no driver has run in %s: the directory does not exist\n",
+				dir);
+		else
+			fprintf(stderr,
+				"ns-stat: no driver runs in %s: it has no %s (a driver that stops "
+				"cleanly removes it; none has started since)\n",
+				dir, NSI_CNC_FILE);
+		return 1;
+	}
 	if (rc != 0) {
 		fprintf(stderr, "ns-stat: %s: %s\n", path,
-			rc == -ENOENT		 ? "no driver has run here"
-			: rc == -EPROTO		 ? "not a driver file"
+			rc == -EPROTO		 ? "not a driver file"
 			: rc == -EPROTONOSUPPORT ? "a driver of another major version"
 						 : strerror(-rc));
 		return 1;

@@ -35,12 +35,16 @@
 static const char *daemon_path, *stat_path;
 static char self_path[4096];
 
-/* Run ns-stat with @args; its stdout into @out. Returns its exit status. */
+/* Run ns-stat with @args; its stdout (and stderr) into @out. Returns its exit status. */
 static int
 run_stat(const char *const *args, char *out, size_t len)
 {
-	int fd = -1;
-	pid_t pid = tu_run_piped(stat_path, args, &fd, -1);
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = tu_run(stat_path, args, fds[1], fds[1]);
+	close(fds[1]);
+	int fd = fds[0];
 	if (pid < 0)
 		return -1;
 	size_t used = 0;
@@ -157,6 +161,12 @@ clients_use_the_daemon(void **state)
 	assert_non_null(strstr(out, "pub-lim"));
 	assert_non_null(strstr(out, "sub-pos"));
 	assert_non_null(strstr(out, "stream 5"));
+	/* Labels name their owners; the note says which values are copies and how old. */
+	assert_non_null(strstr(out, "publication "));
+	assert_non_null(strstr(out, "subscription "));
+	assert_non_null(strstr(out, " (client "));
+	assert_non_null(strstr(out, "copies the driver refreshes every heartbeat, the last "));
+	assert_non_null(strstr(out, "sub-pos is live"));
 	const char *ste[] = { "--dir", dir, "--errors", NULL };
 	assert_int_equal(run_stat(ste, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "no errors"));
@@ -194,6 +204,12 @@ clients_use_the_daemon(void **state)
 	assert_true(read(pipefd[0], out, 511) > 0);
 	close(pipefd[0]);
 	assert_non_null(strstr(out, "driving"));
+	/* After a clean stop ns-stat says no driver runs (not that none ever ran). */
+	assert_int_equal(run_stat(st, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "no driver runs in"));
+	assert_null(strstr(out, "has run"));
+	assert_int_equal(run_stat(stn, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "no driver has run in /tmp/ns-no-such-driver-dir"));
 }
 
 static void

@@ -1346,13 +1346,17 @@ fill_ring(ns_ring *r, int n)
 	assert_int_equal(ns_ring_try_claim(r), -EAGAIN);
 }
 
+/* Wait (bounded) until @c has handled @n events and released them (its sequence is n - 1). */
 static void
-wait_handled(const uint64_t *handled, uint64_t n)
+wait_released(const uint64_t *handled, const ns_consumer *c, uint64_t n)
 {
 	int64_t deadline = ns_clock_ns() + 10 * 1000000000LL;
-	while (__atomic_load_n(handled, __ATOMIC_ACQUIRE) < n && ns_clock_ns() < deadline)
+	while ((__atomic_load_n(handled, __ATOMIC_ACQUIRE) < n ||
+		ns_consumer_sequence(c) < (int64_t)n - 1) &&
+	       ns_clock_ns() < deadline)
 		sched_yield();
 	assert_int_equal(__atomic_load_n(handled, __ATOMIC_ACQUIRE), n);
+	assert_int_equal(ns_consumer_sequence(c), (int64_t)n - 1);
 }
 
 static void
@@ -1389,7 +1393,7 @@ waiting_on_names_what_holds_the_ring(void **state)
 	assert_int_equal(ns_ring_waiting_on(r, NULL, NULL, 0), 1);
 
 	assert_int_equal(ns_consumer_start(c, -1, "waited-on"), 0);
-	wait_handled(&handled, 8);
+	wait_released(&handled, c, 8);
 	assert_int_equal(ns_ring_waiting_on(r, &who, why, sizeof(why)), 0);
 	expect_text(why, "a claim does not wait: 8 of the slots are free (cursor 7)");
 
@@ -1398,7 +1402,7 @@ waiting_on_names_what_holds_the_ring(void **state)
 	ns_poller *p = NULL;
 	assert_int_equal(ns_poller_create(&p, r, &po), 0);
 	fill_ring(r, 8);
-	wait_handled(&handled, 16);
+	wait_released(&handled, c, 16);
 	assert_int_equal(ns_ring_waiting_on(r, &who, why, sizeof(why)), 1);
 	assert_ptr_equal(who, ns_poller_consumer(p));
 	expect_text(why, "the slowest of 2 gating consumers is a poller that has handled up to "
