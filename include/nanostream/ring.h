@@ -24,8 +24,9 @@ extern "C" {
  * growing by one per slot; slot memory is reused every `capacity` sequences. A producer claims
  * one or n consecutive sequences, writes the slots, then publishes them; consumers see a slot
  * only after it is published. A claim waits (through the ring's wait strategy) until every
- * consumer has finished with the slot's previous contents, so a producer never overwrites an
- * unread event.
+ * consumer has finished with the slot's previous contents, so while the ring has consumers a
+ * producer never overwrites an unread event; a ring with no consumer holds nothing back, and
+ * its producers overwrite slots freely.
  *
  * Producer modes. NS_PRODUCER_SINGLE: one thread claims (the fastest mode; the ring does not
  * guard against two threads claiming). NS_PRODUCER_MULTI: any number of threads claim
