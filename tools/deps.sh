@@ -32,8 +32,9 @@ ns_need()
 # What building nanostream needs.
 NS_BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config libhugetlbfs-dev libnuma-dev"
 # What the test suite needs on top (g++ for the C++ header checks, acl for setfacl in the
-# hostile-directory tests).
-NS_TEST_PKGS="libcmocka-dev g++ python3 acl"
+# hostile-directory tests, tshark and tcpdump to read our UDP frames with Wireshark's Aeron
+# dissector).
+NS_TEST_PKGS="libcmocka-dev g++ python3 acl tshark tcpdump"
 
 # The prefix for commands that need root: empty as root, else sudo.
 if [ "$(id -u)" -eq 0 ]; then
