@@ -165,7 +165,10 @@ NS_API int ns_client_is_embedded(const ns_client *client);
  * Check a channel URI without a driver: "ns:ipc", optionally with parameters
  * "?term-length=1m&mtu=4096&session-id=7&max-message=64k" (term-length a power of two from
  * 64k to 1g, mtu 64 to 65504 and a multiple of 32, session-id a 32-bit integer, max-message
- * 1 up to term-length / 8; each at most once).
+ * 1 up to term-length / 8; each at most once; separated by '&' or '|'). "ns:udp" URIs
+ * (also "aeron:udp") are checked too: endpoint=host:port is required, and interface,
+ * rcv-wnd, so-sndbuf, so-rcvbuf, nak-delay, linger, reliable and ttl are known (the UDP
+ * transport itself is not carried by the driver yet).
  *
  * Returns 0, or -EINVAL with a message naming the bad part in @p msg (when not NULL; at most
  * @p msg_len bytes, NUL-terminated).

@@ -654,6 +654,10 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		char err[160];
 		if (nsi_uri_parse(uri, &u, err, sizeof(err)) != 0)
 			send_error(d, c.correlation_id, -EINVAL, err);
+		else if (u.media != NSI_MEDIA_IPC)
+			/* The UDP transport is being built (docs/wire.md); its URIs parse already. */
+			send_error(d, c.correlation_id, -EPROTONOSUPPORT,
+				   "ns:udp channels are not carried by this driver yet");
 		else if (type == NSI_CMD_ADD_PUBLICATION)
 			add_publication(d, &c, u);
 		else

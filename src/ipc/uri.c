@@ -71,89 +71,274 @@ parse_int32(const char *v, size_t n, int32_t *out)
 	return true;
 }
 
+/* A duration: a number with ns, us, ms or s (a bare number is nanoseconds). */
+static bool
+parse_duration(const char *v, size_t n, int64_t *out)
+{
+	size_t i = 0;
+	int64_t x = 0;
+	for (; i < n && v[i] >= '0' && v[i] <= '9'; i++) {
+		x = x * 10 + (v[i] - '0');
+		if (x > ((int64_t)1 << 40))
+			return false;
+	}
+	if (i == 0)
+		return false;
+	const char *unit = v + i;
+	size_t ulen = n - i;
+	int64_t mul = ulen == 0					? 1
+		      : ulen == 2 && memcmp(unit, "ns", 2) == 0 ? 1
+		      : ulen == 2 && memcmp(unit, "us", 2) == 0 ? 1000
+		      : ulen == 2 && memcmp(unit, "ms", 2) == 0 ? 1000000
+		      : ulen == 1 && unit[0] == 's'		? 1000000000
+								: 0;
+	if (mul == 0 || x > INT64_MAX / mul) /* fuzz_uri: 66666666666s overflowed */
+		return false;
+	*out = x * mul;
+	return true;
+}
+
+static bool
+host_char(char c, bool v6)
+{
+	if (v6)
+		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+		       c == ':' || c == '.';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '-' || c == '_';
+}
+
+/*
+ * host:port, [v6]:port, or (when @port_optional) host, [v6]; then /prefix when
+ * @prefix_allowed. Fills @a; returns NULL or what is wrong.
+ */
+static const char *
+parse_addr(const char *v, size_t n, bool port_optional, bool prefix_allowed, struct nsi_uri_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->prefix = -1;
+	const char *slash = prefix_allowed ? memchr(v, '/', n) : NULL;
+	size_t alen = slash != NULL ? (size_t)(slash - v) : n;
+	const char *host = v, *rest;
+	size_t hlen;
+	bool v6 = alen > 0 && v[0] == '[';
+	if (v6) {
+		const char *close = memchr(v, ']', alen);
+		if (close == NULL)
+			return "an IPv6 address needs its closing ']'";
+		host = v + 1;
+		hlen = (size_t)(close - host);
+		rest = close + 1;
+	} else {
+		const char *colon = memchr(v, ':', alen);
+		hlen = colon != NULL ? (size_t)(colon - v) : alen;
+		rest = v + hlen;
+	}
+	if (hlen == 0)
+		return "no host";
+	if (hlen > NSI_URI_HOST_MAX)
+		return "a host name longer than 255 characters";
+	for (size_t i = 0; i < hlen; i++)
+		if (!host_char(host[i], v6))
+			return v6 ? "not an IPv6 address"
+				  : "a host name has letters, digits, '.', "
+				    "'-' and '_' only";
+	size_t rlen = (size_t)(v + alen - rest);
+	if (rlen == 0) {
+		if (!port_optional)
+			return "no port (host:port)";
+	} else {
+		int64_t port;
+		if (rest[0] != ':' || !parse_size(rest + 1, rlen - 1, false, &port) || port < 1 ||
+		    port > 65535)
+			return "the port is not a number from 1 to 65535";
+		a->port = (int32_t)port;
+	}
+	if (slash != NULL) {
+		int64_t bits;
+		if (!parse_size(slash + 1, n - alen - 1, false, &bits) || bits > (v6 ? 128 : 32))
+			return v6 ? "the prefix is not 0 to 128" : "the prefix is not 0 to 32";
+		a->prefix = (int32_t)bits;
+	}
+	memcpy(a->host, host, hlen);
+	a->set = true;
+	return NULL;
+}
+
+static bool
+key_is(const char *p, size_t klen, const char *name)
+{
+	return strlen(name) == klen && memcmp(p, name, klen) == 0;
+}
+
 int
 nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 {
-	static const char prefix[] = "ns:";
 	if (s == NULL || u == NULL)
 		return fail(err, err_len, "no URI");
 	size_t total = strnlen(s, NSI_URI_MAX + 1);
 	if (total > NSI_URI_MAX)
 		return fail(err, err_len, "URI longer than %d characters", NSI_URI_MAX);
-	if (strncmp(s, prefix, sizeof(prefix) - 1) != 0)
-		return fail(err, err_len, "URI \"%.40s\" does not start with \"ns:\"", s);
-	const char *media = s + sizeof(prefix) - 1;
+	const char *media;
+	if (strncmp(s, "ns:", 3) == 0)
+		media = s + 3;
+	else if (strncmp(s, "aeron:", 6) == 0)
+		media = s + 6;
+	else
+		return fail(err, err_len,
+			    "URI \"%.40s\" does not start with \"ns:\" (or \"aeron:\")", s);
 	size_t mlen = strcspn(media, "?");
 	*u = (struct nsi_uri){ 0 };
+	u->endpoint.prefix = u->interface.prefix = -1;
+	u->nak_delay_ns = u->linger_ns = -1;
+	u->reliable = u->ttl = -1;
 	if (mlen == 3 && memcmp(media, "ipc", 3) == 0)
 		u->media = NSI_MEDIA_IPC;
+	else if (mlen == 3 && memcmp(media, "udp", 3) == 0)
+		u->media = NSI_MEDIA_UDP;
 	else
-		return fail(err, err_len, "unknown media \"%.*s\" (known: ipc)", (int)mlen, media);
+		return fail(err, err_len, "unknown media \"%.*s\" (known: ipc, udp)", (int)mlen,
+			    media);
+	bool udp = u->media == NSI_MEDIA_UDP;
 	const char *p = media + mlen;
-	if (*p == '\0')
-		return 0;
-	p++; /* '?' */
 	bool seen_term = false, seen_mtu = false;
-	while (true) {
-		size_t plen = strcspn(p, "&");
-		const char *eq = memchr(p, '=', plen);
-		if (plen == 0)
-			return fail(err, err_len, "empty parameter at offset %d", (int)(p - s));
-		if (eq == NULL)
-			return fail(err, err_len, "parameter \"%.*s\" has no '='", (int)plen, p);
-		size_t klen = (size_t)(eq - p), vlen = plen - klen - 1;
-		const char *v = eq + 1;
-		if (vlen == 0)
-			return fail(err, err_len, "parameter \"%.*s\" has no value", (int)klen, p);
-		if (vlen > VALUE_MAX)
-			return fail(err, err_len, "value of \"%.*s\" is longer than %d characters",
-				    (int)klen, p, VALUE_MAX);
-		int64_t x;
-		if (klen == 11 && memcmp(p, "term-length", 11) == 0) {
-			if (seen_term)
-				return fail(err, err_len, "term-length given twice");
-			seen_term = true;
-			if (!parse_size(v, vlen, true, &x) || x < NSI_LOG_TERM_MIN ||
-			    x > NSI_LOG_TERM_MAX || (x & (x - 1)) != 0)
+	if (*p != '\0') {
+		p++; /* '?' */
+		while (true) {
+			size_t plen = strcspn(p, "&|");
+			const char *eq = memchr(p, '=', plen);
+			if (plen == 0)
+				return fail(err, err_len, "empty parameter at offset %d",
+					    (int)(p - s));
+			if (eq == NULL)
+				return fail(err, err_len, "parameter \"%.*s\" has no '='",
+					    (int)plen, p);
+			size_t klen = (size_t)(eq - p), vlen = plen - klen - 1;
+			const char *v = eq + 1;
+			bool addr = key_is(p, klen, "endpoint") || key_is(p, klen, "interface");
+			if (vlen == 0)
+				return fail(err, err_len, "parameter \"%.*s\" has no value",
+					    (int)klen, p);
+			if (vlen > (addr ? NSI_URI_HOST_MAX + 16 : VALUE_MAX))
 				return fail(err, err_len,
-					    "term-length \"%.*s\": a power of two from 64k to 1g",
-					    (int)vlen, v);
-			u->term_length = (int32_t)x;
-		} else if (klen == 3 && memcmp(p, "mtu", 3) == 0) {
-			if (seen_mtu)
-				return fail(err, err_len, "mtu given twice");
-			seen_mtu = true;
-			if (!parse_size(v, vlen, true, &x) || x < NSI_LOG_MTU_MIN ||
-			    x > NSI_LOG_MTU_MAX || x % NSI_FRAME_ALIGN != 0)
+					    "value of \"%.*s\" is longer than %d characters",
+					    (int)klen, p, addr ? NSI_URI_HOST_MAX + 16 : VALUE_MAX);
+			int64_t x;
+			if (key_is(p, klen, "term-length")) {
+				if (seen_term)
+					return fail(err, err_len, "term-length given twice");
+				seen_term = true;
+				if (!parse_size(v, vlen, true, &x) || x < NSI_LOG_TERM_MIN ||
+				    x > NSI_LOG_TERM_MAX || (x & (x - 1)) != 0)
+					return fail(err, err_len,
+						    "term-length \"%.*s\": a power of two from 64k "
+						    "to 1g",
+						    (int)vlen, v);
+				u->term_length = (int32_t)x;
+			} else if (key_is(p, klen, "mtu")) {
+				if (seen_mtu)
+					return fail(err, err_len, "mtu given twice");
+				seen_mtu = true;
+				if (!parse_size(v, vlen, true, &x) || x < NSI_LOG_MTU_MIN ||
+				    x > NSI_LOG_MTU_MAX || x % NSI_FRAME_ALIGN != 0)
+					return fail(err, err_len,
+						    "mtu \"%.*s\": %d to %d, a multiple of %d",
+						    (int)vlen, v, NSI_LOG_MTU_MIN, NSI_LOG_MTU_MAX,
+						    NSI_FRAME_ALIGN);
+				u->mtu = (int32_t)x;
+			} else if (key_is(p, klen, "max-message")) {
+				if (u->max_message != 0)
+					return fail(err, err_len, "max-message given twice");
+				if (!parse_size(v, vlen, true, &x) || x < 1 ||
+				    x > NSI_LOG_MESSAGE_MAX)
+					return fail(err, err_len, "max-message \"%.*s\": 1 to 16m",
+						    (int)vlen, v);
+				u->max_message = (int32_t)x;
+			} else if (key_is(p, klen, "session-id")) {
+				if (u->has_session_id)
+					return fail(err, err_len, "session-id given twice");
+				if (!parse_int32(v, vlen, &u->session_id))
+					return fail(err, err_len,
+						    "session-id \"%.*s\": a 32-bit integer",
+						    (int)vlen, v);
+				u->has_session_id = true;
+			} else if (!udp &&
+				   (addr || key_is(p, klen, "rcv-wnd") ||
+				    key_is(p, klen, "so-sndbuf") || key_is(p, klen, "so-rcvbuf") ||
+				    key_is(p, klen, "nak-delay") || key_is(p, klen, "linger") ||
+				    key_is(p, klen, "reliable") || key_is(p, klen, "ttl"))) {
+				return fail(err, err_len, "%.*s applies to ns:udp only", (int)klen,
+					    p);
+			} else if (addr) {
+				bool ep = key_is(p, klen, "endpoint");
+				struct nsi_uri_addr *a = ep ? &u->endpoint : &u->interface;
+				if (a->set)
+					return fail(err, err_len, "%.*s given twice", (int)klen, p);
+				const char *why = parse_addr(v, vlen, !ep, !ep, a);
+				if (why != NULL) /* the value shortened: the reason must fit */
+					return fail(err, err_len, "%.*s \"%.*s%s\": %s", (int)klen,
+						    p, (int)(vlen > 40 ? 37 : vlen), v,
+						    vlen > 40 ? "..." : "", why);
+			} else if (key_is(p, klen, "rcv-wnd") || key_is(p, klen, "so-sndbuf") ||
+				   key_is(p, klen, "so-rcvbuf")) {
+				int32_t *field = key_is(p, klen, "rcv-wnd")	? &u->rcv_wnd
+						 : key_is(p, klen, "so-sndbuf") ? &u->so_sndbuf
+										: &u->so_rcvbuf;
+				if (*field != 0)
+					return fail(err, err_len, "%.*s given twice", (int)klen, p);
+				if (!parse_size(v, vlen, true, &x) || x < 4096 || x > (1 << 30))
+					return fail(err, err_len, "%.*s \"%.*s\": 4k to 1g",
+						    (int)klen, p, (int)vlen, v);
+				*field = (int32_t)x;
+			} else if (key_is(p, klen, "nak-delay") || key_is(p, klen, "linger")) {
+				bool nak = key_is(p, klen, "nak-delay");
+				int64_t *field = nak ? &u->nak_delay_ns : &u->linger_ns;
+				int64_t max = nak ? INT64_C(1000000000) : INT64_C(3600000000000);
+				if (*field != -1)
+					return fail(err, err_len, "%.*s given twice", (int)klen, p);
+				if (!parse_duration(v, vlen, &x) || x > max)
+					return fail(
+						err, err_len,
+						"%.*s \"%.*s\": a duration from 0 to %s (100us, "
+						"5ms, 2s)",
+						(int)klen, p, (int)vlen, v, nak ? "1s" : "1h");
+				*field = x;
+			} else if (key_is(p, klen, "reliable")) {
+				if (u->reliable != -1)
+					return fail(err, err_len, "reliable given twice");
+				if (vlen == 4 && memcmp(v, "true", 4) == 0)
+					u->reliable = 1;
+				else if (vlen == 5 && memcmp(v, "false", 5) == 0)
+					u->reliable = 0;
+				else
+					return fail(err, err_len,
+						    "reliable \"%.*s\": true or false", (int)vlen,
+						    v);
+			} else if (key_is(p, klen, "ttl")) {
+				if (u->ttl != -1)
+					return fail(err, err_len, "ttl given twice");
+				if (!parse_size(v, vlen, false, &x) || x > 255)
+					return fail(err, err_len, "ttl \"%.*s\": 0 to 255",
+						    (int)vlen, v);
+				u->ttl = (int32_t)x;
+			} else {
 				return fail(err, err_len,
-					    "mtu \"%.*s\": %d to %d, a multiple of %d", (int)vlen,
-					    v, NSI_LOG_MTU_MIN, NSI_LOG_MTU_MAX, NSI_FRAME_ALIGN);
-			u->mtu = (int32_t)x;
-		} else if (klen == 11 && memcmp(p, "max-message", 11) == 0) {
-			if (u->max_message != 0)
-				return fail(err, err_len, "max-message given twice");
-			if (!parse_size(v, vlen, true, &x) || x < 1 || x > NSI_LOG_MESSAGE_MAX)
-				return fail(err, err_len, "max-message \"%.*s\": 1 to 16m",
-					    (int)vlen, v);
-			u->max_message = (int32_t)x;
-		} else if (klen == 10 && memcmp(p, "session-id", 10) == 0) {
-			if (u->has_session_id)
-				return fail(err, err_len, "session-id given twice");
-			if (!parse_int32(v, vlen, &u->session_id))
-				return fail(err, err_len, "session-id \"%.*s\": a 32-bit integer",
-					    (int)vlen, v);
-			u->has_session_id = true;
-		} else {
-			return fail(
-				err, err_len,
-				"unknown parameter \"%.*s\" (known: term-length, mtu, session-id, "
-				"max-message)",
-				(int)klen, p);
+					    udp ? "unknown parameter \"%.*s\" (known: endpoint, "
+						  "interface, term-length, mtu, session-id, "
+						  "max-message, rcv-wnd, so-sndbuf, so-rcvbuf, "
+						  "nak-delay, linger, reliable, ttl)"
+						: "unknown parameter \"%.*s\" (known: term-length, "
+						  "mtu, "
+						  "session-id, max-message)",
+					    (int)klen, p);
+			}
+			if (p[plen] == '\0')
+				break;
+			p += plen + 1;
 		}
-		if (p[plen] == '\0')
-			break;
-		p += plen + 1;
 	}
+	if (udp && !u->endpoint.set)
+		return fail(err, err_len, "ns:udp needs endpoint=host:port");
 	if (u->mtu != 0 && u->term_length != 0 && u->mtu > nsi_log_mtu_limit(u->term_length))
 		return fail(err, err_len, "mtu %d is more than term-length / 8", (int)u->mtu);
 	if (u->max_message != 0 && u->term_length != 0 &&
@@ -163,28 +348,75 @@ nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 	return 0;
 }
 
+/* Appends to @buf (@len bytes) at @*n, keeping count even when it does not fit. */
+static void append(char *buf, size_t len, int *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+append(char *buf, size_t len, int *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	*n += vsnprintf(buf + *n, len > (size_t)*n ? len - (size_t)*n : 0, fmt, ap);
+	va_end(ap);
+}
+
+static void
+append_addr(char *buf, size_t len, int *n, char sep, const char *key, const struct nsi_uri_addr *a)
+{
+	bool v6 = strchr(a->host, ':') != NULL;
+	append(buf, len, n, "%c%s=%s%s%s", sep, key, v6 ? "[" : "", a->host, v6 ? "]" : "");
+	if (a->port != 0)
+		append(buf, len, n, ":%d", (int)a->port);
+	if (a->prefix >= 0)
+		append(buf, len, n, "/%d", (int)a->prefix);
+}
+
 int
 nsi_uri_print(const struct nsi_uri *u, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "ns:ipc");
+	bool udp = u->media == NSI_MEDIA_UDP;
+	int n = 0;
 	char sep = '?';
+	const char next = udp ? '|' : '&';
+	append(buf, len, &n, udp ? "ns:udp" : "ns:ipc");
+	if (udp) {
+		append_addr(buf, len, &n, sep, "endpoint", &u->endpoint);
+		sep = next;
+		if (u->interface.set)
+			append_addr(buf, len, &n, sep, "interface", &u->interface);
+	}
 	if (u->term_length != 0) {
-		n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0, "%cterm-length=%d",
-			      sep, (int)u->term_length);
-		sep = '&';
+		append(buf, len, &n, "%cterm-length=%d", sep, (int)u->term_length);
+		sep = next;
 	}
 	if (u->mtu != 0) {
-		n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0, "%cmtu=%d", sep,
-			      (int)u->mtu);
-		sep = '&';
+		append(buf, len, &n, "%cmtu=%d", sep, (int)u->mtu);
+		sep = next;
 	}
 	if (u->has_session_id) {
-		n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0, "%csession-id=%d",
-			      sep, (int)u->session_id);
-		sep = '&';
+		append(buf, len, &n, "%csession-id=%d", sep, (int)u->session_id);
+		sep = next;
 	}
-	if (u->max_message != 0)
-		n += snprintf(buf + n, len > (size_t)n ? len - (size_t)n : 0, "%cmax-message=%d",
-			      sep, (int)u->max_message);
+	if (u->max_message != 0) {
+		append(buf, len, &n, "%cmax-message=%d", sep, (int)u->max_message);
+		sep = next;
+	}
+	if (udp) {
+		if (u->rcv_wnd != 0)
+			append(buf, len, &n, "%crcv-wnd=%d", sep, (int)u->rcv_wnd);
+		if (u->so_sndbuf != 0)
+			append(buf, len, &n, "%cso-sndbuf=%d", sep, (int)u->so_sndbuf);
+		if (u->so_rcvbuf != 0)
+			append(buf, len, &n, "%cso-rcvbuf=%d", sep, (int)u->so_rcvbuf);
+		if (u->nak_delay_ns >= 0)
+			append(buf, len, &n, "%cnak-delay=%lldns", sep, (long long)u->nak_delay_ns);
+		if (u->linger_ns >= 0)
+			append(buf, len, &n, "%clinger=%lldns", sep, (long long)u->linger_ns);
+		if (u->reliable >= 0)
+			append(buf, len, &n, "%creliable=%s", sep, u->reliable ? "true" : "false");
+		if (u->ttl >= 0)
+			append(buf, len, &n, "%cttl=%d", sep, (int)u->ttl);
+	}
 	return (size_t)n < len ? n : -ENOSPC;
 }

@@ -73,8 +73,8 @@ bad_uris_name_the_bad_part(void **state)
 		const char *says;
 	} bad[] = {
 		{ "", "does not start with" },
-		{ "aeron:ipc", "does not start with \"ns:\"" },
-		{ "ns:udp", "unknown media \"udp\"" },
+		{ "aero:ipc", "does not start with \"ns:\"" },
+		{ "ns:tcp", "unknown media \"tcp\" (known: ipc, udp)" },
 		{ "ns:", "unknown media \"\"" },
 		{ "ns:ipc?", "empty parameter" },
 		{ "ns:ipc?mtu=64&", "empty parameter" },
@@ -97,7 +97,9 @@ bad_uris_name_the_bad_part(void **state)
 		{ "ns:ipc?mtu=64&mtu=64", "mtu given twice" },
 		{ "ns:ipc?term-length=64k&term-length=64k", "term-length given twice" },
 		{ "ns:ipc?session-id=1&session-id=1", "session-id given twice" },
-		{ "ns:ipc?endpoint=host:1", "unknown parameter \"endpoint\"" },
+		{ "ns:ipc?endpoint=host:1", "endpoint applies to ns:udp only" },
+		{ "ns:ipc?ttl=1", "ttl applies to ns:udp only" },
+		{ "ns:ipc?foo=1", "unknown parameter \"foo\" (known: term-length" },
 		{ "ns:ipc?=5", "unknown parameter \"\"" },
 		/* Found by fuzz_uri: a suffix that overflowed the value. */
 		{ "ns:ipc?term-length=444444444444g", "term-length \"444444444444g\"" },
@@ -134,12 +136,114 @@ bad_uris_name_the_bad_part(void **state)
 	assert_non_null(strstr(err, "longer than 512"));
 }
 
+/* ns:udp and aeron:udp: every parameter, good and bad, and the round trip. */
+static void
+udp_uris(void **state)
+{
+	(void)state;
+	struct nsi_uri u, v;
+	char err[200] = "", buf[NSI_URI_MAX];
+	assert_int_equal(nsi_uri_parse("ns:udp?endpoint=10.1.2.3:40123", &u, err, sizeof(err)), 0);
+	assert_int_equal(u.media, NSI_MEDIA_UDP);
+	assert_string_equal(u.endpoint.host, "10.1.2.3");
+	assert_int_equal(u.endpoint.port, 40123);
+	assert_false(u.interface.set);
+	assert_true(u.reliable == -1 && u.ttl == -1 && u.nak_delay_ns == -1 && u.linger_ns == -1);
+
+	assert_int_equal(nsi_uri_parse("aeron:udp?endpoint=[::1]:5000|interface=192.168.0.0/24|"
+				       "mtu=8k|term-length=1m|session-id=-3|rcv-wnd=256k|"
+				       "so-sndbuf=2m|so-rcvbuf=2m|nak-delay=100us|linger=5s|"
+				       "reliable=false|ttl=4",
+				       &u, err, sizeof(err)),
+			 0);
+	assert_string_equal(u.endpoint.host, "::1");
+	assert_int_equal(u.endpoint.port, 5000);
+	assert_string_equal(u.interface.host, "192.168.0.0");
+	assert_int_equal(u.interface.port, 0);
+	assert_int_equal(u.interface.prefix, 24);
+	assert_int_equal(u.mtu, 8192);
+	assert_int_equal(u.term_length, 1 << 20);
+	assert_int_equal(u.session_id, -3);
+	assert_int_equal(u.rcv_wnd, 256 * 1024);
+	assert_int_equal(u.so_sndbuf, 2 << 20);
+	assert_int_equal(u.so_rcvbuf, 2 << 20);
+	assert_true(u.nak_delay_ns == 100000);
+	assert_true(u.linger_ns == INT64_C(5000000000));
+	assert_int_equal(u.reliable, 0);
+	assert_int_equal(u.ttl, 4);
+	assert_true(nsi_uri_print(&u, buf, sizeof(buf)) > 0);
+	assert_int_equal(nsi_uri_parse(buf, &v, err, sizeof(err)), 0);
+	assert_memory_equal(&u, &v, sizeof(u));
+	assert_non_null(strstr(buf, "ns:udp?endpoint=[::1]:5000|interface=192.168.0.0/24|"));
+
+	static const char *const good[] = {
+		"ns:udp?endpoint=localhost:1",
+		"ns:udp?endpoint=my-host_1.example.com:65535&reliable=true",
+		"ns:udp?endpoint=0.0.0.0:40123|interface=eth-host:7|nak-delay=0|linger=0s",
+		"ns:udp?endpoint=[fe80::1]:9|interface=[::]/0|ttl=0|ttl",
+	};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(nsi_uri_parse(good[i], &u, err, sizeof(err)), 0);
+		assert_true(nsi_uri_print(&u, buf, sizeof(buf)) > 0);
+		assert_int_equal(nsi_uri_parse(buf, &v, err, sizeof(err)), 0);
+		assert_memory_equal(&u, &v, sizeof(u));
+	}
+
+	static const struct {
+		const char *s;
+		const char *says;
+	} bad[] = {
+		{ "ns:udp", "ns:udp needs endpoint=host:port" },
+		{ "ns:udp?mtu=1408", "ns:udp needs endpoint=host:port" },
+		{ "ns:udp?endpoint=host", "endpoint \"host\": no port (host:port)" },
+		{ "ns:udp?endpoint=:40123", "endpoint \":40123\": no host" },
+		{ "ns:udp?endpoint=host:0", "the port is not a number from 1 to 65535" },
+		{ "ns:udp?endpoint=host:65536", "the port is not a number from 1 to 65535" },
+		{ "ns:udp?endpoint=host:12x", "the port is not a number from 1 to 65535" },
+		{ "ns:udp?endpoint=ho st:1", "letters, digits" },
+		{ "ns:udp?endpoint=[::1:5", "closing ']'" },
+		{ "ns:udp?endpoint=[x::]:5", "not an IPv6 address" },
+		{ "ns:udp?endpoint=h:1/24", "the port is not a number" },
+		{ "ns:udp?endpoint=h:1|endpoint=h:2", "endpoint given twice" },
+		{ "ns:udp?endpoint=h:1|interface=10.0.0.1/33", "the prefix is not 0 to 32" },
+		{ "ns:udp?endpoint=h:1|interface=[::1]/129", "the prefix is not 0 to 128" },
+		{ "ns:udp?endpoint=h:1|rcv-wnd=1k", "rcv-wnd \"1k\": 4k to 1g" },
+		{ "ns:udp?endpoint=h:1|so-sndbuf=2g", "so-sndbuf \"2g\": 4k to 1g" },
+		{ "ns:udp?endpoint=h:1|so-rcvbuf=x", "so-rcvbuf \"x\"" },
+		{ "ns:udp?endpoint=h:1|so-rcvbuf=8k|so-rcvbuf=8k", "so-rcvbuf given twice" },
+		{ "ns:udp?endpoint=h:1|nak-delay=2s", "nak-delay \"2s\": a duration from 0 to 1s" },
+		{ "ns:udp?endpoint=h:1|nak-delay=5min", "nak-delay \"5min\"" },
+		{ "ns:udp?endpoint=h:1|linger=2h", "linger \"2h\"" },
+		/* Found by fuzz_uri: a duration that overflowed 64 bits. */
+		{ "ns:udp?endpoint=h:1|nak-delay=66666666666s", "nak-delay \"66666666666s\"" },
+		{ "ns:udp?endpoint=h:1|reliable=yes", "reliable \"yes\": true or false" },
+		{ "ns:udp?endpoint=h:1|ttl=256", "ttl \"256\": 0 to 255" },
+		{ "ns:udp?endpoint=h:1|ttl=-1", "ttl \"-1\"" },
+		{ "ns:udp?endpoint=h:1|bogus=1", "unknown parameter \"bogus\" (known: endpoint" },
+		{ "ns:udp?endpoint=h:1||mtu=64", "empty parameter" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(nsi_uri_parse(bad[i].s, &u, err, sizeof(err)), -EINVAL);
+		if (strstr(err, bad[i].says) == NULL)
+			fail_msg("\"%s\": got \"%s\", wanted \"%s\"", bad[i].s, err, bad[i].says);
+	}
+	/* A 255-character host fits; 256 do not. */
+	char host[NSI_URI_MAX];
+	snprintf(host, sizeof(host), "ns:udp?endpoint=%0255d:1", 0);
+	assert_int_equal(nsi_uri_parse(host, &u, err, sizeof(err)), 0);
+	snprintf(host, sizeof(host), "ns:udp?endpoint=%0256d:1", 0);
+	assert_int_equal(nsi_uri_parse(host, &u, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "longer than 255"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(good_uris_parse_and_round_trip),
 		cmocka_unit_test(bad_uris_name_the_bad_part),
+		cmocka_unit_test(udp_uris),
 	};
 	return cmocka_run_group_tests_name("uri", tests, NULL, NULL);
 }
