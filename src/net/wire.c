@@ -74,7 +74,7 @@ parse_data(const uint8_t *p, size_t rest, struct nsi_frame *f, size_t *used)
 	f->u.data.heartbeat = false;
 	if (f->u.data.term_offset < 0 || f->u.data.term_offset % NSI_WIRE_ALIGN != 0)
 		return -NSI_WIRE_BAD_OFFSET;
-	if (f->type == NSI_FRAME_PAD) {
+	if (f->type == NSI_WIRE_T_PAD) {
 		/* The header alone travels; its length is the padding's extent in the term. */
 		if (f->frame_length < NSI_WIRE_DATA || f->frame_length % NSI_WIRE_ALIGN != 0)
 			return -NSI_WIRE_BAD_LENGTH;
@@ -102,19 +102,19 @@ parse_control(const uint8_t *p, size_t rest, struct nsi_frame *f)
 {
 	size_t need;
 	switch (f->type) {
-	case NSI_FRAME_NAK:
+	case NSI_WIRE_T_NAK:
 		need = NSI_WIRE_NAK;
 		break;
-	case NSI_FRAME_SM:
+	case NSI_WIRE_T_SM:
 		need = NSI_WIRE_SM;
 		break;
-	case NSI_FRAME_SETUP:
+	case NSI_WIRE_T_SETUP:
 		need = NSI_WIRE_SETUP;
 		break;
-	case NSI_FRAME_RTTM:
+	case NSI_WIRE_T_RTTM:
 		need = NSI_WIRE_RTTM;
 		break;
-	case NSI_FRAME_ERR:
+	case NSI_WIRE_T_ERR:
 		need = NSI_WIRE_ERR;
 		break;
 	default:
@@ -127,7 +127,7 @@ parse_control(const uint8_t *p, size_t rest, struct nsi_frame *f)
 	f->session_id = get32(p + 8);
 	f->stream_id = get32(p + 12);
 	switch (f->type) {
-	case NSI_FRAME_NAK:
+	case NSI_WIRE_T_NAK:
 		f->u.nak.term_id = get32(p + 16);
 		f->u.nak.term_offset = get32(p + 20);
 		f->u.nak.length = get32(p + 24);
@@ -136,7 +136,7 @@ parse_control(const uint8_t *p, size_t rest, struct nsi_frame *f)
 		if (f->u.nak.length <= 0)
 			return -NSI_WIRE_BAD_FIELD;
 		return 1;
-	case NSI_FRAME_SM:
+	case NSI_WIRE_T_SM:
 		f->u.sm.term_id = get32(p + 16);
 		f->u.sm.term_offset = get32(p + 20);
 		f->u.sm.window = get32(p + 24);
@@ -148,7 +148,7 @@ parse_control(const uint8_t *p, size_t rest, struct nsi_frame *f)
 		if (f->u.sm.window < 0)
 			return -NSI_WIRE_BAD_FIELD;
 		return 1;
-	case NSI_FRAME_SETUP:
+	case NSI_WIRE_T_SETUP:
 		/* Setup's own words start with the term offset, before session and stream. */
 		f->u.setup.term_offset = get32(p + 8);
 		f->session_id = get32(p + 12);
@@ -168,12 +168,12 @@ parse_control(const uint8_t *p, size_t rest, struct nsi_frame *f)
 		    f->u.setup.term_offset >= f->u.setup.term_length)
 			return -NSI_WIRE_BAD_OFFSET;
 		return 1;
-	case NSI_FRAME_RTTM:
+	case NSI_WIRE_T_RTTM:
 		f->u.rttm.echo_timestamp = get64(p + 16);
 		f->u.rttm.reception_delta = get64(p + 24);
 		f->u.rttm.receiver_id = get64(p + 32);
 		return 1;
-	default: /* NSI_FRAME_ERR */
+	default: /* NSI_WIRE_T_ERR */
 		f->u.err.receiver_id = get64(p + 16);
 		f->u.err.group_tag = get64(p + 24);
 		f->u.err.code = get32(p + 32);
@@ -207,7 +207,7 @@ nsi_wire_next(const uint8_t *buf, size_t len, size_t *offset, struct nsi_frame *
 		return -NSI_WIRE_BAD_VERSION;
 	size_t used = 0;
 	int rc;
-	if (f->type == NSI_FRAME_DATA || f->type == NSI_FRAME_PAD) {
+	if (f->type == NSI_WIRE_T_DATA || f->type == NSI_WIRE_T_PAD) {
 		rc = parse_data(p, rest, f, &used);
 	} else {
 		rc = parse_control(p, rest, f);
@@ -269,7 +269,7 @@ nsi_wire_put_data(uint8_t *buf, size_t cap, const struct nsi_frame *f, const voi
 	size_t n = NSI_WIRE_DATA + (size_t)payload_length;
 	if (cap < n || n > NSI_WIRE_MAX_DGRAM)
 		return 0;
-	put_data_header(buf, (int32_t)n, f, NSI_FRAME_DATA);
+	put_data_header(buf, (int32_t)n, f, NSI_WIRE_T_DATA);
 	if (payload_length != 0)
 		memcpy(buf + NSI_WIRE_DATA, payload, payload_length);
 	return n;
@@ -280,7 +280,7 @@ nsi_wire_put_heartbeat(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 {
 	if (cap < NSI_WIRE_DATA)
 		return 0;
-	put_data_header(buf, 0, f, NSI_FRAME_DATA);
+	put_data_header(buf, 0, f, NSI_WIRE_T_DATA);
 	return NSI_WIRE_DATA;
 }
 
@@ -289,7 +289,7 @@ nsi_wire_put_pad(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 {
 	if (cap < NSI_WIRE_DATA)
 		return 0;
-	put_data_header(buf, f->frame_length, f, NSI_FRAME_PAD);
+	put_data_header(buf, f->frame_length, f, NSI_WIRE_T_PAD);
 	return NSI_WIRE_DATA;
 }
 
@@ -298,7 +298,7 @@ nsi_wire_put_setup(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 {
 	if (cap < NSI_WIRE_SETUP)
 		return 0;
-	put_header(buf, NSI_WIRE_SETUP, f->flags, NSI_FRAME_SETUP);
+	put_header(buf, NSI_WIRE_SETUP, f->flags, NSI_WIRE_T_SETUP);
 	put32(buf + 8, f->u.setup.term_offset);
 	put32(buf + 12, f->session_id);
 	put32(buf + 16, f->stream_id);
@@ -315,7 +315,7 @@ nsi_wire_put_nak(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 {
 	if (cap < NSI_WIRE_NAK)
 		return 0;
-	put_header(buf, NSI_WIRE_NAK, f->flags, NSI_FRAME_NAK);
+	put_header(buf, NSI_WIRE_NAK, f->flags, NSI_WIRE_T_NAK);
 	put32(buf + 8, f->session_id);
 	put32(buf + 12, f->stream_id);
 	put32(buf + 16, f->u.nak.term_id);
@@ -330,7 +330,7 @@ nsi_wire_put_sm(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 	size_t n = f->u.sm.has_group_tag ? NSI_WIRE_SM_TAGGED : NSI_WIRE_SM;
 	if (cap < n)
 		return 0;
-	put_header(buf, (int32_t)n, f->flags, NSI_FRAME_SM);
+	put_header(buf, (int32_t)n, f->flags, NSI_WIRE_T_SM);
 	put32(buf + 8, f->session_id);
 	put32(buf + 12, f->stream_id);
 	put32(buf + 16, f->u.sm.term_id);
@@ -347,7 +347,7 @@ nsi_wire_put_rttm(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 {
 	if (cap < NSI_WIRE_RTTM)
 		return 0;
-	put_header(buf, NSI_WIRE_RTTM, f->flags, NSI_FRAME_RTTM);
+	put_header(buf, NSI_WIRE_RTTM, f->flags, NSI_WIRE_T_RTTM);
 	put32(buf + 8, f->session_id);
 	put32(buf + 12, f->stream_id);
 	put64(buf + 16, f->u.rttm.echo_timestamp);
@@ -365,7 +365,7 @@ nsi_wire_put_err(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 	size_t n = NSI_WIRE_ERR + text;
 	if (cap < n)
 		return 0;
-	put_header(buf, (int32_t)n, f->flags, NSI_FRAME_ERR);
+	put_header(buf, (int32_t)n, f->flags, NSI_WIRE_T_ERR);
 	put32(buf + 8, f->session_id);
 	put32(buf + 12, f->stream_id);
 	put64(buf + 16, f->u.err.receiver_id);

@@ -21,14 +21,14 @@
 
 #define NSI_WIRE_VERSION 0
 
-enum nsi_frame_type {
-	NSI_FRAME_PAD = 0x00,
-	NSI_FRAME_DATA = 0x01,
-	NSI_FRAME_NAK = 0x02,
-	NSI_FRAME_SM = 0x03,
-	NSI_FRAME_ERR = 0x04,
-	NSI_FRAME_SETUP = 0x05,
-	NSI_FRAME_RTTM = 0x06,
+enum nsi_wire_type {
+	NSI_WIRE_T_PAD = 0x00,
+	NSI_WIRE_T_DATA = 0x01,
+	NSI_WIRE_T_NAK = 0x02,
+	NSI_WIRE_T_SM = 0x03,
+	NSI_WIRE_T_ERR = 0x04,
+	NSI_WIRE_T_SETUP = 0x05,
+	NSI_WIRE_T_RTTM = 0x06,
 };
 
 /* Fixed lengths (bytes). */
@@ -58,7 +58,7 @@ enum nsi_frame_type {
 
 /* One parsed frame: every field the type has, copied out of the datagram. */
 struct nsi_frame {
-	uint16_t type; /* enum nsi_frame_type */
+	uint16_t type; /* enum nsi_wire_type */
 	uint8_t flags;
 	uint8_t version;
 	int32_t frame_length; /* as sent: data/pad, the bytes the frame occupies in the term */

@@ -63,7 +63,7 @@ data_frame_layout_and_round_trip(void **state)
 	size_t off = 0;
 	assert_int_equal(nsi_wire_next(buf, n, &off, &g), 1);
 	assert_int_equal(off, n); /* the datagram ends before the next multiple of 32 */
-	assert_int_equal(g.type, NSI_FRAME_DATA);
+	assert_int_equal(g.type, NSI_WIRE_T_DATA);
 	assert_int_equal(g.flags, NSI_DATA_F_WHOLE);
 	assert_int_equal(g.session_id, -7);
 	assert_int_equal(g.stream_id, 1001);
@@ -98,7 +98,7 @@ heartbeat_and_pad(void **state)
 	assert_int_equal(nsi_wire_put_pad(buf, sizeof(buf), &f), 32);
 	assert_int_equal(buf[6], 0x00);
 	parse_one(buf, 32, &g);
-	assert_int_equal(g.type, NSI_FRAME_PAD);
+	assert_int_equal(g.type, NSI_WIRE_T_PAD);
 	assert_int_equal(g.frame_length, 65536 - 96);
 	assert_int_equal(g.u.data.payload_length, 0);
 }
@@ -122,7 +122,7 @@ control_frames_round_trip(void **state)
 	assert_int_equal(le32_at(buf + 8), 1024); /* setup: the term offset comes first */
 	assert_int_equal(le32_at(buf + 12), 11);
 	parse_one(buf, n, &g);
-	assert_int_equal(g.type, NSI_FRAME_SETUP);
+	assert_int_equal(g.type, NSI_WIRE_T_SETUP);
 	assert_int_equal(g.session_id, 11);
 	assert_int_equal(g.stream_id, 22);
 	assert_int_equal(g.u.setup.term_offset, 1024);
