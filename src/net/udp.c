@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/udp.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* linux/udp.h: Linux 4.18 */
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
+/* The kernel caps one GSO send at 64 segments. */
+#define GSO_MAX_SEGMENTS 64
+#define MMSG_MAX	 64
+
+static int
+fail(char *err, size_t err_len, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int
+fail(char *err, size_t err_len, int code, const char *fmt, ...)
+{
+	if (err != NULL && err_len > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+int
+nsi_udp_resolve(const char *host, int port, struct nsi_udp_addr *out, char *err, size_t err_len)
+{
+	memset(out, 0, sizeof(*out));
+	if (host == NULL || port < 0 || port > 65535)
+		return fail(err, err_len, -EINVAL, "no host, or a port out of range");
+	/* Literals first: no resolver, no surprise. */
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&out->ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->ss;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		out->len = sizeof(*v4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		out->len = sizeof(*v6);
+		return 0;
+	}
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_family = AF_UNSPEC };
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0)
+		return fail(err, err_len, -EHOSTUNREACH, "cannot resolve \"%.64s\": %s", host,
+			    gai_strerror(rc));
+	const struct addrinfo *pick = NULL;
+	for (const struct addrinfo *a = res; a != NULL; a = a->ai_next) {
+		if (a->ai_family == AF_INET) {
+			pick = a; /* IPv4 first */
+			break;
+		}
+		if (pick == NULL && a->ai_family == AF_INET6)
+			pick = a;
+	}
+	if (pick == NULL || pick->ai_addrlen > sizeof(out->ss)) {
+		freeaddrinfo(res);
+		return fail(err, err_len, -EHOSTUNREACH, "\"%.64s\" has no IPv4 or IPv6 address",
+			    host);
+	}
+	memcpy(&out->ss, pick->ai_addr, pick->ai_addrlen);
+	out->len = pick->ai_addrlen;
+	if (pick->ai_family == AF_INET)
+		v4->sin_port = htons((uint16_t)port);
+	else
+		v6->sin6_port = htons((uint16_t)port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int
+nsi_udp_addr_port(const struct nsi_udp_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+	if (a->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return 0;
+}
+
+void
+nsi_udp_addr_str(const struct nsi_udp_addr *a, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (a->ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->ss)->sin_addr, host,
+			  sizeof(host));
+		snprintf(buf, len, "%s:%d", host, nsi_udp_addr_port(a));
+	} else if (a->ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, host,
+			  sizeof(host));
+		snprintf(buf, len, "[%s]:%d", host, nsi_udp_addr_port(a));
+	} else {
+		snprintf(buf, len, "?");
+	}
+}
+
+/* The size the kernel reports for a buffer option: twice what it accounts as data. */
+static int32_t
+granted(int fd, int opt)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &l) != 0)
+		return 0;
+	return v / 2;
+}
+
+int
+nsi_udp_open(struct nsi_udp_socket *s, const struct nsi_udp_addr *bind_to, int32_t sndbuf,
+	     int32_t rcvbuf, char *err, size_t err_len)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->family = bind_to->ss.ss_family;
+	char where[80];
+	nsi_udp_addr_str(bind_to, where, sizeof(where));
+	int fd = socket(s->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(err, err_len, -errno, "cannot make a UDP socket: %s", strerror(errno));
+	/*
+	 * No SO_REUSEADDR: for unicast it would let a second socket bind the same endpoint and
+	 * take half its datagrams. (Multicast, which needs it, comes with its own open.)
+	 */
+	s->sndbuf_asked = sndbuf;
+	s->rcvbuf_asked = rcvbuf;
+	if (sndbuf > 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (rcvbuf > 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	s->sndbuf_granted = granted(fd, SO_SNDBUF);
+	s->rcvbuf_granted = granted(fd, SO_RCVBUF);
+	if (bind(fd, (const struct sockaddr *)&bind_to->ss, bind_to->len) != 0) {
+		int e = errno;
+		close(fd);
+		return fail(err, err_len, -e, "cannot bind %s: %s", where, strerror(e));
+	}
+	/* GSO: the option is accepted on a socket whose kernel cuts segments. */
+	int seg = 1024;
+	s->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) == 0;
+	if (s->gso) {
+		seg = 0; /* per send from now on (a control message), not per socket */
+		(void)setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg));
+	}
+	s->fd = fd;
+	return 0;
+}
+
+void
+nsi_udp_close(struct nsi_udp_socket *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+int
+nsi_udp_local(const struct nsi_udp_socket *s, struct nsi_udp_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->len = sizeof(out->ss);
+	if (getsockname(s->fd, (struct sockaddr *)&out->ss, &out->len) != 0)
+		return -errno;
+	return 0;
+}
+
+int
+nsi_udp_send(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
+	     const struct iovec *iov, int iovcnt)
+{
+	struct msghdr m = { .msg_name = (void *)&to->ss, .msg_namelen = to->len,
+			    .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+	ssize_t n = sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n >= 0)
+		return (int)n;
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno;
+}
+
+static int
+send_gso(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to, const uint8_t *buf,
+	 size_t count, size_t segment)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = count };
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct msghdr m = { .msg_name = (void *)&to->ss, .msg_namelen = to->len, .msg_iov = &iov,
+			    .msg_iovlen = 1, .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	uint16_t seg = (uint16_t)segment;
+	memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+	ssize_t n = sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n >= 0)
+		return (int)n;
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno;
+}
+
+int
+nsi_udp_send_segments(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
+		      const uint8_t *buf, size_t count, size_t segment)
+{
+	if (segment == 0 || segment > 65507 || count == 0)
+		return -EINVAL;
+	size_t segments = (count + segment - 1) / segment;
+	if (s->gso && segments > 1 && segments <= GSO_MAX_SEGMENTS && count <= 65000) {
+		int rc = send_gso(s, to, buf, count, segment);
+		if (rc != -EIO && rc != -EINVAL) /* a device without GSO: fall back below */
+			return rc;
+	}
+	struct mmsghdr msgs[MMSG_MAX];
+	struct iovec iov[MMSG_MAX];
+	size_t done = 0;
+	while (done < count) {
+		int k = 0;
+		for (size_t at = done; at < count && k < MMSG_MAX; at += segment, k++) {
+			size_t len = count - at < segment ? count - at : segment;
+			iov[k] = (struct iovec){ .iov_base = (void *)(buf + at), .iov_len = len };
+			msgs[k] = (struct mmsghdr){ .msg_hdr = { .msg_name = (void *)&to->ss,
+								 .msg_namelen = to->len,
+								 .msg_iov = &iov[k],
+								 .msg_iovlen = 1 } };
+		}
+		int sent = sendmmsg(s->fd, msgs, (unsigned)k, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+				break;
+			return done > 0 ? (int)done : -errno;
+		}
+		for (int i = 0; i < sent; i++)
+			done += iov[i].iov_len;
+		if (sent < k)
+			break;
+	}
+	return (int)done;
+}
+
+int
+nsi_udp_recv(const struct nsi_udp_socket *s, struct nsi_udp_dgram *d, int n)
+{
+	struct mmsghdr msgs[MMSG_MAX];
+	struct iovec iov[MMSG_MAX];
+	if (n > MMSG_MAX)
+		n = MMSG_MAX;
+	for (int i = 0; i < n; i++) {
+		iov[i] = (struct iovec){ .iov_base = d[i].buf, .iov_len = d[i].cap };
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &d[i].from.ss,
+							 .msg_namelen = sizeof(d[i].from.ss),
+							 .msg_iov = &iov[i],
+							 .msg_iovlen = 1 } };
+	}
+	int got = recvmmsg(s->fd, msgs, (unsigned)n, MSG_DONTWAIT, NULL);
+	if (got < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	for (int i = 0; i < got; i++) {
+		d[i].from.len = msgs[i].msg_hdr.msg_namelen;
+		d[i].len = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 ? d[i].cap + 1
+									  : msgs[i].msg_len;
+	}
+	return got;
+}

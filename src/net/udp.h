@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSI_NET_UDP_H
+#define NSI_NET_UDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+/*
+ * UDP sockets for the driver: address resolution, non-blocking sockets with the buffer sizes
+ * asked for (and what the kernel granted, which net.core.rmem_max / wmem_max cap), batched
+ * sends and receives (sendmmsg, recvmmsg), and UDP GSO (UDP_SEGMENT: one send call, the
+ * kernel cuts it into datagrams) where the kernel has it, with a plain fallback.
+ */
+
+struct nsi_udp_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/*
+ * Resolve @host (an IPv4 or IPv6 literal, or a name) and @port into @out; IPv4 first when a
+ * name has both. Returns 0, or -EINVAL / -EHOSTUNREACH with the reason in @err.
+ */
+int nsi_udp_resolve(const char *host, int port, struct nsi_udp_addr *out, char *err,
+		    size_t err_len);
+
+/* "host:port" (IPv6 in brackets) for logs and counters' labels. */
+void nsi_udp_addr_str(const struct nsi_udp_addr *a, char *buf, size_t len);
+
+/* The port of an address (host order). */
+int nsi_udp_addr_port(const struct nsi_udp_addr *a);
+
+struct nsi_udp_socket {
+	int fd;
+	int family;
+	int32_t sndbuf_asked, rcvbuf_asked;     /* 0: the kernel's default */
+	int32_t sndbuf_granted, rcvbuf_granted; /* what the kernel says it gives */
+	bool gso;				/* UDP_SEGMENT works on this socket */
+};
+
+/*
+ * A non-blocking datagram socket of @bind_to's family, bound to it (port 0: any), with the
+ * buffer sizes asked (0: default). Returns 0, or -errno with the reason in @err (the address
+ * in use, no such local address, ...).
+ */
+int nsi_udp_open(struct nsi_udp_socket *s, const struct nsi_udp_addr *bind_to, int32_t sndbuf,
+		 int32_t rcvbuf, char *err, size_t err_len);
+void nsi_udp_close(struct nsi_udp_socket *s);
+
+/* The address the socket is bound to (its port when 0 was asked). 0 or -errno. */
+int nsi_udp_local(const struct nsi_udp_socket *s, struct nsi_udp_addr *out);
+
+/*
+ * Send one datagram of @iovcnt pieces to @to. Returns the bytes sent, 0 when the socket's
+ * buffer is full (try later), or -errno.
+ */
+int nsi_udp_send(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
+		 const struct iovec *iov, int iovcnt);
+
+/*
+ * Send @count bytes at @buf to @to as datagrams of @segment bytes each (the last may be
+ * shorter): one call with UDP GSO when the socket has it, else one sendmmsg of them all.
+ * Returns the bytes handed to the kernel (whole datagrams; 0: buffer full), or -errno.
+ */
+int nsi_udp_send_segments(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
+			  const uint8_t *buf, size_t count, size_t segment);
+
+/* One received datagram (filled by nsi_udp_recv). */
+struct nsi_udp_dgram {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	struct nsi_udp_addr from;
+};
+
+/*
+ * Receive up to @n datagrams without waiting (recvmmsg). Returns how many (0: none
+ * waiting), or -errno. A datagram longer than its buffer is cut: its len is then cap + 1, for
+ * the caller to drop and count.
+ */
+int nsi_udp_recv(const struct nsi_udp_socket *s, struct nsi_udp_dgram *d, int n);
+
+#endif /* NSI_NET_UDP_H */
