@@ -18,7 +18,7 @@
 
 #define NSI_FRAME_ALIGN	    32
 #define NSI_DATA_HEADER_LEN 32
-#define NSI_FRAME_VERSION   1
+#define NSI_FRAME_VERSION   0 /* Aeron's protocol version: network logs are sent as they are */
 
 #define NSI_FLAG_BEGIN	       0x80u
 #define NSI_FLAG_END	       0x40u

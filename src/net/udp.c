@@ -24,8 +24,7 @@
 #define GSO_MAX_SEGMENTS 64
 #define MMSG_MAX	 64
 
-static int
-fail(char *err, size_t err_len, int code, const char *fmt, ...)
+static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 static int
@@ -188,11 +187,13 @@ nsi_udp_local(const struct nsi_udp_socket *s, struct nsi_udp_addr *out)
 }
 
 int
-nsi_udp_send(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
-	     const struct iovec *iov, int iovcnt)
+nsi_udp_send(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to, const struct iovec *iov,
+	     int iovcnt)
 {
-	struct msghdr m = { .msg_name = (void *)&to->ss, .msg_namelen = to->len,
-			    .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+	struct msghdr m = { .msg_name = (void *)&to->ss,
+			    .msg_namelen = to->len,
+			    .msg_iov = (struct iovec *)iov,
+			    .msg_iovlen = (size_t)iovcnt };
 	ssize_t n = sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n >= 0)
 		return (int)n;
@@ -209,8 +210,11 @@ send_gso(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to, const ui
 		struct cmsghdr align;
 	} ctl;
 	memset(&ctl, 0, sizeof(ctl));
-	struct msghdr m = { .msg_name = (void *)&to->ss, .msg_namelen = to->len, .msg_iov = &iov,
-			    .msg_iovlen = 1, .msg_control = ctl.buf,
+	struct msghdr m = { .msg_name = (void *)&to->ss,
+			    .msg_namelen = to->len,
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.buf,
 			    .msg_controllen = sizeof(ctl.buf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 	c->cmsg_level = SOL_UDP;
@@ -283,7 +287,7 @@ nsi_udp_recv(const struct nsi_udp_socket *s, struct nsi_udp_dgram *d, int n)
 	for (int i = 0; i < got; i++) {
 		d[i].from.len = msgs[i].msg_hdr.msg_namelen;
 		d[i].len = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 ? d[i].cap + 1
-									  : msgs[i].msg_len;
+									: msgs[i].msg_len;
 	}
 	return got;
 }

@@ -36,7 +36,7 @@ int nsi_udp_addr_port(const struct nsi_udp_addr *a);
 struct nsi_udp_socket {
 	int fd;
 	int family;
-	int32_t sndbuf_asked, rcvbuf_asked;     /* 0: the kernel's default */
+	int32_t sndbuf_asked, rcvbuf_asked;	/* 0: the kernel's default */
 	int32_t sndbuf_granted, rcvbuf_granted; /* what the kernel says it gives */
 	bool gso;				/* UDP_SEGMENT works on this socket */
 };

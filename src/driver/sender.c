@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "driver/sender.h"
+#include "log/frame.h"
+#include "util/atomic.h"
+
+static int64_t
+term_of(const struct nsi_sender *s, int64_t position)
+{
+	return position >> s->log->shift;
+}
+
+static int32_t
+offset_of(const struct nsi_sender *s, int64_t position)
+{
+	return (int32_t)(position & (s->log->term_length - 1));
+}
+
+static int32_t
+term_id_of(const struct nsi_sender *s, int64_t position)
+{
+	return (int32_t)((uint32_t)s->log->initial_term_id + (uint32_t)term_of(s, position));
+}
+
+static const uint8_t *
+term_at(const struct nsi_sender *s, int64_t position)
+{
+	return s->log->terms[term_of(s, position) % NSI_LOG_PARTITIONS];
+}
+
+/* The oldest position a retransmit may still read: the start of the previous term. */
+static int64_t
+held_from(const struct nsi_sender *s)
+{
+	int64_t t = term_of(s, s->position);
+	return t > 0 ? (t - 1) << s->log->shift : 0;
+}
+
+/*
+ * The driver manages a network log (publishers never clean it): a retransmit may read from
+ * the start of the term before the sender's, so everything older is zeroed (clean_position:
+ * positions below it are zeroed), and publishers may run half a term past the sender. When
+ * the sender enters term k, term k - 2 is zeroed; publishers reach term k + 1, whose
+ * partition that was, only once the sender is half way through term k. No partition is
+ * zeroed while someone may still read or write it.
+ */
+static void
+publisher_window(struct nsi_sender *s)
+{
+	struct nsi_log *log = s->log;
+	int64_t k = term_of(s, s->position);
+	int64_t want = k >= 1 ? (k - 1) << log->shift : 0;
+	int64_t clean = nsi_load_relaxed_i64(&log->meta->clean_position);
+	while (clean < want) {
+		memset(log->terms[(clean >> log->shift) % NSI_LOG_PARTITIONS], 0,
+		       (size_t)log->term_length);
+		clean += log->term_length;
+	}
+	nsi_store_release_i64(&log->meta->clean_position, clean);
+	nsi_store_release_i64(&log->meta->publisher_limit, s->position + log->term_length / 2);
+}
+
+int
+nsi_sender_init(struct nsi_sender *s, struct nsi_log *log, nsi_send_fn send, void *ctx,
+		const struct nsi_sender_params *p, int64_t now_ns)
+{
+	memset(s, 0, sizeof(*s));
+	if (log == NULL || send == NULL || p == NULL || p->heartbeat_ns <= 0)
+		return -EINVAL;
+	s->log = log;
+	s->session_id = (int32_t)(log->hdr_session >> 32);
+	s->stream_id = (int32_t)log->hdr_stream;
+	s->mtu = log->max_payload + NSI_DATA_HEADER_LEN;
+	s->p = *p;
+	s->send = send;
+	s->ctx = ctx;
+	s->position = nsi_log_tail_position(log);
+	s->limit = s->position; /* nothing until a receiver says how much it takes */
+	s->last_send_ns = now_ns;
+	s->setup_due_ns = now_ns;
+	s->want_setup = true;
+	s->end_position = -1;
+	/* Never zero the partitions of the sender's term and the two around it. */
+	int64_t k = term_of(s, s->position);
+	int64_t floor = k >= 2 ? (k - 2) << log->shift : 0;
+	if (nsi_load_relaxed_i64(&log->meta->clean_position) < floor)
+		nsi_store_release_i64(&log->meta->clean_position, floor);
+	publisher_window(s);
+	return 0;
+}
+
+static int
+emit(struct nsi_sender *s, const uint8_t *buf, size_t len)
+{
+	int rc = s->send(s->ctx, buf, len);
+	if (rc > 0 && (size_t)rc != len)
+		s->stats.short_sends++;
+	return rc;
+}
+
+/*
+ * The next datagram from @from: committed frames of one term up to the MTU; a padding frame
+ * ends it (its header alone travels). Frames must end at or before @limit (flow control), or
+ * with @overlap only start before it (a retransmit sends whole frames that a NAKed range
+ * touches). Sets *advance to the log bytes it covers. Returns its length (0: nothing to send).
+ */
+static size_t
+pack(const struct nsi_sender *s, int64_t from, int64_t limit, bool overlap, int64_t *advance)
+{
+	const uint8_t *term = term_at(s, from);
+	int32_t start = offset_of(s, from), tl = s->log->term_length;
+	size_t len = 0;
+	int64_t covered = 0;
+	while (start + covered < tl) {
+		struct nsi_data_header h;
+		int32_t at = start + (int32_t)covered;
+		int32_t n = nsi_term_frame(term, tl, at, &h);
+		if (n <= 0)
+			break; /* not committed yet (or corrupt: the publication is stuck there) */
+		/*
+		 * A real frame says where it is; bytes inside a payload (a NAK at an offset that
+		 * is not a frame's start) do not, and are never sent as if they were a frame.
+		 */
+		if (h.term_offset != at || h.term_id != term_id_of(s, from) ||
+		    h.session_id != s->session_id || h.stream_id != s->stream_id)
+			break;
+		bool beyond = overlap ? from + covered >= limit : from + covered + n > limit;
+		if (h.type == NSI_FRAME_PAD) {
+			if (len + NSI_DATA_HEADER_LEN > (size_t)s->mtu || beyond)
+				break;
+			len += NSI_DATA_HEADER_LEN;
+			covered += n;
+			break;
+		}
+		if (len + (size_t)n > (size_t)s->mtu || beyond)
+			break;
+		len += (size_t)n;
+		covered += n;
+	}
+	*advance = covered;
+	return len;
+}
+
+static int
+send_control(struct nsi_sender *s, size_t len)
+{
+	return len == 0 ? -EINVAL : emit(s, s->scratch, len);
+}
+
+static int
+send_setup(struct nsi_sender *s, int64_t now_ns)
+{
+	struct nsi_frame f = { .session_id = s->session_id, .stream_id = s->stream_id };
+	f.u.setup.term_offset = offset_of(s, s->position);
+	f.u.setup.initial_term_id = s->log->initial_term_id;
+	f.u.setup.active_term_id = term_id_of(s, s->position);
+	f.u.setup.term_length = s->log->term_length;
+	f.u.setup.mtu = s->mtu;
+	int rc = send_control(s, nsi_wire_put_setup(s->scratch, sizeof(s->scratch), &f));
+	if (rc > 0) {
+		s->stats.setups++;
+		s->setup_due_ns = now_ns + s->p.heartbeat_ns;
+	}
+	return rc;
+}
+
+static int
+send_heartbeat(struct nsi_sender *s, int64_t now_ns)
+{
+	struct nsi_frame f = { .flags = NSI_DATA_F_WHOLE,
+			       .session_id = s->session_id,
+			       .stream_id = s->stream_id };
+	if (s->end_position >= 0 && s->position >= s->end_position)
+		f.flags |= NSI_DATA_F_EOS;
+	f.u.data.term_offset = offset_of(s, s->position);
+	f.u.data.term_id = term_id_of(s, s->position);
+	int rc = send_control(s, nsi_wire_put_heartbeat(s->scratch, sizeof(s->scratch), &f));
+	if (rc > 0) {
+		s->stats.heartbeats++;
+		s->last_send_ns = now_ns;
+	}
+	return rc;
+}
+
+/* Serve one NAKed range from the log, in datagrams. Returns datagrams sent or -errno. */
+static int
+resend(struct nsi_sender *s, const struct nsi_resend *r)
+{
+	int sent = 0;
+	int64_t at = r->position, end = r->position + r->length;
+	while (at < end) {
+		int64_t advance;
+		size_t len = pack(s, at, end, true, &advance);
+		if (len == 0)
+			break;
+		int rc = emit(s, term_at(s, at) + offset_of(s, at), len);
+		if (rc <= 0)
+			return rc < 0 ? rc : sent;
+		sent++;
+		s->stats.retransmits++;
+		s->stats.retransmit_bytes += len;
+		at += advance;
+	}
+	return sent;
+}
+
+int
+nsi_sender_do_work(struct nsi_sender *s, int64_t now_ns)
+{
+	int work = 0;
+	if (s->connected && now_ns - s->last_sm_ns > s->p.receiver_timeout_ns) {
+		s->connected = false; /* the receiver went quiet: ask again */
+		s->want_setup = true;
+		s->setup_due_ns = now_ns;
+	}
+	if (s->want_setup && now_ns >= s->setup_due_ns) {
+		int rc = send_setup(s, now_ns);
+		if (rc < 0)
+			return rc;
+		work += rc > 0;
+	}
+	for (int i = 0; i < NSI_SENDER_RESENDS; i++) {
+		struct nsi_resend *r = &s->resend[i];
+		if (!r->used)
+			continue;
+		if (r->due_ns != 0 && now_ns >= r->due_ns) {
+			int rc = resend(s, r);
+			if (rc < 0)
+				return rc;
+			work += rc;
+			r->due_ns = 0;
+			r->until_ns = now_ns + s->p.linger_ns;
+		} else if (r->due_ns == 0 && now_ns >= r->until_ns) {
+			r->used = false;
+		}
+	}
+	int64_t limit = s->limit;
+	if (s->end_position >= 0 && s->end_position < limit)
+		limit = s->end_position;
+	while (s->position < limit) {
+		int64_t advance;
+		size_t len = pack(s, s->position, limit, false, &advance);
+		if (len == 0)
+			break;
+		int rc = emit(s, term_at(s, s->position) + offset_of(s, s->position), len);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break; /* the socket is full: next cycle */
+		s->stats.datagrams++;
+		s->stats.bytes += len;
+		s->position += advance;
+		s->last_send_ns = now_ns;
+		work++;
+		publisher_window(s);
+	}
+	if (work == 0 && now_ns - s->last_send_ns >= s->p.heartbeat_ns) {
+		int rc = send_heartbeat(s, now_ns);
+		if (rc < 0)
+			return rc;
+		work += rc > 0;
+	}
+	return work;
+}
+
+static void
+on_nak(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns)
+{
+	s->stats.naks++;
+	int32_t terms = (int32_t)((uint32_t)f->u.nak.term_id - (uint32_t)s->log->initial_term_id);
+	/* Within one term, sent already, and still in the log; else ignored (counted). */
+	int64_t from = terms < 0 ? -1 : ((int64_t)terms << s->log->shift) + f->u.nak.term_offset;
+	int64_t len = f->u.nak.length;
+	if (from < 0 || f->u.nak.term_offset >= s->log->term_length || from < held_from(s) ||
+	    from >= s->position) {
+		s->stats.naks_ignored++;
+		return;
+	}
+	if (f->u.nak.term_offset + len > s->log->term_length)
+		len = s->log->term_length - f->u.nak.term_offset;
+	if (from + len > s->position)
+		len = s->position - from;
+	struct nsi_resend *free_slot = NULL;
+	for (int i = 0; i < NSI_SENDER_RESENDS; i++) {
+		struct nsi_resend *r = &s->resend[i];
+		if (!r->used) {
+			if (free_slot == NULL)
+				free_slot = r;
+			continue;
+		}
+		/* Waiting or lingering over this range already: once per linger. */
+		if (from < r->position + r->length && r->position < from + len) {
+			s->stats.naks_ignored++;
+			return;
+		}
+	}
+	if (free_slot == NULL) { /* the cap: no more retransmits in flight */
+		s->stats.naks_ignored++;
+		return;
+	}
+	*free_slot = (struct nsi_resend){ .position = from,
+					  .length = (int32_t)len,
+					  .due_ns = now_ns + s->p.nak_delay_ns,
+					  .used = true };
+	if (free_slot->due_ns == 0)
+		free_slot->due_ns = 1; /* 0 means "served" */
+}
+
+void
+nsi_sender_on_frame(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns)
+{
+	if (f->session_id != s->session_id || f->stream_id != s->stream_id)
+		return;
+	switch (f->type) {
+	case NSI_WIRE_T_SM: {
+		s->stats.status_messages++;
+		int32_t terms =
+			(int32_t)((uint32_t)f->u.sm.term_id - (uint32_t)s->log->initial_term_id);
+		if (terms < 0)
+			return;
+		int64_t consumed = ((int64_t)terms << s->log->shift) + f->u.sm.term_offset;
+		int64_t limit = consumed + f->u.sm.window;
+		if (limit > s->limit)
+			s->limit = limit; /* an older, reordered one never lowers it */
+		s->connected = true;
+		s->last_sm_ns = now_ns;
+		s->receiver_id = f->u.sm.receiver_id;
+		if ((f->flags & NSI_SM_F_SEND_SETUP) != 0) {
+			s->want_setup = true;
+			s->setup_due_ns = now_ns;
+		} else {
+			s->want_setup = false;
+		}
+		return;
+	}
+	case NSI_WIRE_T_NAK:
+		on_nak(s, f, now_ns);
+		return;
+	case NSI_WIRE_T_RTTM: {
+		if ((f->flags & NSI_RTTM_F_REPLY) == 0)
+			return;
+		struct nsi_frame r = *f;
+		r.flags = 0;
+		r.u.rttm.reception_delta = 0; /* answered at once */
+		if (send_control(s, nsi_wire_put_rttm(s->scratch, sizeof(s->scratch), &r)) > 0)
+			s->stats.rtt_replies++;
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+void
+nsi_sender_close(struct nsi_sender *s, int64_t position)
+{
+	s->end_position = position;
+}

@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sender (src/driver/sender.c) against a receiver image (src/driver/image_rx.c), with no
+ * sockets: datagrams go through a seeded lossy link (drop, duplicate, reorder), in both
+ * directions, on a virtual clock. The receiving side here is a small harness (status
+ * messages, a NAK for every gap after a delay); the driver's receiver will take its place.
+ *
+ * Checked: every message arrives byte-identical and in order (a checksum per message, exact
+ * totals) through loss, duplication and reordering; NAKs and retransmits stay bounded
+ * (issue 17: 100 gaps -> NAKs <= 1.5 x gaps, retransmits <= NAKs); NAKs for what was never
+ * sent, or no longer held, are ignored and counted; a flood of NAKs for one range is served
+ * once per linger; setups, heartbeats, the end of stream, RTT replies, the receiver timeout.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "driver/image_rx.h"
+#include "driver/sender.h"
+#include "log/reader.h"
+
+#define TERM	(64 * 1024)
+#define MTU	1408
+#define SESSION 11
+#define STREAM	3
+#define INITIAL 1000
+#define MS	1000000LL
+
+/* A link: datagrams in flight, with seeded loss, duplicates and reordering. */
+struct link {
+	uint64_t rng;
+	int drop_pct, dup_pct, reorder_pct;
+	int drop_every; /* drop datagram n when n % drop_every == drop_every - 1 (0: off) */
+	uint64_t count, dropped;
+	int n;
+	struct {
+		uint8_t buf[MTU];
+		size_t len;
+	} q[64];
+};
+
+static uint64_t
+next_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static int
+link_put(struct link *l, const uint8_t *buf, size_t len)
+{
+	assert_true(len <= MTU);
+	l->count++;
+	if ((l->drop_pct > 0 && (int)(next_rand(&l->rng) % 100) < l->drop_pct) ||
+	    (l->drop_every > 0 &&
+	     l->count % (uint64_t)l->drop_every == (uint64_t)l->drop_every - 1)) {
+		l->dropped++;
+		return (int)len; /* lost on the way: the sender does not know */
+	}
+	int copies = l->dup_pct > 0 && (int)(next_rand(&l->rng) % 100) < l->dup_pct ? 2 : 1;
+	for (int c = 0; c < copies && l->n < 64; c++) {
+		int at = l->n;
+		/* Reorder: swap with one of the last 8 in the queue. */
+		if (l->reorder_pct > 0 && l->n > 0 &&
+		    (int)(next_rand(&l->rng) % 100) < l->reorder_pct) {
+			int back = 1 + (int)(next_rand(&l->rng) % (uint64_t)(l->n < 8 ? l->n : 8));
+			at = l->n - back;
+			l->q[l->n] = l->q[at];
+		}
+		memcpy(l->q[at].buf, buf, len);
+		l->q[at].len = len;
+		l->n++;
+	}
+	return (int)len;
+}
+
+struct world {
+	void *pub_mem, *img_mem;
+	struct nsi_log pub, img;
+	struct nsi_sender s;
+	struct nsi_image_rx im;
+	bool have_image;
+	struct link down, up; /* sender -> receiver, receiver -> sender */
+	struct nsi_log_reader rd;
+	bool reading;
+	int64_t now;
+	int64_t last_sm;
+	int64_t gap_seen_at; /* when the current gaps were first seen (NAK delay) */
+	uint64_t naks_sent, gaps_naked;
+	uint64_t received, bad, next_seq, seq;
+	uint8_t ctl[64];
+};
+
+static int
+to_link(void *ctx, const uint8_t *buf, size_t len)
+{
+	return link_put(ctx, buf, len);
+}
+
+static void
+make_log(void **mem, struct nsi_log *log, bool driver_managed)
+{
+	size_t bytes = nsi_log_bytes(TERM);
+	*mem = aligned_alloc(4096, bytes);
+	assert_non_null(*mem);
+	memset(*mem, 0, bytes);
+	struct nsi_log_params p = { .term_length = TERM,
+				    .mtu = MTU,
+				    .initial_term_id = INITIAL,
+				    .session_id = SESSION,
+				    .stream_id = STREAM,
+				    .page_size = 4096,
+				    .driver_managed = driver_managed };
+	assert_int_equal(nsi_log_init(log, *mem, bytes, &p), 0);
+}
+
+static struct world *
+world(uint64_t seed)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	assert_non_null(w);
+	make_log(&w->pub_mem, &w->pub, true);
+	w->down.rng = seed * 2 + 1;
+	w->up.rng = seed * 2 + 3;
+	struct nsi_sender_params p = { .heartbeat_ns = 100 * MS,
+				       .nak_delay_ns = 0,
+				       .linger_ns = 10 * MS,
+				       .receiver_timeout_ns = 2000 * MS };
+	assert_int_equal(nsi_sender_init(&w->s, &w->pub, to_link, &w->down, &p, 0), 0);
+	return w;
+}
+
+static void
+world_free(struct world *w)
+{
+	if (w->reading)
+		nsi_log_reader_free(&w->rd);
+	free(w->pub_mem);
+	free(w->img_mem);
+	free(w);
+}
+
+/* Message @seq: its length and bytes are a function of it (checked on arrival). */
+static size_t
+message(uint64_t seq, uint8_t *buf)
+{
+	size_t len = 1 + (size_t)((seq * 2654435761u) % 3000);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seq + i * 13);
+	return len;
+}
+
+static void
+on_msg(void *ctx, const void *buf, size_t len, const struct ns_header *h)
+{
+	(void)h;
+	struct world *w = ctx;
+	uint8_t want[4096];
+	size_t n = message(w->next_seq, want);
+	if (n != len || memcmp(want, buf, len) != 0)
+		w->bad++;
+	w->next_seq++;
+	w->received++;
+}
+
+/* The receiving side for one step: take datagrams, read, then status messages and NAKs. */
+static void
+receiver_step(struct world *w)
+{
+	for (int i = 0; i < w->down.n; i++) {
+		size_t off = 0;
+		struct nsi_frame f;
+		while (nsi_wire_next(w->down.q[i].buf, w->down.q[i].len, &off, &f) == 1) {
+			if (f.type == NSI_WIRE_T_SETUP && !w->have_image) {
+				make_log(&w->img_mem, &w->img, false);
+				assert_int_equal(nsi_image_rx_init(&w->im, &w->img, f.session_id,
+								   f.stream_id,
+								   f.u.setup.active_term_id,
+								   f.u.setup.term_offset, TERM / 2),
+						 0);
+				w->have_image = true;
+				int64_t join = w->im.rebuild;
+				assert_int_equal(nsi_log_reader_init(&w->rd, &w->img, join, NULL),
+						 0);
+				w->reading = true;
+				w->last_sm = -1;
+			} else if ((f.type == NSI_WIRE_T_DATA || f.type == NSI_WIRE_T_PAD) &&
+				   w->have_image) {
+				(void)nsi_image_rx_insert(&w->im, &f, w->rd.position);
+			}
+		}
+	}
+	w->down.n = 0;
+	if (!w->have_image)
+		return;
+	bool stop = false;
+	while (nsi_log_read(&w->rd, on_msg, NULL, w, 64, &stop) > 0)
+		;
+	assert_false(w->rd.corrupt);
+	/* A status message every 5 ms (or at once after the setup). */
+	if (w->last_sm < 0 || w->now - w->last_sm >= 5 * MS) {
+		struct nsi_frame sm = { .session_id = SESSION, .stream_id = STREAM };
+		int64_t pos = w->rd.position;
+		sm.u.sm.term_id = INITIAL + (int32_t)(pos / TERM);
+		sm.u.sm.term_offset = (int32_t)(pos % TERM);
+		sm.u.sm.window = TERM / 2;
+		sm.u.sm.receiver_id = 99;
+		link_put(&w->up, w->ctl, nsi_wire_put_sm(w->ctl, sizeof(w->ctl), &sm));
+		w->last_sm = w->now;
+	}
+	/* Every gap NAKed once it has been seen for 1 ms, again every 5 ms while it stays. */
+	struct nsi_gap g[32];
+	int n = nsi_image_rx_gaps(&w->im, g, 32);
+	if (n == 0) {
+		w->gap_seen_at = -1;
+	} else if (w->gap_seen_at < 0) {
+		w->gap_seen_at = w->now;
+	} else if (w->now - w->gap_seen_at >= 1 * MS) {
+		for (int i = 0; i < n; i++) {
+			struct nsi_frame nak = { .session_id = SESSION, .stream_id = STREAM };
+			nak.u.nak.term_id = g[i].term_id;
+			nak.u.nak.term_offset = g[i].term_offset;
+			nak.u.nak.length = g[i].length;
+			link_put(&w->up, w->ctl, nsi_wire_put_nak(w->ctl, sizeof(w->ctl), &nak));
+			w->naks_sent++;
+		}
+		w->gaps_naked += (uint64_t)n;
+		w->gap_seen_at = w->now + 4 * MS; /* next round in 5 ms */
+	}
+}
+
+static void
+sender_step(struct world *w)
+{
+	for (int i = 0; i < w->up.n; i++) {
+		size_t off = 0;
+		struct nsi_frame f;
+		while (nsi_wire_next(w->up.q[i].buf, w->up.q[i].len, &off, &f) == 1)
+			nsi_sender_on_frame(&w->s, &f, w->now);
+	}
+	w->up.n = 0;
+	assert_true(nsi_sender_do_work(&w->s, w->now) >= 0);
+}
+
+/* Publish @total messages through the lossy world; returns the virtual time it took. */
+static int64_t
+run(struct world *w, uint64_t total)
+{
+	uint8_t buf[4096];
+	uint64_t seq = w->seq;
+	w->gap_seen_at = -1;
+	for (int64_t step = 0; step < 2000000 && w->received < total; step++) {
+		w->now += 20000; /* 20 us per step */
+		/* The publisher offers while its limit allows (back-pressure otherwise). */
+		for (int k = 0; k < 8 && seq < total; k++) {
+			size_t len = message(seq, buf);
+			int64_t limit = nsi_log_publisher_limit(&w->pub, 0);
+			if (nsi_log_tail_position(&w->pub) + (int64_t)len + 64 > limit)
+				break;
+			int64_t r = nsi_log_append(&w->pub, true, buf, (int32_t)len);
+			if (r == NSI_LOG_ROTATED)
+				continue;
+			assert_true(r > 0);
+			seq++;
+		}
+		sender_step(w);
+		receiver_step(w);
+	}
+	w->seq = seq;
+	assert_int_equal(w->received, total);
+	assert_int_equal(w->bad, 0);
+	return w->now;
+}
+
+static void
+a_clean_link_delivers_everything(void **state)
+{
+	(void)state;
+	struct world *w = world(1);
+	int64_t took = run(w, 20000);
+	print_message("# 20000 messages, %llu datagrams, %llu setups, %lld ms virtual\n",
+		      (unsigned long long)w->s.stats.datagrams,
+		      (unsigned long long)w->s.stats.setups, (long long)(took / MS));
+	assert_true(w->s.stats.retransmits == 0);
+	assert_true(w->naks_sent == 0);
+	assert_true(w->s.connected);
+	world_free(w);
+}
+
+/*
+ * 5 % of data and control datagrams dropped, 1 % duplicated, 2 % reordered (depth up to 8),
+ * three seeds: everything arrives, identical and in order.
+ */
+static void
+a_lossy_link_delivers_everything(void **state)
+{
+	(void)state;
+	const uint64_t seeds[] = { 7, 1234567, 987654321 };
+	for (size_t i = 0; i < 3; i++) {
+		struct world *w = world(seeds[i]);
+		w->down.drop_pct = w->up.drop_pct = 5;
+		w->down.dup_pct = w->up.dup_pct = 1;
+		w->down.reorder_pct = w->up.reorder_pct = 2;
+		int64_t took = run(w, 20000);
+		print_message("# seed %llu: 20000 messages, %llu of %llu datagrams dropped, %llu "
+			      "NAKs sent, %llu retransmits, %lld ms virtual\n",
+			      (unsigned long long)seeds[i], (unsigned long long)w->down.dropped,
+			      (unsigned long long)w->down.count, (unsigned long long)w->naks_sent,
+			      (unsigned long long)w->s.stats.retransmits, (long long)(took / MS));
+		assert_true(w->s.stats.retransmits > 0);
+		world_free(w);
+	}
+}
+
+/* 100 single-datagram gaps: NAKs <= 1.5 x gaps, retransmits <= NAKs. */
+static void
+naks_and_retransmits_stay_bounded(void **state)
+{
+	(void)state;
+	struct world *w = world(3);
+	run(w, 10); /* connected, setup done */
+	uint64_t base_dgrams = w->down.count, base_rtx = w->s.stats.retransmits;
+	w->down.drop_every = 41; /* one datagram in 41 */
+	uint64_t before = w->received;
+	/* Enough messages for about 100 drops. */
+	uint64_t more = 0;
+	while (w->down.dropped < 100) {
+		more += 200;
+		run(w, before + more);
+	}
+	uint64_t gaps = w->down.dropped;
+	w->down.drop_every = 0;
+	print_message("# %llu datagrams, %llu dropped, %llu NAKs sent, %llu retransmits\n",
+		      (unsigned long long)(w->down.count - base_dgrams), (unsigned long long)gaps,
+		      (unsigned long long)w->naks_sent,
+		      (unsigned long long)(w->s.stats.retransmits - base_rtx));
+	assert_true(w->naks_sent * 2 <= gaps * 3);
+	assert_true(w->s.stats.retransmits - base_rtx <= w->naks_sent);
+	world_free(w);
+}
+
+static void
+naks_that_cannot_be_served_are_ignored(void **state)
+{
+	(void)state;
+	struct world *w = world(5);
+	run(w, 2000); /* several terms on */
+	assert_true(w->s.position > 3 * TERM);
+	uint64_t ignored = w->s.stats.naks_ignored, rtx = w->s.stats.retransmits;
+	struct nsi_frame nak = { .type = NSI_WIRE_T_NAK,
+				 .session_id = SESSION,
+				 .stream_id = STREAM };
+	/* Never sent: past the sender's position. */
+	int64_t past = w->s.position + 4096;
+	nak.u.nak.term_id = INITIAL + (int32_t)(past / TERM);
+	nak.u.nak.term_offset = (int32_t)(past % TERM) & ~31;
+	nak.u.nak.length = 64;
+	nsi_sender_on_frame(&w->s, &nak, w->now);
+	/* No longer held: three terms back. */
+	nak.u.nak.term_id = INITIAL + (int32_t)(w->s.position / TERM) - 3;
+	nak.u.nak.term_offset = 0;
+	nsi_sender_on_frame(&w->s, &nak, w->now);
+	/* Before the initial term; another stream (not even counted: not ours). */
+	nak.u.nak.term_id = INITIAL - 1;
+	nsi_sender_on_frame(&w->s, &nak, w->now);
+	assert_true(w->s.stats.naks_ignored == ignored + 3);
+	nak.stream_id = STREAM + 1;
+	nsi_sender_on_frame(&w->s, &nak, w->now);
+	assert_true(w->s.stats.naks_ignored == ignored + 3);
+	nak.stream_id = STREAM;
+
+	/* A flood for one held range (at a frame's start): served once per linger, never more. */
+	int64_t held = (w->s.position / TERM) * TERM;
+	nak.u.nak.term_id = INITIAL + (int32_t)(held / TERM);
+	nak.u.nak.term_offset = 0;
+	nak.u.nak.length = 1024;
+	for (int i = 0; i < 1000; i++)
+		nsi_sender_on_frame(&w->s, &nak, w->now);
+	w->now += 20000;
+	nsi_sender_do_work(&w->s, w->now);
+	uint64_t served = w->s.stats.retransmits - rtx;
+	assert_true(served >= 1 && served <= 2); /* 1024 bytes: one or two datagrams */
+	for (int i = 0; i < 1000; i++)
+		nsi_sender_on_frame(&w->s, &nak, w->now);
+	w->now += 5 * MS; /* within the 10 ms linger */
+	nsi_sender_do_work(&w->s, w->now);
+	assert_true(w->s.stats.retransmits - rtx == served);
+	w->now += 10 * MS; /* linger over: a new NAK is served again */
+	nsi_sender_do_work(&w->s, w->now);
+	nsi_sender_on_frame(&w->s, &nak, w->now);
+	nsi_sender_do_work(&w->s, w->now + 1);
+	assert_true(w->s.stats.retransmits - rtx == 2 * served);
+	/*
+	 * A NAK inside a frame's payload, where the payload looks like a frame (length 64,
+	 * version 0, data): payload bytes are never sent as if they were a frame.
+	 */
+	w->now += 20 * MS;
+	nsi_sender_do_work(&w->s, w->now); /* the lingering ranges expire */
+	uint8_t fake[96] = { 64, 0, 0, 0, 0, 0xc0, 1, 0 };
+	int64_t end = nsi_log_append(&w->pub, true, fake, sizeof(fake));
+	assert_true(end > 0);
+	int64_t frame = end - 128; /* 32-byte header + 96 bytes */
+	w->s.limit = end;
+	nsi_sender_do_work(&w->s, w->now);
+	assert_true(w->s.position == end);
+	w->down.n = 0;
+	uint64_t r0 = w->s.stats.retransmits;
+	nak.u.nak.term_id = INITIAL + (int32_t)(frame / TERM);
+	nak.u.nak.term_offset = (int32_t)(frame % TERM) + 32;
+	nak.u.nak.length = 64;
+	nsi_sender_on_frame(&w->s, &nak, w->now);
+	nsi_sender_do_work(&w->s, w->now + 1);
+	assert_true(w->s.stats.retransmits == r0);
+	assert_int_equal(w->down.n, 0);
+	/* Many distinct ranges at once: at most NSI_SENDER_RESENDS wait; the rest are refused. */
+	uint64_t before = w->s.stats.naks_ignored;
+	int64_t base = (w->s.position / TERM - 1) * TERM;
+	for (int i = 0; i < 100; i++) {
+		int64_t at = base + i * 64;
+		nak.u.nak.term_id = INITIAL + (int32_t)(at / TERM);
+		nak.u.nak.term_offset = (int32_t)(at % TERM);
+		nak.u.nak.length = 32;
+		nsi_sender_on_frame(&w->s, &nak, w->now + 2);
+	}
+	assert_true(w->s.stats.naks_ignored - before >= 100 - NSI_SENDER_RESENDS);
+	nsi_sender_do_work(&w->s, w->now + 3);
+	world_free(w);
+}
+
+static void
+setups_heartbeats_rtt_and_the_end(void **state)
+{
+	(void)state;
+	struct world *w = world(9);
+	/* Unconnected: a setup every heartbeat interval, nothing else. */
+	nsi_sender_do_work(&w->s, 0);
+	nsi_sender_do_work(&w->s, 50 * MS);
+	nsi_sender_do_work(&w->s, 100 * MS);
+	assert_true(w->s.stats.setups == 2);
+	assert_false(w->s.connected);
+	w->down.n = 0;
+	w->now = 100 * MS;
+	run(w, 100);
+	assert_true(w->s.connected);
+	/* Idle: a heartbeat per interval. */
+	uint64_t hb = w->s.stats.heartbeats;
+	int64_t t = w->now;
+	for (int i = 1; i <= 10; i++)
+		nsi_sender_do_work(&w->s, t + i * 50 * MS);
+	assert_true(w->s.stats.heartbeats == hb + 5);
+	/* RTT: a request is echoed without the reply flag, its timestamp kept. */
+	w->down.n = 0;
+	struct nsi_frame r = { .type = NSI_WIRE_T_RTTM,
+			       .flags = NSI_RTTM_F_REPLY,
+			       .session_id = SESSION,
+			       .stream_id = STREAM };
+	r.u.rttm.echo_timestamp = 123456;
+	r.u.rttm.receiver_id = 99;
+	nsi_sender_on_frame(&w->s, &r, t);
+	assert_int_equal(w->down.n, 1);
+	size_t off = 0;
+	struct nsi_frame e;
+	assert_int_equal(nsi_wire_next(w->down.q[0].buf, w->down.q[0].len, &off, &e), 1);
+	assert_int_equal(e.type, NSI_WIRE_T_RTTM);
+	assert_int_equal(e.flags, 0);
+	assert_true(e.u.rttm.echo_timestamp == 123456);
+	/* Closed: the heartbeats then carry the end of stream. */
+	nsi_sender_close(&w->s, w->s.position);
+	w->down.n = 0;
+	nsi_sender_do_work(&w->s, t + 1000 * MS);
+	off = 0;
+	assert_true(w->down.n >= 1);
+	assert_int_equal(
+		nsi_wire_next(w->down.q[w->down.n - 1].buf, w->down.q[w->down.n - 1].len, &off, &e),
+		1);
+	assert_true(e.u.data.heartbeat);
+	assert_true((e.flags & NSI_DATA_F_EOS) != 0);
+	/* The receiver went quiet for its timeout: not connected, setups again. */
+	uint64_t setups = w->s.stats.setups;
+	nsi_sender_do_work(&w->s, t + 2500 * MS);
+	assert_false(w->s.connected);
+	assert_true(w->s.want_setup);
+	assert_true(w->s.stats.setups == setups + 1);
+	world_free(w);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_clean_link_delivers_everything),
+		cmocka_unit_test(a_lossy_link_delivers_everything),
+		cmocka_unit_test(naks_and_retransmits_stay_bounded),
+		cmocka_unit_test(naks_that_cannot_be_served_are_ignored),
+		cmocka_unit_test(setups_heartbeats_rtt_and_the_end),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
