@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The sender (src/driver/sender.c) against a receiver image (src/driver/image_rx.c), with no
- * sockets: datagrams go through a seeded lossy link (drop, duplicate, reorder), in both
- * directions, on a virtual clock. The receiving side here is a small harness (status
- * messages, a NAK for every gap after a delay); the driver's receiver will take its place.
+ * The sender (src/driver/sender.c) against the receiver (src/driver/receiver.c, with its
+ * images, src/driver/image_rx.c), with no sockets: datagrams go through a seeded lossy link
+ * (drop, duplicate, reorder), in both directions, on a virtual clock.
  *
  * Checked: every message arrives byte-identical and in order (a checksum per message, exact
  * totals) through loss, duplication and reordering; NAKs and retransmits stay bounded
@@ -22,6 +21,7 @@
 #include <cmocka.h>
 
 #include "driver/image_rx.h"
+#include "driver/receiver.h"
 #include "driver/sender.h"
 #include "log/reader.h"
 
@@ -86,17 +86,15 @@ struct world {
 	void *pub_mem, *img_mem;
 	struct nsi_log pub, img;
 	struct nsi_sender s;
-	struct nsi_image_rx im;
+	struct nsi_receiver rcv;
+	struct nsi_udp_addr src; /* the sender's address, as the receiver sees it */
 	bool have_image;
+	int ended;
 	struct link down, up; /* sender -> receiver, receiver -> sender */
 	struct nsi_log_reader rd;
 	bool reading;
 	int64_t now;
-	int64_t last_sm;
-	int64_t gap_seen_at; /* when the current gaps were first seen (NAK delay) */
-	uint64_t naks_sent, gaps_naked;
 	uint64_t received, bad, next_seq, seq;
-	uint8_t ctl[64];
 };
 
 static int
@@ -122,6 +120,45 @@ make_log(void **mem, struct nsi_log *log, bool driver_managed)
 	assert_int_equal(nsi_log_init(log, *mem, bytes, &p), 0);
 }
 
+/* The receiver's functions: the link back, the image's log, the reader's position. */
+static int
+rcv_send(void *ctx, const struct nsi_udp_addr *to, const uint8_t *buf, size_t len)
+{
+	(void)to;
+	struct world *w = ctx;
+	return link_put(&w->up, buf, len);
+}
+
+static struct nsi_log *
+rcv_create(void *ctx, const struct nsi_frame *setup, const struct nsi_udp_addr *source,
+	   void **owner)
+{
+	(void)source;
+	struct world *w = ctx;
+	assert_false(w->have_image);
+	assert_int_equal(setup->u.setup.term_length, TERM);
+	make_log(&w->img_mem, &w->img, false);
+	w->have_image = true;
+	*owner = w;
+	return &w->img;
+}
+
+static int64_t
+rcv_slowest(void *ctx, void *owner, int64_t rebuild)
+{
+	(void)owner;
+	struct world *w = ctx;
+	return w->reading ? w->rd.position : rebuild;
+}
+
+static void
+rcv_ended(void *ctx, void *owner, int reason)
+{
+	(void)owner;
+	struct world *w = ctx;
+	w->ended = reason;
+}
+
 static struct world *
 world(uint64_t seed)
 {
@@ -130,6 +167,18 @@ world(uint64_t seed)
 	make_log(&w->pub_mem, &w->pub, true);
 	w->down.rng = seed * 2 + 1;
 	w->up.rng = seed * 2 + 3;
+	char err[64];
+	assert_int_equal(nsi_udp_resolve("127.0.0.1", 40123, &w->src, err, sizeof(err)), 0);
+	struct nsi_receiver_ops ops = {
+		.send = rcv_send, .create = rcv_create, .slowest = rcv_slowest, .ended = rcv_ended
+	};
+	struct nsi_receiver_params rp = { .window = TERM / 2,
+					  .status_ns = 5 * MS,
+					  .nak_delay_ns = 1 * MS,
+					  .nak_retry_ns = 5 * MS,
+					  .liveness_ns = 10000 * MS,
+					  .receiver_id = 99 };
+	nsi_receiver_init(&w->rcv, &ops, w, &rp);
 	struct nsi_sender_params p = { .heartbeat_ns = 100 * MS,
 				       .nak_delay_ns = 0,
 				       .linger_ns = 10 * MS,
@@ -175,66 +224,22 @@ on_msg(void *ctx, const void *buf, size_t len, const struct ns_header *h)
 static void
 receiver_step(struct world *w)
 {
-	for (int i = 0; i < w->down.n; i++) {
-		size_t off = 0;
-		struct nsi_frame f;
-		while (nsi_wire_next(w->down.q[i].buf, w->down.q[i].len, &off, &f) == 1) {
-			if (f.type == NSI_WIRE_T_SETUP && !w->have_image) {
-				make_log(&w->img_mem, &w->img, false);
-				assert_int_equal(nsi_image_rx_init(&w->im, &w->img, f.session_id,
-								   f.stream_id,
-								   f.u.setup.active_term_id,
-								   f.u.setup.term_offset, TERM / 2),
-						 0);
-				w->have_image = true;
-				int64_t join = w->im.rebuild;
-				assert_int_equal(nsi_log_reader_init(&w->rd, &w->img, join, NULL),
-						 0);
-				w->reading = true;
-				w->last_sm = -1;
-			} else if ((f.type == NSI_WIRE_T_DATA || f.type == NSI_WIRE_T_PAD) &&
-				   w->have_image) {
-				(void)nsi_image_rx_insert(&w->im, &f, w->rd.position);
-			}
-		}
-	}
+	for (int i = 0; i < w->down.n; i++)
+		nsi_receiver_on_datagram(&w->rcv, w->down.q[i].buf, w->down.q[i].len, &w->src,
+					 w->now);
 	w->down.n = 0;
-	if (!w->have_image)
-		return;
-	bool stop = false;
-	while (nsi_log_read(&w->rd, on_msg, NULL, w, 64, &stop) > 0)
-		;
-	assert_false(w->rd.corrupt);
-	/* A status message every 5 ms (or at once after the setup). */
-	if (w->last_sm < 0 || w->now - w->last_sm >= 5 * MS) {
-		struct nsi_frame sm = { .session_id = SESSION, .stream_id = STREAM };
-		int64_t pos = w->rd.position;
-		sm.u.sm.term_id = INITIAL + (int32_t)(pos / TERM);
-		sm.u.sm.term_offset = (int32_t)(pos % TERM);
-		sm.u.sm.window = TERM / 2;
-		sm.u.sm.receiver_id = 99;
-		link_put(&w->up, w->ctl, nsi_wire_put_sm(w->ctl, sizeof(w->ctl), &sm));
-		w->last_sm = w->now;
+	if (w->have_image && !w->reading && w->rcv.nimages == 1) {
+		assert_int_equal(
+			nsi_log_reader_init(&w->rd, &w->img, w->rcv.images[0].rx.rebuild, NULL), 0);
+		w->reading = true;
 	}
-	/* Every gap NAKed once it has been seen for 1 ms, again every 5 ms while it stays. */
-	struct nsi_gap g[32];
-	int n = nsi_image_rx_gaps(&w->im, g, 32);
-	if (n == 0) {
-		w->gap_seen_at = -1;
-	} else if (w->gap_seen_at < 0) {
-		w->gap_seen_at = w->now;
-	} else if (w->now - w->gap_seen_at >= 1 * MS) {
-		for (int i = 0; i < n; i++) {
-			struct nsi_frame nak = { .session_id = SESSION, .stream_id = STREAM };
-			nak.u.nak.term_id = g[i].term_id;
-			nak.u.nak.term_offset = g[i].term_offset;
-			nak.u.nak.length = g[i].length;
-			link_put(&w->up, w->ctl, nsi_wire_put_nak(w->ctl, sizeof(w->ctl), &nak));
-			w->naks_sent++;
-		}
-		w->gaps_naked += (uint64_t)n;
-		w->gap_seen_at = w->now + 4 * MS; /* next round in 5 ms */
+	if (w->reading) {
+		bool stop = false;
+		while (nsi_log_read(&w->rd, on_msg, NULL, w, 64, &stop) > 0)
+			;
+		assert_false(w->rd.corrupt);
 	}
+	assert_true(nsi_receiver_do_work(&w->rcv, w->now) >= 0);
 }
 
 static void
@@ -256,7 +261,6 @@ run(struct world *w, uint64_t total)
 {
 	uint8_t buf[4096];
 	uint64_t seq = w->seq;
-	w->gap_seen_at = -1;
 	for (int64_t step = 0; step < 2000000 && w->received < total; step++) {
 		w->now += 20000; /* 20 us per step */
 		/* The publisher offers while its limit allows (back-pressure otherwise). */
@@ -290,7 +294,7 @@ a_clean_link_delivers_everything(void **state)
 		      (unsigned long long)w->s.stats.datagrams,
 		      (unsigned long long)w->s.stats.setups, (long long)(took / MS));
 	assert_true(w->s.stats.retransmits == 0);
-	assert_true(w->naks_sent == 0);
+	assert_true(w->rcv.stats.naks == 0);
 	assert_true(w->s.connected);
 	world_free(w);
 }
@@ -313,7 +317,8 @@ a_lossy_link_delivers_everything(void **state)
 		print_message("# seed %llu: 20000 messages, %llu of %llu datagrams dropped, %llu "
 			      "NAKs sent, %llu retransmits, %lld ms virtual\n",
 			      (unsigned long long)seeds[i], (unsigned long long)w->down.dropped,
-			      (unsigned long long)w->down.count, (unsigned long long)w->naks_sent,
+			      (unsigned long long)w->down.count,
+			      (unsigned long long)w->rcv.stats.naks,
 			      (unsigned long long)w->s.stats.retransmits, (long long)(took / MS));
 		assert_true(w->s.stats.retransmits > 0);
 		world_free(w);
@@ -340,10 +345,10 @@ naks_and_retransmits_stay_bounded(void **state)
 	w->down.drop_every = 0;
 	print_message("# %llu datagrams, %llu dropped, %llu NAKs sent, %llu retransmits\n",
 		      (unsigned long long)(w->down.count - base_dgrams), (unsigned long long)gaps,
-		      (unsigned long long)w->naks_sent,
+		      (unsigned long long)w->rcv.stats.naks,
 		      (unsigned long long)(w->s.stats.retransmits - base_rtx));
-	assert_true(w->naks_sent * 2 <= gaps * 3);
-	assert_true(w->s.stats.retransmits - base_rtx <= w->naks_sent);
+	assert_true(w->rcv.stats.naks * 2 <= gaps * 3);
+	assert_true(w->s.stats.retransmits - base_rtx <= w->rcv.stats.naks);
 	world_free(w);
 }
 

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "driver/receiver.h"
+
+void
+nsi_receiver_init(struct nsi_receiver *r, const struct nsi_receiver_ops *ops, void *ctx,
+		  const struct nsi_receiver_params *p)
+{
+	memset(r, 0, sizeof(*r));
+	r->ops = *ops;
+	r->ctx = ctx;
+	r->p = *p;
+}
+
+static bool
+same_addr(const struct nsi_udp_addr *a, const struct nsi_udp_addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)&a->ss, *y = (const void *)&b->ss;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)&a->ss, *y = (const void *)&b->ss;
+	return x->sin6_port == y->sin6_port &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+static struct nsi_rimage *
+find(struct nsi_receiver *r, const struct nsi_frame *f, const struct nsi_udp_addr *from)
+{
+	for (int i = 0; i < r->nimages; i++) {
+		struct nsi_rimage *im = &r->images[i];
+		if (im->rx.session_id == f->session_id && im->rx.stream_id == f->stream_id &&
+		    same_addr(&im->source, from))
+			return im;
+	}
+	return NULL;
+}
+
+static int
+send_sm(struct nsi_receiver *r, const struct nsi_udp_addr *to, int32_t session, int32_t stream,
+	int32_t term_id, int32_t term_offset, uint8_t flags)
+{
+	struct nsi_frame sm = { .flags = flags, .session_id = session, .stream_id = stream };
+	sm.u.sm.term_id = term_id;
+	sm.u.sm.term_offset = term_offset;
+	sm.u.sm.window = r->p.window;
+	sm.u.sm.receiver_id = r->p.receiver_id;
+	size_t n = nsi_wire_put_sm(r->scratch, sizeof(r->scratch), &sm);
+	int rc = r->ops.send(r->ctx, to, r->scratch, n);
+	if (rc > 0)
+		r->stats.status_messages++;
+	return rc;
+}
+
+static void
+on_setup(struct nsi_receiver *r, const struct nsi_frame *f, const struct nsi_udp_addr *from,
+	 int64_t now_ns)
+{
+	r->stats.setups++;
+	struct nsi_rimage *im = find(r, f, from);
+	if (im != NULL) { /* the sender asks again: it has not heard us */
+		im->sm_now = true;
+		im->last_frame_ns = now_ns;
+		return;
+	}
+	if (r->nimages == NSI_RECEIVER_IMAGES) {
+		r->stats.images_refused++;
+		return;
+	}
+	void *owner = NULL;
+	struct nsi_log *log = r->ops.create(r->ctx, f, from, &owner);
+	if (log == NULL)
+		return; /* nobody subscribes to this stream */
+	im = &r->images[r->nimages];
+	memset(im, 0, sizeof(*im));
+	if (nsi_image_rx_init(&im->rx, log, f->session_id, f->stream_id, f->u.setup.active_term_id,
+			      f->u.setup.term_offset, r->p.window) != 0) {
+		r->ops.ended(r->ctx, owner, NSI_IMAGE_SILENT);
+		r->stats.images_refused++;
+		return;
+	}
+	im->source = *from;
+	im->owner = owner;
+	im->last_frame_ns = now_ns;
+	im->sm_position = im->rx.rebuild;
+	im->gap_since_ns = -1;
+	im->sm_now = true;
+	r->nimages++;
+}
+
+void
+nsi_receiver_on_datagram(struct nsi_receiver *r, const uint8_t *buf, size_t len,
+			 const struct nsi_udp_addr *from, int64_t now_ns)
+{
+	r->stats.datagrams++;
+	/* The whole datagram is checked before any of it is used: a bad one changes nothing. */
+	size_t off = 0;
+	struct nsi_frame f;
+	int rc;
+	while ((rc = nsi_wire_next(buf, len, &off, &f)) == 1)
+		;
+	if (rc < 0 || len == 0) {
+		r->stats.invalid++;
+		r->last_invalid = rc < 0 ? -rc : NSI_WIRE_SHORT;
+		return;
+	}
+	off = 0;
+	while (nsi_wire_next(buf, len, &off, &f) == 1) {
+		switch (f.type) {
+		case NSI_WIRE_T_SETUP:
+			on_setup(r, &f, from, now_ns);
+			break;
+		case NSI_WIRE_T_DATA:
+		case NSI_WIRE_T_PAD: {
+			struct nsi_rimage *im = find(r, &f, from);
+			if (im == NULL) {
+				r->stats.unknown_image++;
+				break;
+			}
+			r->stats.frames++;
+			im->last_frame_ns = now_ns;
+			int64_t slowest = r->ops.slowest(r->ctx, im->owner, im->rx.rebuild);
+			(void)nsi_image_rx_insert(&im->rx, &f, slowest);
+			break;
+		}
+		default:
+			break; /* control frames for a sender: not this endpoint's */
+		}
+	}
+}
+
+static int
+serve(struct nsi_receiver *r, struct nsi_rimage *im, int64_t now_ns)
+{
+	int sent = 0;
+	const struct nsi_log *log = im->rx.log;
+	int64_t pos = r->ops.slowest(r->ctx, im->owner, im->rx.rebuild);
+	bool at_end = im->rx.eos >= 0 && im->rx.rebuild >= im->rx.eos;
+	/* At the end, a last one with the end-of-stream flag, so the sender knows. */
+	if (at_end || im->sm_now || pos - im->sm_position >= im->rx.window / 4 ||
+	    now_ns - im->last_sm_ns >= r->p.status_ns) {
+		int32_t term_id = (int32_t)((uint32_t)log->initial_term_id +
+					    (uint32_t)(pos >> log->shift));
+		int rc = send_sm(r, &im->source, im->rx.session_id, im->rx.stream_id, term_id,
+				 (int32_t)(pos & (log->term_length - 1)),
+				 at_end ? NSI_SM_F_EOS : 0);
+		if (rc < 0)
+			return rc;
+		if (rc > 0) {
+			sent++;
+			im->sm_position = pos;
+			im->last_sm_ns = now_ns;
+			im->sm_now = false;
+		}
+	}
+	struct nsi_gap g[NSI_RECEIVER_GAPS];
+	int n = nsi_image_rx_gaps(&im->rx, g, NSI_RECEIVER_GAPS);
+	if (n == 0) {
+		im->gap_since_ns = -1;
+	} else if (im->gap_since_ns < 0) {
+		im->gap_since_ns = now_ns;
+		im->nak_due_ns = now_ns + r->p.nak_delay_ns;
+	}
+	if (n > 0 && now_ns >= im->nak_due_ns) {
+		/* Every gap found, not only the first. */
+		for (int i = 0; i < n; i++) {
+			struct nsi_frame nak = { .session_id = im->rx.session_id,
+						 .stream_id = im->rx.stream_id };
+			nak.u.nak.term_id = g[i].term_id;
+			nak.u.nak.term_offset = g[i].term_offset;
+			nak.u.nak.length = g[i].length;
+			size_t len = nsi_wire_put_nak(r->scratch, sizeof(r->scratch), &nak);
+			int rc = r->ops.send(r->ctx, &im->source, r->scratch, len);
+			if (rc < 0)
+				return rc;
+			sent += rc > 0;
+			r->stats.naks++;
+		}
+		r->stats.gaps_naked += (uint64_t)n;
+		im->nak_due_ns = now_ns + r->p.nak_retry_ns;
+	}
+	if (at_end)
+		im->ended = NSI_IMAGE_EOS;
+	else if (now_ns - im->last_frame_ns > r->p.liveness_ns)
+		im->ended = NSI_IMAGE_SILENT;
+	return sent;
+}
+
+int
+nsi_receiver_do_work(struct nsi_receiver *r, int64_t now_ns)
+{
+	int sent = 0;
+	for (int i = 0; i < r->nimages;) {
+		struct nsi_rimage *im = &r->images[i];
+		int rc = serve(r, im, now_ns);
+		if (rc < 0)
+			return rc;
+		sent += rc;
+		if (im->ended != NSI_IMAGE_LIVE) {
+			r->ops.ended(r->ctx, im->owner, im->ended);
+			r->stats.images_ended++;
+			r->images[i] = r->images[--r->nimages];
+			continue;
+		}
+		i++;
+	}
+	return sent;
+}
