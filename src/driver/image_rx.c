@@ -20,7 +20,7 @@ slot(const struct nsi_image_rx *im, int64_t position)
 static int32_t
 length_at(const struct nsi_image_rx *im, int64_t position)
 {
-	return (int32_t)nsi_load_relaxed_u32((uint32_t *)slot(im, position));
+	return (int32_t)nsi_load_relaxed_u32((uint32_t *)(void *)slot(im, position));
 }
 
 int64_t
@@ -159,7 +159,7 @@ nsi_image_rx_insert(struct nsi_image_rx *im, const struct nsi_frame *f, int64_t 
 	} else {
 		im->stats.pads++;
 	}
-	nsi_store_release_u32((uint32_t *)dst, (uint32_t)f->frame_length);
+	nsi_store_release_u32((uint32_t *)(void *)dst, (uint32_t)f->frame_length);
 	if (end > im->hwm)
 		im->hwm = end;
 	advance(im);

@@ -146,11 +146,11 @@ serve(struct nsi_receiver *r, struct nsi_rimage *im, int64_t now_ns)
 	/* At the end, a last one with the end-of-stream flag, so the sender knows. */
 	if (at_end || im->sm_now || pos - im->sm_position >= im->rx.window / 4 ||
 	    now_ns - im->last_sm_ns >= r->p.status_ns) {
-		int32_t term_id = (int32_t)((uint32_t)log->initial_term_id +
-					    (uint32_t)(pos >> log->shift));
-		int rc = send_sm(r, &im->source, im->rx.session_id, im->rx.stream_id, term_id,
-				 (int32_t)(pos & (log->term_length - 1)),
-				 at_end ? NSI_SM_F_EOS : 0);
+		int32_t term_id =
+			(int32_t)((uint32_t)log->initial_term_id + (uint32_t)(pos >> log->shift));
+		int rc =
+			send_sm(r, &im->source, im->rx.session_id, im->rx.stream_id, term_id,
+				(int32_t)(pos & (log->term_length - 1)), at_end ? NSI_SM_F_EOS : 0);
 		if (rc < 0)
 			return rc;
 		if (rc > 0) {

@@ -37,10 +37,10 @@ enum nsi_image_end {
 struct nsi_rimage {
 	struct nsi_image_rx rx;
 	struct nsi_udp_addr source;
-	void *owner;	     /* the owner's handle of this image (its log file) */
+	void *owner; /* the owner's handle of this image (its log file) */
 	int64_t last_frame_ns;
 	int64_t last_sm_ns;
-	int64_t sm_position; /* consumption position of the last status message */
+	int64_t sm_position;  /* consumption position of the last status message */
 	int64_t gap_since_ns; /* when the current gaps were first seen, -1 none */
 	int64_t nak_due_ns;
 	bool sm_now;
@@ -63,12 +63,12 @@ struct nsi_receiver_ops {
 };
 
 struct nsi_receiver_params {
-	int32_t window;		   /* receiver window, bytes (clamped to half a term per image) */
-	int64_t status_ns;	   /* status message at least this often */
-	int64_t nak_delay_ns;	   /* a gap waits this long before its first NAK */
-	int64_t nak_retry_ns;	   /* and is NAKed again this often while it stays */
-	int64_t liveness_ns;	   /* a source silent this long: its image ends */
-	int64_t receiver_id;	   /* ours, in every status message */
+	int32_t window;	      /* receiver window, bytes (clamped to half a term per image) */
+	int64_t status_ns;    /* status message at least this often */
+	int64_t nak_delay_ns; /* a gap waits this long before its first NAK */
+	int64_t nak_retry_ns; /* and is NAKed again this often while it stays */
+	int64_t liveness_ns;  /* a source silent this long: its image ends */
+	int64_t receiver_id;  /* ours, in every status message */
 };
 
 struct nsi_receiver {

@@ -28,11 +28,11 @@ on_fragment(void *ctx, const void *buf, size_t len, const struct ns_header *h)
 	*(uint64_t *)ctx += x + (uint64_t)h->position;
 }
 
-static int
+static enum ns_controlled_action
 on_controlled(void *ctx, const void *buf, size_t len, const struct ns_header *h)
 {
 	on_fragment(ctx, buf, len, h);
-	return (int)(len % 4); /* abort, break, commit, continue, by turns */
+	return (enum ns_controlled_action)(len % 4); /* abort, break, commit, continue, by turns */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -62,7 +62,8 @@ env_create(void *ctx, const struct nsi_frame *setup, const struct nsi_udp_addr *
 				    .mtu = setup->u.setup.mtu,
 				    .initial_term_id = setup->u.setup.initial_term_id,
 				    .session_id = setup->session_id,
-				    .stream_id = setup->stream_id, .page_size = 4096 };
+				    .stream_id = setup->stream_id,
+				    .page_size = 4096 };
 	assert_int_equal(nsi_log_init(&e->logs[i], e->mem[i], bytes, &p), 0);
 	*owner = &e->logs[i];
 	return &e->logs[i];
@@ -93,9 +94,12 @@ env(void)
 	char err[64];
 	assert_int_equal(nsi_udp_resolve("127.0.0.1", 40123, &e->src, err, sizeof(err)), 0);
 	struct nsi_receiver_ops ops = { env_send, env_create, env_slowest, env_ended };
-	struct nsi_receiver_params p = { .window = 16384, .status_ns = 200 * MS,
-					 .nak_delay_ns = 1 * MS, .nak_retry_ns = 5 * MS,
-					 .liveness_ns = 1000 * MS, .receiver_id = 5 };
+	struct nsi_receiver_params p = { .window = 16384,
+					 .status_ns = 200 * MS,
+					 .nak_delay_ns = 1 * MS,
+					 .nak_retry_ns = 5 * MS,
+					 .liveness_ns = 1000 * MS,
+					 .receiver_id = 5 };
 	nsi_receiver_init(&e->r, &ops, e, &p);
 	e->slowest = -1;
 	return e;
