@@ -167,8 +167,7 @@ NS_API int ns_client_is_embedded(const ns_client *client);
  * 64k to 1g, mtu 64 to 65504 and a multiple of 32, session-id a 32-bit integer, max-message
  * 1 up to term-length / 8; each at most once; separated by '&' or '|'). "ns:udp" URIs
  * (also "aeron:udp") are checked too: endpoint=host:port is required, and interface,
- * rcv-wnd, so-sndbuf, so-rcvbuf, nak-delay, linger, reliable and ttl are known (the UDP
- * transport itself is not carried by the driver yet).
+ * rcv-wnd, so-sndbuf, so-rcvbuf, nak-delay, linger, reliable and ttl are known.
  *
  * Returns 0, or -EINVAL with a message naming the bad part in @p msg (when not NULL; at most
  * @p msg_len bytes, NUL-terminated).
@@ -191,8 +190,10 @@ NS_API int ns_uri_check(const char *uri, char *msg, size_t msg_len);
  * existing shared publication, or an mtu above term-length / 8), -ETIMEDOUT (the driver did
  * not answer within the client's timeout), NS_EDRIVER_TIMEOUT (the driver stopped), -ENOSPC
  * (the driver has no room for the log, or no free counter: a new log needs two and one per
- * subscription of its stream), -EEXIST (the driver found the log's file name taken). Nothing
- * is left behind on failure; ns_errmsg() says why in words.
+ * subscription of its stream), -EEXIST (the driver found the log's file name taken),
+ * -EHOSTUNREACH (ns:udp: the endpoint's host does not resolve), or the socket's error (ns:udp:
+ * -EADDRNOTAVAIL for an interface this machine does not have). Nothing is left behind on
+ * failure; ns_errmsg() says why in words.
  * Ownership: *pub is the caller's until ns_publication_close().
  * Thread safety: any thread.
  * Progress: blocking (waits for the driver).
@@ -427,7 +428,9 @@ struct ns_subscription_opts {
  * Errors: -EINVAL (NULL client, URI or out pointer, a bad URI or bad options), -ETIMEDOUT
  * (the driver did not answer), NS_EDRIVER_TIMEOUT (the driver stopped), -EMLINK (the stream
  * has 64 subscriptions: the most one stream serves), -ENOSPC (no free counter: it takes one
- * per log it joins), -ENOMEM. Nothing is left behind on failure.
+ * per log it joins), -ENOMEM, -EHOSTUNREACH (ns:udp: the endpoint does not resolve),
+ * -EADDRINUSE (ns:udp: another socket holds the endpoint), -EADDRNOTAVAIL (ns:udp: not an
+ * address of this machine). Nothing is left behind on failure; ns_errmsg() says why.
  * Ownership: *sub is the caller's until ns_subscription_close().
  * Thread safety: any thread.
  * Progress: blocking (waits for the driver).

@@ -15,6 +15,7 @@
 
 #include "ipc/uri.h"
 #include "driver/conductor.h"
+#include "driver/net.h"
 #include "driver/driver.h"
 #include "driver/ipc_publication.h"
 #include "ipc/defaults.h"
@@ -22,11 +23,8 @@
 #include "log/logfile.h"
 #include "util/atomic.h"
 
-/* Grow an ARRAY to hold one more; returns false when out of memory. */
-#define ARRAY_RESERVE(a) ((a).n < (a).cap || grow((void **)&(a).v, &(a).cap, sizeof(*(a).v)))
-
-static bool
-grow(void **v, int *cap, size_t elem)
+bool
+nsi_drv_grow(void **v, int *cap, size_t elem)
 {
 	int ncap = *cap > 0 ? *cap * 2 : 8;
 	void *p = realloc(*v, (size_t)ncap * elem);
@@ -242,7 +240,9 @@ sub_counter_delay(const struct nsi_driver *d)
 static bool
 sub_matches(const struct drv_sub *s, const struct drv_pub *p)
 {
-	return s->stream_id == p->stream_id &&
+	/* A network publication is sent, never read here: its images are. */
+	return p->kind != DRV_PUB_NET && strcmp(s->channel, p->channel) == 0 &&
+	       s->stream_id == p->stream_id &&
 	       (!s->has_session_id || s->session_id == p->session_id);
 }
 
@@ -305,7 +305,16 @@ nsi_drv_slowest(struct nsi_driver *d, const struct drv_pub *p)
 static void
 close_pub(struct nsi_driver *d, struct drv_pub *p)
 {
-	int64_t eos = nsi_ipc_pub_end_stream(d, p);
+	int64_t eos;
+	if (p->kind == DRV_PUB_IMAGE) {
+		/* What arrived is what there is: a gap is never padded over (that would hide loss). */
+		eos = nsi_net_image_end(p);
+		nsi_store_release_i64(&p->lf.log.meta->end_of_stream_position, eos);
+	} else {
+		if (p->kind == DRV_PUB_NET)
+			nsi_net_pub_close(d, p);
+		eos = nsi_ipc_pub_end_stream(d, p);
+	}
 	d->closed_bytes += eos;
 	/*
 	 * The file stays while a subscriber told of the image may not have mapped it yet (it must
@@ -360,10 +369,13 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 		return;
 	}
 	struct drv_pub *p = NULL;
+	char channel[DRV_CHANNEL_MAX];
+	nsi_net_channel(&uri, channel, sizeof(channel));
 	if (!c->exclusive) {
 		for (int i = 0; i < d->pubs.n && p == NULL; i++) {
 			struct drv_pub *q = d->pubs.v[i];
-			if (!q->exclusive && q->stream_id == c->stream_id &&
+			if (!q->exclusive && q->kind != DRV_PUB_IMAGE &&
+			    q->stream_id == c->stream_id && strcmp(q->channel, channel) == 0 &&
 			    (!uri.has_session_id || q->session_id == uri.session_id))
 				p = q;
 		}
@@ -398,8 +410,35 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 			return;
 		}
 		int rc = 0;
-		p = nsi_ipc_pub_create(d, c->stream_id, c->exclusive != 0, &uri, term, mtu, err,
-				       sizeof(err), &rc);
+		if (uri.media == NSI_MEDIA_UDP) {
+			/* The driver sends it and manages its log (a NAK may ask for old data). */
+			struct drv_log_spec spec = {
+				.stream_id = c->stream_id,
+				.session_id =
+					uri.has_session_id ? uri.session_id : d->next_session_id++,
+				.initial_term_id = (int32_t)nsi_drv_random(d),
+				.term_length = term,
+				.mtu = mtu,
+				.max_message = uri.max_message,
+				.exclusive = c->exclusive != 0,
+				.driver_managed = true,
+				.prefix = "pub",
+			};
+			p = nsi_drv_log_create(d, &spec, err, sizeof(err), &rc);
+			if (p != NULL) {
+				rc = nsi_net_pub_open(d, p, &uri, err, sizeof(err));
+				if (rc != 0) {
+					char path[PATH_MAX];
+					snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
+					unlink(path);
+					nsi_ipc_pub_free(d, p);
+					p = NULL;
+				}
+			}
+		} else {
+			p = nsi_ipc_pub_create(d, c->stream_id, c->exclusive != 0, &uri, term, mtu,
+					       err, sizeof(err), &rc);
+		}
 		if (p == NULL) {
 			if (rc != -ENOMEM)
 				nsi_drv_report(d, "%s", err);
@@ -424,6 +463,22 @@ add_publication(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_ur
 		for (int i = 0; i < d->subs.n; i++)
 			if (sub_matches(&d->subs.v[i], p))
 				(void)link_pair(d, &d->subs.v[i], p);
+}
+
+void
+nsi_drv_pub_added(struct nsi_driver *d, struct drv_pub *p)
+{
+	d->pubs.v[d->pubs.n++] = p; /* the caller reserved the room */
+	nsi_drv_sys_set(d, NSI_SYS_PUBLICATIONS, d->pubs.n);
+	for (int i = 0; i < d->subs.n; i++)
+		if (sub_matches(&d->subs.v[i], p))
+			(void)link_pair(d, &d->subs.v[i], p);
+}
+
+void
+nsi_drv_pub_close(struct nsi_driver *d, struct drv_pub *p)
+{
+	close_pub(d, p);
 }
 
 static int
@@ -479,12 +534,24 @@ add_subscription(struct nsi_driver *d, const struct nsi_cmd_add *c, struct nsi_u
 		send_error(d, c->correlation_id, -ENOMEM, "driver out of memory");
 		return;
 	}
+	struct drv_endpoint *ep = NULL;
+	if (uri.media == NSI_MEDIA_UDP) {
+		int rc = 0;
+		ep = nsi_net_endpoint_get(d, &uri, err, sizeof(err), &rc);
+		if (ep == NULL) {
+			nsi_drv_report(d, "%s", err);
+			send_error(d, c->correlation_id, rc, err);
+			return;
+		}
+	}
 	struct drv_sub *s = &d->subs.v[d->subs.n++];
 	*s = (struct drv_sub){ .reg_id = c->correlation_id,
 			       .client_id = c->client_id,
 			       .stream_id = c->stream_id,
 			       .session_id = uri.session_id,
-			       .has_session_id = uri.has_session_id };
+			       .has_session_id = uri.has_session_id,
+			       .ep = ep };
+	nsi_net_channel(&uri, s->channel, sizeof(s->channel));
 	struct nsi_rsp_ok ok = { .correlation_id = c->correlation_id };
 	transmit(d, NSI_RSP_SUBSCRIPTION_READY, &ok, sizeof(ok), NULL, 0);
 	struct drv_sub copy = *s;
@@ -509,7 +576,10 @@ remove_subscription(struct nsi_driver *d, int64_t client_id, int64_t reg_id, boo
 			if (d->links.v[k].sub_reg == reg_id)
 				unlink_at(d, k, find_pub(d, d->links.v[k].pub_reg),
 					  writer_gone ? 0 : sub_counter_delay(d));
+		struct drv_endpoint *ep = d->subs.v[i].ep;
 		d->subs.v[i] = d->subs.v[--d->subs.n];
+		if (ep != NULL)
+			nsi_net_endpoint_put(d, ep);
 		return 0;
 	}
 	return -ENOENT;
@@ -654,10 +724,6 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		char err[160];
 		if (nsi_uri_parse(uri, &u, err, sizeof(err)) != 0)
 			send_error(d, c.correlation_id, -EINVAL, err);
-		else if (u.media != NSI_MEDIA_IPC)
-			/* The UDP transport is being built (docs/wire.md); its URIs parse already. */
-			send_error(d, c.correlation_id, -EPROTONOSUPPORT,
-				   "ns:udp channels are not carried by this driver yet");
 		else if (type == NSI_CMD_ADD_PUBLICATION)
 			add_publication(d, &c, u);
 		else
@@ -775,13 +841,16 @@ nsi_driver_do_work(struct nsi_driver *d)
 	}
 	if (work > 0)
 		nsi_drv_sys_add(d, NSI_SYS_COMMANDS, work);
+	int net = nsi_net_do_work(d, now);
 	if (now >= d->next_timer_ns) {
 		remove_lingering(d, now, false);
 		time_out_clients(d, now);
 		relink(d);
 		close_broken_logs(d);
 		for (int i = 0; i < d->pubs.n; i++)
-			nsi_ipc_pub_on_timer(d, d->pubs.v[i], now);
+			if (d->pubs.v[i]->kind !=
+			    DRV_PUB_IMAGE) /* an image's gaps are never padded */
+				nsi_ipc_pub_on_timer(d, d->pubs.v[i], now);
 		refresh_counters(d);
 		d->next_timer_ns = now + d->o.heartbeat_ns;
 	}
@@ -792,7 +861,7 @@ nsi_driver_do_work(struct nsi_driver *d)
 		d->bcast_pending = false;
 		nsi_doorbell_ring(&d->cnc.hdr->client_doorbell);
 	}
-	return work;
+	return work + net;
 }
 
 void
@@ -805,8 +874,10 @@ nsi_driver_run(struct nsi_driver *d, const bool *stop)
 		int work = nsi_driver_do_work(d);
 		if (work < 0)
 			break; /* failed: the owner destroys it */
+		/* With sockets open, wake every millisecond for them (a thread per duty later). */
 		if (work == 0)
-			(void)nsi_doorbell_wait(bell, seen, d->o.heartbeat_ns);
+			(void)nsi_doorbell_wait(bell, seen,
+						nsi_net_active(d) ? 1000000 : d->o.heartbeat_ns);
 	}
 }
 
@@ -1032,6 +1103,10 @@ nsi_driver_destroy(struct nsi_driver *d)
 {
 	if (d == NULL)
 		return;
+	while (d->endpoints.n > 0) {
+		d->endpoints.v[0]->refs = 1;
+		nsi_net_endpoint_put(d, d->endpoints.v[0]);
+	}
 	while (d->pubs.n > 0) {
 		struct drv_pub *p = d->pubs.v[0];
 		p->refs = 0;
@@ -1049,6 +1124,7 @@ nsi_driver_destroy(struct nsi_driver *d)
 	free(d->clients.v);
 	free(d->lingering.v);
 	free(d->relinks.v);
+	free(d->endpoints.v);
 	nsi_counters_disown(&d->cnc.counters);
 	free(d);
 }

@@ -30,6 +30,8 @@ struct drv_sub {
 	int32_t stream_id;
 	int32_t session_id; /* with has_session_id: only that session's logs */
 	bool has_session_id;
+	char channel[DRV_CHANNEL_MAX]; /* "ipc" or "udp:HOST:PORT": the logs it takes */
+	struct drv_endpoint *ep;       /* ns:udp: the endpoint it is served by */
 };
 
 struct drv_client {
@@ -75,6 +77,11 @@ struct drv_link {
 		int n, cap;                                                                        \
 	}
 
+/* Grow an ARRAY to hold one more; returns false when out of memory. */
+#define ARRAY_RESERVE(a)                                                                           \
+	((a).n < (a).cap || nsi_drv_grow((void **)&(a).v, &(a).cap, sizeof(*(a).v)))
+bool nsi_drv_grow(void **v, int *cap, size_t elem);
+
 struct nsi_driver {
 	struct nsi_driver_opts o;
 	char dir[PATH_MAX - 64];
@@ -85,8 +92,9 @@ struct nsi_driver {
 	ARRAY(struct drv_sub) subs;
 	ARRAY(struct drv_link) links;
 	ARRAY(struct drv_client) clients;
-	ARRAY(struct drv_linger) lingering; /* closed logs whose files are removed later */
-	ARRAY(struct drv_relink) relinks;   /* images found corrupt, to join again */
+	ARRAY(struct drv_linger) lingering;	/* closed logs whose files are removed later */
+	ARRAY(struct drv_relink) relinks;	/* images found corrupt, to join again */
+	ARRAY(struct drv_endpoint *) endpoints; /* bound UDP endpoints (driver/net.c) */
 	int32_t next_session_id;
 	int64_t next_reg_id;
 	uint32_t prng;
@@ -110,5 +118,9 @@ int64_t nsi_drv_now(const struct nsi_driver *d);
 uint32_t nsi_drv_random(struct nsi_driver *d);
 /* The slowest position among the subscriptions linked to @p, or INT64_MAX with none. */
 int64_t nsi_drv_slowest(struct nsi_driver *d, const struct drv_pub *p);
+/* A new image (driver/net.c): listed and linked to the subscriptions that take it. */
+void nsi_drv_pub_added(struct nsi_driver *d, struct drv_pub *p);
+/* Close a log: its subscribers are told, its file lingers for them, it is freed. */
+void nsi_drv_pub_close(struct nsi_driver *d, struct drv_pub *p);
 
 #endif /* NSI_DRIVER_CONDUCTOR_H */

@@ -17,6 +17,23 @@ nsi_ipc_pub_create(struct nsi_driver *d, int32_t stream_id, bool exclusive,
 		   const struct nsi_uri *uri, int32_t term, int32_t mtu, char *err, size_t err_len,
 		   int *rc)
 {
+	struct drv_log_spec spec = {
+		.stream_id = stream_id,
+		.session_id = uri->has_session_id ? uri->session_id : d->next_session_id++,
+		.initial_term_id = (int32_t)nsi_drv_random(d),
+		.term_length = term,
+		.mtu = mtu,
+		.max_message = uri->max_message,
+		.exclusive = exclusive,
+		.prefix = "pub",
+	};
+	return nsi_drv_log_create(d, &spec, err, err_len, rc);
+}
+
+struct drv_pub *
+nsi_drv_log_create(struct nsi_driver *d, const struct drv_log_spec *spec, char *err, size_t err_len,
+		   int *rc)
+{
 	struct drv_pub *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		snprintf(err, err_len, "driver out of memory");
@@ -24,21 +41,24 @@ nsi_ipc_pub_create(struct nsi_driver *d, int32_t stream_id, bool exclusive,
 		return NULL;
 	}
 	p->reg_id = ++d->next_reg_id;
-	p->session_id = uri->has_session_id ? uri->session_id : d->next_session_id++;
-	p->stream_id = stream_id;
-	p->exclusive = exclusive;
+	p->session_id = spec->session_id;
+	p->stream_id = spec->stream_id;
+	p->exclusive = spec->exclusive;
 	p->blocked_pos = -1;
-	snprintf(p->name, sizeof(p->name), "pub-%08x-%lld.log", (unsigned)d->instance,
+	p->kind = DRV_PUB_IPC;
+	snprintf(p->channel, sizeof(p->channel), "ipc");
+	snprintf(p->name, sizeof(p->name), "%s-%08x-%lld.log", spec->prefix, (unsigned)d->instance,
 		 (long long)p->reg_id);
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
-	struct nsi_log_params lp = { .term_length = term,
-				     .mtu = mtu,
-				     .initial_term_id = (int32_t)nsi_drv_random(d),
+	struct nsi_log_params lp = { .term_length = spec->term_length,
+				     .mtu = spec->mtu,
+				     .initial_term_id = spec->initial_term_id,
 				     .session_id = p->session_id,
 				     .stream_id = p->stream_id,
 				     .page_size = (int32_t)sysconf(_SC_PAGESIZE),
-				     .max_message = uri->max_message };
+				     .max_message = spec->max_message,
+				     .driver_managed = spec->driver_managed };
 	*rc = nsi_logfile_create(&p->lf, path, &lp, d->o.prefault, d->o.mem_huge);
 	if (*rc != 0) {
 		snprintf(err, err_len, "cannot create log %s: %s", p->name, strerror(-*rc));

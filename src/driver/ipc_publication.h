@@ -11,6 +11,17 @@
 #include "log/logfile.h"
 
 struct nsi_driver;
+struct drv_net_pub;
+struct drv_endpoint;
+
+/* What a log in the driver's list is: the conductor links subscriptions to IPC logs and images. */
+enum drv_pub_kind {
+	DRV_PUB_IPC = 0, /* an IPC publication */
+	DRV_PUB_NET,	 /* a UDP publication: sent by the driver, never linked locally */
+	DRV_PUB_IMAGE,	 /* a UDP image: written by the driver's receiver */
+};
+
+#define DRV_CHANNEL_MAX (NSI_URI_HOST_MAX + 16)
 
 /*
  * An IPC publication: a log file in the driver directory that publishers append to directly.
@@ -30,11 +41,31 @@ struct drv_pub {
 	int refs;
 	struct nsi_logfile lf;
 	char name[NSI_NAME_MAX];
-	int64_t blocked_pos;   /* the slowest subscriber's position while it did not move */
-	int64_t blocked_since; /* since when */
-	int32_t pos_counter;   /* the log's tail, for ns-stat (-1: none) */
-	int32_t lim_counter;   /* the publishers' limit (-1: none) */
+	int64_t blocked_pos;	       /* the slowest subscriber's position while it did not move */
+	int64_t blocked_since;	       /* since when */
+	int32_t pos_counter;	       /* the log's tail, for ns-stat (-1: none) */
+	int32_t lim_counter;	       /* the publishers' limit (-1: none) */
+	int kind;		       /* enum drv_pub_kind */
+	char channel[DRV_CHANNEL_MAX]; /* "ipc", or "udp:HOST:PORT" (the endpoint) */
+	struct drv_net_pub *net;       /* DRV_PUB_NET: socket and sender */
+	struct drv_endpoint *ep;       /* DRV_PUB_IMAGE: the endpoint it arrives on */
 };
+
+/* The log parameters a publication or an image is created with. */
+struct drv_log_spec {
+	int32_t stream_id, session_id, initial_term_id;
+	int32_t term_length, mtu, max_message;
+	bool exclusive, driver_managed;
+	const char *prefix; /* file name prefix: "pub" or "img" */
+};
+
+/*
+ * Create a log file (named from the driver's instance, the prefix and a new registration id)
+ * and its two counters. Returns it (kind DRV_PUB_IPC, channel "ipc": the caller sets them),
+ * or NULL with *rc and a sentence in @err.
+ */
+struct drv_pub *nsi_drv_log_create(struct nsi_driver *d, const struct drv_log_spec *spec, char *err,
+				   size_t err_len, int *rc);
 
 /*
  * Create a publication's log file (named from the driver's instance and a new registration

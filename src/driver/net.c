@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "driver/conductor.h"
+#include "driver/net.h"
+#include "util/atomic.h"
+
+#define MS 1000000LL
+
+void
+nsi_net_channel(const struct nsi_uri *u, char *key, size_t len)
+{
+	if (u->media == NSI_MEDIA_UDP)
+		snprintf(key, len, "udp:%s:%d", u->endpoint.host, (int)u->endpoint.port);
+	else
+		snprintf(key, len, "ipc");
+}
+
+/* ---- network publications ---- */
+
+static int
+pub_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct drv_net_pub *n = ctx;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	return nsi_udp_send(&n->sock, &n->dest, &iov, 1);
+}
+
+int
+nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *u, char *err,
+		 size_t err_len)
+{
+	struct drv_net_pub *n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return -ENOMEM;
+	n->sock.fd = -1;
+	int rc = nsi_udp_resolve(u->endpoint.host, u->endpoint.port, &n->dest, err, err_len);
+	struct nsi_udp_addr local;
+	if (rc == 0) {
+		const char *any = n->dest.ss.ss_family == AF_INET6 ? "::" : "0.0.0.0";
+		rc = nsi_udp_resolve(u->interface.set ? u->interface.host : any,
+				     u->interface.set ? u->interface.port : 0, &local, err,
+				     err_len);
+	}
+	if (rc == 0)
+		rc = nsi_udp_open(&n->sock, &local, u->so_sndbuf, u->so_rcvbuf, err, err_len);
+	struct nsi_sender_params sp = {
+		.heartbeat_ns = 100 * MS,
+		.nak_delay_ns = u->nak_delay_ns >= 0 ? u->nak_delay_ns : 0,
+		.linger_ns = u->linger_ns >= 0 ? u->linger_ns : 60 * MS,
+		.receiver_timeout_ns = 2000 * MS,
+	};
+	if (rc == 0)
+		rc = nsi_sender_init(&n->sender, &p->lf.log, pub_send, n, &sp, nsi_drv_now(d));
+	if (rc != 0) {
+		nsi_udp_close(&n->sock);
+		free(n);
+		return rc;
+	}
+	p->kind = DRV_PUB_NET;
+	p->net = n;
+	nsi_net_channel(u, p->channel, sizeof(p->channel));
+	return 0;
+}
+
+void
+nsi_net_pub_close(struct nsi_driver *d, struct drv_pub *p)
+{
+	struct drv_net_pub *n = p->net;
+	if (n == NULL)
+		return;
+	/* What was sent is all there will be: a heartbeat says where the stream ends. */
+	nsi_sender_close(&n->sender, n->sender.position);
+	n->sender.last_send_ns = INT64_MIN / 2;
+	(void)nsi_sender_do_work(&n->sender, nsi_drv_now(d));
+	nsi_udp_close(&n->sock);
+	free(n);
+	p->net = NULL;
+}
+
+/* Control frames for a publication (status messages, NAKs, RTT) on its socket. */
+static int
+pub_work(struct nsi_driver *d, struct drv_pub *p, int64_t now)
+{
+	struct drv_net_pub *n = p->net;
+	uint8_t buf[512];
+	struct nsi_udp_dgram dg[4];
+	int work = 0;
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 4; i++)
+			dg[i] = (struct nsi_udp_dgram){ .buf = buf + i * 128, .cap = 128 };
+		int got = nsi_udp_recv(&n->sock, dg, 4);
+		if (got <= 0)
+			break;
+		for (int i = 0; i < got; i++) {
+			if (dg[i].len > dg[i].cap)
+				continue; /* no control frame is that long */
+			size_t off = 0;
+			struct nsi_frame f;
+			while (nsi_wire_next(dg[i].buf, dg[i].len, &off, &f) == 1)
+				nsi_sender_on_frame(&n->sender, &f, now);
+		}
+		work += got;
+	}
+	int rc = nsi_sender_do_work(&n->sender, now);
+	if (rc < 0) {
+		nsi_drv_report(d, "%s: sending failed: %s", p->name, strerror(-rc));
+		return work;
+	}
+	nsi_store_release_u32((uint32_t *)&p->lf.log.meta->is_connected, n->sender.connected);
+	return work + rc;
+}
+
+/* ---- endpoints and images ---- */
+
+static int
+ep_send(void *ctx, const struct nsi_udp_addr *to, const uint8_t *buf, size_t len)
+{
+	struct drv_endpoint *ep = ctx;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	return nsi_udp_send(&ep->sock, to, &iov, 1);
+}
+
+static struct nsi_log *
+ep_create(void *ctx, const struct nsi_frame *setup, const struct nsi_udp_addr *source, void **owner)
+{
+	(void)source;
+	struct drv_endpoint *ep = ctx;
+	struct nsi_driver *d = ep->d;
+	bool wanted = false;
+	for (int i = 0; i < d->subs.n && !wanted; i++) {
+		const struct drv_sub *s = &d->subs.v[i];
+		wanted = s->ep == ep && s->stream_id == setup->stream_id &&
+			 (!s->has_session_id || s->session_id == setup->session_id);
+	}
+	if (!wanted || !ARRAY_RESERVE(d->pubs))
+		return NULL;
+	struct drv_log_spec spec = {
+		.stream_id = setup->stream_id,
+		.session_id = setup->session_id,
+		.initial_term_id = setup->u.setup.initial_term_id,
+		.term_length = setup->u.setup.term_length,
+		.mtu = setup->u.setup.mtu,
+		.prefix = "img",
+	};
+	char err[160];
+	int rc = 0;
+	struct nsi_log_params check = { .term_length = spec.term_length, .mtu = spec.mtu };
+	if (nsi_log_params_check(&check) != 0) {
+		nsi_drv_report(d, "%s: a setup with term length %d and mtu %d: refused", ep->key,
+			       (int)spec.term_length, (int)spec.mtu);
+		return NULL;
+	}
+	struct drv_pub *p = nsi_drv_log_create(d, &spec, err, sizeof(err), &rc);
+	if (p == NULL) {
+		nsi_drv_report(d, "%s: %s", ep->key, err);
+		return NULL;
+	}
+	p->kind = DRV_PUB_IMAGE;
+	p->ep = ep;
+	snprintf(p->channel, sizeof(p->channel), "%s", ep->key);
+	*owner = p;
+	nsi_drv_pub_added(d, p);
+	return &p->lf.log;
+}
+
+static int64_t
+ep_slowest(void *ctx, void *owner, int64_t rebuild)
+{
+	struct drv_endpoint *ep = ctx;
+	int64_t v = nsi_drv_slowest(ep->d, owner);
+	return v == INT64_MAX ? rebuild : v;
+}
+
+static void
+ep_ended(void *ctx, void *owner, int reason)
+{
+	struct drv_endpoint *ep = ctx;
+	struct drv_pub *p = owner;
+	if (reason == NSI_IMAGE_SILENT)
+		nsi_drv_report(ep->d, "%s: session %d stream %d went silent: its image ends",
+			       ep->key, (int)p->session_id, (int)p->stream_id);
+	nsi_drv_pub_close(ep->d, p);
+}
+
+struct drv_endpoint *
+nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, size_t err_len,
+		     int *rc)
+{
+	char key[DRV_CHANNEL_MAX];
+	nsi_net_channel(u, key, sizeof(key));
+	for (int i = 0; i < d->endpoints.n; i++) {
+		if (strcmp(d->endpoints.v[i]->key, key) == 0) {
+			d->endpoints.v[i]->refs++;
+			return d->endpoints.v[i];
+		}
+	}
+	if (!ARRAY_RESERVE(d->endpoints)) {
+		*rc = -ENOMEM;
+		snprintf(err, err_len, "driver out of memory");
+		return NULL;
+	}
+	struct drv_endpoint *ep = calloc(1, sizeof(*ep));
+	uint8_t *buf = malloc((size_t)DRV_EP_BATCH * (NSI_WIRE_MAX_DGRAM + 1));
+	if (ep == NULL || buf == NULL) {
+		free(ep);
+		free(buf);
+		*rc = -ENOMEM;
+		snprintf(err, err_len, "driver out of memory");
+		return NULL;
+	}
+	ep->d = d;
+	ep->buf = buf;
+	snprintf(ep->key, sizeof(ep->key), "%s", key);
+	struct nsi_udp_addr bind_to;
+	*rc = nsi_udp_resolve(u->endpoint.host, u->endpoint.port, &bind_to, err, err_len);
+	if (*rc == 0)
+		*rc = nsi_udp_open(&ep->sock, &bind_to, u->so_sndbuf, u->so_rcvbuf, err, err_len);
+	if (*rc != 0) {
+		free(buf);
+		free(ep);
+		return NULL;
+	}
+	struct nsi_receiver_ops ops = { ep_send, ep_create, ep_slowest, ep_ended };
+	struct nsi_receiver_params rp = {
+		.window = u->rcv_wnd > 0 ? u->rcv_wnd : 128 * 1024,
+		.status_ns = 200 * MS,
+		.nak_delay_ns = u->nak_delay_ns >= 0 ? u->nak_delay_ns : 1 * MS,
+		.nak_retry_ns = 20 * MS,
+		.liveness_ns = 10000 * MS,
+		.receiver_id = ((int64_t)nsi_drv_random(d) << 32) | nsi_drv_random(d),
+	};
+	nsi_receiver_init(&ep->rcv, &ops, ep, &rp);
+	for (int i = 0; i < DRV_EP_BATCH; i++)
+		ep->dg[i] =
+			(struct nsi_udp_dgram){ .buf = buf + (size_t)i * (NSI_WIRE_MAX_DGRAM + 1),
+						.cap = NSI_WIRE_MAX_DGRAM };
+	ep->refs = 1;
+	d->endpoints.v[d->endpoints.n++] = ep;
+	return ep;
+}
+
+void
+nsi_net_endpoint_put(struct nsi_driver *d, struct drv_endpoint *ep)
+{
+	if (--ep->refs > 0)
+		return;
+	/* Its images end with it (no callback: the receiver goes too). */
+	for (int i = d->pubs.n - 1; i >= 0; i--)
+		if (d->pubs.v[i]->kind == DRV_PUB_IMAGE && d->pubs.v[i]->ep == ep)
+			nsi_drv_pub_close(d, d->pubs.v[i]);
+	for (int i = 0; i < d->endpoints.n; i++)
+		if (d->endpoints.v[i] == ep)
+			d->endpoints.v[i] = d->endpoints.v[--d->endpoints.n];
+	nsi_udp_close(&ep->sock);
+	free(ep->buf);
+	free(ep);
+}
+
+int64_t
+nsi_net_image_end(const struct drv_pub *p)
+{
+	const struct nsi_receiver *r = &p->ep->rcv;
+	for (int i = 0; i < r->nimages; i++)
+		if (r->images[i].owner == p)
+			return r->images[i].rx.rebuild;
+	return 0;
+}
+
+static int
+ep_work(struct drv_endpoint *ep, int64_t now)
+{
+	int work = 0;
+	for (int round = 0; round < 4; round++) {
+		int got = nsi_udp_recv(&ep->sock, ep->dg, DRV_EP_BATCH);
+		if (got <= 0)
+			break;
+		for (int i = 0; i < got; i++) {
+			if (ep->dg[i].len > ep->dg[i].cap) {
+				ep->rcv.stats.invalid++; /* longer than any MTU */
+				continue;
+			}
+			nsi_receiver_on_datagram(&ep->rcv, ep->dg[i].buf, ep->dg[i].len,
+						 &ep->dg[i].from, now);
+		}
+		work += got;
+	}
+	int rc = nsi_receiver_do_work(&ep->rcv, now);
+	return rc > 0 ? work + rc : work;
+}
+
+int
+nsi_net_do_work(struct nsi_driver *d, int64_t now_ns)
+{
+	int work = 0;
+	for (int i = 0; i < d->pubs.n; i++)
+		if (d->pubs.v[i]->kind == DRV_PUB_NET)
+			work += pub_work(d, d->pubs.v[i], now_ns);
+	/* An endpoint may close images (and so change d->pubs) from its receiver's callbacks. */
+	for (int i = 0; i < d->endpoints.n; i++)
+		work += ep_work(d->endpoints.v[i], now_ns);
+	return work;
+}
+
+bool
+nsi_net_active(const struct nsi_driver *d)
+{
+	if (d->endpoints.n > 0)
+		return true;
+	for (int i = 0; i < d->pubs.n; i++)
+		if (d->pubs.v[i]->kind == DRV_PUB_NET)
+			return true;
+	return false;
+}

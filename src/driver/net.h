@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSI_DRIVER_NET_H
+#define NSI_DRIVER_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "driver/ipc_publication.h"
+#include "driver/receiver.h"
+#include "driver/sender.h"
+#include "ipc/uri.h"
+#include "net/udp.h"
+
+/*
+ * The driver's UDP transport (issue 17, unicast): network publications (a log the driver
+ * sends from, through its own socket) and endpoints (a bound socket and a receiver, whose
+ * images are logs subscribers read as they read IPC logs). The conductor calls these from its
+ * duty cycle; for now the conductor's thread does the network work too, waking every
+ * millisecond while any socket is open (docs/architecture.md plans a thread per duty).
+ */
+
+struct drv_net_pub {
+	struct nsi_udp_socket sock;
+	struct nsi_udp_addr dest;
+	struct nsi_sender sender;
+};
+
+#define DRV_EP_BATCH 16
+
+struct drv_endpoint {
+	struct nsi_driver *d;
+	char key[DRV_CHANNEL_MAX];
+	struct nsi_udp_socket sock;
+	struct nsi_receiver rcv;
+	int refs;     /* subscriptions on it */
+	uint8_t *buf; /* DRV_EP_BATCH datagrams of NSI_WIRE_MAX_DGRAM + 1 bytes */
+	struct nsi_udp_dgram dg[DRV_EP_BATCH];
+};
+
+/* The channel key of a URI: "ipc", or "udp:HOST:PORT". */
+void nsi_net_channel(const struct nsi_uri *u, char *key, size_t len);
+
+/*
+ * Make @p (a new log) a network publication to @u's endpoint: socket, sender. Returns 0, or
+ * -errno with the reason in @err.
+ */
+int nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *u, char *err,
+		     size_t err_len);
+/* Close it: a last heartbeat with the end of stream, the socket, the sender. */
+void nsi_net_pub_close(struct nsi_driver *d, struct drv_pub *p);
+
+/* The endpoint of @u, bound on first use. NULL with -errno in *rc and the reason in @err. */
+struct drv_endpoint *nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err,
+					  size_t err_len, int *rc);
+/* One subscription fewer on @ep; the last closes its images and its socket. */
+void nsi_net_endpoint_put(struct nsi_driver *d, struct drv_endpoint *ep);
+
+/* The position everything of an image before which has arrived (its end of stream). */
+int64_t nsi_net_image_end(const struct drv_pub *p);
+
+/* One duty cycle of every socket: datagrams in, data, control frames out. Returns the work. */
+int nsi_net_do_work(struct nsi_driver *d, int64_t now_ns);
+
+/* Whether any socket is open (the conductor then wakes often). */
+bool nsi_net_active(const struct nsi_driver *d);
+
+#endif /* NSI_DRIVER_NET_H */

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ns:udp through the driver, on loopback (issue 17): a subscription binds an endpoint, a
+ * publication sends to it, every message arrives identical and in order (a CRC32C per
+ * message, exact totals), the image comes and goes with the callbacks, the publication is
+ * connected only while a receiver answers, and a second subscription on the same endpoint
+ * shares it. Both ends in one process, through one embedded driver.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <nanostream/nanostream.h>
+
+#include "testutil.h"
+
+#define SEC (1000LL * 1000 * 1000)
+
+static char dir[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/ns-udptest-XXXXXX");
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return tu_rmdir_driver(dir);
+}
+
+/* A loopback port nobody uses now. */
+static int
+free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+struct got {
+	uint32_t next;
+	uint32_t bad;
+	int available, unavailable;
+};
+
+static size_t
+make_msg(uint8_t *buf, uint32_t seq)
+{
+	size_t len = 8 + (size_t)(tu_mix64(seq) % 3000);
+	for (size_t k = 8; k < len; k++)
+		buf[k] = (uint8_t)(seq * 7 + k);
+	uint32_t crc = tu_crc32c(seq, buf + 8, len - 8);
+	memcpy(buf, &seq, 4);
+	memcpy(buf + 4, &crc, 4);
+	return len;
+}
+
+static void
+on_msg(void *ctx, const void *buf, size_t len, const struct ns_header *h)
+{
+	(void)h;
+	struct got *g = ctx;
+	uint32_t seq, crc;
+	if (len < 8) {
+		g->bad++;
+		return;
+	}
+	memcpy(&seq, buf, 4);
+	memcpy(&crc, (const uint8_t *)buf + 4, 4);
+	if (seq != g->next || crc != tu_crc32c(seq, (const uint8_t *)buf + 8, len - 8))
+		g->bad++;
+	g->next = seq + 1;
+}
+
+static void
+on_available(void *ctx, const ns_image *img)
+{
+	(void)img;
+	((struct got *)ctx)->available++;
+}
+
+static void
+on_unavailable(void *ctx, const ns_image *img)
+{
+	(void)img;
+	((struct got *)ctx)->unavailable++;
+}
+
+static void
+a_stream_over_loopback(void **state)
+{
+	(void)state;
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	ns_client *c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	char uri[96];
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d|term-length=1m", free_port());
+
+	struct got g = { 0 };
+	struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
+	so.on_available = on_available;
+	so.on_unavailable = on_unavailable;
+	so.ctx = &g;
+	ns_subscription *s = NULL;
+	assert_int_equal(ns_subscription_add(c, uri, 9, &so, &s), 0);
+	ns_publication *p = NULL;
+	assert_int_equal(ns_publication_add(c, uri, 9, NS_PUBLICATION_EXCLUSIVE, &p), 0);
+	/* Connected once the receiver's status message came back over the network. */
+	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
+	assert_int_equal(ns_subscription_wait_connected(s, ns_clock_ns() + 10 * SEC), 0);
+	assert_int_equal(g.available, 1);
+
+	const uint32_t total = 20000;
+	static uint8_t buf[4096];
+	int64_t deadline = ns_clock_ns() + 30 * SEC;
+	uint32_t seq = 0;
+	while (g.next < total && ns_clock_ns() < deadline) {
+		while (seq < total) {
+			size_t len = make_msg(buf, seq);
+			if (ns_offer(p, buf, len) < 0)
+				break; /* back-pressure: poll */
+			seq++;
+		}
+		(void)ns_subscription_poll(s, on_msg, &g, 256);
+	}
+	print_message("# %u messages of 8 to 3007 bytes over ns:udp on loopback\n", g.next);
+	assert_int_equal(g.next, total);
+	assert_int_equal(g.bad, 0);
+
+	/* The publication closes: the stream ends, the image goes. */
+	assert_int_equal(ns_publication_close(p), 0);
+	deadline = ns_clock_ns() + 10 * SEC;
+	while (g.unavailable == 0 && ns_clock_ns() < deadline)
+		(void)ns_subscription_poll(s, on_msg, &g, 16);
+	assert_int_equal(g.unavailable, 1);
+	assert_int_equal(ns_subscription_image_count(s), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+}
+
+static void
+endpoints_are_shared_and_checked(void **state)
+{
+	(void)state;
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	ns_client *c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	int port = free_port();
+	char uri[96];
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", port);
+	ns_subscription *a = NULL, *b = NULL, *x = NULL;
+	assert_int_equal(ns_subscription_add(c, uri, 1, NULL, &a), 0);
+	assert_int_equal(ns_subscription_add(c, uri, 2, NULL, &b), 0); /* same endpoint: shared */
+	/* An endpoint another socket holds: refused, and said why. */
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int other = free_port();
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)other),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", other);
+	assert_int_equal(ns_subscription_add(c, uri, 1, NULL, &x), -EADDRINUSE);
+	assert_null(x);
+	assert_non_null(strstr(ns_errmsg(), "cannot bind 127.0.0.1:"));
+	close(fd);
+	/* An IPC subscription on the same stream sees nothing of the UDP ones, and back. */
+	ns_subscription *ipc = NULL;
+	ns_publication *p = NULL;
+	assert_int_equal(ns_subscription_add(c, "ns:ipc", 1, NULL, &ipc), 0);
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 1, 0, &p), 0);
+	assert_int_equal(ns_subscription_wait_connected(ipc, ns_clock_ns() + 10 * SEC), 0);
+	/* Every notice the driver sent up to the IPC image has arrived: none was for `a`. */
+	struct got g = { 0 };
+	(void)ns_subscription_poll(a, on_msg, &g, 1);
+	assert_int_equal(ns_subscription_image_count(a), 0);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(ipc), 0);
+	assert_int_equal(ns_subscription_close(a), 0);
+	assert_int_equal(ns_subscription_close(b), 0);
+	assert_int_equal(ns_client_close(c), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(a_stream_over_loopback, setup, teardown),
+		cmocka_unit_test_setup_teardown(endpoints_are_shared_and_checked, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
