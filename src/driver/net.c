@@ -13,6 +13,100 @@
 
 #define MS 1000000LL
 
+/* ---- test-only loss injection (see net.h) ---- */
+
+static struct drv_loss *
+loss_from_env(struct nsi_driver *d, const char *what)
+{
+	const char *v = getenv("NANOSTREAM_TEST_LOSS");
+	if (v == NULL || *v == '\0')
+		return NULL;
+	struct drv_loss *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	long long seed = 1;
+	int drop = 0, dup = 0, reorder = 0;
+	(void)sscanf(v, "seed=%lld,drop=%d,dup=%d,reorder=%d", &seed, &drop, &dup, &reorder);
+	l->rng = (uint64_t)seed * 2 + 1;
+	l->drop = drop;
+	l->dup = dup;
+	l->reorder = reorder;
+	for (int i = 0; i < DRV_LOSS_HOLD; i++) {
+		l->held[i].buf = malloc(NSI_WIRE_MAX_DGRAM);
+		if (l->held[i].buf == NULL) {
+			for (int k = 0; k < i; k++)
+				free(l->held[k].buf);
+			free(l);
+			return NULL;
+		}
+	}
+	nsi_drv_report(d, "%s: TEST loss injection on (NANOSTREAM_TEST_LOSS=%.60s)", what, v);
+	return l;
+}
+
+static void
+loss_free(struct drv_loss *l)
+{
+	if (l == NULL)
+		return;
+	for (int i = 0; i < DRV_LOSS_HOLD; i++)
+		free(l->held[i].buf);
+	free(l);
+}
+
+static uint64_t
+loss_rand(struct drv_loss *l)
+{
+	l->rng ^= l->rng << 13;
+	l->rng ^= l->rng >> 7;
+	l->rng ^= l->rng << 17;
+	return l->rng;
+}
+
+typedef void (*deliver_fn)(void *ctx, const uint8_t *buf, size_t len,
+			   const struct nsi_udp_addr *from);
+
+/* Hand one received datagram on, through the injector when it is on. */
+static void
+loss_pass(struct drv_loss *l, const uint8_t *buf, size_t len, const struct nsi_udp_addr *from,
+	  deliver_fn fn, void *ctx)
+{
+	if (l == NULL) {
+		fn(ctx, buf, len, from);
+		return;
+	}
+	/* Those held back long enough go first (reordered behind what came since). */
+	for (int i = 0; i < l->n;) {
+		if (--l->held[i].after <= 0) {
+			fn(ctx, l->held[i].buf, l->held[i].len, &l->held[i].from);
+			uint8_t *b = l->held[i].buf;
+			l->held[i] = l->held[--l->n];
+			l->held[l->n].buf = b;
+			continue;
+		}
+		i++;
+	}
+	if ((int)(loss_rand(l) % 100) < l->drop) {
+		l->dropped++;
+		return;
+	}
+	if (l->n < DRV_LOSS_HOLD && len <= NSI_WIRE_MAX_DGRAM &&
+	    (int)(loss_rand(l) % 100) < l->reorder) {
+		memcpy(l->held[l->n].buf, buf, len);
+		l->held[l->n].len = len;
+		l->held[l->n].from = *from;
+		l->held[l->n].after = 1 + (int)(loss_rand(l) % DRV_LOSS_HOLD);
+		l->n++;
+		l->reordered++;
+		return;
+	}
+	fn(ctx, buf, len, from);
+	if ((int)(loss_rand(l) % 100) < l->dup) {
+		l->duplicated++;
+		fn(ctx, buf, len, from);
+	}
+}
+
 void
 nsi_net_channel(const struct nsi_uri *u, char *key, size_t len)
 {
@@ -53,7 +147,7 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 	struct nsi_sender_params sp = {
 		.heartbeat_ns = 100 * MS,
 		.nak_delay_ns = u->nak_delay_ns >= 0 ? u->nak_delay_ns : 0,
-		.linger_ns = u->linger_ns >= 0 ? u->linger_ns : 60 * MS,
+		.linger_ns = u->linger_ns >= 0 ? u->linger_ns : 8 * MS,
 		.receiver_timeout_ns = 2000 * MS,
 	};
 	if (rc == 0)
@@ -65,6 +159,7 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 	}
 	p->kind = DRV_PUB_NET;
 	p->net = n;
+	n->loss = loss_from_env(d, p->name);
 	nsi_net_channel(u, p->channel, sizeof(p->channel));
 	return 0;
 }
@@ -80,8 +175,25 @@ nsi_net_pub_close(struct nsi_driver *d, struct drv_pub *p)
 	n->sender.last_send_ns = INT64_MIN / 2;
 	(void)nsi_sender_do_work(&n->sender, nsi_drv_now(d));
 	nsi_udp_close(&n->sock);
+	loss_free(n->loss);
 	free(n);
 	p->net = NULL;
+}
+
+struct pub_rx {
+	struct nsi_sender *s;
+	int64_t now;
+};
+
+static void
+pub_deliver(void *ctx, const uint8_t *buf, size_t len, const struct nsi_udp_addr *from)
+{
+	(void)from;
+	struct pub_rx *x = ctx;
+	size_t off = 0;
+	struct nsi_frame f;
+	while (nsi_wire_next(buf, len, &off, &f) == 1)
+		nsi_sender_on_frame(x->s, &f, x->now);
 }
 
 /* Control frames for a publication (status messages, NAKs, RTT) on its socket. */
@@ -98,13 +210,11 @@ pub_work(struct nsi_driver *d, struct drv_pub *p, int64_t now)
 		int got = nsi_udp_recv(&n->sock, dg, 4);
 		if (got <= 0)
 			break;
+		struct pub_rx x = { &n->sender, now };
 		for (int i = 0; i < got; i++) {
 			if (dg[i].len > dg[i].cap)
 				continue; /* no control frame is that long */
-			size_t off = 0;
-			struct nsi_frame f;
-			while (nsi_wire_next(dg[i].buf, dg[i].len, &off, &f) == 1)
-				nsi_sender_on_frame(&n->sender, &f, now);
+			loss_pass(n->loss, dg[i].buf, dg[i].len, &dg[i].from, pub_deliver, &x);
 		}
 		work += got;
 	}
@@ -220,19 +330,34 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 	snprintf(ep->key, sizeof(ep->key), "%s", key);
 	struct nsi_udp_addr bind_to;
 	*rc = nsi_udp_resolve(u->endpoint.host, u->endpoint.port, &bind_to, err, err_len);
+	/* Ask for room for a full window in the kernel; it may grant less (net.core.rmem_max). */
+	int32_t want_rcvbuf = u->so_rcvbuf > 0 ? u->so_rcvbuf : 2 << 20;
 	if (*rc == 0)
-		*rc = nsi_udp_open(&ep->sock, &bind_to, u->so_sndbuf, u->so_rcvbuf, err, err_len);
+		*rc = nsi_udp_open(&ep->sock, &bind_to, u->so_sndbuf, want_rcvbuf, err, err_len);
 	if (*rc != 0) {
 		free(buf);
 		free(ep);
 		return NULL;
 	}
+	/*
+	 * The window: what the URI says, else what the socket buffer holds (up to 1 MiB): a
+	 * window larger than the kernel's buffer only makes the kernel drop datagrams.
+	 */
+	int32_t window = u->rcv_wnd > 0 ? u->rcv_wnd : 1 << 20;
+	if (u->rcv_wnd <= 0 && ep->sock.rcvbuf_granted > 0 && ep->sock.rcvbuf_granted < window)
+		window = ep->sock.rcvbuf_granted;
+	if (ep->sock.rcvbuf_granted < want_rcvbuf)
+		nsi_drv_report(
+			d,
+			"%s: asked for %d bytes of socket receive buffer, the kernel granted "
+			"%d (net.core.rmem_max): receiver window %d",
+			key, (int)want_rcvbuf, (int)ep->sock.rcvbuf_granted, (int)window);
 	struct nsi_receiver_ops ops = { ep_send, ep_create, ep_slowest, ep_ended };
 	struct nsi_receiver_params rp = {
-		.window = u->rcv_wnd > 0 ? u->rcv_wnd : 128 * 1024,
+		.window = window, /* clamped to half a term per image */
 		.status_ns = 200 * MS,
 		.nak_delay_ns = u->nak_delay_ns >= 0 ? u->nak_delay_ns : 1 * MS,
-		.nak_retry_ns = 20 * MS,
+		.nak_retry_ns = 10 * MS,
 		.liveness_ns = 10000 * MS,
 		.receiver_id = ((int64_t)nsi_drv_random(d) << 32) | nsi_drv_random(d),
 	};
@@ -242,6 +367,7 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 			(struct nsi_udp_dgram){ .buf = buf + (size_t)i * (NSI_WIRE_MAX_DGRAM + 1),
 						.cap = NSI_WIRE_MAX_DGRAM };
 	ep->refs = 1;
+	ep->loss = loss_from_env(d, ep->key);
 	d->endpoints.v[d->endpoints.n++] = ep;
 	return ep;
 }
@@ -259,6 +385,7 @@ nsi_net_endpoint_put(struct nsi_driver *d, struct drv_endpoint *ep)
 		if (d->endpoints.v[i] == ep)
 			d->endpoints.v[i] = d->endpoints.v[--d->endpoints.n];
 	nsi_udp_close(&ep->sock);
+	loss_free(ep->loss);
 	free(ep->buf);
 	free(ep);
 }
@@ -271,6 +398,18 @@ nsi_net_image_end(const struct drv_pub *p)
 		if (r->images[i].owner == p)
 			return r->images[i].rx.rebuild;
 	return 0;
+}
+
+struct ep_rx {
+	struct nsi_receiver *r;
+	int64_t now;
+};
+
+static void
+ep_deliver(void *ctx, const uint8_t *buf, size_t len, const struct nsi_udp_addr *from)
+{
+	struct ep_rx *x = ctx;
+	nsi_receiver_on_datagram(x->r, buf, len, from, x->now);
 }
 
 static int
@@ -286,8 +425,9 @@ ep_work(struct drv_endpoint *ep, int64_t now)
 				ep->rcv.stats.invalid++; /* longer than any MTU */
 				continue;
 			}
-			nsi_receiver_on_datagram(&ep->rcv, ep->dg[i].buf, ep->dg[i].len,
-						 &ep->dg[i].from, now);
+			struct ep_rx x = { &ep->rcv, now };
+			loss_pass(ep->loss, ep->dg[i].buf, ep->dg[i].len, &ep->dg[i].from,
+				  ep_deliver, &x);
 		}
 		work += got;
 	}

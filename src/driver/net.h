@@ -19,10 +19,33 @@
  * millisecond while any socket is open (docs/architecture.md plans a thread per duty).
  */
 
+/*
+ * TEST ONLY: a seeded loss, duplication and reordering of the datagrams a driver receives,
+ * from the environment variable NANOSTREAM_TEST_LOSS ("seed=7,drop=5,dup=1,reorder=2", each
+ * a percentage; reordering holds a datagram back behind up to 8 others). Never set it in
+ * production: it exists so tests can prove recovery on loopback (docs/testing.md); the
+ * driver reports in its error log when it is on.
+ */
+#define DRV_LOSS_HOLD 8
+
+struct drv_loss {
+	uint64_t rng;
+	int drop, dup, reorder;
+	int n;
+	struct {
+		uint8_t *buf;
+		size_t len;
+		struct nsi_udp_addr from;
+		int after; /* released after this many more datagrams */
+	} held[DRV_LOSS_HOLD];
+	uint64_t dropped, duplicated, reordered;
+};
+
 struct drv_net_pub {
 	struct nsi_udp_socket sock;
 	struct nsi_udp_addr dest;
 	struct nsi_sender sender;
+	struct drv_loss *loss; /* test only, NULL normally */
 };
 
 #define DRV_EP_BATCH 16
@@ -32,8 +55,9 @@ struct drv_endpoint {
 	char key[DRV_CHANNEL_MAX];
 	struct nsi_udp_socket sock;
 	struct nsi_receiver rcv;
-	int refs;     /* subscriptions on it */
-	uint8_t *buf; /* DRV_EP_BATCH datagrams of NSI_WIRE_MAX_DGRAM + 1 bytes */
+	int refs;	       /* subscriptions on it */
+	struct drv_loss *loss; /* test only, NULL normally */
+	uint8_t *buf;	       /* DRV_EP_BATCH datagrams of NSI_WIRE_MAX_DGRAM + 1 bytes */
 	struct nsi_udp_dgram dg[DRV_EP_BATCH];
 };
 

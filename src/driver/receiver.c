@@ -43,14 +43,15 @@ find(struct nsi_receiver *r, const struct nsi_frame *f, const struct nsi_udp_add
 	return NULL;
 }
 
+/* @window: the image's own (the endpoint's, clamped to half its term): what it accepts. */
 static int
 send_sm(struct nsi_receiver *r, const struct nsi_udp_addr *to, int32_t session, int32_t stream,
-	int32_t term_id, int32_t term_offset, uint8_t flags)
+	int32_t term_id, int32_t term_offset, int32_t window, uint8_t flags)
 {
 	struct nsi_frame sm = { .flags = flags, .session_id = session, .stream_id = stream };
 	sm.u.sm.term_id = term_id;
 	sm.u.sm.term_offset = term_offset;
-	sm.u.sm.window = r->p.window;
+	sm.u.sm.window = window;
 	sm.u.sm.receiver_id = r->p.receiver_id;
 	size_t n = nsi_wire_put_sm(r->scratch, sizeof(r->scratch), &sm);
 	int rc = r->ops.send(r->ctx, to, r->scratch, n);
@@ -148,9 +149,9 @@ serve(struct nsi_receiver *r, struct nsi_rimage *im, int64_t now_ns)
 	    now_ns - im->last_sm_ns >= r->p.status_ns) {
 		int32_t term_id =
 			(int32_t)((uint32_t)log->initial_term_id + (uint32_t)(pos >> log->shift));
-		int rc =
-			send_sm(r, &im->source, im->rx.session_id, im->rx.stream_id, term_id,
-				(int32_t)(pos & (log->term_length - 1)), at_end ? NSI_SM_F_EOS : 0);
+		int rc = send_sm(r, &im->source, im->rx.session_id, im->rx.stream_id, term_id,
+				 (int32_t)(pos & (log->term_length - 1)), im->rx.window,
+				 at_end ? NSI_SM_F_EOS : 0);
 		if (rc < 0)
 			return rc;
 		if (rc > 0) {

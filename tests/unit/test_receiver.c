@@ -242,9 +242,21 @@ status_messages_naks_and_the_ends(void **state)
 	nsi_receiver_do_work(&e->r, 306 * MS);
 	assert_int_equal(e->naks, 4);
 
+	/*
+	 * A window larger than half the image's term: the image accepts only half a term, so
+	 * its status messages must say half a term (found on loopback: advertising the
+	 * endpoint's window made the sender overrun the image and retransmit half the stream).
+	 */
+	e->r.p.window = 1 << 20;
+	setup(e, 3, 1, 310 * MS);
+	nsi_receiver_do_work(&e->r, 310 * MS);
+	assert_true(e->last.type == NSI_WIRE_T_SM && e->last.session_id == 3);
+	assert_int_equal(e->last.u.sm.window, TERM / 2);
+	e->r.p.window = 16384;
+
 	/* Silence: the image ends after the liveness timeout. */
-	nsi_receiver_do_work(&e->r, 1300 * MS + 1);
-	assert_int_equal(e->ended_silent, 1);
+	nsi_receiver_do_work(&e->r, 1310 * MS + 1);
+	assert_int_equal(e->ended_silent, 2);
 	assert_int_equal(e->r.nimages, 0);
 
 	/* End of stream: once everything up to it arrived. */
