@@ -359,7 +359,7 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 		.nak_delay_ns = u->nak_delay_ns >= 0 ? u->nak_delay_ns : 1 * MS,
 		.nak_retry_ns = 10 * MS,
 		.liveness_ns = 10000 * MS,
-		.receiver_id = ((int64_t)nsi_drv_random(d) << 32) | nsi_drv_random(d),
+		.receiver_id = (int64_t)((uint64_t)nsi_drv_random(d) << 32 | nsi_drv_random(d)),
 	};
 	nsi_receiver_init(&ep->rcv, &ops, ep, &rp);
 	for (int i = 0; i < DRV_EP_BATCH; i++)
