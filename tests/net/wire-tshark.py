@@ -14,8 +14,13 @@ text), which is what we write, so it calls ours malformed. For that frame the te
 what the old dissector can tell (type Error, frame length) and reports the gap; it fails on
 any other malformed frame.
 
+Then a real stream: udp_send runs a subscription and a publication over ns:udp through the
+driver (200 messages, some fragmented, then the end of stream) while tcpdump captures; the
+dissector must find setup, data, status-message and end-of-stream heartbeat frames, none
+malformed, every data frame of the publication's session and stream.
+
 Needs root (a capture on lo), tcpdump and tshark; skips (77) otherwise.
-usage: wire-tshark.py WIRE_FRAMES
+usage: wire-tshark.py WIRE_FRAMES UDP_SEND
 """
 import os
 import re
@@ -48,7 +53,7 @@ def free_port():
 
 
 def main():
-    frames_exe = sys.argv[1]
+    frames_exe, send_exe = sys.argv[1], sys.argv[2]
     if os.geteuid() != 0:
         print('not root: cannot capture on lo; skipped')
         return 77
@@ -68,7 +73,8 @@ def main():
         pcap = os.path.join(d, 'frames.pcap')
         port = free_port()
         # -c: tcpdump stops by itself after the frames; -U: written as they come.
-        dump = subprocess.Popen(['tcpdump', '-i', 'lo', '-U', '-n', '-c', '12', '-w', pcap,
+        dump = subprocess.Popen(['tcpdump', '-i', 'lo', '-U', '--immediate-mode', '-B', '16384',
+                                 '-n', '-c', '12', '-w', pcap,
                                  'udp and dst port %d' % port],
                                 stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         # It says "listening on lo" once the capture runs.
@@ -141,6 +147,55 @@ def main():
             print('note: Wireshark %s decodes Aeron error frames with the old draft layout and '
                   'marks ours malformed (known gap, docs/wire.md)'
                   % (version.group(0) if version else '?'))
+    # A real stream through the driver.
+    with tempfile.TemporaryDirectory() as d:
+        pcap = os.path.join(d, 'stream.pcap')
+        nsdir = os.path.join(d, 'driver')
+        port = free_port()
+        # Immediate mode and a large buffer: every datagram of the burst reaches the file.
+        dump = subprocess.Popen(['tcpdump', '-i', 'lo', '-U', '--immediate-mode', '-B', '16384',
+                                 '-n', '-w', pcap, 'udp and port %d' % port],
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        line = dump.stderr.readline()
+        check('tcpdump starts for the stream', 'listening' in line, line)
+        run = subprocess.run([send_exe, str(port), nsdir], capture_output=True, text=True,
+                             timeout=60)
+        time.sleep(0.2)  # the last datagrams reach the capture file (-U: written as they come)
+        dump.terminate()
+        dump.wait(timeout=10)
+        check('udp_send streamed 200 messages and ended: ' + run.stdout.strip(),
+              run.returncode == 0, run.stderr)
+        # tshark prints session ids as unsigned 32-bit numbers.
+        session = (str(int(run.stdout.split()[1]) & 0xffffffff) if run.returncode == 0
+                   else '?')
+        tshark = ['tshark', '-r', pcap, '-d', 'udp.port==%d,aeron' % port]
+
+        def values(field):
+            out = subprocess.run(tshark + ['-T', 'fields', '-E', 'occurrence=a', '-E',
+                                           'aggregator=,', '-e', field],
+                                 capture_output=True, text=True).stdout
+            return [v for line in out.splitlines() for v in line.split(',') if v != '']
+
+        setups = values('aeron.setup.session_id')
+        data_sessions = values('aeron.data.session_id')
+        data_streams = values('aeron.data.stream_id')
+        sms = values('aeron.sm.session_id')
+        eos = values('aeron.data.flags.s')
+        print('stream: %d setup, %d data, %d status-message frames; end-of-stream flags %s'
+              % (len(setups), len(data_sessions), len(sms), eos.count('1')))
+        check('setup frames of the session', len(setups) >= 1 and set(setups) == {session},
+              setups)
+        check('200 messages as data frames (fragments of 3000-byte ones included)',
+              len(data_sessions) >= 200, len(data_sessions))
+        check('every data frame of the session and stream 7',
+              set(data_sessions) == {session} and set(data_streams) == {'7'},
+              (set(data_sessions), set(data_streams)))
+        check('status messages back from the receiver', len(sms) >= 1 and set(sms) == {session},
+              sms)
+        check('a heartbeat with the end-of-stream flag', '1' in eos, eos)
+        out = subprocess.run(tshark + ['-Y', '_ws.malformed || _ws.expert.severity >= error'],
+                             capture_output=True, text=True).stdout
+        check('no frame of the stream is malformed', out.strip() == '', out)
     print('%d passed, %d failed' % (passed, failed))
     return 1 if failed else 0
 
