@@ -785,6 +785,7 @@ refresh_counters(struct nsi_driver *d)
 	nsi_drv_sys_set(d, NSI_SYS_MESSAGES, messages);
 	nsi_drv_sys_set(d, NSI_SYS_CLIENTS, d->clients.n);
 	nsi_drv_sys_set(d, NSI_SYS_SUBSCRIPTIONS, d->subs.n);
+	nsi_net_refresh(d);
 	nsi_store_release_i64(&d->cnc.hdr->counters_ns, nsi_drv_now(d));
 }
 
@@ -1083,6 +1084,22 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		[NSI_SYS_BYTES] = "bytes published",
 		[NSI_SYS_MESSAGES] = "messages delivered",
 		[NSI_SYS_COMMANDS_SKIPPED] = "commands skipped (writer died mid-command)",
+		[NSI_SYS_UDP_DATA_SENT] = "udp data datagrams sent",
+		[NSI_SYS_UDP_BYTES_SENT] = "udp data bytes sent",
+		[NSI_SYS_UDP_RETRANSMITS] = "udp retransmitted datagrams",
+		[NSI_SYS_UDP_RETRANSMIT_BYTES] = "udp retransmitted bytes",
+		[NSI_SYS_UDP_HEARTBEATS] = "udp heartbeats sent",
+		[NSI_SYS_UDP_SETUPS] = "udp setups sent",
+		[NSI_SYS_UDP_STATUS_RECEIVED] = "udp status messages received",
+		[NSI_SYS_UDP_NAKS_RECEIVED] = "udp naks received",
+		[NSI_SYS_UDP_NAKS_IGNORED] = "udp naks ignored",
+		[NSI_SYS_UDP_SHORT_SENDS] = "udp short sends",
+		[NSI_SYS_UDP_DATAGRAMS_RECEIVED] = "udp datagrams received",
+		[NSI_SYS_UDP_INVALID] = "udp invalid datagrams",
+		[NSI_SYS_UDP_STATUS_SENT] = "udp status messages sent",
+		[NSI_SYS_UDP_NAKS_SENT] = "udp naks sent",
+		[NSI_SYS_UDP_IMAGES_REFUSED] = "udp images refused",
+		[NSI_SYS_UDP_RCVBUF] = "udp socket receive buffer granted (bytes)",
 	};
 	for (int i = 0; i < NSI_SYS_COUNT; i++)
 		if (nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_SYSTEM, 0, i, sys_labels[i],

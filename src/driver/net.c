@@ -13,6 +13,9 @@
 
 #define MS 1000000LL
 
+static void add_sender(int64_t *t, const struct nsi_sender *s);
+static void add_receiver(int64_t *t, const struct nsi_receiver *r);
+
 /* ---- test-only loss injection (see net.h) ---- */
 
 static struct drv_loss *
@@ -174,6 +177,7 @@ nsi_net_pub_close(struct nsi_driver *d, struct drv_pub *p)
 	nsi_sender_close(&n->sender, n->sender.position);
 	n->sender.last_send_ns = INT64_MIN / 2;
 	(void)nsi_sender_do_work(&n->sender, nsi_drv_now(d));
+	add_sender(d->udp_closed, &n->sender);
 	nsi_udp_close(&n->sock);
 	loss_free(n->loss);
 	free(n);
@@ -384,6 +388,7 @@ nsi_net_endpoint_put(struct nsi_driver *d, struct drv_endpoint *ep)
 	for (int i = 0; i < d->endpoints.n; i++)
 		if (d->endpoints.v[i] == ep)
 			d->endpoints.v[i] = d->endpoints.v[--d->endpoints.n];
+	add_receiver(d->udp_closed, &ep->rcv);
 	nsi_udp_close(&ep->sock);
 	loss_free(ep->loss);
 	free(ep->buf);
@@ -457,4 +462,51 @@ nsi_net_active(const struct nsi_driver *d)
 		if (d->pubs.v[i]->kind == DRV_PUB_NET)
 			return true;
 	return false;
+}
+
+/* ---- counters ---- */
+
+static void
+add_sender(int64_t *t, const struct nsi_sender *s)
+{
+	t[NSI_SYS_UDP_DATA_SENT] += (int64_t)s->stats.datagrams;
+	t[NSI_SYS_UDP_BYTES_SENT] += (int64_t)s->stats.bytes;
+	t[NSI_SYS_UDP_RETRANSMITS] += (int64_t)s->stats.retransmits;
+	t[NSI_SYS_UDP_RETRANSMIT_BYTES] += (int64_t)s->stats.retransmit_bytes;
+	t[NSI_SYS_UDP_HEARTBEATS] += (int64_t)s->stats.heartbeats;
+	t[NSI_SYS_UDP_SETUPS] += (int64_t)s->stats.setups;
+	t[NSI_SYS_UDP_STATUS_RECEIVED] += (int64_t)s->stats.status_messages;
+	t[NSI_SYS_UDP_NAKS_RECEIVED] += (int64_t)s->stats.naks;
+	t[NSI_SYS_UDP_NAKS_IGNORED] += (int64_t)s->stats.naks_ignored;
+	t[NSI_SYS_UDP_SHORT_SENDS] += (int64_t)s->stats.short_sends;
+}
+
+static void
+add_receiver(int64_t *t, const struct nsi_receiver *r)
+{
+	t[NSI_SYS_UDP_DATAGRAMS_RECEIVED] += (int64_t)r->stats.datagrams;
+	t[NSI_SYS_UDP_INVALID] += (int64_t)r->stats.invalid;
+	t[NSI_SYS_UDP_STATUS_SENT] += (int64_t)r->stats.status_messages;
+	t[NSI_SYS_UDP_NAKS_SENT] += (int64_t)r->stats.naks;
+	t[NSI_SYS_UDP_IMAGES_REFUSED] += (int64_t)r->stats.images_refused;
+}
+
+void
+nsi_net_refresh(struct nsi_driver *d)
+{
+	int64_t t[NSI_SYS_COUNT];
+	memcpy(t, d->udp_closed, sizeof(t));
+	int64_t rcvbuf = 0;
+	for (int i = 0; i < d->pubs.n; i++)
+		if (d->pubs.v[i]->kind == DRV_PUB_NET && d->pubs.v[i]->net != NULL)
+			add_sender(t, &d->pubs.v[i]->net->sender);
+	for (int i = 0; i < d->endpoints.n; i++) {
+		add_receiver(t, &d->endpoints.v[i]->rcv);
+		int64_t g = d->endpoints.v[i]->sock.rcvbuf_granted;
+		if (rcvbuf == 0 || g < rcvbuf)
+			rcvbuf = g;
+	}
+	t[NSI_SYS_UDP_RCVBUF] = rcvbuf;
+	for (int k = NSI_SYS_UDP_DATA_SENT; k < NSI_SYS_COUNT; k++)
+		nsi_drv_sys_set(d, k, t[k]);
 }

@@ -85,6 +85,9 @@ int64_t nsi_net_image_end(const struct drv_pub *p);
 /* One duty cycle of every socket: datagrams in, data, control frames out. Returns the work. */
 int nsi_net_do_work(struct nsi_driver *d, int64_t now_ns);
 
+/* Copy the UDP totals (open sockets and closed ones) into the system counters. */
+void nsi_net_refresh(struct nsi_driver *d);
+
 /* Whether any socket is open (the conductor then wakes often). */
 bool nsi_net_active(const struct nsi_driver *d);
 

@@ -301,6 +301,23 @@ enum nsi_sys_counter {
 	NSI_SYS_BYTES,		  /* bytes published (frames and padding) in every log so far */
 	NSI_SYS_MESSAGES,	  /* messages delivered to subscriptions so far */
 	NSI_SYS_COMMANDS_SKIPPED, /* commands a dead or stopped client left unfinished */
+	/* UDP (driver/net.c), refreshed every heartbeat: totals over every socket so far. */
+	NSI_SYS_UDP_DATA_SENT,		/* data datagrams sent (first time) */
+	NSI_SYS_UDP_BYTES_SENT,		/* their bytes */
+	NSI_SYS_UDP_RETRANSMITS,	/* datagrams sent again for NAKs */
+	NSI_SYS_UDP_RETRANSMIT_BYTES,	/* their bytes */
+	NSI_SYS_UDP_HEARTBEATS,		/* heartbeats sent */
+	NSI_SYS_UDP_SETUPS,		/* setups sent */
+	NSI_SYS_UDP_STATUS_RECEIVED,	/* status messages received by senders */
+	NSI_SYS_UDP_NAKS_RECEIVED,	/* NAKs received by senders */
+	NSI_SYS_UDP_NAKS_IGNORED,	/* of those, not served (never sent, not held, repeats) */
+	NSI_SYS_UDP_SHORT_SENDS,	/* sends the kernel cut short */
+	NSI_SYS_UDP_DATAGRAMS_RECEIVED, /* datagrams received by endpoints */
+	NSI_SYS_UDP_INVALID,		/* of those, malformed: dropped */
+	NSI_SYS_UDP_STATUS_SENT,	/* status messages sent by receivers */
+	NSI_SYS_UDP_NAKS_SENT,		/* NAKs sent by receivers (one per gap) */
+	NSI_SYS_UDP_IMAGES_REFUSED,	/* images refused: an endpoint's cap */
+	NSI_SYS_UDP_RCVBUF,		/* smallest socket receive buffer the kernel granted */
 	NSI_SYS_COUNT
 };
 

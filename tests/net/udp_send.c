@@ -39,14 +39,16 @@ main(int argc, char **argv)
 	if (ns_client_create(&c, &o) != 0)
 		return 1;
 	char uri[96];
-	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%s|term-length=64k|mtu=1408", argv[1]);
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%s|term-length=64k|mtu=1408",
+		 argv[1]);
 	int got = 0, gone = 0;
 	struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
 	so.on_unavailable = on_gone;
 	so.ctx = &gone;
 	ns_subscription *s = NULL;
 	ns_publication *p = NULL;
-	if (ns_subscription_add(c, uri, 7, &so, &s) != 0 || ns_publication_add(c, uri, 7, 0, &p) != 0 ||
+	if (ns_subscription_add(c, uri, 7, &so, &s) != 0 ||
+	    ns_publication_add(c, uri, 7, 0, &p) != 0 ||
 	    ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC) != 0) {
 		fprintf(stderr, "udp_send: %s\n", ns_errmsg());
 		return 1;
