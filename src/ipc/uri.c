@@ -26,19 +26,27 @@ fail(char *err, size_t err_len, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* The leading decimal digits of @v (at most 2^40): their count, 0 when none or too large. */
+static size_t
+parse_digits(const char *v, size_t n, int64_t *out)
+{
+	int64_t x = 0;
+	size_t i = 0;
+	for (; i < n && v[i] >= '0' && v[i] <= '9'; i++) {
+		x = x * 10 + (v[i] - '0');
+		if (x > ((int64_t)1 << 40))
+			return 0;
+	}
+	*out = x;
+	return i;
+}
+
 /* A decimal integer with an optional k/m/g suffix (powers of 1024). */
 static bool
 parse_size(const char *v, size_t n, bool suffix, int64_t *out)
 {
-	int64_t x = 0;
-	size_t i = 0;
-	if (n == 0)
-		return false;
-	for (; i < n && v[i] >= '0' && v[i] <= '9'; i++) {
-		x = x * 10 + (v[i] - '0');
-		if (x > ((int64_t)1 << 40))
-			return false;
-	}
+	int64_t x;
+	size_t i = parse_digits(v, n, &x);
 	if (i == 0)
 		return false;
 	if (i < n && suffix && i + 1 == n) {
@@ -75,13 +83,8 @@ parse_int32(const char *v, size_t n, int32_t *out)
 static bool
 parse_duration(const char *v, size_t n, int64_t *out)
 {
-	size_t i = 0;
-	int64_t x = 0;
-	for (; i < n && v[i] >= '0' && v[i] <= '9'; i++) {
-		x = x * 10 + (v[i] - '0');
-		if (x > ((int64_t)1 << 40))
-			return false;
-	}
+	int64_t x;
+	size_t i = parse_digits(v, n, &x);
 	if (i == 0)
 		return false;
 	const char *unit = v + i;

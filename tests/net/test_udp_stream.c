@@ -249,50 +249,82 @@ endpoints_are_shared_and_checked(void **state)
 	assert_int_equal(ns_client_close(c), 0);
 }
 
-/*
- * Two drivers, as two machines would have: the publisher's client and driver in one
- * directory, the subscriber's in another; only UDP joins them.
- */
+/* Two clients, each with its own embedded driver in its own directory: only UDP joins them. */
+struct pair {
+	char dir2[64];
+	ns_client *pc, *sc;
+	ns_publication *p;
+	ns_subscription *s;
+};
+
+static void
+pair_open(struct pair *x, const char *params, uint32_t pub_flags)
+{
+	snprintf(x->dir2, sizeof(x->dir2), "/tmp/ns-udptest2-XXXXXX");
+	assert_non_null(mkdtemp(x->dir2));
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	assert_int_equal(ns_client_create(&x->pc, &o), 0);
+	o.dir = x->dir2;
+	assert_int_equal(ns_client_create(&x->sc, &o), 0);
+	assert_int_equal(ns_client_is_embedded(x->pc), 1);
+	assert_int_equal(ns_client_is_embedded(x->sc), 1);
+	char uri[128];
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d%s", free_port(), params);
+	assert_int_equal(ns_subscription_add(x->sc, uri, 4, NULL, &x->s), 0);
+	assert_int_equal(ns_publication_add(x->pc, uri, 4, pub_flags, &x->p), 0);
+	assert_int_equal(ns_publication_wait_connected(x->p, ns_clock_ns() + 10 * SEC), 0);
+}
+
+static void
+pair_close(struct pair *x)
+{
+	assert_int_equal(ns_publication_close(x->p), 0);
+	assert_int_equal(ns_subscription_close(x->s), 0);
+	assert_int_equal(ns_client_close(x->pc), 0);
+	assert_int_equal(ns_client_close(x->sc), 0);
+	assert_int_equal(tu_rmdir_driver(x->dir2), 0);
+}
+
+/* Messages of 4 KiB, random bytes from their sequence number, with its CRC. */
+static size_t
+make_4k(uint8_t *buf, uint32_t seq)
+{
+	for (size_t b = 8; b < 4096; b++)
+		buf[b] = (uint8_t)tu_mix64(seq * 4096 + b);
+	uint32_t crc = tu_crc32c(seq, buf + 8, 4096 - 8);
+	memcpy(buf, &seq, 4);
+	memcpy(buf + 4, &crc, 4);
+	return 4096;
+}
+
+/* Offer @total messages made by @make and read them back until @deadline_ns. */
+static void
+stream(struct pair *x, uint32_t total, size_t (*make)(uint8_t *, uint32_t), struct got *g,
+       int64_t deadline_ns)
+{
+	static uint8_t buf[4096];
+	uint32_t seq = 0;
+	while (g->next < total && ns_clock_ns() < deadline_ns) {
+		while (seq < total && ns_offer(x->p, buf, make(buf, seq)) > 0)
+			seq++;
+		(void)ns_subscription_poll(x->s, on_msg, g, 256);
+	}
+}
+
+/* Two drivers, as two machines would have: the publisher's and the subscriber's. */
 static void
 two_drivers(void **state)
 {
 	(void)state;
-	char dir2[64];
-	snprintf(dir2, sizeof(dir2), "/tmp/ns-udptest2-XXXXXX");
-	assert_non_null(mkdtemp(dir2));
-	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
-	o.dir = dir;
-	ns_client *pc = NULL, *sc = NULL;
-	assert_int_equal(ns_client_create(&pc, &o), 0);
-	o.dir = dir2;
-	assert_int_equal(ns_client_create(&sc, &o), 0);
-	assert_int_equal(ns_client_is_embedded(pc), 1);
-	assert_int_equal(ns_client_is_embedded(sc), 1);
-	char uri[96];
-	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", free_port());
+	struct pair x;
+	pair_open(&x, "", 0);
+	assert_int_equal(ns_subscription_wait_connected(x.s, ns_clock_ns() + 10 * SEC), 0);
 	struct got g = { 0 };
-	ns_subscription *s = NULL;
-	ns_publication *p = NULL;
-	assert_int_equal(ns_subscription_add(sc, uri, 4, NULL, &s), 0);
-	assert_int_equal(ns_publication_add(pc, uri, 4, 0, &p), 0);
-	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
-	assert_int_equal(ns_subscription_wait_connected(s, ns_clock_ns() + 10 * SEC), 0);
-	static uint8_t buf[4096];
-	const uint32_t total = 20000;
-	uint32_t seq = 0;
-	int64_t deadline = ns_clock_ns() + 30 * SEC;
-	while (g.next < total && ns_clock_ns() < deadline) {
-		while (seq < total && ns_offer(p, buf, make_msg(buf, seq)) > 0)
-			seq++;
-		(void)ns_subscription_poll(s, on_msg, &g, 256);
-	}
-	assert_int_equal(g.next, total);
+	stream(&x, 20000, make_msg, &g, ns_clock_ns() + 30 * SEC);
+	assert_int_equal(g.next, 20000);
 	assert_int_equal(g.bad, 0);
-	assert_int_equal(ns_publication_close(p), 0);
-	assert_int_equal(ns_subscription_close(s), 0);
-	assert_int_equal(ns_client_close(pc), 0);
-	assert_int_equal(ns_client_close(sc), 0);
-	assert_int_equal(tu_rmdir_driver(dir2), 0);
+	pair_close(&x);
 }
 
 /*
@@ -307,45 +339,15 @@ sixty_four_mib_through_loss(void **state)
 	(void)state;
 	const long long seeds[] = { 7, 1234567, 987654321 };
 	for (int k = 0; k < 3; k++) {
-		char env[96], dir2[64];
+		char env[96];
 		snprintf(env, sizeof(env), "seed=%lld,drop=5,dup=1,reorder=2", seeds[k]);
 		assert_int_equal(setenv("NANOSTREAM_TEST_LOSS", env, 1), 0);
-		snprintf(dir2, sizeof(dir2), "/tmp/ns-udploss-XXXXXX");
-		assert_non_null(mkdtemp(dir2));
-		struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
-		o.dir = dir;
-		ns_client *pc = NULL, *sc = NULL;
-		assert_int_equal(ns_client_create(&pc, &o), 0);
-		o.dir = dir2;
-		assert_int_equal(ns_client_create(&sc, &o), 0);
-		char uri[96];
-		snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d|term-length=4m",
-			 free_port());
-		struct got g = { 0 };
-		ns_subscription *s = NULL;
-		ns_publication *p = NULL;
-		assert_int_equal(ns_subscription_add(sc, uri, 4, NULL, &s), 0);
-		assert_int_equal(ns_publication_add(pc, uri, 4, NS_PUBLICATION_EXCLUSIVE, &p), 0);
 		int64_t t0 = ns_clock_ns();
-		assert_int_equal(ns_publication_wait_connected(p, t0 + 10 * SEC), 0);
-		static uint8_t buf[4096];
+		struct pair x;
+		pair_open(&x, "|term-length=4m", NS_PUBLICATION_EXCLUSIVE);
 		const uint32_t total = 64 * 1024 * 1024 / 4096;
-		uint32_t seq = 0;
-		int64_t deadline = t0 + 20 * SEC;
-		while (g.next < total && ns_clock_ns() < deadline) {
-			while (seq < total) {
-				size_t len = 4096;
-				for (size_t b = 8; b < len; b++)
-					buf[b] = (uint8_t)tu_mix64(seq * 4096 + b);
-				uint32_t crc = tu_crc32c(seq, buf + 8, len - 8);
-				memcpy(buf, &seq, 4);
-				memcpy(buf + 4, &crc, 4);
-				if (ns_offer(p, buf, len) < 0)
-					break;
-				seq++;
-			}
-			(void)ns_subscription_poll(s, on_msg, &g, 256);
-		}
+		struct got g = { 0 };
+		stream(&x, total, make_4k, &g, t0 + 20 * SEC);
 		double secs = (double)(ns_clock_ns() - t0) / 1e9;
 		print_message(
 			"# seed %lld: %u of %u messages of 4 KiB (64 MiB) in %.2f s, %u bad\n",
@@ -354,16 +356,12 @@ sixty_four_mib_through_loss(void **state)
 		assert_int_equal(g.bad, 0);
 		assert_true(secs <= 20.0);
 		/* The loss was seen and repaired: NAKs out of the receiver, retransmits back. */
-		int64_t naks = counter_at_least(dir2, "udp naks sent", 1);
+		int64_t naks = counter_at_least(x.dir2, "udp naks sent", 1);
 		int64_t rtx = counter_at_least(dir, "udp retransmitted datagrams", 1);
 		print_message("# seed %lld: %lld NAKs sent, %lld datagrams retransmitted\n",
 			      seeds[k], (long long)naks, (long long)rtx);
 		assert_true(naks > 0 && rtx > 0);
-		assert_int_equal(ns_publication_close(p), 0);
-		assert_int_equal(ns_subscription_close(s), 0);
-		assert_int_equal(ns_client_close(pc), 0);
-		assert_int_equal(ns_client_close(sc), 0);
-		assert_int_equal(tu_rmdir_driver(dir2), 0);
+		pair_close(&x);
 		assert_int_equal(tu_rmdir_driver(dir), 0);
 		assert_int_equal(mkdir(dir, 0700), 0);
 	}
