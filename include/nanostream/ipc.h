@@ -191,9 +191,10 @@ NS_API int ns_uri_check(const char *uri, char *msg, size_t msg_len);
  * not answer within the client's timeout), NS_EDRIVER_TIMEOUT (the driver stopped), -ENOSPC
  * (the driver has no room for the log, or no free counter: a new log needs two and one per
  * subscription of its stream), -EEXIST (the driver found the log's file name taken),
- * -EHOSTUNREACH (ns:udp: the endpoint's host does not resolve), or the socket's error (ns:udp:
- * -EADDRNOTAVAIL for an interface this machine does not have). Nothing is left behind on
- * failure; ns_errmsg() says why in words.
+ * -EHOSTUNREACH (ns:udp: the endpoint's host does not resolve), -EOPNOTSUPP (ns:udp:
+ * reliable=false, not carried yet), or the socket's error (ns:udp: -EADDRNOTAVAIL for an
+ * interface this machine does not have). Nothing is left behind on failure; ns_errmsg() says
+ * why in words.
  * Ownership: *pub is the caller's until ns_publication_close().
  * Thread safety: any thread.
  * Progress: blocking (waits for the driver).

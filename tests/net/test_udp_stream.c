@@ -232,6 +232,13 @@ endpoints_are_shared_and_checked(void **state)
 	assert_null(x);
 	assert_non_null(strstr(ns_errmsg(), "cannot bind 127.0.0.1:"));
 	close(fd);
+	/* A parameter the driver cannot honour yet is refused, not ignored. */
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d|reliable=false", port);
+	ns_publication *q = NULL;
+	assert_int_equal(ns_publication_add(c, uri, 1, 0, &q), -EOPNOTSUPP);
+	assert_null(q);
+	assert_string_equal(ns_errmsg(),
+			    "reliable=false is not carried yet: ns:udp streams are reliable");
 	/* An IPC subscription on the same stream sees nothing of the UDP ones, and back. */
 	ns_subscription *ipc = NULL;
 	ns_publication *p = NULL;
