@@ -12,15 +12,23 @@ static uint8_t *
 slot(const struct nsi_image_rx *im, int64_t position)
 {
 	const struct nsi_log *log = im->log;
-	int64_t term = position >> log->shift;
-	return log->terms[term % NSI_LOG_PARTITIONS] + (position & (log->term_length - 1));
+	return log->terms[nsi_log_partition((int32_t)(position >> log->shift))] +
+	       (position & (log->term_length - 1));
 }
 
-/* The first word of the frame at @position: its length once committed, else 0. */
+/*
+ * The frame at @position, through the log's checked reader: its aligned length (> 0, never
+ * past the term's end), 0 when nothing is there, or < 0 when its length is impossible. The
+ * image's file is in the shared directory, so another process could write a length into it:
+ * each length is read once and bounded before the walks below move by it.
+ */
 static int32_t
-length_at(const struct nsi_image_rx *im, int64_t position)
+frame_at(const struct nsi_image_rx *im, int64_t position)
 {
-	return (int32_t)nsi_load_relaxed_u32((uint32_t *)(void *)slot(im, position));
+	const struct nsi_log *log = im->log;
+	struct nsi_data_header h;
+	return nsi_term_frame(log->terms[nsi_log_partition((int32_t)(position >> log->shift))],
+			      log->term_length, (int32_t)(position & (log->term_length - 1)), &h);
 }
 
 int64_t
@@ -68,10 +76,10 @@ static void
 advance(struct nsi_image_rx *im)
 {
 	while (im->rebuild < im->hwm) {
-		int32_t len = length_at(im, im->rebuild);
+		int32_t len = frame_at(im, im->rebuild);
 		if (len <= 0)
-			break;
-		im->rebuild += nsi_frame_align(len);
+			break; /* a gap, or a length no writer of ours left: stop there */
+		im->rebuild += len;
 	}
 	note_end(im);
 }
@@ -133,7 +141,7 @@ nsi_image_rx_insert(struct nsi_image_rx *im, const struct nsi_frame *f, int64_t 
 		       (size_t)log->term_length);
 	}
 	uint8_t *dst = slot(im, p);
-	if (length_at(im, p) != 0) { /* a retransmit of what is already here */
+	if (frame_at(im, p) != 0) { /* a retransmit of what is already here */
 		im->stats.duplicates++;
 		return NSI_RX_DUPLICATE;
 	}
@@ -173,16 +181,18 @@ nsi_image_rx_gaps(const struct nsi_image_rx *im, struct nsi_gap *gaps, int max)
 	int n = 0;
 	int64_t pos = im->rebuild;
 	while (pos < im->hwm && n < max) {
-		int32_t len = length_at(im, pos);
+		int32_t len = frame_at(im, pos);
 		if (len > 0) {
-			pos += nsi_frame_align(len);
+			pos += len;
 			continue;
 		}
+		if (len < 0)
+			break; /* an impossible length: nothing past it can be asked for */
 		/* A gap: up to the next frame that arrived, the term's end or hwm. */
 		int64_t start = pos;
 		int64_t term_end = ((pos >> log->shift) + 1) << log->shift;
 		int64_t stop = im->hwm < term_end ? im->hwm : term_end;
-		while (pos < stop && length_at(im, pos) == 0)
+		while (pos < stop && frame_at(im, pos) == 0)
 			pos += NSI_FRAME_ALIGN;
 		int64_t term = start >> log->shift;
 		gaps[n].term_id = (int32_t)((uint32_t)log->initial_term_id + (uint32_t)term);

@@ -43,6 +43,17 @@ find(struct nsi_receiver *r, const struct nsi_frame *f, const struct nsi_udp_add
 	return NULL;
 }
 
+/*
+ * The slowest subscriber's position, from counters subscribers write (shared memory): read
+ * once, then bounded to what the image holds, 0 up to its rebuild position.
+ */
+static int64_t
+slowest_of(struct nsi_receiver *r, const struct nsi_rimage *im)
+{
+	int64_t v = r->ops.slowest(r->ctx, im->owner, im->rx.rebuild);
+	return v < 0 ? 0 : v > im->rx.rebuild ? im->rx.rebuild : v;
+}
+
 /* @window: the image's own (the endpoint's, clamped to half its term): what it accepts. */
 static int
 send_sm(struct nsi_receiver *r, const struct nsi_udp_addr *to, int32_t session, int32_t stream,
@@ -127,8 +138,7 @@ nsi_receiver_on_datagram(struct nsi_receiver *r, const uint8_t *buf, size_t len,
 			}
 			r->stats.frames++;
 			im->last_frame_ns = now_ns;
-			int64_t slowest = r->ops.slowest(r->ctx, im->owner, im->rx.rebuild);
-			(void)nsi_image_rx_insert(&im->rx, &f, slowest);
+			(void)nsi_image_rx_insert(&im->rx, &f, slowest_of(r, im));
 			break;
 		}
 		default:
@@ -142,7 +152,7 @@ serve(struct nsi_receiver *r, struct nsi_rimage *im, int64_t now_ns)
 {
 	int sent = 0;
 	const struct nsi_log *log = im->rx.log;
-	int64_t pos = r->ops.slowest(r->ctx, im->owner, im->rx.rebuild);
+	int64_t pos = slowest_of(r, im);
 	bool at_end = im->rx.eos >= 0 && im->rx.rebuild >= im->rx.eos;
 	/* At the end, a last one with the end-of-stream flag, so the sender knows. */
 	if (at_end || im->sm_now || pos - im->sm_position >= im->rx.window / 4 ||

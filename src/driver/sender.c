@@ -54,13 +54,16 @@ publisher_window(struct nsi_sender *s)
 	struct nsi_log *log = s->log;
 	int64_t k = term_of(s, s->position);
 	int64_t want = k >= 1 ? (k - 1) << log->shift : 0;
-	int64_t clean = nsi_load_relaxed_i64(&log->meta->clean_position);
-	while (clean < want) {
-		memset(log->terms[(clean >> log->shift) % NSI_LOG_PARTITIONS], 0,
+	/*
+	 * Our own count, never read back from the shared metadata (a publisher could write any
+	 * value there): the metadata only gets a copy, for the record.
+	 */
+	while (s->clean < want) {
+		memset(log->terms[nsi_log_partition((int32_t)(s->clean >> log->shift))], 0,
 		       (size_t)log->term_length);
-		clean += log->term_length;
+		s->clean += log->term_length;
 	}
-	nsi_store_release_i64(&log->meta->clean_position, clean);
+	nsi_store_release_i64(&log->meta->clean_position, s->clean);
 	nsi_store_release_i64(&log->meta->publisher_limit, s->position + log->term_length / 2);
 }
 
@@ -86,9 +89,7 @@ nsi_sender_init(struct nsi_sender *s, struct nsi_log *log, nsi_send_fn send, voi
 	s->end_position = -1;
 	/* Never zero the partitions of the sender's term and the two around it. */
 	int64_t k = term_of(s, s->position);
-	int64_t floor = k >= 2 ? (k - 2) << log->shift : 0;
-	if (nsi_load_relaxed_i64(&log->meta->clean_position) < floor)
-		nsi_store_release_i64(&log->meta->clean_position, floor);
+	s->clean = k >= 2 ? (k - 2) << log->shift : 0;
 	publisher_window(s);
 	return 0;
 }

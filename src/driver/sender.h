@@ -64,6 +64,7 @@ struct nsi_sender {
 	int64_t last_sm_ns;   /* last status message */
 	int64_t receiver_id;  /* the receiver's, from its status messages */
 	int64_t end_position; /* the stream ends here (closed and drained), or -1 */
+	int64_t clean;	      /* positions below it are zeroed (ours; copied to the metadata) */
 	bool want_setup;
 	bool connected;
 	struct nsi_resend resend[NSI_SENDER_RESENDS];

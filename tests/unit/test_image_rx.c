@@ -335,6 +335,31 @@ heartbeats_and_the_end_of_stream(void **state)
 	destroy(fx);
 }
 
+/*
+ * The image's file is in the shared directory: another process can write a length into it.
+ * An impossible length (past the term) where a frame is missing stops the walks there; the
+ * rebuild position never jumps by it and the gap scan ends.
+ */
+static void
+a_forged_length_is_bounded(void **state)
+{
+	(void)state;
+	struct fixture *fx = make(INITIAL, 0, TERM / 2);
+	uint8_t payload[100];
+	struct nsi_frame f = frame_at(0, payload, 100, 0);
+	assert_int_equal(nsi_image_rx_insert(&fx->im, &f, 0), NSI_RX_WRITTEN);
+	/* A hostile writer puts 0x7fffffe0 where the frame at 160 should come. */
+	uint32_t forged = 0x7fffffe0u;
+	memcpy(fx->log.terms[0] + 160, &forged, sizeof(forged));
+	f = frame_at(320, payload, 100, 2);
+	assert_int_equal(nsi_image_rx_insert(&fx->im, &f, 0), NSI_RX_WRITTEN);
+	assert_true(fx->im.rebuild == 160);
+	struct nsi_gap g[4];
+	assert_int_equal(nsi_image_rx_gaps(&fx->im, g, 4), 0); /* nothing NAKed past it */
+	assert_true(fx->im.rebuild <= fx->im.hwm && fx->im.hwm == 480);
+	destroy(fx);
+}
+
 int
 main(void)
 {
@@ -345,6 +370,7 @@ main(void)
 		cmocka_unit_test(duplicates_window_and_impossible_frames_change_nothing),
 		cmocka_unit_test(terms_come_round_clean),
 		cmocka_unit_test(heartbeats_and_the_end_of_stream),
+		cmocka_unit_test(a_forged_length_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,7 +74,7 @@ env_slowest(void *ctx, void *owner, int64_t rebuild)
 {
 	(void)owner;
 	struct env *e = ctx;
-	return e->slowest < 0 ? rebuild : e->slowest;
+	return e->slowest == -1 ? rebuild : e->slowest;
 }
 
 static void
@@ -229,6 +229,19 @@ status_messages_naks_and_the_ends(void **state)
 	/* And every status interval anyway. */
 	nsi_receiver_do_work(&e->r, 4 + 200 * MS);
 	assert_int_equal(e->sms, 3);
+	/*
+	 * Subscriber positions come from shared counters: one far past what arrived (or
+	 * negative) is bounded to the image before it goes into a status message.
+	 */
+	e->slowest = INT64_MAX / 2;
+	nsi_receiver_do_work(&e->r, 5 + 400 * MS);
+	assert_int_equal(e->sms, 4);
+	assert_int_equal(e->last.u.sm.term_id, INITIAL);
+	assert_true(e->last.u.sm.term_offset == e->r.images[0].rx.rebuild);
+	e->slowest = -12345;
+	nsi_receiver_do_work(&e->r, 6 + 600 * MS);
+	assert_int_equal(e->last.u.sm.term_offset, 0);
+	e->slowest = 4096;
 
 	/* A gap: NAKed after the delay, again after the retry interval, each gap once. */
 	data(e, 1, 8192, 128, NSI_DATA_F_WHOLE, 300 * MS);

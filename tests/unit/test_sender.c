@@ -352,6 +352,23 @@ naks_and_retransmits_stay_bounded(void **state)
 	world_free(w);
 }
 
+/*
+ * The metadata of a network log is shared with publishers: a forged clean position must not
+ * steer the sender's cleaning (it keeps its own), so the stream carries on as before.
+ */
+static void
+a_forged_clean_position_changes_nothing(void **state)
+{
+	(void)state;
+	struct world *w = world(11);
+	run(w, 500);
+	w->pub.meta->clean_position = INT64_MIN; /* would mean: zero 2^63 bytes first */
+	run(w, 4000);
+	w->pub.meta->clean_position = INT64_MAX;
+	run(w, 8000);
+	world_free(w);
+}
+
 static void
 naks_that_cannot_be_served_are_ignored(void **state)
 {
@@ -505,6 +522,7 @@ main(void)
 		cmocka_unit_test(a_lossy_link_delivers_everything),
 		cmocka_unit_test(naks_and_retransmits_stay_bounded),
 		cmocka_unit_test(naks_that_cannot_be_served_are_ignored),
+		cmocka_unit_test(a_forged_clean_position_changes_nothing),
 		cmocka_unit_test(setups_heartbeats_rtt_and_the_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
