@@ -88,7 +88,7 @@ int
 nsi_image_rx_insert(struct nsi_image_rx *im, const struct nsi_frame *f, int64_t slowest)
 {
 	const struct nsi_log *log = im->log;
-	if ((f->type != NSI_WIRE_T_DATA && f->type != NSI_WIRE_T_PAD) ||
+	if ((f->type != NSI_FRAME_DATA && f->type != NSI_FRAME_PAD) ||
 	    f->session_id != im->session_id || f->stream_id != im->stream_id) {
 		im->stats.refused++;
 		return NSI_RX_REFUSED;
@@ -100,12 +100,12 @@ nsi_image_rx_insert(struct nsi_image_rx *im, const struct nsi_frame *f, int64_t 
 		im->stats.out_of_window++;
 		return NSI_RX_OUT_OF_WINDOW;
 	}
-	if (f->type == NSI_WIRE_T_DATA && f->u.data.heartbeat) {
+	if (f->type == NSI_FRAME_DATA && f->u.data.heartbeat) {
 		im->stats.heartbeats++;
 		int64_t announced = p < limit ? p : limit;
 		if (announced > im->hwm)
 			im->hwm = announced;
-		if ((f->flags & NSI_DATA_F_EOS) != 0)
+		if ((f->flags & NSI_FLAG_END_OF_STREAM) != 0)
 			im->eos = p;
 		advance(im);
 		return NSI_RX_HEARTBEAT;
@@ -158,7 +158,7 @@ nsi_image_rx_insert(struct nsi_image_rx *im, const struct nsi_frame *f, int64_t 
 	};
 	/* Everything but the length word, then the length with release: the commit. */
 	memcpy(dst + 4, (const uint8_t *)&h + 4, sizeof(h) - 4);
-	if (f->type == NSI_WIRE_T_DATA) {
+	if (f->type == NSI_FRAME_DATA) {
 		if (f->u.data.payload_length != 0)
 			memcpy(dst + NSI_DATA_HEADER_LEN, f->u.data.payload,
 			       f->u.data.payload_length);

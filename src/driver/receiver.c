@@ -126,11 +126,11 @@ nsi_receiver_on_datagram(struct nsi_receiver *r, const uint8_t *buf, size_t len,
 	off = 0;
 	while (nsi_wire_next(buf, len, &off, &f) == 1) {
 		switch (f.type) {
-		case NSI_WIRE_T_SETUP:
+		case NSI_FRAME_SETUP:
 			on_setup(r, &f, from, now_ns);
 			break;
-		case NSI_WIRE_T_DATA:
-		case NSI_WIRE_T_PAD: {
+		case NSI_FRAME_DATA:
+		case NSI_FRAME_PAD: {
 			struct nsi_rimage *im = find(r, &f, from);
 			if (im == NULL) {
 				r->stats.unknown_image++;

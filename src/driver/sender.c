@@ -29,7 +29,7 @@ term_id_of(const struct nsi_sender *s, int64_t position)
 static const uint8_t *
 term_at(const struct nsi_sender *s, int64_t position)
 {
-	return s->log->terms[term_of(s, position) % NSI_LOG_PARTITIONS];
+	return s->log->terms[nsi_log_partition((int32_t)term_of(s, position))];
 }
 
 /* The oldest position a retransmit may still read: the start of the previous term. */
@@ -172,11 +172,11 @@ send_setup(struct nsi_sender *s, int64_t now_ns)
 static int
 send_heartbeat(struct nsi_sender *s, int64_t now_ns)
 {
-	struct nsi_frame f = { .flags = NSI_DATA_F_WHOLE,
+	struct nsi_frame f = { .flags = NSI_FLAG_UNFRAGMENTED,
 			       .session_id = s->session_id,
 			       .stream_id = s->stream_id };
 	if (s->end_position >= 0 && s->position >= s->end_position)
-		f.flags |= NSI_DATA_F_EOS;
+		f.flags |= NSI_FLAG_END_OF_STREAM;
 	f.u.data.term_offset = offset_of(s, s->position);
 	f.u.data.term_id = term_id_of(s, s->position);
 	int rc = send_control(s, nsi_wire_put_heartbeat(s->scratch, sizeof(s->scratch), &f));
@@ -239,7 +239,7 @@ nsi_sender_do_work(struct nsi_sender *s, int64_t now_ns)
 			r->used = false;
 		}
 	}
-	int64_t limit = s->limit;
+	int64_t limit = s->limit, sent_from = s->position;
 	if (s->end_position >= 0 && s->end_position < limit)
 		limit = s->end_position;
 	while (s->position < limit) {
@@ -257,8 +257,9 @@ nsi_sender_do_work(struct nsi_sender *s, int64_t now_ns)
 		s->position += advance;
 		s->last_send_ns = now_ns;
 		work++;
-		publisher_window(s);
 	}
+	if (s->position != sent_from)
+		publisher_window(s); /* once per cycle, not per datagram */
 	if (work == 0 && now_ns - s->last_send_ns >= s->p.heartbeat_ns) {
 		int rc = send_heartbeat(s, now_ns);
 		if (rc < 0)
@@ -317,7 +318,7 @@ nsi_sender_on_frame(struct nsi_sender *s, const struct nsi_frame *f, int64_t now
 	if (f->session_id != s->session_id || f->stream_id != s->stream_id)
 		return;
 	switch (f->type) {
-	case NSI_WIRE_T_SM: {
+	case NSI_FRAME_STATUS: {
 		s->stats.status_messages++;
 		int32_t terms =
 			(int32_t)((uint32_t)f->u.sm.term_id - (uint32_t)s->log->initial_term_id);
@@ -338,10 +339,10 @@ nsi_sender_on_frame(struct nsi_sender *s, const struct nsi_frame *f, int64_t now
 		}
 		return;
 	}
-	case NSI_WIRE_T_NAK:
+	case NSI_FRAME_NAK:
 		on_nak(s, f, now_ns);
 		return;
-	case NSI_WIRE_T_RTTM: {
+	case NSI_FRAME_RTT: {
 		if ((f->flags & NSI_RTTM_F_REPLY) == 0)
 			return;
 		struct nsi_frame r = *f;

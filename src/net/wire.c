@@ -62,7 +62,7 @@ is_pow2(int32_t v)
 static int
 parse_data(const uint8_t *p, size_t rest, struct nsi_frame *f, size_t *used)
 {
-	if (rest < NSI_WIRE_DATA)
+	if (rest < NSI_DATA_HEADER_LEN)
 		return -NSI_WIRE_SHORT;
 	f->u.data.term_offset = get32(p + 8);
 	f->session_id = get32(p + 12);
@@ -72,27 +72,27 @@ parse_data(const uint8_t *p, size_t rest, struct nsi_frame *f, size_t *used)
 	f->u.data.payload = NULL;
 	f->u.data.payload_length = 0;
 	f->u.data.heartbeat = false;
-	if (f->u.data.term_offset < 0 || f->u.data.term_offset % NSI_WIRE_ALIGN != 0)
+	if (f->u.data.term_offset < 0 || f->u.data.term_offset % NSI_FRAME_ALIGN != 0)
 		return -NSI_WIRE_BAD_OFFSET;
-	if (f->type == NSI_WIRE_T_PAD) {
+	if (f->type == NSI_FRAME_PAD) {
 		/* The header alone travels; its length is the padding's extent in the term. */
-		if (f->frame_length < NSI_WIRE_DATA || f->frame_length % NSI_WIRE_ALIGN != 0)
+		if (f->frame_length < NSI_DATA_HEADER_LEN || f->frame_length % NSI_FRAME_ALIGN != 0)
 			return -NSI_WIRE_BAD_LENGTH;
-		*used = NSI_WIRE_DATA;
+		*used = NSI_DATA_HEADER_LEN;
 		return 1;
 	}
 	if (f->frame_length == 0) {
 		f->u.data.heartbeat = true;
-		*used = NSI_WIRE_DATA;
+		*used = NSI_DATA_HEADER_LEN;
 		return 1;
 	}
-	if (f->frame_length < NSI_WIRE_DATA || (size_t)f->frame_length > rest)
+	if (f->frame_length < NSI_DATA_HEADER_LEN || (size_t)f->frame_length > rest)
 		return -NSI_WIRE_BAD_LENGTH;
-	f->u.data.payload = p + NSI_WIRE_DATA;
-	f->u.data.payload_length = (uint32_t)f->frame_length - NSI_WIRE_DATA;
+	f->u.data.payload = p + NSI_DATA_HEADER_LEN;
+	f->u.data.payload_length = (uint32_t)f->frame_length - NSI_DATA_HEADER_LEN;
 	/* The next frame starts at the next multiple of 32, or the datagram ends first. */
 	size_t aligned =
-		((size_t)f->frame_length + NSI_WIRE_ALIGN - 1) & ~(size_t)(NSI_WIRE_ALIGN - 1);
+		((size_t)f->frame_length + NSI_FRAME_ALIGN - 1) & ~(size_t)(NSI_FRAME_ALIGN - 1);
 	*used = aligned < rest ? aligned : rest;
 	return 1;
 }
@@ -102,19 +102,19 @@ parse_control(const uint8_t *p, size_t rest, struct nsi_frame *f)
 {
 	size_t need;
 	switch (f->type) {
-	case NSI_WIRE_T_NAK:
+	case NSI_FRAME_NAK:
 		need = NSI_WIRE_NAK;
 		break;
-	case NSI_WIRE_T_SM:
+	case NSI_FRAME_STATUS:
 		need = NSI_WIRE_SM;
 		break;
-	case NSI_WIRE_T_SETUP:
+	case NSI_FRAME_SETUP:
 		need = NSI_WIRE_SETUP;
 		break;
-	case NSI_WIRE_T_RTTM:
+	case NSI_FRAME_RTT:
 		need = NSI_WIRE_RTTM;
 		break;
-	case NSI_WIRE_T_ERR:
+	case NSI_FRAME_ERROR:
 		need = NSI_WIRE_ERR;
 		break;
 	default:
@@ -127,16 +127,16 @@ parse_control(const uint8_t *p, size_t rest, struct nsi_frame *f)
 	f->session_id = get32(p + 8);
 	f->stream_id = get32(p + 12);
 	switch (f->type) {
-	case NSI_WIRE_T_NAK:
+	case NSI_FRAME_NAK:
 		f->u.nak.term_id = get32(p + 16);
 		f->u.nak.term_offset = get32(p + 20);
 		f->u.nak.length = get32(p + 24);
-		if (f->u.nak.term_offset < 0 || f->u.nak.term_offset % NSI_WIRE_ALIGN != 0)
+		if (f->u.nak.term_offset < 0 || f->u.nak.term_offset % NSI_FRAME_ALIGN != 0)
 			return -NSI_WIRE_BAD_OFFSET;
 		if (f->u.nak.length <= 0)
 			return -NSI_WIRE_BAD_FIELD;
 		return 1;
-	case NSI_WIRE_T_SM:
+	case NSI_FRAME_STATUS:
 		f->u.sm.term_id = get32(p + 16);
 		f->u.sm.term_offset = get32(p + 20);
 		f->u.sm.window = get32(p + 24);
@@ -148,7 +148,7 @@ parse_control(const uint8_t *p, size_t rest, struct nsi_frame *f)
 		if (f->u.sm.window < 0)
 			return -NSI_WIRE_BAD_FIELD;
 		return 1;
-	case NSI_WIRE_T_SETUP:
+	case NSI_FRAME_SETUP:
 		/* Setup's own words start with the term offset, before session and stream. */
 		f->u.setup.term_offset = get32(p + 8);
 		f->session_id = get32(p + 12);
@@ -161,19 +161,19 @@ parse_control(const uint8_t *p, size_t rest, struct nsi_frame *f)
 		if (!is_pow2(f->u.setup.term_length) || f->u.setup.term_length < 64 * 1024 ||
 		    f->u.setup.term_length > 1024 * 1024 * 1024)
 			return -NSI_WIRE_BAD_FIELD;
-		if (f->u.setup.mtu < NSI_WIRE_DATA * 2 || f->u.setup.mtu > NSI_WIRE_MAX_DGRAM ||
-		    f->u.setup.mtu % NSI_WIRE_ALIGN != 0)
+		if (f->u.setup.mtu < NSI_DATA_HEADER_LEN * 2 ||
+		    f->u.setup.mtu > NSI_WIRE_MAX_DGRAM || f->u.setup.mtu % NSI_FRAME_ALIGN != 0)
 			return -NSI_WIRE_BAD_FIELD;
-		if (f->u.setup.term_offset < 0 || f->u.setup.term_offset % NSI_WIRE_ALIGN != 0 ||
+		if (f->u.setup.term_offset < 0 || f->u.setup.term_offset % NSI_FRAME_ALIGN != 0 ||
 		    f->u.setup.term_offset >= f->u.setup.term_length)
 			return -NSI_WIRE_BAD_OFFSET;
 		return 1;
-	case NSI_WIRE_T_RTTM:
+	case NSI_FRAME_RTT:
 		f->u.rttm.echo_timestamp = get64(p + 16);
 		f->u.rttm.reception_delta = get64(p + 24);
 		f->u.rttm.receiver_id = get64(p + 32);
 		return 1;
-	default: /* NSI_WIRE_T_ERR */
+	default: /* NSI_FRAME_ERROR */
 		f->u.err.receiver_id = get64(p + 16);
 		f->u.err.group_tag = get64(p + 24);
 		f->u.err.code = get32(p + 32);
@@ -207,7 +207,7 @@ nsi_wire_next(const uint8_t *buf, size_t len, size_t *offset, struct nsi_frame *
 		return -NSI_WIRE_BAD_VERSION;
 	size_t used = 0;
 	int rc;
-	if (f->type == NSI_WIRE_T_DATA || f->type == NSI_WIRE_T_PAD) {
+	if (f->type == NSI_FRAME_DATA || f->type == NSI_FRAME_PAD) {
 		rc = parse_data(p, rest, f, &used);
 	} else {
 		rc = parse_control(p, rest, f);
@@ -266,31 +266,31 @@ size_t
 nsi_wire_put_data(uint8_t *buf, size_t cap, const struct nsi_frame *f, const void *payload,
 		  uint32_t payload_length)
 {
-	size_t n = NSI_WIRE_DATA + (size_t)payload_length;
+	size_t n = NSI_DATA_HEADER_LEN + (size_t)payload_length;
 	if (cap < n || n > NSI_WIRE_MAX_DGRAM)
 		return 0;
-	put_data_header(buf, (int32_t)n, f, NSI_WIRE_T_DATA);
+	put_data_header(buf, (int32_t)n, f, NSI_FRAME_DATA);
 	if (payload_length != 0)
-		memcpy(buf + NSI_WIRE_DATA, payload, payload_length);
+		memcpy(buf + NSI_DATA_HEADER_LEN, payload, payload_length);
 	return n;
 }
 
 size_t
 nsi_wire_put_heartbeat(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 {
-	if (cap < NSI_WIRE_DATA)
+	if (cap < NSI_DATA_HEADER_LEN)
 		return 0;
-	put_data_header(buf, 0, f, NSI_WIRE_T_DATA);
-	return NSI_WIRE_DATA;
+	put_data_header(buf, 0, f, NSI_FRAME_DATA);
+	return NSI_DATA_HEADER_LEN;
 }
 
 size_t
 nsi_wire_put_pad(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 {
-	if (cap < NSI_WIRE_DATA)
+	if (cap < NSI_DATA_HEADER_LEN)
 		return 0;
-	put_data_header(buf, f->frame_length, f, NSI_WIRE_T_PAD);
-	return NSI_WIRE_DATA;
+	put_data_header(buf, f->frame_length, f, NSI_FRAME_PAD);
+	return NSI_DATA_HEADER_LEN;
 }
 
 size_t
@@ -298,7 +298,7 @@ nsi_wire_put_setup(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 {
 	if (cap < NSI_WIRE_SETUP)
 		return 0;
-	put_header(buf, NSI_WIRE_SETUP, f->flags, NSI_WIRE_T_SETUP);
+	put_header(buf, NSI_WIRE_SETUP, f->flags, NSI_FRAME_SETUP);
 	put32(buf + 8, f->u.setup.term_offset);
 	put32(buf + 12, f->session_id);
 	put32(buf + 16, f->stream_id);
@@ -315,7 +315,7 @@ nsi_wire_put_nak(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 {
 	if (cap < NSI_WIRE_NAK)
 		return 0;
-	put_header(buf, NSI_WIRE_NAK, f->flags, NSI_WIRE_T_NAK);
+	put_header(buf, NSI_WIRE_NAK, f->flags, NSI_FRAME_NAK);
 	put32(buf + 8, f->session_id);
 	put32(buf + 12, f->stream_id);
 	put32(buf + 16, f->u.nak.term_id);
@@ -330,7 +330,7 @@ nsi_wire_put_sm(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 	size_t n = f->u.sm.has_group_tag ? NSI_WIRE_SM_TAGGED : NSI_WIRE_SM;
 	if (cap < n)
 		return 0;
-	put_header(buf, (int32_t)n, f->flags, NSI_WIRE_T_SM);
+	put_header(buf, (int32_t)n, f->flags, NSI_FRAME_STATUS);
 	put32(buf + 8, f->session_id);
 	put32(buf + 12, f->stream_id);
 	put32(buf + 16, f->u.sm.term_id);
@@ -347,7 +347,7 @@ nsi_wire_put_rttm(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 {
 	if (cap < NSI_WIRE_RTTM)
 		return 0;
-	put_header(buf, NSI_WIRE_RTTM, f->flags, NSI_WIRE_T_RTTM);
+	put_header(buf, NSI_WIRE_RTTM, f->flags, NSI_FRAME_RTT);
 	put32(buf + 8, f->session_id);
 	put32(buf + 12, f->stream_id);
 	put64(buf + 16, f->u.rttm.echo_timestamp);
@@ -365,7 +365,7 @@ nsi_wire_put_err(uint8_t *buf, size_t cap, const struct nsi_frame *f)
 	size_t n = NSI_WIRE_ERR + text;
 	if (cap < n)
 		return 0;
-	put_header(buf, (int32_t)n, f->flags, NSI_WIRE_T_ERR);
+	put_header(buf, (int32_t)n, f->flags, NSI_FRAME_ERROR);
 	put32(buf + 8, f->session_id);
 	put32(buf + 12, f->stream_id);
 	put64(buf + 16, f->u.err.receiver_id);

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log/frame.h"
+
 /*
  * The UDP wire format: Aeron's protocol version 0 (docs/wire.md describes every frame). All
  * words are little-endian on the wire whatever the host; frames in a datagram start at
@@ -19,22 +21,14 @@
  * the sender's. Every word is read once from the datagram into the struct.
  */
 
-#define NSI_WIRE_VERSION 0
-
-enum nsi_wire_type {
-	NSI_WIRE_T_PAD = 0x00,
-	NSI_WIRE_T_DATA = 0x01,
-	NSI_WIRE_T_NAK = 0x02,
-	NSI_WIRE_T_SM = 0x03,
-	NSI_WIRE_T_ERR = 0x04,
-	NSI_WIRE_T_SETUP = 0x05,
-	NSI_WIRE_T_RTTM = 0x06,
-};
+/*
+ * The frame types (enum nsi_frame_type), the data flags (NSI_FLAG_*), the 32-byte data
+ * header and the 32-byte alignment are the log's (log/frame.h): a log frame is a wire frame.
+ */
+#define NSI_WIRE_VERSION NSI_FRAME_VERSION
 
 /* Fixed lengths (bytes). */
-#define NSI_WIRE_HEADER	   8  /* length, version, flags, type: every frame starts so */
-#define NSI_WIRE_DATA	   32 /* data and pad header; a heartbeat is this alone */
-#define NSI_WIRE_ALIGN	   32 /* data frames start at multiples of this in a term */
+#define NSI_WIRE_HEADER	   8 /* length, version, flags, type: every frame starts so */
 #define NSI_WIRE_NAK	   28
 #define NSI_WIRE_SM	   36 /* status message without the group tag */
 #define NSI_WIRE_SM_TAGGED 44 /* with the optional 8-byte group tag */
@@ -44,11 +38,7 @@ enum nsi_wire_type {
 #define NSI_WIRE_ERR_TEXT  1023	 /* longest error text */
 #define NSI_WIRE_MAX_DGRAM 65504 /* the largest MTU; no datagram we accept is longer */
 
-/* Flags. */
-#define NSI_DATA_F_BEGIN     0x80u /* first fragment of a message */
-#define NSI_DATA_F_END	     0x40u /* last fragment */
-#define NSI_DATA_F_EOS	     0x20u /* heartbeat: the stream ends at this offset */
-#define NSI_DATA_F_WHOLE     (NSI_DATA_F_BEGIN | NSI_DATA_F_END)
+/* Flags of the control frames (data flags: NSI_FLAG_* in log/frame.h). */
 #define NSI_SM_F_SEND_SETUP  0x80u /* the receiver asks for a SETUP */
 #define NSI_SM_F_EOS	     0x40u /* the receiver has read to the end of the stream */
 #define NSI_SETUP_F_RESPONSE 0x80u /* (response channels; unused by us) */
@@ -58,7 +48,7 @@ enum nsi_wire_type {
 
 /* One parsed frame: every field the type has, copied out of the datagram. */
 struct nsi_frame {
-	uint16_t type; /* enum nsi_wire_type */
+	uint16_t type; /* enum nsi_frame_type */
 	uint8_t flags;
 	uint8_t version;
 	int32_t frame_length; /* as sent: data/pad, the bytes the frame occupies in the term */

@@ -38,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* always forward, never past the end */
 		size_t n = 0;
 		switch (f.type) {
-		case NSI_WIRE_T_DATA:
+		case NSI_FRAME_DATA:
 			if (f.u.data.payload != NULL &&
 			    (f.u.data.payload < data ||
 			     f.u.data.payload + f.u.data.payload_length > data + size))
@@ -48,22 +48,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    : nsi_wire_put_data(out, sizeof(out), &f, f.u.data.payload,
 							f.u.data.payload_length);
 			break;
-		case NSI_WIRE_T_PAD:
+		case NSI_FRAME_PAD:
 			n = nsi_wire_put_pad(out, sizeof(out), &f);
 			break;
-		case NSI_WIRE_T_SETUP:
+		case NSI_FRAME_SETUP:
 			n = nsi_wire_put_setup(out, sizeof(out), &f);
 			break;
-		case NSI_WIRE_T_NAK:
+		case NSI_FRAME_NAK:
 			n = nsi_wire_put_nak(out, sizeof(out), &f);
 			break;
-		case NSI_WIRE_T_SM:
+		case NSI_FRAME_STATUS:
 			n = nsi_wire_put_sm(out, sizeof(out), &f);
 			break;
-		case NSI_WIRE_T_RTTM:
+		case NSI_FRAME_RTT:
 			n = nsi_wire_put_rttm(out, sizeof(out), &f);
 			break;
-		case NSI_WIRE_T_ERR:
+		case NSI_FRAME_ERROR:
 			if ((const uint8_t *)f.u.err.text + f.u.err.text_length > data + size)
 				abort();
 			n = nsi_wire_put_err(out, sizeof(out), &f);

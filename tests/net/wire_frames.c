@@ -55,7 +55,7 @@ main(int argc, char **argv)
 	/* Two data frames in one datagram (the second at the next multiple of 32). */
 	memset(buf, 0, sizeof(buf));
 	memset(&f.u, 0, sizeof(f.u));
-	f.flags = NSI_DATA_F_WHOLE;
+	f.flags = NSI_FLAG_UNFRAGMENTED;
 	f.u.data.term_id = initial;
 	f.u.data.term_offset = 0;
 	size_t n = nsi_wire_put_data(buf, sizeof(buf), &f, "first message", 13);
@@ -69,13 +69,13 @@ main(int argc, char **argv)
 	       session, stream, initial, at);
 
 	/* A fragmented message: begin, then end. */
-	f.flags = NSI_DATA_F_BEGIN;
+	f.flags = NSI_FLAG_BEGIN;
 	f.u.data.term_offset = 128;
 	n = nsi_wire_put_data(buf, sizeof(buf), &f, "frag-one", 8);
 	send_dgram(buf, n);
 	printf("data session_id=%d stream_id=%d term_id=%d term_offset=128 frame_length=40\n",
 	       session, stream, initial);
-	f.flags = NSI_DATA_F_END;
+	f.flags = NSI_FLAG_END;
 	f.u.data.term_offset = 192;
 	n = nsi_wire_put_data(buf, sizeof(buf), &f, "frag-two", 8);
 	send_dgram(buf, n);
@@ -89,7 +89,7 @@ main(int argc, char **argv)
 	send_dgram(buf, nsi_wire_put_pad(buf, sizeof(buf), &f));
 	printf("pad session_id=%d stream_id=%d term_id=%d term_offset=256 frame_length=%d\n",
 	       session, stream, initial, term_length - 256);
-	f.flags = NSI_DATA_F_WHOLE | NSI_DATA_F_EOS;
+	f.flags = NSI_FLAG_UNFRAGMENTED | NSI_FLAG_END_OF_STREAM;
 	f.u.data.term_id = initial + 1;
 	f.u.data.term_offset = 0;
 	send_dgram(buf, nsi_wire_put_heartbeat(buf, sizeof(buf), &f));

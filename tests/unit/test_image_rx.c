@@ -65,8 +65,8 @@ frame_at(int64_t position, uint8_t *payload, uint32_t len, uint32_t seed)
 {
 	for (uint32_t i = 0; i < len; i++)
 		payload[i] = (uint8_t)(seed * 31 + i);
-	struct nsi_frame f = { .type = NSI_WIRE_T_DATA,
-			       .flags = NSI_DATA_F_WHOLE,
+	struct nsi_frame f = { .type = NSI_FRAME_DATA,
+			       .flags = NSI_FLAG_UNFRAGMENTED,
 			       .session_id = SESSION,
 			       .stream_id = STREAM };
 	f.frame_length = (int32_t)(32 + len);
@@ -248,7 +248,7 @@ duplicates_window_and_impossible_frames_change_nothing(void **state)
 	f = frame_at(TERM - 64, payload, 100, 8);
 	fx->im.rebuild = TERM - 1024; /* (as if everything before had arrived) */
 	assert_int_equal(nsi_image_rx_insert(&fx->im, &f, TERM - 1024), NSI_RX_REFUSED);
-	f.type = NSI_WIRE_T_NAK;
+	f.type = NSI_FRAME_NAK;
 	assert_int_equal(nsi_image_rx_insert(&fx->im, &f, 0), NSI_RX_REFUSED);
 	assert_true(fx->im.stats.duplicates == 2 && fx->im.stats.out_of_window == 3 &&
 		    fx->im.stats.refused == 4);
@@ -274,7 +274,7 @@ terms_come_round_clean(void **state)
 	while (pos < 10LL * TERM) {
 		if (pos % TERM + 160 > TERM) { /* pad the rest of the term, as a sender does */
 			struct nsi_frame pad = frame_at(pos, payload, 0, 0);
-			pad.type = NSI_WIRE_T_PAD;
+			pad.type = NSI_FRAME_PAD;
 			pad.flags = 0;
 			pad.frame_length = (int32_t)(TERM - pos % TERM);
 			assert_int_equal(nsi_image_rx_insert(&fx->im, &pad, rd.position),
@@ -317,7 +317,7 @@ heartbeats_and_the_end_of_stream(void **state)
 	struct nsi_frame hb = frame_at(480, payload, 0, 0);
 	hb.frame_length = 0;
 	hb.u.data.heartbeat = true;
-	hb.flags |= NSI_DATA_F_EOS;
+	hb.flags |= NSI_FLAG_END_OF_STREAM;
 	assert_int_equal(nsi_image_rx_insert(&fx->im, &hb, 0), NSI_RX_HEARTBEAT);
 	assert_true(fx->im.hwm == 480);
 	struct nsi_gap g[4];

@@ -40,8 +40,8 @@ env_send(void *ctx, const struct nsi_udp_addr *to, const uint8_t *buf, size_t le
 	size_t off = 0;
 	assert_int_equal(nsi_wire_next(buf, len, &off, &e->last), 1);
 	e->sent++;
-	e->sms += e->last.type == NSI_WIRE_T_SM;
-	e->naks += e->last.type == NSI_WIRE_T_NAK;
+	e->sms += e->last.type == NSI_FRAME_STATUS;
+	e->naks += e->last.type == NSI_FRAME_NAK;
 	return (int)len;
 }
 
@@ -144,10 +144,10 @@ malformed_datagrams_change_nothing(void **state)
 	struct env *e = env();
 	setup(e, 1, 1, 0);
 	assert_int_equal(e->r.nimages, 1);
-	data(e, 1, 0, 100, NSI_DATA_F_WHOLE, 0);
+	data(e, 1, 0, 100, NSI_FLAG_UNFRAGMENTED, 0);
 	struct nsi_rimage before = e->r.images[0];
 	uint8_t good[256], b[256];
-	struct nsi_frame f = { .flags = NSI_DATA_F_WHOLE, .session_id = 1, .stream_id = 1 };
+	struct nsi_frame f = { .flags = NSI_FLAG_UNFRAGMENTED, .session_id = 1, .stream_id = 1 };
 	f.u.data.term_id = INITIAL;
 	f.u.data.term_offset = 160;
 	size_t n = nsi_wire_put_data(good, sizeof(good), &f, b, 64);
@@ -201,7 +201,7 @@ images_are_capped_and_unknown_data_counted(void **state)
 	assert_int_equal(e->made, NSI_RECEIVER_IMAGES);
 	setup(e, 0, 666, 0); /* a stream nobody subscribes to: no image, no log */
 	assert_int_equal(e->made, NSI_RECEIVER_IMAGES);
-	data(e, 123456, 0, 100, NSI_DATA_F_WHOLE, 0);
+	data(e, 123456, 0, 100, NSI_FLAG_UNFRAGMENTED, 0);
 	assert_true(e->r.stats.unknown_image == 1);
 	env_free(e);
 }
@@ -221,7 +221,7 @@ status_messages_naks_and_the_ends(void **state)
 	assert_int_equal(e->sms, 1);
 	/* The subscriber moves a quarter window: a status message. */
 	for (int32_t off = 0; off < 4096 + 160; off += 160)
-		data(e, 1, off, 128, NSI_DATA_F_WHOLE, 3);
+		data(e, 1, off, 128, NSI_FLAG_UNFRAGMENTED, 3);
 	e->slowest = 4096;
 	nsi_receiver_do_work(&e->r, 4);
 	assert_int_equal(e->sms, 2);
@@ -244,8 +244,8 @@ status_messages_naks_and_the_ends(void **state)
 	e->slowest = 4096;
 
 	/* A gap: NAKed after the delay, again after the retry interval, each gap once. */
-	data(e, 1, 8192, 128, NSI_DATA_F_WHOLE, 300 * MS);
-	data(e, 1, 12288, 128, NSI_DATA_F_WHOLE, 300 * MS);
+	data(e, 1, 8192, 128, NSI_FLAG_UNFRAGMENTED, 300 * MS);
+	data(e, 1, 12288, 128, NSI_FLAG_UNFRAGMENTED, 300 * MS);
 	nsi_receiver_do_work(&e->r, 300 * MS);
 	assert_int_equal(e->naks, 0);
 	nsi_receiver_do_work(&e->r, 301 * MS);
@@ -263,7 +263,7 @@ status_messages_naks_and_the_ends(void **state)
 	e->r.p.window = 1 << 20;
 	setup(e, 3, 1, 310 * MS);
 	nsi_receiver_do_work(&e->r, 310 * MS);
-	assert_true(e->last.type == NSI_WIRE_T_SM && e->last.session_id == 3);
+	assert_true(e->last.type == NSI_FRAME_STATUS && e->last.session_id == 3);
 	assert_int_equal(e->last.u.sm.window, TERM / 2);
 	e->r.p.window = 16384;
 
@@ -275,14 +275,15 @@ status_messages_naks_and_the_ends(void **state)
 	/* End of stream: once everything up to it arrived. */
 	e->slowest = -1;
 	setup(e, 2, 1, 2000 * MS);
-	data(e, 2, 0, 100, NSI_DATA_F_WHOLE, 2000 * MS);
-	data(e, 2, 320, 0, NSI_DATA_F_WHOLE | NSI_DATA_F_EOS, 2000 * MS); /* heartbeat at 320 */
+	data(e, 2, 0, 100, NSI_FLAG_UNFRAGMENTED, 2000 * MS);
+	data(e, 2, 320, 0, NSI_FLAG_UNFRAGMENTED | NSI_FLAG_END_OF_STREAM,
+	     2000 * MS); /* heartbeat at 320 */
 	nsi_receiver_do_work(&e->r, 2000 * MS);
 	assert_int_equal(e->ended_eos, 0); /* 160..320 missing */
-	data(e, 2, 160, 100, NSI_DATA_F_WHOLE, 2001 * MS);
+	data(e, 2, 160, 100, NSI_FLAG_UNFRAGMENTED, 2001 * MS);
 	nsi_receiver_do_work(&e->r, 2001 * MS);
 	assert_int_equal(e->ended_eos, 1);
-	assert_true(e->last.type == NSI_WIRE_T_SM && (e->last.flags & NSI_SM_F_EOS) != 0);
+	assert_true(e->last.type == NSI_FRAME_STATUS && (e->last.flags & NSI_SM_F_EOS) != 0);
 	env_free(e);
 }
 

@@ -377,7 +377,7 @@ naks_that_cannot_be_served_are_ignored(void **state)
 	run(w, 2000); /* several terms on */
 	assert_true(w->s.position > 3 * TERM);
 	uint64_t ignored = w->s.stats.naks_ignored, rtx = w->s.stats.retransmits;
-	struct nsi_frame nak = { .type = NSI_WIRE_T_NAK,
+	struct nsi_frame nak = { .type = NSI_FRAME_NAK,
 				 .session_id = SESSION,
 				 .stream_id = STREAM };
 	/* Never sent: past the sender's position. */
@@ -480,7 +480,7 @@ setups_heartbeats_rtt_and_the_end(void **state)
 	assert_true(w->s.stats.heartbeats == hb + 5);
 	/* RTT: a request is echoed without the reply flag, its timestamp kept. */
 	w->down.n = 0;
-	struct nsi_frame r = { .type = NSI_WIRE_T_RTTM,
+	struct nsi_frame r = { .type = NSI_FRAME_RTT,
 			       .flags = NSI_RTTM_F_REPLY,
 			       .session_id = SESSION,
 			       .stream_id = STREAM };
@@ -491,7 +491,7 @@ setups_heartbeats_rtt_and_the_end(void **state)
 	size_t off = 0;
 	struct nsi_frame e;
 	assert_int_equal(nsi_wire_next(w->down.q[0].buf, w->down.q[0].len, &off, &e), 1);
-	assert_int_equal(e.type, NSI_WIRE_T_RTTM);
+	assert_int_equal(e.type, NSI_FRAME_RTT);
 	assert_int_equal(e.flags, 0);
 	assert_true(e.u.rttm.echo_timestamp == 123456);
 	/* Closed: the heartbeats then carry the end of stream. */
@@ -504,7 +504,7 @@ setups_heartbeats_rtt_and_the_end(void **state)
 		nsi_wire_next(w->down.q[w->down.n - 1].buf, w->down.q[w->down.n - 1].len, &off, &e),
 		1);
 	assert_true(e.u.data.heartbeat);
-	assert_true((e.flags & NSI_DATA_F_EOS) != 0);
+	assert_true((e.flags & NSI_FLAG_END_OF_STREAM) != 0);
 	/* The receiver went quiet for its timeout: not connected, setups again. */
 	uint64_t setups = w->s.stats.setups;
 	nsi_sender_do_work(&w->s, t + 2500 * MS);

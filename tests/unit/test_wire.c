@@ -38,7 +38,9 @@ data_frame_layout_and_round_trip(void **state)
 {
 	(void)state;
 	uint8_t buf[256];
-	struct nsi_frame f = { .flags = NSI_DATA_F_WHOLE, .session_id = -7, .stream_id = 1001 };
+	struct nsi_frame f = { .flags = NSI_FLAG_UNFRAGMENTED,
+			       .session_id = -7,
+			       .stream_id = 1001 };
 	f.u.data.term_offset = 4096;
 	f.u.data.term_id = 0x7fffffff;
 	f.u.data.reserved_value = INT64_C(0x0102030405060708);
@@ -63,8 +65,8 @@ data_frame_layout_and_round_trip(void **state)
 	size_t off = 0;
 	assert_int_equal(nsi_wire_next(buf, n, &off, &g), 1);
 	assert_int_equal(off, n); /* the datagram ends before the next multiple of 32 */
-	assert_int_equal(g.type, NSI_WIRE_T_DATA);
-	assert_int_equal(g.flags, NSI_DATA_F_WHOLE);
+	assert_int_equal(g.type, NSI_FRAME_DATA);
+	assert_int_equal(g.flags, NSI_FLAG_UNFRAGMENTED);
 	assert_int_equal(g.session_id, -7);
 	assert_int_equal(g.stream_id, 1001);
 	assert_int_equal(g.u.data.term_offset, 4096);
@@ -80,7 +82,7 @@ heartbeat_and_pad(void **state)
 {
 	(void)state;
 	uint8_t buf[64];
-	struct nsi_frame f = { .flags = NSI_DATA_F_WHOLE | NSI_DATA_F_EOS,
+	struct nsi_frame f = { .flags = NSI_FLAG_UNFRAGMENTED | NSI_FLAG_END_OF_STREAM,
 			       .session_id = 3,
 			       .stream_id = 4 };
 	f.u.data.term_offset = 96;
@@ -90,7 +92,7 @@ heartbeat_and_pad(void **state)
 	struct nsi_frame g;
 	parse_one(buf, 32, &g);
 	assert_true(g.u.data.heartbeat);
-	assert_int_equal(g.flags & NSI_DATA_F_EOS, NSI_DATA_F_EOS);
+	assert_int_equal(g.flags & NSI_FLAG_END_OF_STREAM, NSI_FLAG_END_OF_STREAM);
 	assert_int_equal(g.u.data.term_offset, 96);
 
 	f.flags = 0;
@@ -98,7 +100,7 @@ heartbeat_and_pad(void **state)
 	assert_int_equal(nsi_wire_put_pad(buf, sizeof(buf), &f), 32);
 	assert_int_equal(buf[6], 0x00);
 	parse_one(buf, 32, &g);
-	assert_int_equal(g.type, NSI_WIRE_T_PAD);
+	assert_int_equal(g.type, NSI_FRAME_PAD);
 	assert_int_equal(g.frame_length, 65536 - 96);
 	assert_int_equal(g.u.data.payload_length, 0);
 }
@@ -122,7 +124,7 @@ control_frames_round_trip(void **state)
 	assert_int_equal(le32_at(buf + 8), 1024); /* setup: the term offset comes first */
 	assert_int_equal(le32_at(buf + 12), 11);
 	parse_one(buf, n, &g);
-	assert_int_equal(g.type, NSI_WIRE_T_SETUP);
+	assert_int_equal(g.type, NSI_FRAME_SETUP);
 	assert_int_equal(g.session_id, 11);
 	assert_int_equal(g.stream_id, 22);
 	assert_int_equal(g.u.setup.term_offset, 1024);
@@ -204,7 +206,7 @@ several_frames_in_one_datagram(void **state)
 	(void)state;
 	uint8_t buf[512];
 	memset(buf, 0, sizeof(buf));
-	struct nsi_frame f = { .flags = NSI_DATA_F_WHOLE, .session_id = 1, .stream_id = 2 };
+	struct nsi_frame f = { .flags = NSI_FLAG_UNFRAGMENTED, .session_id = 1, .stream_id = 2 };
 	size_t at = 0;
 	const uint32_t lens[] = { 1, 32, 0, 100 };
 	for (int i = 0; i < 4; i++) {
@@ -256,7 +258,7 @@ malformed_datagrams_are_refused_with_a_reason(void **state)
 {
 	(void)state;
 	uint8_t d[128], buf[128];
-	struct nsi_frame f = { .flags = NSI_DATA_F_WHOLE, .session_id = 1, .stream_id = 2 };
+	struct nsi_frame f = { .flags = NSI_FLAG_UNFRAGMENTED, .session_id = 1, .stream_id = 2 };
 	f.u.data.term_offset = 64;
 	size_t n = nsi_wire_put_data(d, sizeof(d), &f, "abcdefgh", 8);
 	assert_int_equal(n, 40);
