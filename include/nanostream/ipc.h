@@ -107,7 +107,10 @@ struct ns_client_opts {
  *
  * The directory is created 0700 when missing and must belong to the caller with no access
  * for others; files in it are 0600. The embedded driver runs in a thread of its own that
- * sleeps until a command arrives or its heartbeat is due (it never spins), or, with
+ * sleeps until a command arrives or its heartbeat is due (it never spins); with ns:udp
+ * channels open, a second thread serves the sockets, sleeping on them until a datagram, an
+ * offer or a timer wakes it (or, with NANOSTREAM_IDLE=spin in the environment, never
+ * sleeping: lowest latency, one core busy; -EINVAL for another value). Or, with
  * NS_CLIENT_NO_THREAD, only inside this client's calls (ns_client_do_work() and the waiting
  * calls). A client of a driver in another process keeps itself alive (keepalives with its
  * pid) and hears the driver's notices from a thread that sleeps on the driver's doorbell; with

@@ -640,7 +640,14 @@ client_create(ns_client **out, const struct ns_client_opts *user_opts)
 						    ? NSI_SHM_NORMAL
 						    : NSI_SHM_HUGE_WANTED,
 				.prefault = true,
+				/* Read here, as nanostreamd reads it (ns_client_create). */
+				.idle = nsi_idle_parse(getenv("NANOSTREAM_IDLE")),
 			};
+			if (d.idle < 0) {
+				rc = nsi_errmsg_set(-EINVAL, "NANOSTREAM_IDLE=%.32s: sleep or spin",
+						    getenv("NANOSTREAM_IDLE"));
+				break;
+			}
 			rc = nsi_driver_create(&c->driver, &d);
 			if (rc == 0) {
 				rc = nsi_cnc_open(&c->cnc, path);

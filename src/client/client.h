@@ -63,6 +63,12 @@ struct ns_publication {
 	int32_t stream_id;
 	int32_t lock_seen;    /* the limit lock word last found held, and since when */
 	int64_t lock_seen_ns; /* (refresh_limit(): a holder that keeps it too long is displaced) */
+	/*
+	 * A network log (driver-managed): the CnC word that says the driver's network thread
+	 * sleeps, and a socket connected to its wake socket; NULL and -1 otherwise.
+	 */
+	uint32_t *net_sleeping;
+	int wake_fd;
 };
 
 struct ns_image {

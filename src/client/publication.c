@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <nanostream/ring.h>
@@ -13,6 +15,64 @@
 #include "ipc/uri.h"
 #include "util/atomic.h"
 #include "util/compiler.h"
+
+/*
+ * A network log: the driver's network thread may sleep, and an offer wakes it (ipc/cnc.h).
+ * The wake socket's name is read once from the CnC header and checked; without one (an older
+ * driver, or a name that is not ours) offers wake nobody and the driver finds them itself.
+ */
+static void
+wake_setup(ns_publication *p)
+{
+	p->net_sleeping = NULL;
+	p->wake_fd = -1;
+	if (!p->log.driver_managed)
+		return;
+	char name[NSI_CNC_WAKE_NAME];
+	memcpy(name, p->client->cnc.hdr->net_wake, sizeof(name));
+	name[sizeof(name) - 1] = '\0';
+	static const char prefix[] = "nanostream-wake-";
+	if (strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+		return;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	size_t len = strlen(name);
+	memcpy(a.sun_path + 1, name, len);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&a,
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) != 0) {
+		close(fd);
+		return;
+	}
+	p->wake_fd = fd;
+	p->net_sleeping = &p->client->cnc.hdr->net_sleeping;
+}
+
+/* The flag was up: take it (one publisher wakes the thread, not every one) and wake it. */
+static NS_NOINLINE void
+wake_net(ns_publication *p)
+{
+	if (__atomic_exchange_n(p->net_sleeping, 0, __ATOMIC_SEQ_CST) == 0)
+		return;
+	char b = 1;
+	(void)send(p->wake_fd, &b, 1, MSG_DONTWAIT); /* full: wake-ups wait there already */
+}
+
+/*
+ * After a commit to a network log: the fence orders the commit before the read of the flag,
+ * as the network thread's fence orders its store of the flag before its last look at the
+ * logs (driver/netloop.c), so one of the two sees the other.
+ */
+NS_INLINE void
+committed(ns_publication *p)
+{
+	if (p->net_sleeping == NULL)
+		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (NS_UNLIKELY(__atomic_load_n(p->net_sleeping, __ATOMIC_RELAXED) != 0))
+		wake_net(p);
+}
 
 int
 nsi_client_add(ns_client *c, bool sub, const char *uri, int32_t stream_id, int32_t exclusive,
@@ -113,6 +173,7 @@ publication_add(ns_client *c, const char *uri, int32_t stream_id, uint32_t flags
 	p->reg_id = correlation;
 	p->session_id = m.session_id;
 	p->stream_id = stream_id;
+	wake_setup(p);
 	pthread_mutex_lock(&c->lock);
 	c->npubs++;
 	pthread_mutex_unlock(&c->lock);
@@ -136,6 +197,8 @@ ns_publication_close(ns_publication *p)
 	ns_client *c = p->client;
 	nsi_client_remove(c, false, p->reg_id);
 	nsi_logfile_close(&p->lf);
+	if (p->wake_fd >= 0)
+		close(p->wake_fd);
 	pthread_mutex_lock(&c->lock);
 	c->npubs--;
 	pthread_mutex_unlock(&c->lock);
@@ -266,7 +329,12 @@ ns_offer(ns_publication *p, const void *buf, size_t len)
 	int rc = check_limit(p);
 	if (NS_UNLIKELY(rc != 0))
 		return rc;
-	return append_result(p, nsi_log_append(&p->log, p->exclusive, buf, (int32_t)len));
+	int64_t r = nsi_log_append(&p->log, p->exclusive, buf, (int32_t)len);
+	if (NS_LIKELY(r > 0)) {
+		committed(p);
+		return r;
+	}
+	return append_result(p, r);
 }
 
 int64_t
@@ -286,12 +354,26 @@ ns_offerv(ns_publication *p, const struct iovec *iov, int iovcnt)
 	if (rc != 0)
 		return rc;
 	_Static_assert(sizeof(struct nsi_gather) == sizeof(struct iovec), "gather is an iovec");
-	return append_result(p, nsi_log_appendv(&p->log, p->exclusive,
-						(const struct nsi_gather *)(const void *)iov,
-						iovcnt, (int32_t)total));
+	int64_t r =
+		nsi_log_appendv(&p->log, p->exclusive, (const struct nsi_gather *)(const void *)iov,
+				iovcnt, (int32_t)total);
+	if (r > 0)
+		committed(p);
+	return append_result(p, r);
 }
 
 _Static_assert(sizeof(struct nsi_log_claim) <= sizeof(void *) * 2 + sizeof(int64_t), "claim fits");
+
+/*
+ * struct ns_claim has no room for its publication, and a commit to a network log must wake a
+ * sleeping network thread: the thread's last claim on a network log is remembered here. A
+ * commit of another claim (several open at once) wakes nobody; the thread then finds the
+ * frame within its next look (it watches a log whose tail is ahead of what it sent).
+ */
+static __thread struct {
+	void *frame;
+	ns_publication *pub;
+} last_claim;
 
 int64_t
 ns_try_claim(ns_publication *p, size_t len, struct ns_claim *claim)
@@ -311,6 +393,10 @@ ns_try_claim(ns_publication *p, size_t len, struct ns_claim *claim)
 	claim->length = len;
 	claim->frame_ = c.hdr;
 	claim->position = r;
+	if (p->net_sleeping != NULL) {
+		last_claim.frame = c.hdr;
+		last_claim.pub = p;
+	}
 	return r;
 }
 
@@ -326,6 +412,10 @@ finish_claim(struct ns_claim *claim, bool commit)
 		nsi_log_claim_commit(&c);
 	else
 		nsi_log_claim_abort(&c);
+	if (last_claim.frame == claim->frame_) {
+		committed(last_claim.pub);
+		last_claim.frame = NULL;
+	}
 	claim->frame_ = NULL;
 	claim->data = NULL;
 	return 0;

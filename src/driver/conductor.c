@@ -16,6 +16,7 @@
 #include "ipc/uri.h"
 #include "driver/conductor.h"
 #include "driver/net.h"
+#include "driver/netloop.h"
 #include "driver/driver.h"
 #include "driver/ipc_publication.h"
 #include "ipc/defaults.h"
@@ -847,7 +848,8 @@ nsi_driver_do_work(struct nsi_driver *d)
 	}
 	if (work > 0)
 		nsi_drv_sys_add(d, NSI_SYS_COMMANDS, work);
-	int net = nsi_net_do_work(d, now);
+	/* A threaded driver's network thread does this (driver/netloop.c). */
+	int net = d->net_thread_on ? 0 : nsi_net_do_work(d, now);
 	if (now >= d->next_timer_ns) {
 		remove_lingering(d, now, false);
 		time_out_clients(d, now);
@@ -863,11 +865,17 @@ nsi_driver_do_work(struct nsi_driver *d)
 	int64_t cycle = nsi_drv_now(d) - now;
 	if (cycle > nsi_load_relaxed_i64(sys_counter(d, NSI_SYS_CYCLE_MAX_NS)))
 		nsi_drv_sys_set(d, NSI_SYS_CYCLE_MAX_NS, cycle);
+	nsi_drv_flush_notices(d);
+	return work + net;
+}
+
+void
+nsi_drv_flush_notices(struct nsi_driver *d)
+{
 	if (d->bcast_pending) {
 		d->bcast_pending = false;
 		nsi_doorbell_ring(&d->cnc.hdr->client_doorbell);
 	}
-	return work + net;
 }
 
 void
@@ -877,14 +885,22 @@ nsi_driver_run(struct nsi_driver *d, const bool *stop)
 	while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
 		/* Read the bell before working: a command rung in meanwhile ends the wait. */
 		uint32_t seen = nsi_load_acquire_u32(bell);
+		nsi_netloop_duty_lock(d);
 		int work = nsi_driver_do_work(d);
+		/* Sockets open: they get a thread of their own (or, failing that, our cycles). */
+		if (work >= 0 && !d->net_thread_on && nsi_net_active(d) &&
+		    nsi_netloop_start(d) != 0)
+			nsi_drv_report(d,
+				       "network thread: cannot start one; the conductor's thread "
+				       "serves the sockets, waking every millisecond");
+		bool own_net = !d->net_thread_on && nsi_net_active(d);
+		pthread_mutex_unlock(&d->duty);
 		if (work < 0)
 			break; /* failed: the owner destroys it */
-		/* With sockets open, wake every millisecond for them (a thread per duty later). */
 		if (work == 0)
-			(void)nsi_doorbell_wait(bell, seen,
-						nsi_net_active(d) ? 1000000 : d->o.heartbeat_ns);
+			(void)nsi_doorbell_wait(bell, seen, own_net ? 1000000 : d->o.heartbeat_ns);
 	}
+	nsi_netloop_stop(d);
 }
 
 void
@@ -980,6 +996,8 @@ create_cnc(struct nsi_driver *d, const struct nsi_cnc_params *p, int64_t now)
 	int rc = nsi_cnc_create(&d->cnc, tmp, p, now);
 	if (rc != 0)
 		return rc;
+	/* Before the rename: a client that sees the file sees the name. */
+	memcpy(d->cnc.hdr->net_wake, d->wake_name, sizeof(d->cnc.hdr->net_wake));
 	struct stat st;
 	if (stat(tmp, &st) != 0 || nsi_driver_lock_name(d->lock_fd, st.st_dev, st.st_ino) != 0 ||
 	    rename(tmp, d->cnc_path) != 0) {
@@ -1042,6 +1060,10 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 	d->next_session_id = (int32_t)nsi_drv_random(d);
 	d->instance = nsi_drv_random(d);
 	d->pid = (int64_t)getpid();
+	d->idle = o->idle;
+	pthread_mutex_init(&d->duty, NULL);
+	if (nsi_netloop_wake_open(d) != 0)
+		d->wake_fd = -1; /* publishers cannot wake the network thread: it naps instead */
 	struct nsi_cnc_params p = { .to_driver_bytes = 64 * 1024,
 				    .to_clients_bytes = 64 * 1024,
 				    .counters =
@@ -1055,6 +1077,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		rc = d->lock_fd;
 		if (rc == -EADDRINUSE)
 			rc = held_by_whom(d->cnc_path);
+		nsi_netloop_wake_close(d);
 		free(d);
 		return rc;
 	}
@@ -1065,6 +1088,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 	}
 	if (rc != 0) {
 		nsi_driver_lock_release(d->lock_fd);
+		nsi_netloop_wake_close(d);
 		free(d);
 		return rc;
 	}
@@ -1073,6 +1097,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		nsi_cnc_close(&d->cnc);
 		unlink_own(d->cnc_path, d->cnc_dev, d->cnc_ino);
 		nsi_driver_lock_release(d->lock_fd);
+		nsi_netloop_wake_close(d);
 		free(d);
 		return -ENOMEM;
 	}
@@ -1113,6 +1138,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 			nsi_cnc_close(&d->cnc);
 			unlink_own(d->cnc_path, d->cnc_dev, d->cnc_ino);
 			nsi_driver_lock_release(d->lock_fd);
+			nsi_netloop_wake_close(d);
 			free(d);
 			return -ENOSPC;
 		}
@@ -1148,5 +1174,7 @@ nsi_driver_destroy(struct nsi_driver *d)
 	free(d->relinks.v);
 	free(d->endpoints.v);
 	nsi_counters_disown(&d->cnc.counters);
+	nsi_netloop_wake_close(d);
+	pthread_mutex_destroy(&d->duty);
 	free(d);
 }

@@ -3,6 +3,7 @@
 #define NSI_DRIVER_CONDUCTOR_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -108,6 +109,20 @@ struct nsi_driver {
 	dev_t cnc_dev; /* cnc.dat as created: removed at the end only if still ours */
 	ino_t cnc_ino;
 	uint32_t instance; /* in log file names: no two drivers' logs share a name */
+	/*
+	 * The network thread (driver/netloop.c) of a threaded driver with sockets open. It and
+	 * the conductor's thread each hold @duty for a duty cycle, so no state is shared by two
+	 * running cycles; the conductor announces itself in @conductor_waiting and the network
+	 * thread, which would otherwise take the lock back at once, lets it in.
+	 */
+	pthread_mutex_t duty;
+	uint32_t conductor_waiting;
+	pthread_t net_thread;
+	bool net_thread_on; /* set and read under @duty */
+	bool net_stop;
+	int idle;    /* enum nsi_idle */
+	int wake_fd; /* AF_UNIX datagram socket named in the CnC header, or -1 */
+	char wake_name[NSI_CNC_WAKE_NAME];
 };
 
 /* Shared with the publication types: counters, the error log, the clock, the random source. */
@@ -119,6 +134,8 @@ int64_t nsi_drv_now(const struct nsi_driver *d);
 uint32_t nsi_drv_random(struct nsi_driver *d);
 /* The slowest position among the subscriptions linked to @p, or INT64_MAX with none. */
 int64_t nsi_drv_slowest(struct nsi_driver *d, const struct drv_pub *p);
+/* Tell clients about the notices of this cycle (ring their doorbell once). */
+void nsi_drv_flush_notices(struct nsi_driver *d);
 /* A new image (driver/net.c): listed and linked to the subscriptions that take it. */
 void nsi_drv_pub_added(struct nsi_driver *d, struct drv_pub *p);
 /* Close a log: its subscribers are told, its file lingers for them, it is freed. */

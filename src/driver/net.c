@@ -9,6 +9,7 @@
 
 #include "driver/conductor.h"
 #include "driver/net.h"
+#include "driver/netloop.h"
 #include "util/atomic.h"
 
 #define MS 1000000LL
@@ -121,6 +122,22 @@ nsi_net_channel(const struct nsi_uri *u, char *key, size_t len)
 
 /* ---- network publications ---- */
 
+/*
+ * A socket opened: a spinning driver asks the kernel to busy-poll it too (SO_BUSY_POLL, where
+ * net.core.busy_read or CAP_NET_ADMIN allows: ignored otherwise); a sleeping network thread
+ * is woken to wait on it.
+ */
+static void
+socket_added(struct nsi_driver *d, struct nsi_udp_socket *sock)
+{
+	if (d->idle == NSI_IDLE_SPIN) {
+		int us = 50;
+		(void)setsockopt(sock->fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us));
+	}
+	if (d->net_thread_on)
+		nsi_netloop_wake(d);
+}
+
 static int
 pub_send(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -164,6 +181,7 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 	p->net = n;
 	n->loss = loss_from_env(d, p->name);
 	nsi_net_channel(u, p->channel, sizeof(p->channel));
+	socket_added(d, &n->sock);
 	return 0;
 }
 
@@ -373,6 +391,7 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 	ep->refs = 1;
 	ep->loss = loss_from_env(d, ep->key);
 	d->endpoints.v[d->endpoints.n++] = ep;
+	socket_added(d, &ep->sock);
 	return ep;
 }
 
@@ -451,6 +470,35 @@ nsi_net_do_work(struct nsi_driver *d, int64_t now_ns)
 	for (int i = 0; i < d->endpoints.n; i++)
 		work += ep_work(d->endpoints.v[i], now_ns);
 	return work;
+}
+
+int64_t
+nsi_net_next_due(const struct nsi_driver *d, int64_t now_ns, bool *watching)
+{
+	int64_t due = INT64_MAX;
+	for (int i = 0; i < d->pubs.n; i++)
+		if (d->pubs.v[i]->kind == DRV_PUB_NET) {
+			int64_t t = nsi_sender_next_due(&d->pubs.v[i]->net->sender, watching);
+			due = t < due ? t : due;
+		}
+	for (int i = 0; i < d->endpoints.n; i++) {
+		int64_t t = nsi_receiver_next_due(&d->endpoints.v[i]->rcv, now_ns, watching);
+		due = t < due ? t : due;
+	}
+	return due;
+}
+
+int
+nsi_net_fds(const struct nsi_driver *d, struct pollfd *fds, int max)
+{
+	int n = 0;
+	for (int i = 0; i < d->pubs.n && n < max; i++)
+		if (d->pubs.v[i]->kind == DRV_PUB_NET)
+			fds[n++] = (struct pollfd){ .fd = d->pubs.v[i]->net->sock.fd,
+						    .events = POLLIN };
+	for (int i = 0; i < d->endpoints.n && n < max; i++)
+		fds[n++] = (struct pollfd){ .fd = d->endpoints.v[i]->sock.fd, .events = POLLIN };
+	return n;
 }
 
 bool

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <poll.h>
 
 #include "driver/ipc_publication.h"
 #include "driver/receiver.h"
@@ -14,9 +15,10 @@
 /*
  * The driver's UDP transport (issue 17, unicast): network publications (a log the driver
  * sends from, through its own socket) and endpoints (a bound socket and a receiver, whose
- * images are logs subscribers read as they read IPC logs). The conductor calls these from its
- * duty cycle; for now the conductor's thread does the network work too, waking every
- * millisecond while any socket is open (docs/architecture.md plans a thread per duty).
+ * images are logs subscribers read as they read IPC logs). The conductor opens and closes
+ * them; the work on the sockets runs in the network thread of a threaded driver
+ * (driver/netloop.c), or inside the conductor's cycle when the driver runs only in its
+ * client's calls.
  */
 
 /*
@@ -88,7 +90,16 @@ int nsi_net_do_work(struct nsi_driver *d, int64_t now_ns);
 /* Copy the UDP totals (open sockets and closed ones) into the system counters. */
 void nsi_net_refresh(struct nsi_driver *d);
 
-/* Whether any socket is open (the conductor then wakes often). */
+/*
+ * When the network work next has something to do by itself (senders' and receivers'
+ * timers), and in *@watching whether a subscriber's progress should be looked at soon.
+ */
+int64_t nsi_net_next_due(const struct nsi_driver *d, int64_t now_ns, bool *watching);
+
+/* The sockets to wait on (at most @max), for reading. Returns how many. */
+int nsi_net_fds(const struct nsi_driver *d, struct pollfd *fds, int max);
+
+/* Whether any socket is open (a threaded driver then runs its network thread). */
 bool nsi_net_active(const struct nsi_driver *d);
 
 #endif /* NSI_DRIVER_NET_H */

@@ -224,3 +224,24 @@ nsi_receiver_do_work(struct nsi_receiver *r, int64_t now_ns)
 	}
 	return sent;
 }
+
+int64_t
+nsi_receiver_next_due(const struct nsi_receiver *r, int64_t now_ns, bool *watching)
+{
+	int64_t due = INT64_MAX;
+	for (int i = 0; i < r->nimages; i++) {
+		const struct nsi_rimage *im = &r->images[i];
+		int64_t t = im->last_sm_ns + r->p.status_ns;
+		if (im->sm_now)
+			t = now_ns;
+		if (im->gap_since_ns >= 0 && im->nak_due_ns < t)
+			t = im->nak_due_ns;
+		if (im->last_frame_ns + r->p.liveness_ns + 1 < t)
+			t = im->last_frame_ns + r->p.liveness_ns + 1;
+		if (t < due)
+			due = t;
+		if (im->rx.rebuild > im->sm_position)
+			*watching = true;
+	}
+	return due;
+}

@@ -95,4 +95,12 @@ void nsi_receiver_on_datagram(struct nsi_receiver *r, const uint8_t *buf, size_t
 /* Status messages, NAKs, liveness. Returns the datagrams sent, or -errno. */
 int nsi_receiver_do_work(struct nsi_receiver *r, int64_t now_ns);
 
+/*
+ * When the receiver next has something to do by itself (a status message, a NAK, an image's
+ * liveness), on the clock of @now_ns. *@watching becomes true when an image holds data its
+ * subscribers have not all acknowledged yet: their progress (shared memory, no wake-up) is
+ * then worth looking at soon, for the status message a quarter window brings.
+ */
+int64_t nsi_receiver_next_due(const struct nsi_receiver *r, int64_t now_ns, bool *watching);
+
 #endif /* NSI_DRIVER_RECEIVER_H */

@@ -269,6 +269,33 @@ nsi_sender_do_work(struct nsi_sender *s, int64_t now_ns)
 	return work;
 }
 
+static int64_t
+earlier(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+int64_t
+nsi_sender_next_due(const struct nsi_sender *s, bool *watching)
+{
+	int64_t due = s->last_send_ns + s->p.heartbeat_ns;
+	if (s->want_setup)
+		due = earlier(due, s->setup_due_ns);
+	if (s->connected)
+		due = earlier(due, s->last_sm_ns + s->p.receiver_timeout_ns + 1);
+	for (int i = 0; i < NSI_SENDER_RESENDS; i++)
+		if (s->resend[i].used)
+			due = earlier(due, s->resend[i].due_ns != 0 ? s->resend[i].due_ns
+								    : s->resend[i].until_ns);
+	int64_t limit = s->limit;
+	if (s->end_position >= 0 && s->end_position < limit)
+		limit = s->end_position;
+	/* Data it could not send: the socket was full, or a claimed frame is not committed. */
+	if (s->position < limit && s->position < nsi_log_tail_position(s->log))
+		*watching = true;
+	return due;
+}
+
 static void
 on_nak(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns)
 {

@@ -85,6 +85,15 @@ int nsi_sender_init(struct nsi_sender *s, struct nsi_log *log, nsi_send_fn send,
  */
 int nsi_sender_do_work(struct nsi_sender *s, int64_t now_ns);
 
+/*
+ * When the sender next has something to do without being asked (a setup, a heartbeat, a
+ * retransmit or a linger ending, the receiver's timeout). *@watching becomes true when the
+ * log holds data it could not send yet (a full socket, a claimed frame not yet committed):
+ * worth looking at again soon. New commits and frames from the receiver are not in it: they
+ * wake the driver themselves.
+ */
+int64_t nsi_sender_next_due(const struct nsi_sender *s, bool *watching);
+
 /* A control frame from the receiver: status message, NAK or RTT measurement. */
 void nsi_sender_on_frame(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns);
 

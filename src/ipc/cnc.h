@@ -29,6 +29,7 @@
 #define NSI_CNC_VERSION_MINOR 0
 #define NSI_CNC_VERSION	      ((NSI_CNC_VERSION_MAJOR << 16) | NSI_CNC_VERSION_MINOR)
 #define NSI_CNC_HEADER_BYTES  4096
+#define NSI_CNC_WAKE_NAME     64 /* bytes of nsi_cnc_header.net_wake */
 
 struct nsi_cnc_header {
 	uint64_t magic;
@@ -56,6 +57,14 @@ struct nsi_cnc_header {
 	char pad2[124];
 	uint32_t client_doorbell; /* futex: the driver bumps it after a broadcast */
 	char pad3[124];
+	/*
+	 * 1 while the driver's network thread sleeps (in ppoll on its sockets): a publisher
+	 * that commits to a network log and finds 1 here swaps in 0 and wakes it with a datagram
+	 * to the socket named below. 0 from drivers older than 0.3 (the words were unused).
+	 */
+	uint32_t net_sleeping;
+	char pad4[60];
+	char net_wake[NSI_CNC_WAKE_NAME]; /* abstract AF_UNIX name, NUL-terminated; "" none */
 };
 
 _Static_assert(sizeof(struct nsi_cnc_header) <= NSI_CNC_HEADER_BYTES, "header fits its page");

@@ -26,7 +26,22 @@ struct nsi_driver_opts {
 	int32_t counters;
 	int mem_huge; /* enum nsi_shm_huge, for log files */
 	bool prefault;
+	int idle; /* enum nsi_idle: how the network thread waits for work */
 };
+
+/*
+ * How a threaded driver's network thread waits when it has nothing to do. SLEEP (the default):
+ * in ppoll() on its sockets, woken by a datagram, a publisher's offer or its next timer;
+ * an idle stream costs no CPU. SPIN: it never sleeps (and asks the kernel to busy-poll its
+ * sockets where allowed): lowest latency, one core always busy.
+ */
+enum nsi_idle {
+	NSI_IDLE_SLEEP = 0,
+	NSI_IDLE_SPIN = 1,
+};
+
+/* "sleep" or "spin" (NULL or "": sleep) as enum nsi_idle, or -EINVAL. */
+int nsi_idle_parse(const char *s);
 
 struct nsi_driver;
 

@@ -68,13 +68,18 @@ usage(FILE *out)
 		"                              (it died while writing it) (%d heartbeats)\n"
 		"      --counters N            counters in cnc.dat (%d)\n"
 		"      --huge auto|huge|normal huge pages for log files (auto)\n"
+		"      --idle sleep|spin       how the network thread waits for work: sleep (on "
+		"its\n"
+		"                              sockets; an idle stream costs no CPU) or spin "
+		"(lowest\n"
+		"                              latency, one core always busy) (sleep)\n"
 		"  -h, --help                  this text\n"
 		"\n"
 		"Each option can also come from the environment (the flag wins):\n"
 		"NANOSTREAM_DIR, NANOSTREAM_TERM_LENGTH, NANOSTREAM_MTU, NANOSTREAM_HEARTBEAT_MS,\n"
 		"NANOSTREAM_CLIENT_TIMEOUT_MS, NANOSTREAM_DRIVER_TIMEOUT_MS,\n"
 		"NANOSTREAM_UNBLOCK_TIMEOUT_MS, NANOSTREAM_COMMAND_TIMEOUT_MS,\n"
-		"NANOSTREAM_COUNTERS, NANOSTREAM_HUGE.\n"
+		"NANOSTREAM_COUNTERS, NANOSTREAM_HUGE, NANOSTREAM_IDLE.\n"
 		"\n"
 		"Exit status: 0 stopped by a signal; 1 failed; 2 usage; 3 another driver runs in\n"
 		"the directory; 4 the directory cannot be used.\n",
@@ -146,6 +151,7 @@ enum {
 	S_COMMAND_TIMEOUT,
 	S_COUNTERS,
 	S_HUGE,
+	S_IDLE,
 	S_COUNT
 };
 
@@ -169,6 +175,7 @@ main(int argc, char **argv)
 					NULL },
 		[S_COUNTERS] = { "--counters", "NANOSTREAM_COUNTERS", STR(NSI_DEFAULT_COUNTERS) },
 		[S_HUGE] = { "--huge", "NANOSTREAM_HUGE", "auto" },
+		[S_IDLE] = { "--idle", "NANOSTREAM_IDLE", "sleep" },
 	};
 	for (int i = 0; i < S_COUNT; i++) {
 		const char *e = getenv(set[i].env);
@@ -186,6 +193,7 @@ main(int argc, char **argv)
 		{ "command-timeout-ms", required_argument, NULL, S_COMMAND_TIMEOUT + 256 },
 		{ "counters", required_argument, NULL, S_COUNTERS + 256 },
 		{ "huge", required_argument, NULL, S_HUGE + 256 },
+		{ "idle", required_argument, NULL, S_IDLE + 256 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -252,6 +260,11 @@ main(int argc, char **argv)
 			set[S_HUGE].value);
 		return EXIT_USAGE;
 	}
+	int idle = nsi_idle_parse(set[S_IDLE].value);
+	if (idle < 0) {
+		fprintf(stderr, "nanostreamd: --idle \"%s\": sleep or spin\n", set[S_IDLE].value);
+		return EXIT_USAGE;
+	}
 	char dir[PATH_MAX - 64];
 	if (set[S_DIR].value != NULL) {
 		if (strlen(set[S_DIR].value) >= sizeof(dir)) {
@@ -276,6 +289,7 @@ main(int argc, char **argv)
 		.counters = (int32_t)v[S_COUNTERS],
 		.mem_huge = huge,
 		.prefault = true,
+		.idle = idle,
 	};
 	int rc = nsi_driver_create(&driver, &o);
 	if (rc == -EADDRINUSE || rc == -EAGAIN) {

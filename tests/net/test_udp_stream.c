@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -206,6 +207,82 @@ a_stream_over_loopback(void **state)
 	assert_int_equal(ns_client_close(c), 0);
 }
 
+static int64_t
+cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec * SEC + ts.tv_nsec;
+}
+
+static void
+pause_ms(int ms)
+{
+	/* Idle time being measured, not a way to wait for another thread. */
+	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L },
+		  NULL);
+}
+
+/*
+ * The network thread sleeps on its sockets: an idle stream costs (almost) no CPU, and an offer
+ * made while it sleeps wakes it at once (not at its next heartbeat, 100 ms away).
+ */
+static void
+an_idle_stream_sleeps_and_an_offer_wakes_it(void **state)
+{
+	(void)state;
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	ns_client *c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	char uri[96];
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", free_port());
+	ns_subscription *s = NULL;
+	ns_publication *p = NULL;
+	assert_int_equal(ns_subscription_add(c, uri, 4, NULL, &s), 0);
+	assert_int_equal(ns_publication_add(c, uri, 4, 0, &p), 0);
+	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
+	struct got g = { 0 };
+	static uint8_t buf[4096];
+
+	/* Idle: a second of a connected stream with nothing to send. */
+	pause_ms(300);
+	int64_t cpu0 = cpu_ns();
+	pause_ms(1000);
+	int64_t idle_cpu = cpu_ns() - cpu0;
+	print_message("# idle connected stream: %.2f ms of CPU in 1 s (driver and client)\n",
+		      (double)idle_cpu / 1e6);
+	assert_true(idle_cpu < 20 * 1000000LL);
+
+	/*
+	 * Each offer after a pause longer than the status interval (200 ms: nothing is left to
+	 * watch, only an offer or a timer can wake the thread): delivered long before the
+	 * sender's next heartbeat. Without the wake-up, each would wait for that heartbeat,
+	 * which comes every 100 ms after the last send: the pauses are 250 ms plus 0 to 96 ms
+	 * in steps of 37, so the offers land at twelve phases of that cycle and several wait
+	 * 65 to 91 ms for it.
+	 */
+	int64_t worst = 0;
+	for (uint32_t i = 0; i < 12; i++) {
+		pause_ms(250 + (int)(i * 37 % 100));
+		size_t n = make_msg(buf, i);
+		int64_t t0 = ns_clock_ns();
+		assert_true(ns_offer(p, buf, n) > 0);
+		while (g.next <= i && ns_clock_ns() - t0 < 2 * SEC)
+			(void)ns_subscription_poll(s, on_msg, &g, 4);
+		int64_t took = ns_clock_ns() - t0;
+		worst = took > worst ? took : worst;
+	}
+	print_message("# 12 offers after 250 to 346 ms pauses: slowest delivered in %.3f ms\n",
+		      (double)worst / 1e6);
+	assert_int_equal(g.next, 12);
+	assert_int_equal(g.bad, 0);
+	assert_true(worst < 30 * 1000000LL);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+}
+
 static void
 endpoints_are_shared_and_checked(void **state)
 {
@@ -381,6 +458,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_stream_over_loopback, setup, teardown),
 		cmocka_unit_test_setup_teardown(endpoints_are_shared_and_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_idle_stream_sleeps_and_an_offer_wakes_it, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(two_drivers, setup, teardown),
 		cmocka_unit_test_setup_teardown(sixty_four_mib_through_loss, setup, teardown),
 	};

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The network thread of a threaded driver: the UDP work (driver/net.c) in a thread of its own,
+ * so that sockets are served as datagrams arrive and not when the conductor next wakes.
+ *
+ * Sleeping (NSI_IDLE_SLEEP, the default): after a cycle with no work the thread raises
+ * net_sleeping in the CnC header, runs one more cycle (so an offer committed before the flag
+ * was visible is not missed: the publisher fences between its commit and its read of the
+ * flag, the thread between its store of the flag and that cycle), then waits in ppoll() on its
+ * sockets and its wake socket until a datagram comes, a publisher wakes it, or a sender's or
+ * receiver's next timer is due. While an image holds data its subscribers have not
+ * acknowledged, their progress (in shared memory, which wakes nobody) is looked at again
+ * after 20 us, doubling to 1 ms, for the status message that opens the sender's window.
+ *
+ * Spinning (NSI_IDLE_SPIN): cycles back to back, never sleeping.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driver/conductor.h"
+#include "driver/net.h"
+#include "driver/netloop.h"
+#include "util/atomic.h"
+
+#define NETLOOP_FDS	 (1 + 2 * NSI_NETLOOP_SOCKETS)
+#define WATCH_FIRST_NS	 20000LL
+#define WATCH_LAST_NS	 1000000LL
+#define NO_WAKE_SLEEP_NS 1000000LL /* without a wake socket, never sleep longer */
+#define MAX_SLEEP_NS	 1000000000LL
+
+_Static_assert(NSI_CNC_WAKE_NAME < sizeof(((struct sockaddr_un *)0)->sun_path), "name fits");
+
+static socklen_t
+wake_addr(const char name[NSI_CNC_WAKE_NAME], struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	size_t len = strnlen(name, NSI_CNC_WAKE_NAME - 1);
+	memcpy(a->sun_path + 1, name, len); /* abstract: a leading NUL, no file */
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
+}
+
+int
+nsi_idle_parse(const char *s)
+{
+	if (s == NULL || s[0] == '\0' || strcmp(s, "sleep") == 0)
+		return NSI_IDLE_SLEEP;
+	return strcmp(s, "spin") == 0 ? NSI_IDLE_SPIN : -EINVAL;
+}
+
+int
+nsi_netloop_wake_open(struct nsi_driver *d)
+{
+	d->wake_fd = -1;
+	d->wake_name[0] = '\0';
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	char name[NSI_CNC_WAKE_NAME];
+	snprintf(name, sizeof(name), "nanostream-wake-%lld-%08x", (long long)d->pid, d->instance);
+	struct sockaddr_un a;
+	socklen_t len = wake_addr(name, &a);
+	if (bind(fd, (struct sockaddr *)&a, len) != 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	d->wake_fd = fd;
+	memcpy(d->wake_name, name, sizeof(name));
+	return 0;
+}
+
+void
+nsi_netloop_wake_close(struct nsi_driver *d)
+{
+	if (d->wake_fd >= 0)
+		close(d->wake_fd);
+	d->wake_fd = -1;
+}
+
+void
+nsi_netloop_wake(struct nsi_driver *d)
+{
+	if (d->wake_fd < 0)
+		return;
+	struct sockaddr_un a;
+	socklen_t len = wake_addr(d->wake_name, &a);
+	char b = 0;
+	/* Full (EAGAIN): wake-ups are already waiting, one is as good as many. */
+	(void)sendto(d->wake_fd, &b, 1, MSG_DONTWAIT, (struct sockaddr *)&a, len);
+}
+
+static void
+drain_wakes(int fd)
+{
+	char b[16];
+	for (int i = 0; i < 64; i++)
+		if (recv(fd, b, sizeof(b), MSG_DONTWAIT) < 0)
+			break;
+}
+
+void
+nsi_netloop_duty_lock(struct nsi_driver *d)
+{
+	__atomic_add_fetch(&d->conductor_waiting, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&d->duty);
+	__atomic_sub_fetch(&d->conductor_waiting, 1, __ATOMIC_SEQ_CST);
+}
+
+static void
+let_conductor_in(struct nsi_driver *d)
+{
+	for (int i = 0; i < 1000 && __atomic_load_n(&d->conductor_waiting, __ATOMIC_SEQ_CST) != 0;
+	     i++)
+		sched_yield();
+}
+
+static void *
+net_main(void *arg)
+{
+	struct nsi_driver *d = arg;
+	uint32_t *sleeping = &d->cnc.hdr->net_sleeping;
+	struct pollfd fds[NETLOOP_FDS];
+	bool armed = false;
+	int64_t watch_ns = WATCH_FIRST_NS;
+	pthread_mutex_lock(&d->duty);
+	while (!__atomic_load_n(&d->net_stop, __ATOMIC_ACQUIRE)) {
+		int64_t now = nsi_drv_now(d);
+		int work = nsi_net_do_work(d, now);
+		nsi_drv_flush_notices(d);
+		if (work > 0 || d->idle == NSI_IDLE_SPIN) {
+			if (armed) {
+				nsi_store_release_u32(sleeping, 0);
+				armed = false;
+			}
+			if (work > 0)
+				watch_ns = WATCH_FIRST_NS;
+			pthread_mutex_unlock(&d->duty);
+			let_conductor_in(d);
+			pthread_mutex_lock(&d->duty);
+			continue;
+		}
+		if (!armed) {
+			/* Tell publishers, then look once more (see the top of this file). */
+			__atomic_store_n(sleeping, 1, __ATOMIC_SEQ_CST);
+			armed = true;
+			continue;
+		}
+		bool watching = false;
+		int64_t due = nsi_net_next_due(d, now, &watching);
+		int64_t wait = due - now;
+		if (watching && wait > watch_ns) {
+			wait = watch_ns;
+			watch_ns = watch_ns * 2 > WATCH_LAST_NS ? WATCH_LAST_NS : watch_ns * 2;
+		}
+		if (d->wake_fd < 0 && wait > NO_WAKE_SLEEP_NS)
+			wait = NO_WAKE_SLEEP_NS;
+		if (wait > MAX_SLEEP_NS)
+			wait = MAX_SLEEP_NS;
+		int n = 0;
+		if (d->wake_fd >= 0)
+			fds[n++] = (struct pollfd){ .fd = d->wake_fd, .events = POLLIN };
+		n += nsi_net_fds(d, fds + n, NETLOOP_FDS - n);
+		pthread_mutex_unlock(&d->duty);
+		if (wait > 0) {
+			struct timespec ts = { .tv_sec = wait / 1000000000,
+					       .tv_nsec = wait % 1000000000 };
+			(void)ppoll(fds, (nfds_t)n, &ts, NULL);
+		}
+		if (d->wake_fd >= 0 && (fds[0].revents & POLLIN))
+			drain_wakes(d->wake_fd);
+		let_conductor_in(d);
+		pthread_mutex_lock(&d->duty);
+		nsi_store_release_u32(sleeping, 0);
+		armed = false;
+	}
+	nsi_store_release_u32(sleeping, 0);
+	pthread_mutex_unlock(&d->duty);
+	return NULL;
+}
+
+int
+nsi_netloop_start(struct nsi_driver *d)
+{
+	d->net_stop = false;
+	if (pthread_create(&d->net_thread, NULL, net_main, d) != 0)
+		return -EAGAIN;
+	d->net_thread_on = true;
+	return 0;
+}
+
+void
+nsi_netloop_stop(struct nsi_driver *d)
+{
+	if (!d->net_thread_on)
+		return;
+	__atomic_store_n(&d->net_stop, true, __ATOMIC_RELEASE);
+	nsi_netloop_wake(d);
+	pthread_join(d->net_thread, NULL);
+	d->net_thread_on = false;
+}
