@@ -94,9 +94,12 @@ extern const struct nsb_workload nsb_mutex_workloads[];
 extern const struct nsb_workload nsb_ck_workloads[];  /* empty without Concurrency Kit */
 extern const struct nsb_workload nsb_rte_workloads[]; /* empty without DPDK */
 extern const struct nsb_workload nsb_ipc_workloads[]; /* ipc.c: processes, shared memory */
+extern const struct nsb_workload nsb_udp_workloads[]; /* udp.c: processes, loopback UDP */
 
 /* The other process of an IPC workload: `ns-bench ipc-peer MODE DIR CPU`. */
 int nsb_ipc_peer_main(int argc, char **argv);
+/* The other process of a UDP workload: `ns-bench udp-peer MODE DIR CPU IN OUT LL SECONDS`. */
+int nsb_udp_peer_main(int argc, char **argv);
 
 /* --- helpers shared by the workloads (harness.c) ------------------------------------- */
 

@@ -1061,6 +1061,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 	d->instance = nsi_drv_random(d);
 	d->pid = (int64_t)getpid();
 	d->idle = o->idle;
+	d->busy_cycles = true; /* the client's thread runs them, until a network thread does */
 	pthread_mutex_init(&d->duty, NULL);
 	if (nsi_netloop_wake_open(d) != 0)
 		d->wake_fd = -1; /* publishers cannot wake the network thread: it naps instead */

@@ -170,7 +170,17 @@ nsi_image_rx_insert(struct nsi_image_rx *im, const struct nsi_frame *f, int64_t 
 	nsi_store_release_u32((uint32_t *)(void *)dst, (uint32_t)f->frame_length);
 	if (end > im->hwm)
 		im->hwm = end;
-	advance(im);
+	/*
+	 * In order (the usual case): the frame just written is the next one, its length ours,
+	 * not read back from the file; only a frame that fills a gap makes the walk over what
+	 * arrived beyond it.
+	 */
+	if (p == im->rebuild && end == im->hwm) {
+		im->rebuild = end;
+		note_end(im);
+	} else {
+		advance(im);
+	}
 	return NSI_RX_WRITTEN;
 }
 

@@ -146,6 +146,13 @@ pub_send(void *ctx, const uint8_t *buf, size_t len)
 	return nsi_udp_send(&n->sock, &n->dest, &iov, 1);
 }
 
+static int
+pub_send_segments(void *ctx, const uint8_t *buf, size_t count, size_t segment)
+{
+	struct drv_net_pub *n = ctx;
+	return nsi_udp_send_segments(&n->sock, &n->dest, buf, count, segment);
+}
+
 int
 nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *u, char *err,
 		 size_t err_len)
@@ -172,6 +179,8 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 	};
 	if (rc == 0)
 		rc = nsi_sender_init(&n->sender, &p->lf.log, pub_send, n, &sp, nsi_drv_now(d));
+	if (rc == 0)
+		n->sender.send_segments = pub_send_segments;
 	if (rc != 0) {
 		nsi_udp_close(&n->sock);
 		free(n);
@@ -226,7 +235,15 @@ pub_work(struct nsi_driver *d, struct drv_pub *p, int64_t now)
 	uint8_t buf[512];
 	struct nsi_udp_dgram dg[4];
 	int work = 0;
-	for (int round = 0; round < 8; round++) {
+	/*
+	 * Status messages and NAKs: every cycle of a thread that sleeps between cycles (a
+	 * datagram woke it); in cycles run back to back (a spinning thread, or the client's own
+	 * thread), every 8th, or every one while the sender waits for its window or a receiver:
+	 * one receive call fewer on the path of the data the other way.
+	 */
+	bool look = !d->busy_cycles || (++n->cycles & 7) == 0 || !n->sender.connected ||
+		    n->sender.position >= n->sender.limit;
+	for (int round = 0; look && round < 8; round++) {
 		for (int i = 0; i < 4; i++)
 			dg[i] = (struct nsi_udp_dgram){ .buf = buf + i * 128, .cap = 128 };
 		int got = nsi_udp_recv(&n->sock, dg, 4);
@@ -245,7 +262,9 @@ pub_work(struct nsi_driver *d, struct drv_pub *p, int64_t now)
 		nsi_drv_report(d, "%s: sending failed: %s", p->name, strerror(-rc));
 		return work;
 	}
-	nsi_store_release_u32((uint32_t *)&p->lf.log.meta->is_connected, n->sender.connected);
+	uint32_t *connected = (uint32_t *)&p->lf.log.meta->is_connected;
+	if (nsi_load_relaxed_u32(connected) != (uint32_t)n->sender.connected)
+		nsi_store_release_u32(connected, n->sender.connected);
 	return work + rc;
 }
 

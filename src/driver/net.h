@@ -48,6 +48,7 @@ struct drv_net_pub {
 	struct nsi_udp_addr dest;
 	struct nsi_sender sender;
 	struct drv_loss *loss; /* test only, NULL normally */
+	uint32_t cycles;       /* duty cycles, for how often the control socket is read */
 };
 
 #define DRV_EP_BATCH 16

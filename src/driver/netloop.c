@@ -133,6 +133,7 @@ net_main(void *arg)
 	bool armed = false;
 	int64_t watch_ns = WATCH_FIRST_NS;
 	pthread_mutex_lock(&d->duty);
+	d->busy_cycles = d->idle == NSI_IDLE_SPIN;
 	while (!__atomic_load_n(&d->net_stop, __ATOMIC_ACQUIRE)) {
 		int64_t now = nsi_drv_now(d);
 		int work = nsi_net_do_work(d, now);
@@ -184,6 +185,7 @@ net_main(void *arg)
 		armed = false;
 	}
 	nsi_store_release_u32(sleeping, 0);
+	d->busy_cycles = true;
 	pthread_mutex_unlock(&d->duty);
 	return NULL;
 }

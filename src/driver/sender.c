@@ -247,16 +247,46 @@ nsi_sender_do_work(struct nsi_sender *s, int64_t now_ns)
 		size_t len = pack(s, s->position, limit, false, &advance);
 		if (len == 0)
 			break;
-		int rc = emit(s, term_at(s, s->position) + offset_of(s, s->position), len);
+		const uint8_t *at = term_at(s, s->position) + offset_of(s, s->position);
+		/*
+		 * The datagrams after it, when they follow it in the term (no padding skipped) and
+		 * are as long (the last may be shorter), go in the same call.
+		 */
+		size_t count = len;
+		int segs = 1;
+		int64_t next = s->position + advance;
+		while (s->send_segments != NULL && advance == (int64_t)len &&
+		       segs < NSI_SENDER_BATCH && count + len <= NSI_SENDER_BATCH_MAX &&
+		       next < limit && offset_of(s, next) != 0) {
+			int64_t adv;
+			size_t l = pack(s, next, limit, false, &adv);
+			if (l == 0 || adv != (int64_t)l || l > len)
+				break;
+			count += l;
+			segs++;
+			next += adv;
+			if (l < len)
+				break;
+		}
+		int rc = segs == 1 ? emit(s, at, len) : s->send_segments(s->ctx, at, count, len);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
 			break; /* the socket is full: next cycle */
-		s->stats.datagrams++;
-		s->stats.bytes += len;
-		s->position += advance;
+		if (segs == 1) {
+			s->stats.datagrams++;
+			s->stats.bytes += len;
+			s->position += advance;
+		} else {
+			/* Whole datagrams: what the kernel took, all of them or a first part. */
+			s->stats.datagrams += ((size_t)rc + len - 1) / len;
+			s->stats.bytes += (uint64_t)rc;
+			s->position += rc;
+		}
 		s->last_send_ns = now_ns;
 		work++;
+		if (segs > 1 && (size_t)rc < count)
+			break;
 	}
 	if (s->position != sent_from)
 		publisher_window(s); /* once per cycle, not per datagram */

@@ -35,6 +35,15 @@
 
 /* Sends one datagram; returns its length, 0 when the socket is full (try later), or -errno. */
 typedef int (*nsi_send_fn)(void *ctx, const uint8_t *buf, size_t len);
+/*
+ * Send @count bytes at @buf as datagrams of @segment bytes (the last may be shorter) in one
+ * call (UDP GSO or sendmmsg): the bytes of the whole datagrams taken, 0 (full) or -errno.
+ */
+typedef int (*nsi_send_segments_fn)(void *ctx, const uint8_t *buf, size_t count, size_t segment);
+
+/* Datagrams one call may carry: UDP GSO takes at most 64 KiB in all. */
+#define NSI_SENDER_BATCH     15
+#define NSI_SENDER_BATCH_MAX 65000
 
 struct nsi_sender_params {
 	int64_t heartbeat_ns;	     /* idle heartbeats and setups while unconnected */
@@ -56,6 +65,7 @@ struct nsi_sender {
 	int32_t session_id, stream_id, mtu;
 	struct nsi_sender_params p;
 	nsi_send_fn send;
+	nsi_send_segments_fn send_segments; /* NULL: one datagram per call */
 	void *ctx;
 	int64_t position;     /* the next byte to send */
 	int64_t limit;	      /* flow control: do not send at or past it */

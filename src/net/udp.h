@@ -77,7 +77,7 @@ struct nsi_udp_dgram {
 };
 
 /*
- * Receive up to @n datagrams without waiting (recvmmsg). Returns how many (0: none
+ * Receive up to @n datagrams without waiting (recvfrom, then recvmmsg for the rest). Returns how many (0: none
  * waiting), or -errno. A datagram longer than its buffer is cut: its len is then cap + 1, for
  * the caller to drop and count.
  */
