@@ -220,10 +220,10 @@ NS_API int ns_publication_close(ns_publication *pub);
 /**
  * Offer one message of @p len bytes (up to ns_publication_max_message()).
  *
- * Returns the stream position after the message (> 0), or NS_NOT_CONNECTED,
- * NS_BACK_PRESSURED, NS_ADMIN_ACTION, NS_PUBLICATION_CLOSED, NS_MAX_POSITION_EXCEEDED,
- * NS_LOG_CORRUPT, NS_EDRIVER_TIMEOUT (none of which sent anything), -EMSGSIZE (too long),
- * -EINVAL (NULL).
+ * Returns the stream position after the message (> 0), or NS_NOT_CONNECTED (no subscriber;
+ * over ns:udp: no receiver has answered within the last 2 s), NS_BACK_PRESSURED,
+ * NS_ADMIN_ACTION, NS_PUBLICATION_CLOSED, NS_MAX_POSITION_EXCEEDED, NS_LOG_CORRUPT,
+ * NS_EDRIVER_TIMEOUT (none of which sent anything), -EMSGSIZE (too long), -EINVAL (NULL).
  * Ownership: the bytes are copied; @p buf stays the caller's.
  * Thread safety: shared publication: any thread; exclusive: one thread at a time.
  * Progress: lock-free (wait-free for an exclusive publication).

@@ -298,6 +298,14 @@ refresh_limit(ns_publication *p, int64_t position)
 NS_INLINE int
 check_limit(ns_publication *p)
 {
+	/*
+	 * A network log is connected while a receiver answers (the driver keeps the flag, and
+	 * writes it only when it changes): without one, offers fail at once, as Aeron's do,
+	 * instead of filling the window for nobody.
+	 */
+	if (p->log.driver_managed &&
+	    NS_UNLIKELY(nsi_load_relaxed_u32((const uint32_t *)&p->log.meta->is_connected) == 0))
+		return NS_NOT_CONNECTED;
 	int64_t position = nsi_log_tail_position(&p->log);
 	return NS_LIKELY(position < p->limit) ? 0 : refresh_limit(p, position);
 }
