@@ -138,7 +138,8 @@ floor_peer(const char *mode, int in, int out, double secs)
 		struct iovec iov[FLOOR_GSO];
 		for (int i = 0; i < FLOOR_GSO; i++) {
 			iov[i] = (struct iovec){ buf[i], FLOOR_DG };
-			m[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+			m[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i],
+							      .msg_iovlen = 1 } };
 		}
 		uint64_t bytes = 0;
 		int64_t start = 0, now = 0;
