@@ -337,6 +337,12 @@ ep_ended(void *ctx, void *owner, int reason)
 	if (reason == NSI_IMAGE_SILENT)
 		nsi_drv_report(ep->d, "%s: session %d stream %d went silent: its image ends",
 			       ep->key, (int)p->session_id, (int)p->stream_id);
+	if (reason == NSI_IMAGE_LOST)
+		nsi_drv_report(ep->d,
+			       "%s: session %d stream %d: data lost beyond what its sender still "
+			       "holds (it said so, or the gap stayed unfilled for the liveness "
+			       "timeout): its image ends at the gap, nothing after it delivered",
+			       ep->key, (int)p->session_id, (int)p->stream_id);
 	nsi_drv_pub_close(ep->d, p);
 }
 
@@ -556,6 +562,7 @@ add_receiver(int64_t *t, const struct nsi_receiver *r)
 	t[NSI_SYS_UDP_STATUS_SENT] += (int64_t)r->stats.status_messages;
 	t[NSI_SYS_UDP_NAKS_SENT] += (int64_t)r->stats.naks;
 	t[NSI_SYS_UDP_IMAGES_REFUSED] += (int64_t)r->stats.images_refused;
+	t[NSI_SYS_UDP_IMAGES_LOST] += (int64_t)r->stats.images_lost;
 }
 
 void

@@ -103,6 +103,8 @@ on_setup(struct nsi_receiver *r, const struct nsi_frame *f, const struct nsi_udp
 	im->last_frame_ns = now_ns;
 	im->sm_position = im->rx.rebuild;
 	im->gap_since_ns = -1;
+	im->stuck_at = im->rx.rebuild;
+	im->stuck_since_ns = now_ns;
 	im->sm_now = true;
 	r->nimages++;
 }
@@ -141,6 +143,14 @@ nsi_receiver_on_datagram(struct nsi_receiver *r, const uint8_t *buf, size_t len,
 			(void)nsi_image_rx_insert(&im->rx, &f, slowest_of(r, im));
 			break;
 		}
+		case NSI_FRAME_ERROR: {
+			/* Only from the image's own source: a stranger cannot end it. */
+			struct nsi_rimage *im = find(r, &f, from);
+			r->stats.errors++;
+			if (im != NULL && im->ended == NSI_IMAGE_LIVE)
+				im->ended = NSI_IMAGE_LOST;
+			break;
+		}
 		default:
 			break; /* control frames for a sender: not this endpoint's */
 		}
@@ -151,6 +161,8 @@ static int
 serve(struct nsi_receiver *r, struct nsi_rimage *im, int64_t now_ns)
 {
 	int sent = 0;
+	if (im->ended != NSI_IMAGE_LIVE)
+		return 0;
 	const struct nsi_log *log = im->rx.log;
 	int64_t pos = slowest_of(r, im);
 	bool at_end = im->rx.eos >= 0 && im->rx.rebuild >= im->rx.eos;
@@ -178,6 +190,17 @@ serve(struct nsi_receiver *r, struct nsi_rimage *im, int64_t now_ns)
 	} else if (im->gap_since_ns < 0) {
 		im->gap_since_ns = now_ns;
 		im->nak_due_ns = now_ns + r->p.nak_delay_ns;
+	}
+	/*
+	 * A gap that holds the image up (rebuild does not move) for the liveness timeout, while
+	 * the source is alive, will not be filled: an explicit end, never a silent stall.
+	 */
+	if (n == 0 || im->rx.rebuild != im->stuck_at) {
+		im->stuck_at = im->rx.rebuild;
+		im->stuck_since_ns = now_ns;
+	} else if (now_ns - im->stuck_since_ns > r->p.liveness_ns) {
+		im->ended = NSI_IMAGE_LOST;
+		return sent;
 	}
 	if (n > 0 && now_ns >= im->nak_due_ns) {
 		/* Every gap found, not only the first. */
@@ -217,6 +240,7 @@ nsi_receiver_do_work(struct nsi_receiver *r, int64_t now_ns)
 		if (im->ended != NSI_IMAGE_LIVE) {
 			r->ops.ended(r->ctx, im->owner, im->ended);
 			r->stats.images_ended++;
+			r->stats.images_lost += im->ended == NSI_IMAGE_LOST;
 			r->images[i] = r->images[--r->nimages];
 			continue;
 		}

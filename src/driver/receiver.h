@@ -20,8 +20,10 @@
  * Per image: a status message when the subscribers have moved a quarter of the window since
  * the last one, and at least every status interval (and at once after a setup); every gap
  * NAKed once it has stayed for the NAK delay, and again every NAK retry interval while it
- * stays; the image ends when its source has been silent for the liveness timeout, or once
- * everything up to the end of stream arrived. Malformed datagrams are dropped and counted,
+ * stays; the image ends when its source has been silent for the liveness timeout, once
+ * everything up to the end of stream arrived, or at a gap its sender can no longer fill: the
+ * sender says so (an error frame from the image's source), or the gap holds the image up for
+ * the liveness timeout; what lies beyond such a gap is never delivered. Malformed datagrams are dropped and counted,
  * each by exactly one; images per endpoint are capped.
  */
 
@@ -32,6 +34,7 @@ enum nsi_image_end {
 	NSI_IMAGE_LIVE = 0,
 	NSI_IMAGE_EOS,	  /* the stream ended: everything up to its end arrived */
 	NSI_IMAGE_SILENT, /* no frame from the source for the liveness timeout */
+	NSI_IMAGE_LOST,	  /* a gap its sender can no longer fill (it said so, or it stayed) */
 };
 
 struct nsi_rimage {
@@ -43,6 +46,8 @@ struct nsi_rimage {
 	int64_t sm_position;  /* consumption position of the last status message */
 	int64_t gap_since_ns; /* when the current gaps were first seen, -1 none */
 	int64_t nak_due_ns;
+	int64_t stuck_at; /* the rebuild position a gap holds up, and since when */
+	int64_t stuck_since_ns;
 	bool sm_now;
 	int ended; /* enum nsi_image_end */
 };
@@ -79,7 +84,7 @@ struct nsi_receiver {
 	int nimages;
 	struct {
 		uint64_t datagrams, invalid, frames, setups, status_messages, naks, gaps_naked,
-			images_refused, unknown_image, images_ended;
+			images_refused, unknown_image, images_ended, images_lost, errors;
 	} stats;
 	int last_invalid; /* enum nsi_wire_error of the last invalid datagram */
 	uint8_t scratch[64];

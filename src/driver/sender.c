@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "driver/sender.h"
@@ -326,6 +327,32 @@ nsi_sender_next_due(const struct nsi_sender *s, bool *watching)
 	return due;
 }
 
+/*
+ * A NAK for data this sender no longer holds: the receiver must not wait for it for ever. An
+ * error frame tells it (it then ends the image at the gap); at most one per heartbeat
+ * interval, so NAKs cannot make it send more than it is asked once.
+ */
+static void
+not_held(struct nsi_sender *s, int64_t from, int64_t now_ns)
+{
+	if (s->stats.errors_sent > 0 && now_ns - s->last_error_ns < s->p.heartbeat_ns)
+		return;
+	char text[96];
+	int n = snprintf(text, sizeof(text), "data at position %lld is no longer held",
+			 (long long)from);
+	struct nsi_frame e = { .session_id = s->session_id, .stream_id = s->stream_id };
+	e.u.err.receiver_id = s->receiver_id;
+	e.u.err.code = NSI_ERR_CODE_NOT_HELD;
+	e.u.err.text = text;
+	e.u.err.text_length = (uint32_t)n;
+	uint8_t buf[NSI_WIRE_ERR + sizeof(text)];
+	size_t len = nsi_wire_put_err(buf, sizeof(buf), &e);
+	if (len > 0 && emit(s, buf, len) > 0) {
+		s->stats.errors_sent++;
+		s->last_error_ns = now_ns;
+	}
+}
+
 static void
 on_nak(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns)
 {
@@ -337,6 +364,8 @@ on_nak(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns)
 	if (from < 0 || f->u.nak.term_offset >= s->log->term_length || from < held_from(s) ||
 	    from >= s->position) {
 		s->stats.naks_ignored++;
+		if (from >= 0 && from < held_from(s) && f->u.nak.term_offset < s->log->term_length)
+			not_held(s, from, now_ns);
 		return;
 	}
 	if (f->u.nak.term_offset + len > s->log->term_length)

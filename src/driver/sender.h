@@ -80,9 +80,10 @@ struct nsi_sender {
 	struct nsi_resend resend[NSI_SENDER_RESENDS];
 	struct {
 		uint64_t datagrams, bytes, heartbeats, setups, status_messages, naks, naks_ignored,
-			retransmits, retransmit_bytes, rtt_replies, short_sends;
+			retransmits, retransmit_bytes, rtt_replies, short_sends, errors_sent;
 	} stats;
-	uint8_t scratch[64]; /* control frames */
+	int64_t last_error_ns; /* the last error frame: at most one per heartbeat interval */
+	uint8_t scratch[64];   /* control frames */
 };
 
 /* Start sending @log (from its current tail). Returns 0 or -EINVAL. */

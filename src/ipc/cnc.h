@@ -327,6 +327,7 @@ enum nsi_sys_counter {
 	NSI_SYS_UDP_NAKS_SENT,		/* NAKs sent by receivers (one per gap) */
 	NSI_SYS_UDP_IMAGES_REFUSED,	/* images refused: an endpoint's cap */
 	NSI_SYS_UDP_RCVBUF,		/* smallest socket receive buffer the kernel granted */
+	NSI_SYS_UDP_IMAGES_LOST,	/* images ended: data lost beyond what the sender holds */
 	NSI_SYS_COUNT
 };
 

@@ -45,6 +45,8 @@
 #define NSI_SETUP_F_GROUP    0x40u /* the publication is multicast-like (a group) */
 #define NSI_RTTM_F_REPLY     0x80u /* a request: answer with an echo */
 #define NSI_ERR_F_GROUP_TAG  0x08u /* the error frame's group tag is set */
+/* Our error code in an error frame a sender sends: a NAKed range it no longer holds. */
+#define NSI_ERR_CODE_NOT_HELD 1
 
 /* One parsed frame: every field the type has, copied out of the datagram. */
 struct nsi_frame {

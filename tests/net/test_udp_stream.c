@@ -6,6 +6,7 @@
  * connected only while a receiver answers, and a second subscription on the same endpoint
  * shares it. Both ends in one process, through one embedded driver.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -24,6 +25,8 @@
 #include <nanostream/nanostream.h>
 
 #include "ipc/cnc.h"
+#include "log/frame.h"
+#include "net/wire.h"
 #include "testutil.h"
 
 #define SEC (1000LL * 1000 * 1000)
@@ -283,6 +286,155 @@ an_idle_stream_sleeps_and_an_offer_wakes_it(void **state)
 	assert_int_equal(ns_client_close(c), 0);
 }
 
+/* One datagram from a plain socket to 127.0.0.1:@port. */
+static void
+raw_send(int fd, int port, const void *buf, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)port) };
+	assert_true(sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof(a)) == (ssize_t)len);
+}
+
+static int
+image_files(const char *d)
+{
+	DIR *dh = opendir(d);
+	int n = 0;
+	for (struct dirent *e; dh != NULL && (e = readdir(dh)) != NULL;)
+		n += strncmp(e->d_name, "img-", 4) == 0;
+	if (dh != NULL)
+		closedir(dh);
+	return n;
+}
+
+/*
+ * The driver against a hostile network (issue 17): a table of malformed datagrams sent to a
+ * live endpoint, each dropped with the invalid counter up by exactly one and the stream
+ * unharmed; then 10,000 SETUPs with 10,000 session ids: images capped at 64 (files too), the
+ * rest refused and counted, and the real stream still delivers.
+ */
+static void
+malformed_datagrams_and_a_session_flood_change_nothing(void **state)
+{
+	(void)state;
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	ns_client *c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	int port = free_port();
+	char uri[96];
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", port);
+	ns_subscription *s = NULL;
+	ns_publication *p = NULL;
+	assert_int_equal(ns_subscription_add(c, uri, 3, NULL, &s), 0);
+	assert_int_equal(ns_publication_add(c, uri, 3, NS_PUBLICATION_EXCLUSIVE, &p), 0);
+	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
+	struct got g = { 0 };
+	static uint8_t buf[4096];
+	uint32_t seq = 0;
+	int64_t deadline = ns_clock_ns() + 10 * SEC;
+	while (g.next < 100 && ns_clock_ns() < deadline) {
+		if (seq < 100 && ns_offer(p, buf, make_msg(buf, seq)) > 0)
+			seq++;
+		(void)ns_subscription_poll(s, on_msg, &g, 16);
+	}
+	assert_int_equal(g.next, 100);
+
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	/* A good data frame of the live stream's shape, to break one field at a time. */
+	int32_t session = ns_publication_session_id(p);
+	uint8_t good[64];
+	struct nsi_frame f = { .flags = NSI_FLAG_UNFRAGMENTED,
+			       .session_id = session,
+			       .stream_id = 3 };
+	f.u.data.term_offset = 0;
+	f.u.data.term_id = 0;
+	size_t glen = nsi_wire_put_data(good, sizeof(good), &f, "0123456789abcdef", 16);
+	assert_int_equal(glen, 48);
+	struct {
+		const char *what;
+		uint8_t b[64];
+		size_t len;
+	} bad[10];
+	int nbad = 0;
+#define BAD(name, n)                                                                               \
+	(bad[nbad].what = (name), memcpy(bad[nbad].b, good, glen), bad[nbad].len = (n),            \
+	 bad[nbad++].b)
+	BAD("empty", 0);
+	BAD("shorter than a header", 7);
+	BAD("version 9", glen)[4] = 9;
+	BAD("type 77", glen)[6] = 77;
+	uint8_t *q = BAD("frame length past the datagram", glen);
+	q[0] = 200;
+	q = BAD("unaligned term offset", glen);
+	q[8] = 3;
+	q = BAD("negative term offset", glen);
+	q[11] = 0x80;
+	struct nsi_frame su = { .session_id = session + 1, .stream_id = 3 };
+	su.u.setup.term_length = 1000; /* not a power of two */
+	su.u.setup.mtu = 1408;
+	bad[nbad].what = "setup with an absurd term length";
+	bad[nbad].len = nsi_wire_put_setup(bad[nbad].b, sizeof(bad[nbad].b), &su);
+	nbad++;
+	su.u.setup.term_length = 65536;
+	su.u.setup.mtu = 12; /* below any header */
+	bad[nbad].what = "setup with an absurd MTU";
+	bad[nbad].len = nsi_wire_put_setup(bad[nbad].b, sizeof(bad[nbad].b), &su);
+	nbad++;
+#undef BAD
+	int64_t invalid = counter(dir, "udp invalid datagrams");
+	assert_int_equal(invalid, 0);
+	for (int i = 0; i < nbad; i++) {
+		raw_send(fd, port, bad[i].b, bad[i].len);
+		int64_t v = counter_at_least(dir, "udp invalid datagrams", invalid + 1);
+		print_message("# %-34s dropped: invalid datagrams %lld -> %lld\n", bad[i].what,
+			      (long long)invalid, (long long)v);
+		assert_int_equal(v, invalid + 1);
+		invalid = v;
+	}
+	assert_int_equal(ns_subscription_image_count(s), 1);
+
+	/* 10,000 sessions announce themselves. */
+	const int flood = 10000;
+	int64_t received0 = counter(dir, "udp datagrams received");
+	for (int i = 0; i < flood; i++) {
+		struct nsi_frame st = { .session_id = session + 1000 + i, .stream_id = 3 };
+		st.u.setup.term_length = 65536;
+		st.u.setup.mtu = 1408;
+		uint8_t b[64];
+		size_t len = nsi_wire_put_setup(b, sizeof(b), &st);
+		raw_send(fd, port, b, len);
+		if (i % 500 == 499) /* let the receiver keep up: the kernel drops what overflows */
+			(void)counter_at_least(dir, "udp datagrams received", received0 + i / 2);
+	}
+	int64_t refused = counter_at_least(dir, "udp images refused", flood * 9 / 10);
+	/* Notices of the new images reach the client when it polls. */
+	for (int i = 0; i < 100; i++)
+		(void)ns_subscription_poll(s, on_msg, &g, 16);
+	int images = ns_subscription_image_count(s), files = image_files(dir);
+	print_message("# %d setups of new sessions: %lld refused, %d images, %d image files\n",
+		      flood, (long long)refused, images, files);
+	assert_true(refused >= flood * 9 / 10);
+	assert_true(images <= 64 && files <= 64);
+	assert_int_equal(counter(dir, "udp invalid datagrams"), invalid);
+
+	/* The real stream goes on, in order, unharmed. */
+	deadline = ns_clock_ns() + 10 * SEC;
+	while (g.next < 200 && ns_clock_ns() < deadline) {
+		if (seq < 200 && ns_offer(p, buf, make_msg(buf, seq)) > 0)
+			seq++;
+		(void)ns_subscription_poll(s, on_msg, &g, 16);
+	}
+	assert_int_equal(g.next, 200);
+	assert_int_equal(g.bad, 0);
+	close(fd);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+}
+
 static void
 endpoints_are_shared_and_checked(void **state)
 {
@@ -460,6 +612,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(endpoints_are_shared_and_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_idle_stream_sleeps_and_an_offer_wakes_it, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			malformed_datagrams_and_a_session_flood_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_drivers, setup, teardown),
 		cmocka_unit_test_setup_teardown(sixty_four_mib_through_loss, setup, teardown),
 	};

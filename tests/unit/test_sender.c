@@ -369,6 +369,99 @@ a_forged_clean_position_changes_nothing(void **state)
 	world_free(w);
 }
 
+/*
+ * Loss beyond what the sender still holds (issue 17): a NAK for a range three terms back. The
+ * sender cannot serve it and says so in an error frame (once per heartbeat interval, however
+ * many NAKs come); the receiver, hearing it from the image's source, ends the image: an
+ * explicit end, nothing wrong delivered. The same frame from a stranger changes nothing.
+ */
+static void
+data_no_longer_held_ends_the_image(void **state)
+{
+	(void)state;
+	struct world *w = world(21);
+	run(w, 2000);
+	assert_true(w->s.position > 3 * TERM);
+	assert_int_equal(w->rcv.nimages, 1);
+
+	/* A stranger's error frame for the image: ignored. */
+	struct nsi_frame e = { .session_id = SESSION, .stream_id = STREAM };
+	e.u.err.code = NSI_ERR_CODE_NOT_HELD;
+	e.u.err.text = "forged";
+	e.u.err.text_length = 6;
+	uint8_t buf[128];
+	size_t len = nsi_wire_put_err(buf, sizeof(buf), &e);
+	assert_true(len > 0);
+	struct nsi_udp_addr stranger;
+	char err[64];
+	assert_int_equal(nsi_udp_resolve("127.0.0.2", 40123, &stranger, err, sizeof(err)), 0);
+	nsi_receiver_on_datagram(&w->rcv, buf, len, &stranger, w->now);
+	assert_true(nsi_receiver_do_work(&w->rcv, w->now) >= 0);
+	assert_int_equal(w->rcv.nimages, 1);
+	assert_int_equal(w->ended, 0);
+
+	struct nsi_frame nak = { .type = NSI_FRAME_NAK,
+				 .session_id = SESSION,
+				 .stream_id = STREAM };
+	nak.u.nak.term_id = INITIAL + (int32_t)(w->s.position / TERM) - 3;
+	nak.u.nak.term_offset = 0;
+	nak.u.nak.length = 64;
+	for (int i = 0; i < 100; i++)
+		nsi_sender_on_frame(&w->s, &nak, w->now);
+	assert_int_equal(w->s.stats.errors_sent, 1);
+	assert_int_equal(w->down.n, 1);
+	receiver_step(w); /* the error frame arrives from the image's source */
+	assert_int_equal(w->ended, NSI_IMAGE_LOST);
+	assert_int_equal(w->rcv.nimages, 0);
+	assert_int_equal(w->rcv.stats.images_lost, 1);
+	assert_int_equal(w->bad, 0);
+	print_message("# a NAK three terms back: 1 error frame for 100 NAKs, image ended "
+		      "(lost), %llu messages delivered before it, 0 wrong\n",
+		      (unsigned long long)w->received);
+	world_free(w);
+}
+
+/*
+ * A gap nobody fills (the NAKs never reach the sender, or a sender that ignores them): the
+ * image is held up at the gap; after the liveness timeout it ends, explicitly, with what came
+ * before the gap delivered and nothing after it.
+ */
+static void
+a_gap_nobody_fills_ends_the_image(void **state)
+{
+	(void)state;
+	struct world *w = world(23);
+	run(w, 200);
+	uint64_t delivered = w->received;
+	w->up.drop_pct = 100;	/* NAKs and status messages lost from here on */
+	w->down.drop_every = 3; /* and a third of the data */
+	uint8_t buf[4096];
+	for (uint64_t seq = w->seq; seq < w->seq + 20;) {
+		size_t len = message(seq, buf);
+		int64_t r = nsi_log_append(&w->pub, true, buf, (int32_t)len);
+		if (r == NSI_LOG_ROTATED)
+			continue; /* the term was full: the next one */
+		assert_true(r > 0);
+		seq++;
+	}
+	int64_t start = w->now;
+	while (w->ended == 0 && w->now - start < 30000 * MS) {
+		w->now += 10 * MS;
+		w->down.drop_every = w->now - start > 50 * MS ? 0 : 3; /* heartbeats get through */
+		sender_step(w);
+		receiver_step(w);
+	}
+	int64_t took = w->now - start;
+	print_message("# a gap nobody fills: image ended (lost) after %lld ms, %llu of 220 "
+		      "messages delivered, 0 wrong\n",
+		      (long long)(took / MS), (unsigned long long)w->received);
+	assert_int_equal(w->ended, NSI_IMAGE_LOST);
+	assert_true(took >= 10000 * MS && took <= 11000 * MS);
+	assert_true(w->received >= delivered && w->received < 220);
+	assert_int_equal(w->bad, 0);
+	world_free(w);
+}
+
 static void
 naks_that_cannot_be_served_are_ignored(void **state)
 {
@@ -522,6 +615,8 @@ main(void)
 		cmocka_unit_test(a_lossy_link_delivers_everything),
 		cmocka_unit_test(naks_and_retransmits_stay_bounded),
 		cmocka_unit_test(naks_that_cannot_be_served_are_ignored),
+		cmocka_unit_test(data_no_longer_held_ends_the_image),
+		cmocka_unit_test(a_gap_nobody_fills_ends_the_image),
 		cmocka_unit_test(a_forged_clean_position_changes_nothing),
 		cmocka_unit_test(setups_heartbeats_rtt_and_the_end),
 	};
