@@ -229,7 +229,7 @@ send_gso(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to, const ui
 }
 
 int
-nsi_udp_send_segments(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
+nsi_udp_send_segments(struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
 		      const uint8_t *buf, size_t count, size_t segment)
 {
 	if (segment == 0 || segment > 65507 || count == 0)
@@ -237,8 +237,13 @@ nsi_udp_send_segments(const struct nsi_udp_socket *s, const struct nsi_udp_addr 
 	size_t segments = (count + segment - 1) / segment;
 	if (s->gso && segments > 1 && segments <= GSO_MAX_SEGMENTS && count <= 65000) {
 		int rc = send_gso(s, to, buf, count, segment);
-		if (rc != -EIO && rc != -EINVAL) /* a device without GSO: fall back below */
+		if (rc != -EIO && rc != -EINVAL && rc != -EMSGSIZE)
 			return rc;
+		/*
+		 * A device without GSO, or segments longer than the path's MTU (GSO never
+		 * fragments; single datagrams may be): this socket sends without it from now.
+		 */
+		s->gso = false;
 	}
 	struct mmsghdr msgs[MMSG_MAX];
 	struct iovec iov[MMSG_MAX];

@@ -62,10 +62,12 @@ int nsi_udp_send(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
 
 /*
  * Send @count bytes at @buf to @to as datagrams of @segment bytes each (the last may be
- * shorter): one call with UDP GSO when the socket has it, else one sendmmsg of them all.
+ * shorter): one call with UDP GSO when the socket has it, else one sendmmsg of them all. A
+ * socket whose GSO send fails for the device or the path (segments over its MTU) loses its
+ * gso flag and sends with sendmmsg from then on.
  * Returns the bytes handed to the kernel (whole datagrams; 0: buffer full), or -errno.
  */
-int nsi_udp_send_segments(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
+int nsi_udp_send_segments(struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
 			  const uint8_t *buf, size_t count, size_t segment);
 
 /* One received datagram (filled by nsi_udp_recv). */

@@ -11,6 +11,9 @@
  *   udp_peer pub CHANNEL STREAM COUNT LEN send COUNT text messages "nanostream N" padded
  *                                         with '.' to LEN bytes, then stay (the driver keeps
  *                                         serving NAKs) until SIGTERM or 60 s
+ *   udp_peer stream CHANNEL STREAM COUNT LEN
+ *                                         the same with the messages "sub" checks: the
+ *                                         sequence number in the first 8 bytes, zeros after
  *   udp_peer pong CHANNEL STREAM CHANNEL STREAM
  *                                         echo every message of the first stream on the
  *                                         second until SIGTERM or 120 s
@@ -193,14 +196,15 @@ int
 main(int argc, char **argv)
 {
 	bool sub = argc == 5 && strcmp(argv[1], "sub") == 0;
-	bool pub = argc == 6 && strcmp(argv[1], "pub") == 0;
+	bool seq_format = argc == 6 && strcmp(argv[1], "stream") == 0;
+	bool pub = argc == 6 && (strcmp(argv[1], "pub") == 0 || seq_format);
 	bool pong = argc == 6 && strcmp(argv[1], "pong") == 0;
 	bool ping = argc == 7 && strcmp(argv[1], "ping") == 0;
 	if (ping)
 		return run_ping(argv);
 	if (!sub && !pub && !pong) {
 		fprintf(stderr, "usage: udp_peer sub CHANNEL STREAM COUNT\n"
-				"       udp_peer pub CHANNEL STREAM COUNT LEN\n"
+				"       udp_peer pub|stream CHANNEL STREAM COUNT LEN\n"
 				"       udp_peer pong CHANNEL STREAM CHANNEL STREAM\n"
 				"       udp_peer ping CHANNEL STREAM CHANNEL STREAM COUNT\n");
 		return 2;
@@ -247,9 +251,15 @@ main(int argc, char **argv)
 			return fail("waiting for a subscriber");
 		uint64_t sent = 0;
 		while (sent < count && !stop && ns_clock_ns() < deadline) {
-			memset(msg, '.', len);
-			int n = snprintf(msg, len, "nanostream %" PRIu64, sent);
-			msg[n] = '.';
+			if (seq_format) {
+				memset(msg, 0, len);
+				for (int i = 0; i < 8; i++)
+					msg[i] = (char)(sent >> (8 * i));
+			} else {
+				memset(msg, '.', len);
+				int n = snprintf(msg, len, "nanostream %" PRIu64, sent);
+				msg[n] = '.';
+			}
 			if (ns_offer(p, msg, len) > 0)
 				sent++;
 		}
