@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,8 +21,10 @@
 #include "driver/driver.h"
 #include "driver/ipc_publication.h"
 #include "ipc/defaults.h"
+#include "ipc/lossreport.h"
 #include "ipc/proto.h"
 #include "log/logfile.h"
+#include "mem/shmfile.h"
 #include "util/atomic.h"
 
 bool
@@ -935,10 +938,12 @@ remove_stale(const char *dir)
 	char path[PATH_MAX];
 	while ((e = readdir(dp)) != NULL) {
 		size_t n = strlen(e->d_name);
-		if (strncmp(e->d_name, "pub-", 4) == 0 && n > 4 &&
-		    strcmp(e->d_name + n - 4, ".log") == 0) {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
+		if (((strncmp(e->d_name, "pub-", 4) == 0 || strncmp(e->d_name, "img-", 4) == 0) &&
+		     n > 4 && strcmp(e->d_name + n - 4, ".log") == 0) ||
+		    strcmp(e->d_name, NSI_LOSS_FILE) == 0) {
+			int len = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			if (len > 0 && (size_t)len < sizeof(path))
+				unlink(path);
 		}
 	}
 	closedir(dp);
@@ -1094,6 +1099,13 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		return rc;
 	}
 	d->cnc.to_driver.stall_timeout_ns = d->o.command_timeout_ns;
+	/* The loss report: without one (no room?) the driver runs, and ns-stat --loss says so. */
+	char loss_path[PATH_MAX + 16];
+	snprintf(loss_path, sizeof(loss_path), "%s/%s", d->dir, NSI_LOSS_FILE);
+	if (nsi_shm_create(loss_path, NSI_LOSS_BYTES, false, NSI_SHM_NORMAL, &d->loss_mem) == 0)
+		nsi_loss_init(d->loss_mem);
+	else
+		d->loss_mem = NULL;
 	if (nsi_counters_own(&d->cnc.counters) != 0) {
 		nsi_cnc_close(&d->cnc);
 		unlink_own(d->cnc_path, d->cnc_dev, d->cnc_ino);
@@ -1163,6 +1175,12 @@ nsi_driver_destroy(struct nsi_driver *d)
 		close_pub(d, p);
 	}
 	remove_lingering(d, 0, true);
+	if (d->loss_mem != NULL) {
+		char loss_path[PATH_MAX + 16];
+		snprintf(loss_path, sizeof(loss_path), "%s/%s", d->dir, NSI_LOSS_FILE);
+		munmap(d->loss_mem, NSI_LOSS_BYTES);
+		unlink(loss_path);
+	}
 	nsi_doorbell_ring(&d->cnc.hdr->client_doorbell);
 	unlink_own(d->cnc_path, d->cnc_dev, d->cnc_ino);
 	nsi_cnc_close(&d->cnc);

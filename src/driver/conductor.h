@@ -122,6 +122,7 @@ struct nsi_driver {
 	bool net_stop;
 	int idle;	  /* enum nsi_idle */
 	bool busy_cycles; /* network cycles run back to back (not after a wake-up) */
+	void *loss_mem;	  /* loss.dat (ipc/lossreport.h), or NULL */
 	int wake_fd;	  /* AF_UNIX datagram socket named in the CnC header, or -1 */
 	char wake_name[NSI_CNC_WAKE_NAME];
 };

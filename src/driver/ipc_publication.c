@@ -75,6 +75,7 @@ nsi_drv_log_create(struct nsi_driver *d, const struct drv_log_spec *spec, char *
 		 (long long)p->reg_id, p->name, (int)p->session_id, (int)p->stream_id);
 	p->lim_counter = nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_PUBLISHER_LIMIT, p->reg_id,
 					   key, label, nsi_drv_now(d), 0);
+	p->net_counter[0] = p->net_counter[1] = -1;
 	return p;
 }
 
@@ -190,5 +191,9 @@ nsi_ipc_pub_free(struct nsi_driver *d, struct drv_pub *p)
 	/* Only the driver writes these two: handed out again at once. */
 	(void)nsi_counter_free(&d->cnc.counters, p->pos_counter, nsi_drv_now(d), 0);
 	(void)nsi_counter_free(&d->cnc.counters, p->lim_counter, nsi_drv_now(d), 0);
+	for (int i = 0; i < 2; i++)
+		if (p->net_counter[i] >= 0)
+			(void)nsi_counter_free(&d->cnc.counters, p->net_counter[i], nsi_drv_now(d),
+					       0);
 	free(p);
 }

@@ -45,6 +45,8 @@ struct drv_pub {
 	int64_t blocked_since;	       /* since when */
 	int32_t pos_counter;	       /* the log's tail, for ns-stat (-1: none) */
 	int32_t lim_counter;	       /* the publishers' limit (-1: none) */
+	int32_t net_counter[2];	       /* network: sender position and limit, or an image's
+					  high-water mark and position (-1: none) */
 	int kind;		       /* enum drv_pub_kind */
 	char channel[DRV_CHANNEL_MAX]; /* "ipc", or "udp:HOST:PORT" (the endpoint) */
 	struct drv_net_pub *net;       /* DRV_PUB_NET: socket and sender */

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "driver/conductor.h"
 #include "driver/net.h"
 #include "driver/netloop.h"
+#include "ipc/lossreport.h"
 #include "util/atomic.h"
 
 #define MS 1000000LL
@@ -138,6 +140,35 @@ socket_added(struct nsi_driver *d, struct nsi_udp_socket *sock)
 		nsi_netloop_wake(d);
 }
 
+/*
+ * A network log's two counters for ns-stat: a publication's sender position and limit, or an
+ * image's high-water mark and position; labelled with the log, the session, the stream and
+ * the peer (the destination, or the image's source).
+ */
+static void
+net_counters(struct nsi_driver *d, struct drv_pub *p, int kind0, int kind1,
+	     const struct nsi_udp_addr *peer)
+{
+	char addr[64], label[NSI_COUNTER_LABEL_MAX + 1];
+	nsi_udp_addr_str(peer, addr, sizeof(addr));
+	snprintf(label, sizeof(label), "%s %s session %d stream %d %s %s",
+		 p->kind == DRV_PUB_IMAGE ? "image" : "publication", p->name, (int)p->session_id,
+		 (int)p->stream_id, p->kind == DRV_PUB_IMAGE ? "from" : "to", addr);
+	int64_t key = (int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id);
+	p->net_counter[0] = nsi_counter_alloc(&d->cnc.counters, kind0, p->reg_id, key, label,
+					      nsi_drv_now(d), 0);
+	p->net_counter[1] = nsi_counter_alloc(&d->cnc.counters, kind1, p->reg_id, key, label,
+					      nsi_drv_now(d), 0);
+}
+
+static void
+set_counter(struct nsi_driver *d, int32_t id, int64_t v)
+{
+	int64_t *c = id >= 0 ? nsi_counter_addr(&d->cnc.counters, id) : NULL;
+	if (c != NULL)
+		nsi_store_release_i64(c, v);
+}
+
 static int
 pub_send(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -190,6 +221,7 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 	p->net = n;
 	n->loss = loss_from_env(d, p->name);
 	nsi_net_channel(u, p->channel, sizeof(p->channel));
+	net_counters(d, p, NSI_COUNTER_SENDER_POSITION, NSI_COUNTER_SENDER_LIMIT, &n->dest);
 	socket_added(d, &n->sock);
 	return 0;
 }
@@ -316,6 +348,7 @@ ep_create(void *ctx, const struct nsi_frame *setup, const struct nsi_udp_addr *s
 	p->kind = DRV_PUB_IMAGE;
 	p->ep = ep;
 	snprintf(p->channel, sizeof(p->channel), "%s", ep->key);
+	net_counters(d, p, NSI_COUNTER_RECEIVER_HWM, NSI_COUNTER_RECEIVER_POSITION, source);
 	*owner = p;
 	nsi_drv_pub_added(d, p);
 	return &p->lf.log;
@@ -344,6 +377,22 @@ ep_ended(void *ctx, void *owner, int reason)
 			       "timeout): its image ends at the gap, nothing after it delivered",
 			       ep->key, (int)p->session_id, (int)p->stream_id);
 	nsi_drv_pub_close(ep->d, p);
+}
+
+/* Gaps first NAKed: into the loss report (ns-stat --loss). */
+static void
+ep_loss(void *ctx, void *owner, const struct nsi_udp_addr *source, int64_t gaps, int64_t bytes)
+{
+	struct drv_endpoint *ep = ctx;
+	const struct drv_pub *p = owner;
+	if (ep->d->loss_mem == NULL)
+		return;
+	char src[64];
+	nsi_udp_addr_str(source, src, sizeof(src));
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	nsi_loss_add(ep->d->loss_mem, p->session_id, p->stream_id, p->channel, src, gaps, bytes,
+		     (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 struct drv_endpoint *
@@ -399,7 +448,7 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 			"%s: asked for %d bytes of socket receive buffer, the kernel granted "
 			"%d (net.core.rmem_max): receiver window %d",
 			key, (int)want_rcvbuf, (int)ep->sock.rcvbuf_granted, (int)window);
-	struct nsi_receiver_ops ops = { ep_send, ep_create, ep_slowest, ep_ended };
+	struct nsi_receiver_ops ops = { ep_send, ep_create, ep_slowest, ep_ended, ep_loss };
 	struct nsi_receiver_params rp = {
 		.window = window, /* clamped to half a term per image */
 		.status_ns = 200 * MS,
@@ -571,9 +620,22 @@ nsi_net_refresh(struct nsi_driver *d)
 	int64_t t[NSI_SYS_COUNT];
 	memcpy(t, d->udp_closed, sizeof(t));
 	int64_t rcvbuf = 0;
-	for (int i = 0; i < d->pubs.n; i++)
-		if (d->pubs.v[i]->kind == DRV_PUB_NET && d->pubs.v[i]->net != NULL)
-			add_sender(t, &d->pubs.v[i]->net->sender);
+	for (int i = 0; i < d->pubs.n; i++) {
+		struct drv_pub *p = d->pubs.v[i];
+		if (p->kind == DRV_PUB_NET && p->net != NULL) {
+			add_sender(t, &p->net->sender);
+			set_counter(d, p->net_counter[0], p->net->sender.position);
+			set_counter(d, p->net_counter[1], p->net->sender.limit);
+		}
+	}
+	for (int i = 0; i < d->endpoints.n; i++) {
+		const struct nsi_receiver *r = &d->endpoints.v[i]->rcv;
+		for (int k = 0; k < r->nimages; k++) {
+			const struct drv_pub *p = r->images[k].owner;
+			set_counter(d, p->net_counter[0], r->images[k].rx.hwm);
+			set_counter(d, p->net_counter[1], r->images[k].rx.rebuild);
+		}
+	}
 	for (int i = 0; i < d->endpoints.n; i++) {
 		add_receiver(t, &d->endpoints.v[i]->rcv);
 		int64_t g = d->endpoints.v[i]->sock.rcvbuf_granted;

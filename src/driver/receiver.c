@@ -105,6 +105,7 @@ on_setup(struct nsi_receiver *r, const struct nsi_frame *f, const struct nsi_udp
 	im->gap_since_ns = -1;
 	im->stuck_at = im->rx.rebuild;
 	im->stuck_since_ns = now_ns;
+	im->loss_seen_to = im->rx.rebuild;
 	im->sm_now = true;
 	r->nimages++;
 }
@@ -203,6 +204,18 @@ serve(struct nsi_receiver *r, struct nsi_rimage *im, int64_t now_ns)
 		return sent;
 	}
 	if (n > 0 && now_ns >= im->nak_due_ns) {
+		/* Gaps not NAKed before, for the loss report: each counted once. */
+		int64_t new_gaps = 0, new_bytes = 0;
+		for (int i = 0; i < n; i++) {
+			int64_t at = nsi_image_rx_position(&im->rx, g[i].term_id, g[i].term_offset);
+			if (at >= im->loss_seen_to) {
+				new_gaps++;
+				new_bytes += g[i].length;
+				im->loss_seen_to = at + g[i].length;
+			}
+		}
+		if (new_gaps > 0 && r->ops.loss != NULL)
+			r->ops.loss(r->ctx, im->owner, &im->source, new_gaps, new_bytes);
 		/* Every gap found, not only the first. */
 		for (int i = 0; i < n; i++) {
 			struct nsi_frame nak = { .session_id = im->rx.session_id,

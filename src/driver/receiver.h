@@ -46,7 +46,8 @@ struct nsi_rimage {
 	int64_t sm_position;  /* consumption position of the last status message */
 	int64_t gap_since_ns; /* when the current gaps were first seen, -1 none */
 	int64_t nak_due_ns;
-	int64_t stuck_at; /* the rebuild position a gap holds up, and since when */
+	int64_t loss_seen_to; /* gaps reported to the loss report end before this */
+	int64_t stuck_at;     /* the rebuild position a gap holds up, and since when */
 	int64_t stuck_since_ns;
 	bool sm_now;
 	int ended; /* enum nsi_image_end */
@@ -65,6 +66,9 @@ struct nsi_receiver_ops {
 	int64_t (*slowest)(void *ctx, void *owner, int64_t rebuild);
 	/* The image ended (enum nsi_image_end); the owner frees its log afterwards. */
 	void (*ended)(void *ctx, void *owner, int reason);
+	/* Optional: @gaps new gaps of @bytes in all, seen when they were first NAKed. */
+	void (*loss)(void *ctx, void *owner, const struct nsi_udp_addr *source, int64_t gaps,
+		     int64_t bytes);
 };
 
 struct nsi_receiver_params {

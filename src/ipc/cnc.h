@@ -294,6 +294,10 @@ enum nsi_counter_kind {
 	NSI_COUNTER_SYSTEM = 2,		     /* written by the driver (or counted by clients) */
 	NSI_COUNTER_PUBLISHER_POSITION = 3,  /* the log's tail, copied by the driver */
 	NSI_COUNTER_PUBLISHER_LIMIT = 4,     /* the publishers' limit, copied by the driver */
+	NSI_COUNTER_SENDER_POSITION = 5,     /* a network publication's sender position */
+	NSI_COUNTER_SENDER_LIMIT = 6,	     /* its flow control limit (the receiver's window) */
+	NSI_COUNTER_RECEIVER_HWM = 7,	     /* an image's highest position announced */
+	NSI_COUNTER_RECEIVER_POSITION = 8,   /* its position everything before which arrived */
 };
 
 /* System counters: ids 0 .. NSI_SYS_COUNT - 1 of every driver's CnC, in this order. */

@@ -229,8 +229,8 @@ send_gso(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to, const ui
 }
 
 int
-nsi_udp_send_segments(struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
-		      const uint8_t *buf, size_t count, size_t segment)
+nsi_udp_send_segments(struct nsi_udp_socket *s, const struct nsi_udp_addr *to, const uint8_t *buf,
+		      size_t count, size_t segment)
 {
 	if (segment == 0 || segment > 65507 || count == 0)
 		return -EINVAL;

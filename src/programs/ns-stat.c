@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 
 #include "client/client.h"
 #include "ipc/cnc.h"
+#include "ipc/lossreport.h"
+#include "mem/shmfile.h"
 #include "driver/driver.h"
 #include "util/atomic.h"
 #include "util/cpu.h"
@@ -28,13 +31,16 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ns-stat [-d DIR] [--errors] [--watch [--count N]]\n"
+		"usage: ns-stat [-d DIR] [--errors | --loss] [--watch [--count N]]\n"
 		"Prints the counters of the media driver of a directory (default: "
 		"$NANOSTREAM_DIR,\n"
 		"else /dev/shm/nanostream-USER).\n"
 		"\n"
 		"  -d, --dir DIR   the driver directory\n"
 		"  -e, --errors    print the driver's error log instead\n"
+		"  -l, --loss      print the loss report instead: per network stream that lost\n"
+		"                  datagrams, the gaps seen, the bytes missing, when first and\n"
+		"                  last, session, stream, channel and source\n"
 		"  -w, --watch     print again every second (until interrupted)\n"
 		"  -n, --count N   with --watch: stop after N prints\n"
 		"  -h, --help      this text\n"
@@ -54,6 +60,14 @@ kind_name(int32_t type)
 		return "pub-pos";
 	case NSI_COUNTER_PUBLISHER_LIMIT:
 		return "pub-lim";
+	case NSI_COUNTER_SENDER_POSITION:
+		return "snd-pos";
+	case NSI_COUNTER_SENDER_LIMIT:
+		return "snd-lim";
+	case NSI_COUNTER_RECEIVER_HWM:
+		return "rcv-hwm";
+	case NSI_COUNTER_RECEIVER_POSITION:
+		return "rcv-pos";
 	default:
 		return "other";
 	}
@@ -79,8 +93,59 @@ print_error(void *ctx, int32_t count, int64_t first_ns, int64_t last_ns, const c
 	       (double)(now - first_ns) / 1e9, (double)(now - last_ns) / 1e9, text);
 }
 
+static void
+format_ms(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	if (ms <= 0 || localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
+/* The loss report (loss.dat): read once, every record bounded (ipc/lossreport.h). */
 static int
-print_once(const struct nsi_cnc *cnc, const char *dir, bool errors)
+print_loss(const char *dir)
+{
+	static struct nsi_loss_record rec[NSI_LOSS_RECORDS];
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%.*s/%s", PATH_MAX - 16, dir, NSI_LOSS_FILE);
+	void *mem = NULL;
+	size_t len = 0;
+	int rc = nsi_shm_open_mode(path, false, &mem, &len);
+	if (rc != 0) {
+		printf("no loss report: %s: %s\n", path, strerror(-rc));
+		return rc == -ENOENT ? 0 : 1;
+	}
+	int n = nsi_loss_read(mem, len, rec, NSI_LOSS_RECORDS);
+	munmap(mem, len);
+	if (n < 0) {
+		printf("loss report: %s is not one\n", path);
+		return 1;
+	}
+	if (n == 0) {
+		printf("no loss observed\n");
+		return 0;
+	}
+	printf("%12s %14s  %-19s  %-19s %11s %6s  %s  %s\n", "gaps", "bytes", "first seen",
+	       "last seen", "session", "stream", "channel", "source");
+	for (int i = 0; i < n; i++) {
+		char first[32], last[32];
+		format_ms(rec[i].first_ms, first, sizeof(first));
+		format_ms(rec[i].last_ms, last, sizeof(last));
+		printf("%12lld %14lld  %-19s  %-19s %11d %6d  %s  %s\n",
+		       (long long)rec[i].observations, (long long)rec[i].bytes, first, last,
+		       (int)rec[i].session_id, (int)rec[i].stream_id, rec[i].channel,
+		       rec[i].source);
+	}
+	printf("\nA gap is counted once, when its receiver first NAKs it; bytes: what was missing\n"
+	       "then (the sender usually sent it again: udp retransmitted bytes in the "
+	       "counters).\n");
+	return 0;
+}
+
+static int
+print_once(const struct nsi_cnc *cnc, const char *dir, bool errors, bool loss)
 {
 	const struct nsi_cnc_header *h = cnc->hdr;
 	int64_t now = ns_clock_ns();
@@ -101,6 +166,8 @@ print_once(const struct nsi_cnc *cnc, const char *dir, bool errors)
 	printf("driver %s: pid %lld (%s), started %s, heartbeat %.1f ms ago, cnc version %d.%d\n",
 	       dir, (long long)h->pid, state, when, (double)(nsi_sub_sat_i64(now, beat)) / 1e6,
 	       (int)(h->version >> 16), (int)(h->version & 0xffff));
+	if (loss)
+		return print_loss(dir);
 	if (errors) {
 		int n = nsi_errlog_read(&cnc->errors, print_error, &now);
 		if (n < 0) {
@@ -120,10 +187,13 @@ print_once(const struct nsi_cnc *cnc, const char *dir, bool errors)
 		snprintf(age, sizeof(age), ", the last %.1f ms ago",
 			 (double)nsi_sub_sat_i64(now, copied) / 1e6);
 	printf("\n"
-	       "pub-pos (a log's tail), pub-lim (how far its publishers may go) and the system\n"
-	       "totals are copies the driver refreshes every heartbeat%s; sub-pos is live\n"
-	       "(its subscriber writes it as it reads), so it may be ahead of its log's pub-pos "
-	       "and\n"
+	       "pub-pos (a log's tail), pub-lim (how far its publishers may go), over the\n"
+	       "network snd-pos, snd-lim (a sender's position and flow control limit) and\n"
+	       "rcv-hwm, rcv-pos (an image's highest position announced, and the position before\n"
+	       "which everything arrived), and the system totals are\n"
+	       "copies the driver refreshes every heartbeat%s;\n"
+	       "sub-pos is live (its subscriber writes it as it reads), so it may be ahead of its\n"
+	       "log's pub-pos and\n"
 	       "of \"messages delivered\" by what moved since. Ids in labels: \"publication 3\" "
 	       "is\n"
 	       "the driver's number for a log; \"subscription 4 (client 2)\" the number client 2\n"
@@ -146,21 +216,28 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "dir", required_argument, NULL, 'd' }, { "errors", no_argument, NULL, 'e' },
-		{ "watch", no_argument, NULL, 'w' },	 { "count", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },	 { NULL, 0, NULL, 0 },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "errors", no_argument, NULL, 'e' },
+		{ "loss", no_argument, NULL, 'l' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir_opt = NULL;
-	bool errors = false, watch = false;
+	bool errors = false, watch = false, loss = false;
 	long count = -1;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "d:ewn:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:elwn:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			dir_opt = optarg;
 			break;
 		case 'e':
 			errors = true;
+			break;
+		case 'l':
+			loss = true;
 			break;
 		case 'w':
 			watch = true;
@@ -182,7 +259,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || (count > 0 && !watch)) {
+	if (optind != argc || (count > 0 && !watch) || (errors && loss)) {
 		usage(stderr);
 		return 2;
 	}
@@ -220,7 +297,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	int status = 0;
 	for (long i = 0; !interrupted; i++) {
-		status = print_once(&cnc, dir, errors);
+		status = print_once(&cnc, dir, errors, loss);
 		fflush(stdout);
 		if (!watch || status != 0 || (count > 0 && i + 1 >= count))
 			break;

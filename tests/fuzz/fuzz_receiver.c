@@ -71,7 +71,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	made = false;
 	struct nsi_receiver r;
-	struct nsi_receiver_ops ops = { f_send, f_create, f_slowest, f_ended };
+	struct nsi_receiver_ops ops = { f_send, f_create, f_slowest, f_ended, NULL };
 	struct nsi_receiver_params p = { .window = TERM / 2,
 					 .status_ns = 1000,
 					 .nak_delay_ns = 10,

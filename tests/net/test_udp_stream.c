@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@
 #include <nanostream/nanostream.h>
 
 #include "ipc/cnc.h"
+#include "ipc/lossreport.h"
+#include "mem/shmfile.h"
 #include "log/frame.h"
 #include "net/wire.h"
 #include "testutil.h"
@@ -89,6 +92,57 @@ counter(const char *d, const char *label)
 	nsi_counters_foreach(&cnc.counters, find_counter, &f);
 	nsi_cnc_close(&cnc);
 	return f.value;
+}
+
+/* The value of the first counter of @type (a per-stream one), as ns-stat reads it; -1 none. */
+struct find_type {
+	int32_t type;
+	int64_t value;
+	char label[NSI_COUNTER_LABEL_MAX + 1];
+};
+
+static void
+find_type_counter(void *ctx, int32_t id, int32_t type, int64_t owner, int64_t key,
+		  const char *label, int64_t value)
+{
+	(void)id, (void)owner, (void)key;
+	struct find_type *f = ctx;
+	if (type == f->type && f->value < 0) {
+		f->value = value;
+		snprintf(f->label, sizeof(f->label), "%s", label);
+	}
+}
+
+static int64_t
+counter_of_type(const char *d, int32_t type, char *label, size_t label_len)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/cnc.dat", d);
+	struct nsi_cnc cnc;
+	if (nsi_cnc_open_readonly(&cnc, path) != 0)
+		return -1;
+	struct find_type f = { type, -1, "" };
+	nsi_counters_foreach(&cnc.counters, find_type_counter, &f);
+	nsi_cnc_close(&cnc);
+	if (label != NULL)
+		snprintf(label, label_len, "%s", f.label);
+	return f.value;
+}
+
+/* The loss report of the driver of @d, as ns-stat --loss reads it: records, or -errno. */
+static int
+loss_report(const char *d, struct nsi_loss_record *rec, int max)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s", d, NSI_LOSS_FILE);
+	void *mem = NULL;
+	size_t len = 0;
+	int rc = nsi_shm_open_mode(path, false, &mem, &len);
+	if (rc != 0)
+		return rc;
+	rc = nsi_loss_read(mem, len, rec, max);
+	munmap(mem, len);
+	return rc;
 }
 
 /* Wait (bounded: the counters are refreshed every heartbeat) until @label reaches @min. */
@@ -198,6 +252,25 @@ a_stream_over_loopback(void **state)
 	assert_true(counter_at_least(dir, "udp setups sent", 1) >= 1);
 	assert_true(counter(dir, "udp invalid datagrams") == 0);
 	assert_true(counter(dir, "udp socket receive buffer granted (bytes)") > 0);
+	struct nsi_loss_record rec[2];
+	assert_int_equal(loss_report(dir, rec, 2), 0); /* a clean link lost nothing */
+	/* Per stream: the sender sent it all, the image has it all, nothing missing between. */
+	int64_t end = ns_publication_position(p), snd, lim, hwm, rpos;
+	char label[NSI_COUNTER_LABEL_MAX + 1];
+	deadline = ns_clock_ns() + 5 * SEC;
+	do {
+		snd = counter_of_type(dir, NSI_COUNTER_SENDER_POSITION, label, sizeof(label));
+		lim = counter_of_type(dir, NSI_COUNTER_SENDER_LIMIT, NULL, 0);
+		hwm = counter_of_type(dir, NSI_COUNTER_RECEIVER_HWM, NULL, 0);
+		rpos = counter_of_type(dir, NSI_COUNTER_RECEIVER_POSITION, NULL, 0);
+		if (snd == end && hwm == end && rpos == end)
+			break;
+		usleep(10000); /* polling shared counters, not synchronising threads */
+	} while (ns_clock_ns() < deadline);
+	print_message("# snd-pos %lld snd-lim %lld rcv-hwm %lld rcv-pos %lld (%s)\n",
+		      (long long)snd, (long long)lim, (long long)hwm, (long long)rpos, label);
+	assert_true(snd == end && hwm == end && rpos == end && lim >= end);
+	assert_non_null(strstr(label, " to 127.0.0.1:"));
 
 	/* The publication closes: the stream ends, the image goes. */
 	assert_int_equal(ns_publication_close(p), 0);
@@ -597,6 +670,19 @@ sixty_four_mib_through_loss(void **state)
 		print_message("# seed %lld: %lld NAKs sent, %lld datagrams retransmitted\n",
 			      seeds[k], (long long)naks, (long long)rtx);
 		assert_true(naks > 0 && rtx > 0);
+		/* The receiving driver's loss report: this stream, its gaps, the bytes missing. */
+		struct nsi_loss_record rec[4];
+		int n = loss_report(x.dir2, rec, 4);
+		assert_int_equal(n, 1);
+		print_message("# seed %lld: loss report: %lld gaps, %lld bytes, session %d stream "
+			      "%d, %s from %s\n",
+			      seeds[k], (long long)rec[0].observations, (long long)rec[0].bytes,
+			      (int)rec[0].session_id, (int)rec[0].stream_id, rec[0].channel,
+			      rec[0].source);
+		assert_true(rec[0].observations > 0 && rec[0].observations <= naks);
+		assert_true(rec[0].bytes >= rec[0].observations * 32);
+		assert_true(rec[0].first_ms > 0 && rec[0].last_ms >= rec[0].first_ms);
+		assert_non_null(strstr(rec[0].channel, "udp:"));
 		pair_close(&x);
 		assert_int_equal(tu_rmdir_driver(dir), 0);
 		assert_int_equal(mkdir(dir, 0700), 0);

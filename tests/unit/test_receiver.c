@@ -93,7 +93,7 @@ env(void)
 	assert_non_null(e);
 	char err[64];
 	assert_int_equal(nsi_udp_resolve("127.0.0.1", 40123, &e->src, err, sizeof(err)), 0);
-	struct nsi_receiver_ops ops = { env_send, env_create, env_slowest, env_ended };
+	struct nsi_receiver_ops ops = { env_send, env_create, env_slowest, env_ended, NULL };
 	struct nsi_receiver_params p = { .window = 16384,
 					 .status_ns = 200 * MS,
 					 .nak_delay_ns = 1 * MS,
