@@ -194,9 +194,9 @@ NS_API int ns_uri_check(const char *uri, char *msg, size_t msg_len);
  * not answer within the client's timeout), NS_EDRIVER_TIMEOUT (the driver stopped), -ENOSPC
  * (the driver has no room for the log, or no free counter: a new log needs two and one per
  * subscription of its stream), -EEXIST (the driver found the log's file name taken),
- * -EHOSTUNREACH (ns:udp: the endpoint's host does not resolve), -EOPNOTSUPP (ns:udp:
- * reliable=false, not carried yet), or the socket's error (ns:udp: -EADDRNOTAVAIL for an
- * interface this machine does not have). Nothing is left behind on failure; ns_errmsg() says
+ * -EHOSTUNREACH (ns:udp: the endpoint's host does not resolve), or the socket's error
+ * (ns:udp: -EADDRNOTAVAIL for an interface this machine does not have). reliable= is a
+ * subscription's parameter: a publication takes it and ignores it, as Aeron does. Nothing is left behind on failure; ns_errmsg() says
  * why in words.
  * Ownership: *pub is the caller's until ns_publication_close().
  * Thread safety: any thread.
@@ -426,10 +426,13 @@ struct ns_subscription_opts {
 
 /**
  * Add a subscription on @p uri and @p stream_id: it receives every publication on the stream
- * (only the one with the URI's session-id, when given) from the position it joins at.
+ * (only the one with the URI's session-id, when given) from the position it joins at. Over
+ * ns:udp with reliable=false, what the network loses is skipped (padded over after the NAK
+ * delay and counted in the loss report) instead of asked for again.
  *
  * Returns 0 and sets *sub, or a negative error code.
- * Errors: -EINVAL (NULL client, URI or out pointer, a bad URI or bad options), -ETIMEDOUT
+ * Errors: -EINVAL (NULL client, URI or out pointer, a bad URI or bad options, or ns:udp:
+ * reliable= other than the endpoint's other subscriptions in this driver), -ETIMEDOUT
  * (the driver did not answer), NS_EDRIVER_TIMEOUT (the driver stopped), -EMLINK (the stream
  * has 64 subscriptions: the most one stream serves), -ENOSPC (no free counter: it takes one
  * per log it joins), -ENOMEM, -EHOSTUNREACH (ns:udp: the endpoint does not resolve),

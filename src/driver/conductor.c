@@ -728,11 +728,6 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		char err[160];
 		if (nsi_uri_parse(uri, &u, err, sizeof(err)) != 0)
 			send_error(d, c.correlation_id, -EINVAL, err);
-		else if (u.media == NSI_MEDIA_UDP && u.reliable == 0)
-			/* Refused rather than ignored: the stream would be reliable all the same. */
-			send_error(
-				d, c.correlation_id, -EOPNOTSUPP,
-				"reliable=false is not carried yet: ns:udp streams are reliable");
 		else if (type == NSI_CMD_ADD_PUBLICATION)
 			add_publication(d, &c, u);
 		else

@@ -403,6 +403,16 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 	nsi_net_channel(u, key, sizeof(key));
 	for (int i = 0; i < d->endpoints.n; i++) {
 		if (strcmp(d->endpoints.v[i]->key, key) == 0) {
+			/* One receiver per endpoint: its subscriptions agree on reliability. */
+			if (d->endpoints.v[i]->rcv.p.unreliable != (u->reliable == 0)) {
+				*rc = -EINVAL;
+				snprintf(err, err_len,
+					 "reliable=%s: the endpoint %s is already subscribed with "
+					 "reliable=%s (one receiver per endpoint)",
+					 u->reliable == 0 ? "false" : "true", key,
+					 u->reliable == 0 ? "true" : "false");
+				return NULL;
+			}
 			d->endpoints.v[i]->refs++;
 			return d->endpoints.v[i];
 		}
@@ -456,6 +466,7 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 		.nak_retry_ns = 10 * MS,
 		.liveness_ns = 10000 * MS,
 		.receiver_id = (int64_t)((uint64_t)nsi_drv_random(d) << 32 | nsi_drv_random(d)),
+		.unreliable = u->reliable == 0,
 	};
 	nsi_receiver_init(&ep->rcv, &ops, ep, &rp);
 	for (int i = 0; i < DRV_EP_BATCH; i++)

@@ -216,6 +216,22 @@ serve(struct nsi_receiver *r, struct nsi_rimage *im, int64_t now_ns)
 		}
 		if (new_gaps > 0 && r->ops.loss != NULL)
 			r->ops.loss(r->ctx, im->owner, &im->source, new_gaps, new_bytes);
+		if (r->p.unreliable) {
+			/* Padding over each gap: subscribers skip it, nothing waits for it. */
+			for (int i = 0; i < n; i++) {
+				struct nsi_frame pad = { .type = NSI_FRAME_PAD,
+							 .flags = NSI_FLAG_UNFRAGMENTED,
+							 .frame_length = g[i].length,
+							 .session_id = im->rx.session_id,
+							 .stream_id = im->rx.stream_id };
+				pad.u.data.term_id = g[i].term_id;
+				pad.u.data.term_offset = g[i].term_offset;
+				(void)nsi_image_rx_insert(&im->rx, &pad, slowest_of(r, im));
+				r->stats.gaps_padded++;
+			}
+			im->gap_since_ns = -1;
+			n = 0;
+		}
 		/* Every gap found, not only the first. */
 		for (int i = 0; i < n; i++) {
 			struct nsi_frame nak = { .session_id = im->rx.session_id,

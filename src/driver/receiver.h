@@ -78,6 +78,8 @@ struct nsi_receiver_params {
 	int64_t nak_retry_ns; /* and is NAKed again this often while it stays */
 	int64_t liveness_ns;  /* a source silent this long: its image ends */
 	int64_t receiver_id;  /* ours, in every status message */
+	bool unreliable;      /* reliable=false: gaps are padded over after the NAK delay, never
+				 NAKed (and reported as loss) */
 };
 
 struct nsi_receiver {
@@ -88,7 +90,8 @@ struct nsi_receiver {
 	int nimages;
 	struct {
 		uint64_t datagrams, invalid, frames, setups, status_messages, naks, gaps_naked,
-			images_refused, unknown_image, images_ended, images_lost, errors;
+			images_refused, unknown_image, images_ended, images_lost, errors,
+			gaps_padded;
 	} stats;
 	int last_invalid; /* enum nsi_wire_error of the last invalid datagram */
 	uint8_t scratch[64];

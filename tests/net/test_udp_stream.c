@@ -508,6 +508,97 @@ malformed_datagrams_and_a_session_flood_change_nothing(void **state)
 	assert_int_equal(ns_client_close(c), 0);
 }
 
+/* Messages that carry their sequence number: order is checked, gaps are allowed. */
+struct lossy {
+	uint32_t got, next, bad, dup_or_back;
+};
+
+static void
+on_lossy(void *ctx, const void *buf, size_t len, const struct ns_header *h)
+{
+	(void)h;
+	struct lossy *l = ctx;
+	uint32_t seq, crc;
+	if (len < 8) {
+		l->bad++;
+		return;
+	}
+	memcpy(&seq, buf, 4);
+	memcpy(&crc, (const uint8_t *)buf + 4, 4);
+	if (crc != tu_crc32c(seq, (const uint8_t *)buf + 8, len - 8))
+		l->bad++;
+	if (seq < l->next)
+		l->dup_or_back++;
+	l->next = seq + 1;
+	l->got++;
+}
+
+/*
+ * reliable=false (issue 17): under 5 % loss the receiver NAKs nothing and pads each gap once
+ * the NAK delay has passed: what arrives is delivered in order and intact, what was lost is
+ * skipped and recorded in the loss report, and the stream never stalls: it reaches its end.
+ */
+static void
+an_unreliable_subscription_pads_over_loss(void **state)
+{
+	(void)state;
+	assert_int_equal(setenv("NANOSTREAM_TEST_LOSS", "seed=11,drop=5", 1), 0);
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	ns_client *c = NULL;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	char uri[128];
+	int port = free_port();
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d|reliable=false|mtu=1408", port);
+	struct got g = { 0 };
+	struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
+	so.on_unavailable = on_unavailable;
+	so.ctx = &g;
+	ns_subscription *s = NULL;
+	ns_publication *p = NULL;
+	assert_int_equal(ns_subscription_add(c, uri, 8, &so, &s), 0);
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d|mtu=1408", port);
+	assert_int_equal(ns_publication_add(c, uri, 8, NS_PUBLICATION_EXCLUSIVE, &p), 0);
+	unsetenv("NANOSTREAM_TEST_LOSS");
+	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
+	const uint32_t total = 20000;
+	static uint8_t buf[4096];
+	struct lossy l = { 0 };
+	uint32_t seq = 0;
+	int64_t deadline = ns_clock_ns() + 30 * SEC;
+	while (seq < total && ns_clock_ns() < deadline) {
+		size_t len = 8 + (size_t)(tu_mix64(seq) % 200);
+		for (size_t k = 8; k < len; k++)
+			buf[k] = (uint8_t)(seq * 7 + k);
+		uint32_t crc = tu_crc32c(seq, buf + 8, len - 8);
+		memcpy(buf, &seq, 4);
+		memcpy(buf + 4, &crc, 4);
+		if (ns_offer(p, buf, len) > 0)
+			seq++;
+		(void)ns_subscription_poll(s, on_lossy, &l, 64);
+	}
+	assert_int_equal(seq, total);
+	/* The end of the stream comes through the padding: nothing waits for what was lost. */
+	assert_int_equal(ns_publication_close(p), 0);
+	while (g.unavailable == 0 && ns_clock_ns() < deadline)
+		(void)ns_subscription_poll(s, on_lossy, &l, 64);
+	struct nsi_loss_record rec[2];
+	int n = loss_report(dir, rec, 2);
+	print_message("# reliable=false, 5 %% drop: %u of %u messages delivered, in order, %u "
+		      "damaged; loss report: %lld gaps, %lld bytes; image ended %d\n",
+		      l.got, total, l.bad, n > 0 ? (long long)rec[0].observations : 0LL,
+		      n > 0 ? (long long)rec[0].bytes : 0LL, g.unavailable);
+	assert_int_equal(g.unavailable, 1);
+	assert_int_equal(l.bad, 0);
+	assert_int_equal(l.dup_or_back, 0);
+	assert_true(l.got < total && l.got > total * 8 / 10);
+	assert_int_equal(n, 1);
+	assert_true(rec[0].observations > 0);
+	assert_int_equal(counter_at_least(dir, "udp naks sent", 0), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+}
+
 static void
 endpoints_are_shared_and_checked(void **state)
 {
@@ -534,13 +625,11 @@ endpoints_are_shared_and_checked(void **state)
 	assert_null(x);
 	assert_non_null(strstr(ns_errmsg(), "cannot bind 127.0.0.1:"));
 	close(fd);
-	/* A parameter the driver cannot honour yet is refused, not ignored. */
+	/* One receiver per endpoint: a subscription that wants it unreliable is refused. */
 	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d|reliable=false", port);
-	ns_publication *q = NULL;
-	assert_int_equal(ns_publication_add(c, uri, 1, 0, &q), -EOPNOTSUPP);
-	assert_null(q);
-	assert_string_equal(ns_errmsg(),
-			    "reliable=false is not carried yet: ns:udp streams are reliable");
+	assert_int_equal(ns_subscription_add(c, uri, 1, NULL, &x), -EINVAL);
+	assert_null(x);
+	assert_non_null(strstr(ns_errmsg(), "already subscribed with reliable=true"));
 	/* An IPC subscription on the same stream sees nothing of the UDP ones, and back. */
 	ns_subscription *ipc = NULL;
 	ns_publication *p = NULL;
@@ -700,6 +789,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			malformed_datagrams_and_a_session_flood_change_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_unreliable_subscription_pads_over_loss, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(two_drivers, setup, teardown),
 		cmocka_unit_test_setup_teardown(sixty_four_mib_through_loss, setup, teardown),
 	};
