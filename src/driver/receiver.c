@@ -71,6 +71,24 @@ send_sm(struct nsi_receiver *r, const struct nsi_udp_addr *to, int32_t session, 
 	return rc;
 }
 
+/*
+ * Data of a stream this receiver has no image of (it restarted, or joined late): ask the
+ * sender for a setup at once (a status message with the setup flag and no window, which
+ * moves no limit) instead of leaving it to find out in its receiver timeout. At most one per
+ * status interval for the whole endpoint: data from strangers cannot make it send more.
+ */
+static void
+ask_for_setup(struct nsi_receiver *r, const struct nsi_frame *f, const struct nsi_udp_addr *from,
+	      int64_t now_ns)
+{
+	if (r->stats.setups_asked > 0 && now_ns - r->last_setup_ask_ns < r->p.status_ns)
+		return;
+	r->last_setup_ask_ns = now_ns;
+	if (send_sm(r, from, f->session_id, f->stream_id, f->u.data.term_id, f->u.data.term_offset,
+		    0, NSI_SM_F_SEND_SETUP) > 0)
+		r->stats.setups_asked++;
+}
+
 static void
 on_setup(struct nsi_receiver *r, const struct nsi_frame *f, const struct nsi_udp_addr *from,
 	 int64_t now_ns)
@@ -137,6 +155,7 @@ nsi_receiver_on_datagram(struct nsi_receiver *r, const uint8_t *buf, size_t len,
 			struct nsi_rimage *im = find(r, &f, from);
 			if (im == NULL) {
 				r->stats.unknown_image++;
+				ask_for_setup(r, &f, from, now_ns);
 				break;
 			}
 			r->stats.frames++;

@@ -91,9 +91,10 @@ struct nsi_receiver {
 	struct {
 		uint64_t datagrams, invalid, frames, setups, status_messages, naks, gaps_naked,
 			images_refused, unknown_image, images_ended, images_lost, errors,
-			gaps_padded;
+			gaps_padded, setups_asked;
 	} stats;
-	int last_invalid; /* enum nsi_wire_error of the last invalid datagram */
+	int64_t last_setup_ask_ns; /* the last status message asking for a setup */
+	int last_invalid;	   /* enum nsi_wire_error of the last invalid datagram */
 	uint8_t scratch[64];
 };
 

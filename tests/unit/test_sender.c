@@ -462,6 +462,48 @@ a_gap_nobody_fills_ends_the_image(void **state)
 	world_free(w);
 }
 
+/*
+ * A receiver that restarts (a new process, no images) while the sender streams on: the first
+ * data it cannot place makes it ask for a setup, and the stream resumes within milliseconds,
+ * not after the sender's 2 s receiver timeout. Data from strangers cannot make it ask more
+ * than once per status interval.
+ */
+static void
+a_restarted_receiver_asks_for_a_setup(void **state)
+{
+	(void)state;
+	struct world *w = world(31);
+	run(w, 500);
+	/* The receiver's process restarts: no image, no reader; the sender knows nothing. */
+	nsi_log_reader_free(&w->rd);
+	w->reading = false;
+	free(w->img_mem);
+	w->img_mem = NULL;
+	w->have_image = false;
+	struct nsi_receiver_ops ops = w->rcv.ops;
+	struct nsi_receiver_params rp = w->rcv.p;
+	nsi_receiver_init(&w->rcv, &ops, w, &rp);
+	uint8_t buf[4096];
+	int64_t start = w->now;
+	uint64_t seq = w->seq;
+	while (w->rcv.nimages == 0 && w->now - start < 5000 * MS) {
+		w->now += 1 * MS;
+		size_t len = message(seq, buf);
+		int64_t r = nsi_log_append(&w->pub, true, buf, (int32_t)len);
+		if (r > 0)
+			seq++;
+		sender_step(w);
+		receiver_step(w);
+	}
+	int64_t took = w->now - start;
+	print_message("# a restarted receiver: image again after %lld ms (setups asked: %llu)\n",
+		      (long long)(took / MS), (unsigned long long)w->rcv.stats.setups_asked);
+	assert_int_equal(w->rcv.nimages, 1);
+	assert_true(took <= 50 * MS);
+	assert_int_equal(w->rcv.stats.setups_asked, 1);
+	world_free(w);
+}
+
 static void
 naks_that_cannot_be_served_are_ignored(void **state)
 {
@@ -617,6 +659,7 @@ main(void)
 		cmocka_unit_test(naks_that_cannot_be_served_are_ignored),
 		cmocka_unit_test(data_no_longer_held_ends_the_image),
 		cmocka_unit_test(a_gap_nobody_fills_ends_the_image),
+		cmocka_unit_test(a_restarted_receiver_asks_for_a_setup),
 		cmocka_unit_test(a_forged_clean_position_changes_nothing),
 		cmocka_unit_test(setups_heartbeats_rtt_and_the_end),
 	};
