@@ -526,9 +526,15 @@ ep_work(struct drv_endpoint *ep, int64_t now)
 {
 	int work = 0;
 	for (int round = 0; round < 4; round++) {
-		int got = nsi_udp_recv(&ep->sock, ep->dg, DRV_EP_BATCH);
+		/*
+		 * The first datagram alone (one recvfrom): a small one (a message of a ping-pong)
+		 * goes to its subscriber without another receive call first; a large one says a
+		 * stream is flowing, and the rest come in batches.
+		 */
+		int got = nsi_udp_recv(&ep->sock, ep->dg, round == 0 ? 1 : DRV_EP_BATCH);
 		if (got <= 0)
 			break;
+		bool small = round == 0 && ep->dg[0].len < DRV_EP_SMALL;
 		for (int i = 0; i < got; i++) {
 			if (ep->dg[i].len > ep->dg[i].cap) {
 				ep->rcv.stats.invalid++; /* longer than any MTU */
@@ -539,6 +545,8 @@ ep_work(struct drv_endpoint *ep, int64_t now)
 				  ep_deliver, &x);
 		}
 		work += got;
+		if (small)
+			break;
 	}
 	int rc = nsi_receiver_do_work(&ep->rcv, now);
 	return rc > 0 ? work + rc : work;

@@ -52,6 +52,7 @@ struct drv_net_pub {
 };
 
 #define DRV_EP_BATCH 16
+#define DRV_EP_SMALL 1024 /* a first datagram this short is handled before reading more */
 
 struct drv_endpoint {
 	struct nsi_driver *d;
