@@ -315,9 +315,9 @@ close_pub(struct nsi_driver *d, struct drv_pub *p)
 		eos = nsi_net_image_end(p);
 		nsi_store_release_i64(&p->lf.log.meta->end_of_stream_position, eos);
 	} else {
-		if (p->kind == DRV_PUB_NET)
-			nsi_net_pub_close(d, p);
 		eos = nsi_ipc_pub_end_stream(d, p);
+		if (p->kind == DRV_PUB_NET)
+			nsi_net_pub_close(d, p, eos); /* it sends the rest */
 	}
 	d->closed_bytes += eos;
 	/*
@@ -1169,6 +1169,9 @@ nsi_driver_destroy(struct nsi_driver *d)
 		p->refs = 0;
 		close_pub(d, p);
 	}
+	/* The driver ends: closed publications still sending stop where they are. */
+	nsi_net_drains_free(d);
+	free(d->draining.v);
 	remove_lingering(d, 0, true);
 	if (d->loss_mem != NULL) {
 		char loss_path[PATH_MAX + 16];

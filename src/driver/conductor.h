@@ -96,6 +96,7 @@ struct nsi_driver {
 	ARRAY(struct drv_linger) lingering;	/* closed logs whose files are removed later */
 	ARRAY(struct drv_relink) relinks;	/* images found corrupt, to join again */
 	ARRAY(struct drv_endpoint *) endpoints; /* bound UDP endpoints (driver/net.c) */
+	ARRAY(struct drv_net_pub *) draining;	/* closed network publications still sending */
 	int64_t udp_closed[NSI_SYS_COUNT];	/* UDP totals of sockets already closed */
 	int32_t next_session_id;
 	int64_t next_reg_id;

@@ -227,12 +227,28 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 }
 
 void
-nsi_net_pub_close(struct nsi_driver *d, struct drv_pub *p)
+nsi_net_pub_close(struct nsi_driver *d, struct drv_pub *p, int64_t eos)
 {
 	struct drv_net_pub *n = p->net;
 	if (n == NULL)
 		return;
-	/* What was sent is all there will be: a heartbeat says where the stream ends. */
+	p->net = NULL;
+	/* Everything offered before the close is sent, or no one is left to take it. */
+	nsi_sender_close(&n->sender, eos);
+	snprintf(n->name, sizeof(n->name), "%s", p->name);
+	char path[PATH_MAX];
+	int len = snprintf(path, sizeof(path), "%s/%s", d->dir, p->name);
+	if (len > 0 && (size_t)len < sizeof(path) && ARRAY_RESERVE(d->draining) &&
+	    nsi_logfile_open(&n->lf, path) == 0) {
+		n->sender.log = &n->lf.log;
+		n->until_ns = nsi_drv_now(d) + DRV_NET_LINGER_NS;
+		d->draining.v[d->draining.n++] = n;
+		if (d->net_thread_on)
+			nsi_netloop_wake(d);
+		return;
+	}
+	/* No second mapping: what was sent is all there will be, and a heartbeat says so. */
+	nsi_drv_report(d, "%s: closed before all was sent, and cannot keep sending it", p->name);
 	nsi_sender_close(&n->sender, n->sender.position);
 	n->sender.last_send_ns = INT64_MIN / 2;
 	(void)nsi_sender_do_work(&n->sender, nsi_drv_now(d));
@@ -240,7 +256,35 @@ nsi_net_pub_close(struct nsi_driver *d, struct drv_pub *p)
 	nsi_udp_close(&n->sock);
 	loss_free(n->loss);
 	free(n);
-	p->net = NULL;
+}
+
+/* A draining publication is done: its receiver has it all, or is gone, or time is up. */
+static bool
+drained(const struct drv_net_pub *n, int64_t now)
+{
+	const struct nsi_sender *s = &n->sender;
+	bool sent = s->position >= s->end_position && s->eos_heartbeats > 0;
+	return (sent && (!s->connected || s->acked >= s->end_position)) || now >= n->until_ns ||
+	       (!s->connected && s->want_setup && s->stats.status_messages == 0);
+}
+
+static void
+drain_free(struct nsi_driver *d, int i)
+{
+	struct drv_net_pub *n = d->draining.v[i];
+	d->draining.v[i] = d->draining.v[--d->draining.n];
+	add_sender(d->udp_closed, &n->sender);
+	nsi_udp_close(&n->sock);
+	nsi_logfile_close(&n->lf);
+	loss_free(n->loss);
+	free(n);
+}
+
+void
+nsi_net_drains_free(struct nsi_driver *d)
+{
+	while (d->draining.n > 0)
+		drain_free(d, 0);
 }
 
 struct pub_rx {
@@ -259,11 +303,24 @@ pub_deliver(void *ctx, const uint8_t *buf, size_t len, const struct nsi_udp_addr
 		nsi_sender_on_frame(x->s, &f, x->now);
 }
 
-/* Control frames for a publication (status messages, NAKs, RTT) on its socket. */
+static int sender_work(struct nsi_driver *d, struct drv_net_pub *n, const char *name, int64_t now);
+
+/* A publication's sender, and the connected flag its publishers read. */
 static int
 pub_work(struct nsi_driver *d, struct drv_pub *p, int64_t now)
 {
 	struct drv_net_pub *n = p->net;
+	int work = sender_work(d, n, p->name, now);
+	uint32_t *connected = (uint32_t *)&p->lf.log.meta->is_connected;
+	if (nsi_load_relaxed_u32(connected) != (uint32_t)n->sender.connected)
+		nsi_store_release_u32(connected, n->sender.connected);
+	return work;
+}
+
+/* Control frames for a sender (status messages, NAKs, RTT) on its socket, then its sending. */
+static int
+sender_work(struct nsi_driver *d, struct drv_net_pub *n, const char *name, int64_t now)
+{
 	uint8_t buf[512];
 	struct nsi_udp_dgram dg[4];
 	int work = 0;
@@ -291,12 +348,9 @@ pub_work(struct nsi_driver *d, struct drv_pub *p, int64_t now)
 	}
 	int rc = nsi_sender_do_work(&n->sender, now);
 	if (rc < 0) {
-		nsi_drv_report(d, "%s: sending failed: %s", p->name, strerror(-rc));
+		nsi_drv_report(d, "%s: sending failed: %s", name, strerror(-rc));
 		return work;
 	}
-	uint32_t *connected = (uint32_t *)&p->lf.log.meta->is_connected;
-	if (nsi_load_relaxed_u32(connected) != (uint32_t)n->sender.connected)
-		nsi_store_release_u32(connected, n->sender.connected);
 	return work + rc;
 }
 
@@ -446,12 +500,14 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 		return NULL;
 	}
 	/*
-	 * The window: what the URI says, else what the socket buffer holds (up to 1 MiB): a
-	 * window larger than the kernel's buffer only makes the kernel drop datagrams.
+	 * The window: what the URI says, else half of what the socket buffer holds (up to 1
+	 * MiB). The kernel counts each datagram's whole buffer against the size it reports
+	 * (getsockopt gives twice what was set, for that overhead), so a window of all of it
+	 * overflows the socket in a burst of datagrams, and the kernel drops them: half fits.
 	 */
 	int32_t window = u->rcv_wnd > 0 ? u->rcv_wnd : 1 << 20;
-	if (u->rcv_wnd <= 0 && ep->sock.rcvbuf_granted > 0 && ep->sock.rcvbuf_granted < window)
-		window = ep->sock.rcvbuf_granted;
+	if (u->rcv_wnd <= 0 && ep->sock.rcvbuf_granted > 0 && ep->sock.rcvbuf_granted / 2 < window)
+		window = ep->sock.rcvbuf_granted / 2;
 	if (ep->sock.rcvbuf_granted < want_rcvbuf)
 		nsi_drv_report(
 			d,
@@ -559,6 +615,12 @@ nsi_net_do_work(struct nsi_driver *d, int64_t now_ns)
 	for (int i = 0; i < d->pubs.n; i++)
 		if (d->pubs.v[i]->kind == DRV_PUB_NET)
 			work += pub_work(d, d->pubs.v[i], now_ns);
+	for (int i = d->draining.n - 1; i >= 0; i--) {
+		struct drv_net_pub *n = d->draining.v[i];
+		work += sender_work(d, n, n->name, now_ns);
+		if (drained(n, now_ns))
+			drain_free(d, i);
+	}
 	/* An endpoint may close images (and so change d->pubs) from its receiver's callbacks. */
 	for (int i = 0; i < d->endpoints.n; i++)
 		work += ep_work(d->endpoints.v[i], now_ns);
@@ -578,6 +640,11 @@ nsi_net_next_due(const struct nsi_driver *d, int64_t now_ns, bool *watching)
 		int64_t t = nsi_receiver_next_due(&d->endpoints.v[i]->rcv, now_ns, watching);
 		due = t < due ? t : due;
 	}
+	for (int i = 0; i < d->draining.n; i++) {
+		int64_t t = nsi_sender_next_due(&d->draining.v[i]->sender, watching);
+		t = t < d->draining.v[i]->until_ns ? t : d->draining.v[i]->until_ns;
+		due = t < due ? t : due;
+	}
 	return due;
 }
 
@@ -591,13 +658,15 @@ nsi_net_fds(const struct nsi_driver *d, struct pollfd *fds, int max)
 						    .events = POLLIN };
 	for (int i = 0; i < d->endpoints.n && n < max; i++)
 		fds[n++] = (struct pollfd){ .fd = d->endpoints.v[i]->sock.fd, .events = POLLIN };
+	for (int i = 0; i < d->draining.n && n < max; i++)
+		fds[n++] = (struct pollfd){ .fd = d->draining.v[i]->sock.fd, .events = POLLIN };
 	return n;
 }
 
 bool
 nsi_net_active(const struct nsi_driver *d)
 {
-	if (d->endpoints.n > 0)
+	if (d->endpoints.n > 0 || d->draining.n > 0)
 		return true;
 	for (int i = 0; i < d->pubs.n; i++)
 		if (d->pubs.v[i]->kind == DRV_PUB_NET)
@@ -647,6 +716,8 @@ nsi_net_refresh(struct nsi_driver *d)
 			set_counter(d, p->net_counter[1], p->net->sender.limit);
 		}
 	}
+	for (int i = 0; i < d->draining.n; i++)
+		add_sender(t, &d->draining.v[i]->sender);
 	for (int i = 0; i < d->endpoints.n; i++) {
 		const struct nsi_receiver *r = &d->endpoints.v[i]->rcv;
 		for (int k = 0; k < r->nimages; k++) {

@@ -49,7 +49,14 @@ struct drv_net_pub {
 	struct nsi_sender sender;
 	struct drv_loss *loss; /* test only, NULL normally */
 	uint32_t cycles;       /* duty cycles, for how often the control socket is read */
+	/* Closed by its publishers and still sending (nsi_net_pub_close()): */
+	struct nsi_logfile lf; /* its own mapping of the log */
+	int64_t until_ns;      /* gives up then */
+	char name[NSI_NAME_MAX];
 };
+
+/* How long a closed network publication keeps sending what was offered before it closed. */
+#define DRV_NET_LINGER_NS (5000LL * 1000 * 1000)
 
 #define DRV_EP_BATCH 16
 #define DRV_EP_SMALL 1024 /* a first datagram this short is handled before reading more */
@@ -74,8 +81,15 @@ void nsi_net_channel(const struct nsi_uri *u, char *key, size_t len);
  */
 int nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *u, char *err,
 		     size_t err_len);
-/* Close it: a last heartbeat with the end of stream, the socket, the sender. */
-void nsi_net_pub_close(struct nsi_driver *d, struct drv_pub *p);
+/*
+ * Its publishers closed it at @eos (everything offered before is in the log): it keeps
+ * sending, from a mapping of its own, until the receiver has acknowledged @eos (or none is
+ * connected, or DRV_NET_LINGER_NS passed), serving NAKs meanwhile; then heartbeats with the
+ * end of stream have told the receiver, and the socket closes. @p no longer refers to it.
+ */
+void nsi_net_pub_close(struct nsi_driver *d, struct drv_pub *p, int64_t eos);
+/* The driver ends: every closed publication still sending stops now. */
+void nsi_net_drains_free(struct nsi_driver *d);
 
 /* The endpoint of @u, bound on first use. NULL with -errno in *rc and the reason in @err. */
 struct drv_endpoint *nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err,

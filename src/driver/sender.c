@@ -176,13 +176,15 @@ send_heartbeat(struct nsi_sender *s, int64_t now_ns)
 	struct nsi_frame f = { .flags = NSI_FLAG_UNFRAGMENTED,
 			       .session_id = s->session_id,
 			       .stream_id = s->stream_id };
-	if (s->end_position >= 0 && s->position >= s->end_position)
+	bool eos = s->end_position >= 0 && s->position >= s->end_position;
+	if (eos)
 		f.flags |= NSI_FLAG_END_OF_STREAM;
 	f.u.data.term_offset = offset_of(s, s->position);
 	f.u.data.term_id = term_id_of(s, s->position);
 	int rc = send_control(s, nsi_wire_put_heartbeat(s->scratch, sizeof(s->scratch), &f));
 	if (rc > 0) {
 		s->stats.heartbeats++;
+		s->eos_heartbeats += eos;
 		s->last_send_ns = now_ns;
 	}
 	return rc;
@@ -291,7 +293,10 @@ nsi_sender_do_work(struct nsi_sender *s, int64_t now_ns)
 	}
 	if (s->position != sent_from)
 		publisher_window(s); /* once per cycle, not per datagram */
-	if (work == 0 && now_ns - s->last_send_ns >= s->p.heartbeat_ns) {
+	/* Idle: a heartbeat when due, and the first one that says the stream ended at once. */
+	bool ended = s->end_position >= 0 && s->position >= s->end_position;
+	if (work == 0 &&
+	    (now_ns - s->last_send_ns >= s->p.heartbeat_ns || (ended && s->eos_heartbeats == 0))) {
 		int rc = send_heartbeat(s, now_ns);
 		if (rc < 0)
 			return rc;
@@ -412,6 +417,8 @@ nsi_sender_on_frame(struct nsi_sender *s, const struct nsi_frame *f, int64_t now
 			return;
 		int64_t consumed = ((int64_t)terms << s->log->shift) + f->u.sm.term_offset;
 		int64_t limit = consumed + f->u.sm.window;
+		if (consumed > s->acked)
+			s->acked = consumed;
 		if (limit > s->limit)
 			s->limit = limit; /* an older, reordered one never lowers it */
 		s->connected = true;

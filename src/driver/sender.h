@@ -67,14 +67,16 @@ struct nsi_sender {
 	nsi_send_fn send;
 	nsi_send_segments_fn send_segments; /* NULL: one datagram per call */
 	void *ctx;
-	int64_t position;     /* the next byte to send */
-	int64_t limit;	      /* flow control: do not send at or past it */
-	int64_t last_send_ns; /* data or heartbeat */
-	int64_t setup_due_ns; /* next setup while one is wanted */
-	int64_t last_sm_ns;   /* last status message */
-	int64_t receiver_id;  /* the receiver's, from its status messages */
-	int64_t end_position; /* the stream ends here (closed and drained), or -1 */
-	int64_t clean;	      /* positions below it are zeroed (ours; copied to the metadata) */
+	int64_t position;	 /* the next byte to send */
+	int64_t limit;		 /* flow control: do not send at or past it */
+	int64_t last_send_ns;	 /* data or heartbeat */
+	int64_t setup_due_ns;	 /* next setup while one is wanted */
+	int64_t last_sm_ns;	 /* last status message */
+	int64_t receiver_id;	 /* the receiver's, from its status messages */
+	int64_t end_position;	 /* the stream ends here (closed and drained), or -1 */
+	int64_t acked;		 /* the highest consumption position a status message reported */
+	uint64_t eos_heartbeats; /* heartbeats sent with the end-of-stream flag */
+	int64_t clean;		 /* positions below it are zeroed (ours; copied to the metadata) */
 	bool want_setup;
 	bool connected;
 	struct nsi_resend resend[NSI_SENDER_RESENDS];
