@@ -1139,6 +1139,9 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		[NSI_SYS_UDP_IMAGES_REFUSED] = "udp images refused",
 		[NSI_SYS_UDP_RCVBUF] = "udp socket receive buffer granted (bytes)",
 		[NSI_SYS_UDP_IMAGES_LOST] = "udp images ended by unrecoverable loss",
+		[NSI_SYS_UDP_BYTES_RECEIVED] = "udp bytes received",
+		[NSI_SYS_UDP_OVERRUNS] = "udp flow control over-runs (frames past the window)",
+		[NSI_SYS_UDP_UNDERRUNS] = "udp flow control under-runs (frames already there)",
 	};
 	for (int i = 0; i < NSI_SYS_COUNT; i++)
 		if (nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_SYSTEM, 0, i, sys_labels[i],

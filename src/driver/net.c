@@ -700,6 +700,13 @@ add_receiver(int64_t *t, const struct nsi_receiver *r)
 	t[NSI_SYS_UDP_NAKS_SENT] += (int64_t)r->stats.naks;
 	t[NSI_SYS_UDP_IMAGES_REFUSED] += (int64_t)r->stats.images_refused;
 	t[NSI_SYS_UDP_IMAGES_LOST] += (int64_t)r->stats.images_lost;
+	t[NSI_SYS_UDP_BYTES_RECEIVED] += (int64_t)r->stats.bytes;
+	t[NSI_SYS_UDP_OVERRUNS] += (int64_t)r->stats.overruns;
+	t[NSI_SYS_UDP_UNDERRUNS] += (int64_t)r->stats.underruns;
+	for (int i = 0; i < r->nimages; i++) {
+		t[NSI_SYS_UDP_OVERRUNS] += (int64_t)r->images[i].rx.stats.out_of_window;
+		t[NSI_SYS_UDP_UNDERRUNS] += (int64_t)r->images[i].rx.stats.duplicates;
+	}
 }
 
 void

@@ -133,6 +133,7 @@ nsi_receiver_on_datagram(struct nsi_receiver *r, const uint8_t *buf, size_t len,
 			 const struct nsi_udp_addr *from, int64_t now_ns)
 {
 	r->stats.datagrams++;
+	r->stats.bytes += len;
 	/* The whole datagram is checked before any of it is used: a bad one changes nothing. */
 	size_t off = 0;
 	struct nsi_frame f;
@@ -289,6 +290,8 @@ nsi_receiver_do_work(struct nsi_receiver *r, int64_t now_ns)
 			r->ops.ended(r->ctx, im->owner, im->ended);
 			r->stats.images_ended++;
 			r->stats.images_lost += im->ended == NSI_IMAGE_LOST;
+			r->stats.overruns += im->rx.stats.out_of_window;
+			r->stats.underruns += im->rx.stats.duplicates;
 			r->images[i] = r->images[--r->nimages];
 			continue;
 		}

@@ -91,8 +91,8 @@ struct nsi_receiver {
 	struct {
 		uint64_t datagrams, invalid, frames, setups, status_messages, naks, gaps_naked,
 			images_refused, unknown_image, images_ended, images_lost, errors,
-			gaps_padded, setups_asked;
-	} stats;
+			gaps_padded, setups_asked, bytes, overruns, underruns;
+	} stats; /* overruns, underruns: of images already ended (live ones keep their own) */
 	int64_t last_setup_ask_ns; /* the last status message asking for a setup */
 	int last_invalid;	   /* enum nsi_wire_error of the last invalid datagram */
 	uint8_t scratch[64];

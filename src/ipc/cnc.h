@@ -332,6 +332,9 @@ enum nsi_sys_counter {
 	NSI_SYS_UDP_IMAGES_REFUSED,	/* images refused: an endpoint's cap */
 	NSI_SYS_UDP_RCVBUF,		/* smallest socket receive buffer the kernel granted */
 	NSI_SYS_UDP_IMAGES_LOST,	/* images ended: data lost beyond what the sender holds */
+	NSI_SYS_UDP_BYTES_RECEIVED,	/* bytes of the datagrams endpoints received */
+	NSI_SYS_UDP_OVERRUNS,		/* flow control over-runs: frames past a window, dropped */
+	NSI_SYS_UDP_UNDERRUNS,		/* under-runs: frames that had arrived already */
 	NSI_SYS_COUNT
 };
 

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -210,6 +212,72 @@ clients_use_the_daemon(void **state)
 	assert_null(strstr(out, "has run"));
 	assert_int_equal(run_stat(stn, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "no driver has run in /tmp/ns-no-such-driver-dir"));
+}
+
+/*
+ * ns:udp through the daemon (issue 17), with its network thread spinning (--idle spin, the
+ * low-latency mode): a stream over loopback, then ns-stat's udp counters, the per-stream
+ * sender and receiver positions, and an empty loss report.
+ */
+static void
+udp_through_the_daemon(void **state)
+{
+	(void)state;
+	const char *args[] = { "--dir", dir, "--heartbeat-ms", "20", "--idle", "spin", NULL };
+	pid_t d = start(args, -1);
+	ns_client *c = connect_client();
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd);
+	char uri[96];
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", ntohs(a.sin_port));
+	ns_subscription *s = NULL;
+	ns_publication *p = NULL;
+	assert_int_equal(ns_subscription_add(c, uri, 6, NULL, &s), 0);
+	assert_int_equal(ns_publication_add(c, uri, 6, 0, &p), 0);
+	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
+	struct got g = { 0 };
+	uint8_t buf[1100];
+	for (uint32_t i = 0; i < 5000; i++) {
+		size_t len = 8 + (size_t)(tu_mix64(i) % 1000);
+		for (size_t k = 8; k < len; k++)
+			buf[k] = (uint8_t)(i + k);
+		uint32_t crc = tu_crc32c(i, buf + 8, len - 8);
+		memcpy(buf, &i, 4);
+		memcpy(buf + 4, &crc, 4);
+		while (ns_offer(p, buf, len) < 0)
+			(void)ns_subscription_poll(s, on_msg, &g, 64);
+	}
+	while (g.next < 5000)
+		assert_true(ns_subscription_poll_wait(s, on_msg, &g, 64, NS_WAIT_YIELD,
+						      ns_clock_ns() + 10 * SEC) > 0);
+	assert_int_equal(g.bad, 0);
+	static char out[16384];
+	const char *st[] = { "--dir", dir, NULL };
+	int64_t t0 = ns_clock_ns();
+	do {
+		assert_int_equal(run_stat(st, out, sizeof(out)), 0);
+		assert_true(ns_clock_ns() - t0 < 5 * SEC);
+	} while (stat_value(out, "snd-pos") != ns_publication_position(p) ||
+		 stat_value(out, "rcv-pos") != ns_publication_position(p));
+	assert_true(stat_value(out, "udp data datagrams sent") > 0);
+	assert_true(stat_value(out, "udp datagrams received") > 0);
+	assert_true(stat_value(out, "udp bytes received") > 0);
+	assert_non_null(strstr(out, "snd-lim"));
+	assert_non_null(strstr(out, "rcv-hwm"));
+	const char *stl[] = { "--dir", dir, "--loss", NULL };
+	assert_int_equal(run_stat(stl, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "no loss observed"));
+	const char *stb[] = { "--dir", dir, "--loss", "--errors", NULL };
+	assert_int_equal(run_stat(stb, out, sizeof(out)), 2);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+	assert_int_equal(kill(d, SIGTERM), 0);
+	assert_int_equal(tu_exit_of(d), 0);
 }
 
 static void
@@ -497,6 +565,7 @@ main(int argc, char **argv)
 	stat_path = argv[2];
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(clients_use_the_daemon),
+		cmocka_unit_test(udp_through_the_daemon),
 		cmocka_unit_test(a_killed_daemon_is_replaced),
 		cmocka_unit_test(a_dead_driver_is_reported),
 		cmocka_unit_test(a_hung_driver_times_out),
