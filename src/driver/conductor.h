@@ -121,10 +121,11 @@ struct nsi_driver {
 	pthread_t net_thread;
 	bool net_thread_on; /* set and read under @duty */
 	bool net_stop;
-	int idle;	  /* enum nsi_idle */
-	bool busy_cycles; /* network cycles run back to back (not after a wake-up) */
-	void *loss_mem;	  /* loss.dat (ipc/lossreport.h), or NULL */
-	int wake_fd;	  /* AF_UNIX datagram socket named in the CnC header, or -1 */
+	int idle;	    /* enum nsi_idle */
+	bool busy_cycles;   /* network cycles run back to back (not after a wake-up) */
+	void *loss_mem;	    /* loss.dat (ipc/lossreport.h), or NULL */
+	int32_t loss_count; /* its records: ours, never read back from the file */
+	int wake_fd;	    /* AF_UNIX datagram socket named in the CnC header, or -1 */
 	char wake_name[NSI_CNC_WAKE_NAME];
 };
 

@@ -446,7 +446,7 @@ ep_loss(void *ctx, void *owner, const struct nsi_udp_addr *source, int64_t gaps,
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	nsi_loss_add(ep->d->loss_mem, p->session_id, p->stream_id, p->channel, src, gaps, bytes,
-		     (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		     (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &ep->d->loss_count);
 }
 
 struct drv_endpoint *

@@ -33,12 +33,16 @@ copy_text(char *dst, const char *src)
 
 void
 nsi_loss_add(void *mem, int32_t session_id, int32_t stream_id, const char *channel,
-	     const char *source, int64_t gaps, int64_t bytes, int64_t now_ms)
+	     const char *source, int64_t gaps, int64_t bytes, int64_t now_ms, int32_t *count)
 {
 	struct nsi_loss_header *h = mem;
 	struct nsi_loss_record *r = records(mem);
-	/* The driver is the only writer: its own count is the truth. */
-	int32_t n = __atomic_load_n(&h->count, __ATOMIC_RELAXED);
+	/*
+	 * The file is shared memory another process of the same user may write: the count is
+	 * the writer's own (*count), never read back; a record's words are each read once, and
+	 * added in unsigned arithmetic, so a forged value only makes the report wrong.
+	 */
+	int32_t n = *count;
 	if (n < 0 || n > NSI_LOSS_RECORDS)
 		return;
 	for (int32_t i = 0; i < n; i++) {
@@ -46,8 +50,10 @@ nsi_loss_add(void *mem, int32_t session_id, int32_t stream_id, const char *chann
 		    strncmp(r[i].channel, channel, NSI_LOSS_TEXT) != 0 ||
 		    strncmp(r[i].source, source, NSI_LOSS_TEXT) != 0)
 			continue;
-		nsi_store_release_i64(&r[i].observations, r[i].observations + gaps);
-		nsi_store_release_i64(&r[i].bytes, r[i].bytes + bytes);
+		uint64_t obs = (uint64_t)nsi_load_relaxed_i64(&r[i].observations);
+		uint64_t sum = (uint64_t)nsi_load_relaxed_i64(&r[i].bytes);
+		nsi_store_release_i64(&r[i].observations, (int64_t)(obs + (uint64_t)gaps));
+		nsi_store_release_i64(&r[i].bytes, (int64_t)(sum + (uint64_t)bytes));
 		nsi_store_release_i64(&r[i].last_ms, now_ms);
 		return;
 	}
@@ -62,6 +68,7 @@ nsi_loss_add(void *mem, int32_t session_id, int32_t stream_id, const char *chann
 	e->stream_id = stream_id;
 	copy_text(e->channel, channel);
 	copy_text(e->source, source);
+	*count = n + 1;
 	__atomic_store_n(&h->count, n + 1, __ATOMIC_RELEASE);
 }
 

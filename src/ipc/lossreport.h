@@ -49,10 +49,13 @@ _Static_assert(sizeof(struct nsi_loss_record) == 128, "records: two lines each")
 /* Driver: lay out a zeroed mapping of NSI_LOSS_BYTES (the header last: magic, then count 0). */
 void nsi_loss_init(void *mem);
 
-/* Driver: add @gaps gaps of @bytes in all to the stream's record (made if new; dropped when
- * the report is full). */
+/*
+ * Driver: add @gaps gaps of @bytes in all to the stream's record (made if new; dropped when
+ * the report is full). *@count is the writer's own count of records (0 after init), kept out
+ * of the shared file so that nothing another process writes there can move it.
+ */
 void nsi_loss_add(void *mem, int32_t session_id, int32_t stream_id, const char *channel,
-		  const char *source, int64_t gaps, int64_t bytes, int64_t now_ms);
+		  const char *source, int64_t gaps, int64_t bytes, int64_t now_ms, int32_t *count);
 
 /*
  * Reader (any process): copy out up to @max records of the report at @mem (@len bytes, which
