@@ -31,17 +31,14 @@ wake_setup(ns_publication *p)
 	char name[NSI_CNC_WAKE_NAME];
 	memcpy(name, p->client->cnc.hdr->net_wake, sizeof(name));
 	name[sizeof(name) - 1] = '\0';
-	static const char prefix[] = "nanostream-wake-";
-	if (strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+	if (strncmp(name, NSI_CNC_WAKE_PREFIX, sizeof(NSI_CNC_WAKE_PREFIX) - 1) != 0)
 		return;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	size_t len = strlen(name);
-	memcpy(a.sun_path + 1, name, len);
+	struct sockaddr_un a;
+	socklen_t alen = nsi_cnc_wake_addr(name, &a);
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	if (connect(fd, (struct sockaddr *)&a,
-		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) != 0) {
+	if (connect(fd, (struct sockaddr *)&a, alen) != 0) {
 		close(fd);
 		return;
 	}

@@ -185,10 +185,9 @@ link_pair(struct nsi_driver *d, const struct drv_sub *s, struct drv_pub *p)
 	int64_t id = d->next_reg_id + 1;
 	int32_t counter = -ENOSPC;
 	if (slot >= 0 && ARRAY_RESERVE(d->links))
-		counter = nsi_counter_alloc(
-			&d->cnc.counters, NSI_COUNTER_SUBSCRIBER_POSITION, s->client_id,
-			(int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id),
-			label, nsi_drv_now(d), id);
+		counter =
+			nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_SUBSCRIBER_POSITION,
+					  s->client_id, drv_pub_key(p), label, nsi_drv_now(d), id);
 	if (counter < 0) {
 		nsi_drv_report(d, "cannot link subscription %lld to %s: %s", (long long)s->reg_id,
 			       p->name, slot < 0 ? "too many subscribers" : "no free counter");

@@ -68,7 +68,7 @@ nsi_drv_log_create(struct nsi_driver *d, const struct drv_log_spec *spec, char *
 	char label[NSI_COUNTER_LABEL_MAX + 1];
 	snprintf(label, sizeof(label), "publication %lld: %s session %d stream %d",
 		 (long long)p->reg_id, p->name, (int)p->session_id, (int)p->stream_id);
-	int64_t key = (int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id);
+	int64_t key = drv_pub_key(p);
 	p->pos_counter = nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_PUBLISHER_POSITION,
 					   p->reg_id, key, label, nsi_drv_now(d), 0);
 	snprintf(label, sizeof(label), "publication %lld: %s session %d stream %d",

@@ -53,6 +53,13 @@ struct drv_pub {
 	struct drv_endpoint *ep;       /* DRV_PUB_IMAGE: the endpoint it arrives on */
 };
 
+/* A log's counter key: its session id above its stream id (what ns-stat groups by). */
+static inline int64_t
+drv_pub_key(const struct drv_pub *p)
+{
+	return (int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id);
+}
+
 /* The log parameters a publication or an image is created with. */
 struct drv_log_spec {
 	int32_t stream_id, session_id, initial_term_id;

@@ -154,7 +154,7 @@ net_counters(struct nsi_driver *d, struct drv_pub *p, int kind0, int kind1,
 	snprintf(label, sizeof(label), "%s %s session %d stream %d %s %s",
 		 p->kind == DRV_PUB_IMAGE ? "image" : "publication", p->name, (int)p->session_id,
 		 (int)p->stream_id, p->kind == DRV_PUB_IMAGE ? "from" : "to", addr);
-	int64_t key = (int64_t)((uint64_t)(uint32_t)p->session_id << 32 | (uint32_t)p->stream_id);
+	int64_t key = drv_pub_key(p);
 	p->net_counter[0] = nsi_counter_alloc(&d->cnc.counters, kind0, p->reg_id, key, label,
 					      nsi_drv_now(d), 0);
 	p->net_counter[1] = nsi_counter_alloc(&d->cnc.counters, kind1, p->reg_id, key, label,

@@ -37,18 +37,6 @@
 #define NO_WAKE_SLEEP_NS 1000000LL /* without a wake socket, never sleep longer */
 #define MAX_SLEEP_NS	 1000000000LL
 
-_Static_assert(NSI_CNC_WAKE_NAME < sizeof(((struct sockaddr_un *)0)->sun_path), "name fits");
-
-static socklen_t
-wake_addr(const char name[NSI_CNC_WAKE_NAME], struct sockaddr_un *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->sun_family = AF_UNIX;
-	size_t len = strnlen(name, NSI_CNC_WAKE_NAME - 1);
-	memcpy(a->sun_path + 1, name, len); /* abstract: a leading NUL, no file */
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
-}
-
 int
 nsi_idle_parse(const char *s)
 {
@@ -66,9 +54,10 @@ nsi_netloop_wake_open(struct nsi_driver *d)
 	if (fd < 0)
 		return -errno;
 	char name[NSI_CNC_WAKE_NAME];
-	snprintf(name, sizeof(name), "nanostream-wake-%lld-%08x", (long long)d->pid, d->instance);
+	snprintf(name, sizeof(name), NSI_CNC_WAKE_PREFIX "%lld-%08x", (long long)d->pid,
+		 d->instance);
 	struct sockaddr_un a;
-	socklen_t len = wake_addr(name, &a);
+	socklen_t len = nsi_cnc_wake_addr(name, &a);
 	if (bind(fd, (struct sockaddr *)&a, len) != 0) {
 		int rc = -errno;
 		close(fd);
@@ -93,7 +82,7 @@ nsi_netloop_wake(struct nsi_driver *d)
 	if (d->wake_fd < 0)
 		return;
 	struct sockaddr_un a;
-	socklen_t len = wake_addr(d->wake_name, &a);
+	socklen_t len = nsi_cnc_wake_addr(d->wake_name, &a);
 	char b = 0;
 	/* Full (EAGAIN): wake-ups are already waiting, one is as good as many. */
 	(void)sendto(d->wake_fd, &b, 1, MSG_DONTWAIT, (struct sockaddr *)&a, len);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -625,6 +626,18 @@ nsi_driver_lock_held(int fd, uint64_t dev, uint64_t ino)
 }
 
 /* ---- doorbells (shared futexes: the words live in the shared file) ---- */
+
+_Static_assert(NSI_CNC_WAKE_NAME < sizeof(((struct sockaddr_un *)0)->sun_path), "name fits");
+
+socklen_t
+nsi_cnc_wake_addr(const char name[NSI_CNC_WAKE_NAME], struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	size_t len = strnlen(name, NSI_CNC_WAKE_NAME - 1);
+	memcpy(a->sun_path + 1, name, len);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
+}
 
 void
 nsi_doorbell_ring(uint32_t *word)

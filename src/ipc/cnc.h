@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "ipc/broadcast.h"
 #include "ipc/mpsc.h"
@@ -29,7 +30,8 @@
 #define NSI_CNC_VERSION_MINOR 0
 #define NSI_CNC_VERSION	      ((NSI_CNC_VERSION_MAJOR << 16) | NSI_CNC_VERSION_MINOR)
 #define NSI_CNC_HEADER_BYTES  4096
-#define NSI_CNC_WAKE_NAME     64 /* bytes of nsi_cnc_header.net_wake */
+#define NSI_CNC_WAKE_NAME     64		 /* bytes of nsi_cnc_header.net_wake */
+#define NSI_CNC_WAKE_PREFIX   "nanostream-wake-" /* every wake socket's name starts so */
 
 struct nsi_cnc_header {
 	uint64_t magic;
@@ -282,6 +284,14 @@ int64_t nsi_cnc_heartbeat(const struct nsi_cnc *cnc);
 void nsi_cnc_beat(struct nsi_cnc *cnc, int64_t now_ns);
 
 /* Doorbells: bump and wake all waiters; wait while the word still equals @seen. */
+/*
+ * The abstract AF_UNIX address (a leading NUL, no file) of the wake socket named @name, which
+ * is NUL-terminated within NSI_CNC_WAKE_NAME bytes: the driver binds it, publishers connect to
+ * it (nsi_cnc_header.net_sleeping). Returns the address's length.
+ */
+struct sockaddr_un;
+socklen_t nsi_cnc_wake_addr(const char name[NSI_CNC_WAKE_NAME], struct sockaddr_un *a);
+
 void nsi_doorbell_ring(uint32_t *word);
 /* Returns 0 when woken or the word changed, -ETIMEDOUT after @timeout_ns (<= 0: no wait). */
 int nsi_doorbell_wait(uint32_t *word, uint32_t seen, int64_t timeout_ns);

@@ -2,13 +2,31 @@
 #ifndef NS_TESTS_TESTUTIL_H
 #define NS_TESTS_TESTUTIL_H
 
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Helpers shared by the tests: checksums, scaled counts, a barrier that does not sleep. */
+
+/* A loopback UDP port nobody uses now (the kernel's pick, released again); aborts if none. */
+static inline int
+tu_free_udp_port(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &l) != 0) {
+		fprintf(stderr, "no free loopback UDP port\n");
+		abort();
+	}
+	close(fd);
+	return ntohs(a.sin_port);
+}
 
 /* CRC32C (Castagnoli), table-driven, reflected. */
 static inline uint32_t

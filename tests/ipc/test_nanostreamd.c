@@ -226,14 +226,8 @@ udp_through_the_daemon(void **state)
 	const char *args[] = { "--dir", dir, "--heartbeat-ms", "20", "--idle", "spin", NULL };
 	pid_t d = start(args, -1);
 	ns_client *c = connect_client();
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(a);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd);
 	char uri[96];
-	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", ntohs(a.sin_port));
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", tu_free_udp_port());
 	ns_subscription *s = NULL;
 	ns_publication *p = NULL;
 	assert_int_equal(ns_subscription_add(c, uri, 6, NULL, &s), 0);

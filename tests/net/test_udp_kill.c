@@ -55,18 +55,6 @@ teardown(void **state)
 	return rc;
 }
 
-static int
-free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(a);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static pid_t
 start_peer(const char *pdir, const char *const *args, int *out)
 {
@@ -104,7 +92,7 @@ a_killed_sender_ends_its_image(void **state)
 	ns_client *c = NULL;
 	assert_int_equal(ns_client_create(&c, &o), 0);
 	char ch[96];
-	snprintf(ch, sizeof(ch), "ns:udp?endpoint=127.0.0.1:%d", free_port());
+	snprintf(ch, sizeof(ch), "ns:udp?endpoint=127.0.0.1:%d", tu_free_udp_port());
 	struct seen seen = { 0 };
 	struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
 	so.on_unavailable = on_unavailable;
@@ -148,7 +136,7 @@ a_killed_receiver_disconnects_and_a_new_one_reconnects(void **state)
 	ns_client *c = NULL;
 	assert_int_equal(ns_client_create(&c, &o), 0);
 	char ch[96];
-	snprintf(ch, sizeof(ch), "ns:udp?endpoint=127.0.0.1:%d", free_port());
+	snprintf(ch, sizeof(ch), "ns:udp?endpoint=127.0.0.1:%d", tu_free_udp_port());
 	ns_publication *p = NULL;
 	assert_int_equal(ns_publication_add(c, ch, 6, 0, &p), 0);
 	int out = -1;

@@ -51,82 +51,59 @@ teardown(void **state)
 	return tu_rmdir_driver(dir);
 }
 
-/* A loopback port nobody uses now. */
-static int
-free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(a);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 /* A system counter of the driver of @d, by label, as ns-stat reads it; -1 if absent. */
 struct find {
-	const char *label;
+	const char *label; /* the counter labelled so, or (NULL) */
+	int32_t type;	   /* the first counter of this type */
 	int64_t value;
+	char found[NSI_COUNTER_LABEL_MAX + 1];
 };
 
 static void
 find_counter(void *ctx, int32_t id, int32_t type, int64_t owner, int64_t key, const char *label,
 	     int64_t value)
 {
-	(void)id, (void)type, (void)owner, (void)key;
-	struct find *f = ctx;
-	if (strcmp(label, f->label) == 0)
-		f->value = value;
-}
-
-static int64_t
-counter(const char *d, const char *label)
-{
-	char path[128];
-	snprintf(path, sizeof(path), "%s/cnc.dat", d);
-	struct nsi_cnc cnc;
-	if (nsi_cnc_open_readonly(&cnc, path) != 0)
-		return -1;
-	struct find f = { label, -1 };
-	nsi_counters_foreach(&cnc.counters, find_counter, &f);
-	nsi_cnc_close(&cnc);
-	return f.value;
-}
-
-/* The value of the first counter of @type (a per-stream one), as ns-stat reads it; -1 none. */
-struct find_type {
-	int32_t type;
-	int64_t value;
-	char label[NSI_COUNTER_LABEL_MAX + 1];
-};
-
-static void
-find_type_counter(void *ctx, int32_t id, int32_t type, int64_t owner, int64_t key,
-		  const char *label, int64_t value)
-{
 	(void)id, (void)owner, (void)key;
-	struct find_type *f = ctx;
-	if (type == f->type && f->value < 0) {
+	struct find *f = ctx;
+	bool match =
+		f->label != NULL ? strcmp(label, f->label) == 0 : type == f->type && f->value < 0;
+	if (match) {
 		f->value = value;
-		snprintf(f->label, sizeof(f->label), "%s", label);
+		snprintf(f->found, sizeof(f->found), "%s", label);
 	}
 }
 
+/* One counter of the driver of @d, as ns-stat reads it (-1 when absent). */
 static int64_t
-counter_of_type(const char *d, int32_t type, char *label, size_t label_len)
+find_in(const char *d, struct find *f)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/cnc.dat", d);
 	struct nsi_cnc cnc;
 	if (nsi_cnc_open_readonly(&cnc, path) != 0)
 		return -1;
-	struct find_type f = { type, -1, "" };
-	nsi_counters_foreach(&cnc.counters, find_type_counter, &f);
+	nsi_counters_foreach(&cnc.counters, find_counter, f);
 	nsi_cnc_close(&cnc);
+	return f->value;
+}
+
+/* A system counter by label. */
+static int64_t
+counter(const char *d, const char *label)
+{
+	struct find f = { .label = label, .value = -1 };
+	return find_in(d, &f);
+}
+
+/* The first counter of @type (a per-stream one), and its label in @label when wanted. */
+static int64_t
+counter_of_type(const char *d, int32_t type, char *label, size_t label_len)
+{
+	struct find f = { .type = type, .value = -1 };
+	int64_t v = find_in(d, &f);
 	if (label != NULL)
-		snprintf(label, label_len, "%s", f.label);
-	return f.value;
+		snprintf(label, label_len, "%s", f.found);
+	return v;
 }
 
 /* The loss report of the driver of @d, as ns-stat --loss reads it: records, or -errno. */
@@ -213,7 +190,8 @@ a_stream_over_loopback(void **state)
 	ns_client *c = NULL;
 	assert_int_equal(ns_client_create(&c, &o), 0);
 	char uri[96];
-	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d|term-length=1m", free_port());
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d|term-length=1m",
+		 tu_free_udp_port());
 
 	struct got g = { 0 };
 	struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
@@ -322,7 +300,7 @@ an_idle_stream_sleeps_and_an_offer_wakes_it(void **state)
 	ns_client *c = NULL;
 	assert_int_equal(ns_client_create(&c, &o), 0);
 	char uri[96];
-	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", free_port());
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", tu_free_udp_port());
 	ns_subscription *s = NULL;
 	ns_publication *p = NULL;
 	assert_int_equal(ns_subscription_add(c, uri, 4, NULL, &s), 0);
@@ -405,7 +383,7 @@ malformed_datagrams_and_a_session_flood_change_nothing(void **state)
 	o.dir = dir;
 	ns_client *c = NULL;
 	assert_int_equal(ns_client_create(&c, &o), 0);
-	int port = free_port();
+	int port = tu_free_udp_port();
 	char uri[96];
 	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", port);
 	ns_subscription *s = NULL;
@@ -558,7 +536,7 @@ an_unreliable_subscription_pads_over_loss(void **state)
 	ns_client *c = NULL;
 	assert_int_equal(ns_client_create(&c, &o), 0);
 	char uri[128];
-	int port = free_port();
+	int port = tu_free_udp_port();
 	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d|reliable=false|mtu=1408", port);
 	struct got g = { 0 };
 	struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
@@ -625,7 +603,7 @@ closing_right_after_offers_loses_nothing(void **state)
 	ns_client *c = NULL;
 	assert_int_equal(ns_client_create(&c, &o), 0);
 	char uri[96];
-	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", free_port());
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", tu_free_udp_port());
 	struct got g = { 0 };
 	struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
 	so.on_unavailable = on_unavailable;
@@ -670,7 +648,7 @@ endpoints_are_shared_and_checked(void **state)
 	o.dir = dir;
 	ns_client *c = NULL;
 	assert_int_equal(ns_client_create(&c, &o), 0);
-	int port = free_port();
+	int port = tu_free_udp_port();
 	char uri[96];
 	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", port);
 	ns_subscription *a = NULL, *b = NULL, *x = NULL;
@@ -678,7 +656,7 @@ endpoints_are_shared_and_checked(void **state)
 	assert_int_equal(ns_subscription_add(c, uri, 2, NULL, &b), 0); /* same endpoint: shared */
 	/* An endpoint another socket holds: refused, and said why. */
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	int other = free_port();
+	int other = tu_free_udp_port();
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_port = htons((uint16_t)other),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -731,7 +709,7 @@ pair_open(struct pair *x, const char *params, uint32_t pub_flags)
 	assert_int_equal(ns_client_is_embedded(x->pc), 1);
 	assert_int_equal(ns_client_is_embedded(x->sc), 1);
 	char uri[128];
-	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d%s", free_port(), params);
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d%s", tu_free_udp_port(), params);
 	assert_int_equal(ns_subscription_add(x->sc, uri, 4, NULL, &x->s), 0);
 	assert_int_equal(ns_publication_add(x->pc, uri, 4, pub_flags, &x->p), 0);
 	assert_int_equal(ns_publication_wait_connected(x->p, ns_clock_ns() + 10 * SEC), 0);
