@@ -69,6 +69,7 @@ struct ns_publication {
 	 */
 	uint32_t *net_sleeping;
 	int wake_fd;
+	int64_t lent_ns; /* when a commit last found the network thread asleep */
 };
 
 struct ns_image {
@@ -107,6 +108,8 @@ struct ns_subscription {
 	int64_t reg_id;
 	int32_t stream_id;
 	struct ns_subscription_opts opts;
+	/* ns:udp with our own threaded driver: the CnC word that says its network thread sleeps */
+	const uint32_t *lend;
 };
 
 /* Send a command and wait for the response with its correlation id (client lock taken). */

@@ -57,6 +57,30 @@ wake_net(ns_publication *p)
 }
 
 /*
+ * The network thread sleeps. With our own driver in this process, a message offered after a
+ * pause is sent by this thread at once (driver/netloop.c, lending: no thread wake-up on the
+ * way, the latency case). A message offered within LEND_QUIET_NS of the end of the previous
+ * commit is one of a run: the thread is woken and sends the run in batches (the streaming
+ * case; a system call per message would cap a stream at the rate of system calls). The
+ * pause is measured from the end of the previous commit, so the time a lent send took does
+ * not itself make the next message look like one after a pause.
+ */
+#define LEND_QUIET_NS 2000LL
+
+static NS_NOINLINE void
+sleeping_net(ns_publication *p)
+{
+	if (p->client->driver != NULL) {
+		bool quiet = ns_clock_ns() - p->lent_ns >= LEND_QUIET_NS;
+		int rc = quiet ? nsi_driver_lend(p->client->driver) : -EAGAIN;
+		p->lent_ns = ns_clock_ns();
+		if (rc >= 0)
+			return;
+	}
+	wake_net(p);
+}
+
+/*
  * After a commit to a network log: the fence orders the commit before the read of the flag,
  * as the network thread's fence orders its store of the flag before its last look at the
  * logs (driver/netloop.c), so one of the two sees the other.
@@ -68,7 +92,7 @@ committed(ns_publication *p)
 		return;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (NS_UNLIKELY(__atomic_load_n(p->net_sleeping, __ATOMIC_RELAXED) != 0))
-		wake_net(p);
+		sleeping_net(p);
 }
 
 int
@@ -253,6 +277,16 @@ refresh_limit(ns_publication *p, int64_t position)
 	}
 	if (nsi_load_acquire_i64(&m->end_of_stream_position) != INT64_MAX)
 		return NS_PUBLICATION_CLOSED;
+	/* Our own driver's network thread sleeps: send what the window holds from here. */
+	if (p->net_sleeping != NULL && p->client->driver != NULL &&
+	    __atomic_load_n(p->net_sleeping, __ATOMIC_RELAXED) != 0 &&
+	    nsi_driver_lend(p->client->driver) > 0) {
+		shared = nsi_load_acquire_i64(&m->publisher_limit);
+		if (shared > position) {
+			p->limit = shared;
+			return 0;
+		}
+	}
 	if (nsi_client_driver_dead(p->client))
 		return NS_EDRIVER_TIMEOUT;
 	uint32_t expected = 0;

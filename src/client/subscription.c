@@ -60,6 +60,8 @@ subscription_add(ns_client *c, const char *uri, int32_t stream_id,
 	s->client = c;
 	s->stream_id = stream_id;
 	s->opts = o;
+	if (u.media == NSI_MEDIA_UDP && c->driver != NULL && c->driver_threaded)
+		s->lend = &c->cnc.hdr->net_sleeping;
 	/* Registered before the command: the driver's image notices follow its answer at once. */
 	s->reg_id = nsi_client_next_id(c);
 	int rc = nsi_client_add_sub(c, s);
@@ -247,13 +249,28 @@ poll_images(ns_subscription *s, const struct reader *r, int limit)
 	return total;
 }
 
+/*
+ * Nothing there, and our own driver's network thread sleeps: read its sockets from here
+ * (driver/netloop.c, lending) and look again, instead of leaving the datagram that may be
+ * waiting to a thread that takes tens of microseconds to wake.
+ */
+NS_INLINE int
+poll_lending(ns_subscription *s, const struct reader *r, int limit)
+{
+	int n = poll_images(s, r, limit);
+	if (n == 0 && s->lend != NULL && NS_UNLIKELY(nsi_load_relaxed_u32(s->lend) != 0) &&
+	    nsi_driver_lend(s->client->driver) > 0)
+		n = poll_images(s, r, limit);
+	return n;
+}
+
 int
 ns_subscription_poll(ns_subscription *s, ns_fragment_fn fn, void *ctx, int limit)
 {
 	if (NS_UNLIKELY(s == NULL || fn == NULL || limit < 1))
 		return -EINVAL;
 	struct reader r = { .fn = fn, .ctx = ctx };
-	return poll_images(s, &r, limit);
+	return poll_lending(s, &r, limit);
 }
 
 int
@@ -263,7 +280,7 @@ ns_subscription_controlled_poll(ns_subscription *s, ns_controlled_handler_fn fn,
 	if (s == NULL || fn == NULL || limit < 1)
 		return -EINVAL;
 	struct reader r = { .cfn = fn, .ctx = ctx };
-	return poll_images(s, &r, limit);
+	return poll_lending(s, &r, limit);
 }
 
 int

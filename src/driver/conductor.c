@@ -1141,6 +1141,7 @@ nsi_driver_create(struct nsi_driver **out, const struct nsi_driver_opts *o)
 		[NSI_SYS_UDP_BYTES_RECEIVED] = "udp bytes received",
 		[NSI_SYS_UDP_OVERRUNS] = "udp flow control over-runs (frames past the window)",
 		[NSI_SYS_UDP_UNDERRUNS] = "udp flow control under-runs (frames already there)",
+		[NSI_SYS_NET_LENT] = "network cycles run by application threads",
 	};
 	for (int i = 0; i < NSI_SYS_COUNT; i++)
 		if (nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_SYSTEM, 0, i, sys_labels[i],

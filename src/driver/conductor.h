@@ -121,11 +121,14 @@ struct nsi_driver {
 	pthread_t net_thread;
 	bool net_thread_on; /* set and read under @duty */
 	bool net_stop;
-	int idle;	    /* enum nsi_idle */
-	bool busy_cycles;   /* network cycles run back to back (not after a wake-up) */
-	void *loss_mem;	    /* loss.dat (ipc/lossreport.h), or NULL */
-	int32_t loss_count; /* its records: ours, never read back from the file */
-	int wake_fd;	    /* AF_UNIX datagram socket named in the CnC header, or -1 */
+	int idle;	     /* enum nsi_idle */
+	bool busy_cycles;    /* network cycles run back to back (not after a wake-up) */
+	void *loss_mem;	     /* loss.dat (ipc/lossreport.h), or NULL */
+	int32_t loss_count;  /* its records: ours, never read back from the file */
+	int wake_fd;	     /* AF_UNIX datagram socket named in the CnC header, or -1 */
+	int64_t lent_ns;     /* atomic: when an application thread last ran a network cycle */
+	int64_t net_wake_ns; /* under @duty: when the sleeping network thread wakes by itself */
+	int64_t net_lent;    /* under @duty: lent cycles that did work (NSI_SYS_NET_LENT) */
 	char wake_name[NSI_CNC_WAKE_NAME];
 };
 

@@ -740,6 +740,7 @@ nsi_net_refresh(struct nsi_driver *d)
 			rcvbuf = g;
 	}
 	t[NSI_SYS_UDP_RCVBUF] = rcvbuf;
+	t[NSI_SYS_NET_LENT] = d->net_lent;
 	for (int k = NSI_SYS_UDP_DATA_SENT; k < NSI_SYS_COUNT; k++)
 		nsi_drv_sys_set(d, k, t[k]);
 }

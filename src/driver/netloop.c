@@ -8,9 +8,20 @@
  * was visible is not missed: the publisher fences between its commit and its read of the
  * flag, the thread between its store of the flag and that cycle), then waits in ppoll() on its
  * sockets and its wake socket until a datagram comes, a publisher wakes it, or a sender's or
- * receiver's next timer is due. While an image holds data its subscribers have not
- * acknowledged, their progress (in shared memory, which wakes nobody) is looked at again
- * after 20 us, doubling to 1 ms, for the status message that opens the sender's window.
+ * receiver's next timer is due. While an image holds enough unacknowledged data that its
+ * subscribers' progress (in shared memory, which wakes nobody) could call for a status
+ * message (a quarter of the window), that progress is looked at again after 20 us, doubling
+ * to 1 ms.
+ *
+ * Lending (sleeping mode, embedded driver): while the thread sleeps, the application's own
+ * threads run network cycles in their calls (nsi_driver_lend()): an offer after a pause sends
+ * its message before it returns, a poll that finds nothing reads the sockets. The hot path of
+ * a request and its answer then has no thread wake-up in it (each costs 10 to 30 us on these
+ * machines). Only one cycle runs at a time (the duty lock, tried, never waited for), and a
+ * cycle that leaves a timer due sooner than the thread's own wake-up wakes it. For a
+ * millisecond after a lent cycle the thread sleeps on its wake socket and timers only, not
+ * on the data sockets: the datagrams are the application's to read, and a thread woken for
+ * each one it then finds gone would take the CPU from the threads doing the work.
  *
  * Spinning (NSI_IDLE_SPIN): cycles back to back, never sleeping.
  */
@@ -36,6 +47,7 @@
 #define WATCH_LAST_NS	 1000000LL
 #define NO_WAKE_SLEEP_NS 1000000LL /* without a wake socket, never sleep longer */
 #define MAX_SLEEP_NS	 1000000000LL
+#define LEND_HOLD_NS	 1000000LL /* application threads lent a cycle this recently */
 
 int
 nsi_idle_parse(const char *s)
@@ -113,6 +125,34 @@ let_conductor_in(struct nsi_driver *d)
 		sched_yield();
 }
 
+int
+nsi_driver_lend(struct nsi_driver *d)
+{
+	/* The conductor waits for the duty: it goes first (the thread would let it in too). */
+	if (__atomic_load_n(&d->conductor_waiting, __ATOMIC_SEQ_CST) != 0 ||
+	    pthread_mutex_trylock(&d->duty) != 0)
+		return -EAGAIN;
+	if (!d->net_thread_on ||
+	    __atomic_load_n(&d->cnc.hdr->net_sleeping, __ATOMIC_SEQ_CST) == 0) {
+		pthread_mutex_unlock(&d->duty);
+		return -EAGAIN;
+	}
+	int64_t now = nsi_drv_now(d);
+	int work = nsi_net_do_work(d, now);
+	nsi_drv_flush_notices(d);
+	if (work > 0)
+		d->net_lent++;
+	__atomic_store_n(&d->lent_ns, now, __ATOMIC_RELAXED);
+	/* What the cycle left to do sooner than the sleeping thread plans to look: wake it. */
+	bool watching = false;
+	int64_t due = nsi_net_next_due(d, now, &watching);
+	bool wake = watching || due < d->net_wake_ns;
+	pthread_mutex_unlock(&d->duty);
+	if (wake)
+		nsi_netloop_wake(d);
+	return work;
+}
+
 static void *
 net_main(void *arg)
 {
@@ -156,10 +196,16 @@ net_main(void *arg)
 			wait = NO_WAKE_SLEEP_NS;
 		if (wait > MAX_SLEEP_NS)
 			wait = MAX_SLEEP_NS;
+		int64_t lent = __atomic_load_n(&d->lent_ns, __ATOMIC_RELAXED);
+		bool lending = d->wake_fd >= 0 && now - lent < LEND_HOLD_NS;
+		if (lending && wait > lent + LEND_HOLD_NS - now)
+			wait = lent + LEND_HOLD_NS - now;
 		int n = 0;
 		if (d->wake_fd >= 0)
 			fds[n++] = (struct pollfd){ .fd = d->wake_fd, .events = POLLIN };
-		n += nsi_net_fds(d, fds + n, NETLOOP_FDS - n);
+		if (!lending)
+			n += nsi_net_fds(d, fds + n, NETLOOP_FDS - n);
+		d->net_wake_ns = now + wait;
 		pthread_mutex_unlock(&d->duty);
 		if (wait > 0) {
 			struct timespec ts = { .tv_sec = wait / 1000000000,

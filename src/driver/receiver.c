@@ -315,7 +315,7 @@ nsi_receiver_next_due(const struct nsi_receiver *r, int64_t now_ns, bool *watchi
 			t = im->last_frame_ns + r->p.liveness_ns + 1;
 		if (t < due)
 			due = t;
-		if (im->rx.rebuild > im->sm_position)
+		if (im->rx.rebuild - im->sm_position >= im->rx.window / 4)
 			*watching = true;
 	}
 	return due;

@@ -345,6 +345,7 @@ enum nsi_sys_counter {
 	NSI_SYS_UDP_BYTES_RECEIVED,	/* bytes of the datagrams endpoints received */
 	NSI_SYS_UDP_OVERRUNS,		/* flow control over-runs: frames past a window, dropped */
 	NSI_SYS_UDP_UNDERRUNS,		/* under-runs: frames that had arrived already */
+	NSI_SYS_NET_LENT,		/* network cycles that did work in application threads */
 	NSI_SYS_COUNT
 };
 

@@ -69,6 +69,15 @@ void nsi_driver_run(struct nsi_driver *d, const bool *stop);
 /* Whether the driver failed (see nsi_driver_do_work()). */
 bool nsi_driver_failed(const struct nsi_driver *d);
 
+/*
+ * An application thread lends itself to a threaded driver whose network thread sleeps: runs
+ * one network cycle (sends what publications hold, reads the sockets) if nobody else runs
+ * one, so that the hot path of a stream needs no thread wake-up (driver/netloop.c). Returns
+ * the work done (>= 0), or -EAGAIN when the cycle could not be run here (the network thread
+ * is awake, or another thread holds the duty): the caller then wakes the thread if it must.
+ */
+int nsi_driver_lend(struct nsi_driver *d);
+
 /* Wake a driver sleeping in nsi_driver_run(). */
 void nsi_driver_wake(struct nsi_driver *d);
 

@@ -289,7 +289,9 @@ pause_ms(int ms)
 
 /*
  * The network thread sleeps on its sockets: an idle stream costs (almost) no CPU, and an offer
- * made while it sleeps wakes it at once (not at its next heartbeat, 100 ms away).
+ * made while it sleeps is sent at once (not at the sender's next heartbeat, 100 ms away): by
+ * the offering thread itself when the driver is its own (lending), else by the thread, which
+ * the offer wakes (a second client of the same directory has no driver of its own).
  */
 static void
 an_idle_stream_sleeps_and_an_offer_wakes_it(void **state)
@@ -306,6 +308,12 @@ an_idle_stream_sleeps_and_an_offer_wakes_it(void **state)
 	assert_int_equal(ns_subscription_add(c, uri, 4, NULL, &s), 0);
 	assert_int_equal(ns_publication_add(c, uri, 4, 0, &p), 0);
 	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
+	ns_client *c2 = NULL;
+	ns_publication *p2 = NULL;
+	assert_int_equal(ns_client_create(&c2, &o), 0);
+	assert_int_equal(ns_client_is_embedded(c2), 0);
+	assert_int_equal(ns_publication_add(c2, uri, 4, 0, &p2), 0);
+	assert_int_equal(ns_publication_wait_connected(p2, ns_clock_ns() + 10 * SEC), 0);
 	struct got g = { 0 };
 	static uint8_t buf[4096];
 
@@ -327,24 +335,64 @@ an_idle_stream_sleeps_and_an_offer_wakes_it(void **state)
 	 * 65 to 91 ms for it.
 	 */
 	int64_t worst = 0;
+	int sent_in_call = 0;
 	for (uint32_t i = 0; i < 12; i++) {
 		pause_ms(250 + (int)(i * 37 % 100));
 		size_t n = make_msg(buf, i);
 		int64_t t0 = ns_clock_ns();
-		assert_true(ns_offer(p, buf, n) > 0);
+		bool lent = i % 2 == 0;
+		assert_true(ns_offer(lent ? p : p2, buf, n) > 0);
+		/*
+		 * Lent: the offer's own cycle sent it and (one driver) received it, so the first
+		 * poll has it, unless the thread happened to be awake for a timer just then.
+		 */
+		if (ns_subscription_poll(s, on_msg, &g, 4) == 1 && lent)
+			sent_in_call++;
 		while (g.next <= i && ns_clock_ns() - t0 < 2 * SEC)
 			(void)ns_subscription_poll(s, on_msg, &g, 4);
 		int64_t took = ns_clock_ns() - t0;
 		worst = took > worst ? took : worst;
 	}
-	print_message("# 12 offers after 250 to 346 ms pauses: slowest delivered in %.3f ms\n",
-		      (double)worst / 1e6);
+	int64_t lent_cycles = counter_at_least(dir, "network cycles run by application threads", 5);
+	print_message("# 12 offers after 250 to 346 ms pauses: slowest delivered in %.3f ms; "
+		      "%d of the 6 lent ones on the first poll; %lld cycles lent\n",
+		      (double)worst / 1e6, sent_in_call, (long long)lent_cycles);
 	assert_int_equal(g.next, 12);
 	assert_int_equal(g.bad, 0);
 	assert_true(worst < 30 * 1000000LL);
+	assert_true(sent_in_call >= 5);
+	assert_true(lent_cycles >= 5);
+	assert_int_equal(ns_publication_close(p2), 0);
+	assert_int_equal(ns_client_close(c2), 0);
 	assert_int_equal(ns_publication_close(p), 0);
 	assert_int_equal(ns_subscription_close(s), 0);
 	assert_int_equal(ns_client_close(c), 0);
+}
+
+/*
+ * Datagrams the kernel dropped at the IPv4 UDP socket bound to local port @port (its receive
+ * queue was full): the last column of /proc/net/udp. 0 when not found.
+ */
+static int64_t
+kernel_drops(int port)
+{
+	FILE *f = fopen("/proc/net/udp", "r");
+	char line[512];
+	int64_t drops = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		unsigned int addr, lport;
+		if (sscanf(line, " %*d: %x:%x", &addr, &lport) != 2 || (int)lport != port)
+			continue;
+		const char *last = NULL;
+		for (char *save = NULL, *t = strtok_r(line, " \t\n", &save); t != NULL;
+		     t = strtok_r(NULL, " \t\n", &save))
+			last = t;
+		if (last != NULL)
+			drops += strtoll(last, NULL, 10);
+	}
+	if (f != NULL)
+		fclose(f);
+	return drops;
 }
 
 /* One datagram from a plain socket to 127.0.0.1:@port. */
@@ -470,14 +518,28 @@ malformed_datagrams_and_a_session_flood_change_nothing(void **state)
 		if (i % 500 == 499) /* let the receiver keep up: the kernel drops what overflows */
 			(void)counter_at_least(dir, "udp datagrams received", received0 + i / 2);
 	}
-	int64_t refused = counter_at_least(dir, "udp images refused", flood * 9 / 10);
+	/*
+	 * Each setup made an image (64 at most), was refused and counted, or was dropped by the
+	 * kernel before the driver saw it (its queue overflows while the driver is busy, as
+	 * under a sanitizer: /proc/net/udp counts those).
+	 */
+	int64_t drops = 0, refused = 0, deadline0 = ns_clock_ns() + 5 * SEC;
+	do {
+		drops = kernel_drops(port);
+		refused = counter(dir, "udp images refused");
+		if (refused + drops >= flood - 64)
+			break;
+		usleep(10000); /* polling a shared counter, not synchronising threads */
+	} while (ns_clock_ns() < deadline0);
 	/* Notices of the new images reach the client when it polls. */
 	for (int i = 0; i < 100; i++)
 		(void)ns_subscription_poll(s, on_msg, &g, 16);
 	int images = ns_subscription_image_count(s), files = image_files(dir);
-	print_message("# %d setups of new sessions: %lld refused, %d images, %d image files\n",
-		      flood, (long long)refused, images, files);
-	assert_true(refused >= flood * 9 / 10);
+	print_message("# %d setups of new sessions: %lld refused, %lld dropped by the kernel, %d "
+		      "images, %d image files\n",
+		      flood, (long long)refused, (long long)drops, images, files);
+	assert_true(refused + drops >= flood - 64);
+	assert_true(refused >= flood / 2);
 	assert_true(images <= 64 && files <= 64);
 	assert_int_equal(counter(dir, "udp invalid datagrams"), invalid);
 
@@ -767,6 +829,45 @@ two_drivers(void **state)
 }
 
 /*
+ * Lending across two drivers (driver/netloop.c): with both network threads asleep, an offer
+ * after a pause leaves its driver inside the offer, and the other driver's subscriber, polling
+ * at once, finds the datagram in the socket and reads it itself, where a woken thread would
+ * need tens of microseconds to do it. 20 messages, each after a pause; most must arrive on
+ * the very first poll (a thread awake for a timer at that moment takes the cycle instead).
+ */
+static void
+the_callers_send_and_receive_while_the_threads_sleep(void **state)
+{
+	(void)state;
+	struct pair x;
+	pair_open(&x, "", 0);
+	assert_int_equal(ns_subscription_wait_connected(x.s, ns_clock_ns() + 10 * SEC), 0);
+	struct got g = { 0 };
+	static uint8_t buf[4096];
+	int first = 0;
+	for (uint32_t i = 0; i < 20; i++) {
+		pause_ms(20);
+		size_t n = make_msg(buf, i);
+		assert_true(ns_offer(x.p, buf, n) > 0);
+		if (ns_subscription_poll(x.s, on_msg, &g, 4) == 1)
+			first++;
+		int64_t t0 = ns_clock_ns();
+		while (g.next <= i && ns_clock_ns() - t0 < 2 * SEC)
+			(void)ns_subscription_poll(x.s, on_msg, &g, 4);
+	}
+	int64_t sent = counter_at_least(dir, "network cycles run by application threads", 15);
+	int64_t read = counter_at_least(x.dir2, "network cycles run by application threads", 5);
+	print_message("# 20 messages after pauses: %d on the first poll; cycles lent: %lld by "
+		      "the publisher, %lld by the subscriber\n",
+		      first, (long long)sent, (long long)read);
+	assert_int_equal(g.next, 20);
+	assert_int_equal(g.bad, 0);
+	assert_true(first >= 15);
+	assert_true(sent >= 15 && read >= 5);
+	pair_close(&x);
+}
+
+/*
  * 64 MiB through two drivers whose every received datagram passes the test-only injector
  * (NANOSTREAM_TEST_LOSS): 5 % dropped, 1 % duplicated, 2 % reordered up to 8 deep, data and
  * control alike, both ways. Three fixed seeds; each must arrive identical and in order within
@@ -842,6 +943,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(closing_right_after_offers_loses_nothing, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(two_drivers, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			the_callers_send_and_receive_while_the_threads_sleep, setup, teardown),
 		cmocka_unit_test_setup_teardown(sixty_four_mib_through_loss, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
