@@ -109,10 +109,11 @@ struct ns_client_opts {
  * for others; files in it are 0600. The embedded driver runs in a thread of its own that
  * sleeps until a command arrives or its heartbeat is due (it never spins); with ns:udp
  * channels open, a second thread serves the sockets, sleeping on them until a datagram, an
- * offer or a timer wakes it (or, with NANOSTREAM_IDLE=spin in the environment, never
- * sleeping: lowest latency, one core busy; -EINVAL for another value). Or, with
- * NS_CLIENT_NO_THREAD, only inside this client's calls (ns_client_do_work() and the waiting
- * calls). A client of a driver in another process keeps itself alive (keepalives with its
+ * offer or a timer wakes it, while this process's offers and polls do its work themselves
+ * (see ns_offer() and ns_subscription_poll()); or, with NANOSTREAM_IDLE=spin in the
+ * environment, never sleeping: lowest latency, one core busy (-EINVAL for another value).
+ * Or, with NS_CLIENT_NO_THREAD, only inside this client's calls (ns_client_do_work() and the
+ * waiting calls). A client of a driver in another process keeps itself alive (keepalives with its
  * pid) and hears the driver's notices from a thread that sleeps on the driver's doorbell; with
  * NS_CLIENT_NO_THREAD it does so only inside its calls, and must call ns_client_do_work() at
  * least every few seconds or the driver times it out (client liveness, 10 s by default).
@@ -224,6 +225,10 @@ NS_API int ns_publication_close(ns_publication *pub);
  * over ns:udp: no receiver has answered within the last 2 s), NS_BACK_PRESSURED,
  * NS_ADMIN_ACTION, NS_PUBLICATION_CLOSED, NS_MAX_POSITION_EXCEEDED, NS_LOG_CORRUPT,
  * NS_EDRIVER_TIMEOUT (none of which sent anything), -EMSGSIZE (too long), -EINVAL (NULL).
+ * Over ns:udp, while the network thread of a driver embedded in this process sleeps, an offer
+ * made after a pause sends the message itself before it returns, and one refused for back
+ * pressure sends what the window holds first (a network cycle: a few system calls; the
+ * driver's lock is only tried, never waited for). Offers in a quick run wake the thread.
  * Ownership: the bytes are copied; @p buf stays the caller's.
  * Thread safety: shared publication: any thread; exclusive: one thread at a time.
  * Progress: lock-free (wait-free for an exclusive publication).
@@ -464,6 +469,9 @@ NS_API int ns_subscription_close(ns_subscription *sub);
  * Returns the number of fragments read (0: none), or -EINVAL (NULL, limit < 1).
  * A corrupt image (impossible frame lengths in shared memory) is closed: its unavailable
  * callback runs; no bad frame reaches @p fn.
+ * Over ns:udp, while the network thread of a driver embedded in this process sleeps, a poll
+ * that finds nothing reads the driver's sockets itself and looks again (a network cycle: a
+ * few system calls; the driver's lock is only tried, never waited for).
  * Ownership: buffers passed to @p fn are valid only during the call.
  * Thread safety: one thread at a time per subscription.
  * Progress: wait-free (when the client's lock is busy, notices wait for the next poll).
