@@ -146,22 +146,36 @@ nsi_receiver_on_datagram(struct nsi_receiver *r, const uint8_t *buf, size_t len,
 		return;
 	}
 	off = 0;
+	/*
+	 * A datagram is usually a run of frames of one stream: its image and its slowest
+	 * subscriber are looked up once for the run (the slowest only moves forward, so a value
+	 * read a few frames ago keeps the window at most a little narrower than it is).
+	 */
+	struct nsi_rimage *run = NULL;
+	int64_t run_slowest = 0;
 	while (nsi_wire_next(buf, len, &off, &f) == 1) {
 		switch (f.type) {
 		case NSI_FRAME_SETUP:
 			on_setup(r, &f, from, now_ns);
+			run = NULL;
 			break;
 		case NSI_FRAME_DATA:
 		case NSI_FRAME_PAD: {
-			struct nsi_rimage *im = find(r, &f, from);
-			if (im == NULL) {
-				r->stats.unknown_image++;
-				ask_for_setup(r, &f, from, now_ns);
-				break;
+			struct nsi_rimage *im = run;
+			if (im == NULL || im->rx.session_id != f.session_id ||
+			    im->rx.stream_id != f.stream_id) {
+				im = find(r, &f, from);
+				if (im == NULL) {
+					r->stats.unknown_image++;
+					ask_for_setup(r, &f, from, now_ns);
+					break;
+				}
+				run = im;
+				run_slowest = slowest_of(r, im);
 			}
 			r->stats.frames++;
 			im->last_frame_ns = now_ns;
-			(void)nsi_image_rx_insert(&im->rx, &f, slowest_of(r, im));
+			(void)nsi_image_rx_insert(&im->rx, &f, run_slowest);
 			break;
 		}
 		case NSI_FRAME_ERROR: {
