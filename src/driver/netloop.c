@@ -143,10 +143,16 @@ nsi_driver_lend(struct nsi_driver *d)
 	if (work > 0)
 		d->net_lent++;
 	__atomic_store_n(&d->lent_ns, now, __ATOMIC_RELAXED);
-	/* What the cycle left to do sooner than the sleeping thread plans to look: wake it. */
+	/*
+	 * A timer the cycle left due sooner than the sleeping thread plans to look: wake it.
+	 * Not subscribers' progress: the thread sleeps at most LEND_HOLD_NS now, and a
+	 * subscriber of this process that catches up lends, and that cycle sends the status
+	 * message. (Waking it for that gave 1 KiB streams a second receiving thread, 0.70 ->
+	 * 0.95 M msg/s, and took 32-byte streams from 11 to 6.9 M msg/s on two cores.)
+	 */
 	bool watching = false;
 	int64_t due = nsi_net_next_due(d, now, &watching);
-	bool wake = watching || due < d->net_wake_ns;
+	bool wake = due < d->net_wake_ns;
 	pthread_mutex_unlock(&d->duty);
 	if (wake)
 		nsi_netloop_wake(d);
@@ -185,10 +191,12 @@ net_main(void *arg)
 			armed = true;
 			continue;
 		}
+		int64_t lent = __atomic_load_n(&d->lent_ns, __ATOMIC_RELAXED);
+		bool lending = d->wake_fd >= 0 && now - lent < LEND_HOLD_NS;
 		bool watching = false;
 		int64_t due = nsi_net_next_due(d, now, &watching);
 		int64_t wait = due - now;
-		if (watching && wait > watch_ns) {
+		if (watching && !lending && wait > watch_ns) {
 			wait = watch_ns;
 			watch_ns = watch_ns * 2 > WATCH_LAST_NS ? WATCH_LAST_NS : watch_ns * 2;
 		}
@@ -196,8 +204,6 @@ net_main(void *arg)
 			wait = NO_WAKE_SLEEP_NS;
 		if (wait > MAX_SLEEP_NS)
 			wait = MAX_SLEEP_NS;
-		int64_t lent = __atomic_load_n(&d->lent_ns, __ATOMIC_RELAXED);
-		bool lending = d->wake_fd >= 0 && now - lent < LEND_HOLD_NS;
 		if (lending && wait > lent + LEND_HOLD_NS - now)
 			wait = lent + LEND_HOLD_NS - now;
 		int n = 0;
