@@ -41,14 +41,16 @@ struct nsb_params {
 	uint32_t batch;	    /* events per claim / enqueue */
 	uint32_t slot_size; /* bytes per event */
 	uint32_t producers;
-	uint32_t shape;	 /* family-specific: which topology */
-	const void *ops; /* peers: their struct nsb_queue_ops */
-	uint32_t flags;	 /* NSB_F_* */
+	uint32_t shape;	   /* family-specific: which topology */
+	const void *ops;   /* peers: their struct nsb_queue_ops */
+	uint32_t flags;	   /* NSB_F_* */
+	uint32_t pull_max; /* NSB_F_POLL: events per ns_poller_poll() at most */
 };
 
 #define NSB_F_RUNS	  1u /* ours: consumers take runs of events (on_events), not one per call */
 #define NSB_F_NO_COALESCE 2u /* ours: consumers with NS_CONSUMER_F_NO_COALESCE */
 #define NSB_F_SEQ_IN_SLOT 4u /* ours: rings with NS_RING_F_SEQ_IN_SLOT (the latency layout) */
+#define NSB_F_POLL	  8u /* ours: the consumer is a poller, pulled by a thread of ours */
 
 struct nsb_workload;
 typedef int (*nsb_run_fn)(const struct nsb_workload *w, const struct nsb_env *env,

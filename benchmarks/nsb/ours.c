@@ -204,6 +204,35 @@ make_consumer(ns_consumer **c, ns_ring *ring, struct check *ck, ns_consumer *con
 	return ns_consumer_create(c, ring, &co);
 }
 
+/*
+ * A poller pulled by a thread of the benchmark's own, as a queue's user pulls: ns_poller_poll()
+ * with at most @max events per call, each checked, until told to stop.
+ */
+struct puller {
+	ns_poller *poller;
+	struct check *ck;
+	const struct nsb_env *env;
+	int cpu_index;
+	uint32_t max;
+	_Alignas(NSB_LINE) atomic_int stop;
+};
+
+static void *
+pull(void *arg)
+{
+	struct puller *p = arg;
+	nsb_pin(p->env, p->cpu_index);
+	for (;;) {
+		int rc = ns_poller_poll(p->poller, check_event, p->ck, p->max);
+		if (rc == NS_POLLER_IDLE &&
+		    atomic_load_explicit(&p->stop, memory_order_acquire) != 0)
+			break;
+		if (rc < 0)
+			break;
+	}
+	return NULL;
+}
+
 /* Producers to 1, 3 or a graph of consumers (or a 2-worker pool), for env->seconds. */
 static int
 run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
@@ -213,7 +242,9 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 	struct check *ck = aligned_alloc(NSB_LINE, sizeof(struct check) * MAX_STAGES);
 	ns_consumer *stage[MAX_STAGES] = { NULL };
 	ns_work_pool *pool = NULL;
-	pthread_t threads[MAX_PRODUCERS];
+	ns_poller *poller = NULL;
+	struct puller *puller = NULL;
+	pthread_t threads[MAX_PRODUCERS], puller_thread;
 	struct producer prod[MAX_PRODUCERS];
 	ns_ring *ring = ring_for(w, CAPACITY, producers);
 	int rc = -1;
@@ -228,6 +259,13 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 	switch ((enum shape)w->p.shape) {
 	case P1C1:
 	case P2C1:
+		if (wflags & NSB_F_POLL) {
+			struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+			nstages = 0;
+			puller = aligned_alloc(NSB_LINE, sizeof(*puller));
+			rc = puller == NULL ? -1 : ns_poller_create(&poller, ring, &po);
+			break;
+		}
 		rc = make_consumer(&stage[0], ring, &ck[0], NULL, 0, wflags);
 		break;
 	case P1C3: /* multicast: three independent consumers */
@@ -275,6 +313,20 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 		if ((rc = ns_work_pool_start(pool, cpus)) != 0)
 			goto out;
 	}
+	if (poller != NULL) {
+		memset(puller, 0, sizeof(*puller));
+		*puller = (struct puller){ .poller = poller,
+					   .ck = &ck[0],
+					   .env = env,
+					   .cpu_index = (int)producers,
+					   .max = w->p.pull_max };
+		if (pthread_create(&puller_thread, NULL, pull, puller) != 0) {
+			ns_poller_destroy(poller);
+			poller = NULL;
+			rc = -1;
+			goto out;
+		}
+	}
 
 	int64_t t0 = nsb_now();
 	for (uint32_t i = 0; i < producers; i++) {
@@ -293,6 +345,10 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 	uint64_t left = 0;
 	rc = ns_ring_drain(ring, nsb_now() + INT64_C(60000000000), &left);
 	int64_t elapsed = nsb_now() - t0;
+	if (poller != NULL) {
+		atomic_store_explicit(&puller->stop, 1, memory_order_release);
+		pthread_join(puller_thread, NULL);
+	}
 	for (uint32_t i = 0; i < nstages; i++)
 		ns_consumer_join(stage[i]);
 	if (pool != NULL)
@@ -303,7 +359,7 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 		sent += prod[i].sent, sum += prod[i].sum;
 	if (rc != 0)
 		nsb_fail(run, "drain: %s (%llu left)", ns_strerror(rc), (unsigned long long)left);
-	for (uint32_t i = 0; i < nstages; i++) {
+	for (uint32_t i = 0; i < (poller != NULL ? 1 : nstages); i++) {
 		if (ck[i].count != sent || ck[i].bad != 0)
 			nsb_fail(run, "consumer %u: %llu of %llu events, %llu out of order", i,
 				 (unsigned long long)ck[i].count, (unsigned long long)sent,
@@ -320,7 +376,9 @@ out:
 	for (uint32_t i = 0; i < MAX_STAGES; i++)
 		ns_consumer_destroy(stage[i]);
 	ns_work_pool_destroy(pool);
+	ns_poller_destroy(poller);
 	ns_ring_destroy(ring);
+	free(puller);
 	free(ck);
 	return rc;
 }
@@ -473,6 +531,10 @@ run_st(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *
 	    .shape = shape_, .flags = flags_ }, about }
 #define G(name, sfx, thr, shape_, prod_, batch_, slot_, wait_, about)                              \
 	GF(name, sfx, thr, shape_, prod_, batch_, slot_, wait_, 0, about)
+#define PULL(name, sfx, thr, shape_, prod_, batch_, max_, wait_, about)                            \
+	{ name, sfx, NSB_RATE, thr, run_graph,                                                     \
+	  { .wait = wait_, .batch = batch_, .slot_size = 8, .producers = prod_, .shape = shape_,  \
+	    .flags = NSB_F_POLL, .pull_max = max_ }, about }
 #define PPF(sfx, wait_, flags_, about)                                                             \
 	{ "ring.pingpong.rtt", sfx, NSB_LATENCY, 2, run_pingpong,                                  \
 	  { .wait = wait_, .batch = 1, .slot_size = 16, .producers = 1, .shape = PINGPONG,         \
@@ -527,6 +589,12 @@ const struct nsb_workload nsb_ours_workloads[] = {
 	G("ring.diamond", ".yield", 4, DIAMOND, 1, 1, 8, NS_WAIT_YIELD, "diamond, yielding"),
 	G("ring.workpool2", "", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_BUSY_SPIN, "work pool of 2 (each event to one worker), busy spin"),
 	G("ring.workpool2", ".yield", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_YIELD, "work pool of 2, yielding"),
+	PULL("ring.pull.p1c1.b1", "", 2, P1C1, 1, 1, 1, NS_WAIT_BUSY_SPIN,
+	     "pulled: 1 -> a poller taking 1 event per ns_poller_poll(), claims of 1"),
+	PULL("ring.pull.p1c1.b64", "", 2, P1C1, 1, 64, 64, NS_WAIT_BUSY_SPIN,
+	     "pulled: claims of 64 -> a poller taking up to 64 per call"),
+	PULL("ring.pull.p2c1", "", 3, P2C1, 2, 1, 1, NS_WAIT_BUSY_SPIN,
+	     "pulled: 2 producers (MULTI) -> a poller taking 1 event per call"),
 	ST("ring.st.b1", 1, "one thread: claim + publish, one slot (ns/event)"),
 	ST("ring.st.b64", 64, "one thread: claim + publish, 64 slots at a time (ns/event)"),
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },

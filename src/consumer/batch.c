@@ -282,7 +282,7 @@ nsi_consumer_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t
 	int64_t avail;
 
 	if (c->after_count == 0) {
-		avail = nsi_ring_available(r, next);
+		avail = nsi_ring_available_upto(r, next, max);
 		if (avail < next)
 			return nsi_ring_halted(r) ? -ESHUTDOWN : NS_POLLER_IDLE;
 	} else {

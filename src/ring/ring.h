@@ -269,6 +269,26 @@ nsi_ring_available(const struct ns_ring *r, int64_t seq)
 }
 
 /*
+ * As nsi_ring_available(), for a reader that takes at most @max (>= 1) events: never looks
+ * past seq + max - 1, so taking one event costs one availability word, not the backlog's
+ * (and, on a multi-producer ring with the sequence out of the slot, not the shared cursor).
+ */
+NS_INLINE int64_t
+nsi_ring_available_upto(const struct ns_ring *r, int64_t seq, int64_t max)
+{
+	if (!r->per_slot)
+		return nsi_seq_load_acquire(&r->cursor);
+	if (!nsi_mp_is_available(r, seq))
+		return seq - 1;
+	if (max == 1)
+		return seq;
+	int64_t hi = r->in_slot ? seq + r->capacity - 1 : nsi_seq_load_acquire(&r->cursor);
+	if (hi > seq + max - 1)
+		hi = seq + max - 1;
+	return nsi_mp_highest_published(r, seq, hi);
+}
+
+/*
  * Consumer side: wait until @seq is readable and return the highest sequence readable in one
  * go (>= seq), or -ESHUTDOWN, -ECANCELED, -ETIMEDOUT.
  */

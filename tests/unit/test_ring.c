@@ -245,6 +245,50 @@ count_event(void *ctx, void *slot, int64_t seq, bool end_of_batch)
 }
 
 /*
+ * A MULTI ring read one event per poll (a queue's user): each poll hands exactly the next
+ * event, in order, however many are published after it; a slot given back (abandoned) is
+ * passed over without reaching the handler; a claim still being filled stops the reader there.
+ */
+static void
+mp_poll_of_one_takes_one(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(64, NS_PRODUCER_MULTI);
+	struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+	ns_poller *p = NULL;
+	assert_int_equal(ns_poller_create(&p, r, &po), 0);
+	assert_int_equal(ns_ring_claim_n(r, 40), 0);
+	for (int64_t s = 0; s < 40; s++)
+		if (s != 5 && s != 30)
+			assert_int_equal(ns_ring_publish(r, s), 0);
+	assert_int_equal(ns_ring_abandon(r, 5, 1), 0);
+	int64_t seen[64] = { 0 };
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(ns_poller_poll(p, count_event, seen, 1), NS_POLLER_PROCESSING);
+		assert_int_equal(seen[0], i + 1);
+		assert_int_equal(seen[i + 1], i);
+	}
+	/* 5 was given back: the poll moves past it and hands nothing. */
+	assert_int_equal(ns_poller_poll(p, count_event, seen, 1), NS_POLLER_PROCESSING);
+	assert_int_equal(seen[0], 5);
+	for (int64_t s = 6; s < 30; s++) {
+		assert_int_equal(ns_poller_poll(p, count_event, seen, 1), NS_POLLER_PROCESSING);
+		assert_int_equal(seen[seen[0]], s);
+	}
+	assert_int_equal(seen[0], 29);
+	/* 30 is claimed and not published: nothing past it, whatever is published beyond. */
+	assert_int_equal(ns_poller_poll(p, count_event, seen, 1), NS_POLLER_IDLE);
+	assert_int_equal(ns_poller_poll(p, count_event, seen, 8), NS_POLLER_IDLE);
+	assert_int_equal(ns_ring_publish(r, 30), 0);
+	assert_int_equal(ns_poller_poll(p, count_event, seen, 4), NS_POLLER_PROCESSING);
+	assert_int_equal(seen[0], 33);
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(seen[30 + k], 30 + k);
+	ns_poller_destroy(p);
+	ns_ring_destroy(r);
+}
+
+/*
  * A gap in a plain MULTI ring: 0..2 claimed, 0 and 2 published. Only 0 is delivered; 2 waits
  * for 1 (consumers see sequences in order, never across a claim still being filled).
  */
@@ -488,6 +532,7 @@ main(void)
 		cmocka_unit_test(abandon_mp_marks_slots_skipped),
 		cmocka_unit_test(abandon_mp_of_an_old_sequence_is_refused),
 		cmocka_unit_test(mp_gap_delivers_only_up_to_it),
+		cmocka_unit_test(mp_poll_of_one_takes_one),
 		cmocka_unit_test(span_splits_at_ring_end),
 		cmocka_unit_test(seq_in_slot_layout_and_publication),
 		cmocka_unit_test(slot_init_runs_once_per_slot),
