@@ -4,6 +4,7 @@
  * Every consumer checks what it receives: per-producer order (events carry the producer's id
  * and its own counter), and the totals at the end; a run that moved the wrong events is void.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,7 @@ struct producer {
 	const struct nsb_env *env;
 	int cpu_index;
 	uint32_t id, batch, words;
+	bool queue; /* push as a queue's user: try-claims (up to the batch), retried when full */
 	int64_t end;
 	uint64_t sent, sum;
 };
@@ -129,6 +131,30 @@ produce(void *arg)
 	uint64_t base = (uint64_t)p->id << ID_SHIFT, n = 0;
 	nsb_pin(p->env, p->cpu_index);
 	for (;;) {
+		if (p->queue) {
+			uint32_t got = 1;
+			int64_t seq = p->batch == 1
+					      ? ns_ring_try_claim(p->ring)
+					      : ns_ring_try_claim_upto(p->ring, p->batch, &got);
+			if (seq == -EAGAIN) {
+				if (nsb_now() > p->end) /* full at the end: the consumer is gone */
+					break;
+				continue;
+			}
+			if (seq < 0)
+				break;
+			struct ns_ring_span span;
+			ns_ring_span(p->ring, seq, got, &span);
+			for (int r = 0; r < 2; r++) {
+				uint8_t *slot = span.data[r];
+				for (size_t k = 0; k < span.count[r]; k++, slot += span.stride)
+					write_event((uint64_t *)(void *)slot, p->words, base | n++);
+			}
+			ns_ring_publish_n(p->ring, seq, got);
+			if ((n & (CLOCK_EVERY - 1)) < got && nsb_now() > p->end)
+				break;
+			continue;
+		}
 		if (p->batch == 1) {
 			int64_t seq = ns_ring_claim(p->ring);
 			if (seq < 0)
@@ -330,10 +356,14 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 
 	int64_t t0 = nsb_now();
 	for (uint32_t i = 0; i < producers; i++) {
-		prod[i] = (struct producer){
-			ring, env, (int)i, i, w->p.batch, words, t0 + (int64_t)(env->seconds * 1e9),
-			0,    0
-		};
+		prod[i] = (struct producer){ .ring = ring,
+					     .env = env,
+					     .cpu_index = (int)i,
+					     .id = i,
+					     .batch = w->p.batch,
+					     .words = words,
+					     .queue = (wflags & NSB_F_POLL) != 0,
+					     .end = t0 + (int64_t)(env->seconds * 1e9) };
 		if (i > 0 && pthread_create(&threads[i], NULL, produce, &prod[i]) != 0) {
 			rc = -1;
 			goto out;
@@ -590,11 +620,11 @@ const struct nsb_workload nsb_ours_workloads[] = {
 	G("ring.workpool2", "", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_BUSY_SPIN, "work pool of 2 (each event to one worker), busy spin"),
 	G("ring.workpool2", ".yield", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_YIELD, "work pool of 2, yielding"),
 	PULL("ring.pull.p1c1.b1", "", 2, P1C1, 1, 1, 1, NS_WAIT_BUSY_SPIN,
-	     "pulled: 1 -> a poller taking 1 event per ns_poller_poll(), claims of 1"),
+	     "pulled: try-claims of 1 -> a poller taking 1 event per ns_poller_poll()"),
 	PULL("ring.pull.p1c1.b64", "", 2, P1C1, 1, 64, 64, NS_WAIT_BUSY_SPIN,
-	     "pulled: claims of 64 -> a poller taking up to 64 per call"),
+	     "pulled: try-claims of up to 64 -> a poller taking up to 64 per call"),
 	PULL("ring.pull.p2c1", "", 3, P2C1, 2, 1, 1, NS_WAIT_BUSY_SPIN,
-	     "pulled: 2 producers (MULTI) -> a poller taking 1 event per call"),
+	     "pulled: 2 producers (MULTI) try-claiming 1 -> a poller taking 1 per call"),
 	ST("ring.st.b1", 1, "one thread: claim + publish, one slot (ns/event)"),
 	ST("ring.st.b64", 64, "one thread: claim + publish, 64 slots at a time (ns/event)"),
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },

@@ -268,6 +268,21 @@ NS_API NS_HOT int64_t ns_ring_try_claim(ns_ring *ring);
 NS_API NS_HOT int64_t ns_ring_try_claim_n(ns_ring *ring, uint32_t n);
 
 /**
+ * Claim up to @p n consecutive slots: as many as there is room for now, at least one (a queue's
+ * "push what fits"). Publish the range with ns_ring_publish_n(ring, first, *claimed) or give
+ * it back with ns_ring_abandon().
+ *
+ * Returns the first sequence and sets *claimed to the number of slots claimed (1 to n), or
+ * -EAGAIN (normal outcome: the ring is full; nothing claimed), -ESHUTDOWN (halted), or -EINVAL
+ * (ring or claimed NULL, n 0 or over the capacity); on an error *claimed is 0 (left alone for
+ * -EINVAL).
+ * Ownership: as ns_ring_claim(), for every slot of the range.
+ * Thread safety: as ns_ring_claim().
+ * Progress: as ns_ring_try_claim().
+ */
+NS_API NS_HOT int64_t ns_ring_try_claim_upto(ns_ring *ring, uint32_t n, uint32_t *claimed);
+
+/**
  * The slot of sequence @p seq: where a producer writes a claimed event, or a consumer reads one.
  *
  * Returns NULL only when ring is NULL or seq is negative. Any other sequence maps to its slot

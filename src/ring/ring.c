@@ -365,6 +365,17 @@ ns_ring_try_claim_n(ns_ring *ring, uint32_t n)
 	return nsi_ring_claim(ring, n, NSI_CLAIM_TRY, 0);
 }
 
+int64_t
+ns_ring_try_claim_upto(ns_ring *ring, uint32_t n, uint32_t *claimed)
+{
+	if (ring == NULL || claimed == NULL || bad_count(ring, n))
+		return -EINVAL;
+	int64_t got = 0;
+	int64_t first = nsi_ring_try_claim_upto(ring, n, &got);
+	*claimed = first >= 0 ? (uint32_t)got : 0;
+	return first;
+}
+
 void *
 ns_ring_slot(const ns_ring *ring, int64_t seq)
 {

@@ -106,6 +106,7 @@ int64_t nsi_mp_claim_fetch_add_slow(struct ns_ring *r, int64_t next, int64_t n);
 int64_t nsi_mp_claim_cas(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode,
 			 int64_t deadline_ns);
 int nsi_ring_abandon(struct ns_ring *r, int64_t first, int64_t n);
+int64_t nsi_ring_try_claim_upto(struct ns_ring *r, int64_t n, int64_t *got);
 int64_t nsi_ring_wait_for_slow(struct ns_ring *r, int64_t seq, const uint32_t *cancel,
 			       bool strategy_timeout);
 int64_t nsi_mp_highest_published(const struct ns_ring *r, int64_t lo, int64_t hi);

@@ -140,6 +140,44 @@ nsi_mp_claim_cas(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t
 	}
 }
 
+/*
+ * Up to @n slots, as many as there is room for now (at least one), or -EAGAIN / -ESHUTDOWN.
+ * Sets *got. The room is read as the claims above read it: from the cached limit, else from
+ * the gates after the fence.
+ */
+int64_t
+nsi_ring_try_claim_upto(struct ns_ring *r, int64_t n, int64_t *got)
+{
+	const bool single = r->producer == NS_PRODUCER_SINGLE;
+	for (;;) {
+		if (nsi_ring_closed(r))
+			return -ESHUTDOWN;
+		int64_t cur = single ? nsi_load_relaxed_i64(&r->sp.next)
+				     : nsi_seq_load_acquire(&r->cursor);
+		int64_t room = single ? nsi_load_relaxed_i64(&r->sp.limit) - cur
+				      : nsi_seq_load_acquire(&r->mp_cached_min) + r->capacity - cur;
+		if (room < 1) {
+			nsi_fence_seq_cst(); /* as in nsi_sp_claim_slow() */
+			int64_t min = nsi_gating_min(r, cur);
+			if (single)
+				nsi_store_relaxed_i64(&r->sp.limit, min + r->capacity);
+			else
+				nsi_seq_store_release(&r->mp_cached_min, min);
+			room = min + r->capacity - cur;
+			if (room < 1)
+				return -EAGAIN;
+		}
+		int64_t k = room < n ? room : n;
+		if (single) {
+			nsi_store_relaxed_i64(&r->sp.next, cur + k);
+		} else if (!nsi_seq_cas(&r->cursor, &cur, cur + k)) {
+			continue; /* another producer claimed since we looked: look again */
+		}
+		*got = k;
+		return cur + 1;
+	}
+}
+
 int
 nsi_ring_abandon(struct ns_ring *r, int64_t first, int64_t n)
 {

@@ -8,7 +8,9 @@
  *
  *   stress_ring P [slotseq]
  *                     P = 1 (SINGLE producer mode), or 2 and 4 (MULTI mode; 4 oversubscribes
- *                     two cores). Runs every wait strategy with claims of 1 and of 64;
+ *                     two cores). Runs every wait strategy with claims of 1 and of 64
+ *                     (every other block of 64 claimed with ns_ring_try_claim_upto(): what
+ *                     fits);
  *                     "slotseq" makes the ring with NS_RING_F_SEQ_IN_SLOT.
  *
  * Counts: NS_STRESS_EVENTS events per cell (default 1,000,000, also under sanitizers), times
@@ -17,6 +19,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -117,7 +120,7 @@ produce(void *arg)
 	uint64_t pseq = 0;
 
 	tu_barrier_wait(p->start);
-	while (pseq < total) {
+	for (uint64_t block = 0; pseq < total; block++) {
 		if (p->batch == 1 && (p->id & 1)) {
 			/* Odd producers use the one-call translator form. */
 			p->count = pseq;
@@ -131,7 +134,16 @@ produce(void *arg)
 		}
 		uint64_t left = total - pseq;
 		uint32_t n = left < p->batch ? (uint32_t)left : p->batch;
-		int64_t first = ns_ring_claim_n(p->ring, n);
+		int64_t first;
+		if (p->batch > 1 && (block & 1)) {
+			/* Every other block: a claim of what fits (1 to n), retried while full. */
+			uint32_t got = 0;
+			while ((first = ns_ring_try_claim_upto(p->ring, n, &got)) == -EAGAIN)
+				sched_yield();
+			n = got;
+		} else {
+			first = ns_ring_claim_n(p->ring, n);
+		}
 		if (first < 0) {
 			p->error = first;
 			break;

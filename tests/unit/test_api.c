@@ -169,6 +169,14 @@ ring_calls_reject_null_and_bad_counts(void **state)
 	assert_int_equal(ns_ring_try_claim_n(NULL, 1), -EINVAL);
 	assert_int_equal(ns_ring_try_claim_n(r, 0), -EINVAL);
 	assert_int_equal(ns_ring_try_claim_n(r, 9), -EINVAL);
+	uint32_t claimed = 77;
+	assert_int_equal(ns_ring_try_claim_upto(NULL, 1, &claimed), -EINVAL);
+	assert_int_equal(ns_ring_try_claim_upto(r, 1, NULL), -EINVAL);
+	assert_int_equal(ns_ring_try_claim_upto(r, 0, &claimed), -EINVAL);
+	assert_int_equal(ns_ring_try_claim_upto(r, 9, &claimed), -EINVAL);
+	assert_int_equal(ns_ring_try_claim_upto(r, UINT32_MAX, &claimed), -EINVAL);
+	assert_int_equal(claimed, 77);		   /* -EINVAL leaves it alone */
+	assert_int_equal(ns_ring_remaining(r), 8); /* and claims nothing */
 
 	assert_null(ns_ring_slot(NULL, 0));
 	assert_null(ns_ring_slot(r, -1));

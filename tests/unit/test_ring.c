@@ -245,6 +245,52 @@ count_event(void *ctx, void *slot, int64_t seq, bool end_of_batch)
 }
 
 /*
+ * Claims of "up to n" (a queue's push of what fits), SINGLE and MULTI: as many as there is
+ * room for, never more, at least one; -EAGAIN with nothing claimed when full; the claimed
+ * range is the next one and publishes and reads back in order; -ESHUTDOWN after a halt.
+ */
+static void
+try_claim_upto_takes_what_fits(void **state)
+{
+	(void)state;
+	const uint32_t kinds[2] = { NS_PRODUCER_SINGLE, NS_PRODUCER_MULTI };
+	for (int k = 0; k < 2; k++) {
+		ns_ring *r = make_ring(8, kinds[k]);
+		struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+		ns_poller *p = NULL;
+		assert_int_equal(ns_poller_create(&p, r, &po), 0);
+		uint32_t got = 0;
+		assert_int_equal(ns_ring_try_claim_upto(r, 5, &got), 0);
+		assert_int_equal(got, 5);
+		assert_int_equal(ns_ring_try_claim_upto(r, 5, &got), 5); /* 3 left */
+		assert_int_equal(got, 3);
+		got = 99;
+		assert_int_equal(ns_ring_try_claim_upto(r, 1, &got), -EAGAIN);
+		assert_int_equal(got, 0);
+		assert_int_equal(ns_ring_remaining(r), 0);
+		for (int64_t s = 0; s < 8; s++)
+			*(int64_t *)ns_ring_slot(r, s) = 100 + s;
+		assert_int_equal(ns_ring_publish_n(r, 0, 5), 0);
+		assert_int_equal(ns_ring_publish_n(r, 5, 3), 0);
+		int64_t seen[16] = { 0 };
+		assert_int_equal(ns_poller_poll(p, count_event, seen, 2), NS_POLLER_PROCESSING);
+		/* Two slots freed: a claim of up to 8 gets exactly those two, 8 and 9. */
+		assert_int_equal(ns_ring_try_claim_upto(r, 8, &got), 8);
+		assert_int_equal(got, 2);
+		assert_int_equal(ns_ring_publish_n(r, 8, 2), 0);
+		assert_int_equal(ns_poller_poll(p, count_event, seen, 0), NS_POLLER_PROCESSING);
+		assert_int_equal(seen[0], 10);
+		for (int64_t s = 0; s < 10; s++)
+			assert_int_equal(seen[s + 1], s);
+		assert_int_equal(ns_ring_halt(r), 0);
+		assert_int_equal(ns_ring_try_claim_upto(r, 1, &got), -ESHUTDOWN);
+		assert_int_equal(got, 0);
+		ns_poller_destroy(p);
+		ns_ring_destroy(r);
+	}
+}
+
+/*
  * A MULTI ring read one event per poll (a queue's user): each poll hands exactly the next
  * event, in order, however many are published after it; a slot given back (abandoned) is
  * passed over without reaching the handler; a claim still being filled stops the reader there.
@@ -533,6 +579,7 @@ main(void)
 		cmocka_unit_test(abandon_mp_of_an_old_sequence_is_refused),
 		cmocka_unit_test(mp_gap_delivers_only_up_to_it),
 		cmocka_unit_test(mp_poll_of_one_takes_one),
+		cmocka_unit_test(try_claim_upto_takes_what_fits),
 		cmocka_unit_test(span_splits_at_ring_end),
 		cmocka_unit_test(seq_in_slot_layout_and_publication),
 		cmocka_unit_test(slot_init_runs_once_per_slot),
