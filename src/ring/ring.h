@@ -186,12 +186,20 @@ nsi_sp_claim(struct ns_ring *r, int64_t n, enum nsi_claim_mode mode, int64_t dea
 	return cur + 1;
 }
 
-/* Blocking claim of n slots in MULTI mode: one fetch-and-add, no retry loop. */
+/*
+ * Blocking claim of n slots in MULTI mode: one fetch-and-add, no retry loop, while the ring
+ * has room. Near full it waits for room first and then claims (a compare-and-swap): a range
+ * claimed before there is room for it is one its producer cannot fill yet, and readers,
+ * who take sequences in order, would wait at it for that producer, which waits for them.
+ */
 NS_INLINE int64_t
 nsi_mp_claim(struct ns_ring *r, int64_t n)
 {
 	if (nsi_ring_closed(r))
 		return -ESHUTDOWN;
+	if (NS_UNLIKELY(nsi_seq_load_relaxed(&r->cursor) + n - r->capacity >
+			nsi_seq_load_acquire(&r->mp_cached_min)))
+		return nsi_mp_claim_cas(r, n, NSI_CLAIM_BLOCK, 0);
 	int64_t next = nsi_seq_add_and_get(&r->cursor, n);
 
 	/* Acquire pairs with the release store of the cache (nsi_mp_claim_fetch_add_slow()). */
