@@ -71,9 +71,10 @@ static NS_NOINLINE void
 sleeping_net(ns_publication *p)
 {
 	if (p->client->driver != NULL) {
-		bool quiet = ns_clock_ns() - p->lent_ns >= LEND_QUIET_NS;
+		int64_t now = ns_clock_ns();
+		bool quiet = now - p->lent_ns >= LEND_QUIET_NS;
 		int rc = quiet ? nsi_driver_lend(p->client->driver) : -EAGAIN;
-		p->lent_ns = ns_clock_ns();
+		p->lent_ns = quiet ? ns_clock_ns() : now; /* the end of this commit */
 		if (rc >= 0)
 			return;
 	}
@@ -259,6 +260,17 @@ lock_holder_gone(ns_publication *p, int32_t word)
 	return now - p->lock_seen_ns >= LIMIT_LOCK_STALE_NS;
 }
 
+/* The limit in the log's metadata (one load), taken when it lets @position move on. */
+static bool
+shared_limit_ahead(ns_publication *p, int64_t position)
+{
+	int64_t shared = nsi_load_acquire_i64(&p->log.meta->publisher_limit);
+	if (shared <= position)
+		return false;
+	p->limit = shared;
+	return true;
+}
+
 /*
  * The limit ran out: take the slowest subscriber's position, clean the log behind it and
  * raise the limit to it plus the window. One publisher at a time does it (a lock word in the
@@ -270,23 +282,15 @@ refresh_limit(ns_publication *p, int64_t position)
 	struct nsi_log_meta *m = p->log.meta;
 	if (nsi_logfile_broken(&p->lf))
 		return NS_LOG_CORRUPT;
-	int64_t shared = nsi_load_acquire_i64(&m->publisher_limit);
-	if (shared > position) {
-		p->limit = shared;
+	if (shared_limit_ahead(p, position))
 		return 0;
-	}
 	if (nsi_load_acquire_i64(&m->end_of_stream_position) != INT64_MAX)
 		return NS_PUBLICATION_CLOSED;
 	/* Our own driver's network thread sleeps: send what the window holds from here. */
 	if (p->net_sleeping != NULL && p->client->driver != NULL &&
 	    __atomic_load_n(p->net_sleeping, __ATOMIC_RELAXED) != 0 &&
-	    nsi_driver_lend(p->client->driver) > 0) {
-		shared = nsi_load_acquire_i64(&m->publisher_limit);
-		if (shared > position) {
-			p->limit = shared;
-			return 0;
-		}
-	}
+	    nsi_driver_lend(p->client->driver) > 0 && shared_limit_ahead(p, position))
+		return 0;
 	if (nsi_client_driver_dead(p->client))
 		return NS_EDRIVER_TIMEOUT;
 	uint32_t expected = 0;
