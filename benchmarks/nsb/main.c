@@ -93,8 +93,8 @@ all_workloads(const struct nsb_workload **out, int max)
 {
 	const struct nsb_workload *const lists[] = { nsb_floor_workloads, nsb_ours_workloads,
 						     nsb_mutex_workloads, nsb_ck_workloads,
-						     nsb_rte_workloads,	  nsb_ipc_workloads,
-						     nsb_udp_workloads };
+						     nsb_rte_workloads,	  nsb_queue_workloads,
+						     nsb_ipc_workloads,	  nsb_udp_workloads };
 	int n = 0;
 	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
 		for (const struct nsb_workload *w = lists[l]; w->base != NULL && n < max; w++)
@@ -318,7 +318,7 @@ struct target {
 	char detail[160];
 };
 
-static struct target targets[24];
+static struct target targets[40];
 static int ntargets;
 
 static void
@@ -346,6 +346,28 @@ pingpong_target(const char *pct, const char *sfx, int limit_tenths)
 	snprintf(detail, sizeof(detail), "%s / floor.c2c2.rtt.p50", fig);
 	const struct figure *c2 = find("floor.c2c2.rtt.p50"), *pp = find(fig);
 	target(name, c2 ? pp : NULL, pp && c2 ? pp->median / c2->median : 0, false, limit, detail);
+}
+
+/*
+ * @fig against the best of @peers (NULL-ended) in the same run: >= 1.0 x for rates (@higher),
+ * <= 1.0 x for latencies.
+ */
+static void
+pull_target(const char *fig, bool higher, const char *const *peers)
+{
+	const struct figure *f = find(fig), *best = NULL;
+	char name[96], detail[160];
+
+	for (size_t i = 0; peers[i] != NULL; i++) {
+		const struct figure *p = find(peers[i]);
+		if (p != NULL && (best == NULL ||
+				  (higher ? p->median > best->median : p->median < best->median)))
+			best = p;
+	}
+	snprintf(name, sizeof(name), "%s %s 1.0 x the best queue peer", fig, higher ? ">=" : "<=");
+	snprintf(detail, sizeof(detail), "%s / %s", fig, best ? best->name : "no peer measured");
+	target(name, best ? f : NULL, f && best ? f->median / best->median : 0, higher, 1.0,
+	       detail);
 }
 
 static void
@@ -406,6 +428,34 @@ check_targets(void)
 	const struct figure *p2y = find("ring.p2c1.yield");
 	target("ring.p2c1.yield > 24 M events/s", p2y, p2y ? p2y->median / 1e6 : 0, true, 24.0,
 	       "M ev/s");
+	/*
+	 * Issue 18, the pull family: each ring.pull.* figure against the best queue peer of the
+	 * same run that keeps a producer's order, driven the same way (push 1 / pop 1, batches of
+	 * 64, 2 producers / pop 1, ping-pong); atomic_queue's MPMC reorders, so it is left out.
+	 */
+	pull_target("ring.pull.p1c1.b1", true,
+		    (const char *const[]){ "peer.spsc.pull.p1c1.b1", "peer.boost.pull.p1c1.b1",
+					   "peer.aq.pull.p1c1.b1", "peer.ck.pull.p1c1.b1",
+					   "peer.rte.pull.p1c1.b1", NULL });
+	pull_target("ring.pull.p1c1.b64", true,
+		    (const char *const[]){ "peer.spsc.pull.p1c1.b64", "peer.boost.pull.p1c1.b64",
+					   "peer.aq.pull.p1c1.b64", "peer.ck.pull.p1c1.b64",
+					   "peer.rte.pull.p1c1.b64", NULL });
+	pull_target("ring.pull.p2c1", true,
+		    (const char *const[]){ "peer.rte.pull.p2c1", "peer.ck.pull.p2c1",
+					   "peer.mutex.pull.p2c1", NULL });
+	for (int k = 0; k < 2; k++) {
+		const char *pct = k == 0 ? "p50" : "p99";
+		char fig[48], peer[5][48];
+		const char *names[6] = { NULL };
+		const char *q[5] = { "spsc", "boost", "aq", "ck", "rte" };
+		snprintf(fig, sizeof(fig), "ring.pull.pingpong.rtt.%s", pct);
+		for (int i = 0; i < 5; i++) {
+			snprintf(peer[i], sizeof(peer[i]), "peer.%s.pingpong.rtt.%s", q[i], pct);
+			names[i] = peer[i];
+		}
+		pull_target(fig, false, names);
+	}
 	/* IPC (issue 7): absolute figures on the 2-core VM class; Aeron 1.48's C driver measured
 	 * 21.5 M msg/s (32 B), 22 M (256 B), round trip p50 0.60 us, p99 25 us on this class. */
 	const struct figure *i32 = find("ipc.p1s1.32"), *ix = find("ipc.p1s1.32.excl");

@@ -44,13 +44,16 @@ struct nsb_params {
 	uint32_t shape;	   /* family-specific: which topology */
 	const void *ops;   /* peers: their struct nsb_queue_ops */
 	uint32_t flags;	   /* NSB_F_* */
-	uint32_t pull_max; /* NSB_F_POLL: events per ns_poller_poll() at most */
+	uint32_t pull_max; /* NSB_F_POLL: events per pull at most; peers: per pop (0: 64) */
 };
 
 #define NSB_F_RUNS	  1u /* ours: consumers take runs of events (on_events), not one per call */
 #define NSB_F_NO_COALESCE 2u /* ours: consumers with NS_CONSUMER_F_NO_COALESCE */
 #define NSB_F_SEQ_IN_SLOT 4u /* ours: rings with NS_RING_F_SEQ_IN_SLOT (the latency layout) */
 #define NSB_F_POLL	  8u /* ours: the consumer is a poller, pulled by a thread of ours */
+#define NSB_F_UNORDERED                                                                            \
+	16u /* peers: a queue that may reorder a producer's values: only the
+				 totals are checked, and it is no order-keeping peer in targets */
 
 struct nsb_workload;
 typedef int (*nsb_run_fn)(const struct nsb_workload *w, const struct nsb_env *env,
@@ -95,6 +98,14 @@ extern const struct nsb_workload nsb_ours_workloads[];
 extern const struct nsb_workload nsb_mutex_workloads[];
 extern const struct nsb_workload nsb_ck_workloads[];  /* empty without Concurrency Kit */
 extern const struct nsb_workload nsb_rte_workloads[]; /* empty without DPDK */
+/* Queue peers for the pull family (peers.c): the hand-written SPSC ring, boost, atomic_queue,
+ * ck_ring and rte_ring, each as a queue's user drives it. */
+extern const struct nsb_workload nsb_queue_workloads[];
+extern const struct nsb_queue_ops nsb_spsc_ops;	      /* peer_spsc.c */
+extern const struct nsb_queue_ops nsb_boost_ops;      /* peer_boost.cpp, with NSB_HAVE_BOOST */
+extern const struct nsb_queue_ops nsb_aq_ops;	      /* peer_aq.cpp, with NSB_HAVE_AQ */
+extern const struct nsb_queue_ops nsb_ck_ops;	      /* peer_ck.c, unless NSB_NO_CK */
+extern const struct nsb_queue_ops nsb_rte_ops;	      /* peer_rte.c, unless NSB_NO_RTE */
 extern const struct nsb_workload nsb_ipc_workloads[]; /* ipc.c: processes, shared memory */
 extern const struct nsb_workload nsb_udp_workloads[]; /* udp.c: processes, loopback UDP */
 

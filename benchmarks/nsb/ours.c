@@ -124,11 +124,32 @@ write_event(uint64_t *w, uint32_t words, uint64_t v)
 		w[k] = v; /* every word, so a 64-byte event costs its full write */
 }
 
+/* Fill a claimed span with the next events of a producer (base | n, n counting up). */
+static inline void
+fill_span(const struct ns_ring_span *span, uint32_t words, uint64_t base, uint64_t *n)
+{
+	for (int r = 0; r < 2; r++) {
+		if (words == 1 && span->stride == 8) {
+			/* 8-byte events: a plain array store per event, as the floor. */
+			uint64_t *w = span->data[r];
+			for (size_t k = 0; k < span->count[r]; k++)
+				w[k] = base | (*n + k);
+			*n += span->count[r];
+			continue;
+		}
+		uint8_t *slot = span->data[r];
+		for (size_t k = 0; k < span->count[r]; k++, slot += span->stride)
+			write_event((uint64_t *)(void *)slot, words, base | (*n)++);
+	}
+}
+
 static void *
 produce(void *arg)
 {
 	struct producer *p = arg;
 	uint64_t base = (uint64_t)p->id << ID_SHIFT, n = 0;
+	struct ns_ring_layout lay = NS_RING_LAYOUT_INIT;
+	ns_ring_get_layout(p->ring, &lay);
 	nsb_pin(p->env, p->cpu_index);
 	for (;;) {
 		if (p->queue) {
@@ -143,13 +164,17 @@ produce(void *arg)
 			}
 			if (seq < 0)
 				break;
+			if (got == 1) {
+				/* One event: its address computed inline (the layout's promise). */
+				write_event(ns_ring_layout_slot(&lay, seq), p->words, base | n++);
+				ns_ring_publish(p->ring, seq);
+				if ((n & (CLOCK_EVERY - 1)) == 0 && nsb_now() > p->end)
+					break;
+				continue;
+			}
 			struct ns_ring_span span;
 			ns_ring_span(p->ring, seq, got, &span);
-			for (int r = 0; r < 2; r++) {
-				uint8_t *slot = span.data[r];
-				for (size_t k = 0; k < span.count[r]; k++, slot += span.stride)
-					write_event((uint64_t *)(void *)slot, p->words, base | n++);
-			}
+			fill_span(&span, p->words, base, &n);
 			ns_ring_publish_n(p->ring, seq, got);
 			if ((n & (CLOCK_EVERY - 1)) < got && nsb_now() > p->end)
 				break;
@@ -168,19 +193,7 @@ produce(void *arg)
 				break;
 			struct ns_ring_span span;
 			ns_ring_span(p->ring, first, p->batch, &span);
-			for (int r = 0; r < 2; r++) {
-				if (p->words == 1 && span.stride == 8) {
-					/* 8-byte events: a plain array store per event, as the floor. */
-					uint64_t *w = span.data[r];
-					for (size_t k = 0; k < span.count[r]; k++)
-						w[k] = base | (n + k);
-					n += span.count[r];
-					continue;
-				}
-				uint8_t *slot = span.data[r];
-				for (size_t k = 0; k < span.count[r]; k++, slot += span.stride)
-					write_event((uint64_t *)(void *)slot, p->words, base | n++);
-			}
+			fill_span(&span, p->words, base, &n);
 			ns_ring_publish_n(p->ring, first, p->batch);
 		}
 		if ((n & (CLOCK_EVERY - 1)) < p->batch && nsb_now() > p->end)
@@ -231,15 +244,16 @@ make_consumer(ns_consumer **c, ns_ring *ring, struct check *ck, ns_consumer *con
 }
 
 /*
- * A poller pulled by a thread of the benchmark's own, as a queue's user pulls: ns_poller_poll()
- * with at most @max events per call, each checked, until told to stop.
+ * A poller pulled by a thread of the benchmark's own, as a queue's user pulls: one event at a
+ * time by copy (ns_poller_take(), max 1), or runs of up to @max (ns_poller_peek() and
+ * ns_poller_release()); every event checked, until told to stop.
  */
 struct puller {
 	ns_poller *poller;
 	struct check *ck;
 	const struct nsb_env *env;
 	int cpu_index;
-	uint32_t max;
+	uint32_t max, stride;
 	_Alignas(NSB_LINE) atomic_int stop;
 };
 
@@ -247,10 +261,25 @@ static void *
 pull(void *arg)
 {
 	struct puller *p = arg;
+	uint64_t ev[8]; /* the largest event a pulled workload moves: 64 bytes */
 	nsb_pin(p->env, p->cpu_index);
 	for (;;) {
-		int rc = ns_poller_poll(p->poller, check_event, p->ck, p->max);
-		if (rc == NS_POLLER_IDLE &&
+		int rc;
+		if (p->max == 1) {
+			rc = ns_poller_take(p->poller, ev, p->ck->words * 8);
+			if (rc == NS_POLLER_PROCESSING)
+				check_event(p->ck, ev, 0, true);
+		} else {
+			void *first;
+			int64_t seq;
+			rc = ns_poller_peek(p->poller, p->max, &first, &seq);
+			if (rc > 0) {
+				check_run(p->ck, first, seq, (uint32_t)rc, p->stride, true);
+				ns_poller_release(p->poller, (uint32_t)rc);
+				rc = NS_POLLER_PROCESSING;
+			}
+		}
+		if (rc != NS_POLLER_PROCESSING &&
 		    atomic_load_explicit(&p->stop, memory_order_acquire) != 0)
 			break;
 		if (rc < 0)
@@ -340,12 +369,15 @@ run_graph(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_ru
 			goto out;
 	}
 	if (poller != NULL) {
+		struct ns_ring_layout lay = NS_RING_LAYOUT_INIT;
+		ns_ring_get_layout(ring, &lay);
 		memset(puller, 0, sizeof(*puller));
 		*puller = (struct puller){ .poller = poller,
 					   .ck = &ck[0],
 					   .env = env,
 					   .cpu_index = (int)producers,
-					   .max = w->p.pull_max };
+					   .max = w->p.pull_max,
+					   .stride = (uint32_t)lay.stride };
 		if (pthread_create(&puller_thread, NULL, pull, puller) != 0) {
 			ns_poller_destroy(poller);
 			poller = NULL;
@@ -522,6 +554,101 @@ out:
 	return rc;
 }
 
+/*
+ * Ping-pong pulled, as the queue peers' ping-pong: the timing thread try-claims a slot of the
+ * ping ring, writes a counter, publishes, then takes the answer from the pong ring's poller
+ * (ns_poller_take(), spinning); the echo thread takes from ping and pushes onto pong.
+ */
+struct pull_pp {
+	ns_ring *ping, *pong;
+	ns_poller *ping_rx, *pong_rx;
+	const struct nsb_env *env;
+	_Alignas(NSB_LINE) atomic_int stop;
+};
+
+static void
+push_value(ns_ring *ring, const struct ns_ring_layout *lay, uint64_t v)
+{
+	int64_t seq;
+	while ((seq = ns_ring_try_claim(ring)) == -EAGAIN)
+		nsb_relax();
+	if (seq < 0)
+		return;
+	*(uint64_t *)ns_ring_layout_slot(lay, seq) = v;
+	ns_ring_publish(ring, seq);
+}
+
+static void *
+pull_echo(void *arg)
+{
+	struct pull_pp *pp = arg;
+	struct ns_ring_layout lay = NS_RING_LAYOUT_INIT;
+	uint64_t v;
+	ns_ring_get_layout(pp->pong, &lay);
+	nsb_pin(pp->env, 1);
+	for (;;) {
+		int rc = ns_poller_take(pp->ping_rx, &v, sizeof(v));
+		if (rc == NS_POLLER_PROCESSING) {
+			push_value(pp->pong, &lay, v);
+			continue;
+		}
+		if (rc < 0 || atomic_load_explicit(&pp->stop, memory_order_acquire))
+			break;
+		nsb_relax();
+	}
+	return NULL;
+}
+
+static int
+run_pull_pingpong(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
+{
+	struct pull_pp *pp = aligned_alloc(NSB_LINE, sizeof(*pp));
+	struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+	struct ns_ring_layout lay = NS_RING_LAYOUT_INIT;
+	pthread_t echo;
+	uint64_t bad = 0;
+	int rc = -1;
+
+	if (pp == NULL)
+		return -1;
+	memset(pp, 0, sizeof(*pp));
+	pp->env = env;
+	pp->ping = ring_for(w, PING_CAPACITY, 1);
+	pp->pong = ring_for(w, PING_CAPACITY, 1);
+	if (pp->ping == NULL || pp->pong == NULL ||
+	    ns_poller_create(&pp->ping_rx, pp->ping, &po) != 0 ||
+	    ns_poller_create(&pp->pong_rx, pp->pong, &po) != 0 ||
+	    pthread_create(&echo, NULL, pull_echo, pp) != 0)
+		goto out;
+	ns_ring_get_layout(pp->ping, &lay);
+	nsb_pin(env, 0);
+	int64_t end = nsb_now() + (int64_t)(env->seconds * 1e9);
+	for (uint64_t i = 0;; i++) {
+		uint64_t v = 0;
+		int64_t t0 = nsb_now();
+		push_value(pp->ping, &lay, i);
+		while (ns_poller_take(pp->pong_rx, &v, sizeof(v)) != NS_POLLER_PROCESSING)
+			nsb_relax();
+		int64_t t1 = nsb_now();
+		nsb_hist_record(run->hist, (uint64_t)(t1 - t0));
+		bad += v != i;
+		if (t1 > end)
+			break;
+	}
+	atomic_store_explicit(&pp->stop, 1, memory_order_release);
+	pthread_join(echo, NULL);
+	if (bad != 0 || run->hist->total == 0)
+		nsb_fail(run, "pulled ping-pong: %llu wrong replies", (unsigned long long)bad);
+	rc = 0;
+out:
+	ns_poller_destroy(pp->ping_rx);
+	ns_poller_destroy(pp->pong_rx);
+	ns_ring_destroy(pp->ping);
+	ns_ring_destroy(pp->pong);
+	free(pp);
+	return rc;
+}
+
 /* --- one thread: the producer's own cost ------------------------------------------------- */
 
 static int
@@ -620,11 +747,18 @@ const struct nsb_workload nsb_ours_workloads[] = {
 	G("ring.workpool2", "", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_BUSY_SPIN, "work pool of 2 (each event to one worker), busy spin"),
 	G("ring.workpool2", ".yield", 3, WORKPOOL2, 1, 1, 8, NS_WAIT_YIELD, "work pool of 2, yielding"),
 	PULL("ring.pull.p1c1.b1", "", 2, P1C1, 1, 1, 1, NS_WAIT_BUSY_SPIN,
-	     "pulled: try-claims of 1 -> a poller taking 1 event per ns_poller_poll()"),
+	     "pulled: try-claims of 1 -> a poller taking 1 event per ns_poller_take()"),
 	PULL("ring.pull.p1c1.b64", "", 2, P1C1, 1, 64, 64, NS_WAIT_BUSY_SPIN,
-	     "pulled: try-claims of up to 64 -> a poller taking up to 64 per call"),
+	     "pulled: try-claims of up to 64 -> ns_poller_peek() of up to 64, then release"),
 	PULL("ring.pull.p2c1", "", 3, P2C1, 2, 1, 1, NS_WAIT_BUSY_SPIN,
-	     "pulled: 2 producers (MULTI) try-claiming 1 -> a poller taking 1 per call"),
+	     "pulled: 2 producers (MULTI) try-claiming 1 -> ns_poller_take() of 1"),
+	{ "ring.pull.pingpong.rtt",
+	  "",
+	  NSB_LATENCY,
+	  2,
+	  run_pull_pingpong,
+	  { .wait = NS_WAIT_BUSY_SPIN, .batch = 1, .slot_size = 8 },
+	  "pulled ping-pong: try-claim + publish one way, ns_poller_take() the other, spinning" },
 	ST("ring.st.b1", 1, "one thread: claim + publish, one slot (ns/event)"),
 	ST("ring.st.b64", 64, "one thread: claim + publish, 64 slots at a time (ns/event)"),
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },

@@ -63,7 +63,7 @@ ckq_pop(void *arg, uint64_t *out, uint32_t max)
 	return n;
 }
 
-static const struct nsb_queue_ops ck_ops = {
+const struct nsb_queue_ops nsb_ck_ops = {
 	ckq_create, ckq_destroy, ckq_push, NULL, ckq_pop, NULL, false,
 };
 
@@ -73,28 +73,28 @@ const struct nsb_workload nsb_ck_workloads[] = {
 	  NSB_RATE,
 	  2,
 	  nsb_peer_flow,
-	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 1, .ops = &ck_ops },
+	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 1, .ops = &nsb_ck_ops },
 	  "ck_ring spsc, 1 -> 1, busy spin" },
 	{ "peer.ck.pingpong.rtt",
 	  "",
 	  NSB_LATENCY,
 	  2,
 	  nsb_peer_pingpong,
-	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 1, .ops = &ck_ops },
+	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 1, .ops = &nsb_ck_ops },
 	  "ck_ring spsc, ping-pong, busy spin" },
 	{ "peer.ck.p2c1",
 	  "",
 	  NSB_RATE,
 	  3,
 	  nsb_peer_flow,
-	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 2, .ops = &ck_ops },
+	  { .wait = NSB_PEER_SPIN, .batch = 1, .producers = 2, .ops = &nsb_ck_ops },
 	  "ck_ring mpmc, 2 producers -> 1 consumer, busy spin" },
 	{ "peer.ck.p2c1",
 	  ".yield",
 	  NSB_RATE,
 	  3,
 	  nsb_peer_flow,
-	  { .wait = NSB_PEER_YIELD, .batch = 1, .producers = 2, .ops = &ck_ops },
+	  { .wait = NSB_PEER_YIELD, .batch = 1, .producers = 2, .ops = &nsb_ck_ops },
 	  "ck_ring mpmc, 2 -> 1, yielding when full or empty" },
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
 };

@@ -144,7 +144,7 @@ struct peer_run {
 	const struct nsb_queue_ops *ops;
 	const struct nsb_env *env;
 	void *q;
-	uint32_t wait, batch, producers;
+	uint32_t wait, batch, producers, pop_max;
 	int64_t end;
 	_Alignas(NSB_LINE) atomic_int producers_done;
 	_Alignas(NSB_LINE) uint64_t sent[MAX_PRODUCERS];
@@ -176,6 +176,14 @@ peer_produce(void *arg)
 		} else {
 			for (uint32_t k = 0; k < pr->batch; k++)
 				v[k] = base | (n + k);
+			if (ops->push_n == NULL) {
+				/* No bulk call: the batch one by one, as its user would. */
+				for (uint32_t k = 0; k < pr->batch; k++)
+					while (!ops->push(pr->q, v[k]))
+						wait_a_bit(pr->wait);
+				n += pr->batch;
+				goto next;
+			}
 			while (!ops->push_n(pr->q, v, pr->batch)) {
 				if (ops->blocking)
 					goto out;
@@ -183,6 +191,7 @@ peer_produce(void *arg)
 			}
 			n += pr->batch;
 		}
+	next:
 		if ((n & 4095) < pr->batch && nsb_now() > pr->end) /* as ours and the floor */
 			break;
 	}
@@ -198,15 +207,16 @@ peer_consume(void *arg)
 	struct peer_run *pr = arg;
 	const struct nsb_queue_ops *ops = pr->ops;
 	uint64_t out[BURST];
+	const uint32_t max = pr->pop_max;
 	nsb_pin(pr->env, (int)pr->producers);
 	for (;;) {
-		uint32_t n = ops->pop(pr->q, out, BURST);
+		uint32_t n = ops->pop(pr->q, out, max);
 		if (n == 0) {
 			if (ops->blocking)
 				break; /* closed and empty */
 			if (atomic_load_explicit(&pr->producers_done, memory_order_acquire) ==
 				    (int)pr->producers &&
-			    (n = ops->pop(pr->q, out, BURST)) == 0)
+			    (n = ops->pop(pr->q, out, max)) == 0)
 				break;
 			if (n == 0) {
 				wait_a_bit(pr->wait);
@@ -239,6 +249,7 @@ nsb_peer_flow(const struct nsb_workload *w, const struct nsb_env *env, struct ns
 	pr->wait = w->p.wait;
 	pr->batch = w->p.batch;
 	pr->producers = w->p.producers;
+	pr->pop_max = w->p.pull_max != 0 && w->p.pull_max < BURST ? w->p.pull_max : BURST;
 	pr->q = pr->ops->create(CAPACITY, pr->producers);
 	if (pr->q == NULL || pthread_create(&consumer, NULL, peer_consume, pr) != 0) {
 		pr->ops->destroy(pr->q);
@@ -262,6 +273,8 @@ nsb_peer_flow(const struct nsb_workload *w, const struct nsb_env *env, struct ns
 	uint64_t sent = 0;
 	for (uint32_t i = 0; i < pr->producers; i++)
 		sent += pr->sent[i];
+	if (w->p.flags & NSB_F_UNORDERED)
+		pr->bad = 0; /* out of order is what this queue does (see its line in `list`) */
 	if (pr->received != sent || pr->bad != 0)
 		nsb_fail(run, "peer: %llu of %llu received, %llu out of order",
 			 (unsigned long long)pr->received, (unsigned long long)sent,
@@ -409,5 +422,92 @@ const struct nsb_workload nsb_mutex_workloads[] = {
 	  nsb_peer_flow,
 	  { .batch = 1, .producers = 2, .ops = &mutex_ops },
 	  "mutex + condvar queue, 2 producers -> 1 consumer" },
+	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
+};
+
+/*
+ * The queue peers of the pull family, mirroring ring.pull.*: .pull.p1c1.b1 pushes one value
+ * and pops one per call; .pull.p1c1.b64 pushes 64 (a bulk call where the queue has one, else
+ * one by one) and pops up to 64; .pull.p2c1 has two producers pushing one each and pops one
+ * per call (multi-producer queues only). Ping-pong: one value each way per round trip.
+ */
+#define QFLOW(name, ops_, prod_, batch_, max_, about)                                              \
+	{                                                                                          \
+		name, "", NSB_RATE, (int)(prod_) + 1, nsb_peer_flow,                               \
+			{ .wait = NSB_PEER_SPIN,                                                   \
+			  .batch = batch_,                                                         \
+			  .producers = prod_,                                                      \
+			  .ops = ops_,                                                             \
+			  .pull_max = max_ },                                                      \
+			about                                                                      \
+	}
+#define QPING(name, ops_, about)                                                                   \
+	{                                                                                          \
+		name, "", NSB_LATENCY, 2, nsb_peer_pingpong,                                       \
+			{ .wait = NSB_PEER_SPIN, .batch = 1, .producers = 1, .ops = ops_ }, about  \
+	}
+
+#ifndef NSB_NO_CK
+#define NSB_NO_CK 0
+#endif
+#ifndef NSB_NO_RTE
+#define NSB_NO_RTE 0
+#endif
+#ifndef NSB_HAVE_BOOST
+#define NSB_HAVE_BOOST 0
+#endif
+#ifndef NSB_HAVE_AQ
+#define NSB_HAVE_AQ 0
+#endif
+
+const struct nsb_workload nsb_queue_workloads[] = {
+	QFLOW("peer.spsc.pull.p1c1.b1", &nsb_spsc_ops, 1, 1, 1,
+	      "hand-written SPSC ring (cached indices), push 1 / pop 1, busy spin"),
+	QFLOW("peer.spsc.pull.p1c1.b64", &nsb_spsc_ops, 1, 64, 64,
+	      "hand-written SPSC ring, push 64 / pop up to 64"),
+	QPING("peer.spsc.pingpong.rtt", &nsb_spsc_ops, "hand-written SPSC rings, ping-pong"),
+#if NSB_HAVE_BOOST
+	QFLOW("peer.boost.pull.p1c1.b1", &nsb_boost_ops, 1, 1, 1,
+	      "boost::lockfree::spsc_queue, push 1 / pop 1, busy spin"),
+	QFLOW("peer.boost.pull.p1c1.b64", &nsb_boost_ops, 1, 64, 64,
+	      "boost::lockfree::spsc_queue, push 64 / pop up to 64"),
+	QPING("peer.boost.pingpong.rtt", &nsb_boost_ops, "boost::lockfree::spsc_queue, ping-pong"),
+#endif
+#if NSB_HAVE_AQ
+	QFLOW("peer.aq.pull.p1c1.b1", &nsb_aq_ops, 1, 1, 1,
+	      "atomic_queue AtomicQueueB2 (SPSC), push 1 / pop 1, busy spin"),
+	QFLOW("peer.aq.pull.p1c1.b64", &nsb_aq_ops, 1, 64, 64,
+	      "atomic_queue (SPSC), 64 pushed one by one / pop up to 64"),
+	{ "peer.aq.pull.p2c1",
+	  "",
+	  NSB_RATE,
+	  3,
+	  nsb_peer_flow,
+	  { .wait = NSB_PEER_SPIN,
+	    .batch = 1,
+	    .producers = 2,
+	    .ops = &nsb_aq_ops,
+	    .pull_max = 1,
+	    .flags = NSB_F_UNORDERED },
+	  "atomic_queue AtomicQueueB2 (MPMC), 2 producers push 1 / pop 1; reorders a producer's "
+	  "values (measured), so totals only" },
+	QPING("peer.aq.pingpong.rtt", &nsb_aq_ops, "atomic_queue (SPSC), ping-pong"),
+#endif
+#if !NSB_NO_CK
+	QFLOW("peer.ck.pull.p1c1.b1", &nsb_ck_ops, 1, 1, 1, "ck_ring spsc, push 1 / pop 1"),
+	QFLOW("peer.ck.pull.p1c1.b64", &nsb_ck_ops, 1, 64, 64,
+	      "ck_ring spsc, 64 pushed one by one / pop up to 64"),
+	QFLOW("peer.ck.pull.p2c1", &nsb_ck_ops, 2, 1, 1,
+	      "ck_ring mpmc, 2 producers push 1 / pop 1"),
+#endif
+#if !NSB_NO_RTE
+	QFLOW("peer.rte.pull.p1c1.b1", &nsb_rte_ops, 1, 1, 1, "rte_ring SP/SC, push 1 / pop 1"),
+	QFLOW("peer.rte.pull.p1c1.b64", &nsb_rte_ops, 1, 64, 64,
+	      "rte_ring SP/SC, bulk push 64 / burst pop up to 64"),
+	QFLOW("peer.rte.pull.p2c1", &nsb_rte_ops, 2, 1, 1,
+	      "rte_ring MP/SC, 2 producers push 1 / pop 1"),
+#endif
+	QFLOW("peer.mutex.pull.p2c1", &mutex_ops, 2, 1, 1,
+	      "mutex + condvar queue, 2 producers push 1 / pop 1"),
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
 };

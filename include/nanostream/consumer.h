@@ -432,6 +432,75 @@ NS_API int ns_poller_create(ns_poller **poller, ns_ring *ring, const struct ns_p
 NS_API NS_HOT int ns_poller_poll(ns_poller *poller, ns_event_fn handler, void *ctx, uint32_t max);
 
 /**
+ * As ns_poller_poll(), handing the events over as runs (see ns_events_fn): consecutive
+ * slots, contiguous in memory, split only where the ring wraps and, on a multi-producer ring,
+ * around abandoned slots. At most @p max events (0: up to the ring's capacity). @p handler
+ * returns 0 to go on, a positive value to stop after this run (it counts as handled), or a
+ * negative errno to stop before it (the run stays unhandled and is offered again).
+ *
+ * Returns as ns_poller_poll().
+ * Ownership: each run is the handler's only during its call.
+ * Thread safety: one thread at a time per poller.
+ * Progress: never blocks; no allocation or system call (wait-free apart from the handler).
+ * Since 0.3.
+ */
+NS_API NS_HOT int ns_poller_poll_runs(ns_poller *poller, ns_events_fn handler, void *ctx,
+				      uint32_t max);
+
+/**
+ * Look at the events available now without taking them: sets *first to the slot of the next
+ * event, *seq to its sequence, and returns how many events follow it in one contiguous run
+ * (at most @p max; 0 means up to the ring's capacity). Event i of the run (0 <= i < count) is
+ * at (char *)*first + i * stride, the stride of ns_ring_get_layout(). A run stops where the
+ * ring wraps and, on a multi-producer ring, before an abandoned slot (abandoned slots at the
+ * front are stepped over and released). Nothing is released: call ns_poller_release() with
+ * the number handled. Peeking again without releasing shows the same events first.
+ * The poller keeps the highest sequence it knows to be published and reads the ring's shared
+ * state only once it has taken all of those, so a run of peeks and releases of one event each
+ * reads no shared line but the slots'.
+ *
+ * Returns the run's length (>= 1), 0 when nothing is available now (*first and *seq are then
+ * untouched; ns_poller_poll() tells idle from gating), or
+ *   -ESHUTDOWN  the ring was halted and every published event was handled
+ *   -EPIPE      an `after` consumer stopped for good and everything it finished was handled
+ *   -EINVAL     poller, first or seq NULL
+ * Ownership: the run's slots stay readable, and the producers keep off them, until released.
+ * Thread safety: one thread at a time per poller.
+ * Progress: wait-free; no allocation or system call.
+ * Since 0.3.
+ */
+NS_API NS_HOT int ns_poller_peek(ns_poller *poller, uint32_t max, void **first, int64_t *seq);
+
+/**
+ * Release the first @p n events of the last ns_poller_peek(): they count as handled, their
+ * slots go back to the producers, and consumers that run after the poller may take them.
+ * @p n 0 does nothing.
+ *
+ * Returns 0, or -EINVAL (poller NULL, or @p n more than the last peek showed and not yet
+ * released; nothing changes).
+ * Ownership: the released slots are the ring's again: do not touch them.
+ * Thread safety: the thread that peeked.
+ * Progress: wait-free (with a sleeping wait strategy, one futex or condition-variable wake call
+ * when a producer sleeps).
+ * Since 0.3.
+ */
+NS_API NS_HOT int ns_poller_release(ns_poller *poller, uint32_t n);
+
+/**
+ * Take one event by copy: copies the first @p len bytes of the next event's slot into @p dst
+ * and releases the slot (a queue's try-pop). @p len may be less than the slot size.
+ *
+ * Returns NS_POLLER_PROCESSING (an event was copied), NS_POLLER_IDLE or NS_POLLER_GATING
+ * (nothing copied), or -ESHUTDOWN, -EPIPE (as ns_poller_peek()), -EINVAL (poller or dst NULL,
+ * len 0 or over the slot size; nothing changes).
+ * Ownership: dst is the caller's.
+ * Thread safety: one thread at a time per poller.
+ * Progress: wait-free; no allocation or system call.
+ * Since 0.3.
+ */
+NS_API NS_HOT int ns_poller_take(ns_poller *poller, void *dst, uint32_t len);
+
+/**
  * The poller as an upstream consumer, to list in another consumer's `after` (borrowed, valid
  * until ns_poller_destroy()). NULL if poller is NULL.
  * Returns the consumer handle, or NULL for NULL.

@@ -308,6 +308,54 @@ NS_API NS_HOT int ns_ring_span(const ns_ring *ring, int64_t first, uint32_t n,
 			       struct ns_ring_span *span);
 
 /**
+ * Where a ring's slots are (ns_ring_get_layout()), for code that computes slot addresses
+ * itself instead of calling ns_ring_slot() per event. Part of the ABI, promised for the
+ * ring's whole life and for every later 0.x and 1.x release: the slot of sequence seq is at
+ * slots + (seq & (capacity - 1)) * stride; the slots are one contiguous array (consecutive
+ * sequences are consecutive slots until the ring wraps); the storage never moves. Nothing
+ * else of the ring's layout is promised (where the cursor or the sequences live may change).
+ */
+struct ns_ring_layout {
+	uint32_t size;	   /**< set by NS_RING_LAYOUT_INIT; do not change */
+	uint32_t reserved; /**< written as 0 */
+	void *slots;	   /**< the slot of sequence 0 (and of every multiple of the capacity) */
+	uint64_t capacity; /**< slots in the ring, a power of two */
+	uint64_t
+		stride; /**< bytes from one slot to the next: the slot size, more with NS_RING_F_SEQ_IN_SLOT */
+};
+
+/** Initializer for struct ns_ring_layout: sets size. */
+#define NS_RING_LAYOUT_INIT                                                                        \
+	{                                                                                          \
+		.size = sizeof(struct ns_ring_layout)                                              \
+	}
+
+/**
+ * Describe where @p ring's slots are (see struct ns_ring_layout).
+ *
+ * Returns 0, or -EINVAL (ring or layout NULL, layout->size outside the sized-struct rule;
+ * nothing written).
+ * Ownership: layout is the caller's; the slots stay the ring's, valid until ns_ring_destroy().
+ * Thread safety: any thread.
+ * Progress: wait-free.
+ * Since 0.3.
+ */
+NS_API int ns_ring_get_layout(const ns_ring *ring, struct ns_ring_layout *layout);
+
+/**
+ * The slot of sequence @p seq under @p layout (filled by ns_ring_get_layout()): the same
+ * address as ns_ring_slot(), computed inline. @p seq must not be negative; the same rules of
+ * use apply as for ns_ring_slot().
+ * Thread safety: any thread. Progress: wait-free. Since 0.3.
+ */
+static inline void *
+ns_ring_layout_slot(const struct ns_ring_layout *layout, int64_t seq)
+{
+	return (char *)layout->slots +
+	       (size_t)((uint64_t)seq & (layout->capacity - 1)) * (size_t)layout->stride;
+}
+
+/**
  * Publish the claimed sequence @p seq: consumers may now read its slot.
  *
  * Returns 0, or -EINVAL (ring NULL or seq negative). Publishing a sequence this producer

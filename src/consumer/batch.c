@@ -56,22 +56,28 @@ struct upstream_probe {
 	int64_t target;
 };
 
-static int64_t
-probe_upstream(const void *arg)
+int64_t
+nsi_consumer_upstream_bound(const struct ns_consumer *c, int64_t target)
 {
-	const struct upstream_probe *p = arg;
-	const struct ns_consumer *c = p->consumer;
 	int64_t min = INT64_MAX;
 
 	for (uint32_t i = 0; i < c->after_count; i++) {
 		uint32_t finished;
 		int64_t s = nsi_consumer_progress(c->after[i], &finished);
-		if (finished && s < p->target)
+		if (finished && s < target)
 			return NSI_PROBE_BROKEN;
 		if (s < min)
 			min = s;
 	}
 	return min;
+}
+
+static int64_t
+probe_upstream(const void *arg)
+{
+	const struct upstream_probe *p = arg;
+
+	return nsi_consumer_upstream_bound(p->consumer, p->target);
 }
 
 /*
@@ -271,52 +277,6 @@ handle_batch(struct ns_consumer *c, int64_t lo, int64_t end, int64_t avail)
 	count_batch(c, lo, end, delivered);
 	nsi_consumer_release(c, end);
 	return 0;
-}
-
-int
-nsi_consumer_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t max)
-{
-	struct ns_ring *r = c->ring;
-	const bool is_multi = r->producer == NS_PRODUCER_MULTI;
-	int64_t next = nsi_load_relaxed_i64(&c->progress.sequence) + 1;
-	int64_t avail;
-
-	if (c->after_count == 0) {
-		avail = nsi_ring_available_upto(r, next, max);
-		if (avail < next)
-			return nsi_ring_halted(r) ? -ESHUTDOWN : NS_POLLER_IDLE;
-	} else {
-		struct upstream_probe p = { .consumer = c, .target = next };
-		avail = probe_upstream(&p);
-		if (avail == NSI_PROBE_BROKEN)
-			return nsi_ring_halted(r) ? -ESHUTDOWN : -EPIPE;
-		if (avail < next)
-			return nsi_ring_available(r, next) >= next ? NS_POLLER_GATING
-								   : NS_POLLER_IDLE;
-	}
-
-	int64_t end = avail < next + max - 1 ? avail : next + max - 1;
-	int64_t last = end;
-	while (is_multi && last >= next && nsi_mp_is_skipped(r, last))
-		last--;
-	uint64_t handled = 0;
-	for (int64_t s = next; s <= last; s++) {
-		if (is_multi && nsi_mp_is_skipped(r, s))
-			continue;
-		int rc = handler(ctx, nsi_ring_slot(r, s), s, s == last);
-		if (rc != 0) {
-			int64_t done = rc > 0 ? s : s - 1;
-			count(&c->stats.events, handled + (rc > 0));
-			if (done >= next)
-				nsi_consumer_release(c, done);
-			return rc > 0 ? NS_POLLER_PROCESSING : rc;
-		}
-		handled++;
-	}
-	count(&c->stats.events, handled);
-	count(&c->stats.batches, 1);
-	nsi_consumer_release(c, end);
-	return NS_POLLER_PROCESSING;
 }
 
 /*

@@ -77,15 +77,22 @@ struct ns_consumer {
 		int64_t received; /* last sequence handed to on_event */
 		int64_t released; /* last sequence released early */
 	} batch NS_SHARED_ALIGNED;
+
+	/* A poller's, private to the polling thread (same line as batch: pollers have none). */
+	struct {
+		int64_t known;	/* highest sequence known readable: the cached bound */
+		int64_t peeked; /* last sequence of the last ns_poller_peek() run */
+	} pull;
 };
 
 /* The loop of ns_consumer_run(); see there for the return values. */
 int nsi_consumer_run(struct ns_consumer *c);
 
 /*
- * One non-blocking step of a poller (see ns_poller_poll()): handle what is available now.
+ * The lowest progress among the upstream consumers, or NSI_PROBE_BROKEN if one of them stopped
+ * for good before @target.
  */
-int nsi_consumer_poll(struct ns_consumer *c, ns_event_fn handler, void *ctx, int64_t max);
+int64_t nsi_consumer_upstream_bound(const struct ns_consumer *c, int64_t target);
 
 /* A work-pool worker's loop: claims one sequence at a time from the shared work sequence. */
 int nsi_worker_run(struct ns_consumer *w);

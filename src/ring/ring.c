@@ -15,6 +15,7 @@
 /* First released sizes (util/sized.h): never change these. */
 #define RING_OPTS_0_1 NSI_SIZE_UPTO(struct ns_ring_opts, mem_region_bytes)
 #define MEM_INFO_0_1  NSI_SIZE_UPTO(struct ns_mem_info, reserved0)
+#define LAYOUT_0_3    NSI_SIZE_UPTO(struct ns_ring_layout, stride)
 
 #define RING_MAX_CAPACITY  (UINT64_C(1) << 30)
 #define RING_MAX_SLOT_SIZE 65536u
@@ -399,6 +400,21 @@ ns_ring_span(const ns_ring *ring, int64_t first, uint32_t n, struct ns_ring_span
 	span->data[1] = run0 < (int64_t)n ? nsi_ring_slot(ring, 0) : NULL;
 	span->count[1] = (size_t)((int64_t)n - run0);
 	span->stride = ring->stride;
+	return 0;
+}
+
+int
+ns_ring_get_layout(const ns_ring *ring, struct ns_ring_layout *layout)
+{
+	struct ns_ring_layout l;
+
+	if (ring == NULL || layout == NULL || nsi_sized_out_check(layout, LAYOUT_0_3) != 0)
+		return -EINVAL;
+	memset(&l, 0, sizeof(l));
+	l.slots = ring->slots;
+	l.capacity = (uint64_t)ring->capacity;
+	l.stride = ring->stride;
+	nsi_sized_out(layout, &l, sizeof(l));
 	return 0;
 }
 

@@ -12,6 +12,10 @@
  *                     (every other block of 64 claimed with ns_ring_try_claim_upto(): what
  *                     fits);
  *                     "slotseq" makes the ring with NS_RING_F_SEQ_IN_SLOT.
+ *                     The pull_* cells read with a poller on its own thread instead of a
+ *                     consumer, turn by turn with ns_poller_take() (copy-out),
+ *                     ns_poller_peek() + ns_poller_release() (half of each run),
+ *                     ns_poller_poll_runs() and ns_poller_poll().
  *
  * Counts: NS_STRESS_EVENTS events per cell (default 1,000,000, also under sanitizers), times
  * NS_STRESS_SCALE (nightly: 10). With P = 2 one extra "main" cell (busy spin, claims of 1) runs
@@ -51,11 +55,14 @@ struct cell {
 	uint32_t producers;
 	uint32_t wait;
 	uint32_t batch;
+	bool pull; /* read with a poller */
 	uint64_t per_producer;
 };
 
 struct checker {
 	ns_consumer *self;
+	ns_poller *poller; /* pull cells */
+	size_t stride;
 	uint32_t producers;
 	uint64_t target;
 	uint64_t total;
@@ -167,6 +174,60 @@ consume(void *arg)
 	return (void *)(intptr_t)ns_consumer_run(arg);
 }
 
+static int
+check_run(void *ctx, void *first, int64_t seq, uint32_t count, uint32_t stride, bool end)
+{
+	for (uint32_t i = 0; i < count; i++)
+		check_event(ctx, (char *)first + (size_t)i * stride, seq + i,
+			    end && i == count - 1);
+	return 0;
+}
+
+/* A poller's thread: every pull call in turn until it has every event. */
+static void *
+pull_consume(void *arg)
+{
+	struct checker *c = arg;
+	struct tu_event ev;
+	uint64_t turn = 0;
+	void *first;
+	int64_t seq;
+	int rc;
+
+	while (c->total < c->target) {
+		switch (turn++ & 3) {
+		case 0:
+			rc = ns_poller_take(c->poller, &ev, sizeof(ev));
+			if (rc == NS_POLLER_PROCESSING)
+				check_event(c, &ev, 0, true);
+			break;
+		case 1:
+			rc = ns_poller_peek(c->poller, 64, &first, &seq);
+			if (rc > 0) {
+				uint32_t half =
+					((uint32_t)rc + 1) / 2; /* the rest is peeked again */
+				check_run(c, first, seq, half, (uint32_t)c->stride, true);
+				int rel = ns_poller_release(c->poller, half);
+				if (rel != 0)
+					return (void *)(intptr_t)rel;
+				rc = NS_POLLER_PROCESSING;
+			}
+			break;
+		case 2:
+			rc = ns_poller_poll_runs(c->poller, check_run, c, 64);
+			break;
+		default:
+			rc = ns_poller_poll(c->poller, check_event, c, 64);
+			break;
+		}
+		if (rc < 0)
+			return (void *)(intptr_t)rc;
+		if (rc != NS_POLLER_PROCESSING)
+			sched_yield(); /* up to 4 producers share the 2 cores with us */
+	}
+	return NULL;
+}
+
 static uint32_t g_ring_flags; /* ns_ring_opts.flags */
 
 static void
@@ -189,13 +250,25 @@ run_cell(const struct cell *cell)
 	ro.sleep_ns = 20000;
 	ro.flags = g_ring_flags;
 	assert_int_equal(ns_ring_create(&ring, &ro), 0);
-	co.on_event = check_event;
-	co.ctx = &chk;
-	assert_int_equal(ns_consumer_create(&chk.self, ring, &co), 0);
+	if (cell->pull) {
+		struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+		struct ns_ring_layout lay = NS_RING_LAYOUT_INIT;
+		assert_int_equal(ns_poller_create(&chk.poller, ring, &po), 0);
+		assert_int_equal(ns_ring_get_layout(ring, &lay), 0);
+		chk.stride = (size_t)lay.stride;
+		chk.self = ns_poller_consumer(chk.poller);
+	} else {
+		co.on_event = check_event;
+		co.ctx = &chk;
+		assert_int_equal(ns_consumer_create(&chk.self, ring, &co), 0);
+	}
 
 	int64_t t0 = ns_clock_ns();
 	tu_barrier_init(&start, cell->producers);
-	assert_int_equal(pthread_create(&threads[cell->producers], NULL, consume, chk.self), 0);
+	assert_int_equal(pthread_create(&threads[cell->producers], NULL,
+					cell->pull ? pull_consume : consume,
+					cell->pull ? (void *)&chk : (void *)chk.self),
+			 0);
 	for (uint32_t i = 0; i < cell->producers; i++) {
 		prod[i] = (struct producer){ .ring = ring,
 					     .start = &start,
@@ -211,11 +284,11 @@ run_cell(const struct cell *cell)
 	assert_int_equal(pthread_join(threads[cell->producers], &crc), 0);
 	double secs = (double)(ns_clock_ns() - t0) / 1e9;
 
-	printf("# P=%u wait=%u batch=%u: %llu events in %.2f s, lost %lld, bad order %llu, "
+	printf("# P=%u wait=%u batch=%u%s: %llu events in %.2f s, lost %lld, bad order %llu, "
 	       "bad crc %llu\n",
-	       cell->producers, cell->wait, cell->batch, (unsigned long long)chk.total, secs,
-	       (long long)(chk.target - chk.total), (unsigned long long)chk.bad_order,
-	       (unsigned long long)chk.bad_crc);
+	       cell->producers, cell->wait, cell->batch, cell->pull ? " pulled" : "",
+	       (unsigned long long)chk.total, secs, (long long)(chk.target - chk.total),
+	       (unsigned long long)chk.bad_order, (unsigned long long)chk.bad_crc);
 	assert_int_equal((intptr_t)crc, 0); /* the consumer stopped because it had them all */
 	assert_int_equal(chk.total, chk.target);
 	assert_int_equal(chk.bad_producer, 0);
@@ -227,7 +300,10 @@ run_cell(const struct cell *cell)
 		assert_int_equal(chk.next_pseq[i], cell->per_producer);
 	/* Nothing more arrived after the last event. */
 	assert_int_equal(ns_consumer_sequence(chk.self), ns_ring_cursor(ring));
-	ns_consumer_destroy(chk.self);
+	if (cell->pull)
+		ns_poller_destroy(chk.poller);
+	else
+		ns_consumer_destroy(chk.self);
 	ns_ring_destroy(ring);
 }
 
@@ -246,7 +322,9 @@ static void
 stress_cell(void **state)
 {
 	const uint32_t *wb = *state;
-	struct cell cell = { .producers = g_producers, .wait = wb[0], .batch = wb[1] };
+	struct cell cell = {
+		.producers = g_producers, .wait = wb[0], .batch = wb[1], .pull = wb[2] != 0
+	};
 
 	cell.per_producer = events_per_cell() / g_producers;
 	run_cell(&cell);
@@ -266,28 +344,32 @@ stress_main_mp_cell(void **state)
 	run_cell(&cell);
 }
 
-#define CELL(name, wait, batch)                                                                    \
-	static uint32_t name##_state[2] = { wait, batch };                                         \
+#define CELL(name, wait, batch, pull)                                                              \
+	static uint32_t name##_state[3] = { wait, batch, pull };                                   \
 	static int name##_setup(void **state)                                                      \
 	{                                                                                          \
 		*state = name##_state;                                                             \
 		return 0;                                                                          \
 	}
 
-CELL(spin_b1, NS_WAIT_BUSY_SPIN, 1)
-CELL(spin_b64, NS_WAIT_BUSY_SPIN, 64)
-CELL(yield_b1, NS_WAIT_YIELD, 1)
-CELL(yield_b64, NS_WAIT_YIELD, 64)
-CELL(sleep_b1, NS_WAIT_SLEEP, 1)
-CELL(sleep_b64, NS_WAIT_SLEEP, 64)
-CELL(blocking_b1, NS_WAIT_BLOCKING, 1)
-CELL(blocking_b64, NS_WAIT_BLOCKING, 64)
-CELL(lite_b1, NS_WAIT_LITE_BLOCKING, 1)
-CELL(lite_b64, NS_WAIT_LITE_BLOCKING, 64)
-CELL(timeout_b1, NS_WAIT_TIMEOUT_BLOCKING, 1)
-CELL(timeout_b64, NS_WAIT_TIMEOUT_BLOCKING, 64)
-CELL(phased_b1, NS_WAIT_PHASED, 1)
-CELL(phased_b64, NS_WAIT_PHASED, 64)
+CELL(spin_b1, NS_WAIT_BUSY_SPIN, 1, 0)
+CELL(spin_b64, NS_WAIT_BUSY_SPIN, 64, 0)
+CELL(yield_b1, NS_WAIT_YIELD, 1, 0)
+CELL(yield_b64, NS_WAIT_YIELD, 64, 0)
+CELL(sleep_b1, NS_WAIT_SLEEP, 1, 0)
+CELL(sleep_b64, NS_WAIT_SLEEP, 64, 0)
+CELL(blocking_b1, NS_WAIT_BLOCKING, 1, 0)
+CELL(blocking_b64, NS_WAIT_BLOCKING, 64, 0)
+CELL(lite_b1, NS_WAIT_LITE_BLOCKING, 1, 0)
+CELL(lite_b64, NS_WAIT_LITE_BLOCKING, 64, 0)
+CELL(timeout_b1, NS_WAIT_TIMEOUT_BLOCKING, 1, 0)
+CELL(timeout_b64, NS_WAIT_TIMEOUT_BLOCKING, 64, 0)
+CELL(phased_b1, NS_WAIT_PHASED, 1, 0)
+CELL(phased_b64, NS_WAIT_PHASED, 64, 0)
+CELL(pull_spin_b1, NS_WAIT_BUSY_SPIN, 1, 1)
+CELL(pull_spin_b64, NS_WAIT_BUSY_SPIN, 64, 1)
+CELL(pull_yield_b1, NS_WAIT_YIELD, 1, 1)
+CELL(pull_blocking_b64, NS_WAIT_BLOCKING, 64, 1)
 
 #define CELL_TEST(name) cmocka_unit_test_setup(stress_cell, name##_setup)
 
@@ -296,11 +378,12 @@ main(int argc, char **argv)
 {
 	char group[40];
 	const struct CMUnitTest cells[] = {
-		CELL_TEST(spin_b1),	CELL_TEST(spin_b64),	 CELL_TEST(yield_b1),
-		CELL_TEST(yield_b64),	CELL_TEST(sleep_b1),	 CELL_TEST(sleep_b64),
-		CELL_TEST(blocking_b1), CELL_TEST(blocking_b64), CELL_TEST(lite_b1),
-		CELL_TEST(lite_b64),	CELL_TEST(timeout_b1),	 CELL_TEST(timeout_b64),
-		CELL_TEST(phased_b1),	CELL_TEST(phased_b64),
+		CELL_TEST(spin_b1),	  CELL_TEST(spin_b64),	    CELL_TEST(yield_b1),
+		CELL_TEST(yield_b64),	  CELL_TEST(sleep_b1),	    CELL_TEST(sleep_b64),
+		CELL_TEST(blocking_b1),	  CELL_TEST(blocking_b64),  CELL_TEST(lite_b1),
+		CELL_TEST(lite_b64),	  CELL_TEST(timeout_b1),    CELL_TEST(timeout_b64),
+		CELL_TEST(phased_b1),	  CELL_TEST(phased_b64),    CELL_TEST(pull_spin_b1),
+		CELL_TEST(pull_spin_b64), CELL_TEST(pull_yield_b1), CELL_TEST(pull_blocking_b64),
 	};
 	const struct CMUnitTest main_cell[] = {
 		cmocka_unit_test(stress_main_mp_cell),

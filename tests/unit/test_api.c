@@ -185,6 +185,15 @@ ring_calls_reject_null_and_bad_counts(void **state)
 	assert_int_equal(ns_ring_span(r, -1, 1, &span), -EINVAL);
 	assert_int_equal(ns_ring_span(r, 0, 0, &span), -EINVAL);
 	assert_int_equal(ns_ring_span(r, 0, 9, &span), -EINVAL);
+	struct ns_ring_layout lay = NS_RING_LAYOUT_INIT;
+	assert_int_equal(ns_ring_get_layout(NULL, &lay), -EINVAL);
+	assert_int_equal(ns_ring_get_layout(r, NULL), -EINVAL);
+	lay.size = 8; /* shorter than the first released layout */
+	lay.slots = &lay;
+	assert_int_equal(ns_ring_get_layout(r, &lay), -EINVAL);
+	assert_ptr_equal(lay.slots, &lay); /* nothing written */
+	lay.size = UINT32_MAX;
+	assert_int_equal(ns_ring_get_layout(r, &lay), -EINVAL);
 
 	assert_int_equal(ns_ring_publish(NULL, 0), -EINVAL);
 	assert_int_equal(ns_ring_publish(r, -1), -EINVAL);
@@ -415,6 +424,13 @@ work_pool_calls_reject_bad_arguments(void **state)
 	ns_ring_destroy(r);
 }
 
+static int
+runs_handler(void *ctx, void *first, int64_t seq, uint32_t count, uint32_t stride, bool end)
+{
+	(void)ctx, (void)first, (void)seq, (void)count, (void)stride, (void)end;
+	return 0;
+}
+
 static void
 poller_calls_reject_bad_arguments(void **state)
 {
@@ -444,6 +460,24 @@ poller_calls_reject_bad_arguments(void **state)
 	assert_int_equal(ns_poller_create(&p, r, &po), 0);
 	assert_int_equal(ns_poller_poll(NULL, handler, NULL, 0), -EINVAL);
 	assert_int_equal(ns_poller_poll(p, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(ns_poller_poll_runs(NULL, runs_handler, NULL, 0), -EINVAL);
+	assert_int_equal(ns_poller_poll_runs(p, NULL, NULL, 0), -EINVAL);
+	void *slot = NULL;
+	int64_t seq = -1;
+	uint64_t v = 0;
+	assert_int_equal(ns_poller_peek(NULL, 0, &slot, &seq), -EINVAL);
+	assert_int_equal(ns_poller_peek(p, 0, NULL, &seq), -EINVAL);
+	assert_int_equal(ns_poller_peek(p, 0, &slot, NULL), -EINVAL);
+	assert_int_equal(ns_poller_release(NULL, 1), -EINVAL);
+	assert_int_equal(ns_poller_release(p, 1), -EINVAL); /* nothing peeked */
+	assert_int_equal(ns_poller_release(p, UINT32_MAX), -EINVAL);
+	assert_int_equal(ns_poller_take(NULL, &v, sizeof(v)), -EINVAL);
+	assert_int_equal(ns_poller_take(p, NULL, sizeof(v)), -EINVAL);
+	assert_int_equal(ns_poller_take(p, &v, 0), -EINVAL);
+	assert_int_equal(ns_poller_take(p, &v, o.slot_size + 1), -EINVAL);
+	assert_int_equal(ns_poller_take(p, &v, UINT32_MAX), -EINVAL);
+	/* None of it moved the poller. */
+	assert_int_equal(ns_consumer_sequence(ns_poller_consumer(p)), -1);
 	assert_null(ns_poller_consumer(NULL));
 	ns_poller_destroy(NULL);
 	ns_poller_destroy(p);

@@ -1032,6 +1032,266 @@ poller_reports_idle_processing_and_limits(void **state)
 	}
 }
 
+/* Take copies events out in order, releases each, and reports idle and shutdown. */
+static void
+poller_take_copies_out_in_order(void **state)
+{
+	(void)state;
+	for (uint32_t mode = 0; mode < 2; mode++) {
+		ns_ring *r = make_ring(mode);
+		struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+		ns_poller *p = NULL;
+		uint64_t v = 0;
+		uint32_t half = 0;
+
+		assert_int_equal(ns_poller_create(&p, r, &po), 0);
+		assert_int_equal(ns_poller_take(p, &v, sizeof(v)), NS_POLLER_IDLE);
+		/* Three laps of the 8-slot ring, 5 events at a time: the cached bound must follow. */
+		for (uint64_t k = 0; k < 24; k += 6) {
+			publish_values(r, 1000 + k, 6);
+			assert_int_equal(ns_ring_remaining(r), 2);
+			for (uint64_t i = 0; i < 6; i++) {
+				assert_int_equal(ns_poller_take(p, &v, sizeof(v)),
+						 NS_POLLER_PROCESSING);
+				assert_int_equal(v, 1000 + k + i);
+			}
+			assert_int_equal(ns_poller_take(p, &v, sizeof(v)), NS_POLLER_IDLE);
+			assert_int_equal(ns_ring_remaining(r), 8); /* every slot released */
+		}
+		/* A prefix of the slot may be copied; more than the slot may not. */
+		publish_values(r, 0x1122334455667788u, 1);
+		assert_int_equal(ns_poller_take(p, &v, 9), -EINVAL);
+		assert_int_equal(ns_poller_take(p, &half, sizeof(half)), NS_POLLER_PROCESSING);
+		assert_int_equal(half, 0x55667788u);
+		struct ns_consumer_stats st = NS_CONSUMER_STATS_INIT;
+		assert_int_equal(ns_consumer_stats(ns_poller_consumer(p), &st), 0);
+		assert_int_equal(st.events, 25);
+		assert_int_equal(st.sequence, 24);
+		/* Halted: what was published is still taken, then -ESHUTDOWN. */
+		publish_values(r, 7, 1);
+		assert_int_equal(ns_ring_halt(r), 0);
+		assert_int_equal(ns_poller_take(p, &v, sizeof(v)), NS_POLLER_PROCESSING);
+		assert_int_equal(v, 7);
+		assert_int_equal(ns_poller_take(p, &v, sizeof(v)), -ESHUTDOWN);
+		ns_poller_destroy(p);
+		ns_ring_destroy(r);
+	}
+}
+
+/* Peek shows contiguous runs that stop at the ring's end; release hands back what was shown. */
+static void
+poller_peek_and_release_runs(void **state)
+{
+	(void)state;
+	for (uint32_t mode = 0; mode < 2; mode++) {
+		ns_ring *r = make_ring(mode);
+		struct ns_ring_layout lay = NS_RING_LAYOUT_INIT;
+		struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+		ns_poller *p = NULL;
+		void *first = NULL;
+		int64_t seq = -1;
+		uint64_t v;
+
+		assert_int_equal(ns_ring_get_layout(r, &lay), 0);
+		assert_int_equal(lay.capacity, 8);
+		assert_int_equal(lay.stride, 8);
+		assert_int_equal(lay.reserved, 0);
+		assert_ptr_equal(ns_ring_layout_slot(&lay, 13), ns_ring_slot(r, 13));
+		assert_int_equal(ns_poller_create(&p, r, &po), 0);
+		assert_int_equal(ns_poller_peek(p, 0, &first, &seq), 0);
+		assert_null(first);
+		assert_int_equal(ns_poller_release(p, 1), -EINVAL); /* nothing peeked */
+		publish_values(r, 100, 5);
+		for (int i = 0; i < 5; i++)
+			assert_int_equal(ns_poller_take(p, &v, sizeof(v)), NS_POLLER_PROCESSING);
+		publish_values(r, 105, 6); /* sequences 5..10: slots 5, 6, 7, then 0, 1, 2 */
+		assert_int_equal(ns_poller_peek(p, 0, &first, &seq),
+				 3); /* stops at the ring's end */
+		assert_int_equal(seq, 5);
+		for (int i = 0; i < 3; i++) {
+			assert_ptr_equal((char *)first + i * lay.stride,
+					 ns_ring_layout_slot(&lay, 5 + i));
+			assert_int_equal(*(uint64_t *)((char *)first + i * lay.stride), 105 + i);
+		}
+		assert_int_equal(ns_poller_peek(p, 2, &first, &seq), 2); /* at most max */
+		assert_int_equal(ns_poller_release(p, 3), -EINVAL);	 /* more than shown */
+		assert_int_equal(ns_poller_release(p, 0), 0);
+		assert_int_equal(ns_poller_release(p, 2), 0);
+		assert_int_equal(ns_poller_release(p, 1), -EINVAL); /* already released */
+		assert_int_equal(ns_ring_remaining(r), 4);
+		assert_int_equal(ns_poller_peek(p, 0, &first, &seq), 1);
+		assert_int_equal(seq, 7);
+		assert_int_equal(ns_poller_release(p, 1), 0);
+		assert_int_equal(ns_poller_peek(p, 0, &first, &seq), 3);
+		assert_int_equal(seq, 8);
+		assert_ptr_equal(first, ns_ring_slot(r, 0));
+		assert_int_equal(*(uint64_t *)first, 108);
+		/* Peeking again without releasing shows the same events. */
+		assert_int_equal(ns_poller_peek(p, 0, &first, &seq), 3);
+		assert_int_equal(seq, 8);
+		assert_int_equal(ns_poller_release(p, 3), 0);
+		assert_int_equal(ns_poller_peek(p, 0, &first, &seq), 0);
+		assert_int_equal(ns_ring_remaining(r), 8);
+		assert_int_equal(ns_ring_halt(r), 0);
+		assert_int_equal(ns_poller_peek(p, 0, &first, &seq), -ESHUTDOWN);
+		ns_poller_destroy(p);
+		ns_ring_destroy(r);
+	}
+}
+
+struct run_log {
+	int64_t seqs[16];
+	uint32_t counts[16];
+	bool ends[16];
+	uint64_t values[64];
+	int runs, n;
+	int64_t stop_at; /* return 1 for the run starting here */
+	int64_t fail_at; /* return -EIO for the run starting here */
+};
+
+static int
+on_run(void *ctx, void *first, int64_t seq, uint32_t count, uint32_t stride, bool end)
+{
+	struct run_log *l = ctx;
+
+	if (seq == l->fail_at)
+		return -EIO;
+	l->seqs[l->runs] = seq;
+	l->counts[l->runs] = count;
+	l->ends[l->runs++] = end;
+	for (uint32_t i = 0; i < count; i++)
+		l->values[l->n++] = *(uint64_t *)((char *)first + (size_t)i * stride);
+	return seq == l->stop_at ? 1 : 0;
+}
+
+/* Runs split at the ring's end and around abandoned slots; handler results as for polls. */
+static void
+poller_poll_runs_splits_and_stops(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_MULTI);
+	struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+	struct run_log l = { .stop_at = -1, .fail_at = -1 };
+	ns_poller *p = NULL;
+	uint64_t v;
+
+	assert_int_equal(ns_poller_create(&p, r, &po), 0);
+	assert_int_equal(ns_poller_poll_runs(p, on_run, &l, 0), NS_POLLER_IDLE);
+	publish_values(r, 0, 6);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(ns_poller_take(p, &v, sizeof(v)), NS_POLLER_PROCESSING);
+	/* Sequences 6..11: 8 abandoned; slots 6, 7 | 0 | (1 abandoned) | 2, 3. */
+	int64_t first = ns_ring_claim_n(r, 6);
+	assert_int_equal(first, 6);
+	for (int i = 0; i < 6; i++)
+		*(uint64_t *)ns_ring_slot(r, 6 + i) = 50 + (uint64_t)i;
+	assert_int_equal(ns_ring_publish_n(r, 6, 2), 0);
+	assert_int_equal(ns_ring_publish(r, 8), 0);
+	assert_int_equal(ns_ring_abandon(r, 9, 1), 0);
+	assert_int_equal(ns_ring_publish_n(r, 10, 2), 0);
+	/* A failing run stays unhandled; nothing before it is lost. */
+	l.fail_at = 8;
+	assert_int_equal(ns_poller_poll_runs(p, on_run, &l, 0), -EIO);
+	assert_int_equal(l.runs, 1);
+	assert_int_equal(l.seqs[0], 6);
+	assert_int_equal(l.counts[0], 2);
+	l.fail_at = -1;
+	l.stop_at = 8; /* stop after the run of sequence 8 */
+	assert_int_equal(ns_poller_poll_runs(p, on_run, &l, 0), NS_POLLER_PROCESSING);
+	assert_int_equal(l.runs, 2);
+	assert_int_equal(l.seqs[1], 8);
+	assert_int_equal(l.counts[1], 1);
+	assert_false(l.ends[1]);
+	l.stop_at = -1;
+	assert_int_equal(ns_poller_poll_runs(p, on_run, &l, 0), NS_POLLER_PROCESSING);
+	assert_int_equal(l.runs, 3);
+	assert_int_equal(l.seqs[2], 10); /* the abandoned 9 was stepped over */
+	assert_int_equal(l.counts[2], 2);
+	assert_true(l.ends[2]);
+	assert_int_equal(l.n, 5);
+	const uint64_t want[] = { 50, 51, 52, 54, 55 };
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(l.values[i], want[i]);
+	assert_int_equal(ns_ring_remaining(r), 8);
+	ns_poller_destroy(p);
+	ns_ring_destroy(r);
+}
+
+/* Peek and take step over abandoned slots of a multi-producer ring and release them. */
+static void
+poller_pull_steps_over_abandoned_slots(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_MULTI);
+	struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+	ns_poller *p = NULL;
+	void *slot = NULL;
+	int64_t seq = -1;
+	uint64_t v = 0;
+
+	assert_int_equal(ns_poller_create(&p, r, &po), 0);
+	assert_int_equal(ns_ring_claim_n(r, 6), 0);
+	for (int i = 0; i < 6; i++)
+		*(uint64_t *)ns_ring_slot(r, i) = 70 + (uint64_t)i;
+	assert_int_equal(ns_ring_abandon(r, 0, 2), 0);
+	assert_int_equal(ns_ring_publish_n(r, 2, 2), 0);
+	assert_int_equal(ns_ring_abandon(r, 4, 1), 0);
+	assert_int_equal(ns_ring_publish(r, 5), 0);
+	assert_int_equal(ns_poller_peek(p, 0, &slot, &seq), 2); /* 0 and 1 stepped over */
+	assert_int_equal(seq, 2);
+	assert_int_equal(*(uint64_t *)slot, 72);
+	assert_int_equal(ns_ring_remaining(r), 4); /* ... and released */
+	assert_int_equal(ns_poller_release(p, 2), 0);
+	assert_int_equal(ns_poller_take(p, &v, sizeof(v)), NS_POLLER_PROCESSING);
+	assert_int_equal(v, 75); /* 4 stepped over */
+	assert_int_equal(ns_poller_take(p, &v, sizeof(v)), NS_POLLER_IDLE);
+	assert_int_equal(ns_ring_remaining(r), 8);
+	/* Only abandoned slots: peek finds nothing to show but releases them. */
+	assert_int_equal(ns_ring_claim_n(r, 2), 6);
+	assert_int_equal(ns_ring_abandon(r, 6, 2), 0);
+	assert_int_equal(ns_poller_peek(p, 0, &slot, &seq), 0);
+	assert_int_equal(ns_ring_remaining(r), 8);
+	struct ns_consumer_stats st = NS_CONSUMER_STATS_INIT;
+	assert_int_equal(ns_consumer_stats(ns_poller_consumer(p), &st), 0);
+	assert_int_equal(st.events, 3);
+	assert_int_equal(st.sequence, 7);
+	ns_poller_destroy(p);
+	ns_ring_destroy(r);
+}
+
+/* Pulls of a poller that follows a consumer: gating, then the upstream's events, then -EPIPE. */
+static void
+poller_pulls_after_consumer(void **state)
+{
+	(void)state;
+	ns_ring *r = make_ring(NS_PRODUCER_SINGLE);
+	struct log first = { .stop_after = 2, .fail_at = -1 };
+	ns_consumer *c = make_consumer(r, &first, 0);
+	struct ns_poller_opts po = NS_POLLER_OPTS_INIT;
+	ns_poller *p = NULL;
+	void *slot = NULL;
+	int64_t seq = -1;
+	uint64_t v = 0;
+
+	po.after = &c;
+	po.after_count = 1;
+	assert_int_equal(ns_poller_create(&p, r, &po), 0);
+	publish_values(r, 30, 3);
+	assert_int_equal(ns_poller_take(p, &v, sizeof(v)), NS_POLLER_GATING);
+	assert_int_equal(ns_poller_peek(p, 0, &slot, &seq), 0);
+	assert_int_equal(ns_consumer_run(c), 0); /* handles all 3, halts after the batch */
+	assert_int_equal(ns_poller_take(p, &v, sizeof(v)), NS_POLLER_PROCESSING);
+	assert_int_equal(v, 30);
+	assert_int_equal(ns_poller_peek(p, 0, &slot, &seq), 2);
+	assert_int_equal(*(uint64_t *)slot, 31);
+	assert_int_equal(ns_poller_release(p, 2), 0);
+	assert_int_equal(ns_poller_take(p, &v, sizeof(v)), -EPIPE);
+	assert_int_equal(ns_poller_peek(p, 0, &slot, &seq), -EPIPE);
+	ns_poller_destroy(p);
+	ns_consumer_destroy(c);
+	ns_ring_destroy(r);
+}
+
 static void
 poller_after_consumer_reports_gating(void **state)
 {
@@ -1453,6 +1713,11 @@ main(void)
 		cmocka_unit_test(work_pool_head_is_not_a_runnable_consumer),
 		cmocka_unit_test(poller_reports_idle_processing_and_limits),
 		cmocka_unit_test(poller_after_consumer_reports_gating),
+		cmocka_unit_test(poller_take_copies_out_in_order),
+		cmocka_unit_test(poller_peek_and_release_runs),
+		cmocka_unit_test(poller_poll_runs_splits_and_stops),
+		cmocka_unit_test(poller_pull_steps_over_abandoned_slots),
+		cmocka_unit_test(poller_pulls_after_consumer),
 		cmocka_unit_test(drain_with_backlog_loses_nothing),
 		cmocka_unit_test(drain_times_out_with_remaining_then_completes),
 		cmocka_unit_test(drain_with_blocked_producer_never_half_claims),

@@ -146,11 +146,48 @@ poll_noop(void *ctx, void *slot, int64_t seq, bool end)
 	return 0;
 }
 
+static int
+runs_noop(void *ctx, void *first, int64_t seq, uint32_t count, uint32_t stride, bool end)
+{
+	(void)first, (void)seq, (void)stride, (void)end;
+	*(int64_t *)ctx += count;
+	return 0;
+}
+
+/* One pull by a poller: every pull call in turn (poll, runs, take, peek + release). */
+static void
+pull_some(ns_poller *p, int64_t *polled, uint64_t *turn)
+{
+	uint64_t v;
+	void *first;
+	int64_t seq;
+	int n;
+
+	switch ((*turn)++ & 3) {
+	case 0:
+		ns_poller_poll(p, poll_noop, polled, 0);
+		break;
+	case 1:
+		ns_poller_poll_runs(p, runs_noop, polled, 0);
+		break;
+	case 2:
+		if (ns_poller_take(p, &v, sizeof(v)) == NS_POLLER_PROCESSING)
+			(*polled)++;
+		break;
+	default:
+		n = ns_poller_peek(p, 0, &first, &seq);
+		if (n > 0 && ns_poller_release(p, (uint32_t)n) == 0)
+			*polled += n;
+		break;
+	}
+}
+
 /* Publish EVENTS events (one at a time, and through translators and batches) while counting. */
 static void
 publish_counted(ns_ring *r, ns_consumer *const *tails, int ntails, ns_poller *poller)
 {
 	int64_t polled = 0;
+	uint64_t turn = 0;
 	uint64_t value = 1;
 	void *args[16];
 
@@ -168,18 +205,24 @@ publish_counted(ns_ring *r, ns_consumer *const *tails, int ntails, ns_poller *po
 		} else if (i % 3 == 1) {
 			ns_publish_batch(r, noop_translate, args, 16);
 			i += 16;
+			uint32_t got = 0;
+			seq = ns_ring_try_claim_upto(r, 4, &got);
+			if (seq >= 0) {
+				ns_ring_publish_n(r, seq, got);
+				i += got;
+			}
 		} else {
 			ns_publish(r, noop_translate, &value);
 			i++;
 		}
 		if (poller != NULL)
-			ns_poller_poll(poller, poll_noop, &polled, 0);
+			pull_some(poller, &polled, &turn);
 	}
 	int64_t last = ns_ring_cursor(r);
 	for (int t = 0; t < ntails; t++) {
 		while (ns_consumer_sequence(tails[t]) < last) {
 			if (poller != NULL)
-				ns_poller_poll(poller, poll_noop, &polled, 0);
+				pull_some(poller, &polled, &turn);
 			sched_yield();
 		}
 	}
