@@ -151,6 +151,14 @@ start_peer(struct session *x, const struct nsb_env *env, const char *mode)
 	return 0;
 }
 
+/* The channel of the throughput workloads: ns:ipc, or NSB_IPC_CHANNEL (for experiments). */
+static const char *
+ipc_channel(void)
+{
+	const char *c = getenv("NSB_IPC_CHANNEL");
+	return c != NULL && c[0] != '\0' ? c : "ns:ipc";
+}
+
 static int
 open_session(struct session *x, const struct nsb_env *env, uint32_t pub_flags, const char *mode,
 	     struct nsb_run *run)
@@ -165,7 +173,7 @@ open_session(struct session *x, const struct nsb_env *env, uint32_t pub_flags, c
 	o.dir = x->dir;
 	int rc = ns_client_create(&x->client, &o);
 	if (rc == 0)
-		rc = ns_publication_add(x->client, "ns:ipc", 1, pub_flags, &x->pub);
+		rc = ns_publication_add(x->client, ipc_channel(), 1, pub_flags, &x->pub);
 	if (rc == 0 && strcmp(mode, "echo") == 0)
 		rc = ns_subscription_add(x->client, "ns:ipc", 2, NULL, &x->sub);
 	if (rc == 0)
