@@ -52,9 +52,14 @@ enum ns_wait_kind {
 	NS_WAIT_YIELD = 1,
 	/** Spin spin_tries times, yield yield_tries times, then sleep sleep_ns between checks. */
 	NS_WAIT_SLEEP = 2,
-	/** Sleep on a mutex and condition variable. Publishers signal only when someone sleeps. */
+	/**
+	 * Sleep on a mutex and condition variable. Publishers signal only when someone sleeps.
+	 * Since 0.3 the three sleeping kinds (this one, LITE_BLOCKING and TIMEOUT_BLOCKING) spin
+	 * for up to 5 us before their first sleep, so request/response traffic is answered
+	 * without a wake-up (tens of microseconds on a VM); NS_RING_F_NO_SPIN sleeps at once.
+	 */
 	NS_WAIT_BLOCKING = 3,
-	/** Sleep on a futex. A publish with no sleeper costs one fence and one load. */
+	/** Sleep on a futex (after the 5 us spin, see NS_WAIT_BLOCKING). A publish with no sleeper costs one fence and one load. */
 	NS_WAIT_LITE_BLOCKING = 4,
 	/** Like LITE_BLOCKING, but a consumer's wait returns -ETIMEDOUT after timeout_ns. */
 	NS_WAIT_TIMEOUT_BLOCKING = 5,
@@ -76,6 +81,14 @@ enum ns_wait_kind {
  * Since 0.1.
  */
 #define NS_RING_F_SEQ_IN_SLOT 0x1u
+
+/**
+ * With NS_WAIT_BLOCKING, NS_WAIT_LITE_BLOCKING or NS_WAIT_TIMEOUT_BLOCKING: sleep at once
+ * when there is nothing to do, without the 5 us spin these kinds take first since 0.3 (the
+ * 0.2 behaviour: no CPU spent on waits that end within microseconds, each paid with a
+ * wake-up). Ignored by the other kinds. Since 0.3.
+ */
+#define NS_RING_F_NO_SPIN 0x2u
 
 /**
  * Called once per slot by ns_ring_create() (the Disruptor's event factory): prepares slot

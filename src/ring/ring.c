@@ -17,6 +17,8 @@
 #define MEM_INFO_0_1  NSI_SIZE_UPTO(struct ns_mem_info, reserved0)
 #define LAYOUT_0_3    NSI_SIZE_UPTO(struct ns_ring_layout, stride)
 
+#define RING_FLAGS (NS_RING_F_SEQ_IN_SLOT | NS_RING_F_NO_SPIN)
+
 #define RING_MAX_CAPACITY  (UINT64_C(1) << 30)
 #define RING_MAX_SLOT_SIZE 65536u
 #define RING_MAX_GATES	   1024u
@@ -32,11 +34,11 @@ align_up(size_t v, size_t a)
 static int
 validate(const struct ns_ring_opts *o)
 {
-	if ((o->flags & ~NS_RING_F_SEQ_IN_SLOT) != 0)
+	if ((o->flags & ~RING_FLAGS) != 0)
 		return nsi_errmsg_set(-EINVAL,
-				      "ring options: unknown flags 0x%x (the only flag is "
-				      "NS_RING_F_SEQ_IN_SLOT, 0x1)",
-				      o->flags & ~NS_RING_F_SEQ_IN_SLOT);
+				      "ring options: unknown flags 0x%x (the flags are "
+				      "NS_RING_F_SEQ_IN_SLOT, 0x1, and NS_RING_F_NO_SPIN, 0x2)",
+				      o->flags & ~RING_FLAGS);
 	if (o->capacity == 0 || o->capacity > RING_MAX_CAPACITY)
 		return nsi_errmsg_set(-EINVAL,
 				      "ring options: capacity %llu is out of range: a power of two "
@@ -239,6 +241,8 @@ ring_create(ns_ring **ring, const struct ns_ring_opts *opts)
 		.phase_yield_ns = o.phase_yield_ns,
 	};
 	nsi_wait_cfg_defaults(&r->wait);
+	if (o.flags & NS_RING_F_NO_SPIN)
+		r->wait.block_spin_ns = 0;
 	r->notify = nsi_wait_kind_blocks(o.wait);
 
 	r->in_slot = (o.flags & NS_RING_F_SEQ_IN_SLOT) != 0;

@@ -32,6 +32,8 @@ nsi_wait_cfg_defaults(struct nsi_wait_cfg *cfg)
 		cfg->phase_spin_ns = 10000;
 	if (cfg->phase_yield_ns == 0)
 		cfg->phase_yield_ns = 100000;
+	if (cfg->block_spin_ns == 0)
+		cfg->block_spin_ns = NSI_BLOCK_SPIN_NS;
 }
 
 bool
@@ -283,6 +285,20 @@ nsi_wait(const struct nsi_wait_cfg *cfg, struct nsi_signal *sig, const struct ns
 			if (start == 0) {
 				start = nsi_clock_ns();
 				deadline = effective_deadline(cfg, req, start);
+			}
+			if (cfg->block_spin_ns != 0 && yields == 0) {
+				/* The spin before the first sleep: look again between pauses. */
+				if ((++spins % SPINS_PER_CLOCK_READ) != 0) {
+					nsi_cpu_relax();
+					break;
+				}
+				int64_t now = nsi_clock_ns();
+				if (now - start < (int64_t)cfg->block_spin_ns &&
+				    (deadline == 0 || now < deadline)) {
+					nsi_cpu_relax();
+					break;
+				}
+				yields = 1; /* spun: from now on, sleep */
 			}
 			if (deadline != 0 && nsi_clock_ns() >= deadline)
 				return -ETIMEDOUT;

@@ -38,7 +38,17 @@ struct nsi_wait_cfg {
 	uint64_t timeout_ns;
 	uint64_t phase_spin_ns;
 	uint64_t phase_yield_ns;
+	/* BLOCKING, LITE_BLOCKING, TIMEOUT_BLOCKING: spin this long before the first sleep. */
+	uint64_t block_spin_ns;
 };
+
+/*
+ * How long the sleeping kinds spin before their first sleep (0: sleep at once, the ring's
+ * NS_RING_F_NO_SPIN). A futex wake-up costs ~17 us on our 2-vCPU VMs (a third of it the
+ * sleeping vCPU's halt exit), two per request/response round trip; an answer within 5 us is
+ * taken while spinning (docs/core-design.md, "Wait strategies").
+ */
+#define NSI_BLOCK_SPIN_NS 5000
 
 /* A place where threads sleep until another thread moves a value they wait on. */
 struct nsi_signal {

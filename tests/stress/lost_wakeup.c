@@ -3,7 +3,10 @@
  * Lost wake-ups (docs/testing.md R3): single-event hand-offs in ping-pong between the main
  * thread and a consumer thread through two rings, with each strategy that sleeps. A lost
  * wake-up hangs a hand-off (the meson timeout catches it) or, with a timed sleep, stalls it;
- * every hand-off is timed and none may take over 100 ms.
+ * every hand-off is timed and none may take over 100 ms. The sleeping kinds run with
+ * NS_RING_F_NO_SPIN, so every wait that finds nothing sleeps; the *_spin_then_sleep cells run
+ * them as shipped (5 us of spinning first), which a ping-pong mostly ends while spinning: they
+ * check the hand-over from spinning to sleeping.
  *
  * Hand-offs per strategy: NS_WAKEUP_HANDOFFS (default 1,000,000; 300,000 under sanitizers),
  * times NS_STRESS_SCALE.
@@ -54,11 +57,12 @@ answer(void *ctx, void *slot, int64_t seq, bool end)
 }
 
 static ns_ring *
-make_ring(uint32_t wait)
+make_ring(uint32_t wait, uint32_t flags)
 {
 	struct ns_ring_opts o = NS_RING_OPTS_INIT;
 	ns_ring *r = NULL;
 
+	o.flags = flags;
 	o.capacity = 64;
 	o.slot_size = 8;
 	o.wait = wait;
@@ -69,13 +73,13 @@ make_ring(uint32_t wait)
 }
 
 static void
-ping_pong(uint32_t wait)
+ping_pong(uint32_t wait, uint32_t flags)
 {
 	const char *env = getenv("NS_WAKEUP_HANDOFFS");
 	int64_t n = (int64_t)tu_scaled(env != NULL ? strtoull(env, NULL, 10)
 						   : (SANITIZED ? 300000 : 1000000));
-	ns_ring *ping = make_ring(wait);
-	ns_ring *pong = make_ring(wait);
+	ns_ring *ping = make_ring(wait, flags);
+	ns_ring *pong = make_ring(wait, flags);
 	struct ns_consumer_opts co = NS_CONSUMER_OPTS_INIT;
 	struct pong p = { .back = pong, .stop_at = n - 1 };
 	int64_t slowest = 0, stalls = 0, start;
@@ -107,10 +111,11 @@ ping_pong(uint32_t wait)
 	}
 	double secs = (double)(ns_clock_ns() - t_all) / 1e9;
 	assert_int_equal(ns_consumer_join(p.self), 0);
-	printf("# wait %u: %lld hand-offs in %.2f s (%.2f us each), slowest %.3f ms, over 100 ms: "
+	printf("# wait %u%s: %lld hand-offs in %.2f s (%.2f us each), slowest %.3f ms, over 100 "
+	       "ms: "
 	       "%lld\n",
-	       wait, (long long)n, secs, secs * 1e6 / (double)n, (double)slowest / 1e6,
-	       (long long)stalls);
+	       wait, flags & NS_RING_F_NO_SPIN ? " (no spin)" : "", (long long)n, secs,
+	       secs * 1e6 / (double)n, (double)slowest / 1e6, (long long)stalls);
 	assert_int_equal(stalls, 0);
 	ns_consumer_destroy(p.self);
 	ns_ring_destroy(ping);
@@ -121,28 +126,42 @@ static void
 blocking_never_loses_a_wakeup(void **state)
 {
 	(void)state;
-	ping_pong(NS_WAIT_BLOCKING);
+	ping_pong(NS_WAIT_BLOCKING, NS_RING_F_NO_SPIN);
 }
 
 static void
 lite_blocking_never_loses_a_wakeup(void **state)
 {
 	(void)state;
-	ping_pong(NS_WAIT_LITE_BLOCKING);
+	ping_pong(NS_WAIT_LITE_BLOCKING, NS_RING_F_NO_SPIN);
 }
 
 static void
 timeout_blocking_never_loses_a_wakeup(void **state)
 {
 	(void)state;
-	ping_pong(NS_WAIT_TIMEOUT_BLOCKING);
+	ping_pong(NS_WAIT_TIMEOUT_BLOCKING, NS_RING_F_NO_SPIN);
 }
 
 static void
 phased_never_loses_a_wakeup(void **state)
 {
 	(void)state;
-	ping_pong(NS_WAIT_PHASED);
+	ping_pong(NS_WAIT_PHASED, 0);
+}
+
+static void
+blocking_spin_then_sleep(void **state)
+{
+	(void)state;
+	ping_pong(NS_WAIT_BLOCKING, 0);
+}
+
+static void
+lite_blocking_spin_then_sleep(void **state)
+{
+	(void)state;
+	ping_pong(NS_WAIT_LITE_BLOCKING, 0);
 }
 
 int
@@ -153,6 +172,8 @@ main(void)
 		cmocka_unit_test(lite_blocking_never_loses_a_wakeup),
 		cmocka_unit_test(timeout_blocking_never_loses_a_wakeup),
 		cmocka_unit_test(phased_never_loses_a_wakeup),
+		cmocka_unit_test(blocking_spin_then_sleep),
+		cmocka_unit_test(lite_blocking_spin_then_sleep),
 	};
 	return cmocka_run_group_tests_name("lost-wakeup", tests, NULL, NULL);
 }

@@ -73,7 +73,7 @@ ring_create_rejects_bad_options(void **state)
 	assert_null(r);
 	EXPECT_CREATE_EINVAL(size, 0);
 	EXPECT_CREATE_EINVAL(size, 4);
-	EXPECT_CREATE_EINVAL(flags, 2);
+	EXPECT_CREATE_EINVAL(flags, 4);
 	EXPECT_CREATE_EINVAL(flags, 0x80000000u);
 	EXPECT_CREATE_EINVAL(capacity, 0);
 	EXPECT_CREATE_EINVAL(capacity, 3);

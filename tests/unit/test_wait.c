@@ -280,11 +280,57 @@ consumer_halt_wakes_blocked_consumer(void **state)
 	}
 }
 
+static int64_t probe_calls;
+
+static int64_t
+never_there(const void *arg)
+{
+	(void)arg;
+	probe_calls++;
+	return -1;
+}
+
+/*
+ * The sleeping kinds spin before their first sleep unless the ring says NS_RING_F_NO_SPIN:
+ * a wait that never ends within its 20 ms deadline probes thousands of times while spinning,
+ * and only a few times (once per sleep and wake-up) when it sleeps at once.
+ */
+static void
+sleeping_kinds_spin_first_unless_told(void **state)
+{
+	(void)state;
+	const uint32_t kinds[3] = { NS_WAIT_BLOCKING, NS_WAIT_LITE_BLOCKING,
+				    NS_WAIT_TIMEOUT_BLOCKING };
+	for (int k = 0; k < 3; k++) {
+		for (int no_spin = 0; no_spin < 2; no_spin++) {
+			struct ns_ring_opts o = NS_RING_OPTS_INIT;
+			ns_ring *r = NULL;
+			o.wait = kinds[k];
+			o.flags = no_spin ? NS_RING_F_NO_SPIN : 0;
+			assert_int_equal(ns_ring_create(&r, &o), 0);
+			struct nsi_wait_req req = { .probe = never_there,
+						    .target = 0,
+						    .halted = &r->halted,
+						    .deadline_ns = ns_clock_ns() + 20000000 };
+			probe_calls = 0;
+			assert_int_equal(nsi_wait(&r->wait, &r->publish_sig, &req), -ETIMEDOUT);
+			printf("# %s%s: %lld probes in a 20 ms wait\n", kind_names[kinds[k]],
+			       no_spin ? " (no spin)" : "", (long long)probe_calls);
+			if (no_spin)
+				assert_true(probe_calls < 64);
+			else
+				assert_true(probe_calls >= 64);
+			ns_ring_destroy(r);
+		}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(claim_until_times_out_after_deadline),
+		cmocka_unit_test(sleeping_kinds_spin_first_unless_told),
 		cmocka_unit_test(timeout_strategy_consumer_wait_times_out),
 		cmocka_unit_test(blocked_producer_wakes_when_consumer_releases),
 		cmocka_unit_test(blocked_reader_wakes_on_publish),
