@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #include "log/log.h"
 #include "util/atomic.h"
@@ -567,6 +570,32 @@ nsi_log_publisher_limit(struct nsi_log *log, int64_t slowest)
 	return limit;
 }
 
+/*
+ * Zero memory that readers are done with, with non-temporal stores: they take the lines out
+ * of every cache (the subscriber's shared copies included) instead of pulling each one into
+ * the cleaner's cache with a read-for-ownership, and the fence orders them before the clean
+ * position is published and before the publisher's next frames in those lines. The publisher
+ * writes the lines again a log's length later, so keeping zeros in its cache buys nothing.
+ * Measured in docs/performance.md ("IPC"): ipc.p1s1.256 +35-45 %, ipc.p1s1.32 +13 %.
+ */
+static void
+zero_behind(uint8_t *p, size_t n)
+{
+#if defined(__x86_64__)
+	uint8_t *end = p + n;
+	while (p < end && ((uintptr_t)p & 15) != 0)
+		*p++ = 0;
+	const __m128i zero = _mm_setzero_si128();
+	for (; p + 16 <= end; p += 16)
+		_mm_stream_si128((__m128i *)(void *)p, zero);
+	while (p < end)
+		*p++ = 0;
+	_mm_sfence();
+#else
+	memset(p, 0, n);
+#endif
+}
+
 int64_t
 nsi_log_clean_to(struct nsi_log *log, int64_t position)
 {
@@ -595,7 +624,7 @@ nsi_log_clean_to(struct nsi_log *log, int64_t position)
 		int64_t n = (int64_t)log->term_length - offset;
 		if (n > position - clean)
 			n = position - clean;
-		memset(log->terms[part] + offset, 0, (size_t)n);
+		zero_behind(log->terms[part] + offset, (size_t)n);
 		clean += n;
 		done += n;
 	}

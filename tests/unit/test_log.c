@@ -577,9 +577,13 @@ gather_claim_and_clean(void **state)
 	assert_int_equal(nsi_term_frame(log.terms[0], TERM, TERM, h), -EINVAL);
 
 	/* Cleaning zeroes what is behind the readers, once, and never more than 1.5 terms. */
+	memset(log.terms[0] + 32, 0x5a, 128); /* what readers are done with: any bytes */
 	assert_int_equal(nsi_log_clean_to(&log, 160), 160);
 	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 0, h), 0);
 	assert_int_equal(nsi_term_frame(log.terms[0], TERM, 160, h), MTU);
+	for (int i = 0; i < 160; i++) /* every byte behind, none past it */
+		assert_int_equal(log.terms[0][i], 0);
+	assert_int_not_equal(*(const uint32_t *)(const void *)(log.terms[0] + 160), 0);
 	assert_int_equal(nsi_log_clean_to(&log, 160), 0);
 	assert_int_equal(nsi_log_clean_to(&log, 100LL * TERM), TERM + TERM / 2);
 	assert_int_equal(log.meta->clean_position, 100LL * TERM);
