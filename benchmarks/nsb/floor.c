@@ -86,6 +86,47 @@ run_bounce(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_r
 	return 0;
 }
 
+/*
+ * The placement probe: the median of 1000 one-line round trips between env->cpus[0] and
+ * env->cpus[1], in ns (about 0.1-0.5 ms). ns-bench --placement uses it before and after each
+ * run to tell which placement of the two vCPUs the run had.
+ */
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int64_t
+nsb_probe_rtt(const struct nsb_env *env)
+{
+	enum { N = 1001 };
+	static int64_t rtt[N];
+	struct bounce *s = aligned_alloc(NSB_LINE, sizeof(*s));
+	pthread_t t;
+	if (s == NULL)
+		return -1;
+	memset(s, 0, sizeof(*s));
+	if (nsb_thread(&t, env, 1, bounce_peer, s) != 0) {
+		free(s);
+		return -1;
+	}
+	nsb_pin(env, 0);
+	for (uint64_t i = 1; i <= N; i++) {
+		int64_t t0 = nsb_now();
+		atomic_store_explicit(&s->a, 2 * i - 1, memory_order_release);
+		while (atomic_load_explicit(&s->a, memory_order_acquire) != 2 * i)
+			nsb_relax();
+		rtt[i - 1] = nsb_now() - t0;
+	}
+	atomic_store_explicit(&s->a, STOP, memory_order_release);
+	pthread_join(t, NULL);
+	free(s);
+	qsort(rtt, N, sizeof(rtt[0]), cmp_i64);
+	return rtt[N / 2];
+}
+
 struct handoff {
 	_Alignas(NSB_LINE) _Atomic uint64_t cursor;   /* events published (count) */
 	_Alignas(NSB_LINE) _Atomic uint64_t consumed; /* events consumed (count) */

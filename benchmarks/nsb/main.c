@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nanostream/nanostream.h>
@@ -124,6 +125,15 @@ struct settings {
 	struct nsb_env env;
 	char warnings[16][160];
 	int nwarnings;
+	/*
+	 * --placement: keep only runs made in this placement of the two vCPUs (0: any; 1: close,
+	 * 2: far), told by nsb_probe_rtt() before and after each run against placement_ns.
+	 */
+	int placement;
+	int64_t placement_ns;
+	double placement_wait; /* seconds to wait for the placement, per run */
+	int64_t probe_min, probe_max;
+	int discarded, skipped;
 };
 
 static void
@@ -188,11 +198,76 @@ open_slot(struct slot *sl, const struct nsb_workload *w)
 	return 0;
 }
 
-/* Run @sl's workload once; @keep is false for the warm-up round. */
+static const char *const placement_names[3] = { "any", "close", "far" };
+
+/* The placement now: 1 close, 2 far (or 0 when the probe fails), recorded in @s. */
+static int
+probe_placement(struct settings *s)
+{
+	int64_t rtt = nsb_probe_rtt(&s->env);
+	if (rtt < 0)
+		return 0;
+	if (s->probe_min == 0 || rtt < s->probe_min)
+		s->probe_min = rtt;
+	if (rtt > s->probe_max)
+		s->probe_max = rtt;
+	return rtt < s->placement_ns ? 1 : 2;
+}
+
+/* Wait (bounded by placement_wait) until the placement is the one asked for. */
+static bool
+await_placement(struct settings *s)
+{
+	int64_t until = nsb_now() + (int64_t)(s->placement_wait * 1e9);
+	for (;;) {
+		if (probe_placement(s) == s->placement)
+			return true;
+		if (nsb_now() > until)
+			return false;
+		struct timespec nap = { 0, 200000000 };
+		nanosleep(&nap, NULL);
+	}
+}
+
+static void run_once_now(struct settings *s, struct slot *sl, bool keep);
+static struct nsb_hist hist; /* the last run's distribution */
+
+/*
+ * Run @sl's workload once; @keep is false for the warm-up round. With --placement the run
+ * counts only if the placement asked for held before and after it: otherwise it is made
+ * again (at most 5 times), and a run that never finds the placement is left out.
+ */
 static void
 run_once(struct settings *s, struct slot *sl, bool keep)
 {
-	static struct nsb_hist hist;
+	if (!keep || s->placement == 0 || sl->failed) {
+		run_once_now(s, sl, keep);
+		return;
+	}
+	for (int attempt = 0; attempt < 5; attempt++) {
+		if (!await_placement(s))
+			break;
+		int before[NPCT];
+		for (int i = 0; i < sl->nf; i++)
+			before[i] = sl->f[i]->n;
+		run_once_now(s, sl, true);
+		if (sl->failed)
+			return;
+		if (probe_placement(s) == s->placement) {
+			if (sl->total != NULL)
+				nsb_hist_merge(sl->total, &hist);
+			return;
+		}
+		for (int i = 0; i < sl->nf; i++) /* moved during the run: not this placement's */
+			sl->f[i]->n = before[i];
+		s->discarded++;
+	}
+	s->skipped++;
+}
+
+static void
+run_once_now(struct settings *s, struct slot *sl, bool keep)
+{
 	struct nsb_run run;
 	char name[96];
 
@@ -217,7 +292,8 @@ run_once(struct settings *s, struct slot *sl, bool keep)
 		for (int i = 0; i < NPCT; i++)
 			sl->f[i]->runs[sl->f[i]->n++] =
 				(double)nsb_hist_percentile(&hist, pct_value[i]);
-		nsb_hist_merge(sl->total, &hist);
+		if (s->placement == 0) /* else once the run is known to count (run_once()) */
+			nsb_hist_merge(sl->total, &hist);
 	} else {
 		sl->f[0]->runs[sl->f[0]->n++] = run.value;
 	}
@@ -679,7 +755,7 @@ usage(void)
 	fprintf(stderr,
 		"usage: ns-bench list\n"
 		"       ns-bench run [NAME...] [--runs N] [--seconds S] [--format table|tsv|json]\n"
-		"                    [--cpus A,B,...] [--hist DIR]\n"
+		"                    [--cpus A,B,...] [--hist DIR] [--placement close|far]\n"
 		"       ns-bench --help\n");
 	return 2;
 }
@@ -712,6 +788,10 @@ help(void)
 	       "  --cpus A,B,...                CPUs to pin threads to, in turn (every online "
 	       "CPU)\n"
 	       "  --hist DIR                    write each latency distribution (.hgrm) to DIR\n"
+	       "  --placement close|far         keep only runs made with the first two CPUs close\n"
+	       "                                (a one-line round trip under 200 ns) or far,\n"
+	       "                                probed before and after each run; waits up to\n"
+	       "                                120 s per run for it, else leaves the run out\n"
 	       "\n"
 	       "Exit status: 0 done; 1 a workload failed its checks or could not run; 2 usage.\n"
 	       "The manual page ns-bench(1) has the figures, the peers and the targets.\n");
@@ -800,6 +880,8 @@ main(int argc, char **argv)
 
 	s.runs = 5;
 	s.env.seconds = 0.2;
+	s.placement_ns = 200;
+	s.placement_wait = 120;
 	s.format = "table";
 	default_cpus(&s.env);
 	for (int i = 2; i < argc; i++) {
@@ -817,6 +899,11 @@ main(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--hist") == 0 && v != NULL) {
 			s.hist_dir = v, i++;
+		} else if (strcmp(a, "--placement") == 0 && v != NULL) {
+			s.placement = strcmp(v, "close") == 0 ? 1 : strcmp(v, "far") == 0 ? 2 : -1;
+			if (s.placement < 0)
+				return usage();
+			i++;
 		} else if (a[0] == '-') {
 			return usage();
 		} else if (nnames < 64) {
@@ -859,6 +946,13 @@ main(int argc, char **argv)
 	fprintf(stderr, "%sns-bench: %d workloads, %d runs each, in %.1f s\n",
 		isatty(STDERR_FILENO) ? "\r\033[K" : "", count, s.runs,
 		(double)(nsb_now() - t0) / 1e9);
+	if (s.placement != 0) {
+		warn(&s,
+		     "placement %s (probe %s 200 ns; probes saw %lld-%lld ns): %d runs redone, "
+		     "%d left out",
+		     placement_names[s.placement], s.placement == 1 ? "under" : "over",
+		     (long long)s.probe_min, (long long)s.probe_max, s.discarded, s.skipped);
+	}
 	check_targets();
 	if (strcmp(s.format, "tsv") == 0)
 		print_tsv();

@@ -117,6 +117,8 @@ int nsb_udp_peer_main(int argc, char **argv);
 /* --- helpers shared by the workloads (harness.c) ------------------------------------- */
 
 int64_t nsb_now(void);
+/* Median one-line round trip between the first two CPUs, ns (floor.c): tells the placement. */
+int64_t nsb_probe_rtt(const struct nsb_env *env);
 void nsb_pin(const struct nsb_env *env, int index);
 /* Start a thread pinned to env->cpus[index % ncpus]. Returns 0 or an errno. */
 int nsb_thread(pthread_t *t, const struct nsb_env *env, int index, void *(*fn)(void *), void *arg);

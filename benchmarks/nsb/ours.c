@@ -149,6 +149,7 @@ produce(void *arg)
 	struct producer *p = arg;
 	uint64_t base = (uint64_t)p->id << ID_SHIFT, n = 0;
 	struct ns_ring_layout lay = NS_RING_LAYOUT_INIT;
+	uint64_t full = 0;
 	ns_ring_get_layout(p->ring, &lay);
 	nsb_pin(p->env, p->cpu_index);
 	for (;;) {
@@ -158,8 +159,10 @@ produce(void *arg)
 					      ? ns_ring_try_claim(p->ring)
 					      : ns_ring_try_claim_upto(p->ring, p->batch, &got);
 			if (seq == -EAGAIN) {
-				if (nsb_now() > p->end) /* full at the end: the consumer is gone */
-					break;
+				/* Full: pause and try again, as the peers' harness does (peers.c). */
+				nsb_relax();
+				if ((++full & 255) == 0 && nsb_now() > p->end)
+					break; /* full at the end: the consumer is gone */
 				continue;
 			}
 			if (seq < 0)

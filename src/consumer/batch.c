@@ -139,17 +139,6 @@ wait_available(struct ns_consumer *c, int64_t next, bool *waited)
 }
 
 void
-nsi_consumer_release(struct ns_consumer *c, int64_t seq)
-{
-	/* Downstream consumers acquire this in probe_upstream(). */
-	nsi_store_release_i64(&c->progress.sequence, seq);
-	if (c->is_gated)
-		nsi_gate_release(c->ring, c->gate, seq); /* also wakes sleepers on progress */
-	else if (c->ring->notify)
-		nsi_signal_notify(&c->ring->progress_sig);
-}
-
-void
 nsi_consumer_finish(struct ns_consumer *c)
 {
 	nsi_store_release_u32(&c->progress.finished, 1);

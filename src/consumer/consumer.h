@@ -108,7 +108,16 @@ int64_t nsi_consumer_progress(const struct ns_consumer *c, uint32_t *finished);
 int64_t nsi_consumer_upstream_min(const struct ns_consumer *c);
 
 /* Publish progress up to @seq: gate (producers), progress (downstream), signal sleepers. */
-void nsi_consumer_release(struct ns_consumer *c, int64_t seq);
+NS_INLINE void
+nsi_consumer_release(struct ns_consumer *c, int64_t seq)
+{
+	/* Downstream consumers acquire this in their probe of the upstream progress. */
+	nsi_store_release_i64(&c->progress.sequence, seq);
+	if (c->is_gated)
+		nsi_gate_release(c->ring, c->gate, seq); /* also wakes sleepers on progress */
+	else if (c->ring->notify)
+		nsi_signal_notify(&c->ring->progress_sig);
+}
 
 /* Free a consumer (halting and joining its thread, leaving the gating set). */
 void nsi_consumer_free(struct ns_consumer *c);
