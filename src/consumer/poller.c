@@ -213,6 +213,29 @@ poll_span(struct ns_consumer *c, uint32_t max, struct poll_span *sp)
 	return NS_POLLER_PROCESSING;
 }
 
+/*
+ * A handler stopped the poll (rc > 0: after its event or run, < 0: before it): count and
+ * release what was handled, up to @done, and return the poll's result.
+ */
+static int
+poll_stopped(struct ns_consumer *c, int64_t next, int64_t done, uint64_t handled, int rc)
+{
+	count(&c->stats.events, handled);
+	if (done >= next)
+		nsi_consumer_release(c, done);
+	return rc > 0 ? NS_POLLER_PROCESSING : rc;
+}
+
+/* The poll handled everything up to @end (abandoned slots included). */
+static int
+poll_done(struct ns_consumer *c, int64_t end, uint64_t handled)
+{
+	count(&c->stats.events, handled);
+	count(&c->stats.batches, 1);
+	nsi_consumer_release(c, end);
+	return NS_POLLER_PROCESSING;
+}
+
 int
 ns_poller_poll(ns_poller *poller, ns_event_fn handler, void *ctx, uint32_t max)
 {
@@ -233,19 +256,11 @@ ns_poller_poll(ns_poller *poller, ns_event_fn handler, void *ctx, uint32_t max)
 		if (is_multi && nsi_mp_is_skipped(r, s))
 			continue;
 		int rc = handler(ctx, nsi_ring_slot(r, s), s, s == last);
-		if (rc != 0) {
-			int64_t done = rc > 0 ? s : s - 1;
-			count(&c->stats.events, handled + (rc > 0));
-			if (done >= next)
-				nsi_consumer_release(c, done);
-			return rc > 0 ? NS_POLLER_PROCESSING : rc;
-		}
+		if (rc != 0)
+			return poll_stopped(c, next, rc > 0 ? s : s - 1, handled + (rc > 0), rc);
 		handled++;
 	}
-	count(&c->stats.events, handled);
-	count(&c->stats.batches, 1);
-	nsi_consumer_release(c, end);
-	return NS_POLLER_PROCESSING;
+	return poll_done(c, end, handled);
 }
 
 int
@@ -280,20 +295,13 @@ ns_poller_poll_runs(ns_poller *poller, ns_events_fn handler, void *ctx, uint32_t
 		}
 		uint32_t n = (uint32_t)(e - s + 1);
 		int rc = handler(ctx, nsi_ring_slot(r, s), s, n, (uint32_t)r->stride, e == last);
-		if (rc != 0) {
-			int64_t done = rc > 0 ? e : s - 1;
-			count(&c->stats.events, handled + (rc > 0 ? n : 0));
-			if (done >= next)
-				nsi_consumer_release(c, done);
-			return rc > 0 ? NS_POLLER_PROCESSING : rc;
-		}
+		if (rc != 0)
+			return poll_stopped(c, next, rc > 0 ? e : s - 1, handled + (rc > 0 ? n : 0),
+					    rc);
 		handled += n;
 		s = e + 1;
 	}
-	count(&c->stats.events, handled);
-	count(&c->stats.batches, 1);
-	nsi_consumer_release(c, end);
-	return NS_POLLER_PROCESSING;
+	return poll_done(c, end, handled);
 }
 
 int
