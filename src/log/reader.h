@@ -31,6 +31,7 @@ struct nsi_log_reader {
 	int64_t *messages_out; /* where messages is published (with the position), or NULL */
 	const ns_image *image; /* put into every ns_header handed out */
 	bool corrupt;
+	bool lagging; /* the last read stopped at its limit: frames were waiting */
 	bool assembling;
 	int32_t asm_len;
 	int32_t asm_cap;
