@@ -46,7 +46,12 @@ enum ns_producer_mode {
  * read or a producer finds the ring full. The same strategy serves both sides.
  */
 enum ns_wait_kind {
-	/** Spin on the sequence with a CPU pause. Lowest latency; burns a core. */
+	/**
+	 * Spin on the sequence with a CPU pause. Lowest latency; burns a core. Since 0.3 a wait
+	 * that has spun ~0.1 ms (4096 pauses) calls sched_yield() every 64 pauses after that, so
+	 * a thread it waits for that has no core (more busy threads than cores) gets one; with
+	 * a core per thread the call returns at once (~0.6 us on our VMs).
+	 */
 	NS_WAIT_BUSY_SPIN = 0,
 	/** Spin spin_tries times, then sched_yield() between checks. */
 	NS_WAIT_YIELD = 1,
