@@ -77,8 +77,12 @@ advance(struct nsi_image_rx *im)
 {
 	while (im->rebuild < im->hwm) {
 		int32_t len = frame_at(im, im->rebuild);
-		if (len <= 0)
-			break; /* a gap, or a length no writer of ours left: stop there */
+		/*
+		 * A gap, or a length no writer of ours left (impossible, or running past what
+		 * arrived: every frame we write ends at or below hwm): stop there.
+		 */
+		if (len <= 0 || len > im->hwm - im->rebuild)
+			break;
 		im->rebuild += len;
 	}
 	note_end(im);
@@ -144,6 +148,17 @@ nsi_image_rx_insert(struct nsi_image_rx *im, const struct nsi_frame *f, int64_t 
 	if (frame_at(im, p) != 0) { /* a retransmit of what is already here */
 		im->stats.duplicates++;
 		return NSI_RX_DUPLICATE;
+	}
+	/*
+	 * Filling a gap: a frame must not run over one that arrived after the gap (only a hostile
+	 * or broken sender overlaps frames; writing it would overwrite that frame's header with
+	 * payload, and the walk above would then follow a length from the payload).
+	 */
+	for (int64_t q = p + NSI_FRAME_ALIGN; q < end && q < im->hwm; q += NSI_FRAME_ALIGN) {
+		if (frame_at(im, q) != 0) {
+			im->stats.refused++;
+			return NSI_RX_REFUSED;
+		}
 	}
 	struct nsi_data_header h = {
 		.frame_length = 0,

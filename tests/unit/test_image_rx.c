@@ -360,6 +360,52 @@ a_forged_length_is_bounded(void **state)
 	destroy(fx);
 }
 
+/*
+ * Found by fuzz_receiver (tests/fuzz/regressions/receiver/overlapping-frames-rebuild-past-hwm):
+ * a frame that fills a gap must not run over a frame that arrived after the gap (it would
+ * overwrite that frame's header with payload, and the rebuild walk then followed a length
+ * from the payload past hwm). And a length in the log that runs past what arrived (here
+ * written by hand, as another process could) never moves the walks past hwm.
+ */
+static void
+overlapping_frames_never_move_rebuild_past_hwm(void **state)
+{
+	(void)state;
+	struct fixture *fx = make(INITIAL, 0, TERM / 2);
+	uint8_t payload[100], other[168];
+	/* 100-byte messages: frames of 160 bytes. The one at 160 arrives first. */
+	struct nsi_frame f = frame_at(160, payload, 100, 1);
+	assert_int_equal(nsi_image_rx_insert(&fx->im, &f, 0), NSI_RX_WRITTEN);
+	assert_true(fx->im.rebuild == 0 && fx->im.hwm == 320);
+	/* A 200-byte frame at 0 (ending at 256) would run over the frame at 160: refused. */
+	f = frame_at(0, other, 168, 9);
+	assert_int_equal(nsi_image_rx_insert(&fx->im, &f, 0), NSI_RX_REFUSED);
+	assert_true(fx->im.rebuild == 0 && fx->im.hwm == 320);
+	uint32_t len160;
+	memcpy(&len160, fx->log.terms[0] + 160, 4);
+	assert_int_equal(len160, 132); /* the frame at 160 is intact */
+	/* The right frame fills the gap, and both are read back whole. */
+	f = frame_at(0, payload, 100, 0);
+	assert_int_equal(nsi_image_rx_insert(&fx->im, &f, 0), NSI_RX_WRITTEN);
+	assert_true(fx->im.rebuild == 320 && fx->im.hwm == 320);
+	struct seen sn = { 0 };
+	assert_int_equal(read_all(fx, 0, &sn), 320);
+	assert_int_equal(sn.n, 2);
+	assert_int_equal(sn.bad, 0);
+	/* A length that runs past hwm, written into the log where the next frame goes. */
+	uint32_t long_len = 4096;
+	memcpy(fx->log.terms[0] + 480, &long_len, sizeof(long_len));
+	f = frame_at(320, payload, 100, 2); /* arrives; the walk goes on to 480 */
+	assert_int_equal(nsi_image_rx_insert(&fx->im, &f, 0), NSI_RX_WRITTEN);
+	f = frame_at(640, payload, 100, 4); /* hwm 800; 480 + 4096 would pass it */
+	assert_int_equal(nsi_image_rx_insert(&fx->im, &f, 0), NSI_RX_WRITTEN);
+	assert_true(fx->im.rebuild == 480 && fx->im.hwm == 800);
+	struct nsi_gap g[4];
+	assert_int_equal(nsi_image_rx_gaps(&fx->im, g, 4), 0); /* nothing NAKed past it */
+	assert_true(fx->im.rebuild <= fx->im.hwm);
+	destroy(fx);
+}
+
 int
 main(void)
 {
@@ -371,6 +417,7 @@ main(void)
 		cmocka_unit_test(terms_come_round_clean),
 		cmocka_unit_test(heartbeats_and_the_end_of_stream),
 		cmocka_unit_test(a_forged_length_is_bounded),
+		cmocka_unit_test(overlapping_frames_never_move_rebuild_past_hwm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
