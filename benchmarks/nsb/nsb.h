@@ -98,6 +98,20 @@ extern const struct nsb_workload nsb_ours_workloads[];
 extern const struct nsb_workload nsb_mutex_workloads[];
 extern const struct nsb_workload nsb_ck_workloads[];  /* empty without Concurrency Kit */
 extern const struct nsb_workload nsb_rte_workloads[]; /* empty without DPDK */
+/* Which optional peers this build has (benchmarks/meson.build sets the macros it needs). */
+#ifndef NSB_NO_CK
+#define NSB_NO_CK 0
+#endif
+#ifndef NSB_NO_RTE
+#define NSB_NO_RTE 0
+#endif
+#ifndef NSB_HAVE_BOOST
+#define NSB_HAVE_BOOST 0
+#endif
+#ifndef NSB_HAVE_AQ
+#define NSB_HAVE_AQ 0
+#endif
+
 /* Queue peers for the pull family (peers.c): the hand-written SPSC ring, boost, atomic_queue,
  * ck_ring and rte_ring, each as a queue's user drives it. */
 extern const struct nsb_workload nsb_queue_workloads[];

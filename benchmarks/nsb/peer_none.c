@@ -2,12 +2,6 @@
 /* Stand-ins for peers this build has no library for (see meson options bench_ck, bench_rte). */
 #include "nsb.h"
 
-#ifndef NSB_NO_CK
-#define NSB_NO_CK 0
-#endif
-#ifndef NSB_NO_RTE
-#define NSB_NO_RTE 0
-#endif
 #if NSB_NO_CK
 const struct nsb_workload nsb_ck_workloads[] = { { NULL, NULL, 0, 0, NULL, { 0 }, NULL } };
 #endif

@@ -67,16 +67,7 @@ spsc_push_n(void *arg, const uint64_t *v, uint32_t n)
 static bool
 spsc_push(void *arg, uint64_t v)
 {
-	struct spsc *q = arg;
-	uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
-	if (head - q->tail_cache > q->mask) {
-		q->tail_cache = atomic_load_explicit(&q->tail, memory_order_acquire);
-		if (head - q->tail_cache > q->mask)
-			return false;
-	}
-	q->buf[head & q->mask] = v;
-	atomic_store_explicit(&q->head, head + 1, memory_order_release);
-	return true;
+	return spsc_push_n(arg, &v, 1);
 }
 
 static uint32_t

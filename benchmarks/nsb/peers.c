@@ -447,19 +447,6 @@ const struct nsb_workload nsb_mutex_workloads[] = {
 			{ .wait = NSB_PEER_SPIN, .batch = 1, .producers = 1, .ops = ops_ }, about  \
 	}
 
-#ifndef NSB_NO_CK
-#define NSB_NO_CK 0
-#endif
-#ifndef NSB_NO_RTE
-#define NSB_NO_RTE 0
-#endif
-#ifndef NSB_HAVE_BOOST
-#define NSB_HAVE_BOOST 0
-#endif
-#ifndef NSB_HAVE_AQ
-#define NSB_HAVE_AQ 0
-#endif
-
 const struct nsb_workload nsb_queue_workloads[] = {
 	QFLOW("peer.spsc.pull.p1c1.b1", &nsb_spsc_ops, 1, 1, 1,
 	      "hand-written SPSC ring (cached indices), push 1 / pop 1, busy spin"),

@@ -214,6 +214,21 @@ poll_span(struct ns_consumer *c, uint32_t max, struct poll_span *sp)
 }
 
 /*
+ * The last event of the contiguous run that starts at @s (not abandoned), at most @last: a run
+ * stops at the ring's last slot and, MULTI, before an abandoned slot.
+ */
+static int64_t
+run_end(const struct ns_ring *r, int64_t s, int64_t last)
+{
+	int64_t e = (s | r->mask) < last ? (s | r->mask) : last; /* stop at the ring's end */
+	for (int64_t t = s + 1; r->producer == NS_PRODUCER_MULTI && t <= e; t++) {
+		if (nsi_mp_is_skipped(r, t))
+			return t - 1;
+	}
+	return e;
+}
+
+/*
  * A handler stopped the poll (rc > 0: after its event or run, < 0: before it): count and
  * release what was handled, up to @done, and return the poll's result.
  */
@@ -285,14 +300,7 @@ ns_poller_poll_runs(ns_poller *poller, ns_events_fn handler, void *ctx, uint32_t
 			s++;
 			continue;
 		}
-		/* A run ends at the ring's end, at an abandoned slot, or at the last event. */
-		int64_t e = (s | r->mask) < last ? (s | r->mask) : last;
-		for (int64_t t = s + 1; is_multi && t <= e; t++) {
-			if (nsi_mp_is_skipped(r, t)) {
-				e = t - 1;
-				break;
-			}
-		}
+		int64_t e = run_end(r, s, last);
 		uint32_t n = (uint32_t)(e - s + 1);
 		int rc = handler(ctx, nsi_ring_slot(r, s), s, n, (uint32_t)r->stride, e == last);
 		if (rc != 0)
@@ -324,15 +332,7 @@ ns_poller_peek(ns_poller *poller, uint32_t max, void **first, int64_t *seq)
 		if (next > avail)
 			return 0;
 	}
-	int64_t end = avail < next + lim - 1 ? avail : next + lim - 1;
-	if (end > (next | r->mask))
-		end = next | r->mask; /* one contiguous run: stop at the ring's end */
-	for (int64_t t = next + 1; r->producer == NS_PRODUCER_MULTI && t <= end; t++) {
-		if (nsi_mp_is_skipped(r, t)) {
-			end = t - 1;
-			break;
-		}
-	}
+	int64_t end = run_end(r, next, avail < next + lim - 1 ? avail : next + lim - 1);
 	c->pull.peeked = end;
 	*first = nsi_ring_slot(r, next);
 	*seq = next;
@@ -351,9 +351,7 @@ ns_poller_release(ns_poller *poller, uint32_t n)
 	int64_t last = next_of(c) + (int64_t)n - 1;
 	if (last > c->pull.peeked)
 		return -EINVAL; /* more than the last peek showed */
-	count(&c->stats.events, n);
-	count(&c->stats.batches, 1);
-	nsi_consumer_release(c, last);
+	(void)poll_done(c, last, n);
 	return 0;
 }
 
@@ -370,6 +368,16 @@ copy_out(void *dst, const void *src, uint32_t len)
 		return;
 	}
 	memcpy(dst, src, len);
+}
+
+/* Copy out the event at @next (known readable, not abandoned) and release its slot. */
+NS_INLINE int
+take_at(struct ns_consumer *c, void *dst, uint32_t len, int64_t next)
+{
+	copy_out(dst, nsi_ring_slot(c->ring, next), len);
+	count(&c->stats.events, 1);
+	nsi_consumer_release(c, next);
+	return NS_POLLER_PROCESSING;
 }
 
 /* The take of an event not yet known to be readable, or abandoned: look, step over, copy. */
@@ -390,10 +398,7 @@ take_slow(struct ns_consumer *c, void *dst, uint32_t len, int64_t next)
 		if (avail < next)
 			return state;
 	}
-	copy_out(dst, nsi_ring_slot(r, next), len);
-	count(&c->stats.events, 1);
-	nsi_consumer_release(c, next);
-	return NS_POLLER_PROCESSING;
+	return take_at(c, dst, len, next);
 }
 
 int
@@ -409,10 +414,7 @@ ns_poller_take(ns_poller *poller, void *dst, uint32_t len)
 	if (NS_UNLIKELY(c->pull.known < next ||
 			(r->producer == NS_PRODUCER_MULTI && nsi_mp_is_skipped(r, next))))
 		return take_slow(c, dst, len, next);
-	copy_out(dst, nsi_ring_slot(r, next), len);
-	count(&c->stats.events, 1);
-	nsi_consumer_release(c, next);
-	return NS_POLLER_PROCESSING;
+	return take_at(c, dst, len, next);
 }
 
 ns_consumer *

@@ -213,6 +213,7 @@ nsi_wait(const struct nsi_wait_cfg *cfg, struct nsi_signal *sig, const struct ns
 {
 	uint32_t spins = 0;
 	uint32_t yields = 0;
+	bool spun = false; /* sleeping kinds: the spin before the first sleep is over */
 	int64_t start = 0;
 	int64_t deadline = req->deadline_ns;
 
@@ -234,10 +235,11 @@ nsi_wait(const struct nsi_wait_cfg *cfg, struct nsi_signal *sig, const struct ns
 			 * running (more busy threads than cores): let it have the core now and
 			 * then. With a core per thread the yield returns at once (~0.6 us here).
 			 */
-			if (NS_UNLIKELY(++yields > NSI_SPIN_BEFORE_YIELD) &&
-			    (yields % NSI_SPIN_YIELD_EVERY) == 0)
+			++spins;
+			if (NS_UNLIKELY(spins > NSI_SPIN_BEFORE_YIELD) &&
+			    (spins % NSI_SPIN_YIELD_EVERY) == 0)
 				sched_yield();
-			if (deadline != 0 && (++spins % SPINS_PER_CLOCK_READ) == 0 &&
+			if (deadline != 0 && (spins % SPINS_PER_CLOCK_READ) == 0 &&
 			    nsi_clock_ns() >= deadline)
 				return -ETIMEDOUT;
 			break;
@@ -301,7 +303,7 @@ nsi_wait(const struct nsi_wait_cfg *cfg, struct nsi_signal *sig, const struct ns
 				start = nsi_clock_ns();
 				deadline = effective_deadline(cfg, req, start);
 			}
-			if (cfg->block_spin_ns != 0 && yields == 0) {
+			if (cfg->block_spin_ns != 0 && !spun) {
 				/* The spin before the first sleep: look again between pauses. */
 				if ((++spins % SPINS_PER_CLOCK_READ) != 0) {
 					nsi_cpu_relax();
@@ -313,7 +315,7 @@ nsi_wait(const struct nsi_wait_cfg *cfg, struct nsi_signal *sig, const struct ns
 					nsi_cpu_relax();
 					break;
 				}
-				yields = 1; /* spun: from now on, sleep */
+				spun = true; /* from now on, sleep */
 			}
 			if (deadline != 0 && nsi_clock_ns() >= deadline)
 				return -ETIMEDOUT;
