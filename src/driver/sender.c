@@ -84,6 +84,13 @@ nsi_sender_init(struct nsi_sender *s, struct nsi_log *log, nsi_send_fn send, voi
 	s->ctx = ctx;
 	s->position = nsi_log_tail_position(log);
 	s->limit = s->position; /* nothing until a receiver says how much it takes */
+	struct nsi_fc_params fp = p->fc;
+	if (fp.kind == 0) {
+		fp.kind = NSI_FC_MAX;
+		fp.timeout_ns = p->receiver_timeout_ns;
+	}
+	if (nsi_fc_init(&s->fc, &fp, s->position) != 0)
+		return -EINVAL;
 	s->last_send_ns = now_ns;
 	s->setup_due_ns = now_ns;
 	s->want_setup = true;
@@ -216,10 +223,13 @@ int
 nsi_sender_do_work(struct nsi_sender *s, int64_t now_ns)
 {
 	int work = 0;
-	if (s->connected && now_ns - s->last_sm_ns > s->p.receiver_timeout_ns) {
-		s->connected = false; /* the receiver went quiet: ask again */
-		s->want_setup = true;
-		s->setup_due_ns = now_ns;
+	if (s->fc.n > 0 && nsi_fc_expire(&s->fc, now_ns) > 0) {
+		s->limit = s->fc.limit;
+		if (s->connected && !nsi_fc_connected(&s->fc)) {
+			s->connected = false; /* the receivers went quiet: ask again */
+			s->want_setup = true;
+			s->setup_due_ns = now_ns;
+		}
 	}
 	if (s->want_setup && now_ns >= s->setup_due_ns) {
 		int rc = send_setup(s, now_ns);
@@ -317,8 +327,7 @@ nsi_sender_next_due(const struct nsi_sender *s, bool *watching)
 	int64_t due = s->last_send_ns + s->p.heartbeat_ns;
 	if (s->want_setup)
 		due = earlier(due, s->setup_due_ns);
-	if (s->connected)
-		due = earlier(due, s->last_sm_ns + s->p.receiver_timeout_ns + 1);
+	due = earlier(due, nsi_fc_next_due(&s->fc));
 	for (int i = 0; i < NSI_SENDER_RESENDS; i++)
 		if (s->resend[i].used)
 			due = earlier(due, s->resend[i].due_ns != 0 ? s->resend[i].due_ns
@@ -406,6 +415,13 @@ on_nak(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns)
 void
 nsi_sender_on_frame(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns)
 {
+	nsi_sender_on_control(s, f, NULL, now_ns);
+}
+
+void
+nsi_sender_on_control(struct nsi_sender *s, const struct nsi_frame *f,
+		      const struct nsi_udp_addr *from, int64_t now_ns)
+{
 	if (f->session_id != s->session_id || f->stream_id != s->stream_id)
 		return;
 	switch (f->type) {
@@ -416,12 +432,12 @@ nsi_sender_on_frame(struct nsi_sender *s, const struct nsi_frame *f, int64_t now
 		if (terms < 0)
 			return;
 		int64_t consumed = ((int64_t)terms << s->log->shift) + f->u.sm.term_offset;
-		int64_t limit = consumed + f->u.sm.window;
 		if (consumed > s->acked)
 			s->acked = consumed;
-		if (limit > s->limit)
-			s->limit = limit; /* an older, reordered one never lowers it */
-		s->connected = true;
+		s->limit = nsi_fc_on_status(&s->fc, f->u.sm.receiver_id, consumed, f->u.sm.window,
+					    f->u.sm.has_group_tag ? &f->u.sm.group_tag : NULL, from,
+					    now_ns);
+		s->connected = nsi_fc_connected(&s->fc);
 		s->last_sm_ns = now_ns;
 		s->receiver_id = f->u.sm.receiver_id;
 		if ((f->flags & NSI_SM_F_SEND_SETUP) != 0) {

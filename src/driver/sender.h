@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "driver/flowctl.h"
 #include "log/log.h"
 #include "net/wire.h"
 
@@ -50,6 +51,11 @@ struct nsi_sender_params {
 	int64_t nak_delay_ns;	     /* wait before serving a NAK (merges repeats) */
 	int64_t linger_ns;	     /* a range served is not served again within this */
 	int64_t receiver_timeout_ns; /* no status message for this long: not connected */
+	/*
+	 * Flow control (driver/flowctl.h); kind 0: max, forgetting receivers after
+	 * receiver_timeout_ns (unicast's).
+	 */
+	struct nsi_fc_params fc;
 };
 
 struct nsi_resend {
@@ -68,17 +74,18 @@ struct nsi_sender {
 	nsi_send_segments_fn send_segments; /* NULL: one datagram per call */
 	void *ctx;
 	int64_t position;	 /* the next byte to send */
-	int64_t limit;		 /* flow control: do not send at or past it */
+	int64_t limit;		 /* flow control: do not send at or past it (fc.limit) */
 	int64_t last_send_ns;	 /* data or heartbeat */
 	int64_t setup_due_ns;	 /* next setup while one is wanted */
-	int64_t last_sm_ns;	 /* last status message */
-	int64_t receiver_id;	 /* the receiver's, from its status messages */
+	int64_t last_sm_ns;	 /* last status message, from any receiver */
+	int64_t receiver_id;	 /* the receiver's of the last status message */
 	int64_t end_position;	 /* the stream ends here (closed and drained), or -1 */
 	int64_t acked;		 /* the highest consumption position a status message reported */
 	uint64_t eos_heartbeats; /* heartbeats sent with the end-of-stream flag */
 	int64_t clean;		 /* positions below it are zeroed (ours; copied to the metadata) */
 	bool want_setup;
-	bool connected;
+	bool connected; /* flow control counts enough receivers */
+	struct nsi_fc fc;
 	struct nsi_resend resend[NSI_SENDER_RESENDS];
 	struct {
 		uint64_t datagrams, bytes, heartbeats, setups, status_messages, naks, naks_ignored,
@@ -107,7 +114,13 @@ int nsi_sender_do_work(struct nsi_sender *s, int64_t now_ns);
  */
 int64_t nsi_sender_next_due(const struct nsi_sender *s, bool *watching);
 
-/* A control frame from the receiver: status message, NAK or RTT measurement. */
+/*
+ * A control frame from a receiver at @from (NULL: unknown): status message, NAK or RTT
+ * measurement.
+ */
+void nsi_sender_on_control(struct nsi_sender *s, const struct nsi_frame *f,
+			   const struct nsi_udp_addr *from, int64_t now_ns);
+/* The same from an unknown address. */
 void nsi_sender_on_frame(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns);
 
 /* The publication closed at @position: send up to it, then heartbeats with end of stream. */
