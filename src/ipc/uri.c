@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -76,6 +77,28 @@ parse_int32(const char *v, size_t n, int32_t *out)
 	if (x < INT32_MIN || x > INT32_MAX)
 		return false;
 	*out = (int32_t)x;
+	return true;
+}
+
+/* A signed 64-bit decimal integer, nothing else. */
+static bool
+parse_int64(const char *v, size_t n, int64_t *out)
+{
+	bool neg = n > 0 && v[0] == '-';
+	if (n == (size_t)neg || n - neg > 19)
+		return false;
+	uint64_t x = 0;
+	for (size_t i = neg; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		uint64_t d = (uint64_t)(v[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return false;
+		x = x * 10 + d;
+	}
+	if (x > (uint64_t)INT64_MAX + neg)
+		return false;
+	*out = neg ? (int64_t)(0 - x) : (int64_t)x;
 	return true;
 }
 
@@ -168,10 +191,114 @@ parse_addr(const char *v, size_t n, bool port_optional, bool prefix_allowed, str
 	return NULL;
 }
 
+/*
+ * fc=STRATEGY[,g:[TAG][/MIN]][,t:DURATION]. Fills @u; returns NULL or what is wrong (with
+ * @why a buffer for messages that quote).
+ */
+static const char *
+parse_fc(const char *v, size_t n, struct nsi_uri *u)
+{
+	size_t slen = strcspn(v, ",");
+	if (slen > n)
+		slen = n;
+	if (slen == 3 && memcmp(v, "max", 3) == 0)
+		u->fc = NSI_URI_FC_MAX;
+	else if (slen == 3 && memcmp(v, "min", 3) == 0)
+		u->fc = NSI_URI_FC_MIN;
+	else if (slen == 6 && memcmp(v, "tagged", 6) == 0)
+		u->fc = NSI_URI_FC_TAGGED;
+	else
+		return "unknown strategy (known: max, min, tagged)";
+	bool seen_g = false, seen_t = false;
+	for (size_t at = slen; at < n;) {
+		at++; /* ',' */
+		size_t olen = 0;
+		while (at + olen < n && v[at + olen] != ',')
+			olen++;
+		const char *o = v + at;
+		if (olen < 2 || o[1] != ':' || (o[0] != 'g' && o[0] != 't'))
+			return "options are g:TAG, g:TAG/MIN, g:/MIN and t:DURATION";
+		if (o[0] == 't') {
+			if (seen_t)
+				return "t: given twice";
+			seen_t = true;
+			if (!parse_duration(o + 2, olen - 2, &u->fc_timeout_ns) ||
+			    u->fc_timeout_ns <= 0 || u->fc_timeout_ns > INT64_C(3600000000000))
+				return "t: a duration from 1ns to 1h (500ms, 5s)";
+		} else {
+			if (seen_g)
+				return "g: given twice";
+			seen_g = true;
+			const char *g = o + 2;
+			size_t glen = olen - 2;
+			const char *slash = memchr(g, '/', glen);
+			size_t tlen = slash != NULL ? (size_t)(slash - g) : glen;
+			if (tlen > 0) {
+				if (!parse_int64(g, tlen, &u->fc_group_tag))
+					return "the group tag is not a 64-bit integer";
+				u->fc_has_group_tag = true;
+			} else if (slash == NULL) {
+				return "g: needs a tag, a /MIN or both";
+			}
+			if (slash != NULL) {
+				int64_t m;
+				if (!parse_size(slash + 1, glen - tlen - 1, false, &m) || m < 1 ||
+				    m > NSI_URI_GROUP_MAX)
+					return "the group size after '/' is not 1 "
+					       "to " NSI_URI_GROUP_MAX_S;
+				u->fc_group_min = (int32_t)m;
+			}
+		}
+		at += olen;
+	}
+	if (u->fc == NSI_URI_FC_TAGGED && !u->fc_has_group_tag)
+		return "tagged needs the group's tag (fc=tagged,g:TAG or g:TAG/MIN)";
+	if (u->fc == NSI_URI_FC_MAX && seen_g)
+		return "max follows the fastest receiver: g: applies to min and tagged";
+	return NULL;
+}
+
 static bool
 key_is(const char *p, size_t klen, const char *name)
 {
 	return strlen(name) == klen && memcmp(p, name, klen) == 0;
+}
+
+/*
+ * Whether the endpoint is a multicast group (a literal address) and, if so, one we can use:
+ * NULL, or what is wrong with it.
+ */
+static const char *
+multicast_check(struct nsi_uri *u)
+{
+	if (!u->endpoint.set)
+		return NULL;
+	uint8_t a[16];
+	if (inet_pton(AF_INET, u->endpoint.host, a) == 1) {
+		if ((a[0] & 0xf0) != 0xe0)
+			return NULL;
+		u->multicast = true;
+		if ((a[3] & 1) == 0)
+			return "a multicast group must end in an odd byte (its control address, "
+			       "for "
+			       "status messages and NAKs, is the next one)";
+		if (a[3] == 255)
+			return "a multicast group cannot end in 255 (its control address is the "
+			       "next "
+			       "one)";
+		return NULL;
+	}
+	if (inet_pton(AF_INET6, u->endpoint.host, a) != 1 || a[0] != 0xff)
+		return NULL;
+	u->multicast = true;
+	if ((a[15] & 1) == 0)
+		return "a multicast group must end in an odd byte (its control address, for status "
+		       "messages and NAKs, is the next one)";
+	if (a[15] == 255)
+		return "a multicast group cannot end in 255 (its control address is the next one)";
+	if ((a[1] & 0x0f) <= 2 && !u->interface.set)
+		return "an IPv6 group of interface- or link-local scope needs interface=";
+	return NULL;
 }
 
 int
@@ -192,8 +319,9 @@ nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 			    "URI \"%.40s\" does not start with \"ns:\" (or \"aeron:\")", s);
 	size_t mlen = strcspn(media, "?");
 	*u = (struct nsi_uri){ 0 };
-	u->endpoint.prefix = u->interface.prefix = -1;
-	u->nak_delay_ns = u->linger_ns = -1;
+	u->endpoint.prefix = u->interface.prefix = u->control.prefix = -1;
+	u->nak_delay_ns = u->linger_ns = u->fc_timeout_ns = -1;
+	u->fc_group_min = -1;
 	u->reliable = u->ttl = -1;
 	if (mlen == 3 && memcmp(media, "ipc", 3) == 0)
 		u->media = NSI_MEDIA_IPC;
@@ -218,14 +346,18 @@ nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 					    (int)plen, p);
 			size_t klen = (size_t)(eq - p), vlen = plen - klen - 1;
 			const char *v = eq + 1;
-			bool addr = key_is(p, klen, "endpoint") || key_is(p, klen, "interface");
+			bool addr = key_is(p, klen, "endpoint") || key_is(p, klen, "interface") ||
+				    key_is(p, klen, "control");
+			size_t vmax = addr		      ? NSI_URI_HOST_MAX + 16
+				      : key_is(p, klen, "fc") ? 2 * VALUE_MAX
+							      : VALUE_MAX;
 			if (vlen == 0)
 				return fail(err, err_len, "parameter \"%.*s\" has no value",
 					    (int)klen, p);
-			if (vlen > (addr ? NSI_URI_HOST_MAX + 16 : VALUE_MAX))
+			if (vlen > vmax)
 				return fail(err, err_len,
 					    "value of \"%.*s\" is longer than %d characters",
-					    (int)klen, p, addr ? NSI_URI_HOST_MAX + 16 : VALUE_MAX);
+					    (int)klen, p, (int)vmax);
 			int64_t x;
 			if (key_is(p, klen, "term-length")) {
 				if (seen_term)
@@ -269,15 +401,18 @@ nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 				   (addr || key_is(p, klen, "rcv-wnd") ||
 				    key_is(p, klen, "so-sndbuf") || key_is(p, klen, "so-rcvbuf") ||
 				    key_is(p, klen, "nak-delay") || key_is(p, klen, "linger") ||
-				    key_is(p, klen, "reliable") || key_is(p, klen, "ttl"))) {
+				    key_is(p, klen, "reliable") || key_is(p, klen, "ttl") ||
+				    key_is(p, klen, "control-mode") || key_is(p, klen, "fc") ||
+				    key_is(p, klen, "gtag"))) {
 				return fail(err, err_len, "%.*s applies to ns:udp only", (int)klen,
 					    p);
 			} else if (addr) {
-				bool ep = key_is(p, klen, "endpoint");
-				struct nsi_uri_addr *a = ep ? &u->endpoint : &u->interface;
+				bool ep = key_is(p, klen, "endpoint"),
+				     ifc = key_is(p, klen, "interface");
+				struct nsi_uri_addr *a = ep ? &u->endpoint : ifc ? &u->interface : &u->control;
 				if (a->set)
 					return fail(err, err_len, "%.*s given twice", (int)klen, p);
-				const char *why = parse_addr(v, vlen, !ep, !ep, a);
+				const char *why = parse_addr(v, vlen, ifc, ifc, a);
 				if (why != NULL) /* the value shortened: the reason must fit */
 					return fail(err, err_len, "%.*s \"%.*s%s\": %s", (int)klen,
 						    p, (int)(vlen > 40 ? 37 : vlen), v,
@@ -324,12 +459,38 @@ nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 					return fail(err, err_len, "ttl \"%.*s\": 0 to 255",
 						    (int)vlen, v);
 				u->ttl = (int32_t)x;
+			} else if (key_is(p, klen, "control-mode")) {
+				if (u->control_mode != 0)
+					return fail(err, err_len, "control-mode given twice");
+				if (vlen == 7 && memcmp(v, "dynamic", 7) == 0)
+					u->control_mode = NSI_URI_CONTROL_DYNAMIC;
+				else if (vlen == 6 && memcmp(v, "manual", 6) == 0)
+					u->control_mode = NSI_URI_CONTROL_MANUAL;
+				else
+					return fail(err, err_len,
+						    "control-mode \"%.*s\": dynamic or manual",
+						    (int)vlen, v);
+			} else if (key_is(p, klen, "fc")) {
+				if (u->fc != 0)
+					return fail(err, err_len, "fc given twice");
+				const char *why = parse_fc(v, vlen, u);
+				if (why != NULL)
+					return fail(err, err_len, "fc \"%.*s\": %s", (int)vlen, v,
+						    why);
+			} else if (key_is(p, klen, "gtag")) {
+				if (u->has_gtag)
+					return fail(err, err_len, "gtag given twice");
+				if (!parse_int64(v, vlen, &u->gtag))
+					return fail(err, err_len, "gtag \"%.*s\": a 64-bit integer",
+						    (int)vlen, v);
+				u->has_gtag = true;
 			} else {
 				return fail(err, err_len,
 					    udp ? "unknown parameter \"%.*s\" (known: endpoint, "
 						  "interface, term-length, mtu, session-id, "
 						  "max-message, rcv-wnd, so-sndbuf, so-rcvbuf, "
-						  "nak-delay, linger, reliable, ttl)"
+						  "nak-delay, linger, reliable, ttl, control, "
+						  "control-mode, fc, gtag)"
 						: "unknown parameter \"%.*s\" (known: term-length, "
 						  "mtu, "
 						  "session-id, max-message)",
@@ -340,8 +501,23 @@ nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len)
 			p += plen + 1;
 		}
 	}
-	if (udp && !u->endpoint.set)
-		return fail(err, err_len, "ns:udp needs endpoint=host:port");
+	if (udp && !u->endpoint.set && u->control_mode == 0)
+		return fail(
+			err, err_len,
+			"ns:udp needs endpoint=host:port (or control-mode= for multi-destination-"
+			"cast)");
+	if (u->control_mode == NSI_URI_CONTROL_DYNAMIC && !u->control.set)
+		return fail(err, err_len, "control-mode=dynamic needs control=host:port");
+	if (udp) {
+		const char *why = multicast_check(u);
+		if (why != NULL)
+			return fail(err, err_len, "endpoint %s: %s", u->endpoint.host, why);
+	}
+	if (u->fc != 0 && !u->multicast && u->control_mode == 0)
+		return fail(
+			err, err_len,
+			"fc applies to multicast endpoints and control-mode= (multi-destination-"
+			"cast) publications");
 	if (u->mtu != 0 && u->term_length != 0 && u->mtu > nsi_log_mtu_limit(u->term_length))
 		return fail(err, err_len, "mtu %d is more than term-length / 8", (int)u->mtu);
 	if (u->max_message != 0 && u->term_length != 0 &&
@@ -364,6 +540,23 @@ append(char *buf, size_t len, int *n, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A duration in the largest unit that keeps it exact (parse_duration caps the number). */
+static void
+append_duration(char *buf, size_t len, int *n, int64_t ns)
+{
+	static const struct {
+		int64_t mul;
+		const char *unit;
+	} units[] = { { 1000000000, "s" }, { 1000000, "ms" }, { 1000, "us" }, { 1, "ns" } };
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ns % units[i].mul == 0 || units[i].mul == 1) {
+			append(buf, len, n, "%lld%s", (long long)(ns / units[i].mul),
+			       units[i].unit);
+			return;
+		}
+	}
+}
+
 static void
 append_addr(char *buf, size_t len, int *n, char sep, const char *key, const struct nsi_uri_addr *a)
 {
@@ -384,10 +577,23 @@ nsi_uri_print(const struct nsi_uri *u, char *buf, size_t len)
 	const char next = udp ? '|' : '&';
 	append(buf, len, &n, udp ? "ns:udp" : "ns:ipc");
 	if (udp) {
-		append_addr(buf, len, &n, sep, "endpoint", &u->endpoint);
-		sep = next;
-		if (u->interface.set)
+		if (u->endpoint.set) {
+			append_addr(buf, len, &n, sep, "endpoint", &u->endpoint);
+			sep = next;
+		}
+		if (u->interface.set) {
 			append_addr(buf, len, &n, sep, "interface", &u->interface);
+			sep = next;
+		}
+		if (u->control.set) {
+			append_addr(buf, len, &n, sep, "control", &u->control);
+			sep = next;
+		}
+		if (u->control_mode != 0) {
+			append(buf, len, &n, "%ccontrol-mode=%s", sep,
+			       u->control_mode == NSI_URI_CONTROL_DYNAMIC ? "dynamic" : "manual");
+			sep = next;
+		}
 	}
 	if (u->term_length != 0) {
 		append(buf, len, &n, "%cterm-length=%d", sep, (int)u->term_length);
@@ -412,14 +618,35 @@ nsi_uri_print(const struct nsi_uri *u, char *buf, size_t len)
 			append(buf, len, &n, "%cso-sndbuf=%d", sep, (int)u->so_sndbuf);
 		if (u->so_rcvbuf != 0)
 			append(buf, len, &n, "%cso-rcvbuf=%d", sep, (int)u->so_rcvbuf);
-		if (u->nak_delay_ns >= 0)
-			append(buf, len, &n, "%cnak-delay=%lldns", sep, (long long)u->nak_delay_ns);
-		if (u->linger_ns >= 0)
-			append(buf, len, &n, "%clinger=%lldns", sep, (long long)u->linger_ns);
+		if (u->nak_delay_ns >= 0) {
+			append(buf, len, &n, "%cnak-delay=", sep);
+			append_duration(buf, len, &n, u->nak_delay_ns);
+		}
+		if (u->linger_ns >= 0) {
+			append(buf, len, &n, "%clinger=", sep);
+			append_duration(buf, len, &n, u->linger_ns);
+		}
 		if (u->reliable >= 0)
 			append(buf, len, &n, "%creliable=%s", sep, u->reliable ? "true" : "false");
 		if (u->ttl >= 0)
 			append(buf, len, &n, "%cttl=%d", sep, (int)u->ttl);
+		if (u->fc != 0) {
+			static const char *const names[] = { "", "max", "min", "tagged" };
+			append(buf, len, &n, "%cfc=%s", sep, names[u->fc & 3]);
+			if (u->fc_has_group_tag || u->fc_group_min >= 0) {
+				append(buf, len, &n, ",g:");
+				if (u->fc_has_group_tag)
+					append(buf, len, &n, "%lld", (long long)u->fc_group_tag);
+				if (u->fc_group_min >= 0)
+					append(buf, len, &n, "/%d", (int)u->fc_group_min);
+			}
+			if (u->fc_timeout_ns >= 0) {
+				append(buf, len, &n, ",t:");
+				append_duration(buf, len, &n, u->fc_timeout_ns);
+			}
+		}
+		if (u->has_gtag)
+			append(buf, len, &n, "%cgtag=%lld", sep, (long long)u->gtag);
 	}
 	return (size_t)n < len ? n : -ENOSPC;
 }

@@ -24,12 +24,28 @@
  *   nak-delay    0 to 1s; linger 0 to 1h (durations: a number with ns, us, ms or s)
  *   reliable     true or false (false: gaps become padding and a loss record, never a stall)
  *   ttl          0 to 255 (multicast)
+ *   control      host:port: a publication's control address (multi-destination-cast: its
+ *                receivers send status messages there), or what a subscription sends its
+ *                status messages to (a dynamic MDC publication's control address)
+ *   control-mode dynamic (receivers register by their status messages) or manual
+ *                (destinations added by the application); then endpoint is optional
+ *   fc           flow control of multicast and MDC publications: max, min or tagged, then
+ *                options ",g:TAG" (tagged: the group's tag; a 64-bit integer), "/MIN" after
+ *                it or ",g:/MIN" (receivers needed to count as connected), ",t:DURATION"
+ *                (a silent receiver is forgotten after it)
+ *   gtag         a subscription's group tag (a 64-bit integer), sent in its status messages
+ *
+ * A multicast endpoint (IPv4 224.0.0.0/4 or IPv6 ff00::/8, as a literal) must end in an odd
+ * byte: its control address (where receivers send status messages and NAKs) is the next
+ * one, as Aeron has it. An IPv6 group of link-local scope needs interface=.
  *
  * Keys may appear once. Errors name the bad part.
  */
 
-#define NSI_URI_MAX	 512
-#define NSI_URI_HOST_MAX 255
+#define NSI_URI_MAX	    512
+#define NSI_URI_HOST_MAX    255
+#define NSI_URI_GROUP_MAX   1024 /* fc's /MIN */
+#define NSI_URI_GROUP_MAX_S "1024"
 
 enum nsi_media { NSI_MEDIA_IPC = 1, NSI_MEDIA_UDP = 2 };
 
@@ -54,7 +70,21 @@ struct nsi_uri {
 	int64_t nak_delay_ns, linger_ns;       /* -1: the driver's default */
 	int32_t reliable;		       /* -1: default (true), 0, 1 */
 	int32_t ttl;			       /* -1: default */
+	struct nsi_uri_addr control;
+	int32_t control_mode; /* 0: none, NSI_URI_CONTROL_DYNAMIC or _MANUAL */
+	int32_t fc;	      /* 0: the default, or NSI_URI_FC_* */
+	int32_t fc_group_min; /* -1: none given */
+	int64_t fc_group_tag;
+	int64_t fc_timeout_ns; /* -1: the default */
+	int64_t gtag;
+	bool fc_has_group_tag;
+	bool has_gtag;
+	bool multicast; /* the endpoint is a multicast group (a literal address) */
 };
+
+enum { NSI_URI_CONTROL_DYNAMIC = 1, NSI_URI_CONTROL_MANUAL = 2 };
+/* The values of driver/flowctl.h's enum nsi_fc_kind. */
+enum { NSI_URI_FC_MAX = 1, NSI_URI_FC_MIN = 2, NSI_URI_FC_TAGGED = 3 };
 
 /* Parse @s. Returns 0, or -EINVAL with a message in @err (when not NULL). */
 int nsi_uri_parse(const char *s, struct nsi_uri *u, char *err, size_t err_len);

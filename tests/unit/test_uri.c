@@ -237,6 +237,110 @@ udp_uris(void **state)
 	assert_non_null(strstr(err, "longer than 255"));
 }
 
+/* Issue 19: multicast groups, multi-destination-cast, flow control and group tags. */
+static void
+multicast_and_mdc_uris(void **state)
+{
+	(void)state;
+	struct nsi_uri u, v;
+	char err[200] = "", buf[NSI_URI_MAX];
+	assert_int_equal(nsi_uri_parse("ns:udp?endpoint=239.1.2.3:40456|interface=192.168.0.0/24|"
+				       "ttl=4",
+				       &u, err, sizeof(err)),
+			 0);
+	assert_true(u.multicast);
+	assert_int_equal(u.fc, 0);
+	assert_int_equal(nsi_uri_parse("ns:udp?endpoint=10.0.0.2:1", &u, err, sizeof(err)), 0);
+	assert_false(u.multicast);
+	assert_int_equal(nsi_uri_parse("aeron:udp?endpoint=224.0.1.1:40456|fc=tagged,g:-7/3,t:2s|"
+				       "gtag=9223372036854775807",
+				       &u, err, sizeof(err)),
+			 0);
+	assert_int_equal(u.fc, NSI_URI_FC_TAGGED);
+	assert_true(u.fc_has_group_tag);
+	assert_true(u.fc_group_tag == -7);
+	assert_int_equal(u.fc_group_min, 3);
+	assert_true(u.fc_timeout_ns == INT64_C(2000000000));
+	assert_true(u.has_gtag && u.gtag == INT64_MAX);
+	assert_true(nsi_uri_print(&u, buf, sizeof(buf)) > 0);
+	assert_int_equal(nsi_uri_parse(buf, &v, err, sizeof(err)), 0);
+	assert_memory_equal(&u, &v, sizeof(u));
+
+	assert_int_equal(nsi_uri_parse("ns:udp?control=10.0.0.1:40457|control-mode=dynamic|fc=min",
+				       &u, err, sizeof(err)),
+			 0);
+	assert_false(u.endpoint.set);
+	assert_int_equal(u.control_mode, NSI_URI_CONTROL_DYNAMIC);
+	assert_string_equal(u.control.host, "10.0.0.1");
+	assert_int_equal(u.control.port, 40457);
+	assert_int_equal(u.fc, NSI_URI_FC_MIN);
+	assert_int_equal(u.fc_group_min, -1);
+	assert_true(nsi_uri_print(&u, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "ns:udp?control=10.0.0.1:40457|control-mode=dynamic|fc=min");
+
+	static const char *const good[] = {
+		"ns:udp?control-mode=manual",
+		"ns:udp?control-mode=manual|fc=min,g:/2",
+		"ns:udp?endpoint=10.0.0.2:40456|control=10.0.0.1:40457|gtag=-1",
+		"ns:udp?endpoint=[ff0e::1:3]:40456|fc=max,t:500ms",
+		"ns:udp?endpoint=[ff02::5]:40456|interface=[fe80::1]",
+		"ns:udp?endpoint=239.255.255.253:1|fc=min,t:3600s",
+		/* Printed in nanoseconds, an hour's linger did not parse back (over 2^40). */
+		"ns:udp?endpoint=h:1|linger=3600s|nak-delay=1500us",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (nsi_uri_parse(good[i], &u, err, sizeof(err)) != 0)
+			fail_msg("\"%s\": %s", good[i], err);
+		assert_true(nsi_uri_print(&u, buf, sizeof(buf)) > 0);
+		assert_int_equal(nsi_uri_parse(buf, &v, err, sizeof(err)), 0);
+		assert_memory_equal(&u, &v, sizeof(u));
+	}
+
+	static const struct {
+		const char *s;
+		const char *says;
+	} bad[] = {
+		{ "ns:udp?endpoint=239.1.2.4:40456", "must end in an odd byte" },
+		{ "ns:udp?endpoint=239.1.2.255:40456", "cannot end in 255" },
+		{ "ns:udp?endpoint=[ff0e::2]:40456", "must end in an odd byte" },
+		{ "ns:udp?endpoint=[ff02::5]:40456", "link-local scope needs interface=" },
+		{ "ns:udp?endpoint=10.0.0.2:1|fc=min", "fc applies to multicast endpoints" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=fastest", "fc \"fastest\": unknown strategy" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=tagged", "tagged needs the group's tag" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=tagged,g:x1", "not a 64-bit integer" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=tagged,g:9223372036854775808", "not a 64-bit" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=tagged,g:1/0",
+		  "group size after '/' is not 1 to" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=tagged,g:1/x", "group size after '/'" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=min,g:", "g: needs a tag, a /MIN or both" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=min,g:1,g:2", "g: given twice" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=min,t:0", "t: a duration from 1ns to 1h" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=min,t:2h", "t: a duration" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=min,x:1", "options are g:TAG" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=min,", "options are g:TAG" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=max,g:1", "g: applies to min and tagged" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=max|fc=min", "fc given twice" },
+		{ "ns:udp?endpoint=h:1|gtag=1.5", "gtag \"1.5\": a 64-bit integer" },
+		{ "ns:udp?endpoint=h:1|gtag=", "has no value" },
+		{ "ns:udp?endpoint=h:1|gtag=1|gtag=1", "gtag given twice" },
+		{ "ns:udp?control-mode=dynamic", "control-mode=dynamic needs control=host:port" },
+		{ "ns:udp?control-mode=auto|control=h:1",
+		  "control-mode \"auto\": dynamic or manual" },
+		{ "ns:udp?control=h:1", "needs endpoint=host:port (or control-mode=" },
+		{ "ns:udp?endpoint=h:1|control=h", "control \"h\": no port" },
+		{ "ns:udp?endpoint=h:1|control=h:1/8", "the port is not a number" },
+		{ "ns:ipc?fc=min", "fc applies to ns:udp only" },
+		{ "ns:ipc?gtag=1", "gtag applies to ns:udp only" },
+		{ "ns:ipc?control=h:1", "control applies to ns:udp only" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(nsi_uri_parse(bad[i].s, &u, err, sizeof(err)), -EINVAL);
+		if (strstr(err, bad[i].says) == NULL)
+			fail_msg("\"%s\": got \"%s\", wanted \"%s\"", bad[i].s, err, bad[i].says);
+	}
+}
+
 int
 main(void)
 {
@@ -244,6 +348,7 @@ main(void)
 		cmocka_unit_test(good_uris_parse_and_round_trip),
 		cmocka_unit_test(bad_uris_name_the_bad_part),
 		cmocka_unit_test(udp_uris),
+		cmocka_unit_test(multicast_and_mdc_uris),
 	};
 	return cmocka_run_group_tests_name("uri", tests, NULL, NULL);
 }
