@@ -222,7 +222,10 @@ NS_API int ns_publication_close(ns_publication *pub);
  * Offer one message of @p len bytes (up to ns_publication_max_message()).
  *
  * Returns the stream position after the message (> 0), or NS_NOT_CONNECTED (no subscriber;
- * over ns:udp: no receiver has answered within the last 2 s), NS_BACK_PRESSURED,
+ * over ns:udp: no receiver has answered within the last 2 s, or on a multicast channel
+ * fewer receivers than its flow control asks for within its receiver timeout, 5 s by
+ * default), NS_BACK_PRESSURED (over ns:udp also: the receivers flow control follows are a
+ * window behind),
  * NS_ADMIN_ACTION, NS_PUBLICATION_CLOSED, NS_MAX_POSITION_EXCEEDED, NS_LOG_CORRUPT,
  * NS_EDRIVER_TIMEOUT (none of which sent anything), -EMSGSIZE (too long), -EINVAL (NULL).
  * Over ns:udp, while the network thread of a driver embedded in this process sleeps, an offer

@@ -293,6 +293,15 @@ refresh_limit(ns_publication *p, int64_t position)
 		return 0;
 	if (nsi_client_driver_dead(p->client))
 		return NS_EDRIVER_TIMEOUT;
+	/*
+	 * A network log's limit is its driver's alone (it follows the receivers): not there
+	 * yet is back pressure. (The local subscribers' scan below would find none, and said
+	 * "not connected" of a connected publication whose receivers were behind.)
+	 */
+	if (p->log.driver_managed) {
+		count_back_pressure(p);
+		return NS_BACK_PRESSURED;
+	}
 	uint32_t expected = 0;
 	if (!nsi_cas_acq_rel_u32((uint32_t *)&m->limit_lock, &expected, (uint32_t)p->pid) &&
 	    (!lock_holder_gone(p, (int32_t)expected) ||

@@ -98,8 +98,13 @@ nsi_image_rx_insert(struct nsi_image_rx *im, const struct nsi_frame *f, int64_t 
 		return NSI_RX_REFUSED;
 	}
 	int64_t p = nsi_image_rx_position(im, f->u.data.term_id, f->u.data.term_offset);
-	/* Never past the window: the slowest subscriber's position (at most rebuild) + window. */
-	int64_t limit = (slowest < im->rebuild ? slowest : im->rebuild) + im->window;
+	/*
+	 * Never more than a term past the slowest subscriber's position (at most rebuild): more
+	 * than the window we advertise, since a sender following a faster receiver (multicast,
+	 * fc=max) runs past a slower one's window; what the log can hold without writing where
+	 * a subscriber may still read is a term (see the cleaning below).
+	 */
+	int64_t limit = (slowest < im->rebuild ? slowest : im->rebuild) + log->term_length;
 	if (p < 0) {
 		im->stats.out_of_window++;
 		return NSI_RX_OUT_OF_WINDOW;
@@ -136,7 +141,7 @@ nsi_image_rx_insert(struct nsi_image_rx *im, const struct nsi_frame *f, int64_t 
 	 * Keep the partition after the one being written clean, as IPC publishers do: a reader
 	 * that finishes this term finds zeros there, not what the partition held three terms
 	 * ago. Safe: writing term k means the slowest reader is past the start of term k - 1
-	 * (the window is at most half a term), so nobody reads term k - 2 any more.
+	 * (nothing is accepted a term or more past it), so nobody reads term k - 2 any more.
 	 */
 	int64_t term = (p >> log->shift) + 1;
 	while (im->clean_term < term) {

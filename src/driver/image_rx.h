@@ -18,9 +18,10 @@
  * position any frame or heartbeat announced. Between them are gaps: nsi_image_rx_gaps() lists
  * every gap (not only the first), each within one term, for the NAKs.
  *
- * Frames are accepted only inside the window: from rebuild up to the slowest subscriber's
- * position plus the window (at most half a term), so a term's partition is never written
- * while a subscriber may still read what it held three terms ago; the receiver keeps the
+ * Frames are accepted from rebuild up to a term past the slowest subscriber's position (the
+ * window, at most half a term, is what status messages advertise; a sender that follows a
+ * faster receiver may run past it), so a term's partition is never written while a
+ * subscriber may still read what it held three terms ago; the receiver keeps the
  * partition after the one it writes zeroed, so readers stop there instead of reading a
  * leftover.
  *
@@ -29,7 +30,7 @@
 struct nsi_image_rx {
 	struct nsi_log *log;
 	int32_t session_id, stream_id;
-	int32_t window;	    /* bytes accepted beyond the slowest subscriber */
+	int32_t window;	    /* bytes advertised beyond the slowest subscriber */
 	int64_t rebuild;    /* contiguous up to here */
 	int64_t hwm;	    /* highest position announced */
 	int64_t eos;	    /* end of stream the sender announced, or -1 */

@@ -169,6 +169,10 @@ set_counter(struct nsi_driver *d, int32_t id, int64_t v)
 		nsi_store_release_i64(c, v);
 }
 
+_Static_assert((int)NSI_URI_FC_MAX == (int)NSI_FC_MAX && (int)NSI_URI_FC_MIN == (int)NSI_FC_MIN &&
+		       (int)NSI_URI_FC_TAGGED == (int)NSI_FC_TAGGED,
+	       "the URI's fc values are flow control's kinds");
+
 static int
 pub_send(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -192,22 +196,59 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 	if (n == NULL)
 		return -ENOMEM;
 	n->sock.fd = -1;
-	int rc = nsi_udp_resolve(u->endpoint.host, u->endpoint.port, &n->dest, err, err_len);
-	struct nsi_udp_addr local;
-	if (rc == 0) {
+	int rc = 0;
+	if (u->control_mode != 0) {
+		snprintf(err, err_len,
+			 "control-mode=%s: multi-destination-cast publications are not "
+			 "implemented yet",
+			 u->control_mode == NSI_URI_CONTROL_DYNAMIC ? "dynamic" : "manual");
+		rc = -EOPNOTSUPP;
+	}
+	if (rc == 0)
+		rc = nsi_udp_resolve(u->endpoint.host, u->endpoint.port, &n->dest, err, err_len);
+	bool group = rc == 0 && nsi_udp_is_multicast(&n->dest);
+	if (rc == 0 && group) {
+		/* Data to the group; status messages and NAKs come to its control address. */
+		struct nsi_udp_addr control;
+		struct nsi_udp_iface ifc, *pick = NULL;
+		rc = nsi_udp_multicast_control(&n->dest, &control);
+		if (rc != 0)
+			snprintf(err, err_len, "%s: a multicast group must end in an odd byte",
+				 u->endpoint.host);
+		if (rc == 0 && u->interface.set) {
+			rc = nsi_udp_find_iface(u->interface.host, u->interface.prefix,
+						n->dest.ss.ss_family, &ifc, err, err_len);
+			pick = &ifc;
+		}
+		if (rc == 0)
+			rc = nsi_udp_open_multicast(&n->sock, &control, pick, u->ttl, u->so_sndbuf,
+						    u->so_rcvbuf, err, err_len);
+	} else if (rc == 0) {
+		struct nsi_udp_addr local;
 		const char *any = n->dest.ss.ss_family == AF_INET6 ? "::" : "0.0.0.0";
 		rc = nsi_udp_resolve(u->interface.set ? u->interface.host : any,
 				     u->interface.set ? u->interface.port : 0, &local, err,
 				     err_len);
+		if (rc == 0)
+			rc = nsi_udp_open(&n->sock, &local, u->so_sndbuf, u->so_rcvbuf, err,
+					  err_len);
 	}
-	if (rc == 0)
-		rc = nsi_udp_open(&n->sock, &local, u->so_sndbuf, u->so_rcvbuf, err, err_len);
 	struct nsi_sender_params sp = {
 		.heartbeat_ns = 100 * MS,
 		.nak_delay_ns = u->nak_delay_ns >= 0 ? u->nak_delay_ns : 0,
 		.linger_ns = u->linger_ns >= 0 ? u->linger_ns : 8 * MS,
 		.receiver_timeout_ns = 2000 * MS,
 	};
+	if (group || u->fc != 0) {
+		/* Receivers come and go: max by default, each forgotten after 5 s of silence. */
+		sp.fc = (struct nsi_fc_params){
+			.kind = u->fc != 0 ? u->fc : NSI_FC_MAX,
+			.timeout_ns = u->fc_timeout_ns > 0 ? u->fc_timeout_ns : 5000 * MS,
+			.group_tag = u->fc_group_tag,
+			.group_min = u->fc_group_min > 0 ? u->fc_group_min : 0,
+		};
+		sp.receiver_timeout_ns = sp.fc.timeout_ns;
+	}
 	if (rc == 0)
 		rc = nsi_sender_init(&n->sender, &p->lf.log, pub_send, n, &sp, nsi_drv_now(d));
 	if (rc == 0)
@@ -295,12 +336,11 @@ struct pub_rx {
 static void
 pub_deliver(void *ctx, const uint8_t *buf, size_t len, const struct nsi_udp_addr *from)
 {
-	(void)from;
 	struct pub_rx *x = ctx;
 	size_t off = 0;
 	struct nsi_frame f;
 	while (nsi_wire_next(buf, len, &off, &f) == 1)
-		nsi_sender_on_frame(x->s, &f, x->now);
+		nsi_sender_on_control(x->s, &f, from, x->now);
 }
 
 static int sender_work(struct nsi_driver *d, struct drv_net_pub *n, const char *name, int64_t now);
@@ -361,7 +401,7 @@ ep_send(void *ctx, const struct nsi_udp_addr *to, const uint8_t *buf, size_t len
 {
 	struct drv_endpoint *ep = ctx;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	return nsi_udp_send(&ep->sock, to, &iov, 1);
+	return nsi_udp_send(&ep->sock, ep->has_control ? &ep->control : to, &iov, 1);
 }
 
 static struct nsi_log *
@@ -467,6 +507,16 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 					 u->reliable == 0 ? "true" : "false");
 				return NULL;
 			}
+			struct drv_endpoint *e = d->endpoints.v[i];
+			if (e->rcv.p.has_group_tag != u->has_gtag ||
+			    (u->has_gtag && e->rcv.p.group_tag != u->gtag)) {
+				*rc = -EINVAL;
+				snprintf(err, err_len,
+					 "gtag: the endpoint %s is already subscribed with another "
+					 "group tag (one receiver per endpoint)",
+					 key);
+				return NULL;
+			}
 			d->endpoints.v[i]->refs++;
 			return d->endpoints.v[i];
 		}
@@ -492,8 +542,33 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 	*rc = nsi_udp_resolve(u->endpoint.host, u->endpoint.port, &bind_to, err, err_len);
 	/* Ask for room for a full window in the kernel; it may grant less (net.core.rmem_max). */
 	int32_t want_rcvbuf = u->so_rcvbuf > 0 ? u->so_rcvbuf : 2 << 20;
-	if (*rc == 0)
+	if (*rc == 0 && nsi_udp_is_multicast(&bind_to)) {
+		/* A member of the group; control frames to its control address. */
+		struct nsi_udp_iface ifc, *pick = NULL;
+		*rc = nsi_udp_multicast_control(&bind_to, &ep->control);
+		if (*rc != 0)
+			snprintf(err, err_len, "%s: a multicast group must end in an odd byte",
+				 u->endpoint.host);
+		if (*rc == 0 && u->interface.set) {
+			*rc = nsi_udp_find_iface(u->interface.host, u->interface.prefix,
+						 bind_to.ss.ss_family, &ifc, err, err_len);
+			pick = &ifc;
+		}
+		if (*rc == 0)
+			*rc = nsi_udp_open_multicast(&ep->sock, &bind_to, pick, u->ttl,
+						     u->so_sndbuf, want_rcvbuf, err, err_len);
+		ep->has_control = *rc == 0;
+	} else if (*rc == 0) {
 		*rc = nsi_udp_open(&ep->sock, &bind_to, u->so_sndbuf, want_rcvbuf, err, err_len);
+		/* control=: a dynamic MDC publication learns of us from our status messages. */
+		if (*rc == 0 && u->control.set) {
+			*rc = nsi_udp_resolve(u->control.host, u->control.port, &ep->control, err,
+					      err_len);
+			ep->has_control = *rc == 0;
+			if (*rc != 0)
+				nsi_udp_close(&ep->sock);
+		}
+	}
 	if (*rc != 0) {
 		free(buf);
 		free(ep);
@@ -523,6 +598,8 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 		.liveness_ns = 10000 * MS,
 		.receiver_id = (int64_t)((uint64_t)nsi_drv_random(d) << 32 | nsi_drv_random(d)),
 		.unreliable = u->reliable == 0,
+		.group_tag = u->gtag,
+		.has_group_tag = u->has_gtag,
 	};
 	nsi_receiver_init(&ep->rcv, &ops, ep, &rp);
 	for (int i = 0; i < DRV_EP_BATCH; i++)

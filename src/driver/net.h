@@ -66,9 +66,11 @@ struct drv_endpoint {
 	char key[DRV_CHANNEL_MAX];
 	struct nsi_udp_socket sock;
 	struct nsi_receiver rcv;
-	int refs;	       /* subscriptions on it */
-	struct drv_loss *loss; /* test only, NULL normally */
-	uint8_t *buf;	       /* DRV_EP_BATCH datagrams of NSI_WIRE_MAX_DGRAM + 1 bytes */
+	struct nsi_udp_addr control; /* with has_control: where every control frame goes */
+	bool has_control;	     /* (a multicast group's control address, or control=) */
+	int refs;		     /* subscriptions on it */
+	struct drv_loss *loss;	     /* test only, NULL normally */
+	uint8_t *buf;		     /* DRV_EP_BATCH datagrams of NSI_WIRE_MAX_DGRAM + 1 bytes */
 	struct nsi_udp_dgram dg[DRV_EP_BATCH];
 };
 

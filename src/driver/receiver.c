@@ -64,6 +64,8 @@ send_sm(struct nsi_receiver *r, const struct nsi_udp_addr *to, int32_t session, 
 	sm.u.sm.term_offset = term_offset;
 	sm.u.sm.window = window;
 	sm.u.sm.receiver_id = r->p.receiver_id;
+	sm.u.sm.has_group_tag = r->p.has_group_tag;
+	sm.u.sm.group_tag = r->p.group_tag;
 	size_t n = nsi_wire_put_sm(r->scratch, sizeof(r->scratch), &sm);
 	int rc = r->ops.send(r->ctx, to, r->scratch, n);
 	if (rc > 0)
@@ -182,7 +184,14 @@ nsi_receiver_on_datagram(struct nsi_receiver *r, const uint8_t *buf, size_t len,
 			/* Only from the image's own source: a stranger cannot end it. */
 			struct nsi_rimage *im = find(r, &f, from);
 			r->stats.errors++;
-			if (im != NULL && im->ended == NSI_IMAGE_LIVE)
+			/*
+			 * "No longer held" carries the position from which the sender holds data
+			 * (in the group tag's field): on a group every receiver hears it, and only
+			 * one still missing data before that position has lost any.
+			 */
+			bool ours = f.u.err.code != NSI_ERR_CODE_NOT_HELD ||
+				    (im != NULL && im->rx.rebuild < f.u.err.group_tag);
+			if (im != NULL && im->ended == NSI_IMAGE_LIVE && ours)
 				im->ended = NSI_IMAGE_LOST;
 			break;
 		}

@@ -78,7 +78,9 @@ struct nsi_receiver_params {
 	int64_t nak_retry_ns; /* and is NAKed again this often while it stays */
 	int64_t liveness_ns;  /* a source silent this long: its image ends */
 	int64_t receiver_id;  /* ours, in every status message */
-	bool unreliable;      /* reliable=false: gaps are padded over after the NAK delay, never
+	int64_t group_tag;    /* with has_group_tag: in every status message (gtag=) */
+	bool has_group_tag;
+	bool unreliable; /* reliable=false: gaps are padded over after the NAK delay, never
 				 NAKed (and reported as loss) */
 };
 

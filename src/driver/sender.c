@@ -347,15 +347,28 @@ nsi_sender_next_due(const struct nsi_sender *s, bool *watching)
  * interval, so NAKs cannot make it send more than it is asked once.
  */
 static void
-not_held(struct nsi_sender *s, int64_t from, int64_t now_ns)
+not_held(struct nsi_sender *s, int64_t from, const struct nsi_udp_addr *naker, int64_t now_ns)
 {
 	if (s->stats.errors_sent > 0 && now_ns - s->last_error_ns < s->p.heartbeat_ns)
 		return;
+	/*
+	 * On a group every receiver hears it: the group tag field carries the position from
+	 * which we hold data, and only a receiver still missing something before it ends its
+	 * image. The receiver id names the one that asked when we know it (NAKs carry none: the
+	 * one whose status messages come from the NAK's address; receivers of one machine may
+	 * share it), for whoever reads the traffic.
+	 */
+	int64_t id = 0;
+	for (int i = 0; i < s->fc.n && id == 0 && naker != NULL; i++)
+		if (s->fc.r[i].from.len == naker->len &&
+		    memcmp(&s->fc.r[i].from.ss, &naker->ss, naker->len) == 0)
+			id = s->fc.r[i].id;
 	char text[96];
 	int n = snprintf(text, sizeof(text), "data at position %lld is no longer held",
 			 (long long)from);
 	struct nsi_frame e = { .session_id = s->session_id, .stream_id = s->stream_id };
-	e.u.err.receiver_id = s->receiver_id;
+	e.u.err.receiver_id = id;
+	e.u.err.group_tag = held_from(s); /* without NSI_ERR_F_GROUP_TAG: our position */
 	e.u.err.code = NSI_ERR_CODE_NOT_HELD;
 	e.u.err.text = text;
 	e.u.err.text_length = (uint32_t)n;
@@ -368,7 +381,8 @@ not_held(struct nsi_sender *s, int64_t from, int64_t now_ns)
 }
 
 static void
-on_nak(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns)
+on_nak(struct nsi_sender *s, const struct nsi_frame *f, const struct nsi_udp_addr *naker,
+       int64_t now_ns)
 {
 	s->stats.naks++;
 	int32_t terms = (int32_t)((uint32_t)f->u.nak.term_id - (uint32_t)s->log->initial_term_id);
@@ -379,7 +393,7 @@ on_nak(struct nsi_sender *s, const struct nsi_frame *f, int64_t now_ns)
 	    from >= s->position) {
 		s->stats.naks_ignored++;
 		if (from >= 0 && from < held_from(s) && f->u.nak.term_offset < s->log->term_length)
-			not_held(s, from, now_ns);
+			not_held(s, from, naker, now_ns);
 		return;
 	}
 	if (f->u.nak.term_offset + len > s->log->term_length)
@@ -449,7 +463,7 @@ nsi_sender_on_control(struct nsi_sender *s, const struct nsi_frame *f,
 		return;
 	}
 	case NSI_FRAME_NAK:
-		on_nak(s, f, now_ns);
+		on_nak(s, f, from, now_ns);
 		return;
 	case NSI_FRAME_RTT: {
 		if ((f->flags & NSI_RTTM_F_REPLY) == 0)

@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -166,6 +168,215 @@ nsi_udp_open(struct nsi_udp_socket *s, const struct nsi_udp_addr *bind_to, int32
 	}
 	s->fd = fd;
 	return 0;
+}
+
+bool
+nsi_udp_is_multicast(const struct nsi_udp_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr) >> 28) == 0xe;
+	if (a->ss.ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr[0] == 0xff;
+	return false;
+}
+
+int
+nsi_udp_multicast_control(const struct nsi_udp_addr *group, struct nsi_udp_addr *control)
+{
+	if (!nsi_udp_is_multicast(group))
+		return -EINVAL;
+	*control = *group;
+	uint8_t *last = group->ss.ss_family == AF_INET
+				? (uint8_t *)&((struct sockaddr_in *)&control->ss)->sin_addr + 3
+				: &((struct sockaddr_in6 *)&control->ss)->sin6_addr.s6_addr[15];
+	if ((*last & 1) == 0 || *last == 255)
+		return -EINVAL;
+	(*last)++;
+	return 0;
+}
+
+/* Whether @a is in @net/@prefix (same family). */
+static bool
+in_subnet(const struct sockaddr *a, const struct nsi_udp_addr *net, int prefix)
+{
+	const uint8_t *x, *y;
+	int bits;
+	if (a->sa_family == AF_INET) {
+		x = (const uint8_t *)&((const struct sockaddr_in *)(const void *)a)->sin_addr;
+		y = (const uint8_t *)&((const struct sockaddr_in *)&net->ss)->sin_addr;
+		bits = 32;
+	} else {
+		x = ((const struct sockaddr_in6 *)(const void *)a)->sin6_addr.s6_addr;
+		y = ((const struct sockaddr_in6 *)&net->ss)->sin6_addr.s6_addr;
+		bits = 128;
+	}
+	if (prefix < 0 || prefix > bits)
+		prefix = bits;
+	for (int i = 0; i < prefix; i++) {
+		uint8_t m = (uint8_t)(0x80u >> (i % 8));
+		if ((x[i / 8] & m) != (y[i / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+int
+nsi_udp_find_iface(const char *host, int prefix, int family, struct nsi_udp_iface *out, char *err,
+		   size_t err_len)
+{
+	struct nsi_udp_addr net;
+	memset(out, 0, sizeof(*out));
+	int rc = nsi_udp_resolve(host, 0, &net, err, err_len);
+	if (rc != 0)
+		return rc;
+	if (net.ss.ss_family != family)
+		return fail(err, err_len, -EINVAL, "interface %s is not of the group's family",
+			    host);
+	struct ifaddrs *all = NULL;
+	if (getifaddrs(&all) != 0)
+		return fail(err, err_len, -errno, "cannot list the interfaces: %s",
+			    strerror(errno));
+	char seen[160] = "";
+	size_t used = 0;
+	for (const struct ifaddrs *i = all; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != family)
+			continue;
+		if (in_subnet(i->ifa_addr, &net, prefix)) {
+			out->index = (int)if_nametoindex(i->ifa_name);
+			out->addr.len = family == AF_INET ? sizeof(struct sockaddr_in)
+							  : sizeof(struct sockaddr_in6);
+			memcpy(&out->addr.ss, i->ifa_addr, out->addr.len);
+			freeifaddrs(all);
+			return out->index > 0 ? 0
+					      : fail(err, err_len, -ENODEV,
+						     "interface of %s has no index", host);
+		}
+		char a[INET6_ADDRSTRLEN] = "?";
+		inet_ntop(family,
+			  family == AF_INET
+				  ? (const void *)&(
+					    (const struct sockaddr_in *)(const void *)i->ifa_addr)
+					    ->sin_addr
+				  : (const void *)&(
+					    (const struct sockaddr_in6 *)(const void *)i->ifa_addr)
+					    ->sin6_addr,
+			  a, sizeof(a));
+		int n = snprintf(seen + used, sizeof(seen) - used, "%s%s %s", used ? ", " : "",
+				 i->ifa_name, a);
+		if (n > 0 && (size_t)n < sizeof(seen) - used)
+			used += (size_t)n;
+	}
+	freeifaddrs(all);
+	return fail(err, err_len, -ENODEV,
+		    "no local interface has %s %s%s%d (this machine has: %s)",
+		    prefix >= 0 ? "an address in" : "the address", host, prefix >= 0 ? "/" : "",
+		    prefix >= 0 ? prefix : 0, used ? seen : "none");
+}
+
+/* The interface the routing table picks for @group (a UDP connect looks it up). */
+static int
+routed_iface(const struct nsi_udp_addr *group, struct nsi_udp_iface *out)
+{
+	int fd = socket(group->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int rc = connect(fd, (const struct sockaddr *)&group->ss, group->len) == 0 ? 0 : -errno;
+	close(fd);
+	memset(out, 0, sizeof(*out)); /* index 0: the kernel's choice */
+	return rc;
+}
+
+int
+nsi_udp_open_multicast(struct nsi_udp_socket *s, const struct nsi_udp_addr *group,
+		       const struct nsi_udp_iface *iface, int ttl, int32_t sndbuf, int32_t rcvbuf,
+		       char *err, size_t err_len)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	char where[80];
+	nsi_udp_addr_str(group, where, sizeof(where));
+	if (!nsi_udp_is_multicast(group))
+		return fail(err, err_len, -EINVAL, "%s is not a multicast group", where);
+	struct nsi_udp_iface routed;
+	if (iface == NULL) {
+		int rc = routed_iface(group, &routed);
+		if (rc != 0)
+			return fail(err, err_len, rc,
+				    "no route to the multicast group %s (%s): give interface=",
+				    where, strerror(-rc));
+		iface = &routed;
+	}
+	bool v4 = group->ss.ss_family == AF_INET;
+	int fd = socket(group->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(err, err_len, -errno, "cannot make a UDP socket: %s", strerror(errno));
+	int one = 1, zero = 0, rc = 0;
+	const char *what = "SO_REUSEADDR";
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+		goto failed;
+	if (sndbuf > 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (rcvbuf > 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	s->sndbuf_asked = sndbuf;
+	s->rcvbuf_asked = rcvbuf;
+	s->sndbuf_granted = granted(fd, SO_SNDBUF);
+	s->rcvbuf_granted = granted(fd, SO_RCVBUF);
+	what = "bind";
+	if (bind(fd, (const struct sockaddr *)&group->ss, group->len) != 0)
+		goto failed;
+	if (v4) {
+		struct ip_mreqn m = { .imr_multiaddr =
+					      ((const struct sockaddr_in *)&group->ss)->sin_addr,
+				      .imr_ifindex = iface->index };
+		if (iface->addr.len > 0)
+			m.imr_address = ((const struct sockaddr_in *)&iface->addr.ss)->sin_addr;
+		what = "joining the group";
+		if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof(m)) != 0)
+			goto failed;
+		what = "IP_MULTICAST_IF";
+		if (iface->index > 0 &&
+		    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof(m)) != 0)
+			goto failed;
+		what = "IP_MULTICAST_TTL";
+		if (ttl >= 0 &&
+		    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) != 0)
+			goto failed;
+		(void)setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof(one));
+		/* Only the groups this socket joined, not every group of the machine. */
+		(void)setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
+	} else {
+		struct ipv6_mreq m = { .ipv6mr_multiaddr =
+					       ((const struct sockaddr_in6 *)&group->ss)->sin6_addr,
+				       .ipv6mr_interface = (unsigned)iface->index };
+		what = "joining the group";
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof(m)) != 0)
+			goto failed;
+		what = "IPV6_MULTICAST_IF";
+		if (iface->index > 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF,
+						   &iface->index, sizeof(iface->index)) != 0)
+			goto failed;
+		what = "IPV6_MULTICAST_HOPS";
+		if (ttl >= 0 &&
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl, sizeof(ttl)) != 0)
+			goto failed;
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &one, sizeof(one));
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero, sizeof(zero));
+	}
+	s->fd = fd;
+	s->family = group->ss.ss_family;
+	int seg = 1024;
+	s->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) == 0;
+	if (s->gso) {
+		seg = 0;
+		(void)setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg));
+	}
+	return 0;
+failed:
+	rc = -errno;
+	close(fd);
+	return fail(err, err_len, rc, "multicast group %s: %s failed: %s", where, what,
+		    strerror(-rc));
 }
 
 void

@@ -70,6 +70,43 @@ int nsi_udp_send(const struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
 int nsi_udp_send_segments(struct nsi_udp_socket *s, const struct nsi_udp_addr *to,
 			  const uint8_t *buf, size_t count, size_t segment);
 
+/* ---- multicast ---- */
+
+/* Whether @a is a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8). */
+bool nsi_udp_is_multicast(const struct nsi_udp_addr *a);
+
+/*
+ * A group's control address, where its receivers send status messages and NAKs: the group
+ * with its last byte one more (the group's must be odd), same port. 0 or -EINVAL.
+ */
+int nsi_udp_multicast_control(const struct nsi_udp_addr *group, struct nsi_udp_addr *control);
+
+/* A local interface: its index and an address of @family on it. */
+struct nsi_udp_iface {
+	int index;
+	struct nsi_udp_addr addr;
+};
+
+/*
+ * The local interface of @family that has the address @host, or with @prefix >= 0 an address
+ * in the subnet @host/@prefix (getifaddrs). Returns 0, or -ENODEV / -EINVAL with the reason
+ * in @err (which addresses the machine has, when none matches).
+ */
+int nsi_udp_find_iface(const char *host, int prefix, int family, struct nsi_udp_iface *out,
+		       char *err, size_t err_len);
+
+/*
+ * A socket for the group @group: bound to the group's address and port (SO_REUSEADDR, so
+ * that several receivers and publishers of one machine share it), a member of the group on
+ * @iface (NULL: the interface the routing table picks for the group, or -ENETUNREACH when
+ * there is none: give interface=), sending to groups through that interface with @ttl hops
+ * (< 0: the kernel's default, 1) and looped back to local members. 0 or -errno with the
+ * reason in @err.
+ */
+int nsi_udp_open_multicast(struct nsi_udp_socket *s, const struct nsi_udp_addr *group,
+			   const struct nsi_udp_iface *iface, int ttl, int32_t sndbuf,
+			   int32_t rcvbuf, char *err, size_t err_len);
+
 /* One received datagram (filled by nsi_udp_recv). */
 struct nsi_udp_dgram {
 	uint8_t *buf;

@@ -140,4 +140,46 @@ tu_rmdir_driver(const char *dir)
 	return rmdir(dir);
 }
 
+/*
+ * Move this (still single-threaded) process into a network namespace of its own, with only
+ * a loopback interface that carries multicast (IPv4 224.0.0.0/4 and IPv6 ff00::/8 routed to
+ * it): traffic then never leaves the test. As root a plain new namespace; otherwise a user
+ * namespace too, where the process is root over its own network only. Returns 0, or -1 when
+ * the kernel refuses (the caller skips) with the reason printed.
+ */
+static inline int
+tu_private_net(void)
+{
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	int flags = CLONE_NEWNET | (uid != 0 ? CLONE_NEWUSER : 0);
+	if (unshare(flags) != 0) {
+		perror("# unshare (a network namespace of our own)");
+		return -1;
+	}
+	if (uid != 0) {
+		char map[64];
+		FILE *f = fopen("/proc/self/setgroups", "w");
+		if (f != NULL) {
+			fputs("deny", f);
+			fclose(f);
+		}
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+		f = fopen("/proc/self/uid_map", "w");
+		if (f == NULL || fputs(map, f) < 0 || fclose(f) != 0)
+			return -1;
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+		f = fopen("/proc/self/gid_map", "w");
+		if (f == NULL || fputs(map, f) < 0 || fclose(f) != 0)
+			return -1;
+	}
+	int rc = system("ip link set lo up && ip link set lo multicast on && "
+			"ip route add 224.0.0.0/4 dev lo && "
+			"ip -6 route add ff00::/8 dev lo table local 2>/dev/null; "
+			"ip link show lo | grep -q MULTICAST");
+	if (rc != 0)
+		fprintf(stderr, "# cannot set up loopback multicast (ip missing?)\n");
+	return rc == 0 ? 0 : -1;
+}
+
 #endif /* NS_TESTS_TESTUTIL_H */

@@ -410,13 +410,32 @@ data_no_longer_held_ends_the_image(void **state)
 		nsi_sender_on_frame(&w->s, &nak, w->now);
 	assert_int_equal(w->s.stats.errors_sent, 1);
 	assert_int_equal(w->down.n, 1);
-	receiver_step(w); /* the error frame arrives from the image's source */
+	/* It says from where the sender holds data (in the group tag's field). */
+	size_t off = 0;
+	struct nsi_frame got;
+	assert_int_equal(nsi_wire_next(w->down.q[0].buf, w->down.q[0].len, &off, &got), 1);
+	assert_int_equal(got.type, NSI_FRAME_ERROR);
+	assert_true(got.u.err.group_tag > 0 && got.u.err.group_tag <= w->s.position - TERM);
+	/*
+	 * This receiver misses nothing before that (the NAK was the test's, as another
+	 * receiver of a group would send it): its image stays.
+	 */
+	receiver_step(w);
+	assert_true(nsi_receiver_do_work(&w->rcv, w->now) >= 0);
+	assert_int_equal(w->rcv.nimages, 1);
+	assert_int_equal(w->ended, 0);
+	/* One that still misses data before it ends its image. */
+	e.u.err.group_tag = w->rcv.images[0].rx.rebuild + NSI_FRAME_ALIGN;
+	len = nsi_wire_put_err(buf, sizeof(buf), &e);
+	nsi_receiver_on_datagram(&w->rcv, buf, len, &w->src, w->now);
+	assert_true(nsi_receiver_do_work(&w->rcv, w->now) >= 0);
 	assert_int_equal(w->ended, NSI_IMAGE_LOST);
 	assert_int_equal(w->rcv.nimages, 0);
 	assert_int_equal(w->rcv.stats.images_lost, 1);
 	assert_int_equal(w->bad, 0);
-	print_message("# a NAK three terms back: 1 error frame for 100 NAKs, image ended "
-		      "(lost), %llu messages delivered before it, 0 wrong\n",
+	print_message("# a NAK three terms back: 1 error frame for 100 NAKs; the image ended "
+		      "(lost) once it missed data before the held position, %llu messages "
+		      "delivered before it, 0 wrong\n",
 		      (unsigned long long)w->received);
 	world_free(w);
 }

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ns:udp multicast (issue 19), in a network namespace of the test's own whose loopback
+ * carries multicast (root, or an unprivileged user namespace: tu_private_net(); skipped when
+ * the kernel allows neither). One publisher and three receivers, each with its own embedded
+ * driver, as four machines would have them, on one group:
+ *
+ *   - fc=min: every receiver gets every message, identical and in order (a CRC per message,
+ *     exact totals);
+ *   - fc=min: a receiver that stops polling holds the publisher (its offers are back
+ *     pressured while the other two have everything sent); when it polls again, all three
+ *     get everything;
+ *   - fc=max (the default): the fast two are never held back by the one that stops polling,
+ *     whose image ends, with everything it delivered in order, once it fell behind what the
+ *     publisher holds (and only its own: the sender's "no longer held" names it);
+ *   - fc=tagged,g:5/2: the publication counts as connected only once the two receivers
+ *     tagged 5 answer, and the untagged one, not polling, holds nobody.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <nanostream/nanostream.h>
+
+#include "ipc/cnc.h"
+#include "testutil.h"
+
+#define SEC  (1000LL * 1000 * 1000)
+#define MS   (1000LL * 1000)
+#define RCVS 3
+
+static bool net_ok;
+
+struct got {
+	uint32_t next, bad;
+	int available, unavailable;
+};
+
+struct group {
+	char dir[RCVS + 1][64];
+	ns_client *c[RCVS + 1]; /* 0: the publisher's */
+	ns_publication *p;
+	ns_subscription *s[RCVS];
+	struct got g[RCVS];
+	char uri[256];
+};
+
+struct find {
+	const char *label;
+	int64_t value;
+};
+
+static void
+find_counter(void *ctx, int32_t id, int32_t type, int64_t owner, int64_t key, const char *label,
+	     int64_t value)
+{
+	(void)id, (void)type, (void)owner, (void)key;
+	struct find *f = ctx;
+	if (strcmp(label, f->label) == 0)
+		f->value = value;
+}
+
+/* A system counter of the driver of @d by label, as ns-stat reads it (-1: absent). */
+static int64_t
+counter(const char *d, const char *label)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/cnc.dat", d);
+	struct nsi_cnc cnc;
+	struct find f = { label, -1 };
+	if (nsi_cnc_open_readonly(&cnc, path) != 0)
+		return -1;
+	nsi_counters_foreach(&cnc.counters, find_counter, &f);
+	nsi_cnc_close(&cnc);
+	return f.value;
+}
+
+static size_t
+make_msg(uint8_t *buf, uint32_t seq)
+{
+	size_t len = 8 + (size_t)(tu_mix64(seq) % 1400);
+	for (size_t k = 8; k < len; k++)
+		buf[k] = (uint8_t)(seq * 7 + k);
+	uint32_t crc = tu_crc32c(seq, buf + 8, len - 8);
+	memcpy(buf, &seq, 4);
+	memcpy(buf + 4, &crc, 4);
+	return len;
+}
+
+static void
+on_msg(void *ctx, const void *buf, size_t len, const struct ns_header *h)
+{
+	(void)h;
+	struct got *g = ctx;
+	uint32_t seq, crc;
+	if (len < 8) {
+		g->bad++;
+		return;
+	}
+	memcpy(&seq, buf, 4);
+	memcpy(&crc, (const uint8_t *)buf + 4, 4);
+	if (seq != g->next || crc != tu_crc32c(seq, (const uint8_t *)buf + 8, len - 8))
+		g->bad++;
+	g->next = seq + 1;
+}
+
+static void
+on_available(void *ctx, const ns_image *img)
+{
+	(void)img;
+	((struct got *)ctx)->available++;
+}
+
+static void
+on_unavailable(void *ctx, const ns_image *img)
+{
+	(void)img;
+	((struct got *)ctx)->unavailable++;
+}
+
+/*
+ * Four drivers; receivers subscribe with @params (NULL: the publication's) plus their own
+ * @tags (NULL or "" each), then the publication with @params.
+ */
+static void
+group_open(struct group *x, const char *params, const char *const *tags)
+{
+	memset(x, 0, sizeof(*x));
+	int port = tu_free_udp_port();
+	for (int i = 0; i <= RCVS; i++) {
+		snprintf(x->dir[i], sizeof(x->dir[i]), "/tmp/ns-mcast-XXXXXX");
+		assert_non_null(mkdtemp(x->dir[i]));
+		struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+		o.dir = x->dir[i];
+		assert_int_equal(ns_client_create(&x->c[i], &o), 0);
+	}
+	for (int i = 0; i < RCVS; i++) {
+		char uri[256];
+		snprintf(uri, sizeof(uri), "ns:udp?endpoint=239.255.7.1:%d|interface=127.0.0.1%s",
+			 port, tags != NULL && tags[i] != NULL ? tags[i] : "");
+		struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
+		so.on_available = on_available;
+		so.on_unavailable = on_unavailable;
+		so.ctx = &x->g[i];
+		int rc = ns_subscription_add(x->c[i + 1], uri, 9, &so, &x->s[i]);
+		if (rc != 0)
+			fail_msg("subscription %s: %s", uri, ns_errmsg());
+	}
+	snprintf(x->uri, sizeof(x->uri), "ns:udp?endpoint=239.255.7.1:%d|interface=127.0.0.1%s",
+		 port, params);
+	int rc = ns_publication_add(x->c[0], x->uri, 9, NS_PUBLICATION_EXCLUSIVE, &x->p);
+	if (rc != 0)
+		fail_msg("publication %s: %s", x->uri, ns_errmsg());
+}
+
+static void
+group_close(struct group *x)
+{
+	assert_int_equal(ns_publication_close(x->p), 0);
+	for (int i = 0; i < RCVS; i++)
+		assert_int_equal(ns_subscription_close(x->s[i]), 0);
+	for (int i = 0; i <= RCVS; i++) {
+		assert_int_equal(ns_client_close(x->c[i]), 0);
+		assert_int_equal(tu_rmdir_driver(x->dir[i]), 0);
+	}
+}
+
+/* Poll every receiver whose bit is in @who. */
+static void
+poll_some(struct group *x, unsigned who)
+{
+	for (int i = 0; i < RCVS; i++)
+		if (who & (1u << i))
+			(void)ns_subscription_poll(x->s[i], on_msg, &x->g[i], 256);
+}
+
+/*
+ * Offer up to @total messages from *@seq while polling @who, until the receivers in @who have
+ * everything offered and *@seq reached @total, or @deadline_ns. Returns the offers that were
+ * back pressured.
+ */
+static uint64_t
+pump(struct group *x, uint32_t *seq, uint32_t total, unsigned who, int64_t deadline_ns)
+{
+	static uint8_t buf[2048];
+	uint64_t pressured = 0;
+	while (ns_clock_ns() < deadline_ns) {
+		while (*seq < total) {
+			int64_t r = ns_offer(x->p, buf, make_msg(buf, *seq));
+			if (r > 0) {
+				(*seq)++;
+				continue;
+			}
+			if (r == NS_BACK_PRESSURED)
+				pressured++;
+			else if (r != NS_NOT_CONNECTED && r != NS_ADMIN_ACTION)
+				fail_msg("offer: %lld", (long long)r);
+			break;
+		}
+		poll_some(x, who);
+		bool done = *seq == total;
+		for (int i = 0; i < RCVS; i++)
+			if (who & (1u << i))
+				done &= x->g[i].next == *seq;
+		if (done)
+			break;
+	}
+	return pressured;
+}
+
+static void
+three_receivers_get_every_byte(void **state)
+{
+	(void)state;
+	if (!net_ok)
+		skip();
+	struct group x;
+	group_open(&x, "|fc=min", NULL);
+	assert_int_equal(ns_publication_wait_connected(x.p, ns_clock_ns() + 10 * SEC), 0);
+	uint32_t seq = 0;
+	const uint32_t total = 20000;
+	(void)pump(&x, &seq, total, 7, ns_clock_ns() + 30 * SEC);
+	for (int i = 0; i < RCVS; i++) {
+		print_message("# receiver %d: %u of %u messages, %u bad\n", i, x.g[i].next, total,
+			      x.g[i].bad);
+		assert_int_equal(x.g[i].next, total);
+		assert_int_equal(x.g[i].bad, 0);
+		assert_int_equal(x.g[i].available, 1);
+	}
+	group_close(&x);
+}
+
+/*
+ * Receiver 2 stops polling for a while. With min the publisher must stop (back pressure)
+ * while the others have everything it sent; with max it must not.
+ */
+static void
+slow_receiver(bool min)
+{
+	struct group x;
+	group_open(&x, min ? "|fc=min|term-length=1m" : "|term-length=1m", NULL);
+	assert_int_equal(ns_publication_wait_connected(x.p, ns_clock_ns() + 10 * SEC), 0);
+	/* All three must have answered before the slow one stops (each status message). */
+	uint32_t seq = 0;
+	(void)pump(&x, &seq, 100, 7, ns_clock_ns() + 10 * SEC);
+	for (int i = 0; i < RCVS; i++)
+		assert_int_equal(x.g[i].next, 100);
+	/* 8 MiB or so: far beyond a window and a term. */
+	const uint32_t total = 12000;
+	int64_t t0 = ns_clock_ns();
+	uint64_t pressured = pump(&x, &seq, total, 3, t0 + (min ? 2 : 30) * SEC);
+	uint32_t slow = x.g[2].next, fast = x.g[0].next < x.g[1].next ? x.g[0].next : x.g[1].next;
+	print_message("# fc=%s: while receiver 2 did not poll: %u offered, the fast two have %u, "
+		      "%llu offers back pressured\n",
+		      min ? "min" : "max", seq, fast, (unsigned long long)pressured);
+	if (min) {
+		/*
+		 * Held: far from the total and back pressured; the fast two went on past the
+		 * slow one by no more than its window and what the log held for it.
+		 */
+		assert_true(seq < total / 2);
+		assert_true(pressured > 0);
+		assert_int_equal(slow, 100);
+		assert_true(fast > slow && fast <= seq);
+		/* Receiver 2 polls again: everyone gets everything. */
+		(void)pump(&x, &seq, total, 7, ns_clock_ns() + 30 * SEC);
+		for (int i = 0; i < RCVS; i++) {
+			assert_int_equal(x.g[i].next, total);
+			assert_int_equal(x.g[i].bad, 0);
+		}
+	} else {
+		/* Never held: the fast two have everything. */
+		assert_int_equal(seq, total);
+		assert_int_equal(fast, total);
+		assert_int_equal(x.g[0].bad + x.g[1].bad, 0);
+		/* The slow one reads on: its image ends at what the sender no longer holds. */
+		int64_t until = ns_clock_ns() + 20 * SEC;
+		while (x.g[2].unavailable == 0 && ns_clock_ns() < until)
+			poll_some(&x, 4);
+		print_message("# the slow receiver read %u messages, then its image ended (%d)\n",
+			      x.g[2].next, x.g[2].unavailable);
+		assert_int_equal(x.g[2].unavailable, 1);
+		assert_int_equal(x.g[2].bad, 0);
+		assert_true(x.g[2].next < total);
+		int64_t deadline = ns_clock_ns() + 5 * SEC; /* counters: every heartbeat */
+		while (counter(x.dir[3], "udp images ended by unrecoverable loss") < 1 &&
+		       ns_clock_ns() < deadline)
+			poll_some(&x, 4);
+		assert_int_equal(counter(x.dir[3], "udp images ended by unrecoverable loss"), 1);
+		/* Only its own: the fast two, polling on, keep theirs. */
+		until = ns_clock_ns() + 500 * MS;
+		while (ns_clock_ns() < until)
+			poll_some(&x, 3);
+		assert_int_equal(x.g[0].unavailable + x.g[1].unavailable, 0);
+	}
+	group_close(&x);
+}
+
+static void
+min_holds_the_publisher_for_the_slowest(void **state)
+{
+	(void)state;
+	if (!net_ok)
+		skip();
+	slow_receiver(true);
+}
+
+static void
+max_never_waits_for_the_slowest(void **state)
+{
+	(void)state;
+	if (!net_ok)
+		skip();
+	slow_receiver(false);
+}
+
+static void
+tagged_follows_its_group(void **state)
+{
+	(void)state;
+	if (!net_ok)
+		skip();
+	static const char *const tags[RCVS] = { "|gtag=5", "|gtag=5", "" };
+	struct group x;
+	group_open(&x, "|fc=tagged,g:5/2|term-length=1m", tags);
+	assert_int_equal(ns_publication_wait_connected(x.p, ns_clock_ns() + 10 * SEC), 0);
+	uint32_t seq = 0;
+	(void)pump(&x, &seq, 100, 7, ns_clock_ns() + 10 * SEC);
+	/* The untagged receiver stops polling: it holds nobody. */
+	const uint32_t total = 12000;
+	uint64_t pressured = pump(&x, &seq, total, 3, ns_clock_ns() + 30 * SEC);
+	print_message("# fc=tagged,g:5/2: %u offered, receivers %u %u %u, %llu back pressured\n",
+		      seq, x.g[0].next, x.g[1].next, x.g[2].next, (unsigned long long)pressured);
+	assert_int_equal(x.g[0].next, total);
+	assert_int_equal(x.g[1].next, total);
+	assert_int_equal(x.g[0].bad + x.g[1].bad, 0);
+	group_close(&x);
+}
+
+/* One of the two tagged receivers missing: the publication is not connected. */
+static void
+tagged_needs_its_group_size(void **state)
+{
+	(void)state;
+	if (!net_ok)
+		skip();
+	static const char *const tags[RCVS] = { "|gtag=5", "", "|gtag=6" };
+	struct group x;
+	group_open(&x, "|fc=tagged,g:5/2", tags);
+	/* Receivers answer within their first status interval; give them ten. */
+	int64_t until = ns_clock_ns() + 2 * SEC;
+	while (ns_clock_ns() < until) {
+		poll_some(&x, 7);
+		assert_int_equal(ns_publication_is_connected(x.p), 0);
+	}
+	assert_int_equal(ns_offer(x.p, "x", 1), NS_NOT_CONNECTED);
+	group_close(&x);
+}
+
+int
+main(void)
+{
+	net_ok = tu_private_net() == 0;
+	if (!net_ok)
+		printf("# no network namespace of our own: the cases skip\n");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(three_receivers_get_every_byte),
+		cmocka_unit_test(min_holds_the_publisher_for_the_slowest),
+		cmocka_unit_test(max_never_waits_for_the_slowest),
+		cmocka_unit_test(tagged_follows_its_group),
+		cmocka_unit_test(tagged_needs_its_group_size),
+	};
+	return cmocka_run_group_tests_name("udp-multicast", tests, NULL, NULL);
+}
