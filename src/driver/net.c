@@ -601,6 +601,11 @@ nsi_net_endpoint_get(struct nsi_driver *d, const struct nsi_uri *u, char *err, s
 		.group_tag = u->gtag,
 		.has_group_tag = u->has_gtag,
 	};
+	if (ep->has_control && nsi_udp_is_multicast(&bind_to)) {
+		/* A group: each receiver waits a random time below nak-delay (10 ms) to NAK. */
+		rp.nak_delay_ns = 0;
+		rp.nak_spread_ns = u->nak_delay_ns >= 0 ? u->nak_delay_ns : 10 * MS;
+	}
 	nsi_receiver_init(&ep->rcv, &ops, ep, &rp);
 	for (int i = 0; i < DRV_EP_BATCH; i++)
 		ep->dg[i] =

@@ -15,6 +15,19 @@ nsi_receiver_init(struct nsi_receiver *r, const struct nsi_receiver_ops *ops, vo
 	r->ops = *ops;
 	r->ctx = ctx;
 	r->p = *p;
+	r->rng = (uint64_t)p->receiver_id * 0x9e3779b97f4a7c15u | 1;
+}
+
+/* A random delay below the spread (xorshift; 0 without a spread). */
+static int64_t
+spread(struct nsi_receiver *r)
+{
+	if (r->p.nak_spread_ns <= 0)
+		return 0;
+	r->rng ^= r->rng << 13;
+	r->rng ^= r->rng >> 7;
+	r->rng ^= r->rng << 17;
+	return (int64_t)(r->rng % (uint64_t)r->p.nak_spread_ns);
 }
 
 static bool
@@ -233,7 +246,7 @@ serve(struct nsi_receiver *r, struct nsi_rimage *im, int64_t now_ns)
 		im->gap_since_ns = -1;
 	} else if (im->gap_since_ns < 0) {
 		im->gap_since_ns = now_ns;
-		im->nak_due_ns = now_ns + r->p.nak_delay_ns;
+		im->nak_due_ns = now_ns + r->p.nak_delay_ns + spread(r);
 	}
 	/*
 	 * A gap that holds the image up (rebuild does not move) for the liveness timeout, while
@@ -290,7 +303,7 @@ serve(struct nsi_receiver *r, struct nsi_rimage *im, int64_t now_ns)
 			r->stats.naks++;
 		}
 		r->stats.gaps_naked += (uint64_t)n;
-		im->nak_due_ns = now_ns + r->p.nak_retry_ns;
+		im->nak_due_ns = now_ns + r->p.nak_retry_ns + spread(r);
 	}
 	if (at_end)
 		im->ended = NSI_IMAGE_EOS;

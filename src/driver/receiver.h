@@ -75,6 +75,12 @@ struct nsi_receiver_params {
 	int32_t window;	      /* receiver window, bytes (clamped to half a term per image) */
 	int64_t status_ns;    /* status message at least this often */
 	int64_t nak_delay_ns; /* a gap waits this long before its first NAK */
+	/*
+	 * Multicast: plus a random time below this (0: none). Each receiver of a group draws its
+	 * own, and one whose gap a retransmit fills meanwhile (another's NAK asked for it) sends
+	 * none: a datagram lost by all costs a handful of NAKs, not one per receiver.
+	 */
+	int64_t nak_spread_ns;
 	int64_t nak_retry_ns; /* and is NAKed again this often while it stays */
 	int64_t liveness_ns;  /* a source silent this long: its image ends */
 	int64_t receiver_id;  /* ours, in every status message */
@@ -96,6 +102,7 @@ struct nsi_receiver {
 			gaps_padded, setups_asked, bytes, overruns, underruns;
 	} stats; /* overruns, underruns: of images already ended (live ones keep their own) */
 	int64_t last_setup_ask_ns; /* the last status message asking for a setup */
+	uint64_t rng;		   /* the NAK spread's (seeded from the receiver id) */
 	int last_invalid;	   /* enum nsi_wire_error of the last invalid datagram */
 	uint8_t scratch[64];
 };
