@@ -321,6 +321,36 @@ NS_API int ns_publication_wait_connected(ns_publication *pub, int64_t deadline_n
 NS_API int ns_publication_is_connected(const ns_publication *pub);
 
 /**
+ * Add a destination to a multi-destination-cast publication made with
+ * "ns:udp?control-mode=manual" (optionally with control=host:port, where its receivers' status
+ * messages arrive, and an endpoint=, its first destination): from now on every datagram it
+ * sends goes to @p uri's endpoint too ("ns:udp?endpoint=host:port"), starting with a setup;
+ * the receiver there starts at the publication's position of the moment.
+ *
+ * Returns 0 once the driver added it, or a negative error code (ns_errmsg() says why).
+ * Errors: -EINVAL (NULL, a bad URI, a publication that is not control-mode=manual),
+ * -EEXIST (a destination already), -ENOSPC (64 destinations already), -EHOSTUNREACH (a name
+ * that does not resolve), -ETIMEDOUT or NS_EDRIVER_TIMEOUT (the driver did not answer).
+ * Ownership: @p uri stays the caller's.
+ * Thread safety: any thread; calls on one publication are applied in the order the driver
+ * gets them. Progress: blocking (a request to the driver and its answer).
+ */
+NS_API int ns_publication_add_destination(ns_publication *pub, const char *uri);
+
+/**
+ * Remove a destination ns_publication_add_destination() added: nothing more is sent there;
+ * a receiver there sees its image end when it hears nothing for its liveness timeout, and
+ * stops holding the publication's flow control after its receiver timeout.
+ *
+ * Returns 0, or a negative error code (ns_errmsg() says why).
+ * Errors: -EINVAL (NULL, a bad URI, not control-mode=manual), -ENOENT (not a destination),
+ * -ETIMEDOUT or NS_EDRIVER_TIMEOUT (the driver did not answer).
+ * Ownership: @p uri stays the caller's.
+ * Thread safety: any thread. Progress: blocking (a request to the driver and its answer).
+ */
+NS_API int ns_publication_remove_destination(ns_publication *pub, const char *uri);
+
+/**
  * The position the next message would start at (a snapshot when threads share it).
  *
  * Returns the position (>= 0), or -EINVAL.

@@ -96,6 +96,8 @@ committed(ns_publication *p)
 		sleeping_net(p);
 }
 
+static int answer(ns_client *c, int rc, const struct nsi_response *r);
+
 int
 nsi_client_add(ns_client *c, bool sub, const char *uri, int32_t stream_id, int32_t exclusive,
 	       int64_t correlation, struct nsi_response *r)
@@ -111,6 +113,13 @@ nsi_client_add(ns_client *c, bool sub, const char *uri, int32_t stream_id, int32
 	memcpy(buf + sizeof(m), uri, ulen);
 	int rc = nsi_client_request(c, sub ? NSI_CMD_ADD_SUBSCRIPTION : NSI_CMD_ADD_PUBLICATION,
 				    buf, (int32_t)(sizeof(m) + ulen), m.correlation_id, r);
+	return answer(c, rc, r);
+}
+
+/* A driver's answer: 0 for OK, its error code with its text in ns_errmsg() for an error. */
+static int
+answer(ns_client *c, int rc, const struct nsi_response *r)
+{
 	if (rc == -ETIMEDOUT)
 		return nsi_errmsg_set(rc, "the driver of %s did not answer within %lld ms", c->dir,
 				      (long long)(c->timeout_ns / 1000000));
@@ -132,6 +141,44 @@ nsi_client_add(ns_client *c, bool sub, const char *uri, int32_t stream_id, int32
 		return nsi_errmsg_text(e.code, "", r->msg + sizeof(e), (size_t)len);
 	}
 	return 0;
+}
+
+static int
+destination(ns_publication *p, const char *uri, bool add)
+{
+	if (p == NULL || uri == NULL)
+		return nsi_errmsg_set(-EINVAL, "a NULL publication or URI");
+	struct nsi_uri u;
+	char why[160];
+	if (nsi_uri_parse(uri, &u, why, sizeof(why)) != 0)
+		return nsi_errmsg_set(-EINVAL, "URI: %s", why);
+	if (u.media != NSI_MEDIA_UDP || !u.endpoint.set)
+		return nsi_errmsg_set(-EINVAL, "a destination is ns:udp?endpoint=host:port");
+	ns_client *c = p->client;
+	uint8_t buf[sizeof(struct nsi_cmd_destination) + NSI_URI_MAX];
+	size_t ulen = strlen(uri);
+	struct nsi_cmd_destination m = { .client_id = c->client_id,
+					 .correlation_id = nsi_client_next_id(c),
+					 .registration_id = p->reg_id,
+					 .uri_length = (int32_t)ulen };
+	memcpy(buf, &m, sizeof(m));
+	memcpy(buf + sizeof(m), uri, ulen);
+	struct nsi_response r;
+	int rc = nsi_client_request(c, add ? NSI_CMD_ADD_DESTINATION : NSI_CMD_REMOVE_DESTINATION,
+				    buf, (int32_t)(sizeof(m) + ulen), m.correlation_id, &r);
+	return answer(c, rc, &r);
+}
+
+int
+ns_publication_add_destination(ns_publication *pub, const char *uri)
+{
+	return destination(pub, uri, true);
+}
+
+int
+ns_publication_remove_destination(ns_publication *pub, const char *uri)
+{
+	return destination(pub, uri, false);
 }
 
 /* Tell the driver a registration is gone (best effort: a silent driver does not stop us). */

@@ -733,6 +733,42 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 			add_subscription(d, &c, u);
 		return;
 	}
+	case NSI_CMD_ADD_DESTINATION:
+	case NSI_CMD_REMOVE_DESTINATION: {
+		struct nsi_cmd_destination c;
+		char uri[NSI_URI_MAX + 1];
+		if (length < (int32_t)sizeof(c))
+			break;
+		memcpy(&c, msg, sizeof(c));
+		if (c.uri_length < 0 || c.uri_length > NSI_URI_MAX ||
+		    c.uri_length != length - (int32_t)sizeof(c)) {
+			send_error(d, c.correlation_id, -EINVAL, "malformed command");
+			return;
+		}
+		memcpy(uri, msg + sizeof(c), (size_t)c.uri_length);
+		uri[c.uri_length] = '\0';
+		seen_client(d, c.client_id, false, 0);
+		struct nsi_uri u;
+		char err[200];
+		int rc = nsi_uri_parse(uri, &u, err, sizeof(err));
+		struct drv_pub *p = NULL;
+		for (int i = 0; rc == 0 && p == NULL && i < d->handles.n; i++)
+			if (d->handles.v[i].reg_id == c.registration_id &&
+			    d->handles.v[i].client_id == c.client_id)
+				p = find_pub(d, d->handles.v[i].pub_reg);
+		if (rc == 0 && p == NULL) {
+			rc = -ENOENT;
+			snprintf(err, sizeof(err), "no such publication");
+		}
+		if (rc == 0)
+			rc = nsi_net_pub_destination(d, p, &u, type == NSI_CMD_ADD_DESTINATION, err,
+						     sizeof(err));
+		if (rc == 0)
+			send_ok(d, c.correlation_id);
+		else
+			send_error(d, c.correlation_id, rc, err);
+		return;
+	}
 	case NSI_CMD_REMOVE_PUBLICATION:
 	case NSI_CMD_REMOVE_SUBSCRIPTION:
 	case NSI_CMD_KEEPALIVE:

@@ -96,6 +96,24 @@ nsi_fc_expire(struct nsi_fc *fc, int64_t now_ns)
 	return gone;
 }
 
+int
+nsi_fc_forget_addr(struct nsi_fc *fc, const struct nsi_udp_addr *a)
+{
+	int gone = 0;
+	for (int i = 0; i < fc->n;) {
+		if (fc->r[i].from.len == a->len && memcmp(&fc->r[i].from.ss, &a->ss, a->len) == 0) {
+			fc->r[i] = fc->r[--fc->n];
+			fc->stats.left++;
+			gone++;
+		} else {
+			i++;
+		}
+	}
+	if (gone > 0)
+		follow_slowest(fc);
+	return gone;
+}
+
 bool
 nsi_fc_connected(const struct nsi_fc *fc)
 {

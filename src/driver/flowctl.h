@@ -78,6 +78,9 @@ int64_t nsi_fc_on_status(struct nsi_fc *fc, int64_t id, int64_t position, int32_
 /* Forget receivers silent for the timeout. Returns how many were forgotten. */
 int nsi_fc_expire(struct nsi_fc *fc, int64_t now_ns);
 
+/* Forget the receivers at @a (a destination removed). Returns how many were forgotten. */
+int nsi_fc_forget_addr(struct nsi_fc *fc, const struct nsi_udp_addr *a);
+
 /* Whether enough receivers are known for the publication to count as connected. */
 bool nsi_fc_connected(const struct nsi_fc *fc);
 

@@ -59,6 +59,8 @@ nsi_image_rx_init(struct nsi_image_rx *im, struct nsi_log *log, int32_t session_
 	im->window = window < log->term_length / 2 ? window : log->term_length / 2;
 	im->rebuild = im->hwm = join;
 	im->eos = -1;
+	/* Subscribers linked to the image start where it starts, not at position 0. */
+	nsi_log_start_at(log, join);
 	/* A fresh log is zero: the join term and the two after it need no cleaning. */
 	im->clean_term = (join >> log->shift) + NSI_LOG_PARTITIONS - 1;
 	return 0;

@@ -116,7 +116,11 @@ loss_pass(struct drv_loss *l, const uint8_t *buf, size_t len, const struct nsi_u
 void
 nsi_net_channel(const struct nsi_uri *u, char *key, size_t len)
 {
-	if (u->media == NSI_MEDIA_UDP)
+	if (u->media == NSI_MEDIA_UDP && u->control_mode != 0 && u->control.set)
+		snprintf(key, len, "udp-mdc:%s:%d", u->control.host, (int)u->control.port);
+	else if (u->media == NSI_MEDIA_UDP && u->control_mode != 0)
+		snprintf(key, len, "udp-mdc");
+	else if (u->media == NSI_MEDIA_UDP)
 		snprintf(key, len, "udp:%s:%d", u->endpoint.host, (int)u->endpoint.port);
 	else
 		snprintf(key, len, "ipc");
@@ -173,10 +177,50 @@ _Static_assert((int)NSI_URI_FC_MAX == (int)NSI_FC_MAX && (int)NSI_URI_FC_MIN == 
 		       (int)NSI_URI_FC_TAGGED == (int)NSI_FC_TAGGED,
 	       "the URI's fc values are flow control's kinds");
 
+/*
+ * Multi-destination-cast: the same bytes to every destination. A full socket buffer for any
+ * of them makes the whole send "full" (the sender tries again; those that had it drop the
+ * copy as a duplicate); an error for one destination does not stop the others, and is
+ * returned only when no destination took the bytes.
+ */
+static int
+to_every_destination(struct drv_net_pub *n, const uint8_t *buf, size_t len, size_t segment)
+{
+	int took = 0, full = 0, err = 0;
+	for (int i = 0; i < n->ndests; i++) {
+		int rc;
+		if (segment > 0) {
+			rc = nsi_udp_send_segments(&n->sock, &n->dests[i].addr, buf, len, segment);
+		} else {
+			struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+			rc = nsi_udp_send(&n->sock, &n->dests[i].addr, &iov, 1);
+		}
+		if (rc > 0 && (segment == 0 || (size_t)rc == len))
+			took++;
+		else if (rc >= 0)
+			full++;
+		else
+			err = rc;
+	}
+	if (full > 0)
+		return 0;
+	return took > 0 || err == 0 ? (int)len : err;
+}
+
+static void
+free_counter(struct nsi_driver *d, int32_t *id)
+{
+	if (*id >= 0)
+		(void)nsi_counter_free(&d->cnc.counters, *id, nsi_drv_now(d), 0);
+	*id = -1;
+}
+
 static int
 pub_send(void *ctx, const uint8_t *buf, size_t len)
 {
 	struct drv_net_pub *n = ctx;
+	if (n->mdc != 0)
+		return to_every_destination(n, buf, len, 0);
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	return nsi_udp_send(&n->sock, &n->dest, &iov, 1);
 }
@@ -185,7 +229,126 @@ static int
 pub_send_segments(void *ctx, const uint8_t *buf, size_t count, size_t segment)
 {
 	struct drv_net_pub *n = ctx;
+	if (n->mdc != 0)
+		return to_every_destination(n, buf, count, segment);
 	return nsi_udp_send_segments(&n->sock, &n->dest, buf, count, segment);
+}
+
+static bool
+same_addr(const struct nsi_udp_addr *a, const struct nsi_udp_addr *b)
+{
+	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+static struct drv_dest *
+find_dest(struct drv_net_pub *n, const struct nsi_udp_addr *a)
+{
+	for (int i = 0; i < n->ndests; i++)
+		if (same_addr(&n->dests[i].addr, a))
+			return &n->dests[i];
+	return NULL;
+}
+
+/* A new destination: it gets a setup at once, and data from the sender position on. */
+static struct drv_dest *
+add_dest(struct drv_net_pub *n, const struct nsi_udp_addr *a, bool manual, int64_t now)
+{
+	if (n->ndests == DRV_DESTS)
+		return NULL;
+	struct drv_dest *e = &n->dests[n->ndests++];
+	*e = (struct drv_dest){ .addr = *a, .last_ns = now, .manual = manual };
+	n->dests_added++;
+	n->sender.want_setup = true;
+	n->sender.setup_due_ns = now;
+	return e;
+}
+
+static void
+remove_dest(struct drv_net_pub *n, struct drv_dest *e)
+{
+	*e = n->dests[--n->ndests];
+	n->dests_removed++;
+}
+
+/*
+ * A control frame at a multi-destination publication's socket: whether it comes from a
+ * destination. A status message from elsewhere makes its source one (dynamic; any stream's,
+ * as a receiver may subscribe to several); a manual publication takes none from strangers.
+ */
+static bool
+dest_seen(struct drv_net_pub *n, const struct nsi_frame *f, const struct nsi_udp_addr *from,
+	  int64_t now)
+{
+	struct drv_dest *e = find_dest(n, from);
+	if (e == NULL && n->mdc == NSI_URI_CONTROL_DYNAMIC && f->type == NSI_FRAME_STATUS)
+		e = add_dest(n, from, false, now);
+	if (e == NULL)
+		return false;
+	e->last_ns = now;
+	if (f->type == NSI_FRAME_STATUS && f->u.sm.receiver_id != 0)
+		e->receiver_id = f->u.sm.receiver_id;
+	return true;
+}
+
+/* Dynamic destinations silent for the receiver timeout are dropped. */
+static void
+expire_dests(struct drv_net_pub *n, int64_t now)
+{
+	for (int i = n->ndests - 1; i >= 0; i--)
+		if (!n->dests[i].manual && now - n->dests[i].last_ns > n->dest_timeout_ns)
+			remove_dest(n, &n->dests[i]);
+}
+
+int
+nsi_net_pub_destination(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *u, bool add,
+			char *err, size_t err_len)
+{
+	struct drv_net_pub *n = p->net;
+	if (p->kind != DRV_PUB_NET || n == NULL || n->mdc != NSI_URI_CONTROL_MANUAL) {
+		snprintf(err, err_len,
+			 "destinations are added to publications with control-mode=manual only");
+		return -EINVAL;
+	}
+	if (u->media != NSI_MEDIA_UDP || !u->endpoint.set) {
+		snprintf(err, err_len, "a destination is ns:udp?endpoint=host:port");
+		return -EINVAL;
+	}
+	struct nsi_udp_addr a;
+	int rc = nsi_udp_resolve(u->endpoint.host, u->endpoint.port, &a, err, err_len);
+	if (rc != 0)
+		return rc;
+	if (a.ss.ss_family != n->sock.family) {
+		snprintf(err, err_len, "%s: not of the publication socket's address family",
+			 u->endpoint.host);
+		return -EINVAL;
+	}
+	struct drv_dest *e = find_dest(n, &a);
+	if (add && e != NULL) {
+		snprintf(err, err_len, "%s:%d is a destination already", u->endpoint.host,
+			 (int)u->endpoint.port);
+		return -EEXIST;
+	}
+	if (!add && e == NULL) {
+		snprintf(err, err_len, "%s:%d is not a destination", u->endpoint.host,
+			 (int)u->endpoint.port);
+		return -ENOENT;
+	}
+	if (!add) {
+		/* Its receiver stops holding flow control at once. */
+		remove_dest(n, e);
+		if (nsi_fc_forget_addr(&n->sender.fc, &a) > 0) {
+			n->sender.limit = n->sender.fc.limit;
+			n->sender.connected = nsi_fc_connected(&n->sender.fc);
+		}
+		return 0;
+	}
+	if (add_dest(n, &a, true, nsi_drv_now(d)) == NULL) {
+		snprintf(err, err_len, "%d destinations already", DRV_DESTS);
+		return -ENOSPC;
+	}
+	if (d->net_thread_on)
+		nsi_netloop_wake(d);
+	return 0;
 }
 
 int
@@ -197,17 +360,39 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 		return -ENOMEM;
 	n->sock.fd = -1;
 	int rc = 0;
-	if (u->control_mode != 0) {
-		snprintf(err, err_len,
-			 "control-mode=%s: multi-destination-cast publications are not "
-			 "implemented yet",
-			 u->control_mode == NSI_URI_CONTROL_DYNAMIC ? "dynamic" : "manual");
-		rc = -EOPNOTSUPP;
+	n->mdc = u->control_mode;
+	if (n->mdc != 0) {
+		/*
+		 * Multi-destination-cast: one socket, on the control address (status messages
+		 * and NAKs come there; dynamic receivers announce themselves there), or any port
+		 * for a manual one without control=; data to each destination.
+		 */
+		struct nsi_udp_addr local;
+		if (u->control.set)
+			rc = nsi_udp_resolve(u->control.host, u->control.port, &local, err,
+					     err_len);
+		else
+			rc = nsi_udp_resolve(u->interface.set ? u->interface.host : "0.0.0.0",
+					     u->interface.set ? u->interface.port : 0, &local, err,
+					     err_len);
+		if (rc == 0)
+			rc = nsi_udp_open(&n->sock, &local, u->so_sndbuf, u->so_rcvbuf, err,
+					  err_len);
+		if (rc == 0 && u->endpoint.set) {
+			/* (An endpoint on a manual one: its first destination.) */
+			struct nsi_udp_addr first;
+			rc = nsi_udp_resolve(u->endpoint.host, u->endpoint.port, &first, err,
+					     err_len);
+			if (rc == 0)
+				(void)add_dest(n, &first, true, nsi_drv_now(d));
+		}
 	}
-	if (rc == 0)
+	if (rc == 0 && n->mdc == 0)
 		rc = nsi_udp_resolve(u->endpoint.host, u->endpoint.port, &n->dest, err, err_len);
-	bool group = rc == 0 && nsi_udp_is_multicast(&n->dest);
-	if (rc == 0 && group) {
+	bool group = rc == 0 && n->mdc == 0 && nsi_udp_is_multicast(&n->dest);
+	if (rc != 0 || n->mdc != 0) {
+		/* (done above) */
+	} else if (group) {
 		/* Data to the group; status messages and NAKs come to its control address. */
 		struct nsi_udp_addr control;
 		struct nsi_udp_iface ifc, *pick = NULL;
@@ -239,7 +424,7 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 		.linger_ns = u->linger_ns >= 0 ? u->linger_ns : 8 * MS,
 		.receiver_timeout_ns = 2000 * MS,
 	};
-	if (group || u->fc != 0) {
+	if (group || n->mdc != 0 || u->fc != 0) {
 		/* Receivers come and go: max by default, each forgotten after 5 s of silence. */
 		sp.fc = (struct nsi_fc_params){
 			.kind = u->fc != 0 ? u->fc : NSI_FC_MAX,
@@ -249,6 +434,8 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 		};
 		sp.receiver_timeout_ns = sp.fc.timeout_ns;
 	}
+	n->dest_timeout_ns = sp.receiver_timeout_ns;
+	n->dests_counter = -1;
 	if (rc == 0)
 		rc = nsi_sender_init(&n->sender, &p->lf.log, pub_send, n, &sp, nsi_drv_now(d));
 	if (rc == 0)
@@ -263,6 +450,16 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 	n->loss = loss_from_env(d, p->name);
 	nsi_net_channel(u, p->channel, sizeof(p->channel));
 	net_counters(d, p, NSI_COUNTER_SENDER_POSITION, NSI_COUNTER_SENDER_LIMIT, &n->dest);
+	if (n->mdc != 0) {
+		char label[NSI_COUNTER_LABEL_MAX + 1];
+		snprintf(label, sizeof(label),
+			 "destinations of publication %s session %d stream %d (%s)", p->name,
+			 (int)p->session_id, (int)p->stream_id,
+			 n->mdc == NSI_URI_CONTROL_DYNAMIC ? "dynamic" : "manual");
+		n->dests_counter =
+			nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_DESTINATIONS, p->reg_id,
+					  drv_pub_key(p), label, nsi_drv_now(d), 0);
+	}
 	socket_added(d, &n->sock);
 	return 0;
 }
@@ -274,6 +471,12 @@ nsi_net_pub_close(struct nsi_driver *d, struct drv_pub *p, int64_t eos)
 	if (n == NULL)
 		return;
 	p->net = NULL;
+	for (int i = 0; i < n->nshown; i++) {
+		free_counter(d, &n->shown[i].status);
+		free_counter(d, &n->shown[i].silence);
+	}
+	n->nshown = 0;
+	free_counter(d, &n->dests_counter);
 	/* Everything offered before the close is sent, or no one is left to take it. */
 	nsi_sender_close(&n->sender, eos);
 	snprintf(n->name, sizeof(n->name), "%s", p->name);
@@ -329,7 +532,7 @@ nsi_net_drains_free(struct nsi_driver *d)
 }
 
 struct pub_rx {
-	struct nsi_sender *s;
+	struct drv_net_pub *n;
 	int64_t now;
 };
 
@@ -339,8 +542,12 @@ pub_deliver(void *ctx, const uint8_t *buf, size_t len, const struct nsi_udp_addr
 	struct pub_rx *x = ctx;
 	size_t off = 0;
 	struct nsi_frame f;
-	while (nsi_wire_next(buf, len, &off, &f) == 1)
-		nsi_sender_on_control(x->s, &f, from, x->now);
+	while (nsi_wire_next(buf, len, &off, &f) == 1) {
+		/* Manual: control frames from anywhere but a destination are a stranger's. */
+		if (x->n->mdc != 0 && !dest_seen(x->n, &f, from, x->now))
+			continue;
+		nsi_sender_on_control(&x->n->sender, &f, from, x->now);
+	}
 }
 
 static int sender_work(struct nsi_driver *d, struct drv_net_pub *n, const char *name, int64_t now);
@@ -378,7 +585,7 @@ sender_work(struct nsi_driver *d, struct drv_net_pub *n, const char *name, int64
 		int got = nsi_udp_recv(&n->sock, dg, 4);
 		if (got <= 0)
 			break;
-		struct pub_rx x = { &n->sender, now };
+		struct pub_rx x = { n, now };
 		for (int i = 0; i < got; i++) {
 			if (dg[i].len > dg[i].cap)
 				continue; /* no control frame is that long */
@@ -386,6 +593,8 @@ sender_work(struct nsi_driver *d, struct drv_net_pub *n, const char *name, int64
 		}
 		work += got;
 	}
+	if (n->mdc == NSI_URI_CONTROL_DYNAMIC)
+		expire_dests(n, now);
 	int rc = nsi_sender_do_work(&n->sender, now);
 	if (rc < 0) {
 		nsi_drv_report(d, "%s: sending failed: %s", name, strerror(-rc));
@@ -439,6 +648,13 @@ ep_create(void *ctx, const struct nsi_frame *setup, const struct nsi_udp_addr *s
 		nsi_drv_report(d, "%s: %s", ep->key, err);
 		return NULL;
 	}
+	/* Subscribers linked below start where the image starts (a late join: not at 0). */
+	int32_t terms = (int32_t)((uint32_t)setup->u.setup.active_term_id -
+				  (uint32_t)setup->u.setup.initial_term_id);
+	if (terms >= 0 && setup->u.setup.term_offset >= 0 &&
+	    setup->u.setup.term_offset < p->lf.log.term_length)
+		nsi_log_start_at(&p->lf.log,
+				 ((int64_t)terms << p->lf.log.shift) + setup->u.setup.term_offset);
 	p->kind = DRV_PUB_IMAGE;
 	p->ep = ep;
 	snprintf(p->channel, sizeof(p->channel), "%s", ep->key);
@@ -659,6 +875,46 @@ ep_deliver(void *ctx, const uint8_t *buf, size_t len, const struct nsi_udp_addr 
 	nsi_receiver_on_datagram(x->r, buf, len, from, x->now);
 }
 
+/*
+ * A subscription with control= (a dynamic multi-destination-cast publication's control
+ * address): for every stream subscribed on the endpoint that has no image yet, a status
+ * message with the setup flag and no window, every 100 ms: the publication takes our address
+ * as a destination and sends us a setup. Once there is an image its status messages (sent
+ * to the control address too) keep us a destination.
+ */
+static int
+announce(struct drv_endpoint *ep, int64_t now)
+{
+	struct nsi_driver *d = ep->d;
+	int sent = 0;
+	ep->elicit_due_ns = now + 100 * MS;
+	for (int i = 0; i < d->subs.n; i++) {
+		const struct drv_sub *sub = &d->subs.v[i];
+		if (sub->ep != ep)
+			continue;
+		bool have = false;
+		for (int k = 0; k < ep->rcv.nimages && !have; k++)
+			have = ep->rcv.images[k].rx.stream_id == sub->stream_id &&
+			       ep->rcv.images[k].ended == NSI_IMAGE_LIVE;
+		if (have)
+			continue;
+		struct nsi_frame sm = { .flags = NSI_SM_F_SEND_SETUP,
+					.session_id = sub->has_session_id ? sub->session_id : 0,
+					.stream_id = sub->stream_id };
+		sm.u.sm.receiver_id = ep->rcv.p.receiver_id;
+		sm.u.sm.has_group_tag = ep->rcv.p.has_group_tag;
+		sm.u.sm.group_tag = ep->rcv.p.group_tag;
+		uint8_t buf[NSI_WIRE_SM_TAGGED];
+		size_t len = nsi_wire_put_sm(buf, sizeof(buf), &sm);
+		struct iovec iov = { .iov_base = buf, .iov_len = len };
+		if (nsi_udp_send(&ep->sock, &ep->control, &iov, 1) > 0) {
+			ep->rcv.stats.setups_asked++;
+			sent++;
+		}
+	}
+	return sent;
+}
+
 static int
 ep_work(struct drv_endpoint *ep, int64_t now)
 {
@@ -686,6 +942,8 @@ ep_work(struct drv_endpoint *ep, int64_t now)
 		if (small)
 			break;
 	}
+	if (ep->has_control && !nsi_udp_is_multicast(&ep->control) && now >= ep->elicit_due_ns)
+		work += announce(ep, now);
 	int rc = nsi_receiver_do_work(&ep->rcv, now);
 	return rc > 0 ? work + rc : work;
 }
@@ -715,12 +973,20 @@ nsi_net_next_due(const struct nsi_driver *d, int64_t now_ns, bool *watching)
 	int64_t due = INT64_MAX;
 	for (int i = 0; i < d->pubs.n; i++)
 		if (d->pubs.v[i]->kind == DRV_PUB_NET) {
-			int64_t t = nsi_sender_next_due(&d->pubs.v[i]->net->sender, watching);
+			const struct drv_net_pub *n = d->pubs.v[i]->net;
+			int64_t t = nsi_sender_next_due(&n->sender, watching);
 			due = t < due ? t : due;
+			for (int k = 0; n->mdc == NSI_URI_CONTROL_DYNAMIC && k < n->ndests; k++) {
+				t = n->dests[k].last_ns + n->dest_timeout_ns + 1;
+				due = t < due ? t : due;
+			}
 		}
 	for (int i = 0; i < d->endpoints.n; i++) {
-		int64_t t = nsi_receiver_next_due(&d->endpoints.v[i]->rcv, now_ns, watching);
+		const struct drv_endpoint *ep = d->endpoints.v[i];
+		int64_t t = nsi_receiver_next_due(&ep->rcv, now_ns, watching);
 		due = t < due ? t : due;
+		if (ep->has_control && !nsi_udp_is_multicast(&ep->control))
+			due = ep->elicit_due_ns < due ? ep->elicit_due_ns : due;
 	}
 	for (int i = 0; i < d->draining.n; i++) {
 		int64_t t = nsi_sender_next_due(&d->draining.v[i]->sender, watching);
@@ -791,6 +1057,59 @@ add_receiver(int64_t *t, const struct nsi_receiver *r)
 	}
 }
 
+/*
+ * ns-stat's view of the receivers a publication knows: for each, the position of its last
+ * status message and the time since, labelled with its id, address, group tag and whether
+ * flow control follows it; counters come and go with the receivers.
+ */
+static void
+show_receivers(struct nsi_driver *d, struct drv_pub *p, int64_t now)
+{
+	struct drv_net_pub *n = p->net;
+	const struct nsi_fc *fc = &n->sender.fc;
+	for (int i = n->nshown - 1; i >= 0; i--) {
+		bool known = false;
+		for (int k = 0; k < fc->n && !known; k++)
+			known = fc->r[k].id == n->shown[i].id;
+		if (!known) {
+			free_counter(d, &n->shown[i].status);
+			free_counter(d, &n->shown[i].silence);
+			n->shown[i] = n->shown[--n->nshown];
+		}
+	}
+	for (int k = 0; k < fc->n; k++) {
+		const struct nsi_fc_receiver *r = &fc->r[k];
+		int i = 0;
+		while (i < n->nshown && n->shown[i].id != r->id)
+			i++;
+		if (i == n->nshown) {
+			char addr[64], tag[32] = "", label[NSI_COUNTER_LABEL_MAX + 1];
+			nsi_udp_addr_str(&r->from, addr, sizeof(addr));
+			if (r->has_tag)
+				snprintf(tag, sizeof(tag), " tag %lld", (long long)r->tag);
+			snprintf(label, sizeof(label),
+				 "receiver %016llx at %s%s of publication %s session %d stream %d: "
+				 "%s by fc=%s",
+				 (unsigned long long)r->id, addr, tag, p->name, (int)p->session_id,
+				 (int)p->stream_id, r->follows ? "followed" : "not followed",
+				 nsi_fc_name(fc->p.kind));
+			int64_t key = drv_pub_key(p);
+			n->shown[i].id = r->id;
+			n->shown[i].status =
+				nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_RECEIVER_STATUS,
+						  p->reg_id, key, label, now, 0);
+			n->shown[i].silence =
+				nsi_counter_alloc(&d->cnc.counters, NSI_COUNTER_RECEIVER_SILENCE,
+						  p->reg_id, key, label, now, 0);
+			n->nshown++;
+		}
+		set_counter(d, n->shown[i].status, r->position);
+		set_counter(d, n->shown[i].silence, (now - r->last_ns) / MS);
+	}
+	if (n->dests_counter >= 0)
+		set_counter(d, n->dests_counter, n->ndests);
+}
+
 void
 nsi_net_refresh(struct nsi_driver *d)
 {
@@ -803,6 +1122,7 @@ nsi_net_refresh(struct nsi_driver *d)
 			add_sender(t, &p->net->sender);
 			set_counter(d, p->net_counter[0], p->net->sender.position);
 			set_counter(d, p->net_counter[1], p->net->sender.limit);
+			show_receivers(d, p, nsi_drv_now(d));
 		}
 	}
 	for (int i = 0; i < d->draining.n; i++)

@@ -43,9 +43,30 @@ struct drv_loss {
 	uint64_t dropped, duplicated, reordered;
 };
 
+/* A multi-destination-cast publication's destinations. */
+#define DRV_DESTS 64
+
+struct drv_dest {
+	struct nsi_udp_addr addr;
+	int64_t receiver_id; /* from its status messages (0: none yet) */
+	int64_t last_ns;     /* its last control frame (manual: when added, until one) */
+	bool manual;	     /* added by the application: stays until removed */
+};
+
 struct drv_net_pub {
 	struct nsi_udp_socket sock;
-	struct nsi_udp_addr dest;
+	struct nsi_udp_addr dest; /* unicast and multicast: where data goes */
+	int mdc;		  /* 0, or NSI_URI_CONTROL_DYNAMIC / _MANUAL */
+	int64_t dest_timeout_ns;  /* dynamic: a destination silent this long is dropped */
+	int32_t dests_counter;	  /* MDC: the destinations, for ns-stat (-1: none) */
+	int nshown;		  /* receivers with counters, for ns-stat: */
+	struct {
+		int64_t id;
+		int32_t status, silence; /* NSI_COUNTER_RECEIVER_STATUS, _SILENCE */
+	} shown[NSI_FC_RECEIVERS];
+	int ndests;
+	struct drv_dest dests[DRV_DESTS];
+	uint64_t dests_added, dests_removed;
 	struct nsi_sender sender;
 	struct drv_loss *loss; /* test only, NULL normally */
 	uint32_t cycles;       /* duty cycles, for how often the control socket is read */
@@ -66,6 +87,7 @@ struct drv_endpoint {
 	char key[DRV_CHANNEL_MAX];
 	struct nsi_udp_socket sock;
 	struct nsi_receiver rcv;
+	int64_t elicit_due_ns;	     /* control= on unicast: the next announcement */
 	struct nsi_udp_addr control; /* with has_control: where every control frame goes */
 	bool has_control;	     /* (a multicast group's control address, or control=) */
 	int refs;		     /* subscriptions on it */
@@ -83,6 +105,14 @@ void nsi_net_channel(const struct nsi_uri *u, char *key, size_t len);
  */
 int nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *u, char *err,
 		     size_t err_len);
+/*
+ * A manual multi-destination-cast publication's destination: @u's endpoint added or removed.
+ * 0, or -EINVAL (not such a publication, or not an address), -ENOSPC (DRV_DESTS already),
+ * -EEXIST, -ENOENT, with the reason in @err.
+ */
+int nsi_net_pub_destination(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *u,
+			    bool add, char *err, size_t err_len);
+
 /*
  * Its publishers closed it at @eos (everything offered before is in the log): it keeps
  * sending, from a mapping of its own, until the receiver has acknowledged @eos (or none is

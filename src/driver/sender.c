@@ -441,6 +441,15 @@ nsi_sender_on_control(struct nsi_sender *s, const struct nsi_frame *f,
 	switch (f->type) {
 	case NSI_FRAME_STATUS: {
 		s->stats.status_messages++;
+		/*
+		 * One that only asks for a setup (no window: a receiver without an image, or a
+		 * multi-destination receiver announcing itself) says nothing of consumption.
+		 */
+		if ((f->flags & NSI_SM_F_SEND_SETUP) != 0 && f->u.sm.window == 0) {
+			s->want_setup = true;
+			s->setup_due_ns = now_ns;
+			return;
+		}
 		int32_t terms =
 			(int32_t)((uint32_t)f->u.sm.term_id - (uint32_t)s->log->initial_term_id);
 		if (terms < 0)

@@ -308,6 +308,10 @@ enum nsi_counter_kind {
 	NSI_COUNTER_SENDER_LIMIT = 6,	     /* its flow control limit (the receiver's window) */
 	NSI_COUNTER_RECEIVER_HWM = 7,	     /* an image's highest position announced */
 	NSI_COUNTER_RECEIVER_POSITION = 8,   /* its position everything before which arrived */
+	/* A network publication's view of each receiver it knows (one pair per receiver): */
+	NSI_COUNTER_RECEIVER_STATUS = 9,   /* the position its last status message reported */
+	NSI_COUNTER_RECEIVER_SILENCE = 10, /* ms since that status message */
+	NSI_COUNTER_DESTINATIONS = 11,	   /* a multi-destination publication's destinations */
 };
 
 /* System counters: ids 0 .. NSI_SYS_COUNT - 1 of every driver's CnC, in this order. */

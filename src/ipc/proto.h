@@ -19,6 +19,8 @@ enum nsi_cmd_type {
 	NSI_CMD_KEEPALIVE = 5,
 	NSI_CMD_CLIENT_CLOSE = 6,
 	NSI_CMD_IMAGE_CORRUPT = 7, /* registration_id: the image's id; no answer */
+	NSI_CMD_ADD_DESTINATION = 8,
+	NSI_CMD_REMOVE_DESTINATION = 9,
 };
 
 enum nsi_rsp_type {
@@ -48,6 +50,16 @@ struct nsi_cmd_remove {
 	int64_t client_id;
 	int64_t correlation_id;
 	int64_t registration_id;
+};
+
+/* ADD_DESTINATION / REMOVE_DESTINATION: of the publication the client registered so */
+struct nsi_cmd_destination {
+	int64_t client_id;
+	int64_t correlation_id;
+	int64_t registration_id;
+	int32_t uri_length;
+	int32_t reserved;
+	/* then uri_length bytes of URI (ns:udp?endpoint=host:port) */
 };
 
 struct nsi_rsp_publication {

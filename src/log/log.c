@@ -164,6 +164,24 @@ nsi_log_init(struct nsi_log *log, void *base, size_t bytes, const struct nsi_log
 	return 0;
 }
 
+void
+nsi_log_start_at(struct nsi_log *log, int64_t position)
+{
+	struct nsi_log_meta *m = log->meta;
+	int32_t count = (int32_t)(position >> log->shift);
+	int32_t offset = (int32_t)(position & (log->term_length - 1));
+	/* Partitions as a writer that got there would have left them (see nsi_log_init()). */
+	for (int k = 0; k < NSI_LOG_PARTITIONS; k++) {
+		int32_t c = count - k;
+		int part =
+			(int)(((c % NSI_LOG_PARTITIONS) + NSI_LOG_PARTITIONS) % NSI_LOG_PARTITIONS);
+		int32_t term = term_add(log->initial_term_id, c);
+		nsi_store_relaxed_i64(&m->tail[part],
+				      pack_tail(term, k == 0 ? offset : log->term_length));
+	}
+	nsi_store_release_u32((uint32_t *)count_word(log), (uint32_t)count);
+}
+
 int
 nsi_log_attach(struct nsi_log *log, void *base, size_t bytes)
 {

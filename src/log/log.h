@@ -206,6 +206,13 @@ int64_t nsi_log_clean_to(struct nsi_log *log, int64_t position);
 
 /* Active partition and term id, and positions. */
 int32_t nsi_log_active_term_count(const struct nsi_log *log);
+
+/*
+ * A fresh log whose stream starts at @position (a receiver's image that joined a stream
+ * late): its tail says @position, so subscribers linked to it start there. Before anyone
+ * reads it.
+ */
+void nsi_log_start_at(struct nsi_log *log, int64_t position);
 /* The position the next append would start at (a snapshot under concurrency). */
 int64_t nsi_log_tail_position(const struct nsi_log *log);
 

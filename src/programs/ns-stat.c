@@ -68,6 +68,12 @@ kind_name(int32_t type)
 		return "rcv-hwm";
 	case NSI_COUNTER_RECEIVER_POSITION:
 		return "rcv-pos";
+	case NSI_COUNTER_RECEIVER_STATUS:
+		return "snd-rcv";
+	case NSI_COUNTER_RECEIVER_SILENCE:
+		return "snd-rcv-ms";
+	case NSI_COUNTER_DESTINATIONS:
+		return "snd-dst";
 	default:
 		return "other";
 	}

@@ -40,6 +40,9 @@ static bool net_ok;
 struct got {
 	uint32_t next, bad;
 	int available, unavailable;
+	bool late;	/* joined mid-stream: its first message sets where it starts */
+	uint32_t first; /* the first message it got */
+	uint32_t count;
 };
 
 struct group {
@@ -52,18 +55,39 @@ struct group {
 };
 
 struct find {
-	const char *label;
-	int64_t value;
+	const char *label; /* by label, or (NULL) by type: */
+	int32_t type;
+	int64_t value; /* the last match's */
+	int count;     /* matches */
 };
 
 static void
 find_counter(void *ctx, int32_t id, int32_t type, int64_t owner, int64_t key, const char *label,
 	     int64_t value)
 {
-	(void)id, (void)type, (void)owner, (void)key;
+	(void)id, (void)owner, (void)key;
 	struct find *f = ctx;
-	if (strcmp(label, f->label) == 0)
+	if (f->label != NULL ? strcmp(label, f->label) == 0 : type == f->type) {
 		f->value = value;
+		f->count++;
+	}
+}
+
+/* The counters of @type in the driver of @d: how many (-1: no driver), the last one's value. */
+static int
+counters_of_type(const char *d, int32_t type, int64_t *value)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/cnc.dat", d);
+	struct nsi_cnc cnc;
+	struct find f = { NULL, type, -1, 0 };
+	if (nsi_cnc_open_readonly(&cnc, path) != 0)
+		return -1;
+	nsi_counters_foreach(&cnc.counters, find_counter, &f);
+	nsi_cnc_close(&cnc);
+	if (value != NULL)
+		*value = f.value;
+	return f.count;
 }
 
 /* A system counter of the driver of @d by label, as ns-stat reads it (-1: absent). */
@@ -73,7 +97,7 @@ counter(const char *d, const char *label)
 	char path[128];
 	snprintf(path, sizeof(path), "%s/cnc.dat", d);
 	struct nsi_cnc cnc;
-	struct find f = { label, -1 };
+	struct find f = { label, 0, -1, 0 };
 	if (nsi_cnc_open_readonly(&cnc, path) != 0)
 		return -1;
 	nsi_counters_foreach(&cnc.counters, find_counter, &f);
@@ -105,6 +129,11 @@ on_msg(void *ctx, const void *buf, size_t len, const struct ns_header *h)
 	}
 	memcpy(&seq, buf, 4);
 	memcpy(&crc, (const uint8_t *)buf + 4, 4);
+	if (g->count++ == 0) {
+		g->first = seq;
+		if (g->late)
+			g->next = seq;
+	}
 	if (seq != g->next || crc != tu_crc32c(seq, (const uint8_t *)buf + 8, len - 8))
 		g->bad++;
 	g->next = seq + 1;
@@ -363,6 +392,238 @@ tagged_needs_its_group_size(void **state)
 	group_close(&x);
 }
 
+/* ---- multi-destination-cast (unicast, loopback: no namespace needed) ---- */
+
+struct mdc {
+	char dir[RCVS + 2][64];
+	ns_client *c[RCVS + 2]; /* 0: the publisher's; 1..RCVS+1: receivers */
+	ns_publication *p;
+	ns_subscription *s[RCVS + 1];
+	struct got g[RCVS + 1];
+	int port[RCVS + 1];
+	int control;
+};
+
+/* The publication: "ns:udp?" then control=127.0.0.1:PORT| when @control, then @params. */
+static void
+mdc_open(struct mdc *x, bool control, const char *params)
+{
+	memset(x, 0, sizeof(*x));
+	for (int i = 0; i < RCVS + 2; i++) {
+		snprintf(x->dir[i], sizeof(x->dir[i]), "/tmp/ns-mdc-XXXXXX");
+		assert_non_null(mkdtemp(x->dir[i]));
+		struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+		o.dir = x->dir[i];
+		assert_int_equal(ns_client_create(&x->c[i], &o), 0);
+	}
+	x->control = tu_free_udp_port();
+	for (int i = 0; i <= RCVS; i++)
+		x->port[i] = tu_free_udp_port();
+	char uri[256];
+	if (control)
+		snprintf(uri, sizeof(uri), "ns:udp?control=127.0.0.1:%d|%s", x->control, params);
+	else
+		snprintf(uri, sizeof(uri), "ns:udp?%s", params);
+	int rc = ns_publication_add(x->c[0], uri, 5, NS_PUBLICATION_EXCLUSIVE, &x->p);
+	if (rc != 0)
+		fail_msg("publication %s: %s", uri, ns_errmsg());
+}
+
+/* Receiver @i subscribes at its endpoint, with control= when @dynamic. */
+static void
+mdc_subscribe(struct mdc *x, int i, bool dynamic)
+{
+	char uri[256];
+	int n = snprintf(uri, sizeof(uri), "ns:udp?endpoint=127.0.0.1:%d", x->port[i]);
+	if (dynamic)
+		snprintf(uri + n, sizeof(uri) - (size_t)n, "|control=127.0.0.1:%d", x->control);
+	struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
+	so.on_available = on_available;
+	so.on_unavailable = on_unavailable;
+	so.ctx = &x->g[i];
+	int rc = ns_subscription_add(x->c[i + 1], uri, 5, &so, &x->s[i]);
+	if (rc != 0)
+		fail_msg("subscription %s: %s", uri, ns_errmsg());
+}
+
+static void
+mdc_close(struct mdc *x)
+{
+	assert_int_equal(ns_publication_close(x->p), 0);
+	for (int i = 0; i <= RCVS; i++)
+		if (x->s[i] != NULL)
+			assert_int_equal(ns_subscription_close(x->s[i]), 0);
+	for (int i = 0; i < RCVS + 2; i++) {
+		assert_int_equal(ns_client_close(x->c[i]), 0);
+		assert_int_equal(tu_rmdir_driver(x->dir[i]), 0);
+	}
+}
+
+/*
+ * Offer up to @total from *@seq while polling the receivers in @who (bits), until those have
+ * everything offered (counting from where each started) or @deadline_ns. Returns the offers
+ * back pressured.
+ */
+static uint64_t
+mdc_pump(struct mdc *x, uint32_t *seq, uint32_t total, unsigned who, int64_t deadline_ns)
+{
+	static uint8_t buf[2048];
+	uint64_t pressured = 0;
+	while (ns_clock_ns() < deadline_ns) {
+		while (*seq < total) {
+			int64_t r = ns_offer(x->p, buf, make_msg(buf, *seq));
+			if (r > 0) {
+				(*seq)++;
+				continue;
+			}
+			pressured += r == NS_BACK_PRESSURED;
+			break;
+		}
+		bool done = *seq == total;
+		for (int i = 0; i <= RCVS; i++) {
+			if (!(who & (1u << i)))
+				continue;
+			(void)ns_subscription_poll(x->s[i], on_msg, &x->g[i], 256);
+			done &= x->g[i].next == *seq;
+		}
+		if (done)
+			break;
+	}
+	return pressured;
+}
+
+/*
+ * control-mode=dynamic: receivers announce themselves to the control address and get
+ * everything (fc=min); a fourth joins mid-stream and starts at the position of the moment;
+ * one leaves, and after the receiver timeout it no longer holds the publisher.
+ */
+static void
+mdc_dynamic_join_and_leave(void **state)
+{
+	(void)state;
+	struct mdc x;
+	mdc_open(&x, true, "control-mode=dynamic|fc=min,t:500ms");
+	for (int i = 0; i < RCVS; i++)
+		mdc_subscribe(&x, i, true);
+	/* Connected once the three answered (min, no group size: the first would do). */
+	assert_int_equal(ns_publication_wait_connected(x.p, ns_clock_ns() + 10 * SEC), 0);
+	int64_t until = ns_clock_ns() + 10 * SEC;
+	while (ns_clock_ns() < until &&
+	       (x.g[0].available == 0 || x.g[1].available == 0 || x.g[2].available == 0))
+		for (int i = 0; i < RCVS; i++)
+			(void)ns_subscription_poll(x.s[i], on_msg, &x.g[i], 16);
+	uint32_t seq = 0;
+	(void)mdc_pump(&x, &seq, 5000, 7, ns_clock_ns() + 30 * SEC);
+	for (int i = 0; i < RCVS; i++) {
+		assert_int_equal(x.g[i].next, 5000);
+		assert_int_equal(x.g[i].bad, 0);
+	}
+	/* A fourth joins mid-stream. */
+	x.g[RCVS].late = true;
+	mdc_subscribe(&x, RCVS, true);
+	until = ns_clock_ns() + 10 * SEC;
+	while (x.g[RCVS].available == 0 && ns_clock_ns() < until) {
+		(void)mdc_pump(&x, &seq, seq + 10, 7, ns_clock_ns() + 10 * MS);
+		(void)ns_subscription_poll(x.s[RCVS], on_msg, &x.g[RCVS], 16);
+	}
+	assert_int_equal(x.g[RCVS].available, 1);
+	(void)mdc_pump(&x, &seq, seq + 5000, 15, ns_clock_ns() + 30 * SEC);
+	print_message("# dynamic MDC: a receiver joined at message %u of %u; it has %u, in "
+		      "order, %u bad\n",
+		      x.g[RCVS].first, seq, x.g[RCVS].count, x.g[RCVS].bad);
+	/* It starts at the position of the moment: nothing from before it joined. */
+	assert_true(x.g[RCVS].first >= 5000 && x.g[RCVS].first < seq);
+	assert_int_equal(x.g[RCVS].count, seq - x.g[RCVS].first);
+	assert_int_equal(x.g[RCVS].next, seq);
+	assert_int_equal(x.g[RCVS].bad, 0);
+	/* ns-stat's view: four receivers known, four destinations (every heartbeat). */
+	int64_t dests = -1;
+	until = ns_clock_ns() + 5 * SEC;
+	while ((counters_of_type(x.dir[0], NSI_COUNTER_RECEIVER_STATUS, NULL) != 4 || dests != 4) &&
+	       ns_clock_ns() < until)
+		(void)counters_of_type(x.dir[0], NSI_COUNTER_DESTINATIONS, &dests);
+	assert_int_equal(counters_of_type(x.dir[0], NSI_COUNTER_RECEIVER_STATUS, NULL), 4);
+	assert_int_equal(counters_of_type(x.dir[0], NSI_COUNTER_RECEIVER_SILENCE, NULL), 4);
+	assert_int_equal(dests, 4);
+	/* Receiver 2 leaves: within the timeout (500 ms) and a status interval it stops holding. */
+	assert_int_equal(ns_subscription_close(x.s[2]), 0);
+	x.s[2] = NULL;
+	uint32_t before = seq;
+	(void)mdc_pump(&x, &seq, seq + 8000, 11, ns_clock_ns() + 30 * SEC);
+	print_message("# receiver 2 left: %u more messages to the other three\n", seq - before);
+	assert_int_equal(seq, before + 8000);
+	for (int i = 0; i <= RCVS; i++)
+		if (i != 2)
+			assert_int_equal(x.g[i].next, seq);
+	/* It is no longer a destination, nor a receiver the publication knows. */
+	until = ns_clock_ns() + 5 * SEC;
+	while ((counters_of_type(x.dir[0], NSI_COUNTER_RECEIVER_STATUS, NULL) != 3 || dests != 3) &&
+	       ns_clock_ns() < until) {
+		(void)counters_of_type(x.dir[0], NSI_COUNTER_DESTINATIONS, &dests);
+		(void)mdc_pump(&x, &seq, seq + 1, 11, ns_clock_ns() + 10 * MS);
+	}
+	assert_int_equal(counters_of_type(x.dir[0], NSI_COUNTER_RECEIVER_STATUS, NULL), 3);
+	assert_int_equal(dests, 3);
+	mdc_close(&x);
+}
+
+/* control-mode=manual: destinations added and removed by the application; bad requests. */
+static void
+mdc_manual_destinations(void **state)
+{
+	(void)state;
+	struct mdc x;
+	mdc_open(&x, true, "control-mode=manual|fc=min,t:60s");
+	for (int i = 0; i < 2; i++)
+		mdc_subscribe(&x, i, false);
+	char d0[64], d1[64];
+	snprintf(d0, sizeof(d0), "ns:udp?endpoint=127.0.0.1:%d", x.port[0]);
+	snprintf(d1, sizeof(d1), "ns:udp?endpoint=127.0.0.1:%d", x.port[1]);
+	assert_int_equal(ns_publication_add_destination(x.p, d0), 0);
+	assert_int_equal(ns_publication_add_destination(x.p, d0), -EEXIST);
+	assert_non_null(strstr(ns_errmsg(), "is a destination already"));
+	assert_int_equal(ns_publication_add_destination(x.p, d1), 0);
+	assert_int_equal(ns_publication_add_destination(x.p, "ns:udp?endpoint=bad:"), -EINVAL);
+	assert_int_equal(ns_publication_add_destination(x.p, "ns:ipc"), -EINVAL);
+	assert_int_equal(ns_publication_add_destination(NULL, d0), -EINVAL);
+	assert_int_equal(ns_publication_add_destination(x.p, NULL), -EINVAL);
+	assert_int_equal(ns_publication_remove_destination(x.p, "ns:udp?endpoint=127.0.0.1:1"),
+			 -ENOENT);
+	assert_int_equal(ns_publication_wait_connected(x.p, ns_clock_ns() + 10 * SEC), 0);
+	/* Both images first: a destination joins at the position of the moment. */
+	int64_t until = ns_clock_ns() + 10 * SEC;
+	while ((x.g[0].available == 0 || x.g[1].available == 0) && ns_clock_ns() < until)
+		for (int i = 0; i < 2; i++)
+			(void)ns_subscription_poll(x.s[i], on_msg, &x.g[i], 16);
+	uint32_t seq = 0;
+	(void)mdc_pump(&x, &seq, 5000, 3, ns_clock_ns() + 30 * SEC);
+	assert_int_equal(x.g[0].next, 5000);
+	assert_int_equal(x.g[1].next, 5000);
+	/*
+	 * Removed: receiver 1 gets nothing more, and stops holding the publisher at once (its
+	 * receiver timeout, a minute here, does not come into it).
+	 */
+	assert_int_equal(ns_publication_remove_destination(x.p, d1), 0);
+	(void)mdc_pump(&x, &seq, 13000, 1, ns_clock_ns() + 30 * SEC);
+	uint32_t had = x.g[1].next;
+	for (int i = 0; i < 50; i++)
+		(void)ns_subscription_poll(x.s[1], on_msg, &x.g[1], 256);
+	print_message("# manual MDC: after its removal receiver 1 stayed at %u of %u\n",
+		      x.g[1].next, seq);
+	assert_int_equal(seq, 13000);
+	assert_int_equal(x.g[0].next, 13000);
+	assert_true(x.g[1].next < 13000 && x.g[1].next == had);
+	assert_int_equal(x.g[0].bad + x.g[1].bad, 0);
+	mdc_close(&x);
+
+	/* Not a manual publication: refused with the reason. */
+	struct mdc y;
+	mdc_open(&y, false, "endpoint=127.0.0.1:9");
+	assert_int_equal(ns_publication_add_destination(y.p, d0), -EINVAL);
+	assert_non_null(strstr(ns_errmsg(), "control-mode=manual only"));
+	mdc_close(&y);
+}
+
 int
 main(void)
 {
@@ -375,6 +636,8 @@ main(void)
 		cmocka_unit_test(max_never_waits_for_the_slowest),
 		cmocka_unit_test(tagged_follows_its_group),
 		cmocka_unit_test(tagged_needs_its_group_size),
+		cmocka_unit_test(mdc_dynamic_join_and_leave),
+		cmocka_unit_test(mdc_manual_destinations),
 	};
 	return cmocka_run_group_tests_name("udp-multicast", tests, NULL, NULL);
 }

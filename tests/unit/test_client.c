@@ -504,6 +504,17 @@ bad_arguments_change_nothing(void **state)
 	struct iovec iov[1] = { { NULL, 5 } };
 	assert_int_equal(ns_offer(NULL, buf, 1), -EINVAL);
 	assert_int_equal(ns_offer(p, NULL, 1), -EINVAL);
+	/* Destinations: NULLs, bad URIs, and a publication that is not control-mode=manual. */
+	assert_int_equal(ns_publication_add_destination(NULL, "ns:udp?endpoint=h:1"), -EINVAL);
+	assert_int_equal(ns_publication_add_destination(p, NULL), -EINVAL);
+	assert_int_equal(ns_publication_add_destination(p, "ns:udp?endpoint=h"), -EINVAL);
+	assert_int_equal(ns_publication_add_destination(p, "ns:ipc"), -EINVAL);
+	assert_int_equal(ns_publication_add_destination(p, "ns:udp?endpoint=127.0.0.1:9"), -EINVAL);
+	assert_non_null(strstr(ns_errmsg(), "control-mode=manual only"));
+	assert_int_equal(ns_publication_remove_destination(NULL, "ns:udp?endpoint=h:1"), -EINVAL);
+	assert_int_equal(ns_publication_remove_destination(p, NULL), -EINVAL);
+	assert_int_equal(ns_publication_remove_destination(p, "ns:udp?endpoint=127.0.0.1:9"),
+			 -EINVAL);
 	assert_int_equal(ns_offerv(NULL, iov, 1), -EINVAL);
 	assert_int_equal(ns_offerv(p, iov, 1), -EINVAL);
 	assert_int_equal(ns_offerv(p, iov, -1), -EINVAL);
