@@ -385,6 +385,11 @@ static const struct ratio ratios[] = {
 	{ "udp.rtt.32.p50", "floor.udp.rtt.p50.block" },
 	{ "udp.rtt.32.p50.ll", "floor.udp.rtt.p50" },
 	{ "udp.rtt.32.p99.ll", "floor.udp.rtt.p50" },
+	{ "udp.mc.p1s3.32", "udp.mc.p1s1.32" },
+	{ "udp.mdc.p1s3.32", "udp.mc.p1s1.32" },
+	{ "udp.mc.p1s1.32", "udp.p1s1.32" },
+	{ "udp.mc.rtt.32.p50", "udp.rtt.32.p50" },
+	{ "udp.mc.p1s3.32.cpu", "udp.mc.p1s1.32.cpu" },
 };
 
 struct target {
@@ -394,7 +399,7 @@ struct target {
 	char detail[160];
 };
 
-static struct target targets[40];
+static struct target targets[48];
 static int ntargets;
 
 static void
@@ -560,6 +565,11 @@ check_targets(void)
 	       "udp.p1s1.32 / (floor.udp.bytes / 64-byte frames)");
 	target("udp.p1s1.32 >= 6.0 M msg/s (Aeron tuned)", u32, u32 ? u32->median / 1e6 : 0, true,
 	       6.0, "M msg/s");
+	/* Fan-out (issue 19): three receivers of a group against one, same run. */
+	const struct figure *m1 = find("udp.mc.p1s1.32"), *m3 = find("udp.mc.p1s3.32");
+	target("udp.mc.p1s3.32 >= 0.8 x udp.mc.p1s1.32", m1 ? m3 : NULL,
+	       m1 && m3 ? m3->median / m1->median : 0, true, 0.8,
+	       "udp.mc.p1s3.32 / udp.mc.p1s1.32");
 }
 
 /* --- output ------------------------------------------------------------------------------- */

@@ -16,6 +16,20 @@
  *                          the default mode)
  *   floor.udp.bytes        raw sendmmsg (UDP GSO where the kernel has it) of 4096-byte
  *                          datagrams, our default MTU, to recvmmsg: the kernel's byte rate
+ *
+ * One publisher, several receivers (issue 19), each receiver a process with its own driver,
+ * fc=min (every receiver gets every message; the rate is the slowest's):
+ *
+ *   udp.mc.p1s1.32 / .p1s3.32   32-byte messages to 1 / 3 receivers on a multicast group
+ *   udp.mdc.p1s3.32             the same to 3 receivers by dynamic multi-destination-cast
+ *   udp.mc.rtt.32               ping-pong over two multicast groups, one receiver echoing
+ *   udp.mc.p1s1.32.cpu / .p1s3.32.cpu   the publishing process's CPU (its thread and its
+ *                               driver's) per message: on two cores the receivers' CPU sets
+ *                               the rate; this says what fan-out costs the publisher
+ *
+ * Multicast needs a route: the first multicast workload moves ns-bench into a network
+ * namespace of its own whose loopback carries multicast (as root, or in an unprivileged user
+ * namespace), so no datagram leaves the machine; the workloads after it run there too.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,6 +90,60 @@ static void
 channel(char *buf, size_t len, int port)
 {
 	snprintf(buf, len, "ns:udp?endpoint=127.0.0.1:%d", port);
+}
+
+#define GROUP "239.255.90.1"
+
+/*
+ * The channel a peer in @mode subscribes to (in) or publishes to (out): unicast, a multicast
+ * group (mc-*), or a receiver's endpoint with the MDC publication's control address (mdc-*:
+ * @in its endpoint, @out the control port).
+ */
+static void
+peer_channel(char *buf, size_t len, const char *mode, int in, int out, bool sub)
+{
+	if (strncmp(mode, "mc-", 3) == 0)
+		snprintf(buf, len, "ns:udp?endpoint=" GROUP ":%d|interface=127.0.0.1",
+			 sub ? in : out);
+	else if (strncmp(mode, "mdc-", 4) == 0 && sub)
+		snprintf(buf, len, "ns:udp?endpoint=127.0.0.1:%d|control=127.0.0.1:%d", in, out);
+	else
+		channel(buf, len, sub ? in : out);
+}
+
+/* Once per process: a network namespace of our own whose loopback carries multicast. */
+static int
+private_net(void)
+{
+	static int done = 0;
+	if (done != 0)
+		return done > 0 ? 0 : -1;
+	done = -1;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	if (unshare(CLONE_NEWNET | (uid != 0 ? CLONE_NEWUSER : 0)) != 0)
+		return -1;
+	if (uid != 0) {
+		char map[64];
+		FILE *f = fopen("/proc/self/setgroups", "w");
+		if (f != NULL) {
+			fputs("deny", f);
+			fclose(f);
+		}
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+		if ((f = fopen("/proc/self/uid_map", "w")) == NULL || fputs(map, f) < 0 ||
+		    fclose(f) != 0)
+			return -1;
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+		if ((f = fopen("/proc/self/gid_map", "w")) == NULL || fputs(map, f) < 0 ||
+		    fclose(f) != 0)
+			return -1;
+	}
+	if (system("ip link set lo up && ip link set lo multicast on && "
+		   "ip route add 224.0.0.0/4 dev lo") != 0)
+		return -1;
+	done = 1;
+	return 0;
 }
 
 /* ---- the other process ---- */
@@ -200,10 +269,10 @@ nsb_udp_peer_main(int argc, char **argv)
 	ns_client *c = NULL;
 	ns_subscription *s = NULL;
 	struct sink k = { 0 };
-	bool echo = strcmp(mode, "echo") == 0;
-	char ch_in[64], ch_out[64];
-	channel(ch_in, sizeof(ch_in), in);
-	channel(ch_out, sizeof(ch_out), out);
+	bool echo = strcmp(mode, "echo") == 0 || strcmp(mode, "mc-echo") == 0;
+	char ch_in[128], ch_out[128];
+	peer_channel(ch_in, sizeof(ch_in), mode, in, out, true);
+	peer_channel(ch_out, sizeof(ch_out), mode, in, out, false);
 	if (client_for(dir, &c) != 0 || ns_subscription_add(c, ch_in, 1, NULL, &s) != 0)
 		return 3;
 	if (echo && ns_publication_add(c, ch_out, 2, NS_PUBLICATION_EXCLUSIVE, &k.echo) != 0)
@@ -241,6 +310,8 @@ nsb_udp_peer_main(int argc, char **argv)
 
 /* ---- this process ---- */
 
+#define PEERS 3
+
 struct session {
 	char dir[64], peer_dir[64];
 	ns_client *client;
@@ -248,6 +319,13 @@ struct session {
 	ns_subscription *sub;
 	pid_t child;
 	FILE *from_child;
+	/* The receivers beyond the first (group workloads). */
+	int npeers;
+	struct {
+		char dir[64];
+		pid_t child;
+		FILE *from_child;
+	} more[PEERS - 1];
 };
 
 /* A loopback port nobody uses now. */
@@ -266,9 +344,19 @@ free_port(void)
 	return port;
 }
 
+static int start_one(pid_t *child, FILE **from, const char *dir, const struct nsb_env *env,
+		     const char *mode, int in, int out, bool peer_ll);
+
 static int
 start_peer(struct session *x, const struct nsb_env *env, const char *mode, int in, int out,
 	   bool peer_ll)
+{
+	return start_one(&x->child, &x->from_child, x->peer_dir, env, mode, in, out, peer_ll);
+}
+
+static int
+start_one(pid_t *child, FILE **from, const char *dir, const struct nsb_env *env, const char *mode,
+	  int in, int out, bool peer_ll)
 {
 	int fds[2];
 	char cpu[16], pin[16], pout[16], secs[32];
@@ -278,21 +366,21 @@ start_peer(struct session *x, const struct nsb_env *env, const char *mode, int i
 	snprintf(secs, sizeof(secs), "%g", env->seconds);
 	if (pipe(fds) != 0)
 		return -errno;
-	x->child = fork();
-	if (x->child < 0)
+	*child = fork();
+	if (*child < 0)
 		return -errno;
-	if (x->child == 0) {
+	if (*child == 0) {
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
-		execl("/proc/self/exe", "ns-bench", "udp-peer", mode, x->peer_dir, cpu, pin, pout,
+		execl("/proc/self/exe", "ns-bench", "udp-peer", mode, dir, cpu, pin, pout,
 		      peer_ll ? "1" : "0", secs, (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
-	x->from_child = fdopen(fds[0], "r");
+	*from = fdopen(fds[0], "r");
 	char line[32];
-	if (x->from_child == NULL || fgets(line, sizeof(line), x->from_child) == NULL ||
+	if (*from == NULL || fgets(line, sizeof(line), *from) == NULL ||
 	    strcmp(line, "ready\n") != 0)
 		return -EPROTO;
 	return 0;
@@ -331,10 +419,47 @@ open_session(struct session *x, const struct nsb_env *env, const char *mode, str
 	return rc;
 }
 
+/* The count one receiver process printed at the end (-1: none), and the process reaped. */
+static int64_t
+reap(FILE *from_child, pid_t child, struct nsb_run *run)
+{
+	int64_t count = -1;
+	unsigned long long n = 0, bad = 0;
+	if (from_child != NULL) {
+		/* Keep the driver going (low latency: ours runs only in our calls) meanwhile. */
+		int fd = fileno(from_child);
+		int64_t deadline = ns_clock_ns() + 20 * SEC;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		while (ns_clock_ns() < deadline && poll(&p, 1, 0) == 0)
+			idle();
+		if (fscanf(from_child, "%llu %llu", &n, &bad) == 2) {
+			count = (int64_t)n;
+			if (bad != 0)
+				nsb_fail(run, "subscriber saw %llu messages out of order", bad);
+		} else {
+			nsb_fail(run, "no count from the subscriber process");
+		}
+		fclose(from_child);
+	}
+	if (child > 0) {
+		int st;
+		int64_t deadline = ns_clock_ns() + 5 * SEC;
+		while (waitpid(child, &st, WNOHANG) == 0) {
+			if (ns_clock_ns() > deadline) {
+				kill(child, SIGKILL);
+				waitpid(child, &st, 0);
+				break;
+			}
+			idle();
+		}
+	}
+	return count;
+}
+
+/* Ends the session; returns the smallest count the receivers printed (-1: one had none). */
 static int64_t
 close_session(struct session *x, struct nsb_run *run)
 {
-	int64_t count = -1;
 	if (x->pub != NULL && x->child > 0) {
 		uint64_t end = END_SEQ;
 		uint8_t msg[32] = { 0 };
@@ -343,34 +468,12 @@ close_session(struct session *x, struct nsb_run *run)
 		while (ns_offer(x->pub, msg, sizeof(msg)) < 0 && ns_clock_ns() < deadline)
 			idle();
 	}
-	unsigned long long n = 0, bad = 0;
-	if (x->from_child != NULL) {
-		/* Keep the driver going (low latency: ours runs only in our calls) meanwhile. */
-		int fd = fileno(x->from_child);
-		int64_t deadline = ns_clock_ns() + 20 * SEC;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		while (ns_clock_ns() < deadline && poll(&p, 1, 0) == 0)
-			idle();
-		if (fscanf(x->from_child, "%llu %llu", &n, &bad) == 2) {
-			count = (int64_t)n;
-			if (bad != 0)
-				nsb_fail(run, "subscriber saw %llu messages out of order", bad);
-		} else {
-			nsb_fail(run, "no count from the subscriber process");
-		}
-		fclose(x->from_child);
-	}
-	if (x->child > 0) {
-		int st;
-		int64_t deadline = ns_clock_ns() + 5 * SEC;
-		while (waitpid(x->child, &st, WNOHANG) == 0) {
-			if (ns_clock_ns() > deadline) {
-				kill(x->child, SIGKILL);
-				waitpid(x->child, &st, 0);
-				break;
-			}
-			idle();
-		}
+	int64_t count = reap(x->from_child, x->child, run);
+	for (int i = 0; i < x->npeers - 1; i++) {
+		int64_t c = reap(x->more[i].from_child, x->more[i].child, run);
+		if (c < count || count < 0)
+			count = c < 0 ? -1 : c;
+		rmdir(x->more[i].dir);
 	}
 	if (x->sub != NULL)
 		ns_subscription_close(x->sub);
@@ -453,6 +556,176 @@ run_rtt(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run 
 			idle();
 		if (ll)
 			(void)ns_client_do_work(duty_client); /* send it now */
+		struct pong p = { 0 };
+		int64_t give_up = t0 + 5 * SEC;
+		while (!p.got && nsb_now() < give_up)
+			if (ns_subscription_poll(x.sub, on_pong, &p, 1) == 0)
+				idle();
+		nsb_hist_record(run->hist, (uint64_t)(nsb_now() - t0));
+		if (!p.got || p.seq != seq) {
+			nsb_fail(run, "echo %llu for %llu", (unsigned long long)p.seq,
+				 (unsigned long long)seq);
+			break;
+		}
+		seq++;
+	}
+	int64_t got = close_session(&x, run);
+	if (got != (int64_t)seq && run->error[0] == '\0')
+		nsb_fail(run, "echoed %lld of %llu", (long long)got, (unsigned long long)seq);
+	return 0;
+}
+
+/* ---- one publisher, several receivers ---- */
+
+/*
+ * @kind "mc" (a multicast group) or "mdc" (dynamic multi-destination-cast): a publication with
+ * fc=min waiting for all @n receivers (g:/n), and @n receiver processes.
+ */
+static int
+open_group(struct session *x, const struct nsb_env *env, const char *kind, int n,
+	   struct nsb_run *run)
+{
+	memset(x, 0, sizeof(*x));
+	ll = false;
+	bool mc = strcmp(kind, "mc") == 0;
+	if (mc && private_net() != 0) {
+		nsb_fail(run, "no network namespace of our own for multicast (needs root, or "
+			      "unprivileged user namespaces)");
+		return -1;
+	}
+	snprintf(x->dir, sizeof(x->dir), "/dev/shm/nsb-udp-XXXXXX");
+	snprintf(x->peer_dir, sizeof(x->peer_dir), "/dev/shm/nsb-udp-XXXXXX");
+	if (mkdtemp(x->dir) == NULL || mkdtemp(x->peer_dir) == NULL) {
+		nsb_fail(run, "mkdtemp: %s", strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < n - 1; i++) {
+		snprintf(x->more[i].dir, sizeof(x->more[i].dir), "/dev/shm/nsb-udp-XXXXXX");
+		if (mkdtemp(x->more[i].dir) == NULL) {
+			nsb_fail(run, "mkdtemp: %s", strerror(errno));
+			return -1;
+		}
+	}
+	x->npeers = n;
+	int port = free_port(), control = free_port();
+	char ch[160];
+	if (mc)
+		snprintf(ch, sizeof(ch),
+			 "ns:udp?endpoint=" GROUP ":%d|interface=127.0.0.1|fc=min,g:/%d", port, n);
+	else
+		snprintf(ch, sizeof(ch),
+			 "ns:udp?control=127.0.0.1:%d|control-mode=dynamic|fc=min,g:/%d", control,
+			 n);
+	int rc = client_for(x->dir, &x->client);
+	if (rc == 0)
+		rc = ns_publication_add(x->client, ch, 1, NS_PUBLICATION_EXCLUSIVE, &x->pub);
+	const char *mode = mc ? "mc-sink" : "mdc-sink";
+	for (int i = 0; rc == 0 && i < n; i++) {
+		int in = mc ? port : free_port();
+		rc = i == 0 ? start_peer(x, env, mode, in, control, false)
+			    : start_one(&x->more[i - 1].child, &x->more[i - 1].from_child,
+					x->more[i - 1].dir, env, mode, in, control, false);
+	}
+	if (rc == 0)
+		rc = ns_publication_wait_connected(x->pub, ns_clock_ns() + 10 * SEC);
+	if (rc != 0)
+		nsb_fail(run, "setting up %s: %s (%s)", ch, ns_strerror(rc), ns_errmsg());
+	return rc;
+}
+
+static int
+run_group_flow(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
+{
+	struct session x;
+	if (open_group(&x, env, w->p.flags ? "mdc" : "mc", w->p.producers, run) != 0) {
+		close_session(&x, run);
+		return -1;
+	}
+	nsb_pin(env, 0);
+	static uint8_t msg[4096];
+	size_t len = w->p.slot_size;
+	uint64_t seq = 0;
+	struct rusage r0, r1;
+	getrusage(RUSAGE_SELF, &r0);
+	int64_t start = nsb_now(), end = start + (int64_t)(env->seconds * 1e9), now = start;
+	while (now < end) {
+		for (int i = 0; i < 256; i++) {
+			memcpy(msg, &seq, 8);
+			while (ns_offer(x.pub, msg, len) < 0)
+				idle();
+			seq++;
+		}
+		now = nsb_now();
+	}
+	getrusage(RUSAGE_SELF, &r1);
+	int64_t got = close_session(&x, run);
+	if (got != (int64_t)seq)
+		nsb_fail(run, "sent %llu, the slowest receiver counted %lld",
+			 (unsigned long long)seq, (long long)got);
+	if (w->kind == NSB_COST) {
+		/* The publishing process's CPU (its thread and its driver's) per message. */
+		double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+				      r0.ru_stime.tv_sec) *
+				     1e9 +
+			     (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec +
+				      r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) *
+				     1e3;
+		run->value = seq > 0 ? cpu / (double)seq : 0;
+	} else {
+		run->value = (double)seq / ((double)(now - start) / 1e9);
+	}
+	return 0;
+}
+
+/* Ping on one multicast group, pong on another: one receiver echoing. */
+static int
+run_group_rtt(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
+{
+	struct session x;
+	memset(&x, 0, sizeof(x));
+	ll = false;
+	if (private_net() != 0) {
+		nsb_fail(run, "no network namespace of our own for multicast");
+		return -1;
+	}
+	snprintf(x.dir, sizeof(x.dir), "/dev/shm/nsb-udp-XXXXXX");
+	snprintf(x.peer_dir, sizeof(x.peer_dir), "/dev/shm/nsb-udp-XXXXXX");
+	if (mkdtemp(x.dir) == NULL || mkdtemp(x.peer_dir) == NULL) {
+		nsb_fail(run, "mkdtemp: %s", strerror(errno));
+		return -1;
+	}
+	x.npeers = 1;
+	int to = free_port(), back = free_port();
+	char ch_to[128], ch_back[128];
+	peer_channel(ch_to, sizeof(ch_to), "mc-", 0, to, false);
+	peer_channel(ch_back, sizeof(ch_back), "mc-", back, 0, true);
+	int rc = client_for(x.dir, &x.client);
+	if (rc == 0)
+		rc = ns_publication_add(x.client, ch_to, 1, NS_PUBLICATION_EXCLUSIVE, &x.pub);
+	if (rc == 0)
+		rc = ns_subscription_add(x.client, ch_back, 2, NULL, &x.sub);
+	if (rc == 0)
+		rc = start_peer(&x, env, "mc-echo", to, back, false);
+	if (rc == 0)
+		rc = ns_publication_wait_connected(x.pub, ns_clock_ns() + 10 * SEC);
+	if (rc == 0)
+		rc = ns_subscription_wait_connected(x.sub, ns_clock_ns() + 10 * SEC);
+	if (rc != 0) {
+		nsb_fail(run, "setting up: %s", ns_strerror(rc));
+		close_session(&x, run);
+		return -1;
+	}
+	nsb_pin(env, 0);
+	uint8_t msg[64] = { 0 };
+	uint64_t seq = 0;
+	int64_t end = nsb_now() + (int64_t)(env->seconds * 1e9);
+	for (;;) {
+		int64_t t0 = nsb_now();
+		if (t0 >= end)
+			break;
+		memcpy(msg, &seq, 8);
+		while (ns_offer(x.pub, msg, w->p.slot_size) < 0)
+			idle();
 		struct pong p = { 0 };
 		int64_t give_up = t0 + 5 * SEC;
 		while (!p.got && nsb_now() < give_up)
@@ -616,6 +889,19 @@ const struct nsb_workload nsb_udp_workloads[] = {
 	  "UDP: 32-byte ping-pong between two processes, default mode (drivers sleep)" },
 	{ "udp.rtt.32", ".ll", NSB_LATENCY, 2, run_rtt, { .slot_size = 32, .flags = 1 },
 	  "UDP: 32-byte ping-pong, low latency (NS_CLIENT_NO_THREAD: apps run the drivers)" },
+	{ "udp.mc.p1s1.32", "", NSB_RATE, 2, run_group_flow, { .slot_size = 32, .producers = 1 },
+	  "UDP multicast: 32-byte messages to 1 receiver process on a group (fc=min)" },
+	{ "udp.mc.p1s3.32", "", NSB_RATE, 4, run_group_flow, { .slot_size = 32, .producers = 3 },
+	  "UDP multicast: 32-byte messages to 3 receiver processes on a group (fc=min)" },
+	{ "udp.mc.p1s1.32", ".cpu", NSB_COST, 2, run_group_flow, { .slot_size = 32, .producers = 1 },
+	  "UDP multicast to 1 receiver: the publishing process's CPU time per message" },
+	{ "udp.mc.p1s3.32", ".cpu", NSB_COST, 4, run_group_flow, { .slot_size = 32, .producers = 3 },
+	  "UDP multicast to 3 receivers: the publishing process's CPU time per message" },
+	{ "udp.mdc.p1s3.32", "", NSB_RATE, 4, run_group_flow,
+	  { .slot_size = 32, .producers = 3, .flags = 1 },
+	  "UDP multi-destination-cast (dynamic): 32-byte messages to 3 receivers (fc=min)" },
+	{ "udp.mc.rtt.32", "", NSB_LATENCY, 2, run_group_rtt, { .slot_size = 32 },
+	  "UDP multicast: 32-byte ping-pong over two groups, one receiver echoing" },
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
 };
 /* clang-format on */
