@@ -376,8 +376,8 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 					     u->interface.set ? u->interface.port : 0, &local, err,
 					     err_len);
 		if (rc == 0)
-			rc = nsi_udp_open(&n->sock, &local, u->so_sndbuf, u->so_rcvbuf, err,
-					  err_len);
+			rc = nsi_udp_open(&n->sock, &local, u->so_sndbuf,
+					  u->so_rcvbuf > 0 ? u->so_rcvbuf : 2 << 20, err, err_len);
 		if (rc == 0 && u->endpoint.set) {
 			/* (An endpoint on a manual one: its first destination.) */
 			struct nsi_udp_addr first;
@@ -406,8 +406,10 @@ nsi_net_pub_open(struct nsi_driver *d, struct drv_pub *p, const struct nsi_uri *
 			pick = &ifc;
 		}
 		if (rc == 0)
+			/* Every receiver's status messages and NAKs come to this one socket. */
 			rc = nsi_udp_open_multicast(&n->sock, &control, pick, u->ttl, u->so_sndbuf,
-						    u->so_rcvbuf, err, err_len);
+						    u->so_rcvbuf > 0 ? u->so_rcvbuf : 2 << 20, err,
+						    err_len);
 	} else if (rc == 0) {
 		struct nsi_udp_addr local;
 		const char *any = n->dest.ss.ss_family == AF_INET6 ? "::" : "0.0.0.0";

@@ -199,23 +199,35 @@ send_heartbeat(struct nsi_sender *s, int64_t now_ns)
 
 /* Serve one NAKed range from the log, in datagrams. Returns datagrams sent or -errno. */
 static int
-resend(struct nsi_sender *s, const struct nsi_resend *r)
+resend(struct nsi_sender *s, struct nsi_resend *r, bool *done)
 {
 	int sent = 0;
 	int64_t at = r->position, end = r->position + r->length;
+	*done = false;
 	while (at < end) {
 		int64_t advance;
 		size_t len = pack(s, at, end, true, &advance);
 		if (len == 0)
 			break;
 		int rc = emit(s, term_at(s, at) + offset_of(s, at), len);
-		if (rc <= 0)
-			return rc < 0 ? rc : sent;
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			/*
+			 * The socket is full (new data filled it): what is left of the range
+			 * stays due, ahead of new data, instead of counting as served and
+			 * ignoring the receiver's next NAKs for a linger.
+			 */
+			r->position = at;
+			r->length = (int32_t)(end - at);
+			return sent;
+		}
 		sent++;
 		s->stats.retransmits++;
 		s->stats.retransmit_bytes += len;
 		at += advance;
 	}
+	*done = true;
 	return sent;
 }
 
@@ -237,22 +249,29 @@ nsi_sender_do_work(struct nsi_sender *s, int64_t now_ns)
 			return rc;
 		work += rc > 0;
 	}
+	bool resends_waiting = false;
 	for (int i = 0; i < NSI_SENDER_RESENDS; i++) {
 		struct nsi_resend *r = &s->resend[i];
 		if (!r->used)
 			continue;
 		if (r->due_ns != 0 && now_ns >= r->due_ns) {
-			int rc = resend(s, r);
+			bool done;
+			int rc = resend(s, r, &done);
 			if (rc < 0)
 				return rc;
 			work += rc;
+			if (!done) {
+				resends_waiting = true;
+				continue;
+			}
 			r->due_ns = 0;
 			r->until_ns = now_ns + s->p.linger_ns;
 		} else if (r->due_ns == 0 && now_ns >= r->until_ns) {
 			r->used = false;
 		}
 	}
-	int64_t limit = s->limit, sent_from = s->position;
+	/* Retransmits first: no new data while one waits for room in the socket. */
+	int64_t limit = resends_waiting ? s->position : s->limit, sent_from = s->position;
 	if (s->end_position >= 0 && s->end_position < limit)
 		limit = s->end_position;
 	while (s->position < limit) {
@@ -380,6 +399,17 @@ not_held(struct nsi_sender *s, int64_t from, const struct nsi_udp_addr *naker, i
 	}
 }
 
+/* FNV-1a over an address's bytes: which receiver asked, as far as its address tells. */
+static uint64_t
+addr_hash(const struct nsi_udp_addr *a)
+{
+	uint64_t h = 14695981039346656037u;
+	const uint8_t *p = (const uint8_t *)&a->ss;
+	for (socklen_t i = 0; i < a->len && i < sizeof(a->ss); i++)
+		h = (h ^ p[i]) * 1099511628211u;
+	return h;
+}
+
 static void
 on_nak(struct nsi_sender *s, const struct nsi_frame *f, const struct nsi_udp_addr *naker,
        int64_t now_ns)
@@ -400,6 +430,10 @@ on_nak(struct nsi_sender *s, const struct nsi_frame *f, const struct nsi_udp_add
 		len = s->log->term_length - f->u.nak.term_offset;
 	if (from + len > s->position)
 		len = s->position - from;
+	if (len > NSI_SENDER_RESEND_MAX)
+		len = NSI_SENDER_RESEND_MAX;
+	uint64_t asker = naker != NULL ? addr_hash(naker) : 0;
+	int theirs = 0;
 	struct nsi_resend *free_slot = NULL;
 	for (int i = 0; i < NSI_SENDER_RESENDS; i++) {
 		struct nsi_resend *r = &s->resend[i];
@@ -413,14 +447,17 @@ on_nak(struct nsi_sender *s, const struct nsi_frame *f, const struct nsi_udp_add
 			s->stats.naks_ignored++;
 			return;
 		}
+		theirs += r->asker == asker;
 	}
-	if (free_slot == NULL) { /* the cap: no more retransmits in flight */
+	/* The cap: no more retransmits in flight, or this receiver has its share of them. */
+	if (free_slot == NULL || (s->fc.n > 1 && theirs >= NSI_SENDER_RESENDS * 3 / 4)) {
 		s->stats.naks_ignored++;
 		return;
 	}
 	*free_slot = (struct nsi_resend){ .position = from,
 					  .length = (int32_t)len,
 					  .due_ns = now_ns + s->p.nak_delay_ns,
+					  .asker = asker,
 					  .used = true };
 	if (free_slot->due_ns == 0)
 		free_slot->due_ns = 1; /* 0 means "served" */

@@ -28,11 +28,19 @@
  * NAKs: each asks for a range of one term. It is served after the NAK delay, from the log,
  * if the log still holds it (at or after the clean position); a range already served is not
  * served again within the linger time; at most NSI_SENDER_RESENDS ranges wait at once, so a
- * flood of NAKs cannot make us send more than that per delay. A NAK for data never sent, for
+ * flood of NAKs cannot make us send more than that per delay, and while flow control knows
+ * more than one receiver, one address holds at most three quarters of them (a receiver far
+ * behind, NAKing every gap it has, cannot crowd out the others' repairs). A NAK for data never sent, for
  * another session or stream, or for a range outside one term is ignored and counted.
  */
 
-#define NSI_SENDER_RESENDS 16
+#define NSI_SENDER_RESENDS 64
+/*
+ * At most this much of one NAKed range is served per NAK (the receiver NAKs what is still
+ * missing again): a receiver far behind (fc=max) cannot make the sender spend its socket on
+ * megabytes of retransmits at the expense of the others.
+ */
+#define NSI_SENDER_RESEND_MAX (256 * 1024)
 
 /* Sends one datagram; returns its length, 0 when the socket is full (try later), or -errno. */
 typedef int (*nsi_send_fn)(void *ctx, const uint8_t *buf, size_t len);
@@ -63,6 +71,7 @@ struct nsi_resend {
 	int32_t length;
 	int64_t due_ns;	  /* serve at; 0: served, lingering */
 	int64_t until_ns; /* linger ends */
+	uint64_t asker;	  /* a hash of the NAK's source address */
 	bool used;
 };
 

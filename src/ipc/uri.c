@@ -253,8 +253,9 @@ parse_fc(const char *v, size_t n, struct nsi_uri *u)
 	}
 	if (u->fc == NSI_URI_FC_TAGGED && !u->fc_has_group_tag)
 		return "tagged needs the group's tag (fc=tagged,g:TAG or g:TAG/MIN)";
-	if (u->fc == NSI_URI_FC_MAX && seen_g)
-		return "max follows the fastest receiver: g: applies to min and tagged";
+	if (u->fc == NSI_URI_FC_MAX && u->fc_has_group_tag)
+		return "max follows the fastest receiver: a group tag applies to tagged (g:/MIN "
+		       "alone is allowed)";
 	return NULL;
 }
 

@@ -30,9 +30,9 @@
  *   control-mode dynamic (receivers register by their status messages) or manual
  *                (destinations added by the application); then endpoint is optional
  *   fc           flow control of multicast and MDC publications: max, min or tagged, then
- *                options ",g:TAG" (tagged: the group's tag; a 64-bit integer), "/MIN" after
- *                it or ",g:/MIN" (receivers needed to count as connected), ",t:DURATION"
- *                (a silent receiver is forgotten after it)
+ *                options ",g:TAG" (tagged only: the group's tag; a 64-bit integer), "/MIN"
+ *                after it or ",g:/MIN" (receivers needed to count as connected),
+ *                ",t:DURATION" (a silent receiver is forgotten after it)
  *   gtag         a subscription's group tag (a 64-bit integer), sent in its status messages
  *
  * A multicast endpoint (IPv4 224.0.0.0/4 or IPv6 ff00::/8, as a literal) must end in an odd

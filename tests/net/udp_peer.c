@@ -7,7 +7,11 @@
  *   udp_peer sub CHANNEL STREAM COUNT     receive COUNT messages whose first 8 bytes are
  *                                         0, 1, 2, ... (little-endian) and whose other bytes
  *                                         are zero; prints what came and exits 0 if all of it
- *                                         came, in order, intact
+ *                                         came, in order, intact; stops early (exit 1) if the
+ *                                         image ends, and says so ("image ended"); messages
+ *                                         of a later image (a rejoin) are counted apart;
+ *                                         UDP_PEER_SLOW_MS=N: sleeps N ms after each poll of
+ *                                         at most 64 messages (a slow receiver)
  *   udp_peer pub CHANNEL STREAM COUNT LEN send COUNT text messages "nanostream N" padded
  *                                         with '.' to LEN bytes, then stay (the driver keeps
  *                                         serving NAKs) until SIGTERM or 60 s
@@ -75,8 +79,18 @@ on_term(int sig)
 }
 
 struct sub_state {
-	uint64_t next, bad, bytes;
+	uint64_t next, bad, bytes, later;
+	int ended;
+	const ns_image *image; /* the first image: a later one (a rejoin) is counted apart */
 };
+
+static void
+on_gone(void *ctx, const ns_image *img)
+{
+	struct sub_state *s = ctx;
+	if (s->image == NULL || img == s->image)
+		s->ended++;
+}
 
 static void
 on_seq(void *ctx, const void *buf, size_t len, const struct ns_header *h)
@@ -84,7 +98,12 @@ on_seq(void *ctx, const void *buf, size_t len, const struct ns_header *h)
 	struct sub_state *s = ctx;
 	const unsigned char *b = buf;
 	uint64_t seq = 0;
-	(void)h;
+	if (s->image == NULL)
+		s->image = h->image;
+	if (h->image != s->image) {
+		s->later++;
+		return;
+	}
 	s->bytes += len;
 	if (len < 8) {
 		s->bad++;
@@ -223,18 +242,36 @@ main(int argc, char **argv)
 	if (sub) {
 		uint64_t count = strtoull(argv[4], NULL, 10);
 		ns_subscription *s = NULL;
-		if (ns_subscription_add(c, argv[2], stream, NULL, &s) != 0)
+		struct sub_state st = { 0 };
+		struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
+		so.on_unavailable = on_gone;
+		so.ctx = &st;
+		if (ns_subscription_add(c, argv[2], stream, &so, &s) != 0)
 			return fail("subscription");
 		printf("udp_peer: subscribed to %s stream %d\n", argv[2], (int)stream);
 		fflush(stdout);
-		struct sub_state st = { 0 };
-		while (st.next < count && !stop && ns_clock_ns() < deadline)
+		const char *slow = getenv("UDP_PEER_SLOW_MS");
+		long slow_ms = slow != NULL ? strtol(slow, NULL, 10) : 0;
+		while (st.next < count && st.ended == 0 && !stop && ns_clock_ns() < deadline) {
 			(void)ns_subscription_poll_wait(s, on_seq, &st, 64, NS_WAIT_YIELD,
 							ns_clock_ns() + SEC / 100);
+			if (slow_ms > 0)
+				nanosleep(&(struct timespec){ .tv_nsec = slow_ms * 1000000 }, NULL);
+		}
 		printf("udp_peer: received %" PRIu64 " of %" PRIu64 " messages (%" PRIu64
-		       " bytes), %" PRIu64 " out of order or damaged\n",
-		       st.next, count, st.bytes, st.bad);
+		       " bytes), %" PRIu64 " out of order or damaged%s\n",
+		       st.next, count, st.bytes, st.bad, st.ended ? "; image ended" : "");
 		rc = st.next == count && st.bad == 0 ? 0 : 1;
+		/* UDP_PEER_STAT=path/to/ns-stat: this driver's counters and errors, for diagnosis. */
+		const char *stat = getenv("UDP_PEER_STAT"), *dir = getenv("NANOSTREAM_DIR");
+		if (stat != NULL && dir != NULL) {
+			char cmd[1024];
+			snprintf(cmd, sizeof(cmd),
+				 "%s -d %s | grep -E 'udp|rcv' | grep -v ' 0  udp'; %s -e -d %s",
+				 stat, dir, stat, dir);
+			if (system(cmd) != 0)
+				fprintf(stderr, "udp_peer: %s failed\n", stat);
+		}
 		ns_subscription_close(s);
 	} else if (pub) {
 		uint64_t count = strtoull(argv[4], NULL, 10);

@@ -37,6 +37,7 @@ struct link {
 	uint64_t rng;
 	int drop_pct, dup_pct, reorder_pct;
 	int drop_every; /* drop datagram n when n % drop_every == drop_every - 1 (0: off) */
+	int full;	/* the next this many sends find the socket full (return 0) */
 	uint64_t count, dropped;
 	int n;
 	struct {
@@ -58,6 +59,10 @@ static int
 link_put(struct link *l, const uint8_t *buf, size_t len)
 {
 	assert_true(len <= MTU);
+	if (l->full > 0) {
+		l->full--;
+		return 0; /* the socket is full: nothing sent */
+	}
 	l->count++;
 	if ((l->drop_pct > 0 && (int)(next_rand(&l->rng) % 100) < l->drop_pct) ||
 	    (l->drop_every > 0 &&
@@ -523,6 +528,45 @@ a_restarted_receiver_asks_for_a_setup(void **state)
 	world_free(w);
 }
 
+/*
+ * A retransmit that finds the socket full (new data filled it) stays due, ahead of new data:
+ * it is not counted as served, so the receiver's next NAK is not ignored for a linger, and
+ * no new data goes out until it has (issue 19: a lossy receiver of a fast group lost its
+ * image to this).
+ */
+static void
+a_retransmit_waits_for_room_ahead_of_new_data(void **state)
+{
+	(void)state;
+	struct world *w = world(8);
+	run(w, 2000);
+	/* More to send, and a NAK for a held range. */
+	uint8_t buf[4096];
+	for (int k = 0; k < 4; k++)
+		assert_true(nsi_log_append(&w->pub, true, buf, (int32_t)message(k, buf)) > 0);
+	int64_t held = (w->s.position / TERM) * TERM;
+	struct nsi_frame nak = { .type = NSI_FRAME_NAK,
+				 .session_id = SESSION,
+				 .stream_id = STREAM };
+	nak.u.nak.term_id = INITIAL + (int32_t)(held / TERM);
+	nak.u.nak.length = 1024;
+	nsi_sender_on_frame(&w->s, &nak, w->now);
+	uint64_t rtx = w->s.stats.retransmits, datagrams = w->s.stats.datagrams;
+	int64_t position = w->s.position;
+	w->down.full = 1;
+	w->now += 20000;
+	assert_true(nsi_sender_do_work(&w->s, w->now) >= 0);
+	assert_true(w->s.stats.retransmits == rtx);	/* not sent ... */
+	assert_true(w->s.stats.datagrams == datagrams); /* and nothing new either */
+	assert_true(w->s.position == position);
+	/* Room again: the retransmit goes first, then the new data. */
+	w->now += 20000;
+	assert_true(nsi_sender_do_work(&w->s, w->now) >= 0);
+	assert_true(w->s.stats.retransmits > rtx);
+	assert_true(w->s.position > position);
+	world_free(w);
+}
+
 static void
 naks_that_cannot_be_served_are_ignored(void **state)
 {
@@ -676,6 +720,7 @@ main(void)
 		cmocka_unit_test(a_lossy_link_delivers_everything),
 		cmocka_unit_test(naks_and_retransmits_stay_bounded),
 		cmocka_unit_test(naks_that_cannot_be_served_are_ignored),
+		cmocka_unit_test(a_retransmit_waits_for_room_ahead_of_new_data),
 		cmocka_unit_test(data_no_longer_held_ends_the_image),
 		cmocka_unit_test(a_gap_nobody_fills_ends_the_image),
 		cmocka_unit_test(a_restarted_receiver_asks_for_a_setup),

@@ -281,6 +281,7 @@ multicast_and_mdc_uris(void **state)
 	static const char *const good[] = {
 		"ns:udp?control-mode=manual",
 		"ns:udp?control-mode=manual|fc=min,g:/2",
+		"ns:udp?endpoint=239.1.2.3:1|fc=max,g:/3",
 		"ns:udp?endpoint=10.0.0.2:40456|control=10.0.0.1:40457|gtag=-1",
 		"ns:udp?endpoint=[ff0e::1:3]:40456|fc=max,t:500ms",
 		"ns:udp?endpoint=[ff02::5]:40456|interface=[fe80::1]",
@@ -318,7 +319,7 @@ multicast_and_mdc_uris(void **state)
 		{ "ns:udp?endpoint=239.1.2.3:1|fc=min,t:2h", "t: a duration" },
 		{ "ns:udp?endpoint=239.1.2.3:1|fc=min,x:1", "options are g:TAG" },
 		{ "ns:udp?endpoint=239.1.2.3:1|fc=min,", "options are g:TAG" },
-		{ "ns:udp?endpoint=239.1.2.3:1|fc=max,g:1", "g: applies to min and tagged" },
+		{ "ns:udp?endpoint=239.1.2.3:1|fc=max,g:1", "a group tag applies to tagged" },
 		{ "ns:udp?endpoint=239.1.2.3:1|fc=max|fc=min", "fc given twice" },
 		{ "ns:udp?endpoint=h:1|gtag=1.5", "gtag \"1.5\": a 64-bit integer" },
 		{ "ns:udp?endpoint=h:1|gtag=", "has no value" },
