@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # One publisher, three receivers, on a Linux bridge with multicast (issue 19): a publisher
 # namespace and three receiver namespaces, each joined by a veth pair to a bridge in a hub
-# namespace (so nothing touches the host's network). Receiver 2 is slow (it sleeps 10 ms after
+# namespace (so nothing touches the host's network). Receiver 2 is slow (it sleeps 20 ms after
 # every poll of at most 64 messages), receiver 3 is lossy (nftables drops 5 % of the data on
 # its way in). Every process has its own embedded driver; every receiver checks every
 # message (order, content).
@@ -76,7 +76,7 @@ run() {
 	pids=""
 	for k in 0 1 2; do
 		local slow=0
-		[ $k = 1 ] && slow=10
+		[ $k = 1 ] && slow=20
 		(
 			trap - EXIT # the subshell must not tear the namespaces down
 			NANOSTREAM_DIR=$work/$name.d$k UDP_PEER_SLOW_MS=$slow ip netns exec ${ns[$k]} \
