@@ -372,6 +372,55 @@ tagged_follows_its_group(void **state)
 	group_close(&x);
 }
 
+/*
+ * A group with no route and no interface= is refused with the reason, for subscriptions and
+ * publications alike; an interface= that no local address matches names what there is.
+ */
+static void
+a_group_without_a_route_needs_an_interface(void **state)
+{
+	(void)state;
+	if (!net_ok)
+		skip();
+	char dir[64] = "/tmp/ns-mcast-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+	o.dir = dir;
+	ns_client *c;
+	assert_int_equal(ns_client_create(&c, &o), 0);
+	ns_subscription *s = NULL;
+	ns_publication *p = NULL;
+	/* Our namespace routes 224.0.0.0/4 to lo; take that away for a moment. */
+	assert_int_equal(system("ip route del 224.0.0.0/4 dev lo"), 0);
+	int rs = ns_subscription_add(c, "ns:udp?endpoint=239.255.7.11:40999", 1, NULL, &s);
+	char why_sub[256];
+	snprintf(why_sub, sizeof(why_sub), "%s", ns_errmsg());
+	int rp = ns_publication_add(c, "ns:udp?endpoint=239.255.7.11:40999", 1, 0, &p);
+	char why_pub[256];
+	snprintf(why_pub, sizeof(why_pub), "%s", ns_errmsg());
+	assert_int_equal(system("ip route add 224.0.0.0/4 dev lo"), 0);
+	print_message("# no route: \"%s\"\n", why_sub);
+	assert_true(rs < 0 && rp < 0);
+	assert_non_null(strstr(why_sub, "give interface="));
+	assert_non_null(strstr(why_pub, "give interface="));
+	/* With interface= it works without the route. */
+	assert_int_equal(system("ip route del 224.0.0.0/4 dev lo"), 0);
+	rs = ns_subscription_add(c, "ns:udp?endpoint=239.255.7.11:40999|interface=127.0.0.1", 1,
+				 NULL, &s);
+	assert_int_equal(system("ip route add 224.0.0.0/4 dev lo"), 0);
+	assert_int_equal(rs, 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	/* An interface no local address matches. */
+	rs = ns_subscription_add(c, "ns:udp?endpoint=239.255.7.11:40999|interface=10.9.8.0/24", 1,
+				 NULL, &s);
+	print_message("# no such interface: \"%s\"\n", ns_errmsg());
+	assert_true(rs < 0);
+	assert_non_null(strstr(ns_errmsg(), "no local interface has an address in 10.9.8.0/24"));
+	assert_non_null(strstr(ns_errmsg(), "lo 127.0.0.1"));
+	assert_int_equal(ns_client_close(c), 0);
+	assert_int_equal(tu_rmdir_driver(dir), 0);
+}
+
 /* One of the two tagged receivers missing: the publication is not connected. */
 static void
 tagged_needs_its_group_size(void **state)
@@ -698,6 +747,7 @@ main(void)
 		cmocka_unit_test(max_never_waits_for_the_slowest),
 		cmocka_unit_test(tagged_follows_its_group),
 		cmocka_unit_test(tagged_needs_its_group_size),
+		cmocka_unit_test(a_group_without_a_route_needs_an_interface),
 		cmocka_unit_test(sixty_four_mib_to_three_through_loss),
 		cmocka_unit_test(mdc_dynamic_join_and_leave),
 		cmocka_unit_test(mdc_manual_destinations),
