@@ -141,9 +141,9 @@ tu_rmdir_driver(const char *dir)
 }
 
 /*
- * Move this (still single-threaded) process into a network namespace of its own, with only
- * a loopback interface that carries multicast (IPv4 224.0.0.0/4 and IPv6 ff00::/8 routed to
- * it): traffic then never leaves the test. As root a plain new namespace; otherwise a user
+ * Move this (still single-threaded) process into a network namespace of its own, with a
+ * loopback interface that carries IPv4 multicast (224.0.0.0/4 routed to it) and a veth pair
+ * for IPv6 groups (nsva, fd00::1): traffic then never leaves the test. As root a plain new namespace; otherwise a user
  * namespace too, where the process is root over its own network only. Returns 0, or -1 when
  * the kernel refuses (the caller skips) with the reason printed.
  */
@@ -173,10 +173,15 @@ tu_private_net(void)
 		if (f == NULL || fputs(map, f) < 0 || fclose(f) != 0)
 			return -1;
 	}
+	/*
+	 * IPv6 multicast does not loop back on lo: a veth pair (nsva, fd00::1) carries it, its
+	 * local copies reaching the namespace's own members.
+	 */
 	int rc = system("ip link set lo up && ip link set lo multicast on && "
 			"ip route add 224.0.0.0/4 dev lo && "
-			"ip -6 route add ff00::/8 dev lo table local 2>/dev/null; "
-			"ip link show lo | grep -q MULTICAST");
+			"ip link show lo | grep -q MULTICAST && "
+			"{ ip link add nsva type veth peer name nsvb && ip link set nsva up && "
+			"ip link set nsvb up && ip -6 addr add fd00::1/64 dev nsva nodad; true; }");
 	if (rc != 0)
 		fprintf(stderr, "# cannot set up loopback multicast (ip missing?)\n");
 	return rc == 0 ? 0 : -1;

@@ -421,6 +421,57 @@ a_group_without_a_route_needs_an_interface(void **state)
 	assert_int_equal(tu_rmdir_driver(dir), 0);
 }
 
+/* An IPv6 group (site-local scope): the same stream, every message, at each receiver. */
+static void
+an_ipv6_group(void **state)
+{
+	(void)state;
+	if (!net_ok)
+		skip();
+	char dirs[2][64] = { "/tmp/ns-mcast-XXXXXX", "/tmp/ns-mcast-XXXXXX" };
+	ns_client *c[2];
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(mkdtemp(dirs[i]));
+		struct ns_client_opts o = NS_CLIENT_OPTS_INIT;
+		o.dir = dirs[i];
+		assert_int_equal(ns_client_create(&c[i], &o), 0);
+	}
+	char uri[128];
+	/* (IPv6 multicast does not loop on lo: the namespace's veth, fd00::1, carries it.) */
+	if (system("ip -6 addr show dev nsva | grep -q fd00::1") != 0)
+		skip();
+	snprintf(uri, sizeof(uri), "ns:udp?endpoint=[ff05::7:1]:%d|interface=[fd00::1]|fc=min",
+		 tu_free_udp_port());
+	ns_subscription *s;
+	ns_publication *p;
+	struct got g = { 0 };
+	struct ns_subscription_opts so = NS_SUBSCRIPTION_OPTS_INIT;
+	so.on_available = on_available;
+	so.ctx = &g;
+	if (ns_subscription_add(c[1], uri, 3, &so, &s) != 0)
+		fail_msg("%s: %s", uri, ns_errmsg());
+	if (ns_publication_add(c[0], uri, 3, 0, &p) != 0)
+		fail_msg("%s: %s", uri, ns_errmsg());
+	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 10 * SEC), 0);
+	static uint8_t buf[2048];
+	uint32_t seq = 0;
+	int64_t deadline = ns_clock_ns() + 20 * SEC;
+	while (g.next < 5000 && ns_clock_ns() < deadline) {
+		while (seq < 5000 && ns_offer(p, buf, make_msg(buf, seq)) > 0)
+			seq++;
+		(void)ns_subscription_poll(s, on_msg, &g, 256);
+	}
+	print_message("# over %s: %u of 5000 messages, %u bad\n", uri, g.next, g.bad);
+	assert_int_equal(g.next, 5000);
+	assert_int_equal(g.bad, 0);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ns_client_close(c[i]), 0);
+		assert_int_equal(tu_rmdir_driver(dirs[i]), 0);
+	}
+}
+
 /* One of the two tagged receivers missing: the publication is not connected. */
 static void
 tagged_needs_its_group_size(void **state)
@@ -748,6 +799,7 @@ main(void)
 		cmocka_unit_test(tagged_follows_its_group),
 		cmocka_unit_test(tagged_needs_its_group_size),
 		cmocka_unit_test(a_group_without_a_route_needs_an_interface),
+		cmocka_unit_test(an_ipv6_group),
 		cmocka_unit_test(sixty_four_mib_to_three_through_loss),
 		cmocka_unit_test(mdc_dynamic_join_and_leave),
 		cmocka_unit_test(mdc_manual_destinations),
