@@ -397,13 +397,13 @@ open_session(struct session *x, const struct nsb_env *env, const char *mode, str
 		return -1;
 	}
 	int to = free_port(), back = free_port();
-	char ch_to[64], ch_back[64];
-	channel(ch_to, sizeof(ch_to), to);
-	channel(ch_back, sizeof(ch_back), back);
+	char ch_to[128], ch_back[128];
+	peer_channel(ch_to, sizeof(ch_to), mode, 0, to, false);
+	peer_channel(ch_back, sizeof(ch_back), mode, back, 0, true);
 	int rc = client_for(x->dir, &x->client);
 	if (rc == 0)
 		rc = ns_publication_add(x->client, ch_to, 1, NS_PUBLICATION_EXCLUSIVE, &x->pub);
-	if (rc == 0 && strcmp(mode, "echo") == 0)
+	if (rc == 0 && strstr(mode, "echo") != NULL)
 		rc = ns_subscription_add(x->client, ch_back, 2, NULL, &x->sub);
 	if (rc == 0) /* the other process's driver has a directory of its own */
 		rc = start_peer(x, env, mode, to, back, ll);
@@ -534,12 +534,17 @@ on_pong(void *ctx, const void *buf, size_t len, const struct ns_header *h)
 	p->got = true;
 }
 
+/* Ping-pong: unicast both ways, or (shape 1) over two multicast groups. */
 static int
 run_rtt(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
 {
 	ll = w->p.flags != 0;
+	if (w->p.shape == 1 && private_net() != 0) {
+		nsb_fail(run, "no network namespace of our own for multicast");
+		return -1;
+	}
 	struct session x;
-	if (open_session(&x, env, "echo", run) != 0) {
+	if (open_session(&x, env, w->p.shape == 1 ? "mc-echo" : "echo", run) != 0) {
 		close_session(&x, run);
 		return -1;
 	}
@@ -674,74 +679,6 @@ run_group_flow(const struct nsb_workload *w, const struct nsb_env *env, struct n
 	} else {
 		run->value = (double)seq / ((double)(now - start) / 1e9);
 	}
-	return 0;
-}
-
-/* Ping on one multicast group, pong on another: one receiver echoing. */
-static int
-run_group_rtt(const struct nsb_workload *w, const struct nsb_env *env, struct nsb_run *run)
-{
-	struct session x;
-	memset(&x, 0, sizeof(x));
-	ll = false;
-	if (private_net() != 0) {
-		nsb_fail(run, "no network namespace of our own for multicast");
-		return -1;
-	}
-	snprintf(x.dir, sizeof(x.dir), "/dev/shm/nsb-udp-XXXXXX");
-	snprintf(x.peer_dir, sizeof(x.peer_dir), "/dev/shm/nsb-udp-XXXXXX");
-	if (mkdtemp(x.dir) == NULL || mkdtemp(x.peer_dir) == NULL) {
-		nsb_fail(run, "mkdtemp: %s", strerror(errno));
-		return -1;
-	}
-	x.npeers = 1;
-	int to = free_port(), back = free_port();
-	char ch_to[128], ch_back[128];
-	peer_channel(ch_to, sizeof(ch_to), "mc-", 0, to, false);
-	peer_channel(ch_back, sizeof(ch_back), "mc-", back, 0, true);
-	int rc = client_for(x.dir, &x.client);
-	if (rc == 0)
-		rc = ns_publication_add(x.client, ch_to, 1, NS_PUBLICATION_EXCLUSIVE, &x.pub);
-	if (rc == 0)
-		rc = ns_subscription_add(x.client, ch_back, 2, NULL, &x.sub);
-	if (rc == 0)
-		rc = start_peer(&x, env, "mc-echo", to, back, false);
-	if (rc == 0)
-		rc = ns_publication_wait_connected(x.pub, ns_clock_ns() + 10 * SEC);
-	if (rc == 0)
-		rc = ns_subscription_wait_connected(x.sub, ns_clock_ns() + 10 * SEC);
-	if (rc != 0) {
-		nsb_fail(run, "setting up: %s", ns_strerror(rc));
-		close_session(&x, run);
-		return -1;
-	}
-	nsb_pin(env, 0);
-	uint8_t msg[64] = { 0 };
-	uint64_t seq = 0;
-	int64_t end = nsb_now() + (int64_t)(env->seconds * 1e9);
-	for (;;) {
-		int64_t t0 = nsb_now();
-		if (t0 >= end)
-			break;
-		memcpy(msg, &seq, 8);
-		while (ns_offer(x.pub, msg, w->p.slot_size) < 0)
-			idle();
-		struct pong p = { 0 };
-		int64_t give_up = t0 + 5 * SEC;
-		while (!p.got && nsb_now() < give_up)
-			if (ns_subscription_poll(x.sub, on_pong, &p, 1) == 0)
-				idle();
-		nsb_hist_record(run->hist, (uint64_t)(nsb_now() - t0));
-		if (!p.got || p.seq != seq) {
-			nsb_fail(run, "echo %llu for %llu", (unsigned long long)p.seq,
-				 (unsigned long long)seq);
-			break;
-		}
-		seq++;
-	}
-	int64_t got = close_session(&x, run);
-	if (got != (int64_t)seq && run->error[0] == '\0')
-		nsb_fail(run, "echoed %lld of %llu", (long long)got, (unsigned long long)seq);
 	return 0;
 }
 
@@ -900,7 +837,7 @@ const struct nsb_workload nsb_udp_workloads[] = {
 	{ "udp.mdc.p1s3.32", "", NSB_RATE, 4, run_group_flow,
 	  { .slot_size = 32, .producers = 3, .flags = 1 },
 	  "UDP multi-destination-cast (dynamic): 32-byte messages to 3 receivers (fc=min)" },
-	{ "udp.mc.rtt.32", "", NSB_LATENCY, 2, run_group_rtt, { .slot_size = 32 },
+	{ "udp.mc.rtt.32", "", NSB_LATENCY, 2, run_rtt, { .slot_size = 32, .shape = 1 },
 	  "UDP multicast: 32-byte ping-pong over two groups, one receiver echoing" },
 	{ NULL, NULL, 0, 0, NULL, { 0 }, NULL },
 };
