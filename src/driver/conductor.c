@@ -703,6 +703,21 @@ nsi_driver_client_count(const struct nsi_driver *d)
 	return d->clients.n;
 }
 
+/*
+ * The URI after a command's fixed part of @fixed bytes, whose length field said @uri_length
+ * (read once, by the caller): it must fill the rest of the command exactly. Copied into
+ * @uri (NSI_URI_MAX + 1 bytes) with its terminator; false when malformed.
+ */
+static bool
+command_uri(const uint8_t *msg, int32_t length, size_t fixed, int32_t uri_length, char *uri)
+{
+	if (uri_length < 0 || uri_length > NSI_URI_MAX || uri_length != length - (int32_t)fixed)
+		return false;
+	memcpy(uri, msg + fixed, (size_t)uri_length);
+	uri[uri_length] = '\0';
+	return true;
+}
+
 static void
 on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 {
@@ -715,13 +730,10 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		if (length < (int32_t)sizeof(c))
 			break;
 		memcpy(&c, msg, sizeof(c));
-		if (c.uri_length < 0 || c.uri_length > NSI_URI_MAX ||
-		    c.uri_length != length - (int32_t)sizeof(c)) {
+		if (!command_uri(msg, length, sizeof(c), c.uri_length, uri)) {
 			send_error(d, c.correlation_id, -EINVAL, "malformed command");
 			return;
 		}
-		memcpy(uri, msg + sizeof(c), (size_t)c.uri_length);
-		uri[c.uri_length] = '\0';
 		seen_client(d, c.client_id, false, 0);
 		struct nsi_uri u;
 		char err[160];
@@ -740,13 +752,10 @@ on_command(void *ctx, int32_t type, const uint8_t *msg, int32_t length)
 		if (length < (int32_t)sizeof(c))
 			break;
 		memcpy(&c, msg, sizeof(c));
-		if (c.uri_length < 0 || c.uri_length > NSI_URI_MAX ||
-		    c.uri_length != length - (int32_t)sizeof(c)) {
+		if (!command_uri(msg, length, sizeof(c), c.uri_length, uri)) {
 			send_error(d, c.correlation_id, -EINVAL, "malformed command");
 			return;
 		}
-		memcpy(uri, msg + sizeof(c), (size_t)c.uri_length);
-		uri[c.uri_length] = '\0';
 		seen_client(d, c.client_id, false, 0);
 		struct nsi_uri u;
 		char err[200];

@@ -78,40 +78,50 @@ nsi_fc_on_status(struct nsi_fc *fc, int64_t id, int64_t position, int32_t window
 	return fc->limit;
 }
 
-int
-nsi_fc_expire(struct nsi_fc *fc, int64_t now_ns)
+/* Forget the receivers @gone picks (@ctx its own), then follow what is left. */
+static int
+forget(struct nsi_fc *fc,
+       bool (*gone)(const struct nsi_fc *, const struct nsi_fc_receiver *, const void *),
+       const void *ctx)
 {
-	int gone = 0;
+	int n = 0;
 	for (int i = 0; i < fc->n;) {
-		if (now_ns - fc->r[i].last_ns > fc->p.timeout_ns) {
+		if (gone(fc, &fc->r[i], ctx)) {
 			fc->r[i] = fc->r[--fc->n];
 			fc->stats.left++;
-			gone++;
+			n++;
 		} else {
 			i++;
 		}
 	}
-	if (gone > 0)
+	if (n > 0)
 		follow_slowest(fc);
-	return gone;
+	return n;
+}
+
+static bool
+silent(const struct nsi_fc *fc, const struct nsi_fc_receiver *r, const void *now_ns)
+{
+	return *(const int64_t *)now_ns - r->last_ns > fc->p.timeout_ns;
+}
+
+static bool
+at_addr(const struct nsi_fc *fc, const struct nsi_fc_receiver *r, const void *a)
+{
+	(void)fc;
+	return nsi_udp_addr_equal(&r->from, a);
+}
+
+int
+nsi_fc_expire(struct nsi_fc *fc, int64_t now_ns)
+{
+	return forget(fc, silent, &now_ns);
 }
 
 int
 nsi_fc_forget_addr(struct nsi_fc *fc, const struct nsi_udp_addr *a)
 {
-	int gone = 0;
-	for (int i = 0; i < fc->n;) {
-		if (fc->r[i].from.len == a->len && memcmp(&fc->r[i].from.ss, &a->ss, a->len) == 0) {
-			fc->r[i] = fc->r[--fc->n];
-			fc->stats.left++;
-			gone++;
-		} else {
-			i++;
-		}
-	}
-	if (gone > 0)
-		follow_slowest(fc);
-	return gone;
+	return forget(fc, at_addr, a);
 }
 
 bool

@@ -234,17 +234,11 @@ pub_send_segments(void *ctx, const uint8_t *buf, size_t count, size_t segment)
 	return nsi_udp_send_segments(&n->sock, &n->dest, buf, count, segment);
 }
 
-static bool
-same_addr(const struct nsi_udp_addr *a, const struct nsi_udp_addr *b)
-{
-	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
-}
-
 static struct drv_dest *
 find_dest(struct drv_net_pub *n, const struct nsi_udp_addr *a)
 {
 	for (int i = 0; i < n->ndests; i++)
-		if (same_addr(&n->dests[i].addr, a))
+		if (nsi_udp_addr_equal(&n->dests[i].addr, a))
 			return &n->dests[i];
 	return NULL;
 }

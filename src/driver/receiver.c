@@ -30,27 +30,13 @@ spread(struct nsi_receiver *r)
 	return (int64_t)(r->rng % (uint64_t)r->p.nak_spread_ns);
 }
 
-static bool
-same_addr(const struct nsi_udp_addr *a, const struct nsi_udp_addr *b)
-{
-	if (a->ss.ss_family != b->ss.ss_family)
-		return false;
-	if (a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)&a->ss, *y = (const void *)&b->ss;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	const struct sockaddr_in6 *x = (const void *)&a->ss, *y = (const void *)&b->ss;
-	return x->sin6_port == y->sin6_port &&
-	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-}
-
 static struct nsi_rimage *
 find(struct nsi_receiver *r, const struct nsi_frame *f, const struct nsi_udp_addr *from)
 {
 	for (int i = 0; i < r->nimages; i++) {
 		struct nsi_rimage *im = &r->images[i];
 		if (im->rx.session_id == f->session_id && im->rx.stream_id == f->stream_id &&
-		    same_addr(&im->source, from))
+		    nsi_udp_addr_equal(&im->source, from))
 			return im;
 	}
 	return NULL;

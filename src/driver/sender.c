@@ -379,8 +379,7 @@ not_held(struct nsi_sender *s, int64_t from, const struct nsi_udp_addr *naker, i
 	 */
 	int64_t id = 0;
 	for (int i = 0; i < s->fc.n && id == 0 && naker != NULL; i++)
-		if (s->fc.r[i].from.len == naker->len &&
-		    memcmp(&s->fc.r[i].from.ss, &naker->ss, naker->len) == 0)
+		if (nsi_udp_addr_equal(&s->fc.r[i].from, naker))
 			id = s->fc.r[i].id;
 	char text[96];
 	int n = snprintf(text, sizeof(text), "data at position %lld is no longer held",
@@ -498,8 +497,6 @@ nsi_sender_on_control(struct nsi_sender *s, const struct nsi_frame *f,
 					    f->u.sm.has_group_tag ? &f->u.sm.group_tag : NULL, from,
 					    now_ns);
 		s->connected = nsi_fc_connected(&s->fc);
-		s->last_sm_ns = now_ns;
-		s->receiver_id = f->u.sm.receiver_id;
 		if ((f->flags & NSI_SM_F_SEND_SETUP) != 0) {
 			s->want_setup = true;
 			s->setup_due_ns = now_ns;

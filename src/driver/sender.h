@@ -86,8 +86,6 @@ struct nsi_sender {
 	int64_t limit;		 /* flow control: do not send at or past it (fc.limit) */
 	int64_t last_send_ns;	 /* data or heartbeat */
 	int64_t setup_due_ns;	 /* next setup while one is wanted */
-	int64_t last_sm_ns;	 /* last status message, from any receiver */
-	int64_t receiver_id;	 /* the receiver's of the last status message */
 	int64_t end_position;	 /* the stream ends here (closed and drained), or -1 */
 	int64_t acked;		 /* the highest consumption position a status message reported */
 	uint64_t eos_heartbeats; /* heartbeats sent with the end-of-stream flag */

@@ -92,6 +92,22 @@ nsi_udp_resolve(const char *host, int port, struct nsi_udp_addr *out, char *err,
 	return 0;
 }
 
+bool
+nsi_udp_addr_equal(const struct nsi_udp_addr *a, const struct nsi_udp_addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)&a->ss, *y = (const void *)&b->ss;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss.ss_family != AF_INET6)
+		return false;
+	const struct sockaddr_in6 *x = (const void *)&a->ss, *y = (const void *)&b->ss;
+	return x->sin6_port == y->sin6_port &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
 int
 nsi_udp_addr_port(const struct nsi_udp_addr *a)
 {

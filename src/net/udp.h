@@ -30,6 +30,9 @@ int nsi_udp_resolve(const char *host, int port, struct nsi_udp_addr *out, char *
 /* "host:port" (IPv6 in brackets) for logs and counters' labels. */
 void nsi_udp_addr_str(const struct nsi_udp_addr *a, char *buf, size_t len);
 
+/* Whether @a and @b are the same address and port (IPv4 or IPv6; other families: never). */
+bool nsi_udp_addr_equal(const struct nsi_udp_addr *a, const struct nsi_udp_addr *b);
+
 /* The port of an address (host order). */
 int nsi_udp_addr_port(const struct nsi_udp_addr *a);
 
