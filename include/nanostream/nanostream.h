@@ -10,5 +10,6 @@
 #include <nanostream/ring.h>
 #include <nanostream/consumer.h>
 #include <nanostream/ipc.h>
+#include <nanostream/stat.h>
 
 #endif /* NANOSTREAM_NANOSTREAM_H */

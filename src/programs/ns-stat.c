@@ -48,55 +48,19 @@ usage(FILE *out)
 		"Exit status: 0; 1 no driver's file there, or one that cannot be read; 2 usage.\n");
 }
 
-static const char *
-kind_name(int32_t type)
-{
-	switch (type) {
-	case NSI_COUNTER_SYSTEM:
-		return "system";
-	case NSI_COUNTER_SUBSCRIBER_POSITION:
-		return "sub-pos";
-	case NSI_COUNTER_PUBLISHER_POSITION:
-		return "pub-pos";
-	case NSI_COUNTER_PUBLISHER_LIMIT:
-		return "pub-lim";
-	case NSI_COUNTER_SENDER_POSITION:
-		return "snd-pos";
-	case NSI_COUNTER_SENDER_LIMIT:
-		return "snd-lim";
-	case NSI_COUNTER_RECEIVER_HWM:
-		return "rcv-hwm";
-	case NSI_COUNTER_RECEIVER_POSITION:
-		return "rcv-pos";
-	case NSI_COUNTER_RECEIVER_STATUS:
-		return "snd-rcv";
-	case NSI_COUNTER_RECEIVER_SILENCE:
-		return "snd-rcv-ms";
-	case NSI_COUNTER_DESTINATIONS:
-		return "snd-dst";
-	default:
-		return "other";
-	}
-}
-
 static void
-print_counter(void *ctx, int32_t id, int32_t type_id, int64_t owner_id, int64_t key,
-	      const char *label, int64_t value)
+print_counter(void *ctx, const struct ns_counter *c)
 {
 	(void)ctx;
-	(void)owner_id;
-	(void)key;
-	printf("%5d  %-8s %20lld  %s\n", (int)id, kind_name(type_id), (long long)value, label);
+	printf("%5d  %-8s %20lld  %s\n", (int)c->id, c->type_name, (long long)c->value, c->label);
 }
 
 static void
-print_error(void *ctx, int32_t count, int64_t first_ns, int64_t last_ns, const char *text,
-	    int32_t length)
+print_error(void *ctx, const struct ns_error_record *e)
 {
 	int64_t now = *(const int64_t *)ctx;
-	(void)length;
-	printf("%8d x  first %.3f s ago, last %.3f s ago: %s\n", (int)count,
-	       (double)(now - first_ns) / 1e9, (double)(now - last_ns) / 1e9, text);
+	printf("%8d x  first %.3f s ago, last %.3f s ago: %s\n", (int)e->count,
+	       (double)(now - e->first_ns) / 1e9, (double)(now - e->last_ns) / 1e9, e->text);
 }
 
 static void
@@ -151,33 +115,30 @@ print_loss(const char *dir)
 }
 
 static int
-print_once(const struct nsi_cnc *cnc, const char *dir, bool errors, bool loss)
+print_once(const ns_stat *st, const char *dir, bool errors, bool loss)
 {
-	const struct nsi_cnc_header *h = cnc->hdr;
-	int64_t now = ns_clock_ns();
-	int64_t beat = nsi_cnc_heartbeat(cnc);
-	time_t started = (time_t)(h->start_time_ms / 1000);
+	struct ns_driver_info d = NS_DRIVER_INFO_INIT;
+	int rc = ns_stat_driver(st, &d);
+	if (rc != 0) {
+		printf("driver %s: %s\n", dir, ns_errmsg());
+		return 1;
+	}
+	time_t started = (time_t)(d.start_time_ms / 1000);
 	char when[64] = "?";
 	struct tm tm;
 	if (localtime_r(&started, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	/* The directory's lock says whether a driver runs (the pid is only what the file says). */
-	int fd = nsi_driver_lock_open(dir);
-	int held = fd >= 0 ? nsi_driver_lock_held(fd, cnc->dev, cnc->ino) : 0;
-	if (fd >= 0)
-		close(fd);
-	const char *state = held != 1						? "gone"
-			    : nsi_sub_sat_i64(now, beat) > h->driver_timeout_ns ? "hung"
-										: "running";
+	static const char *const states[] = { "running", "hung", "gone" };
 	printf("driver %s: pid %lld (%s), started %s, heartbeat %.1f ms ago, cnc version %d.%d\n",
-	       dir, (long long)h->pid, state, when, (double)(nsi_sub_sat_i64(now, beat)) / 1e6,
-	       (int)(h->version >> 16), (int)(h->version & 0xffff));
+	       dir, (long long)d.pid, states[d.state], when, (double)d.heartbeat_age_ns / 1e6,
+	       (int)(d.cnc_version >> 16), (int)(d.cnc_version & 0xffff));
 	if (loss)
 		return print_loss(dir);
 	if (errors) {
-		int n = nsi_errlog_read(&cnc->errors, print_error, &now);
+		int64_t now = ns_clock_ns();
+		int n = ns_stat_errors(st, print_error, &now);
 		if (n < 0) {
-			printf("error log: corrupt\n");
+			printf("error log: %s\n", ns_errmsg());
 			return 1;
 		}
 		if (n == 0)
@@ -185,13 +146,15 @@ print_once(const struct nsi_cnc *cnc, const char *dir, bool errors, bool loss)
 		return 0;
 	}
 	printf("%5s  %-8s %20s  %s\n", "id", "type", "value", "label");
-	nsi_counters_foreach(&cnc->counters, print_counter, NULL);
+	if (ns_stat_counters(st, print_counter, NULL) < 0) {
+		printf("counters: %s\n", ns_errmsg());
+		return 1;
+	}
 	/* The copies and the live values differ in age: say so, with the age, under the table. */
-	int64_t copied = nsi_load_acquire_i64(&h->counters_ns);
 	char age[64] = "";
-	if (copied > 0)
+	if (d.counters_age_ns >= 0)
 		snprintf(age, sizeof(age), ", the last %.1f ms ago",
-			 (double)nsi_sub_sat_i64(now, copied) / 1e6);
+			 (double)d.counters_age_ns / 1e6);
 	printf("\n"
 	       "pub-pos (a log's tail), pub-lim (how far its publishers may go), over the\n"
 	       "network snd-pos, snd-lim (a sender's position and flow control limit) and\n"
@@ -277,11 +240,11 @@ main(int argc, char **argv)
 	else if (nsi_default_dir(dir, sizeof(dir)) != 0)
 		return 2;
 	snprintf(path, sizeof(path), "%s/%s", dir, NSI_CNC_FILE);
-	struct nsi_cnc cnc;
-	int rc = nsi_cnc_open_readonly(&cnc, path);
+	ns_stat *st = NULL;
+	int rc = ns_stat_open(&st, dir);
 	if (rc == -ENOENT) {
-		struct stat st;
-		if (stat(dir, &st) != 0)
+		struct stat sb;
+		if (stat(dir, &sb) != 0)
 			fprintf(stderr,
 				"ns-stat: no driver has run in %s: the directory does not exist\n",
 				dir);
@@ -293,10 +256,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (rc != 0) {
-		fprintf(stderr, "ns-stat: %s: %s\n", path,
-			rc == -EPROTO		 ? "not a driver file"
-			: rc == -EPROTONOSUPPORT ? "a driver of another major version"
-						 : strerror(-rc));
+		fprintf(stderr, "ns-stat: %s\n", ns_errmsg());
 		return 1;
 	}
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -305,7 +265,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	int status = 0;
 	for (long i = 0; !interrupted; i++) {
-		status = print_once(&cnc, dir, errors, loss);
+		status = print_once(st, dir, errors, loss);
 		fflush(stdout);
 		if (!watch || status != 0 || (count > 0 && i + 1 >= count))
 			break;
@@ -313,6 +273,6 @@ main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 		printf("\n");
 	}
-	nsi_cnc_close(&cnc);
+	ns_stat_close(st);
 	return status;
 }

@@ -2,7 +2,8 @@
 /*
  * Client API over the embedded driver, in one process: publications and subscriptions,
  * fragments, try-claim, gathered offers, controlled polls, back pressure, not connected,
- * images arriving and leaving, exclusive publications, the no-thread mode, bad arguments.
+ * images arriving and leaving, exclusive publications, the no-thread mode, bad arguments;
+ * monitoring (nanostream/stat.h) of a live driver and of forged files.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include <nanostream/nanostream.h>
 
 #include "client/client.h"
+#include "ipc/cnc.h"
 #include "testutil.h"
 
 #define SEC (1000LL * 1000 * 1000)
@@ -560,6 +562,163 @@ bad_arguments_change_nothing(void **state)
 	assert_int_equal(ns_client_close(c), 0);
 }
 
+/* Monitoring: what ns_stat_* read from a live embedded driver, and from another process's view. */
+struct seen_counters {
+	int n, sub_pos, pub_pos, system;
+	int64_t pub_value;
+	char last_label[256];
+};
+
+static void
+on_stat_counter(void *ctx, const struct ns_counter *c)
+{
+	struct seen_counters *s = ctx;
+	assert_true(c->size >= sizeof(*c));
+	s->n++;
+	if (strcmp(c->type_name, "sub-pos") == 0)
+		s->sub_pos++;
+	if (strcmp(c->type_name, "pub-pos") == 0) {
+		s->pub_pos++;
+		s->pub_value = c->value;
+	}
+	if (strcmp(c->type_name, "system") == 0)
+		s->system++;
+	snprintf(s->last_label, sizeof(s->last_label), "%s", c->label);
+}
+
+static void
+count_error(void *ctx, const struct ns_error_record *e)
+{
+	int *n = ctx;
+	assert_non_null(e->text);
+	assert_true(e->count >= 1);
+	(*n)++;
+}
+
+static void
+stat_of_a_live_driver(void **state)
+{
+	(void)state;
+	ns_client *c = client(0);
+	ns_publication *p = NULL;
+	assert_int_equal(ns_publication_add(c, "ns:ipc", 10, 0, &p), 0);
+	struct got g = { 0 };
+	ns_subscription *s = subscribe(c, "ns:ipc", &g);
+	uint8_t msg[100] = { 0 };
+	assert_int_equal(ns_publication_wait_connected(p, ns_clock_ns() + 5 * SEC), 0);
+	for (int i = 0; i < 10; i++)
+		assert_true(ns_offer(p, msg, sizeof(msg)) > 0);
+
+	ns_stat *st = NULL;
+	assert_int_equal(ns_stat_open(&st, dir), 0);
+	struct ns_driver_info d = NS_DRIVER_INFO_INIT;
+	assert_int_equal(ns_stat_driver(st, &d), 0);
+	assert_int_equal(d.state, NS_DRIVER_RUNNING);
+	assert_int_equal(d.pid, getpid());
+	assert_true(d.heartbeat_age_ns >= 0 && d.heartbeat_age_ns <= d.timeout_ns);
+	assert_int_equal(d.cnc_version >> 16, 1);
+	/* The driver copies log tails every heartbeat: wait (bounded) for the publisher's tail. */
+	int64_t tail = ns_publication_position(p);
+	assert_true(tail >= 10 * (int64_t)sizeof(msg));
+	struct seen_counters seen;
+	int64_t deadline = ns_clock_ns() + 5 * SEC;
+	do {
+		memset(&seen, 0, sizeof(seen));
+		assert_true(ns_stat_counters(st, on_stat_counter, &seen) > 0);
+	} while (seen.pub_value < tail && ns_clock_ns() < deadline && sched_yield() == 0);
+	assert_int_equal(seen.pub_value, tail);
+	assert_int_equal(seen.pub_pos, 1);
+	assert_int_equal(seen.sub_pos, 1);
+	assert_true(seen.system >= 10);
+	int errors = 0;
+	assert_true(ns_stat_errors(st, count_error, &errors) >= 0);
+	assert_int_equal(ns_publication_close(p), 0);
+	assert_int_equal(ns_subscription_close(s), 0);
+	assert_int_equal(ns_client_close(c), 0);
+	/* The driver stopped: the open view says so; a new one finds no driver. */
+	assert_int_equal(ns_stat_driver(st, &d), 0);
+	assert_int_equal(d.state, NS_DRIVER_GONE);
+	ns_stat_close(st);
+	assert_int_equal(ns_stat_open(&st, dir), -ENOENT);
+	assert_null(st);
+}
+
+/* A forged file: counters and errors as written, an impossible error record refused. */
+static void
+stat_of_a_forged_file(void **state)
+{
+	(void)state;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/cnc.dat", dir);
+	struct nsi_cnc cnc;
+	struct nsi_cnc_params prm = {
+		.to_driver_bytes = 4096,
+		.to_clients_bytes = 4096,
+		.counters = 16,
+		.error_log_bytes = 4096,
+		.client_liveness_ns = SEC,
+		.driver_timeout_ns = SEC,
+	};
+	assert_int_equal(nsi_cnc_create(&cnc, path, &prm, ns_clock_ns()), 0);
+	assert_int_equal(nsi_counters_own(&cnc.counters), 0);
+	int32_t id = nsi_counter_alloc(&cnc.counters, NSI_COUNTER_PUBLISHER_POSITION, 5, 6,
+				       "publication 6: forged", 1, 0);
+	assert_true(id >= 0);
+	*nsi_counter_addr(&cnc.counters, id) = 4242;
+	assert_int_equal(nsi_errlog_record(&cnc.errors, 10, "first trouble"), 0);
+	assert_int_equal(nsi_errlog_record(&cnc.errors, 20, "second trouble"), 0);
+	assert_int_equal(nsi_errlog_record(&cnc.errors, 30, "first trouble"), 0);
+
+	ns_stat *st = NULL;
+	assert_int_equal(ns_stat_open(&st, dir), 0);
+	struct seen_counters seen = { 0 };
+	assert_int_equal(ns_stat_counters(st, on_stat_counter, &seen), 1);
+	assert_int_equal(seen.pub_value, 4242);
+	assert_string_equal(seen.last_label, "publication 6: forged");
+	int errors = 0;
+	assert_int_equal(ns_stat_errors(st, count_error, &errors), 2);
+	assert_int_equal(errors, 2);
+	struct ns_driver_info d = NS_DRIVER_INFO_INIT;
+	assert_int_equal(ns_stat_driver(st, &d), 0);
+	assert_int_equal(d.state, NS_DRIVER_GONE); /* nobody holds the directory's lock */
+	/* A record whose length runs past the log: refused, after the records before it. */
+	int32_t bad = 1 << 30;
+	memcpy(cnc.errors.buf, &bad, sizeof(bad));
+	errors = 0;
+	assert_int_equal(ns_stat_errors(st, count_error, &errors), -EBADMSG);
+	assert_int_equal(errors, 0);
+	/* A label length out of range reads as empty, never past the label's bytes. */
+	ns_stat_close(st);
+	nsi_counters_disown(&cnc.counters);
+	nsi_cnc_close(&cnc);
+	assert_int_equal(unlink(path), 0);
+}
+
+static void
+stat_bad_arguments(void **state)
+{
+	(void)state;
+	ns_stat *st = NULL;
+	struct ns_driver_info d = NS_DRIVER_INFO_INIT;
+	int n = 0;
+	assert_int_equal(ns_stat_open(NULL, dir), -EINVAL);
+	assert_int_equal(ns_stat_open(&st, "/nonexistent/nanostream"), -ENOENT);
+	assert_null(st);
+	assert_int_equal(ns_stat_driver(NULL, &d), -EINVAL);
+	assert_int_equal(ns_stat_counters(NULL, on_stat_counter, &n), -EINVAL);
+	assert_int_equal(ns_stat_errors(NULL, count_error, &n), -EINVAL);
+	ns_stat_close(NULL); /* ignored */
+	ns_client *c = client(0);
+	assert_int_equal(ns_stat_open(&st, dir), 0);
+	assert_int_equal(ns_stat_driver(st, NULL), -EINVAL);
+	d.size = 4;
+	assert_int_equal(ns_stat_driver(st, &d), -EINVAL);
+	assert_int_equal(ns_stat_counters(st, NULL, NULL), -EINVAL);
+	assert_int_equal(ns_stat_errors(st, NULL, NULL), -EINVAL);
+	ns_stat_close(st);
+	assert_int_equal(ns_client_close(c), 0);
+}
+
 /* Another version's driver file is left alone; a foreign or broken one is replaced. */
 static void
 foreign_and_other_version_files(void **state)
@@ -786,6 +945,9 @@ main(void)
 		cmocka_unit_test(dead_limit_lock_holder_is_taken_over),
 		cmocka_unit_test(stale_heartbeat_on_an_injected_clock),
 		cmocka_unit_test(huge_page_policy_for_logs),
+		cmocka_unit_test(stat_of_a_live_driver),
+		cmocka_unit_test(stat_of_a_forged_file),
+		cmocka_unit_test(stat_bad_arguments),
 	};
 	return cmocka_run_group_tests_name("client", tests, setup, teardown);
 }
