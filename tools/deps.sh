@@ -34,8 +34,8 @@ NS_BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config libhugetlbfs-dev libnu
 # What the test suite needs on top (g++ for the C++ header checks, acl for setfacl in the
 # hostile-directory tests, tshark and tcpdump to read our UDP frames with Wireshark's Aeron
 # dissector, iproute2 and nftables for the network-namespace test's veth pair, loss and rate
-# limit).
-NS_TEST_PKGS="libcmocka-dev g++ python3 acl tshark tcpdump iproute2 nftables"
+# limit), python3-dev, python3-pytest and python3-numpy for the Python binding and its tests).
+NS_TEST_PKGS="libcmocka-dev g++ python3 acl tshark tcpdump iproute2 nftables python3-dev python3-pytest python3-numpy"
 
 # The prefix for commands that need root: empty as root, else sudo.
 if [ "$(id -u)" -eq 0 ]; then

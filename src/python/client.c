@@ -20,8 +20,7 @@ struct child {
 };
 
 typedef struct {
-	PyObject_HEAD
-	ns_client *c;
+	PyObject_HEAD ns_client *c;
 	PyObject *dir; /* str or None */
 	struct child children;
 	int busy; /* calls that released the GIL */
@@ -65,8 +64,8 @@ child_unlink(struct child *ch)
 static int
 Client_init(ClientObject *self, PyObject *args, PyObject *kw)
 {
-	static char *names[] = { "dir",	    "embedded",	   "timeout",
-				 "term_length", "mtu",	   "driver_timeout", NULL };
+	static char *names[] = { "dir", "embedded",	  "timeout", "term_length",
+				 "mtu", "driver_timeout", NULL };
 	PyObject *dir = Py_None, *timeout = Py_None, *driver_timeout = Py_None;
 	int embedded = 1, term_length = 0, mtu = 0;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$pOiiO:Client", names, &dir, &embedded,
@@ -111,11 +110,9 @@ Client_init(ClientObject *self, PyObject *args, PyObject *kw)
 	ns_client *c = NULL;
 	int rc;
 	char msg[NS_ERRMSG_MAX + 1];
-	Py_BEGIN_ALLOW_THREADS
-	rc = ns_client_create(&c, &o);
+	Py_BEGIN_ALLOW_THREADS rc = ns_client_create(&c, &o);
 	snprintf(msg, sizeof(msg), "%s", ns_errmsg());
-	Py_END_ALLOW_THREADS
-	Py_XDECREF(dir_bytes);
+	Py_END_ALLOW_THREADS Py_XDECREF(dir_bytes);
 	if (rc != 0) {
 		PyObject *text = PyUnicode_FromFormat("cannot connect to a driver: %s", msg);
 		PyObject *type = rc == NS_EDRIVER_TIMEOUT ? nspy_driver_timeout : nspy_error;
@@ -169,10 +166,9 @@ client_close(ClientObject *self)
 	ns_client *c = self->c;
 	self->c = NULL;
 	int rc;
-	Py_BEGIN_ALLOW_THREADS
-	rc = ns_client_close(c);
-	Py_END_ALLOW_THREADS
-	if (rc != 0) {
+	Py_BEGIN_ALLOW_THREADS rc = ns_client_close(c);
+	Py_END_ALLOW_THREADS if (rc != 0)
+	{
 		nspy_raise(rc, "closing the client", 0);
 		return -1;
 	}
@@ -277,13 +273,16 @@ static PyTypeObject client_type = {
 	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nanostream.Client",
 	.tp_basicsize = sizeof(ClientObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "Client(dir=None, *, embedded=True, timeout=None, term_length=0, mtu=0,\n"
-		  "       driver_timeout=None)\n\n"
-		  "A connection to the media driver of a directory (None: $NANOSTREAM_DIR, else\n"
-		  "/dev/shm/nanostream-USER), starting an embedded driver in this process when none\n"
-		  "runs (embedded=False: nanostream.Error ECONNREFUSED instead). timeout: seconds to\n"
-		  "wait for the driver's answers (default 5); term_length, mtu: an embedded driver's\n"
-		  "defaults. A context manager: leaving the block closes it.",
+	.tp_doc =
+		"Client(dir=None, *, embedded=True, timeout=None, term_length=0, mtu=0,\n"
+		"       driver_timeout=None)\n\n"
+		"A connection to the media driver of a directory (None: $NANOSTREAM_DIR, else\n"
+		"/dev/shm/nanostream-USER), starting an embedded driver in this process when none\n"
+		"runs (embedded=False: nanostream.Error ECONNREFUSED instead). timeout: seconds "
+		"to\n"
+		"wait for the driver's answers (default 5); term_length, mtu: an embedded "
+		"driver's\n"
+		"defaults. A context manager: leaving the block closes it.",
 	.tp_new = Client_new,
 	.tp_init = (initproc)Client_init,
 	.tp_dealloc = (destructor)Client_dealloc,
@@ -295,8 +294,7 @@ static PyTypeObject client_type = {
 /* ---- Publication ---- */
 
 typedef struct {
-	PyObject_HEAD
-	struct child link;
+	PyObject_HEAD struct child link;
 	ClientObject *client;
 	ns_publication *p;
 	PyObject *channel;
@@ -345,8 +343,7 @@ pub_close_now(PyObject *obj)
 	self->p = NULL;
 	if (p == NULL)
 		return;
-	Py_BEGIN_ALLOW_THREADS
-	ns_publication_close(p);
+	Py_BEGIN_ALLOW_THREADS ns_publication_close(p);
 	Py_END_ALLOW_THREADS
 }
 
@@ -383,16 +380,14 @@ Client_add_publication(ClientObject *self, PyObject *args, PyObject *kw)
 	int rc;
 	char why[NS_ERRMSG_MAX + 1];
 	self->busy++;
-	Py_BEGIN_ALLOW_THREADS
-	rc = ns_publication_add(self->c, uri, stream_id, exclusive ? NS_PUBLICATION_EXCLUSIVE : 0,
-				&p);
+	Py_BEGIN_ALLOW_THREADS rc = ns_publication_add(
+		self->c, uri, stream_id, exclusive ? NS_PUBLICATION_EXCLUSIVE : 0, &p);
 	snprintf(why, sizeof(why), "%s", ns_errmsg());
-	Py_END_ALLOW_THREADS
-	self->busy--;
+	Py_END_ALLOW_THREADS self->busy--;
 	if (rc != 0) {
 		Py_DECREF(pub);
-		PyObject *text = PyUnicode_FromFormat("cannot add a publication on %s stream %d: %s",
-						      uri, stream_id, why);
+		PyObject *text = PyUnicode_FromFormat(
+			"cannot add a publication on %s stream %d: %s", uri, stream_id, why);
 		if (text != NULL) {
 			PyObject *a = Py_BuildValue("(iN)", -rc, text);
 			if (a != NULL) {
@@ -474,10 +469,9 @@ Publication_offer_wait(PublicationObject *self, PyObject *args, PyObject *kw)
 	while (r == NS_NOT_CONNECTED || r == NS_BACK_PRESSURED || r == NS_ADMIN_ACTION) {
 		int64_t slice = nspy_slice(deadline);
 		self->busy++;
-		Py_BEGIN_ALLOW_THREADS
-		r = ns_offer_wait(self->p, b.buf, (size_t)b.len, NS_WAIT_PHASED, slice);
-		Py_END_ALLOW_THREADS
-		self->busy--;
+		Py_BEGIN_ALLOW_THREADS r =
+			ns_offer_wait(self->p, b.buf, (size_t)b.len, NS_WAIT_PHASED, slice);
+		Py_END_ALLOW_THREADS self->busy--;
 		if (r != -ETIMEDOUT)
 			break;
 		if (PyErr_CheckSignals() != 0) {
@@ -512,10 +506,8 @@ Publication_wait_connected(PublicationObject *self, PyObject *args, PyObject *kw
 		int64_t slice = nspy_slice(deadline);
 		int rc;
 		self->busy++;
-		Py_BEGIN_ALLOW_THREADS
-		rc = ns_publication_wait_connected(self->p, slice);
-		Py_END_ALLOW_THREADS
-		self->busy--;
+		Py_BEGIN_ALLOW_THREADS rc = ns_publication_wait_connected(self->p, slice);
+		Py_END_ALLOW_THREADS self->busy--;
 		if (rc == 0)
 			Py_RETURN_TRUE;
 		if (rc != -ETIMEDOUT)
@@ -653,13 +645,12 @@ static PyMethodDef Publication_methods[] = {
 };
 
 static PyGetSetDef Publication_getset[] = {
-	{ "position", (getter)Publication_position, NULL, "The stream position of the next message.",
-	  NULL },
+	{ "position", (getter)Publication_position, NULL,
+	  "The stream position of the next message.", NULL },
 	{ "session_id", (getter)Publication_session_id, NULL, "The publication's session id.",
 	  NULL },
 	{ "max_message", (getter)Publication_max_message, NULL,
-	  "The longest message offer() takes (it is sent in fragments past max_payload).",
-	  NULL },
+	  "The longest message offer() takes (it is sent in fragments past max_payload).", NULL },
 	{ "max_payload", (getter)Publication_max_payload, NULL,
 	  "The longest message of one frame: the most try_claim() reserves.", NULL },
 	{ "is_connected", (getter)Publication_is_connected, NULL,
@@ -678,9 +669,10 @@ static PyTypeObject publication_type = {
 	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nanostream.Publication",
 	.tp_basicsize = sizeof(PublicationObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "A publication (Client.add_publication()). Thread safety: any thread may offer\n"
-		  "on a shared one; an exclusive one is written by one thread at a time. A context\n"
-		  "manager: leaving the block closes it.",
+	.tp_doc =
+		"A publication (Client.add_publication()). Thread safety: any thread may offer\n"
+		"on a shared one; an exclusive one is written by one thread at a time. A context\n"
+		"manager: leaving the block closes it.",
 	.tp_dealloc = (destructor)Publication_dealloc,
 	.tp_methods = Publication_methods,
 	.tp_getset = Publication_getset,
@@ -690,8 +682,7 @@ static PyTypeObject publication_type = {
 /* ---- Claim ---- */
 
 typedef struct {
-	PyObject_HEAD
-	PublicationObject *pub;
+	PyObject_HEAD PublicationObject *pub;
 	struct ns_claim claim;
 	int64_t result;	  /* the claim's outcome: > 0 claimed */
 	int open;	  /* claimed and neither committed nor aborted */
@@ -747,9 +738,9 @@ static int
 claim_end(ClaimObject *self, int commit)
 {
 	if (!self->open) {
-		PyErr_SetString(PyExc_ValueError, self->result > 0
-							  ? "the claim was already committed or aborted"
-							  : "nothing was claimed (see .result)");
+		PyErr_SetString(PyExc_ValueError,
+				self->result > 0 ? "the claim was already committed or aborted"
+						 : "nothing was claimed (see .result)");
 		return -1;
 	}
 	int kept = 0;
@@ -775,9 +766,9 @@ Claim_buffer(ClaimObject *self, void *closure)
 {
 	(void)closure;
 	if (!self->open)
-		return PyErr_Format(PyExc_ValueError, self->result > 0
-							      ? "the claim was already committed or aborted"
-							      : "nothing was claimed (see .result)");
+		return PyErr_Format(PyExc_ValueError,
+				    self->result > 0 ? "the claim was already committed or aborted"
+						     : "nothing was claimed (see .result)");
 	if (self->buffer == NULL) {
 		self->buffer = nspy_view_begin(self->view, self->claim.data,
 					       (Py_ssize_t)self->claim.length);
@@ -814,9 +805,10 @@ Claim_enter(ClaimObject *self, PyObject *unused)
 		if (member == NULL)
 			return NULL;
 		PyObject *name = PyObject_GetAttrString(member, "name");
-		PyObject *text = name == NULL ? NULL
-					      : PyUnicode_FromFormat("try_claim did not go through: %U",
-								     name);
+		PyObject *text =
+			name == NULL
+				? NULL
+				: PyUnicode_FromFormat("try_claim did not go through: %U", name);
 		Py_XDECREF(name);
 		PyObject *a = text == NULL ? NULL : Py_BuildValue("(iN)", (int)-self->result, text);
 		if (a != NULL) {
@@ -917,8 +909,7 @@ static PyGetSetDef Claim_getset[] = {
 	{ "result", (getter)Claim_result, NULL,
 	  "None when claimed, else the OfferResult saying why not.", NULL },
 	{ "position", (getter)Claim_position, NULL,
-	  "The stream position after the message once committed (None: nothing claimed).",
-	  NULL },
+	  "The stream position after the message once committed (None: nothing claimed).", NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -936,8 +927,7 @@ static PyTypeObject claim_type = {
 /* ---- Header ---- */
 
 typedef struct {
-	PyObject_HEAD
-	long long position;
+	PyObject_HEAD long long position;
 	int session_id, stream_id, term_id, term_offset;
 	unsigned int flags;
 	long long reserved_value;
@@ -981,8 +971,7 @@ static PyTypeObject header_type = {
 /* ---- Image ---- */
 
 typedef struct {
-	PyObject_HEAD
-	const ns_image *img; /* NULL once its callback returned */
+	PyObject_HEAD const ns_image *img; /* NULL once its callback returned */
 	int session_id;
 } ImageObject;
 
@@ -1051,19 +1040,18 @@ static PyTypeObject image_type = {
 /* ---- Subscription ---- */
 
 typedef struct {
-	PyObject_HEAD
-	struct child link;
+	PyObject_HEAD struct child link;
 	ClientObject *client;
 	ns_subscription *s;
 	PyObject *channel;
 	int32_t stream_id;
 	int busy; /* a poll, receive or wait in progress (this thread's callbacks included) */
 	PyObject *on_available, *on_unavailable;
-	PyObject *cb_exc[3];   /* an exception from an image callback, raised after the poll */
+	PyObject *cb_exc[3]; /* an exception from an image callback, raised after the poll */
 	long images_seen, images_gone;
-	nspy_view *view;       /* reused for each message while nobody else holds it */
-	HeaderObject *header;  /* likewise */
-	Py_ssize_t exports;    /* live exports of message views */
+	nspy_view *view;	/* reused for each message while nobody else holds it */
+	HeaderObject *header;	/* likewise */
+	Py_ssize_t exports;	/* live exports of message views */
 	unsigned char *scratch; /* receive(): a message copied while the GIL was released */
 	size_t scratch_cap, scratch_len;
 	int scratch_failed;
@@ -1112,8 +1100,7 @@ sub_close_now(PyObject *obj)
 	self->s = NULL;
 	if (s == NULL)
 		return;
-	Py_BEGIN_ALLOW_THREADS
-	ns_subscription_close(s);
+	Py_BEGIN_ALLOW_THREADS ns_subscription_close(s);
 	Py_END_ALLOW_THREADS
 }
 
@@ -1226,11 +1213,9 @@ Client_add_subscription(ClientObject *self, PyObject *args, PyObject *kw)
 	int rc;
 	char why[NS_ERRMSG_MAX + 1];
 	self->busy++;
-	Py_BEGIN_ALLOW_THREADS
-	rc = ns_subscription_add(self->c, uri, stream_id, &so, &s);
+	Py_BEGIN_ALLOW_THREADS rc = ns_subscription_add(self->c, uri, stream_id, &so, &s);
 	snprintf(why, sizeof(why), "%s", ns_errmsg());
-	Py_END_ALLOW_THREADS
-	self->busy--;
+	Py_END_ALLOW_THREADS self->busy--;
 	if (rc != 0) {
 		Py_DECREF(sub);
 		PyObject *text = PyUnicode_FromFormat(
@@ -1410,11 +1395,9 @@ receive(SubscriptionObject *self, int64_t deadline, int stop_at_end)
 		int64_t slice = nspy_slice(deadline);
 		self->scratch_failed = 0;
 		self->busy = 1;
-		Py_BEGIN_ALLOW_THREADS
-		n = ns_subscription_poll_wait(self->s, on_receive_scratch, self, 1, NS_WAIT_PHASED,
-					      slice);
-		Py_END_ALLOW_THREADS
-		self->busy = 0;
+		Py_BEGIN_ALLOW_THREADS n = ns_subscription_poll_wait(
+			self->s, on_receive_scratch, self, 1, NS_WAIT_PHASED, slice);
+		Py_END_ALLOW_THREADS self->busy = 0;
 		if (raise_callback_exc(self) != 0)
 			return NULL;
 		if (n > 0) {
@@ -1482,10 +1465,8 @@ Subscription_wait_connected(SubscriptionObject *self, PyObject *args, PyObject *
 		int64_t slice = nspy_slice(deadline);
 		int rc;
 		self->busy = 1;
-		Py_BEGIN_ALLOW_THREADS
-		rc = ns_subscription_wait_connected(self->s, slice);
-		Py_END_ALLOW_THREADS
-		self->busy = 0;
+		Py_BEGIN_ALLOW_THREADS rc = ns_subscription_wait_connected(self->s, slice);
+		Py_END_ALLOW_THREADS self->busy = 0;
 		if (raise_callback_exc(self) != 0)
 			return NULL;
 		if (rc == 0)
@@ -1584,8 +1565,7 @@ static PyGetSetDef Subscription_getset[] = {
 static PyMemberDef Subscription_members[] = {
 	{ "channel", T_OBJECT, offsetof(SubscriptionObject, channel), READONLY,
 	  "The channel URI." },
-	{ "stream_id", T_INT, offsetof(SubscriptionObject, stream_id), READONLY,
-	  "The stream id." },
+	{ "stream_id", T_INT, offsetof(SubscriptionObject, stream_id), READONLY, "The stream id." },
 	{ NULL, 0, 0, 0, NULL },
 };
 
@@ -1607,9 +1587,11 @@ static PyTypeObject subscription_type = {
 int
 nspy_client_init(PyObject *m)
 {
-	PyTypeObject *types[] = { &client_type, &publication_type, &claim_type,
-				  &subscription_type, &header_type, &image_type };
-	const char *names[] = { "Client", "Publication", "Claim", "Subscription", "Header", "Image" };
+	PyTypeObject *types[] = { &client_type,	      &publication_type, &claim_type,
+				  &subscription_type, &header_type,	 &image_type };
+	const char *names[] = {
+		"Client", "Publication", "Claim", "Subscription", "Header", "Image"
+	};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		if (PyType_Ready(types[i]) != 0 ||
 		    PyModule_AddObjectRef(m, names[i], (PyObject *)types[i]) != 0)

@@ -23,8 +23,8 @@ nspy_raise(int code, const char *what, int use_errmsg)
 	if (msg == NULL || msg[0] == '\0')
 		msg = ns_strerror(code);
 	PyObject *type = code == NS_EDRIVER_TIMEOUT ? nspy_driver_timeout
-			 : code == -ETIMEDOUT	     ? PyExc_TimeoutError
-						     : nspy_error;
+			 : code == -ETIMEDOUT	    ? PyExc_TimeoutError
+						    : nspy_error;
 	PyObject *text = PyUnicode_FromFormat("%s: %s", what, msg);
 	if (text == NULL)
 		return NULL;
@@ -84,9 +84,10 @@ view_getbuffer(PyObject *self, Py_buffer *b, int flags)
 {
 	nspy_view *v = (nspy_view *)self;
 	if (!v->valid) {
-		PyErr_SetString(PyExc_ValueError,
-				"this message or claim is no longer valid: its view lives only during "
-				"the call or block that handed it out (copy it with bytes())");
+		PyErr_SetString(
+			PyExc_ValueError,
+			"this message or claim is no longer valid: its view lives only during "
+			"the call or block that handed it out (copy it with bytes())");
 		b->obj = NULL;
 		return -1;
 	}
@@ -175,10 +176,11 @@ nspy_view_end(nspy_view *v, PyObject *mv)
 		}
 	}
 	if (v->exports != 0) {
-		PyErr_SetString(PyExc_BufferError,
-				"a view of a message, claim or event was kept past the call or block "
-				"that lent it (a slice or an array made from it): copy it with "
-				"bytes() instead");
+		PyErr_SetString(
+			PyExc_BufferError,
+			"a view of a message, claim or event was kept past the call or block "
+			"that lent it (a slice or an array made from it): copy it with "
+			"bytes() instead");
 		return -1;
 	}
 	return 0;
@@ -224,10 +226,9 @@ static PyStructSequence_Field driver_fields[] = {
 	{ "timeout", "heartbeat age past which it counts as hung, seconds" },
 	{ NULL, NULL },
 };
-static PyStructSequence_Desc driver_desc = {
-	"nanostream.DriverInfo", "A media driver's state (nanostream.driver_info()).", driver_fields,
-	6
-};
+static PyStructSequence_Desc driver_desc = { "nanostream.DriverInfo",
+					     "A media driver's state (nanostream.driver_info()).",
+					     driver_fields, 6 };
 static PyTypeObject *driver_type;
 
 /* Open the stat view of @dir_obj (None or str); NULL after raising. */
@@ -243,10 +244,9 @@ stat_open(PyObject *dir_obj)
 	}
 	ns_stat *st = NULL;
 	int rc;
-	Py_BEGIN_ALLOW_THREADS
-	rc = ns_stat_open(&st, dir);
-	Py_END_ALLOW_THREADS
-	if (rc != 0) {
+	Py_BEGIN_ALLOW_THREADS rc = ns_stat_open(&st, dir);
+	Py_END_ALLOW_THREADS if (rc != 0)
+	{
 		/* ns_errmsg() is this thread's: the call above ran on it. */
 		nspy_raise(rc, "cannot read the driver's file", 1);
 	}
@@ -273,9 +273,8 @@ add_counter(void *ctx, const struct ns_counter *c)
 	PyStructSequence_SET_ITEM(t, 0, PyLong_FromLong(c->id));
 	PyStructSequence_SET_ITEM(t, 1, PyUnicode_FromString(c->type_name));
 	PyStructSequence_SET_ITEM(t, 2, PyLong_FromLongLong(c->value));
-	PyStructSequence_SET_ITEM(t, 3,
-				  PyUnicode_DecodeUTF8(c->label, (Py_ssize_t)strlen(c->label),
-						       "replace"));
+	PyStructSequence_SET_ITEM(
+		t, 3, PyUnicode_DecodeUTF8(c->label, (Py_ssize_t)strlen(c->label), "replace"));
 	PyStructSequence_SET_ITEM(t, 4, PyLong_FromLong(c->type_id));
 	PyStructSequence_SET_ITEM(t, 5, PyLong_FromLongLong(c->owner_id));
 	PyStructSequence_SET_ITEM(t, 6, PyLong_FromLongLong(c->key));
@@ -325,9 +324,8 @@ add_error(void *ctx, const struct ns_error_record *e)
 		return;
 	}
 	PyStructSequence_SET_ITEM(t, 0, PyLong_FromLong(e->count));
-	PyStructSequence_SET_ITEM(t, 1,
-				  PyUnicode_DecodeUTF8(e->text, (Py_ssize_t)strlen(e->text),
-						       "replace"));
+	PyStructSequence_SET_ITEM(
+		t, 1, PyUnicode_DecodeUTF8(e->text, (Py_ssize_t)strlen(e->text), "replace"));
 	PyStructSequence_SET_ITEM(t, 2, PyLong_FromLongLong(e->first_ns));
 	PyStructSequence_SET_ITEM(t, 3, PyLong_FromLongLong(e->last_ns));
 	for (Py_ssize_t i = 0; i < 4; i++) {
@@ -377,10 +375,8 @@ py_driver_info(PyObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	struct ns_driver_info d = NS_DRIVER_INFO_INIT;
 	int rc;
-	Py_BEGIN_ALLOW_THREADS
-	rc = ns_stat_driver(st, &d);
-	Py_END_ALLOW_THREADS
-	ns_stat_close(st);
+	Py_BEGIN_ALLOW_THREADS rc = ns_stat_driver(st, &d);
+	Py_END_ALLOW_THREADS ns_stat_close(st);
 	if (rc != 0)
 		return nspy_raise(rc, "reading the driver's state", 0);
 	static const char *const states[] = { "running", "hung", "gone" };
@@ -437,15 +433,16 @@ static PyMethodDef module_methods[] = {
 	  "errors(dir=None) -> list[ErrorRecord]\n\n"
 	  "The distinct errors in the driver's error log, oldest first: what `ns-stat --errors`\n"
 	  "prints. Raises nanostream.Error (EBADMSG for an impossible record)." },
-	{ "driver_info", (PyCFunction)(void (*)(void))py_driver_info,
-	  METH_VARARGS | METH_KEYWORDS,
+	{ "driver_info", (PyCFunction)(void (*)(void))py_driver_info, METH_VARARGS | METH_KEYWORDS,
 	  "driver_info(dir=None) -> DriverInfo\n\n"
 	  "The driver's process, start time, heartbeat and state ('running', 'hung', 'gone')." },
 	{ "clock_ns", py_clock_ns, METH_NOARGS,
-	  "clock_ns() -> int\n\nThe library's clock (CLOCK_MONOTONIC, ns): ErrorRecord times use it." },
+	  "clock_ns() -> int\n\nThe library's clock (CLOCK_MONOTONIC, ns): ErrorRecord times use "
+	  "it." },
 	{ "check_uri", py_check_uri, METH_O,
 	  "check_uri(channel: str) -> None\n\n"
-	  "Raise ValueError naming what is wrong with a channel URI; return None when it is good." },
+	  "Raise ValueError naming what is wrong with a channel URI; return None when it is "
+	  "good." },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -465,8 +462,8 @@ make_offer_result(void)
 		return NULL;
 	PyObject *members = Py_BuildValue(
 		"[(si)(si)(si)(si)(si)]", "NOT_CONNECTED", NS_NOT_CONNECTED, "BACK_PRESSURED",
-		NS_BACK_PRESSURED, "ADMIN_ACTION", NS_ADMIN_ACTION, "CLOSED",
-		NS_PUBLICATION_CLOSED, "MAX_POSITION_EXCEEDED", NS_MAX_POSITION_EXCEEDED);
+		NS_BACK_PRESSURED, "ADMIN_ACTION", NS_ADMIN_ACTION, "CLOSED", NS_PUBLICATION_CLOSED,
+		"MAX_POSITION_EXCEEDED", NS_MAX_POSITION_EXCEEDED);
 	PyObject *cls = members == NULL ? NULL
 					: PyObject_CallMethod(enum_mod, "IntEnum", "sO",
 							      "OfferResult", members);
@@ -477,9 +474,12 @@ make_offer_result(void)
 	PyObject *mod = PyUnicode_FromString("nanostream");
 	PyObject *doc = PyUnicode_FromString(
 		"Why an offer or claim did not go through (negative, as the C library's codes):\n"
-		"NOT_CONNECTED (no subscriber), BACK_PRESSURED (the slowest subscriber is a window\n"
-		"behind: try again), ADMIN_ACTION (the log is rotating: try again at once), CLOSED\n"
-		"(the publication was closed), MAX_POSITION_EXCEEDED (the stream reached its end).");
+		"NOT_CONNECTED (no subscriber), BACK_PRESSURED (the slowest subscriber is a "
+		"window\n"
+		"behind: try again), ADMIN_ACTION (the log is rotating: try again at once), "
+		"CLOSED\n"
+		"(the publication was closed), MAX_POSITION_EXCEEDED (the stream reached its "
+		"end).");
 	int rc = mod == NULL || doc == NULL ? -1
 		 : PyObject_SetAttrString(cls, "__module__", mod) != 0 ||
 				 PyObject_SetAttrString(cls, "__doc__", doc) != 0
@@ -509,12 +509,14 @@ PyInit__nanostream(void)
 		"A failure of the library or its driver: args are (errno, message), the message\n"
 		"the library's own words (errno: the positive code, e.g. errno.EINVAL).",
 		PyExc_OSError, NULL);
-	nspy_driver_timeout = nspy_error == NULL ? NULL
-			      : PyErr_NewExceptionWithDoc(
-					"nanostream.DriverTimeout",
-					"The media driver stopped answering (its heartbeat is older "
-					"than the driver timeout, or its process is gone).",
-					nspy_error, NULL);
+	nspy_driver_timeout =
+		nspy_error == NULL
+			? NULL
+			: PyErr_NewExceptionWithDoc(
+				  "nanostream.DriverTimeout",
+				  "The media driver stopped answering (its heartbeat is older "
+				  "than the driver timeout, or its process is gone).",
+				  nspy_error, NULL);
 	nspy_offer_failed =
 		nspy_error == NULL
 			? NULL

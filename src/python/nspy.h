@@ -43,8 +43,7 @@ int64_t nspy_slice(int64_t deadline_ns);
 
 /* The message view: a buffer exporter over library memory, valid while `valid` is set. */
 typedef struct {
-	PyObject_HEAD
-	void *buf;
+	PyObject_HEAD void *buf;
 	Py_ssize_t len;
 	int readonly;
 	int valid;

@@ -14,8 +14,7 @@
 #include <time.h>
 
 typedef struct {
-	PyObject_HEAD
-	ns_ring *r;
+	PyObject_HEAD ns_ring *r;
 	PyObject *dtype; /* a numpy dtype, or NULL */
 	uint32_t slot_size;
 	int pollers; /* live pollers: the ring is destroyed after them (they hold a reference) */
@@ -24,8 +23,9 @@ typedef struct {
 
 static PyTypeObject ring_type;
 
-static const char *const wait_names[] = { "busy_spin",	  "yield",	      "sleep", "blocking",
-					  "lite_blocking", "timeout_blocking", "phased" };
+static const char *const wait_names[] = { "busy_spin", "yield",		"sleep",
+					  "blocking",  "lite_blocking", "timeout_blocking",
+					  "phased" };
 
 static int
 Ring_init(RingObject *self, PyObject *args, PyObject *kw)
@@ -82,21 +82,21 @@ Ring_init(RingObject *self, PyObject *args, PyObject *kw)
 	while (w < sizeof(wait_names) / sizeof(wait_names[0]) && strcmp(wait, wait_names[w]) != 0)
 		w++;
 	if (w == sizeof(wait_names) / sizeof(wait_names[0])) {
-		PyErr_Format(PyExc_ValueError,
-			     "Ring: wait is one of busy_spin, yield, sleep, blocking, lite_blocking, "
-			     "timeout_blocking, phased; not '%s'",
-			     wait);
+		PyErr_Format(
+			PyExc_ValueError,
+			"Ring: wait is one of busy_spin, yield, sleep, blocking, lite_blocking, "
+			"timeout_blocking, phased; not '%s'",
+			wait);
 		return -1;
 	}
 	o.wait = w;
 	ns_ring *r = NULL;
 	int rc;
 	char why[NS_ERRMSG_MAX + 1];
-	Py_BEGIN_ALLOW_THREADS
-	rc = ns_ring_create(&r, &o);
+	Py_BEGIN_ALLOW_THREADS rc = ns_ring_create(&r, &o);
 	snprintf(why, sizeof(why), "%s", ns_errmsg());
-	Py_END_ALLOW_THREADS
-	if (rc != 0) {
+	Py_END_ALLOW_THREADS if (rc != 0)
+	{
 		if (rc == -EINVAL) {
 			PyErr_Format(PyExc_ValueError, "Ring: %s", why);
 		} else {
@@ -142,10 +142,8 @@ claim_slot(RingObject *self, int64_t deadline)
 	while (seq == -EAGAIN) {
 		int64_t slice = nspy_slice(deadline);
 		self->busy++;
-		Py_BEGIN_ALLOW_THREADS
-		seq = ns_ring_claim_until(self->r, 1, slice);
-		Py_END_ALLOW_THREADS
-		self->busy--;
+		Py_BEGIN_ALLOW_THREADS seq = ns_ring_claim_until(self->r, 1, slice);
+		Py_END_ALLOW_THREADS self->busy--;
 		if (seq != -ETIMEDOUT)
 			break;
 		if (PyErr_CheckSignals() != 0)
@@ -274,7 +272,8 @@ static PyMethodDef Ring_methods[] = {
 	  "to `timeout` seconds (None: no limit; then None), with the GIL released; Ctrl-C\n"
 	  "interrupts it. One thread at a time on a 'single' ring." },
 	{ "try_publish", (PyCFunction)Ring_try_publish, METH_O,
-	  "try_publish(data) -> int | None\n\npublish() without waiting: None when the ring is full." },
+	  "try_publish(data) -> int | None\n\npublish() without waiting: None when the ring is "
+	  "full." },
 	{ "poller", (PyCFunction)Ring_poller, METH_NOARGS,
 	  "poller() -> Poller\n\nA new consumer of the ring that Python pulls from; it gates the\n"
 	  "producers from now on (they never overwrite what it has not released)." },
@@ -302,14 +301,15 @@ static PyTypeObject ring_type = {
 	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nanostream.Ring",
 	.tp_basicsize = sizeof(RingObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "Ring(capacity=1024, *, slot_size=None, dtype=None, producers='single',\n"
-		  "     wait='blocking')\n\n"
-		  "The in-process ring: `capacity` slots (a power of two) of `slot_size` bytes (a\n"
-		  "multiple of 8; default 64), or of a numpy structured `dtype` (its itemsize\n"
-		  "rounded up to 8). producers: 'single' (one publishing thread at a time) or\n"
-		  "'multi'. wait: how C consumers of it wait (busy_spin, yield, sleep, blocking,\n"
-		  "lite_blocking, timeout_blocking, phased). Hand `address` or `capsule` to C code\n"
-		  "that publishes or consumes; pull in Python with poller().",
+	.tp_doc =
+		"Ring(capacity=1024, *, slot_size=None, dtype=None, producers='single',\n"
+		"     wait='blocking')\n\n"
+		"The in-process ring: `capacity` slots (a power of two) of `slot_size` bytes (a\n"
+		"multiple of 8; default 64), or of a numpy structured `dtype` (its itemsize\n"
+		"rounded up to 8). producers: 'single' (one publishing thread at a time) or\n"
+		"'multi'. wait: how C consumers of it wait (busy_spin, yield, sleep, blocking,\n"
+		"lite_blocking, timeout_blocking, phased). Hand `address` or `capsule` to C code\n"
+		"that publishes or consumes; pull in Python with poller().",
 	.tp_new = PyType_GenericNew,
 	.tp_init = (initproc)Ring_init,
 	.tp_dealloc = (destructor)Ring_dealloc,
@@ -320,8 +320,7 @@ static PyTypeObject ring_type = {
 /* ---- Poller ---- */
 
 typedef struct {
-	PyObject_HEAD
-	RingObject *ring;
+	PyObject_HEAD RingObject *ring;
 	ns_poller *p;
 	uint32_t stride;
 	Py_ssize_t exports; /* live views of peeked events */
@@ -444,9 +443,10 @@ Poller_take(PollerObject *self, PyObject *args, PyObject *kw)
 		int64_t slice = nspy_slice(deadline);
 		self->busy = 1;
 		Py_BEGIN_ALLOW_THREADS
-		/* Spin briefly, then yield, then sleep 50 us at a time. */
-		while ((n = ns_poller_peek(self->p, 1, &first, &seq)) == 0 &&
-		       ns_clock_ns() < slice) {
+			/* Spin briefly, then yield, then sleep 50 us at a time. */
+			while ((n = ns_poller_peek(self->p, 1, &first, &seq)) == 0 &&
+			       ns_clock_ns() < slice)
+		{
 			if (++spins < 1000)
 				continue;
 			if (spins < 2000) {
@@ -456,8 +456,7 @@ Poller_take(PollerObject *self, PyObject *args, PyObject *kw)
 			struct timespec ts = { 0, 50000 };
 			nanosleep(&ts, NULL);
 		}
-		Py_END_ALLOW_THREADS
-		self->busy = 0;
+		Py_END_ALLOW_THREADS self->busy = 0;
 		if (n != 0)
 			break;
 		if (PyErr_CheckSignals() != 0)
@@ -485,8 +484,7 @@ Poller_take(PollerObject *self, PyObject *args, PyObject *kw)
 /* ---- Events: the run of one peek, as a context manager ---- */
 
 typedef struct {
-	PyObject_HEAD
-	PollerObject *poller;
+	PyObject_HEAD PollerObject *poller;
 	uint32_t n;
 	nspy_view *view;
 	PyObject *mv;	  /* the memoryview lent, or NULL */
@@ -577,8 +575,8 @@ events_end(EventsObject *self, int release)
 	if (self->slices != NULL) {
 		/* Each event's memoryview is released: kept ones raise ValueError when used. */
 		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(self->slices); i++) {
-			PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(self->slices, i), "release",
-							  NULL);
+			PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(self->slices, i),
+							  "release", NULL);
 			if (r == NULL)
 				PyErr_Clear();
 			Py_XDECREF(r);
@@ -712,12 +710,14 @@ static PyTypeObject events_type = {
 	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nanostream.Events",
 	.tp_basicsize = sizeof(EventsObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "A run of events lent by Poller.peek(): `with poller.peek() as events:` gives\n"
-		  "a numpy array of the ring's dtype, or, without one, the Events itself: a sequence\n"
-		  "whose items are read-only memoryviews of each slot, over the slots themselves.\n"
-		  "Leaving the block releases them to the\n"
-		  "producers; an exception leaves them unhandled (the next peek shows them again).\n"
-		  "A view kept past the block keeps them held (BufferError) until it is dropped.",
+	.tp_doc =
+		"A run of events lent by Poller.peek(): `with poller.peek() as events:` gives\n"
+		"a numpy array of the ring's dtype, or, without one, the Events itself: a "
+		"sequence\n"
+		"whose items are read-only memoryviews of each slot, over the slots themselves.\n"
+		"Leaving the block releases them to the\n"
+		"producers; an exception leaves them unhandled (the next peek shows them again).\n"
+		"A view kept past the block keeps them held (BufferError) until it is dropped.",
 	.tp_dealloc = (destructor)Events_dealloc,
 	.tp_methods = Events_methods,
 	.tp_getset = Events_getset,

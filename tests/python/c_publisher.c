@@ -50,7 +50,8 @@ main(int argc, char **argv)
 			msg[12 + k] = (uint8_t)(n * 7 + k);
 		uint32_t crc = crc32(msg + 12, len);
 		memcpy(msg + 8, &crc, 4);
-		int64_t r = ns_offer_wait(p, msg, 12 + len, NS_WAIT_YIELD, ns_clock_ns() + 30000000000LL);
+		int64_t r = ns_offer_wait(p, msg, 12 + len, NS_WAIT_YIELD,
+					  ns_clock_ns() + 30000000000LL);
 		if (r < 0) {
 			fprintf(stderr, "c_publisher: offer %ld: %s\n", i, ns_strerror((int)r));
 			return 1;
