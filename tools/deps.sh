@@ -37,6 +37,11 @@ NS_BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config libhugetlbfs-dev libnu
 # limit), python3-dev, python3-pytest and python3-numpy for the Python binding and its tests).
 NS_TEST_PKGS="libcmocka-dev g++ python3 acl tshark tcpdump iproute2 nftables python3-dev python3-pytest python3-numpy"
 
+# The Debian interpreter, which the packages above serve (python3-mesonpy, python3-pytest, ...),
+# even when another python3 (pyenv, a venv) comes first on PATH.
+NS_PYTHON=/usr/bin/python3
+[ -x "$NS_PYTHON" ] || NS_PYTHON=python3
+
 # The prefix for commands that need root: empty as root, else sudo.
 if [ "$(id -u)" -eq 0 ]; then
 	NS_SUDO=""

@@ -103,7 +103,9 @@ NS_API const char *ns_strerror(int code);
  * ns_consumer_create(), ns_poller_create(), ns_work_pool_create(), and the client calls
  * ns_client_create(), ns_publication_add() and ns_subscription_add() (the driver's own reason
  * when it refused, e.g. "stream 7 already has a publication with term-length 65536 ...", the
- * bad part of a URI, the directory that is not private, the driver that does not answer).
+ * bad part of a URI, the directory that is not private, the driver that does not answer), and
+ * the monitoring calls ns_stat_open(), ns_stat_driver(), ns_stat_counters() and
+ * ns_stat_errors() (the file that cannot be read, and why).
  * Each of those calls clears it when it starts and, when it fails, sets it (at the least to
  * ns_strerror() of its code), so after a failure it always describes that failure; after a
  * success it is "". No other call touches it. Since 0.3.

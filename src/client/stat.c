@@ -31,17 +31,18 @@ struct ns_stat {
 NS_API int
 ns_stat_open(ns_stat **stat, const char *dir)
 {
+	nsi_errmsg_clear();
 	if (stat == NULL)
 		return nsi_errmsg_set(-EINVAL, "ns_stat_open: NULL out pointer");
 	*stat = NULL;
 	struct ns_stat *st = calloc(1, sizeof(*st));
 	if (st == NULL)
-		return -ENOMEM;
+		return nsi_errmsg_default(-ENOMEM);
 	if (dir == NULL) {
 		int rc = nsi_default_dir(st->dir, sizeof(st->dir));
 		if (rc != 0) {
 			free(st);
-			return rc;
+			return nsi_errmsg_default(rc);
 		}
 	} else if (strlen(dir) >= sizeof(st->dir)) {
 		free(st);
@@ -81,6 +82,7 @@ broken(const ns_stat *st)
 NS_API int
 ns_stat_driver(const ns_stat *st, struct ns_driver_info *info)
 {
+	nsi_errmsg_clear();
 	if (st == NULL || info == NULL ||
 	    nsi_sized_out_check(info, NSI_SIZE_UPTO(struct ns_driver_info, reserved)) != 0)
 		return nsi_errmsg_set(-EINVAL, "ns_stat_driver: NULL argument or bad info->size");
@@ -173,6 +175,7 @@ on_counter(void *ctx, int32_t id, int32_t type_id, int64_t owner_id, int64_t key
 NS_API int
 ns_stat_counters(const ns_stat *st, ns_counter_fn fn, void *ctx)
 {
+	nsi_errmsg_clear();
 	if (st == NULL || fn == NULL)
 		return nsi_errmsg_set(-EINVAL, "ns_stat_counters: NULL argument");
 	struct counters_call call = { fn, ctx };
@@ -205,6 +208,7 @@ on_error(void *ctx, int32_t count, int64_t first_ns, int64_t last_ns, const char
 NS_API int
 ns_stat_errors(const ns_stat *st, ns_error_fn fn, void *ctx)
 {
+	nsi_errmsg_clear();
 	if (st == NULL || fn == NULL)
 		return nsi_errmsg_set(-EINVAL, "ns_stat_errors: NULL argument");
 	struct errors_call call = { fn, ctx };
