@@ -164,7 +164,7 @@ def run_zmq(mode, n):
                 rtts.append(now() - t)
             return rtts
         finally:
-            s.close(linger=1000)
+            s.close(linger=-1)  # until everything queued was delivered
             ctx.term()
 
     try:
@@ -232,7 +232,15 @@ def pair(child, arg, mode, n, send):
         p.kill()
         raise RuntimeError(f"{child.__name__}: not ready in 60 s")
     out = send()
-    end = result.get(timeout=600)
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            end = result.get(timeout=1)
+            break
+        except Exception:  # queue.Empty: the child is still at it, or gone
+            if not p.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{child.__name__} ({mode}): no result; exit code "
+                                   f"{p.exitcode}")
     p.join(60)
     if mode == "rate":
         return n / ((end - out) / 1e9)
@@ -300,8 +308,8 @@ def main():
         r50 = statistics.median(a / b for a, b in zip(p50["nanostream"], p50["pyzmq"]))
         r99 = statistics.median(a / b for a, b in zip(p99["nanostream"], p99["pyzmq"]))
         print(f"\nnanostream / pyzmq (median of per-round ratios): rate {rr:.2f} x "
-              f"(target >= 5: {'met' if rr >= 5 else 'MISSED'}), round trip p50 {r50:.2f} x "
-              f"(target <= 0.5: {'met' if r50 <= 0.5 else 'MISSED'}), p99 {r99:.2f} x")
+              f"(target >= 5: {'met' if rr >= 5 else 'MISSED'}), round trip p50 {r50:.4f} x "
+              f"(target <= 0.5: {'met' if r50 <= 0.5 else 'MISSED'}), p99 {r99:.4f} x")
         out["ratios"] = {"rate": rr, "rtt_p50": r50, "rtt_p99": r99}
     if args.json:
         with open(args.json, "w") as f:
