@@ -31,11 +31,11 @@ ns_need()
 
 # What building nanostream needs.
 NS_BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config libhugetlbfs-dev libnuma-dev"
-# What the test suite needs on top (g++ for the C++ header checks, acl for setfacl in the
+# What the test suite needs on top (g++ and clang for the C++ header and wrapper checks, acl for setfacl in the
 # hostile-directory tests, tshark and tcpdump to read our UDP frames with Wireshark's Aeron
 # dissector, iproute2 and nftables for the network-namespace test's veth pair, loss and rate
 # limit), python3-dev, python3-pytest and python3-numpy for the Python binding and its tests).
-NS_TEST_PKGS="libcmocka-dev g++ python3 acl tshark tcpdump iproute2 nftables python3-dev python3-pytest python3-numpy"
+NS_TEST_PKGS="libcmocka-dev g++ clang python3 acl tshark tcpdump iproute2 nftables python3-dev python3-pytest python3-numpy"
 
 # The Debian interpreter, which the packages above serve (python3-mesonpy, python3-pytest, ...),
 # even when another python3 (pyenv, a venv) comes first on PATH.

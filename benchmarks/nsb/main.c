@@ -95,7 +95,8 @@ all_workloads(const struct nsb_workload **out, int max)
 	const struct nsb_workload *const lists[] = { nsb_floor_workloads, nsb_ours_workloads,
 						     nsb_mutex_workloads, nsb_ck_workloads,
 						     nsb_rte_workloads,	  nsb_queue_workloads,
-						     nsb_ipc_workloads,	  nsb_udp_workloads };
+						     nsb_ipc_workloads,	  nsb_udp_workloads,
+						     nsb_cxx_workloads };
 	int n = 0;
 	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
 		for (const struct nsb_workload *w = lists[l]; w->base != NULL && n < max; w++)
@@ -375,6 +376,9 @@ static const struct ratio ratios[] = {
 	{ "ring.p2c1.yield", "peer.ck.p2c1.yield" },
 	{ "ring.p2c1.yield", "peer.rte.p2c1.yield" },
 	{ "ring.p2c1.yield", "peer.mutex.p2c1" },
+	{ "ring.p1c1.b1.cxx", "ring.p1c1.b1" },
+	{ "ring.pingpong.rtt.p50.cxx", "ring.pingpong.rtt.p50" },
+	{ "ring.pingpong.rtt.p99.cxx", "ring.pingpong.rtt.p99" },
 	{ "ipc.rtt.32.p50", "floor.c2c2.rtt.p50" },
 	{ "ipc.rtt.32.p99", "floor.c2c2.rtt.p50" },
 	{ "ipc.rtt.32.p50", "ring.pingpong.rtt.p50" },
@@ -480,6 +484,16 @@ check_targets(void)
 	pingpong_target("p99", "", 20);
 	pingpong_target("p50", ".slotseq", 12); /* the latency layout, NS_RING_F_SEQ_IN_SLOT */
 	pingpong_target("p99", ".slotseq", 20);
+	/* Issue 20: the C++ wrapper costs nothing: within 5 % of the C figures of the same run. */
+	const struct figure *cx = find("ring.p1c1.b1.cxx"),
+			    *cpp = find("ring.pingpong.rtt.p50.cxx");
+	const struct figure *pp50 = find("ring.pingpong.rtt.p50");
+	target("ring.p1c1.b1.cxx >= 0.95 x ring.p1c1.b1", b1 ? cx : NULL,
+	       cx && b1 ? cx->median / b1->median : 0, true, 0.95,
+	       "ring.p1c1.b1.cxx / ring.p1c1.b1");
+	target("ring.pingpong.rtt.p50.cxx <= 1.05 x ring.pingpong.rtt.p50", pp50 ? cpp : NULL,
+	       cpp && pp50 ? cpp->median / pp50->median : 0, false, 1.05,
+	       "ring.pingpong.rtt.p50.cxx / ring.pingpong.rtt.p50");
 	const struct figure *blk = find("ring.pingpong.rtt.p50.block");
 	target("ring.pingpong.rtt.p50.block <= 15 us", blk, blk ? blk->median : 0, false, 15000,
 	       "ns");

@@ -122,6 +122,8 @@ extern const struct nsb_queue_ops nsb_ck_ops;	      /* peer_ck.c, unless NSB_NO_
 extern const struct nsb_queue_ops nsb_rte_ops;	      /* peer_rte.c, unless NSB_NO_RTE */
 extern const struct nsb_workload nsb_ipc_workloads[]; /* ipc.c: processes, shared memory */
 extern const struct nsb_workload nsb_udp_workloads[]; /* udp.c: processes, loopback UDP */
+/* The C++ wrapper on ring.p1c1.b1 and ring.pingpong.rtt (cxx.cpp; empty without C++). */
+extern const struct nsb_workload nsb_cxx_workloads[];
 
 /* The other process of an IPC workload: `ns-bench ipc-peer MODE DIR CPU`. */
 int nsb_ipc_peer_main(int argc, char **argv);

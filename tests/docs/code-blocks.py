@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Every C and Python code block in README.md and docs/*.md works as printed.
+"""Every C, C++ and Python code block in README.md and docs/*.md works as printed.
 
 A C block is either
 - a complete program (it has a main function): compiled with -Wall -Wextra -Werror against
@@ -8,6 +8,9 @@ A C block is either
 - or an excerpt, whose first line says so: `/* excerpt of examples/NAME.c */`; every code line
   of it must appear, in order, in that file (which the examples suite builds and runs), so an
   excerpt cannot drift from code that works.
+A C++ block is likewise a complete program (compiled as C++17 with the C compiler's C++
+sibling, g++ or clang++, -Wall -Wextra -Werror -pedantic, then run) or an excerpt marked
+`// excerpt of examples/NAME.cpp`.
 A Python block is likewise a complete script, run with the binding just built (PYTHON: the
 interpreter it was built for; without it Python blocks fail), or an excerpt marked
 `# excerpt of examples/python/NAME.py` (those scripts run in the python suite).
@@ -28,6 +31,7 @@ root, build, cc = sys.argv[1], sys.argv[2], sys.argv[3]
 python = sys.argv[4] if len(sys.argv) > 4 else None
 docs = [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md")))
 EXCERPT = re.compile(r"^\s*/\*\s*excerpt of (examples/[\w./-]+)\s*\*/\s*$")
+CPP_EXCERPT = re.compile(r"^\s*//\s*excerpt of (examples/[\w./-]+)\s*$")
 PY_EXCERPT = re.compile(r"^\s*#\s*excerpt of (examples/[\w./-]+)\s*$")
 
 
@@ -35,7 +39,7 @@ def blocks(path):
     """(line number, language, text) of each ```c and ```python block."""
     out, cur, start, lang = [], None, 0, None
     for n, line in enumerate(open(path), 1):
-        if cur is None and line.rstrip() in ("```c", "```python"):
+        if cur is None and line.rstrip() in ("```c", "```cpp", "```python"):
             cur, start, lang = [], n + 1, line.rstrip()[3:]
         elif cur is not None and line.rstrip() == "```":
             out.append((start, lang, "".join(cur)))
@@ -47,11 +51,11 @@ def blocks(path):
 
 def code_lines(text, lang="c"):
     """The lines that are code: stripped, without comments and blank lines."""
-    if lang == "c":
+    if lang in ("c", "cpp"):
         text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     lines = []
     for line in text.splitlines():
-        line = re.sub(r"//.*$" if lang == "c" else r"#.*$", "", line).strip()
+        line = re.sub(r"//.*$" if lang in ("c", "cpp") else r"#.*$", "", line).strip()
         if line:
             lines.append(line)
     return lines
@@ -71,12 +75,22 @@ def check_excerpt(where, text, example, lang="c"):
     return None
 
 
-def check_program(where, text, work, n):
-    src = os.path.join(work, f"block{n}.c")
+def cxx_for(c):
+    """The C++ compiler beside the C one (gcc -> g++, clang -> clang++)."""
+    base = os.path.basename(c)
+    name = base.replace("clang", "clang++", 1) if "clang" in base else base.replace("gcc", "g++")
+    if name == base:
+        name = "c++"
+    return os.path.join(os.path.dirname(c), name) if os.path.dirname(c) else name
+
+
+def check_program(where, text, work, n, lang="c"):
+    src = os.path.join(work, f"block{n}." + ("cpp" if lang == "cpp" else "c"))
     exe = os.path.join(work, f"block{n}")
     open(src, "w").write(text)
     lib = os.path.join(build, "src")
-    cmd = [cc, "-std=gnu17", "-Wall", "-Wextra", "-Werror", "-O2", "-pthread",
+    std = ["-std=c++17", "-pedantic"] if lang == "cpp" else ["-std=gnu17"]
+    cmd = [cxx_for(cc) if lang == "cpp" else cc] + std + ["-Wall", "-Wextra", "-Werror", "-O2", "-pthread",
            "-I", os.path.join(root, "include"), "-I", os.path.join(build, "include"),
            src, "-o", exe, "-L", lib, "-lnanostream", f"-Wl,-rpath,{lib}", "-lm"]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -118,13 +132,21 @@ with tempfile.TemporaryDirectory(prefix="ns-docs-") as work:
             n += 1
             where = f"{os.path.relpath(doc, root)}:{line}"
             first = text.splitlines()[0] if text.strip() else ""
-            m = EXCERPT.match(first) if lang == "c" else PY_EXCERPT.match(first)
+            m = (EXCERPT.match(first) if lang == "c" else PY_EXCERPT.match(first)
+                 if lang == "python" else CPP_EXCERPT.match(first))
             if lang == "python":
                 if m:
                     err, kind = (check_excerpt(where, text, m.group(1), "python"),
                                  f"excerpt of {m.group(1)}")
                 else:
                     err, kind = check_script(where, text, work, n), "script: run"
+            elif lang == "cpp":
+                if m:
+                    err, kind = (check_excerpt(where, text, m.group(1), "cpp"),
+                                 f"excerpt of {m.group(1)}")
+                else:
+                    err, kind = (check_program(where, text, work, n, "cpp"),
+                                 "C++ program: compiled and run")
             elif m:
                 err, kind = check_excerpt(where, text, m.group(1)), f"excerpt of {m.group(1)}"
             elif re.search(r"\bint\s+main\s*\(", text):
