@@ -298,13 +298,14 @@ lock_holder_gone(ns_publication *p, int32_t word)
 {
 	if (word <= 0 || nsi_pid_gone(word))
 		return true;
+	/* Threads sharing the publication may all look: relaxed atomics, a heuristic's words. */
 	int64_t now = ns_clock_ns();
-	if (word != p->lock_seen) {
-		p->lock_seen = word;
-		p->lock_seen_ns = now;
+	if ((uint32_t)word != nsi_load_relaxed_u32((const uint32_t *)&p->lock_seen)) {
+		nsi_store_relaxed_u32((uint32_t *)&p->lock_seen, (uint32_t)word);
+		nsi_store_relaxed_i64(&p->lock_seen_ns, now);
 		return false;
 	}
-	return now - p->lock_seen_ns >= LIMIT_LOCK_STALE_NS;
+	return now - nsi_load_relaxed_i64(&p->lock_seen_ns) >= LIMIT_LOCK_STALE_NS;
 }
 
 /* The limit in the log's metadata (one load), taken when it lets @position move on. */
@@ -314,7 +315,7 @@ shared_limit_ahead(ns_publication *p, int64_t position)
 	int64_t shared = nsi_load_acquire_i64(&p->log.meta->publisher_limit);
 	if (shared <= position)
 		return false;
-	p->limit = shared;
+	nsi_store_release_i64(&p->limit, shared);
 	return true;
 }
 
@@ -356,7 +357,7 @@ refresh_limit(ns_publication *p, int64_t position)
 		count_back_pressure(p);
 		return NS_BACK_PRESSURED;
 	}
-	p->lock_seen = 0; /* we hold it: a holder seen later is a new sighting */
+	nsi_store_relaxed_u32((uint32_t *)&p->lock_seen, 0); /* a holder seen later: new */
 	const struct nsi_counters *counters = &p->client->cnc.counters;
 	int64_t min = INT64_MAX;
 	for (int i = 0; i < NSI_LOG_MAX_SUBSCRIBERS; i++) {
@@ -375,7 +376,7 @@ refresh_limit(ns_publication *p, int64_t position)
 	} else {
 		/* Cleans and raises the limit, or for a driver-managed log only reads it. */
 		int64_t limit = nsi_log_publisher_limit(&p->log, min);
-		p->limit = limit;
+		nsi_store_release_i64(&p->limit, limit);
 		if (limit <= position)
 			rc = NS_BACK_PRESSURED;
 	}
@@ -398,7 +399,16 @@ check_limit(ns_publication *p)
 	    NS_UNLIKELY(nsi_load_relaxed_u32((const uint32_t *)&p->log.meta->is_connected) == 0))
 		return NS_NOT_CONNECTED;
 	int64_t position = nsi_log_tail_position(&p->log);
-	return NS_LIKELY(position < p->limit) ? 0 : refresh_limit(p, position);
+	/*
+	 * The cached limit: threads sharing the publication refresh it, so it is an atomic,
+	 * stored with release by the thread that read the subscribers' positions (acquire) and
+	 * loaded with acquire here, so an append into space a subscriber has left happens after
+	 * that subscriber read it (plain moves on x86-64). Each value stored was the limit at
+	 * some moment and the limit only rises, so a stale one is lower: it only sends a thread
+	 * to refresh_limit().
+	 */
+	return NS_LIKELY(position < nsi_load_acquire_i64(&p->limit)) ? 0
+								     : refresh_limit(p, position);
 }
 
 /*
