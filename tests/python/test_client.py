@@ -382,3 +382,39 @@ def test_ctrl_c_interrupts_a_wait(pair):
             sub.receive()  # no timeout: only the signal ends it
     finally:
         timer.cancel()
+
+
+def test_udp_on_loopback(client):
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    channel = f"ns:udp?endpoint=127.0.0.1:{port}"
+    sub = client.add_subscription(channel, 40)
+    pub = client.add_publication(channel, 40)
+    assert pub.wait_connected(10) and sub.wait_connected(10)
+    for i in range(1000):
+        assert pub.offer_wait(b"udp %d" % i, timeout=10) > 0
+    got = [sub.receive(timeout=10) for _ in range(1000)]
+    assert got == [b"udp %d" % i for i in range(1000)]
+    assert any(c.type == "snd-pos" for c in nanostream.counters(client.dir))
+
+
+def test_remaining_attributes(pair, ns_dir):
+    pub, sub = pair
+    assert isinstance(nanostream.clock_ns(), int) and nanostream.clock_ns() > 0
+    assert (pub.channel, pub.stream_id, sub.channel, sub.stream_id) == ("ns:ipc", 10, "ns:ipc", 10)
+    assert not pub.closed and not sub.closed and pub.is_connected
+    assert 0 < pub.max_payload <= pub.max_message
+    pub.offer(b"h")
+    hdrs = []
+    sub.poll(lambda d, h: hdrs.append((h.term_id, h.term_offset, h.flags, h.reserved_value,
+                                       repr(h))))
+    term_id, term_offset, flags, reserved, text = hdrs[0]
+    assert term_offset == 0 and flags == 0xC0 and reserved == 0 and "Header(" in text
+    assert repr(nanostream.OfferResult.CLOSED) == "<OfferResult.CLOSED: -32>"
+    info = nanostream.driver_info(ns_dir)
+    assert info.timeout > 0 and info.heartbeat_age >= 0 and info.started > 1e9
+    assert info.counters_age is None or info.counters_age >= 0
+    assert all(isinstance(e, nanostream.ErrorRecord) for e in nanostream.errors(ns_dir))

@@ -174,3 +174,23 @@ def test_multi_producer_threads():
     for t in ts:
         t.join()
     assert nxt == [n] * k
+
+
+def test_events_attributes_and_release():
+    r = nanostream.Ring(8, slot_size=8, wait="yield")
+    p = r.poller()
+    for i in range(3):
+        r.publish(bytes([i]) * 8)
+    assert r.cursor == 2
+    ev = p.peek(2)
+    assert ev.first_seq == 0 and len(ev) == 2
+    ev.release()  # what leaving a with-block does
+    with pytest.raises(ValueError):
+        ev[0]
+    assert p.take() == bytes([2]) * 8
+    with p.peek() as empty:
+        assert len(empty) == 0 and empty.first_seq == -1
+    dropped = p.peek()
+    del dropped  # dropped without a verdict: nothing was taken
+    r.publish(b"x" * 8)
+    assert p.take() == b"x" * 8
