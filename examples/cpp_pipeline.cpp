@@ -28,13 +28,12 @@ main(int argc, char **argv)
 
 		ns::consumer enrich(ring, [](trade &t) { t.notional = t.qty * t.price; });
 		int64_t position[8] = {}, exposure = 0;
-		ns::consumer risk(
-			ring,
-			[&](const trade &t) {
-				position[t.symbol] += t.qty;
-				exposure += t.notional;
-			},
-			{ &enrich });
+		ns::consumer risk(ring,
+				  [&](const trade &t) {
+					  position[t.symbol] += t.qty;
+					  exposure += t.notional;
+				  },
+				  { &enrich });
 		uint64_t checksum = 0, seen = 0;
 		ns::consumer journal(ring, [&](const trade &t, int64_t seq) {
 			checksum = checksum * 31 + (t.id * 2 + uint64_t(seq));
@@ -49,12 +48,11 @@ main(int argc, char **argv)
 			uint32_t symbol = uint32_t(i % 8);
 			int32_t qty = int32_t(i % 7) - 3;
 			int64_t price = 1000 + int64_t(i % 100);
-			ring.publish([&](trade &t) {
-				t = trade{ i, symbol, qty, price, 0 };
-			});
+			ring.publish([&](trade &t) { t = trade{ i, symbol, qty, price, 0 }; });
 			want_position[symbol] += qty;
 			want_exposure += qty * price;
-			want_checksum = want_checksum * 31 + (i * 2 + i); // the id is the sequence here
+			want_checksum =
+				want_checksum * 31 + (i * 2 + i); // the id is the sequence here
 		}
 		uint64_t left = 0;
 		if (ring.drain(ns::clock::now() + std::chrono::seconds(30), &left) != 0) {
@@ -66,8 +64,10 @@ main(int argc, char **argv)
 		bool ok = exposure == want_exposure && checksum == want_checksum && seen == events;
 		for (int s = 0; s < 8; s++)
 			ok = ok && position[s] == want_position[s];
-		std::printf("cpp_pipeline: %llu trades, exposure %lld (expected %lld), journal %s: %s\n",
-			    (unsigned long long)events, (long long)exposure, (long long)want_exposure,
+		std::printf("cpp_pipeline: %llu trades, exposure %lld (expected %lld), journal %s: "
+			    "%s\n",
+			    (unsigned long long)events, (long long)exposure,
+			    (long long)want_exposure,
 			    checksum == want_checksum ? "intact" : "WRONG", ok ? "OK" : "FAILED");
 		return ok ? 0 : 1;
 	} catch (const ns::error &e) {
