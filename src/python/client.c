@@ -110,19 +110,13 @@ Client_init(ClientObject *self, PyObject *args, PyObject *kw)
 	ns_client *c = NULL;
 	int rc;
 	char msg[NS_ERRMSG_MAX + 1];
-	Py_BEGIN_ALLOW_THREADS rc = ns_client_create(&c, &o);
+	Py_BEGIN_ALLOW_THREADS
+	rc = ns_client_create(&c, &o);
 	snprintf(msg, sizeof(msg), "%s", ns_errmsg());
-	Py_END_ALLOW_THREADS Py_XDECREF(dir_bytes);
+	Py_END_ALLOW_THREADS
+	Py_XDECREF(dir_bytes);
 	if (rc != 0) {
-		PyObject *text = PyUnicode_FromFormat("cannot connect to a driver: %s", msg);
-		PyObject *type = rc == NS_EDRIVER_TIMEOUT ? nspy_driver_timeout : nspy_error;
-		if (text != NULL) {
-			PyObject *a = Py_BuildValue("(iN)", -rc, text);
-			if (a != NULL) {
-				PyErr_SetObject(type, a);
-				Py_DECREF(a);
-			}
-		}
+		nspy_raise_msg(rc, "cannot connect to a driver", msg);
 		return -1;
 	}
 	self->c = c;
@@ -166,9 +160,10 @@ client_close(ClientObject *self)
 	ns_client *c = self->c;
 	self->c = NULL;
 	int rc;
-	Py_BEGIN_ALLOW_THREADS rc = ns_client_close(c);
-	Py_END_ALLOW_THREADS if (rc != 0)
-	{
+	Py_BEGIN_ALLOW_THREADS
+	rc = ns_client_close(c);
+	Py_END_ALLOW_THREADS
+	if (rc != 0) {
 		nspy_raise(rc, "closing the client", 0);
 		return -1;
 	}
@@ -343,7 +338,8 @@ pub_close_now(PyObject *obj)
 	self->p = NULL;
 	if (p == NULL)
 		return;
-	Py_BEGIN_ALLOW_THREADS ns_publication_close(p);
+	Py_BEGIN_ALLOW_THREADS
+	ns_publication_close(p);
 	Py_END_ALLOW_THREADS
 }
 
@@ -380,24 +376,18 @@ Client_add_publication(ClientObject *self, PyObject *args, PyObject *kw)
 	int rc;
 	char why[NS_ERRMSG_MAX + 1];
 	self->busy++;
-	Py_BEGIN_ALLOW_THREADS rc = ns_publication_add(
-		self->c, uri, stream_id, exclusive ? NS_PUBLICATION_EXCLUSIVE : 0, &p);
+	Py_BEGIN_ALLOW_THREADS
+	rc = ns_publication_add(self->c, uri, stream_id, exclusive ? NS_PUBLICATION_EXCLUSIVE : 0,
+				&p);
 	snprintf(why, sizeof(why), "%s", ns_errmsg());
-	Py_END_ALLOW_THREADS self->busy--;
+	Py_END_ALLOW_THREADS
+	self->busy--;
 	if (rc != 0) {
 		Py_DECREF(pub);
-		PyObject *text = PyUnicode_FromFormat(
-			"cannot add a publication on %s stream %d: %s", uri, stream_id, why);
-		if (text != NULL) {
-			PyObject *a = Py_BuildValue("(iN)", -rc, text);
-			if (a != NULL) {
-				PyErr_SetObject(rc == NS_EDRIVER_TIMEOUT ? nspy_driver_timeout
-									 : nspy_error,
-						a);
-				Py_DECREF(a);
-			}
-		}
-		return NULL;
+		char what[320];
+		snprintf(what, sizeof(what), "cannot add a publication on %.256s stream %d", uri,
+			 stream_id);
+		return nspy_raise_msg(rc, what, why);
 	}
 	pub->p = p;
 	child_link(self, &pub->link, (PyObject *)pub, pub_busy, pub_close_now);
@@ -469,9 +459,10 @@ Publication_offer_wait(PublicationObject *self, PyObject *args, PyObject *kw)
 	while (r == NS_NOT_CONNECTED || r == NS_BACK_PRESSURED || r == NS_ADMIN_ACTION) {
 		int64_t slice = nspy_slice(deadline);
 		self->busy++;
-		Py_BEGIN_ALLOW_THREADS r =
-			ns_offer_wait(self->p, b.buf, (size_t)b.len, NS_WAIT_PHASED, slice);
-		Py_END_ALLOW_THREADS self->busy--;
+		Py_BEGIN_ALLOW_THREADS
+		r = ns_offer_wait(self->p, b.buf, (size_t)b.len, NS_WAIT_PHASED, slice);
+		Py_END_ALLOW_THREADS
+		self->busy--;
 		if (r != -ETIMEDOUT)
 			break;
 		if (PyErr_CheckSignals() != 0) {
@@ -506,8 +497,10 @@ Publication_wait_connected(PublicationObject *self, PyObject *args, PyObject *kw
 		int64_t slice = nspy_slice(deadline);
 		int rc;
 		self->busy++;
-		Py_BEGIN_ALLOW_THREADS rc = ns_publication_wait_connected(self->p, slice);
-		Py_END_ALLOW_THREADS self->busy--;
+		Py_BEGIN_ALLOW_THREADS
+		rc = ns_publication_wait_connected(self->p, slice);
+		Py_END_ALLOW_THREADS
+		self->busy--;
 		if (rc == 0)
 			Py_RETURN_TRUE;
 		if (rc != -ETIMEDOUT)
@@ -1100,7 +1093,8 @@ sub_close_now(PyObject *obj)
 	self->s = NULL;
 	if (s == NULL)
 		return;
-	Py_BEGIN_ALLOW_THREADS ns_subscription_close(s);
+	Py_BEGIN_ALLOW_THREADS
+	ns_subscription_close(s);
 	Py_END_ALLOW_THREADS
 }
 
@@ -1213,23 +1207,17 @@ Client_add_subscription(ClientObject *self, PyObject *args, PyObject *kw)
 	int rc;
 	char why[NS_ERRMSG_MAX + 1];
 	self->busy++;
-	Py_BEGIN_ALLOW_THREADS rc = ns_subscription_add(self->c, uri, stream_id, &so, &s);
+	Py_BEGIN_ALLOW_THREADS
+	rc = ns_subscription_add(self->c, uri, stream_id, &so, &s);
 	snprintf(why, sizeof(why), "%s", ns_errmsg());
-	Py_END_ALLOW_THREADS self->busy--;
+	Py_END_ALLOW_THREADS
+	self->busy--;
 	if (rc != 0) {
 		Py_DECREF(sub);
-		PyObject *text = PyUnicode_FromFormat(
-			"cannot add a subscription on %s stream %d: %s", uri, stream_id, why);
-		if (text != NULL) {
-			PyObject *a = Py_BuildValue("(iN)", -rc, text);
-			if (a != NULL) {
-				PyErr_SetObject(rc == NS_EDRIVER_TIMEOUT ? nspy_driver_timeout
-									 : nspy_error,
-						a);
-				Py_DECREF(a);
-			}
-		}
-		return NULL;
+		char what[320];
+		snprintf(what, sizeof(what), "cannot add a subscription on %.256s stream %d", uri,
+			 stream_id);
+		return nspy_raise_msg(rc, what, why);
 	}
 	sub->s = s;
 	child_link(self, &sub->link, (PyObject *)sub, sub_busy, sub_close_now);
@@ -1395,9 +1383,11 @@ receive(SubscriptionObject *self, int64_t deadline, int stop_at_end)
 		int64_t slice = nspy_slice(deadline);
 		self->scratch_failed = 0;
 		self->busy = 1;
-		Py_BEGIN_ALLOW_THREADS n = ns_subscription_poll_wait(
-			self->s, on_receive_scratch, self, 1, NS_WAIT_PHASED, slice);
-		Py_END_ALLOW_THREADS self->busy = 0;
+		Py_BEGIN_ALLOW_THREADS
+		n = ns_subscription_poll_wait(self->s, on_receive_scratch, self, 1, NS_WAIT_PHASED,
+					      slice);
+		Py_END_ALLOW_THREADS
+		self->busy = 0;
 		if (raise_callback_exc(self) != 0)
 			return NULL;
 		if (n > 0) {
@@ -1465,8 +1455,10 @@ Subscription_wait_connected(SubscriptionObject *self, PyObject *args, PyObject *
 		int64_t slice = nspy_slice(deadline);
 		int rc;
 		self->busy = 1;
-		Py_BEGIN_ALLOW_THREADS rc = ns_subscription_wait_connected(self->s, slice);
-		Py_END_ALLOW_THREADS self->busy = 0;
+		Py_BEGIN_ALLOW_THREADS
+		rc = ns_subscription_wait_connected(self->s, slice);
+		Py_END_ALLOW_THREADS
+		self->busy = 0;
 		if (raise_callback_exc(self) != 0)
 			return NULL;
 		if (rc == 0)

@@ -17,9 +17,14 @@ PyObject *nspy_offer_result;
 PyObject *
 nspy_raise(int code, const char *what, int use_errmsg)
 {
+	return nspy_raise_msg(code, what, use_errmsg ? ns_errmsg() : NULL);
+}
+
+PyObject *
+nspy_raise_msg(int code, const char *what, const char *msg)
+{
 	if (code > 0)
 		code = -code;
-	const char *msg = use_errmsg ? ns_errmsg() : "";
 	if (msg == NULL || msg[0] == '\0')
 		msg = ns_strerror(code);
 	PyObject *type = code == NS_EDRIVER_TIMEOUT ? nspy_driver_timeout
@@ -244,9 +249,10 @@ stat_open(PyObject *dir_obj)
 	}
 	ns_stat *st = NULL;
 	int rc;
-	Py_BEGIN_ALLOW_THREADS rc = ns_stat_open(&st, dir);
-	Py_END_ALLOW_THREADS if (rc != 0)
-	{
+	Py_BEGIN_ALLOW_THREADS
+	rc = ns_stat_open(&st, dir);
+	Py_END_ALLOW_THREADS
+	if (rc != 0) {
 		/* ns_errmsg() is this thread's: the call above ran on it. */
 		nspy_raise(rc, "cannot read the driver's file", 1);
 	}
@@ -375,8 +381,10 @@ py_driver_info(PyObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	struct ns_driver_info d = NS_DRIVER_INFO_INIT;
 	int rc;
-	Py_BEGIN_ALLOW_THREADS rc = ns_stat_driver(st, &d);
-	Py_END_ALLOW_THREADS ns_stat_close(st);
+	Py_BEGIN_ALLOW_THREADS
+	rc = ns_stat_driver(st, &d);
+	Py_END_ALLOW_THREADS
+	ns_stat_close(st);
 	if (rc != 0)
 		return nspy_raise(rc, "reading the driver's state", 0);
 	static const char *const states[] = { "running", "hung", "gone" };

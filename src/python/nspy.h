@@ -34,6 +34,9 @@ extern PyObject *nspy_offer_result;   /* nanostream.OfferResult (enum.IntEnum) *
  * any, else ns_strerror()). Returns NULL.
  */
 PyObject *nspy_raise(int code, const char *what, int use_errmsg);
+/* The same with the library's words given (@msg: a copy of ns_errmsg() taken on the thread
+ * that failed; NULL or "": ns_strerror()). */
+PyObject *nspy_raise_msg(int code, const char *what, const char *msg);
 /* The OfferResult member of a negative offer outcome, or NULL after raising for another code. */
 PyObject *nspy_offer_outcome(int64_t code, const char *what);
 /* A timeout argument (None: forever; seconds >= 0) as an absolute deadline; -1 after raising. */

@@ -93,18 +93,15 @@ Ring_init(RingObject *self, PyObject *args, PyObject *kw)
 	ns_ring *r = NULL;
 	int rc;
 	char why[NS_ERRMSG_MAX + 1];
-	Py_BEGIN_ALLOW_THREADS rc = ns_ring_create(&r, &o);
+	Py_BEGIN_ALLOW_THREADS
+	rc = ns_ring_create(&r, &o);
 	snprintf(why, sizeof(why), "%s", ns_errmsg());
-	Py_END_ALLOW_THREADS if (rc != 0)
-	{
+	Py_END_ALLOW_THREADS
+	if (rc != 0) {
 		if (rc == -EINVAL) {
 			PyErr_Format(PyExc_ValueError, "Ring: %s", why);
 		} else {
-			PyObject *a = Py_BuildValue("(is)", -rc, why);
-			if (a != NULL) {
-				PyErr_SetObject(nspy_error, a);
-				Py_DECREF(a);
-			}
+			nspy_raise_msg(rc, "Ring", why);
 		}
 		return -1;
 	}
@@ -142,8 +139,10 @@ claim_slot(RingObject *self, int64_t deadline)
 	while (seq == -EAGAIN) {
 		int64_t slice = nspy_slice(deadline);
 		self->busy++;
-		Py_BEGIN_ALLOW_THREADS seq = ns_ring_claim_until(self->r, 1, slice);
-		Py_END_ALLOW_THREADS self->busy--;
+		Py_BEGIN_ALLOW_THREADS
+		seq = ns_ring_claim_until(self->r, 1, slice);
+		Py_END_ALLOW_THREADS
+		self->busy--;
 		if (seq != -ETIMEDOUT)
 			break;
 		if (PyErr_CheckSignals() != 0)
@@ -443,10 +442,9 @@ Poller_take(PollerObject *self, PyObject *args, PyObject *kw)
 		int64_t slice = nspy_slice(deadline);
 		self->busy = 1;
 		Py_BEGIN_ALLOW_THREADS
-			/* Spin briefly, then yield, then sleep 50 us at a time. */
-			while ((n = ns_poller_peek(self->p, 1, &first, &seq)) == 0 &&
-			       ns_clock_ns() < slice)
-		{
+		/* Spin briefly, then yield, then sleep 50 us at a time. */
+		while ((n = ns_poller_peek(self->p, 1, &first, &seq)) == 0 &&
+		       ns_clock_ns() < slice) {
 			if (++spins < 1000)
 				continue;
 			if (spins < 2000) {
@@ -456,7 +454,8 @@ Poller_take(PollerObject *self, PyObject *args, PyObject *kw)
 			struct timespec ts = { 0, 50000 };
 			nanosleep(&ts, NULL);
 		}
-		Py_END_ALLOW_THREADS self->busy = 0;
+		Py_END_ALLOW_THREADS
+		self->busy = 0;
 		if (n != 0)
 			break;
 		if (PyErr_CheckSignals() != 0)
