@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 
 #include <nanostream/nanostream.h>
@@ -67,4 +68,15 @@ nsb_fail(struct nsb_run *run, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(run->error, sizeof(run->error), fmt, ap);
 	va_end(ap);
+}
+
+void
+nsb_rmdir_driver(const char *dir)
+{
+	/* A driver that stops cleanly leaves only its lock file (docs/ipc.md), which stays by
+	 * design in a shared directory; ns-bench's directories are its own. */
+	char path[512];
+	snprintf(path, sizeof(path), "%s/driver.lock", dir);
+	unlink(path);
+	rmdir(dir);
 }

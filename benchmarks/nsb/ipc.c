@@ -223,7 +223,7 @@ close_session(struct session *x, struct nsb_run *run)
 		ns_publication_close(x->pub);
 	if (x->client != NULL)
 		ns_client_close(x->client);
-	rmdir(x->dir);
+	nsb_rmdir_driver(x->dir);
 	return count;
 }
 

@@ -139,6 +139,8 @@ void nsb_pin(const struct nsb_env *env, int index);
 /* Start a thread pinned to env->cpus[index % ncpus]. Returns 0 or an errno. */
 int nsb_thread(pthread_t *t, const struct nsb_env *env, int index, void *(*fn)(void *), void *arg);
 void nsb_fail(struct nsb_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Remove a private driver directory after its driver stopped: its lock file, then it. */
+void nsb_rmdir_driver(const char *dir);
 
 static inline void
 nsb_relax(void)

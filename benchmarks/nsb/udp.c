@@ -473,7 +473,7 @@ close_session(struct session *x, struct nsb_run *run)
 		int64_t c = reap(x->more[i].from_child, x->more[i].child, run);
 		if (c < count || count < 0)
 			count = c < 0 ? -1 : c;
-		rmdir(x->more[i].dir);
+		nsb_rmdir_driver(x->more[i].dir);
 	}
 	if (x->sub != NULL)
 		ns_subscription_close(x->sub);
@@ -481,8 +481,8 @@ close_session(struct session *x, struct nsb_run *run)
 		ns_publication_close(x->pub);
 	if (x->client != NULL)
 		ns_client_close(x->client);
-	rmdir(x->peer_dir);
-	rmdir(x->dir);
+	nsb_rmdir_driver(x->peer_dir);
+	nsb_rmdir_driver(x->dir);
 	return count;
 }
 
