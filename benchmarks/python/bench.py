@@ -52,58 +52,57 @@ def ns_child(where, mode, n, ready, result):
             result.put(0)
 
 
-def zmq_child(where, mode, n, ready, result):
-    import zmq
-    ctx = zmq.Context()
+def serve(mode, n, recv, send, result):
+    """A peer's receiving side: take n messages (then the time), or echo n of them."""
     if mode == "rate":
-        s = ctx.socket(zmq.PULL)
-        s.bind(where)
-        ready.set()
-        recv = s.recv
         for _ in range(n):
             recv()
         result.put(now())
     else:
-        s = ctx.socket(zmq.PAIR)
-        s.bind(where)
-        ready.set()
-        recv, send = s.recv, s.send
         for _ in range(n):
             send(recv())
         result.put(0)
+
+
+def zmq_child(where, mode, n, ready, result):
+    import zmq
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PULL if mode == "rate" else zmq.PAIR)
+    s.bind(where)
+    ready.set()
+    serve(mode, n, s.recv, s.send, result)
     s.close(linger=0)
     ctx.term()
 
 
 def queue_child(qs, mode, n, ready, result):
     ready.set()
-    if mode == "rate":
-        get = qs[0].get
-        for _ in range(n):
-            get()
-        result.put(now())
-    else:
-        get, put = qs[0].get, qs[1].put
-        for _ in range(n):
-            put(get())
-        result.put(0)
+    serve(mode, n, qs[0].get, qs[1].put, result)
 
 
 def pipe_child(conn, mode, n, ready, result):
     ready.set()
-    if mode == "rate":
-        recv = conn.recv_bytes
-        for _ in range(n):
-            recv()
-        result.put(now())
-    else:
-        recv, send = conn.recv_bytes, conn.send_bytes
-        for _ in range(n):
-            send(recv())
-        result.put(0)
+    serve(mode, n, conn.recv_bytes, conn.send_bytes, result)
 
 
 # ---- senders (this process) ----
+
+def drive(mode, n, send, recv):
+    """A peer's sending side: n messages as fast as it takes them (the start time), or n
+    ping-pongs (their round trips, ns)."""
+    if mode == "rate":
+        t0 = now()
+        for _ in range(n):
+            send(MSG)
+        return t0
+    rtts = []
+    for _ in range(n):
+        t = now()
+        send(MSG)
+        recv()
+        rtts.append(now() - t)
+    return rtts
+
 
 def run_nanostream(mode, n):
     import nanostream
@@ -149,20 +148,7 @@ def run_zmq(mode, n):
         s = ctx.socket(zmq.PUSH if mode == "rate" else zmq.PAIR)
         s.connect(where)
         try:
-            if mode == "rate":
-                snd = s.send
-                t0 = now()
-                for _ in range(n):
-                    snd(MSG)
-                return t0
-            snd, rcv = s.send, s.recv
-            rtts = []
-            for _ in range(n):
-                t = now()
-                snd(MSG)
-                rcv()
-                rtts.append(now() - t)
-            return rtts
+            return drive(mode, n, s.send, s.recv)
         finally:
             s.close(linger=-1)  # until everything queued was delivered
             ctx.term()
@@ -179,47 +165,13 @@ def run_zmq(mode, n):
 def run_queue(mode, n):
     ctx = mp.get_context("spawn")
     qs = (ctx.Queue(), ctx.Queue())
-
-    def send():
-        if mode == "rate":
-            put = qs[0].put
-            t0 = now()
-            for _ in range(n):
-                put(MSG)
-            return t0
-        put, get = qs[0].put, qs[1].get
-        rtts = []
-        for _ in range(n):
-            t = now()
-            put(MSG)
-            get()
-            rtts.append(now() - t)
-        return rtts
-
-    return pair(queue_child, qs, mode, n, send)
+    return pair(queue_child, qs, mode, n, lambda: drive(mode, n, qs[0].put, qs[1].get))
 
 
 def run_pipe(mode, n):
     ctx = mp.get_context("spawn")
     a, b = ctx.Pipe()
-
-    def send():
-        if mode == "rate":
-            snd = a.send_bytes
-            t0 = now()
-            for _ in range(n):
-                snd(MSG)
-            return t0
-        snd, rcv = a.send_bytes, a.recv_bytes
-        rtts = []
-        for _ in range(n):
-            t = now()
-            snd(MSG)
-            rcv()
-            rtts.append(now() - t)
-        return rtts
-
-    return pair(pipe_child, b, mode, n, send)
+    return pair(pipe_child, b, mode, n, lambda: drive(mode, n, a.send_bytes, a.recv_bytes))
 
 
 def pair(child, arg, mode, n, send):

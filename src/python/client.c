@@ -20,7 +20,8 @@ struct child {
 };
 
 typedef struct {
-	PyObject_HEAD ns_client *c;
+	PyObject_HEAD
+	ns_client *c;
 	PyObject *dir; /* str or None */
 	struct child children;
 	int busy; /* calls that released the GIL */
@@ -289,7 +290,8 @@ static PyTypeObject client_type = {
 /* ---- Publication ---- */
 
 typedef struct {
-	PyObject_HEAD struct child link;
+	PyObject_HEAD
+	struct child link;
 	ClientObject *client;
 	ns_publication *p;
 	PyObject *channel;
@@ -404,15 +406,6 @@ Publication_dealloc(PublicationObject *self)
 	PyObject_Free(self);
 }
 
-/* Borrow @obj's bytes (any C-contiguous buffer); 0, or -1 after raising TypeError. */
-static int
-get_bytes(PyObject *obj, Py_buffer *b)
-{
-	if (PyObject_GetBuffer(obj, b, PyBUF_SIMPLE) != 0)
-		return -1;
-	return 0;
-}
-
 static int
 exclusive_free(PublicationObject *self)
 {
@@ -431,7 +424,7 @@ Publication_offer(PublicationObject *self, PyObject *data)
 	if (!pub_ok(self) || !exclusive_free(self))
 		return NULL;
 	Py_buffer b;
-	if (get_bytes(data, &b) != 0)
+	if (PyObject_GetBuffer(data, &b, PyBUF_SIMPLE) != 0)
 		return NULL;
 	int64_t r = ns_offer(self->p, b.buf, (size_t)b.len);
 	PyBuffer_Release(&b);
@@ -453,7 +446,7 @@ Publication_offer_wait(PublicationObject *self, PyObject *args, PyObject *kw)
 	if (nspy_deadline(timeout, &deadline) != 0)
 		return NULL;
 	Py_buffer b;
-	if (get_bytes(data, &b) != 0)
+	if (PyObject_GetBuffer(data, &b, PyBUF_SIMPLE) != 0)
 		return NULL;
 	int64_t r = ns_offer(self->p, b.buf, (size_t)b.len);
 	while (r == NS_NOT_CONNECTED || r == NS_BACK_PRESSURED || r == NS_ADMIN_ACTION) {
@@ -465,11 +458,12 @@ Publication_offer_wait(PublicationObject *self, PyObject *args, PyObject *kw)
 		self->busy--;
 		if (r != -ETIMEDOUT)
 			break;
-		if (PyErr_CheckSignals() != 0) {
+		int over = nspy_slice_over(slice, deadline);
+		if (over < 0) {
 			PyBuffer_Release(&b);
 			return NULL;
 		}
-		if (slice >= deadline)
+		if (over > 0)
 			break;
 		r = NS_BACK_PRESSURED;
 	}
@@ -505,10 +499,9 @@ Publication_wait_connected(PublicationObject *self, PyObject *args, PyObject *kw
 			Py_RETURN_TRUE;
 		if (rc != -ETIMEDOUT)
 			return nspy_raise(rc, "wait_connected", 0);
-		if (PyErr_CheckSignals() != 0)
-			return NULL;
-		if (slice >= deadline)
-			Py_RETURN_FALSE;
+		int over = nspy_slice_over(slice, deadline);
+		if (over != 0)
+			return over < 0 ? NULL : Py_NewRef(Py_False);
 	}
 }
 
@@ -675,7 +668,8 @@ static PyTypeObject publication_type = {
 /* ---- Claim ---- */
 
 typedef struct {
-	PyObject_HEAD PublicationObject *pub;
+	PyObject_HEAD
+	PublicationObject *pub;
 	struct ns_claim claim;
 	int64_t result;	  /* the claim's outcome: > 0 claimed */
 	int open;	  /* claimed and neither committed nor aborted */
@@ -920,7 +914,8 @@ static PyTypeObject claim_type = {
 /* ---- Header ---- */
 
 typedef struct {
-	PyObject_HEAD long long position;
+	PyObject_HEAD
+	long long position;
 	int session_id, stream_id, term_id, term_offset;
 	unsigned int flags;
 	long long reserved_value;
@@ -964,7 +959,8 @@ static PyTypeObject header_type = {
 /* ---- Image ---- */
 
 typedef struct {
-	PyObject_HEAD const ns_image *img; /* NULL once its callback returned */
+	PyObject_HEAD
+	const ns_image *img; /* NULL once its callback returned */
 	int session_id;
 } ImageObject;
 
@@ -1033,7 +1029,8 @@ static PyTypeObject image_type = {
 /* ---- Subscription ---- */
 
 typedef struct {
-	PyObject_HEAD struct child link;
+	PyObject_HEAD
+	struct child link;
 	ClientObject *client;
 	ns_subscription *s;
 	PyObject *channel;
@@ -1398,10 +1395,9 @@ receive(SubscriptionObject *self, int64_t deadline, int stop_at_end)
 		}
 		if (n != -ETIMEDOUT)
 			return nspy_raise(n, "receive", 0);
-		if (PyErr_CheckSignals() != 0)
-			return NULL;
-		if (slice >= deadline)
-			Py_RETURN_NONE;
+		int over = nspy_slice_over(slice, deadline);
+		if (over != 0)
+			return over < 0 ? NULL : Py_NewRef(Py_None);
 	}
 }
 
@@ -1465,10 +1461,9 @@ Subscription_wait_connected(SubscriptionObject *self, PyObject *args, PyObject *
 			Py_RETURN_TRUE;
 		if (rc != -ETIMEDOUT)
 			return nspy_raise(rc, "wait_connected", 0);
-		if (PyErr_CheckSignals() != 0)
-			return NULL;
-		if (slice >= deadline)
-			Py_RETURN_FALSE;
+		int over = nspy_slice_over(slice, deadline);
+		if (over != 0)
+			return over < 0 ? NULL : Py_NewRef(Py_False);
 	}
 }
 

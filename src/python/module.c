@@ -12,6 +12,12 @@ PyObject *nspy_driver_timeout;
 PyObject *nspy_offer_failed;
 PyObject *nspy_offer_result;
 
+/* The OfferResult members by code, made once at import (a busy offer loop meets them). */
+static const int64_t outcome_codes[] = { NS_NOT_CONNECTED, NS_BACK_PRESSURED, NS_ADMIN_ACTION,
+					 NS_PUBLICATION_CLOSED, NS_MAX_POSITION_EXCEEDED };
+#define OUTCOMES ((int)(sizeof(outcome_codes) / sizeof(outcome_codes[0])))
+static PyObject *outcomes[OUTCOMES];
+
 #define SEC_NS 1000000000LL
 
 PyObject *
@@ -44,16 +50,11 @@ nspy_raise_msg(int code, const char *what, const char *msg)
 PyObject *
 nspy_offer_outcome(int64_t code, const char *what)
 {
-	switch (code) {
-	case NS_NOT_CONNECTED:
-	case NS_BACK_PRESSURED:
-	case NS_ADMIN_ACTION:
-	case NS_PUBLICATION_CLOSED:
-	case NS_MAX_POSITION_EXCEEDED:
-		return PyObject_CallFunction(nspy_offer_result, "L", (long long)code);
-	default:
-		return nspy_raise((int)code, what, 0);
+	for (int i = 0; i < OUTCOMES; i++) {
+		if (code == outcome_codes[i])
+			return Py_NewRef(outcomes[i]);
 	}
+	return nspy_raise((int)code, what, 0);
 }
 
 int
@@ -80,6 +81,14 @@ nspy_slice(int64_t deadline_ns)
 {
 	int64_t now = ns_clock_ns();
 	return deadline_ns - now > SEC_NS / 10 ? now + SEC_NS / 10 : deadline_ns;
+}
+
+int
+nspy_slice_over(int64_t slice, int64_t deadline_ns)
+{
+	if (PyErr_CheckSignals() != 0)
+		return -1;
+	return slice >= deadline_ns;
 }
 
 /* ---- the message view ---- */
@@ -265,32 +274,37 @@ struct list_ctx {
 	int failed;
 };
 
+/* Append a record of @type made of @n new references (NULL ones fail it) to the list. */
+static void
+append_record(struct list_ctx *l, PyTypeObject *type, PyObject *const *items, Py_ssize_t n)
+{
+	PyObject *t = l->failed ? NULL : PyStructSequence_New(type);
+	for (Py_ssize_t i = 0; i < n; i++) {
+		if (t == NULL || items[i] == NULL) {
+			l->failed = 1;
+			Py_XDECREF(items[i]);
+		} else {
+			PyStructSequence_SET_ITEM(t, i, items[i]);
+		}
+	}
+	if (t != NULL && (l->failed || PyList_Append(l->list, t) != 0))
+		l->failed = 1;
+	Py_XDECREF(t);
+}
+
 static void
 add_counter(void *ctx, const struct ns_counter *c)
 {
-	struct list_ctx *l = ctx;
-	if (l->failed)
-		return;
-	PyObject *t = PyStructSequence_New(counter_type);
-	if (t == NULL) {
-		l->failed = 1;
-		return;
-	}
-	PyStructSequence_SET_ITEM(t, 0, PyLong_FromLong(c->id));
-	PyStructSequence_SET_ITEM(t, 1, PyUnicode_FromString(c->type_name));
-	PyStructSequence_SET_ITEM(t, 2, PyLong_FromLongLong(c->value));
-	PyStructSequence_SET_ITEM(
-		t, 3, PyUnicode_DecodeUTF8(c->label, (Py_ssize_t)strlen(c->label), "replace"));
-	PyStructSequence_SET_ITEM(t, 4, PyLong_FromLong(c->type_id));
-	PyStructSequence_SET_ITEM(t, 5, PyLong_FromLongLong(c->owner_id));
-	PyStructSequence_SET_ITEM(t, 6, PyLong_FromLongLong(c->key));
-	for (Py_ssize_t i = 0; i < 7; i++) {
-		if (PyStructSequence_GET_ITEM(t, i) == NULL)
-			l->failed = 1;
-	}
-	if (l->failed || PyList_Append(l->list, t) != 0)
-		l->failed = 1;
-	Py_DECREF(t);
+	PyObject *items[] = {
+		PyLong_FromLong(c->id),
+		PyUnicode_FromString(c->type_name),
+		PyLong_FromLongLong(c->value),
+		PyUnicode_DecodeUTF8(c->label, (Py_ssize_t)strlen(c->label), "replace"),
+		PyLong_FromLong(c->type_id),
+		PyLong_FromLongLong(c->owner_id),
+		PyLong_FromLongLong(c->key),
+	};
+	append_record(ctx, counter_type, items, 7);
 }
 
 static PyObject *
@@ -321,26 +335,13 @@ py_counters(PyObject *self, PyObject *args, PyObject *kw)
 static void
 add_error(void *ctx, const struct ns_error_record *e)
 {
-	struct list_ctx *l = ctx;
-	if (l->failed)
-		return;
-	PyObject *t = PyStructSequence_New(error_type);
-	if (t == NULL) {
-		l->failed = 1;
-		return;
-	}
-	PyStructSequence_SET_ITEM(t, 0, PyLong_FromLong(e->count));
-	PyStructSequence_SET_ITEM(
-		t, 1, PyUnicode_DecodeUTF8(e->text, (Py_ssize_t)strlen(e->text), "replace"));
-	PyStructSequence_SET_ITEM(t, 2, PyLong_FromLongLong(e->first_ns));
-	PyStructSequence_SET_ITEM(t, 3, PyLong_FromLongLong(e->last_ns));
-	for (Py_ssize_t i = 0; i < 4; i++) {
-		if (PyStructSequence_GET_ITEM(t, i) == NULL)
-			l->failed = 1;
-	}
-	if (l->failed || PyList_Append(l->list, t) != 0)
-		l->failed = 1;
-	Py_DECREF(t);
+	PyObject *items[] = {
+		PyLong_FromLong(e->count),
+		PyUnicode_DecodeUTF8(e->text, (Py_ssize_t)strlen(e->text), "replace"),
+		PyLong_FromLongLong(e->first_ns),
+		PyLong_FromLongLong(e->last_ns),
+	};
+	append_record(ctx, error_type, items, 4);
 }
 
 static PyObject *
@@ -537,6 +538,12 @@ PyInit__nanostream(void)
 	if (nspy_error == NULL || nspy_driver_timeout == NULL || nspy_offer_failed == NULL ||
 	    nspy_offer_result == NULL)
 		goto fail;
+	for (int i = 0; i < OUTCOMES; i++) {
+		outcomes[i] =
+			PyObject_CallFunction(nspy_offer_result, "L", (long long)outcome_codes[i]);
+		if (outcomes[i] == NULL)
+			goto fail;
+	}
 	counter_type = PyStructSequence_NewType(&counter_desc);
 	error_type = PyStructSequence_NewType(&error_desc);
 	driver_type = PyStructSequence_NewType(&driver_desc);

@@ -43,10 +43,16 @@ PyObject *nspy_offer_outcome(int64_t code, const char *what);
 int nspy_deadline(PyObject *timeout, int64_t *deadline_ns);
 /* The next slice of a wait that checks for signals between slices (100 ms at most). */
 int64_t nspy_slice(int64_t deadline_ns);
+/*
+ * After a slice that timed out (GIL held again): -1 when a signal handler raised (Ctrl-C:
+ * the exception is set), 1 when the whole wait's deadline passed, 0 to wait another slice.
+ */
+int nspy_slice_over(int64_t slice, int64_t deadline_ns);
 
 /* The message view: a buffer exporter over library memory, valid while `valid` is set. */
 typedef struct {
-	PyObject_HEAD void *buf;
+	PyObject_HEAD
+	void *buf;
 	Py_ssize_t len;
 	int readonly;
 	int valid;

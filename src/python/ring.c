@@ -14,11 +14,12 @@
 #include <time.h>
 
 typedef struct {
-	PyObject_HEAD ns_ring *r;
-	PyObject *dtype; /* a numpy dtype, or NULL */
+	PyObject_HEAD
+	ns_ring *r;
+	PyObject *dtype;      /* a numpy dtype, or NULL */
+	PyObject *ndarray;    /* with a dtype: numpy.ndarray and numpy.frombuffer, looked */
+	PyObject *frombuffer; /* up once here rather than on every take() and peek() */
 	uint32_t slot_size;
-	int pollers; /* live pollers: the ring is destroyed after them (they hold a reference) */
-	int busy;    /* publish calls that released the GIL */
 } RingObject;
 
 static PyTypeObject ring_type;
@@ -45,6 +46,14 @@ Ring_init(RingObject *self, PyObject *args, PyObject *kw)
 	o.capacity = capacity;
 	long slot = 0;
 	if (dtype != Py_None) {
+		PyObject *np = PyImport_ImportModule("numpy");
+		if (np == NULL)
+			return -1;
+		Py_XSETREF(self->ndarray, PyObject_GetAttrString(np, "ndarray"));
+		Py_XSETREF(self->frombuffer, PyObject_GetAttrString(np, "frombuffer"));
+		Py_DECREF(np);
+		if (self->ndarray == NULL || self->frombuffer == NULL)
+			return -1;
 		PyObject *itemsize = PyObject_GetAttrString(dtype, "itemsize");
 		if (itemsize == NULL)
 			return -1;
@@ -118,6 +127,8 @@ Ring_dealloc(RingObject *self)
 	if (self->r != NULL)
 		ns_ring_destroy(self->r);
 	Py_XDECREF(self->dtype);
+	Py_XDECREF(self->ndarray);
+	Py_XDECREF(self->frombuffer);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -138,17 +149,14 @@ claim_slot(RingObject *self, int64_t deadline)
 	int64_t seq = ns_ring_try_claim(self->r);
 	while (seq == -EAGAIN) {
 		int64_t slice = nspy_slice(deadline);
-		self->busy++;
 		Py_BEGIN_ALLOW_THREADS
 		seq = ns_ring_claim_until(self->r, 1, slice);
 		Py_END_ALLOW_THREADS
-		self->busy--;
 		if (seq != -ETIMEDOUT)
 			break;
-		if (PyErr_CheckSignals() != 0)
-			return -EINTR;
-		if (slice >= deadline)
-			return -ETIMEDOUT;
+		int over = nspy_slice_over(slice, deadline);
+		if (over != 0)
+			return over < 0 ? -EINTR : -ETIMEDOUT;
 		seq = -EAGAIN;
 	}
 	return seq;
@@ -319,7 +327,8 @@ static PyTypeObject ring_type = {
 /* ---- Poller ---- */
 
 typedef struct {
-	PyObject_HEAD RingObject *ring;
+	PyObject_HEAD
+	RingObject *ring;
 	ns_poller *p;
 	uint32_t stride;
 	Py_ssize_t exports; /* live views of peeked events */
@@ -409,11 +418,8 @@ event_copy(PollerObject *self, const void *slot)
 	PyObject *b = PyBytes_FromStringAndSize(slot, self->ring->slot_size);
 	if (b == NULL || self->ring->dtype == NULL)
 		return b;
-	PyObject *np = PyImport_ImportModule("numpy");
-	PyObject *arr = np == NULL ? NULL
-				   : PyObject_CallMethod(np, "frombuffer", "OOn", b,
-							 self->ring->dtype, (Py_ssize_t)1);
-	Py_XDECREF(np);
+	PyObject *arr = PyObject_CallFunction(self->ring->frombuffer, "OOn", b, self->ring->dtype,
+					      (Py_ssize_t)1);
 	Py_DECREF(b);
 	if (arr == NULL)
 		return NULL;
@@ -458,9 +464,10 @@ Poller_take(PollerObject *self, PyObject *args, PyObject *kw)
 		self->busy = 0;
 		if (n != 0)
 			break;
-		if (PyErr_CheckSignals() != 0)
+		int over = nspy_slice_over(slice, deadline);
+		if (over < 0)
 			return NULL;
-		if (slice >= deadline)
+		if (over > 0)
 			break;
 	}
 	if (n == 0)
@@ -483,7 +490,8 @@ Poller_take(PollerObject *self, PyObject *args, PyObject *kw)
 /* ---- Events: the run of one peek, as a context manager ---- */
 
 typedef struct {
-	PyObject_HEAD PollerObject *poller;
+	PyObject_HEAD
+	PollerObject *poller;
 	uint32_t n;
 	nspy_view *view;
 	PyObject *mv;	  /* the memoryview lent, or NULL */
@@ -539,20 +547,14 @@ Poller_peek(PollerObject *self, PyObject *args, PyObject *kw)
 	RingObject *ring = self->ring;
 	if (ring->dtype != NULL) {
 		PyObject *value = NULL;
-		PyObject *np = PyImport_ImportModule("numpy");
-		if (np != NULL) {
-			PyObject *kwargs = Py_BuildValue("{s(n)sOsOs(n)}", "shape", (Py_ssize_t)n,
-							 "dtype", ring->dtype, "buffer", ev->mv,
-							 "strides", (Py_ssize_t)self->stride);
-			PyObject *ctor = PyObject_GetAttrString(np, "ndarray");
-			PyObject *empty = PyTuple_New(0);
-			if (kwargs != NULL && ctor != NULL && empty != NULL)
-				value = PyObject_Call(ctor, empty, kwargs);
-			Py_XDECREF(kwargs);
-			Py_XDECREF(ctor);
-			Py_XDECREF(empty);
-			Py_DECREF(np);
-		}
+		PyObject *kwargs = Py_BuildValue("{s(n)sOsOs(n)}", "shape", (Py_ssize_t)n, "dtype",
+						 ring->dtype, "buffer", ev->mv, "strides",
+						 (Py_ssize_t)self->stride);
+		PyObject *empty = PyTuple_New(0);
+		if (kwargs != NULL && empty != NULL)
+			value = PyObject_Call(ring->ndarray, empty, kwargs);
+		Py_XDECREF(kwargs);
+		Py_XDECREF(empty);
 		if (value == NULL) {
 			Py_DECREF(ev); /* its dealloc ends the view; nothing is released */
 			return NULL;

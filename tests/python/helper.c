@@ -3,7 +3,7 @@
  * C on the other side of the Python binding's ring (tests/python/test_ring.py loads this with
  * ctypes): a producer thread that publishes numbered events, and a consumer thread
  * (ns_consumer) that checks what Python publishes. Each event: u64 sequence number, u64 its
- * check word (mix64 of the number), the rest of the slot zero.
+ * check word (tu_mix64() of the number), the rest of the slot zero.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -11,20 +11,19 @@
 
 #include <nanostream/nanostream.h>
 
+#include "testutil.h"
+
 uint64_t nspy_mix(uint64_t x);
 int nspy_produce_start(ns_ring *ring, uint64_t count);
 int nspy_produce_join(void);
 int nspy_consume_start(ns_ring *ring);
 int nspy_consume_join(uint64_t *count, uint64_t *bad, uint64_t *sum);
 
+/* The tests' mix function (testutil.h), exported for Python's checks. */
 uint64_t
 nspy_mix(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	return x ^ (x >> 33);
+	return tu_mix64(x);
 }
 
 static struct {
@@ -48,7 +47,7 @@ produce(void *arg)
 		uint64_t *slot = ns_ring_slot(prod.ring, seq);
 		memset(slot, 0, size);
 		slot[0] = i;
-		slot[1] = nspy_mix(i);
+		slot[1] = tu_mix64(i);
 		ns_ring_publish(prod.ring, seq);
 	}
 	return NULL;
@@ -82,7 +81,7 @@ on_event(void *ctx, void *slot, int64_t seq, bool end_of_batch)
 	(void)seq;
 	(void)end_of_batch;
 	const uint64_t *e = slot;
-	if (e[0] != cons.count || e[1] != nspy_mix(e[0]))
+	if (e[0] != cons.count || e[1] != tu_mix64(e[0]))
 		cons.bad++;
 	cons.sum += e[0];
 	cons.count++;

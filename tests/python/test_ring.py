@@ -18,12 +18,14 @@ except ImportError:  # numpy is optional: its tests skip
 
 
 def mix(x):
-    x &= (1 << 64) - 1
-    x ^= x >> 33
-    x = (x * 0xFF51AFD7ED558CCD) & ((1 << 64) - 1)
-    x ^= x >> 33
-    x = (x * 0xC4CEB9FE1A85EC53) & ((1 << 64) - 1)
-    return x ^ (x >> 33)
+    """tests/common/testutil.h's tu_mix64(), which the C helper uses."""
+    m = (1 << 64) - 1
+    x &= m
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & m
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & m
+    return x ^ (x >> 31)
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,7 @@ def helper():
     lib.nspy_consume_start.argtypes = [ctypes.c_void_p]
     u64p = ctypes.POINTER(ctypes.c_uint64)
     lib.nspy_consume_join.argtypes = [u64p, u64p, u64p]
+    assert [lib.nspy_mix(i) for i in (0, 1, 12345, 2**63)] == [mix(i) for i in (0, 1, 12345, 2**63)]
     return lib
 
 
